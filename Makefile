@@ -1,0 +1,40 @@
+# Sweeplab — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint pytest system-deps bench screenshots clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## run: create .venv, install, open the app on the demo experiment (embedded SQLite)
+run: $(STAMP)
+	$(BIN)/python -m app --demo
+
+## test: install what the tests need (Debian packages too), lint, run the whole suite
+test: $(STAMP) system-deps lint pytest
+
+system-deps:
+	@scripts/ensure-system-packages.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench examples
+	$(BIN)/mypy app
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## bench: the benchmarks under bench/ (Optuna comes in as a benchmark-only extra)
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/suggest.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,145 @@
+"""Frozen records the store hands out and the executors describe work with.
+
+Nothing here holds a live database or process object: every record is a plain,
+immutable snapshot that may be passed between threads freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from app.engine.trial import ExperimentState, TrialState
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """One stored experiment.
+
+    ``definition`` is the experiment file as a JSON-able dict (space included), so
+    the experiment can be rebuilt from the database alone.
+    """
+
+    id: int
+    name: str
+    definition: JSONDict
+    state: ExperimentState
+    created_at: datetime
+    updated_at: datetime
+    snapshot_hash: str | None = None
+    commit: str | None = None
+    dirty: bool | None = None
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One stored trial. ``params`` is the nested form the searcher handed out."""
+
+    id: int
+    experiment_id: int
+    number: int
+    state: TrialState
+    params: JSONDict
+    created_at: datetime
+    host: str | None = None
+    gpus: tuple[int, ...] = ()
+    pid: int | None = None
+    trial_dir: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    kpi: float | None = None
+    error: str | None = None
+    log_offset: int = 0
+    commit: str | None = None
+    dirty: bool | None = None
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One reported value. ``time`` is seconds since the epoch (UTC)."""
+
+    trial_id: int
+    name: str
+    value: float
+    step: int | None
+    time: float
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A line of an experiment's history (state changes, warnings) for the Log tab."""
+
+    id: int
+    experiment_id: int
+    trial_id: int | None
+    time: datetime
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A code snapshot: one archive of the code directory and its content hash.
+
+    ``archive`` is a ``.tar.gz`` on this machine; every trial unpacks its own copy.
+    """
+
+    archive: Path
+    content_hash: str
+    commit: str | None
+    dirty: bool
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything an executor needs to start one trial, and nothing about searchers.
+
+    ``command`` is the experiment's template; the executor renders it with
+    :func:`app.engine.protocol.render_command` once it knows the trial directory.
+    """
+
+    trial_id: int
+    experiment_id: int
+    command: str
+    params: Mapping[str, Any]
+    snapshot: Snapshot
+    env: Mapping[str, str] = field(default_factory=dict)
+    gpus: int = 0
+    max_epochs: int | None = None
+
+
+class ProcessEventKind(str, Enum):
+    """What an executor reports about a trial process."""
+
+    STARTED = "started"
+    OUTPUT = "output"
+    EXITED = "exited"
+    START_FAILED = "start_failed"
+
+
+@dataclass(frozen=True)
+class ProcessEvent:
+    """One observation of a trial process, produced by an executor.
+
+    ``lines`` are complete log lines decoded as UTF-8 with replacement; ``offset``
+    is the byte offset in ``output.log`` just after them, so a follower that
+    restarts there neither loses nor repeats a line.
+    """
+
+    trial_id: int
+    kind: ProcessEventKind
+    host: str
+    lines: tuple[str, ...] = ()
+    offset: int = 0
+    pid: int | None = None
+    exit_code: int | None = None
+    gpus: tuple[int, ...] = ()
+    trial_dir: str | None = None
+    message: str = ""
