@@ -1,0 +1,66 @@
+"""The ``sweeplab`` command: the engine from a terminal, and the GUI with no arguments."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from app.commands import space_cmd
+from app.engine.errors import ValidationError
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="sweeplab",
+        description="Hyperparameter optimisation from the desktop or a terminal. "
+        "Without a command, opens the app.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    space_cmd.add_parser(sub)
+    gui = sub.add_parser("gui", help="open the app (the default without a command)")
+    gui.add_argument("--demo", action="store_true", help="open the demo experiment")
+    gui.set_defaults(handler=_gui)
+    return parser
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from app.main import run_gui  # Qt is loaded only when the GUI is asked for
+
+    return run_gui(demo=getattr(args, "demo", False))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; user errors print plain lines and exit 2, never a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", _gui)
+    try:
+        return int(handler(args))
+    except ValidationError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last resort: say what happened, no traceback
+        if os.environ.get("SWEEPLAB_DEBUG"):
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} "
+              "(set SWEEPLAB_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""``sweeplab space ...``: check, sample and convert space files without the GUI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from app.engine.search import Algorithm, GridSearcher, make_searcher
+from app.engine.space.files import SpaceFormat, dump_space, load_space
+from app.engine.space.nodes import NumberParam, Space
+from app.engine.params import flatten
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``space`` and its subcommands."""
+    space = sub.add_parser("space", help="check, sample and convert search-space files")
+    cmds = space.add_subparsers(dest="space_command", required=True, metavar="COMMAND")
+
+    check = cmds.add_parser("check", help="validate a space file (exit 2 on problems)")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=_check)
+
+    sample = cmds.add_parser("sample", help="print sampled configurations as JSON lines")
+    sample.add_argument("file", type=Path)
+    sample.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument(
+        "--algo", choices=[a.value for a in Algorithm], default=Algorithm.RANDOM.value
+    )
+    sample.set_defaults(handler=_sample)
+
+    convert = cmds.add_parser("convert", help="write the space in another format")
+    convert.add_argument("file", type=Path)
+    convert.add_argument("--to", choices=[f.value for f in SpaceFormat], required=True)
+    convert.add_argument("--json", action="store_true", help="sweeplab format as JSON, not YAML")
+    convert.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    convert.set_defaults(handler=_convert)
+
+
+def _summary(space: Space) -> str:
+    nodes = [node for _, node in space.walk()]
+    searched = sum(1 for n in nodes if getattr(n, "auto", False))
+    try:
+        grid = f"{GridSearcher(space).size} grid points"
+    except ValueError:
+        grid = "not griddable (a continuous number has no step)"
+    numbers = sum(1 for n in nodes if isinstance(n, NumberParam))
+    return f"{len(nodes)} nodes, {searched} searched, {numbers} numbers; {grid}"
+
+
+def _check(args: argparse.Namespace) -> int:
+    space = load_space(args.file)
+    print(f"{args.file}: valid ({_summary(space)})")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    if args.n < 0:
+        raise ValueError(f"-n must be >= 0, got {args.n}")
+    space = load_space(args.file)
+    searcher = make_searcher(Algorithm(args.algo), space, seed=args.seed)
+    for trial_id in range(1, args.n + 1):
+        params = searcher.suggest(trial_id)
+        if params is None:
+            break
+        sys.stdout.write(json.dumps(flatten(params)) + "\n")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    space = load_space(args.file)
+    text = dump_space(space, SpaceFormat(args.to), "json" if args.json else "yaml")
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0

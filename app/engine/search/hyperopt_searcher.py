@@ -1,0 +1,142 @@
+"""hyperopt's rand, tpe and anneal driven ask/tell over a ``hyperopt.Trials`` object.
+
+No ``fmin``: each suggestion calls ``algo(new_ids, domain, trials, seed)``, inserts
+the new document, and a result later marks it done with ``loss = sign x KPI``.
+hyperopt's trial ids are ours, and each suggestion's seed is derived from the
+searcher's seed and the trial id, so a searcher rebuilt from stored results
+suggests exactly what the original would have.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from hyperopt import STATUS_FAIL, STATUS_OK, Domain, Trials, anneal, rand, tpe
+from hyperopt.base import JOB_STATE_DONE, JOB_STATE_NEW
+
+from app.engine.search.base import Algorithm, Goal
+from app.engine.space.nodes import Space
+from app.engine.space.sampling import raw_values, to_hyperopt, values_from_raw
+from app.engine.trial import TrialState
+
+# hyperopt logs every TPE call at INFO; that is noise in a trial log.
+logging.getLogger("hyperopt").setLevel(logging.WARNING)
+
+Suggest = Callable[[list[int], Domain, Trials, int], list[dict[str, Any]]]
+
+DEFAULT_INITIAL_RANDOM = 20
+
+
+def _objective(_: Any) -> float:  # pragma: no cover - never called: no fmin
+    return 0.0
+
+
+class HyperoptSearcher:
+    """Random, TPE or simulated annealing over a :class:`Space`.
+
+    Args:
+        space: a valid space tree (validate it first).
+        algorithm: RANDOM, TPE or ANNEAL.
+        goal: whether the KPI is minimised or maximised.
+        seed: makes every suggestion reproducible.
+        initial_random: TPE's random start (hyperopt's ``n_startup_jobs``).
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        algorithm: Algorithm,
+        goal: Goal = Goal.MIN,
+        seed: int = 0,
+        initial_random: int = DEFAULT_INITIAL_RANDOM,
+    ) -> None:
+        if algorithm is Algorithm.GRID:
+            raise ValueError("grid search is GridSearcher's job")
+        if initial_random < 0:
+            raise ValueError(f"initial random trials must be >= 0, got {initial_random}")
+        self._space = space
+        self._goal = goal
+        self._seed = seed
+        self._algo: Suggest
+        if algorithm is Algorithm.TPE:
+            self._algo = functools.partial(
+                tpe.suggest, n_startup_jobs=initial_random, verbose=False
+            )
+        elif algorithm is Algorithm.ANNEAL:
+            self._algo = anneal.suggest
+        else:
+            self._algo = rand.suggest
+        # hyperopt cannot build a domain over an empty dict; a placeholder key
+        # keeps an empty space legal (it simply has nothing to search).
+        self._domain = Domain(_objective, to_hyperopt(space) or {"_empty": None})
+        self._labels = sorted(self._domain.params)
+        self._trials = Trials()
+        self._docs: dict[int, dict[str, Any]] = {}
+
+    def _seed_for(self, trial_id: int) -> int:
+        return (self._seed * 1_000_003 + trial_id * 7_919) % (2**31 - 1)
+
+    def suggest(self, trial_id: int) -> dict[str, Any] | None:
+        """Ask hyperopt for one new point."""
+        if trial_id in self._docs:
+            raise ValueError(f"trial {trial_id} was already suggested or restored")
+        if not self._labels:
+            params = values_from_raw(self._space, {})
+            self._insert(trial_id, {}, None)
+            return params
+        docs = self._algo([trial_id], self._domain, self._trials, self._seed_for(trial_id))
+        self._trials.insert_trial_docs(docs)
+        self._trials.refresh()
+        doc = self._trials._dynamic_trials[-1]
+        self._docs[trial_id] = doc
+        raw = {k: v[0] for k, v in doc["misc"]["vals"].items() if len(v)}
+        return values_from_raw(self._space, raw)
+
+    def on_trial_complete(self, trial_id: int, value: float | None, state: TrialState) -> None:
+        """Mark the trial's document done with its loss (or failed without a value)."""
+        doc = self._docs.get(trial_id)
+        if doc is None:
+            raise KeyError(f"trial {trial_id} is unknown to this searcher; use restore()")
+        self._finish(doc, value, state)
+        self._trials.refresh()
+
+    def restore(
+        self, trial_id: int, params: dict[str, Any], value: float | None, state: TrialState
+    ) -> None:
+        """Insert a stored trial as if this searcher had suggested it."""
+        if trial_id in self._docs:
+            if state.is_finished():
+                self.on_trial_complete(trial_id, value, state)
+            return
+        raw = raw_values(self._space, params)
+        self._insert(trial_id, raw, (value, state) if state.is_finished() else None)
+
+    def _insert(
+        self, trial_id: int, raw: dict[str, Any], outcome: tuple[float | None, TrialState] | None
+    ) -> None:
+        misc = {
+            "tid": trial_id,
+            "cmd": self._domain.cmd,
+            "workdir": self._domain.workdir,
+            "idxs": {k: [trial_id] if k in raw else [] for k in self._labels},
+            "vals": {k: [raw[k]] if k in raw else [] for k in self._labels},
+        }
+        docs = self._trials.new_trial_docs([trial_id], [None], [{"status": "new"}], [misc])
+        doc = docs[0]
+        doc["state"] = JOB_STATE_NEW
+        if outcome is not None:
+            self._finish(doc, *outcome)
+        self._trials.insert_trial_docs(docs)
+        self._trials.refresh()
+        self._docs[trial_id] = self._trials._dynamic_trials[-1]
+
+    def _finish(self, doc: dict[str, Any], value: float | None, state: TrialState) -> None:
+        loss = self._goal.loss(value)
+        doc["state"] = JOB_STATE_DONE
+        if loss is None or state in (TrialState.FAILED, TrialState.LOST):
+            doc["result"] = {"status": STATUS_FAIL}
+        else:
+            doc["result"] = {"status": STATUS_OK, "loss": loss}

@@ -1,0 +1,198 @@
+"""NNI's ``search_space.json``: import into a space tree, export from one.
+
+NNI has no plain groups: on export a group's children become dotted keys
+(``first_dense.neurons``); on import dotted keys are nested back into groups,
+so export -> import keeps the tree. A fixed (non-auto) value exports as a
+one-value ``choice``. NNI's quantised numbers are floats, so an integer number
+exported with ``quniform`` comes back as a float; randint keeps integers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from app.engine.errors import Problem, SpaceError, join_path
+from app.engine.params import BRANCH_KEY
+from app.engine.space.document import describe, is_number
+from app.engine.space.nodes import (
+    BooleanParam,
+    Choice,
+    ChoiceKind,
+    Distribution,
+    Group,
+    Node,
+    NumberParam,
+    Scalar,
+    Space,
+    StringParam,
+)
+from app.engine.space.sampling import multiple
+from app.engine.space.validate import validate
+
+_ARITY = {
+    "uniform": 2, "loguniform": 2, "quniform": 3, "qloguniform": 3,
+    "normal": 2, "lognormal": 2, "qnormal": 3, "qlognormal": 3, "randint": 2,
+}
+
+
+def looks_like_nni(doc: object) -> bool:
+    """True for a mapping of ``{"_type": ..., "_value": ...}`` entries."""
+    return (
+        isinstance(doc, dict)
+        and bool(doc)
+        and "space" not in doc
+        and all(isinstance(v, dict) and "_type" in v for v in doc.values())
+    )
+
+
+def from_nni(doc: object) -> Space:
+    """A space tree from an NNI search space; every searched node is auto.
+
+    Raises:
+        SpaceError: naming each bad entry.
+    """
+    problems: list[Problem] = []
+    if not isinstance(doc, dict):
+        raise SpaceError([Problem("", f"an NNI search space is a mapping, got {describe(doc)}")])
+    nodes = _entries(doc, "", problems)
+    space = Space(nodes)
+    problems = problems or validate(space)
+    if problems:
+        raise SpaceError(problems)
+    return space
+
+
+def _entries(doc: dict[str, Any], prefix: str, problems: list[Problem]) -> list[Node]:
+    root = Group("")
+    for key, spec in doc.items():
+        if key == BRANCH_KEY:
+            continue
+        *parents, name = str(key).split(".")
+        target = root
+        for part in parents:
+            existing = target.child(part)
+            if not isinstance(existing, Group):
+                existing = Group(part)
+                target.children.append(existing)
+            target = existing
+        node = _entry(name, spec, join_path(prefix, str(key)), problems)
+        if node is not None:
+            target.children.append(node)
+    return root.children
+
+
+def _entry(name: str, spec: object, path: str, problems: list[Problem]) -> Node | None:
+    if not isinstance(spec, dict) or "_type" not in spec or "_value" not in spec:
+        problems.append(Problem(path, "expected {\"_type\": ..., \"_value\": [...]}"))
+        return None
+    kind, value = spec["_type"], spec["_value"]
+    if not isinstance(value, list):
+        problems.append(Problem(path, f"_value: expected a list, got {describe(value)}"))
+        return None
+    if kind == "choice":
+        return _choice(name, value, path, problems)
+    if kind not in _ARITY:
+        problems.append(Problem(path, f"unknown _type {describe(kind)}"))
+        return None
+    if len(value) != _ARITY[kind] or not all(is_number(v) for v in value):
+        problems.append(Problem(path, f"{kind} needs {_ARITY[kind]} numbers, got {describe(value)}"))
+        return None
+    return _number(name, Distribution(kind), value)
+
+
+def _number(name: str, dist: Distribution, value: list[float]) -> NumberParam:
+    node = NumberParam(name, auto=True, distribution=dist)
+    if dist is Distribution.RANDINT:
+        node.min, node.max, node.integer = int(value[0]), int(value[1]) - 1, True
+        node.default = node.min
+        return node
+    if dist.is_gaussian:
+        node.mu, node.sigma = value[0], value[1]
+        node.default = math.exp(value[0]) if "log" in dist.value else value[0]
+    else:
+        node.min, node.max = value[0], value[1]
+        node.default = (
+            math.sqrt(value[0] * value[1]) if dist.is_log and value[0] > 0
+            else (value[0] + value[1]) / 2
+        )
+    if dist.is_quantised:
+        node.step = value[2]
+        bounds = node.grid_bounds()
+        if bounds is not None:
+            node.default = multiple((bounds[0] + bounds[1]) // 2, value[2])
+        elif dist.is_gaussian and value[2] > 0:
+            node.default = multiple(round(node.default / value[2]), value[2]) or value[2]
+    return node
+
+
+def _choice(name: str, values: list[Any], path: str, problems: list[Problem]) -> Node | None:
+    if values and all(isinstance(v, dict) for v in values):
+        branches: list[Group] = []
+        for index, branch in enumerate(values):
+            bname = branch.get(BRANCH_KEY, f"option{index}")
+            children = _entries(branch, join_path(path, str(bname)), problems)
+            branches.append(Group(str(bname), children))
+        return Choice(name, ChoiceKind.GROUPS, branches, branches[0].name, auto=True)
+    if any(isinstance(v, dict | list) or v is None for v in values):
+        problems.append(Problem(path, "choice mixes groups and plain values"))
+        return None
+    if values and all(isinstance(v, bool) for v in values) and len(values) <= 2:
+        return BooleanParam(name, default=bool(values[0]), auto=len(set(values)) == 2)
+    scalars: list[Scalar] = list(values)
+    kind = ChoiceKind.NUMBERS if all(is_number(v) for v in values) else ChoiceKind.STRINGS
+    if kind is ChoiceKind.STRINGS:
+        scalars = [v if isinstance(v, str) else str(v) for v in values]
+    default = scalars[0] if scalars else None
+    if len(scalars) == 1 and kind is ChoiceKind.STRINGS:
+        return StringParam(name, default=str(default))
+    return Choice(name, kind, scalars, default, auto=len(scalars) > 1)
+
+
+def to_nni(space: Space) -> dict[str, Any]:
+    """An NNI search space for ``space`` (see the module docstring for what changes)."""
+    out: dict[str, Any] = {}
+    _export(space.children, "", out)
+    return out
+
+
+def _export(nodes: list[Node], prefix: str, out: dict[str, Any]) -> None:
+    for node in nodes:
+        key = join_path(prefix, node.name)
+        if isinstance(node, Group):
+            _export(node.children, key, out)
+        else:
+            out[key] = _export_node(node)
+
+
+def _export_node(node: Node) -> dict[str, Any]:
+    if isinstance(node, StringParam):
+        return {"_type": "choice", "_value": [node.default]}
+    if isinstance(node, BooleanParam):
+        return {"_type": "choice", "_value": [False, True] if node.auto else [node.default]}
+    if isinstance(node, NumberParam):
+        return _export_number(node)
+    if isinstance(node, Choice):
+        if node.kind is ChoiceKind.GROUPS:
+            branches = node.branches if node.auto else [node.branches[node.default_index() or 0]]
+            options = []
+            for branch in branches:
+                inner: dict[str, Any] = {BRANCH_KEY: branch.name}
+                _export(branch.children, "", inner)
+                options.append(inner)
+            return {"_type": "choice", "_value": options}
+        return {"_type": "choice", "_value": list(node.values) if node.auto else [node.default]}
+    raise TypeError(f"unknown node {node!r}")
+
+
+def _export_number(node: NumberParam) -> dict[str, Any]:
+    dist = node.effective_distribution()
+    if not node.auto or dist is None:
+        return {"_type": "choice", "_value": [node.default]}
+    if dist is Distribution.RANDINT:
+        return {"_type": "randint", "_value": [node.min, (node.max or 0) + 1]}
+    first, second = (node.mu, node.sigma) if dist.is_gaussian else (node.min, node.max)
+    value: list[Any] = [first, second]
+    if dist.is_quantised:
+        value.append(node.effective_step())
+    return {"_type": dist.value, "_value": value}

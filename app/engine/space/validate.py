@@ -1,0 +1,131 @@
+"""Checks of a space tree; every problem is named by its dotted tree path."""
+
+from __future__ import annotations
+
+import math
+
+from app.engine.errors import Problem, join_path
+from app.engine.space.nodes import (
+    NAME_RE,
+    BooleanParam,
+    Choice,
+    ChoiceKind,
+    Distribution,
+    Group,
+    Node,
+    NumberParam,
+    Space,
+    StringParam,
+)
+
+
+def validate(space: Space) -> list[Problem]:
+    """Every problem of the tree, in tree order; an empty list means valid."""
+    problems: list[Problem] = []
+    _check_siblings(space.children, "", problems)
+    return problems
+
+
+def _check_siblings(nodes: list[Node], prefix: str, problems: list[Problem]) -> None:
+    seen: set[str] = set()
+    for node in nodes:
+        path = join_path(prefix, node.name)
+        if not NAME_RE.match(node.name):
+            problems.append(Problem(path, f"invalid name {node.name!r}: use letters, digits "
+                                          "and _, starting with a letter"))
+        if node.name in seen:
+            problems.append(Problem(path, f"duplicate name {node.name!r} (siblings must have "
+                                          "unique names)"))
+        seen.add(node.name)
+        _check_node(node, path, problems)
+
+
+def _check_node(node: Node, path: str, problems: list[Problem]) -> None:
+    if isinstance(node, Group):
+        _check_siblings(node.children, path, problems)
+    elif isinstance(node, NumberParam):
+        problems.extend(Problem(path, m) for m in number_problems(node))
+    elif isinstance(node, Choice):
+        _check_choice(node, path, problems)
+    elif isinstance(node, StringParam):
+        if node.auto:
+            problems.append(Problem(path, "a string is fixed text and cannot be auto; "
+                                          "use a choice of strings to search texts"))
+    elif isinstance(node, BooleanParam):
+        if not isinstance(node.default, bool):
+            problems.append(Problem(path, f"default {node.default!r} is not true or false"))
+
+
+def number_problems(node: NumberParam) -> list[str]:
+    """What is wrong with one number, as messages without the path."""
+    out: list[str] = []
+    dist = node.distribution
+    if node.integer or dist is Distribution.RANDINT:
+        for key in ("default", "min", "max", "step"):
+            value = getattr(node, key)
+            if value is not None and float(value) != int(value):
+                out.append(f"{key} {value} is not a whole number")
+    if node.step is not None and node.step <= 0:
+        out.append(f"step {node.step} must be > 0")
+    if dist is None:
+        if node.auto:
+            out.append("auto needs a distribution (uniform, loguniform, ...)")
+        return out
+    if dist.is_gaussian:
+        for key in ("mu", "sigma"):
+            if getattr(node, key) is None:
+                out.append(f"{key} is required by {dist.value}")
+        if node.sigma is not None and node.sigma <= 0:
+            out.append(f"sigma {node.sigma} must be > 0")
+        if dist in (Distribution.LOGNORMAL, Distribution.QLOGNORMAL) and node.default <= 0:
+            out.append(f"default {node.default} must be > 0 for {dist.value}")
+    else:
+        out.extend(_bounded_problems(node, dist))
+    if dist.is_quantised and node.step is None and not node.integer:
+        out.append(f"step is required by {dist.value}")
+    return out
+
+
+def _bounded_problems(node: NumberParam, dist: Distribution) -> list[str]:
+    low, high = node.min, node.max
+    missing = [k for k, v in (("min", low), ("max", high)) if v is None]
+    if missing:
+        return [f"{' and '.join(missing)} required by {dist.value}"]
+    assert low is not None and high is not None  # for mypy; checked just above
+    out: list[str] = []
+    if low > high:
+        out.append(f"min {low} > max {high}")
+    elif low == high:
+        out.append(f"min {low} = max {high}: the range is empty")
+    if dist.is_log and low <= 0:
+        out.append(f"min {low} must be > 0 for {dist.value} (log scale)")
+    if out:
+        return out
+    if not low <= node.default <= high:
+        out.append(f"default {node.default} is outside [{low}, {high}]")
+    step = node.effective_step()
+    if dist.is_quantised or dist is Distribution.RANDINT or node.integer:
+        if step is not None and step > 0 and node.grid_bounds() is None:
+            out.append(f"no multiple of step {step} lies in [{low}, {high}]")
+    if dist.is_log and math.isclose(low, high):
+        out.append("min and max must differ")
+    return out
+
+
+def _check_choice(node: Choice, path: str, problems: list[Problem]) -> None:
+    if not node.values:
+        problems.append(Problem(path, "no values to choose from"))
+        return
+    if node.kind is ChoiceKind.GROUPS:
+        _check_siblings(list(node.branches), path, problems)
+    else:
+        seen: list[object] = []
+        for value in node.values:
+            if any(value == s and type(value) is type(s) for s in seen):
+                problems.append(Problem(path, f"value {value!r} is listed twice"))
+            seen.append(value)
+    if node.default is None:
+        problems.append(Problem(path, "default is missing"))
+    elif node.default_index() is None:
+        what = "a branch" if node.kind is ChoiceKind.GROUPS else "among the values"
+        problems.append(Problem(path, f"default {node.default!r} is not {what}"))
