@@ -7,8 +7,8 @@ from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
 from app.engine.space import space_from_dict
-from app.main import DEMO_SPACE
 from app.engine.space.files import load_space
+from app.main import DEMO_SPACE
 from app.views.main_window import MainWindow
 from app.views.space_model import SpaceTreeModel
 from tests.engine.spaces import EVERY_KIND

@@ -23,8 +23,8 @@ def make_searcher(
 
 __all__ = [
     "Algorithm",
-    "GridSearcher",
     "Goal",
+    "GridSearcher",
     "HyperoptSearcher",
     "Searcher",
     "grid_size",

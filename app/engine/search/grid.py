@@ -113,7 +113,7 @@ def _value(axis: _Axis, index: int) -> Any:
             return node.default
         step = 1 if node.distribution is Distribution.RANDINT else node.effective_step() or 1
         value = multiple(bounds[0] + index, step)
-        return int(round(value)) if node.gives_int else value
+        return round(value) if node.gives_int else value
     if isinstance(node, StringParam):
         return node.default
     raise TypeError(f"unknown node {node!r}")

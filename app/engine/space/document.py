@@ -213,7 +213,8 @@ class _Reader:
                 kind = ChoiceKind(declared)
             except ValueError:
                 self.problem(
-                    path, f"kind: unknown {describe(declared)} (expected strings, numbers or groups)"
+                    path,
+                    f"kind: unknown {describe(declared)} (expected strings, numbers or groups)",
                 )
             else:
                 bad = [v for v in raw if _choice_kind_of(v) is not kind]

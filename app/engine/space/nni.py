@@ -96,7 +96,8 @@ def _entry(name: str, spec: object, path: str, problems: list[Problem]) -> Node 
         problems.append(Problem(path, f"unknown _type {describe(kind)}"))
         return None
     if len(value) != _ARITY[kind] or not all(is_number(v) for v in value):
-        problems.append(Problem(path, f"{kind} needs {_ARITY[kind]} numbers, got {describe(value)}"))
+        wanted = f"{kind} needs {_ARITY[kind]} numbers"
+        problems.append(Problem(path, f"{wanted}, got {describe(value)}"))
         return None
     return _number(name, Distribution(kind), value)
 

@@ -104,7 +104,7 @@ def number_value(node: NumberParam, raw: float) -> int | float:
     elif dist is not None and dist.bounded and node.min is not None and node.max is not None:
         value = min(max(value, float(node.min)), float(node.max))
     if node.gives_int:
-        return int(round(value))
+        return round(value)
     return value
 
 
@@ -209,10 +209,10 @@ def _choice_raw(node: Choice, path: str, value: Any, out: dict[str, Any]) -> Non
         branch = node.branches[index]
         _nodes_raw(branch.children, join_path(path, branch.name), value, out)
     elif node.auto:
-        index = _scalar_index(node.values, value)
-        if index is None:
+        found = _scalar_index(node.values, value)
+        if found is None:
             raise ParamsMismatch(f"{path}: {value!r} is not among the values")
-        out[path] = index
+        out[path] = found
 
 
 def _scalar_index(values: list[Scalar] | list[Group], value: Any) -> int | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from app.engine.errors import Problem, join_path
 from app.engine.space.nodes import (
     NAME_RE,
@@ -47,13 +45,11 @@ def _check_node(node: Node, path: str, problems: list[Problem]) -> None:
         problems.extend(Problem(path, m) for m in number_problems(node))
     elif isinstance(node, Choice):
         _check_choice(node, path, problems)
-    elif isinstance(node, StringParam):
-        if node.auto:
-            problems.append(Problem(path, "a string is fixed text and cannot be auto; "
-                                          "use a choice of strings to search texts"))
-    elif isinstance(node, BooleanParam):
-        if not isinstance(node.default, bool):
-            problems.append(Problem(path, f"default {node.default!r} is not true or false"))
+    elif isinstance(node, StringParam) and node.auto:
+        problems.append(Problem(path, "a string is fixed text and cannot be auto; "
+                                      "use a choice of strings to search texts"))
+    elif isinstance(node, BooleanParam) and not isinstance(node.default, bool):
+        problems.append(Problem(path, f"default {node.default!r} is not true or false"))
 
 
 def number_problems(node: NumberParam) -> list[str]:
@@ -104,11 +100,9 @@ def _bounded_problems(node: NumberParam, dist: Distribution) -> list[str]:
     if not low <= node.default <= high:
         out.append(f"default {node.default} is outside [{low}, {high}]")
     step = node.effective_step()
-    if dist.is_quantised or dist is Distribution.RANDINT or node.integer:
-        if step is not None and step > 0 and node.grid_bounds() is None:
-            out.append(f"no multiple of step {step} lies in [{low}, {high}]")
-    if dist.is_log and math.isclose(low, high):
-        out.append("min and max must differ")
+    quantised = dist.is_quantised or dist is Distribution.RANDINT or node.integer
+    if quantised and step is not None and step > 0 and node.grid_bounds() is None:
+        out.append(f"no multiple of step {step} lies in [{low}, {high}]")
     return out
 
 
