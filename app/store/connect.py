@@ -1,0 +1,184 @@
+"""Database URLs and engines: the default SQLite file, SQLite pragmas, PostgreSQL.
+
+SQLite is set up for one writer and many readers: WAL journal, foreign keys on, a
+busy timeout, and write transactions opened with ``BEGIN IMMEDIATE`` so that two
+programs writing at once wait for each other instead of failing half way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from app.engine.ports import StoreError
+
+ENV_VAR = "SWEEPLAB_DB"
+"""Environment variable that overrides the default database (a URL or a file path)."""
+
+WRITE_OPTION = "sweeplab_write"
+"""Execution option that marks a connection used for a write transaction."""
+
+
+
+class Backend(StrEnum):
+    """The databases Sweeplab stores data in."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+def default_database_url() -> str:
+    """The database Sweeplab uses when none is named.
+
+    ``$SWEEPLAB_DB`` if set (a URL, or a path to a SQLite file), else
+    ``sweeplab.db`` in the user data directory (e.g. ``~/.local/share/sweeplab``).
+    """
+    override = os.environ.get(ENV_VAR, "").strip()
+    if override:
+        return override if "://" in override else sqlite_url(Path(override))
+    return sqlite_url(Path(platformdirs.user_data_dir("sweeplab")) / "sweeplab.db")
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{path.expanduser().absolute()}"
+
+
+def _mask_raw(url: str) -> str:
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a store points, described for messages (password masked)."""
+
+    url: URL
+    masked: str
+    backend: Backend
+    sqlite_path: str | None
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for a SQLite database (file or memory)."""
+        return self.backend is Backend.SQLITE
+
+    @property
+    def place(self) -> str:
+        """``the database file /x/y.db`` or ``the database at postgresql://...``."""
+        if self.is_sqlite:
+            return f"the database file {self.sqlite_path or ':memory:'}"
+        return f"the database at {self.masked}"
+
+
+def parse_url(url: str) -> Target:
+    """Check and describe a database URL.
+
+    Raises:
+        StoreError: the text is not a URL, or names a database Sweeplab does not support.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"{_mask_raw(url)!r} is not a database URL; expected e.g. "
+            "sqlite:////path/to/sweeplab.db or postgresql+psycopg://user@host:5432/db"
+        ) from exc
+    name = parsed.get_backend_name()
+    if name not in {b.value for b in Backend}:
+        raise StoreError(
+            f"Sweeplab stores data in SQLite or PostgreSQL, not {name!r} "
+            f"({parsed.render_as_string(hide_password=True)})"
+        )
+    backend = Backend(name)
+    if backend is Backend.POSTGRESQL and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    path = None
+    if backend is Backend.SQLITE and parsed.database not in (None, "", ":memory:"):
+        path = str(parsed.database)
+    return Target(parsed, parsed.render_as_string(hide_password=True), backend, path)
+
+
+def make_engine(target: Target, busy_timeout: float = 10.0) -> Engine:
+    """An engine for ``target``; SQLite gets its pragmas and explicit transactions.
+
+    Args:
+        target: from :func:`parse_url`.
+        busy_timeout: seconds a SQLite writer waits for another program's lock.
+
+    Raises:
+        ValueError: ``busy_timeout`` is negative.
+        StoreError: the driver is missing (psycopg for PostgreSQL).
+    """
+    if busy_timeout < 0:
+        raise ValueError(f"busy_timeout must be >= 0 seconds, got {busy_timeout}")
+    try:
+        if target.is_sqlite:
+            return _sqlite_engine(target, busy_timeout)
+        return sa.create_engine(
+            target.url, pool_pre_ping=True, connect_args={"connect_timeout": 10}
+        )
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StoreError(
+            f"cannot use {target.masked}: its driver is missing ({exc}); for PostgreSQL "
+            "install psycopg (pip install 'sweeplab[postgres]')"
+        ) from exc
+
+
+def _sqlite_engine(target: Target, busy_timeout: float) -> Engine:
+    kwargs: dict[str, Any] = {
+        "connect_args": {"timeout": busy_timeout, "check_same_thread": False},
+    }
+    if target.sqlite_path is None:
+        kwargs["poolclass"] = StaticPool
+    engine = sa.create_engine(target.url, **kwargs)
+    timeout_ms = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event open transactions (pysqlite's own are wrong
+        # for DDL and never IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def use_wal(engine: Engine) -> None:
+    """Switch a SQLite file to WAL (persistent; readers then never wait for the writer).
+
+    Called once the file is known to be Sweeplab's, so a foreign file is never changed.
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+    finally:
+        raw.close()
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same engine (same pool), with connections marked for writing."""
+    return engine.execution_options(**{WRITE_OPTION: True})

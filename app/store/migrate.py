@@ -1,0 +1,99 @@
+"""Alembic, run programmatically: bring a database to the newest schema.
+
+No ``alembic.ini`` is needed: the script location is this package's
+``migrations`` folder, which ships as package data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+
+from app.engine.ports import StoreError
+from app.store.connect import Backend, Target
+from app.store.models import Base
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_VERSION_TABLE = "alembic_version"
+# pg_advisory_xact_lock key ("SWPL") so two programs never migrate one database at once.
+_PG_LOCK_KEY = 0x5357504C
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """An alembic Config for Sweeplab's migrations, optionally bound to ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this Sweeplab knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revisions(connection: sa.Connection) -> tuple[str, ...]:
+    """The schema revisions recorded in the database (empty for a new one)."""
+    return tuple(MigrationContext.configure(connection).get_current_heads())
+
+
+def upgrade(connection: sa.Connection, target: Target) -> None:
+    """Migrate the database behind ``connection`` to the newest revision.
+
+    Runs inside the caller's transaction (a write transaction: ``BEGIN IMMEDIATE``
+    on SQLite; on PostgreSQL an advisory lock keeps concurrent openers in line).
+
+    Raises:
+        StoreError: the database holds someone else's tables, or a schema revision
+            this Sweeplab does not know (written by a newer version).
+    """
+    if target.backend is Backend.POSTGRESQL:
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    tables = set(sa.inspect(connection).get_table_names())
+    if tables and _VERSION_TABLE not in tables:
+        shown = ", ".join(sorted(tables)[:5])
+        if target.is_sqlite:
+            raise StoreError(
+                f"the file {target.sqlite_path} is not a Sweeplab database "
+                f"(it holds other tables: {shown})"
+            )
+        raise StoreError(
+            f"{target.place} is not a Sweeplab database (it holds other tables: {shown}); "
+            "give Sweeplab a database of its own"
+        )
+    config = alembic_config(connection)
+    scripts = ScriptDirectory.from_config(config)
+    current = current_revisions(connection)
+    if current == (scripts.get_current_head(),):
+        return
+    for revision in current:
+        try:
+            scripts.get_revision(revision)
+        except CommandError as exc:
+            raise StoreError(
+                f"{target.place} has schema revision {revision!r}, which this Sweeplab "
+                f"does not know (newest known: {head_revision()!r}); it was written by a "
+                "newer Sweeplab"
+            ) from exc
+    command.upgrade(config, "head")
+
+
+def schema_differences(connection: sa.Connection) -> list[Any]:
+    """What alembic autogenerate would change to make the database match the models.
+
+    An empty list means the migrations and :mod:`app.store.models` agree.
+    """
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))

@@ -1,0 +1,393 @@
+"""The Store: Sweeplab's :class:`~app.engine.ports.TrialRepository` on SQLite or PostgreSQL.
+
+Every public method is one session scope: it commits, or rolls back and raises
+:class:`~app.engine.ports.StoreError` with a message for a person. SQLAlchemy
+exceptions never leave this module; records handed out are frozen snapshots.
+
+Thread safety: methods may be called from any thread. On SQLite one writer at a
+time is enforced by a lock in this process and ``BEGIN IMMEDIATE`` between
+processes; readers never wait for writers (WAL).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext, suppress
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.engine.ports import NotFound, StoreError
+from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.trial import ExperimentState, InvalidTransition, TrialState, check_transition
+from app.store import convert, lookup, validate
+from app.store.bulk import METRICS, MetricInsert
+from app.store.connect import (
+    ENV_VAR,
+    Backend,
+    default_database_url,
+    make_engine,
+    parse_url,
+    use_wal,
+    write_engine,
+)
+from app.store.errors import describe
+from app.store.migrate import upgrade
+from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
+
+if TYPE_CHECKING:
+    from app.engine.ports import TrialRepository
+
+__all__ = ["ENV_VAR", "Backend", "Store", "default_database_url"]
+
+
+
+class Store:
+    """Experiments, trials, metrics and events in one database.
+
+    Args:
+        url: a SQLAlchemy URL: ``sqlite:////abs/path.db``, ``sqlite://`` (memory) or
+            ``postgresql+psycopg://user@host:5432/db``.
+        busy_timeout: seconds a SQLite write waits for another program's lock
+            before failing with "locked".
+
+    Raises:
+        StoreError: the database cannot be opened, is not a Sweeplab database, or
+            was written by a newer Sweeplab. Opening migrates it to the newest schema.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+        self._target = parse_url(url)
+        self._busy_timeout = busy_timeout
+        if self._target.sqlite_path is not None:
+            parent = Path(self._target.sqlite_path).parent
+            if not parent.is_dir():
+                raise StoreError(f"cannot create {self._target.place}: {parent} is not a folder")
+        self._engine = make_engine(self._target, busy_timeout)
+        self._writer = write_engine(self._engine)
+        self._metric_insert = MetricInsert(self._engine.dialect)
+        self._write_lock = threading.Lock()
+        # A memory database is one shared connection: serialise reads as well.
+        self._read_lock = self._write_lock if self._target.sqlite_path is None else None
+        self._closed = False
+        try:
+            with self._write_lock, self._writer.begin() as connection:
+                upgrade(connection, self._target)
+            if self._target.sqlite_path is not None:
+                use_wal(self._engine)
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            self._engine.dispose()
+            raise describe(exc, self._target, busy_timeout) from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @classmethod
+    def open(cls, url: str | None = None, *, busy_timeout: float = 10.0) -> Store:
+        """Open ``url``, or the default database (creating its folder) when None."""
+        if url is None:
+            url = default_database_url()
+            target = parse_url(url)
+            if target.sqlite_path is not None:
+                try:
+                    Path(target.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the folder for {target.place}: {exc}") from exc
+        return cls(url, busy_timeout=busy_timeout)
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked, for messages."""
+        return self._target.masked
+
+    @property
+    def backend(self) -> Backend:
+        """SQLite or PostgreSQL."""
+        return self._target.backend
+
+    def close(self) -> None:
+        """Release every connection. Further calls raise StoreError."""
+        self._closed = True
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    @contextmanager
+    def _session(self, *, write: bool) -> Iterator[Session]:
+        if self._closed:
+            raise StoreError(f"the store for {self._target.place} is closed")
+        lock = self._write_lock if write else (self._read_lock or nullcontext())
+        with lock:
+            session = Session(self._writer if write else self._engine, expire_on_commit=False)
+            try:
+                yield session
+                session.commit()
+            except SQLAlchemyError as exc:
+                with suppress(SQLAlchemyError):
+                    session.rollback()
+                raise describe(exc, self._target, self._busy_timeout) from exc
+            except BaseException:
+                with suppress(SQLAlchemyError):
+                    session.rollback()
+                raise
+            finally:
+                with suppress(SQLAlchemyError):
+                    session.close()
+
+    # -- experiments ---------------------------------------------------------
+
+    def create_experiment(self, name: str, definition: dict[str, Any]) -> ExperimentRecord:
+        """Store a new experiment in DRAFT. Raises StoreError if the name is taken."""
+        name = validate.name(name, "experiment name")
+        definition = validate.json_dict(definition, f"definition of experiment {name!r}")
+        now = utc_now()
+        row = ExperimentRow(
+            name=name, definition=definition, state=ExperimentState.DRAFT.value,
+            created_at=now, updated_at=now,
+        )
+        with self._session(write=True) as session:
+            lookup.ensure_name_free(session, name)
+            session.add(row)
+            lookup.flush_named(session, name)
+            return convert.experiment_record(row)
+
+    def get_experiment(self, key: int | str) -> ExperimentRecord:
+        """By id, or by name (a name made of digits is tried as a name first). Raises NotFound."""
+        if isinstance(key, bool) or not isinstance(key, int | str):
+            raise ValueError(f"get_experiment: key must be an id or a name, got {key!r}")
+        with self._session(write=False) as session:
+            row: ExperimentRow | None
+            if isinstance(key, int):
+                row = session.get(ExperimentRow, key)
+            else:
+                row = session.scalar(sa.select(ExperimentRow).where(ExperimentRow.name == key))
+                if row is None and key.isdigit():
+                    row = session.get(ExperimentRow, int(key))
+            if row is None:
+                what = f"with id {key}" if isinstance(key, int) else f"named {key!r}"
+                raise NotFound(f"no experiment {what} in {self._target.place}")
+            return convert.experiment_record(row)
+
+    def list_experiments(self) -> list[ExperimentRecord]:
+        """All experiments, oldest first."""
+        with self._session(write=False) as session:
+            rows = session.scalars(sa.select(ExperimentRow).order_by(ExperimentRow.id))
+            return [convert.experiment_record(row) for row in rows]
+
+    def update_experiment(
+        self,
+        experiment_id: int,
+        *,
+        state: ExperimentState | None = None,
+        definition: dict[str, Any] | None = None,
+        snapshot_hash: str | None = None,
+        commit: str | None = None,
+        dirty: bool | None = None,
+    ) -> ExperimentRecord:
+        """Change the given fields only (None leaves a field as it is)."""
+        where = f"update_experiment({experiment_id})"
+        changes: dict[str, Any] = {}
+        if state is not None:
+            changes["state"] = validate.enum_member(ExperimentState, state, f"{where}: state").value
+        if definition is not None:
+            changes["definition"] = validate.json_dict(definition, f"{where}: definition")
+        if snapshot_hash is not None:
+            changes["snapshot_hash"] = validate.optional_str(
+                snapshot_hash, f"{where}: snapshot_hash"
+            )
+        if commit is not None:
+            changes["commit"] = validate.optional_str(commit, f"{where}: commit")
+        if dirty is not None:
+            changes["dirty"] = validate.optional_bool(dirty, f"{where}: dirty")
+        with self._session(write=True) as session:
+            row = lookup.experiment_row(session, self._target, experiment_id)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = utc_now()
+            return convert.experiment_record(row)
+
+    def rename_experiment(self, experiment_id: int, name: str) -> ExperimentRecord:
+        """Give an experiment a new, unused name. Raises StoreError if it is taken."""
+        name = validate.name(name, "experiment name")
+        with self._session(write=True) as session:
+            row = lookup.experiment_row(session, self._target, experiment_id)
+            if row.name != name:
+                lookup.ensure_name_free(session, name)
+                row.name = name
+                row.updated_at = utc_now()
+                lookup.flush_named(session, name)
+            return convert.experiment_record(row)
+
+    def delete_experiment(self, experiment_id: int) -> None:
+        """Remove it with its trials, metrics and events. Raises NotFound."""
+        with self._session(write=True) as session:
+            lookup.experiment_row(session, self._target, experiment_id)
+            session.execute(sa.delete(ExperimentRow).where(ExperimentRow.id == experiment_id))
+
+    # -- trials ----------------------------------------------------------------
+
+    def create_trial(
+        self, experiment_id: int, params: dict[str, Any], state: TrialState = TrialState.QUEUED
+    ) -> TrialRecord:
+        """A new trial numbered 1, 2, ... within its experiment (after the highest)."""
+        params = validate.json_dict(params, f"create_trial({experiment_id}): params")
+        state = validate.enum_member(TrialState, state, f"create_trial({experiment_id}): state")
+        with self._session(write=True) as session:
+            lookup.experiment_row(session, self._target, experiment_id, lock=True)
+            highest = session.scalar(
+                sa.select(sa.func.max(TrialRow.number)).where(
+                    TrialRow.experiment_id == experiment_id
+                )
+            )
+            row = TrialRow(
+                experiment_id=experiment_id, number=(highest or 0) + 1, state=state.value,
+                params=params, created_at=utc_now(), gpus=[], log_offset=0,
+            )
+            session.add(row)
+            session.flush()
+            return convert.trial_record(row)
+
+    def update_trial(self, trial_id: int, **fields: Any) -> TrialRecord:
+        """Set fields of the trial; ``state`` is checked with ``check_transition``.
+
+        Raises:
+            ValueError: an unknown or unchangeable field, or a bad value.
+            InvalidTransition: a state change not allowed, or any change to a
+                finished trial (finished trials are immutable).
+            NotFound: no such trial.
+        """
+        changes = validate.trial_fields(trial_id, fields)
+        with self._session(write=True) as session:
+            row = lookup.trial_row(session, self._target, trial_id, lock=True)
+            if not changes:
+                return convert.trial_record(row)
+            old = TrialState(row.state)
+            if "state" in changes or old.is_finished():
+                new = changes.get("state", old)
+                try:
+                    check_transition(old, new)
+                except InvalidTransition as exc:
+                    raise InvalidTransition(f"trial {trial_id}: {exc}") from None
+                changes["state"] = new.value
+            for key, value in changes.items():
+                setattr(row, key, value)
+            return convert.trial_record(row)
+
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        """Raises NotFound."""
+        with self._session(write=False) as session:
+            return convert.trial_record(lookup.trial_row(session, self._target, trial_id))
+
+    def list_trials(
+        self, experiment_id: int, states: Sequence[TrialState] | None = None
+    ) -> list[TrialRecord]:
+        """Trials of one experiment by number, optionally only those in ``states``."""
+        query = sa.select(TrialRow).where(TrialRow.experiment_id == experiment_id)
+        if states is not None:
+            wanted = [validate.enum_member(TrialState, s, "list_trials: states").value
+                      for s in states]
+            query = query.where(TrialRow.state.in_(wanted))
+        with self._session(write=False) as session:
+            lookup.experiment_row(session, self._target, experiment_id)
+            rows = session.scalars(query.order_by(TrialRow.number))
+            return [convert.trial_record(row) for row in rows]
+
+    def delete_trials(self, experiment_id: int) -> None:
+        """Drop every trial of the experiment (Restart) with its metrics."""
+        with self._session(write=True) as session:
+            lookup.experiment_row(session, self._target, experiment_id, lock=True)
+            session.execute(sa.delete(TrialRow).where(TrialRow.experiment_id == experiment_id))
+
+    # -- metrics and events ----------------------------------------------------
+
+    def add_metrics(self, points: Sequence[MetricPoint]) -> None:
+        """Insert many points in one transaction with one executemany.
+
+        Raises:
+            ValueError: a point is malformed (its index is named).
+            NotFound: a point names a trial that does not exist; nothing is written.
+        """
+        rows = validate.metric_rows(points)
+        if not rows:
+            return
+        trial_ids = {row[0] for row in rows}
+        with self._session(write=True) as session:
+            found = set(session.scalars(sa.select(TrialRow.id).where(TrialRow.id.in_(trial_ids))))
+            missing = sorted(trial_ids - found)
+            if missing:
+                raise NotFound(f"add_metrics: no trial with id {', '.join(map(str, missing))}")
+            self._metric_insert.run(session.connection(), rows)
+
+    def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:
+        """Points of one trial ordered by (name, step, time); points without a step first."""
+        table = METRICS.c
+        query = sa.select(table.trial_id, table.name, table.value, table.step, table.time).where(
+            table.trial_id == trial_id
+        )
+        if name is not None:
+            query = query.where(table.name == name)
+        query = query.order_by(table.name, table.step.asc().nulls_first(), table.time, table.id)
+        with self._session(write=False) as session:
+            lookup.trial_row(session, self._target, trial_id)
+            return [MetricPoint(*row) for row in session.execute(query)]
+
+    def add_event(
+        self, experiment_id: int, kind: str, message: str, trial_id: int | None = None
+    ) -> EventRecord:
+        """Append one line to the experiment's history."""
+        if not isinstance(kind, str) or not 0 < len(kind) <= 32:
+            raise ValueError(
+                f"add_event: kind must be a string of 1 to 32 characters, got {kind!r}"
+            )
+        if not isinstance(message, str):
+            raise ValueError(f"add_event: message must be a string, got {message!r}")
+        row = EventRow(
+            experiment_id=experiment_id, trial_id=trial_id, time=utc_now(), kind=kind,
+            message=message,
+        )
+        with self._session(write=True) as session:
+            lookup.experiment_row(session, self._target, experiment_id)
+            if trial_id is not None:
+                trial = lookup.trial_row(session, self._target, trial_id)
+                if trial.experiment_id != experiment_id:
+                    raise ValueError(
+                        f"add_event: trial {trial_id} belongs to experiment "
+                        f"{trial.experiment_id}, not {experiment_id}"
+                    )
+            session.add(row)
+            session.flush()
+            return convert.event_record(row)
+
+    def list_events(self, experiment_id: int) -> list[EventRecord]:
+        """The experiment's history, oldest first."""
+        with self._session(write=False) as session:
+            lookup.experiment_row(session, self._target, experiment_id)
+            rows = session.scalars(
+                sa.select(EventRow).where(EventRow.experiment_id == experiment_id)
+                .order_by(EventRow.id)
+            )
+            return [convert.event_record(row) for row in rows]
+
+
+if TYPE_CHECKING:
+
+    def _implements_protocol(store: Store) -> TrialRepository:
+        return store

@@ -1,0 +1,73 @@
+"""Column types that behave the same on SQLite and PostgreSQL.
+
+* :class:`UTCDateTime` stores timezone-aware datetimes and always hands back UTC.
+  SQLite has no time zones, so the value is stored as naive UTC there.
+* :class:`ExactFloat` is a double that keeps NaN, +inf and -inf. PostgreSQL's
+  ``double precision`` holds them natively; SQLite turns a bound NaN into NULL, so
+  NaN is stored as the text ``'NaN'`` there (SQLite keeps text that is not a number
+  as text even in a REAL column) and read back as ``float('nan')``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored and returned in UTC.
+
+    Naive datetimes are refused with ValueError: a time without a zone is ambiguous.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC (naive UTC on SQLite)."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"datetime {value.isoformat()} has no time zone; use an aware one")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach (or convert to) UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _sqlite_float(value: Any) -> Any:
+    if value is None:
+        return None
+    number = float(value)
+    return "NaN" if math.isnan(number) else number
+
+
+class ExactFloat(TypeDecorator[float]):
+    """A double precision float that round-trips NaN and ±inf on every backend."""
+
+    impl = sa.Double()
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, bind NaN as text; elsewhere defer to the plain double type."""
+        if dialect.name == "sqlite":
+            return _sqlite_float
+        return super().bind_processor(dialect)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
+        """Return a float (the text ``'NaN'`` from SQLite included)."""
+        return None if value is None else float(value)
