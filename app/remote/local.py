@@ -1,0 +1,390 @@
+"""Trials as detached processes on this machine: :class:`LocalExecutor`.
+
+Each trial gets ``work_root/<experiment_id>/<trial_id>/`` holding ``code/`` (its own
+copy of the snapshot), ``params.json``, ``sdk/sweeplab.py`` and the wrapper's files
+(see :mod:`app.remote.launcher`). One daemon thread per trial prepares the directory,
+starts the wrapper and follows ``output.log``; events go through a thread-safe queue
+that :meth:`LocalExecutor.poll` drains.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from app.engine.params import flatten, params_document
+from app.engine.protocol import render_command
+from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.remote.gpu import SlotTable, probe_gpus
+from app.remote.launcher import (
+    CODE_DIR,
+    LOG_FILE,
+    PARAMS_FILE,
+    SDK_DIR,
+    is_alive,
+    launch,
+    read_exit_code,
+    read_pid_file,
+    stop_group,
+    trial_environment,
+)
+from app.remote.logtail import LineSplitter
+from app.remote.snapshot import unpack_snapshot
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SDK = Path(__file__).resolve().parents[1] / "sdk" / "sweeplab.py"
+_CHUNK = 1 << 20
+_MIN_DELAY_S = 0.005
+_MAX_DELAY_S = 0.1
+_JOIN_S = 5.0
+
+
+class ExecutorClosed(RuntimeError):
+    """:meth:`LocalExecutor.submit` or :meth:`~LocalExecutor.follow` after ``close()``."""
+
+
+@dataclass
+class _Run:
+    """One trial this executor follows. Fields change under the executor's lock."""
+
+    trial_id: int
+    trial_dir: Path
+    gpus: tuple[int, ...]
+    proc: subprocess.Popen[bytes] | None = None
+    pid: int | None = None
+    start_time: int | None = None
+    stop_requested: bool = False
+    stopping: bool = False
+    thread: threading.Thread | None = field(default=None, repr=False)
+    wake: threading.Event = field(default_factory=threading.Event, repr=False)
+
+
+class LocalExecutor:
+    """Runs trials as detached processes on this machine (the ``Executor`` protocol).
+
+    Args:
+        work_root: where trial directories are made (created if missing).
+        gpus: GPU indices to use; None probes ``nvidia-smi``; ``[]`` means none.
+        trials_per_gpu: trials sharing one GPU.
+        cpu_slots: trials without a GPU at a time (default: the number of CPUs).
+        name: the host name put on every event.
+        sdk_path: the SDK file copied into each trial (default ``app/sdk/sweeplab.py``).
+        grace: default seconds between SIGINT, SIGTERM and SIGKILL in :meth:`stop`.
+
+    Raises:
+        ValueError: bad counts or GPU indices, a negative grace, or a missing sdk_path.
+
+    Events:
+        STARTED (pid, gpus, trial_dir) or START_FAILED (message) after each submit;
+        OUTPUT with complete lines and the log offset after them; EXITED with the exit
+        status (None when the wrapper was SIGKILLed before writing it) last.
+
+    Thread safety: ``submit``, ``free_slots``, ``poll``, ``stop`` and ``follow`` come
+    from the runner thread; ``close`` from any thread. Slots are released before the
+    EXITED or START_FAILED event is queued.
+    """
+
+    def __init__(
+        self,
+        work_root: Path,
+        *,
+        gpus: Sequence[int] | None = None,
+        trials_per_gpu: int = 1,
+        cpu_slots: int | None = None,
+        name: str = "local",
+        sdk_path: Path | None = None,
+        grace: float = 5.0,
+    ) -> None:
+        if grace < 0:
+            raise ValueError(f"{name}: grace must be >= 0 seconds, got {grace}")
+        if sdk_path is not None and not Path(sdk_path).is_file():
+            raise ValueError(f"{name}: SDK file {sdk_path} does not exist")
+        if gpus is None:
+            gpus = [gpu.index for gpu in probe_gpus()]
+        self.name = name
+        self.grace = grace
+        self.work_root = Path(work_root).resolve()
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        self._slots = SlotTable(list(gpus), trials_per_gpu, cpu_slots or os.cpu_count() or 1,
+                                name)
+        self._sdk = Path(sdk_path) if sdk_path is not None else DEFAULT_SDK
+        self._events: queue.Queue[ProcessEvent] = queue.Queue()
+        self._lock = threading.Lock()
+        self._runs: dict[int, _Run] = {}
+        self._closing = threading.Event()
+
+    @property
+    def gpus(self) -> tuple[int, ...]:
+        """The GPU indices this executor places trials on."""
+        return self._slots.gpus
+
+    def trial_dir(self, experiment_id: int, trial_id: int) -> Path:
+        """Where a trial's files live."""
+        return self.work_root / str(experiment_id) / str(trial_id)
+
+    def free_slots(self) -> int:
+        """How many more 1-GPU trials (0-GPU without GPUs) :meth:`submit` accepts now."""
+        with self._lock:
+            return self._slots.free()
+
+    def submit(self, spec: TrialSpec) -> None:
+        """Reserve slots and start the trial in the background; returns at once.
+
+        Raises:
+            ValueError: the trial is already running here or asks for more GPUs than exist.
+            NoFreeSlot: no room now (check :meth:`free_slots` first).
+            ExecutorClosed: after :meth:`close`.
+        """
+        what = f"trial {spec.trial_id}"
+        with self._lock:
+            if self._closing.is_set():
+                raise ExecutorClosed(f"{self.name}: cannot start {what}, executor is closed")
+            if spec.trial_id in self._runs:
+                raise ValueError(f"{self.name}: {what} is already running here")
+            gpus = self._slots.claim(spec.gpus, what)
+            run = _Run(spec.trial_id, self.trial_dir(spec.experiment_id, spec.trial_id), gpus)
+            self._runs[spec.trial_id] = run
+            run.thread = threading.Thread(target=self._start_and_follow, args=(run, spec),
+                                          name=f"sweeplab-{what}", daemon=True)
+            run.thread.start()
+
+    def follow(
+        self, trial_id: int, trial_dir: Path | str, offset: int, pid: int | None,
+        *, gpus: Sequence[int] = (),
+    ) -> None:
+        """Re-attach to a trial started by an earlier instance; it keeps its slots.
+
+        Its log is followed from ``offset``; it ends when ``exit_code`` appears or the
+        wrapper is gone (a pid reused by another process counts as gone, told apart by
+        the start time in the ``pid`` file). OUTPUT and EXITED events follow.
+
+        Raises:
+            ValueError: the trial is already followed, or ``offset`` is negative.
+            ExecutorClosed: after :meth:`close`.
+        """
+        if offset < 0:
+            raise ValueError(f"{self.name}: trial {trial_id}: offset must be >= 0, got {offset}")
+        trial_dir = Path(trial_dir).resolve()
+        record = read_pid_file(trial_dir)
+        if pid is None and record is not None:
+            pid = record.pid
+        start = record.start_time if record is not None and record.pid == pid else None
+        with self._lock:
+            if self._closing.is_set():
+                raise ExecutorClosed(f"{self.name}: cannot follow trial {trial_id}, closed")
+            if trial_id in self._runs:
+                raise ValueError(f"{self.name}: trial {trial_id} is already followed")
+            run = _Run(trial_id, trial_dir, tuple(gpus), pid=pid, start_time=start)
+            self._slots.occupy(run.gpus)
+            self._runs[trial_id] = run
+            run.thread = threading.Thread(target=self._follow, args=(run, offset),
+                                          name=f"sweeplab-follow-{trial_id}", daemon=True)
+            run.thread.start()
+
+    def poll(self, timeout: float) -> list[ProcessEvent]:
+        """Events since the last call, waiting at most ``timeout`` s for the first."""
+        if timeout < 0:
+            raise ValueError(f"{self.name}: poll timeout must be >= 0, got {timeout}")
+        try:
+            events = [self._events.get(timeout=timeout) if timeout else self._events.get_nowait()]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def stop(self, trial_id: int, grace: float | None = None) -> None:
+        """SIGINT the trial's group, SIGTERM after ``grace`` s, SIGKILL after another.
+
+        Returns at once (a timer thread escalates). Unknown or finished trials and
+        repeated calls are ignored; a trial still being prepared is not launched.
+        """
+        grace = self.grace if grace is None else grace
+        if grace < 0:
+            raise ValueError(f"{self.name}: grace must be >= 0 seconds, got {grace}")
+        with self._lock:
+            run = self._runs.get(trial_id)
+            if run is None or run.stopping:
+                return
+            if run.pid is None:
+                run.stop_requested = True
+                return
+            if run.proc is None and not is_alive(run.pid, run.start_time):
+                return  # a re-attached trial that is ending: never signal a reused pid
+            run.stopping = True
+            pgid = run.pid
+        threading.Thread(target=stop_group, args=(pgid, grace), daemon=True,
+                         name=f"sweeplab-stop-{trial_id}").start()
+
+    def close(self) -> None:
+        """Stop following; running trials keep running and stop escalations finish."""
+        with self._lock:
+            self._closing.set()
+            for run in self._runs.values():
+                run.wake.set()
+            threads = [run.thread for run in self._runs.values() if run.thread is not None]
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(_JOIN_S)
+
+    # --- per-trial threads -----------------------------------------------------------
+
+    def _start_and_follow(self, run: _Run, spec: TrialSpec) -> None:
+        try:
+            command, env = self._prepare(run, spec)
+        except Exception as exc:  # any failure must still end in START_FAILED
+            if not isinstance(exc, ValueError | TypeError | OSError):
+                log.exception("%s: preparing trial %s failed", self.name, run.trial_id)
+            self._fail(run, f"trial {run.trial_id} could not start: {exc}")
+            return
+        with self._lock:
+            if run.stop_requested or self._closing.is_set():
+                reason = "it was stopped" if run.stop_requested else "the executor closed"
+                failure: str | None = f"trial {run.trial_id} was not started: {reason}"
+            else:
+                failure = None
+                try:
+                    run.proc = launch(run.trial_dir, run.trial_dir / CODE_DIR, command, env)
+                    run.pid = run.proc.pid
+                except OSError as exc:
+                    failure = f"trial {run.trial_id} could not start /bin/sh: {exc}"
+        if failure is not None:
+            self._fail(run, failure)
+            return
+        self._emit(run, ProcessEventKind.STARTED)
+        threading.Thread(target=_wake_on_exit, args=(run,), daemon=True,
+                         name=f"sweeplab-wait-{run.trial_id}").start()
+        self._follow(run, 0)
+
+    def _prepare(self, run: _Run, spec: TrialSpec) -> tuple[str, dict[str, str]]:
+        trial_dir = run.trial_dir
+        if trial_dir.exists():
+            shutil.rmtree(trial_dir)  # a stale directory of the same trial id
+        trial_dir.mkdir(parents=True)
+        unpack_snapshot(spec.snapshot, trial_dir / CODE_DIR)
+        params_path = trial_dir / PARAMS_FILE
+        document = json.dumps(params_document(spec.params), indent=2, default=_json_value)
+        params_path.write_text(document, encoding="utf-8")
+        command = render_command(spec.command, flatten(spec.params), str(params_path))
+        (trial_dir / SDK_DIR).mkdir()
+        if self._sdk.is_file():
+            shutil.copy2(self._sdk, trial_dir / SDK_DIR / self._sdk.name)
+        else:
+            log.warning("%s: SDK %s is missing; trial %s runs without it",
+                        self.name, self._sdk, run.trial_id)
+        return command, trial_environment(spec, trial_dir, run.gpus, os.environ)
+
+    def _follow(self, run: _Run, offset: int) -> None:
+        try:
+            self._follow_log(run, offset)
+        except Exception as exc:  # e.g. the trial directory was deleted under us
+            log.exception("%s: following trial %s failed", self.name, run.trial_id)
+            self._release(run)
+            self._emit(run, ProcessEventKind.EXITED, exit_code=read_exit_code(run.trial_dir),
+                       message=f"following the log of trial {run.trial_id} failed: {exc}")
+
+    def _follow_log(self, run: _Run, offset: int) -> None:
+        splitter = LineSplitter(offset)
+        delay = _MIN_DELAY_S
+        log_file: BinaryIO | None = None
+        try:
+            while not self._closing.is_set():
+                ended = self._has_ended(run)
+                if log_file is None:
+                    log_file = _open_at(run.trial_dir / LOG_FILE, offset)
+                data = log_file.read(_CHUNK) if log_file is not None else b""
+                if data:
+                    lines = splitter.feed(data)
+                    if lines:
+                        self._emit(run, ProcessEventKind.OUTPUT, lines=tuple(lines),
+                                   offset=splitter.offset)
+                    delay = _MIN_DELAY_S
+                    continue
+                if ended:
+                    break
+                run.wake.wait(delay)
+                delay = min(delay * 2, _MAX_DELAY_S)
+            else:  # closing: leave the process running (its waiter thread reaps it)
+                log.debug("%s: no longer following trial %s", self.name, run.trial_id)
+                return
+        finally:
+            if log_file is not None:
+                log_file.close()
+        tail = splitter.finish()
+        if tail:
+            self._emit(run, ProcessEventKind.OUTPUT, lines=tuple(tail), offset=splitter.offset)
+        exit_code = read_exit_code(run.trial_dir)
+        self._release(run)
+        self._emit(run, ProcessEventKind.EXITED, offset=splitter.offset, exit_code=exit_code)
+
+    def _has_ended(self, run: _Run) -> bool:
+        if run.proc is not None:
+            return run.proc.poll() is not None  # also reaps the wrapper
+        if read_exit_code(run.trial_dir) is not None:
+            return True
+        if run.pid is None:  # re-attached without a pid: the pid file is all we have
+            record = read_pid_file(run.trial_dir)
+            if record is None:
+                return True  # never started, or its files are gone
+            run.pid, run.start_time = record.pid, record.start_time
+        return not is_alive(run.pid, run.start_time)
+
+    def _fail(self, run: _Run, message: str) -> None:
+        log.info("%s: %s", self.name, message)
+        self._release(run)
+        self._emit(run, ProcessEventKind.START_FAILED, message=message)
+
+    def _release(self, run: _Run) -> None:
+        with self._lock:
+            if self._runs.get(run.trial_id) is run:
+                del self._runs[run.trial_id]
+                self._slots.release(run.gpus)
+
+    def _emit(self, run: _Run, kind: ProcessEventKind, **fields: Any) -> None:
+        self._events.put(ProcessEvent(
+            trial_id=run.trial_id, kind=kind, host=self.name, pid=run.pid, gpus=run.gpus,
+            trial_dir=str(run.trial_dir), **fields,
+        ))
+
+
+def _wake_on_exit(run: _Run) -> None:
+    """Reap the wrapper as soon as it ends and wake the follower (we are its parent)."""
+    if run.proc is not None:
+        run.proc.wait()
+    run.wake.set()
+
+
+if TYPE_CHECKING:
+    from app.engine.ports import Executor
+
+    def _is_an_executor(executor: LocalExecutor) -> Executor:
+        return executor  # mypy checks LocalExecutor against the protocol here
+
+
+def _open_at(path: Path, offset: int) -> BinaryIO | None:
+    """The log opened for reading at ``offset``, or None while it does not exist."""
+    try:
+        log_file = path.open("rb")
+    except FileNotFoundError:
+        return None
+    log_file.seek(offset)
+    return log_file
+
+
+def _json_value(value: Any) -> Any:
+    """numpy scalars and arrays in params.json as plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} is not JSON")
