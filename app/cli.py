@@ -8,8 +8,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from app.commands import space_cmd
+from app.commands import exp_cmd, run_cmd, space_cmd
 from app.engine.errors import ValidationError
+from app.engine.ports import StoreError
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -25,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     space_cmd.add_parser(sub)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="URL", default=None,
+                        help="database URL (default: $SWEEPLAB_DB, else the local SQLite file)")
+    run_cmd.add_parsers(sub, common)
+    exp_cmd.add_parsers(sub, common)
     gui = sub.add_parser("gui", help="open the app (the default without a command)")
     gui.add_argument("--demo", action="store_true", help="open the demo experiment")
     gui.set_defaults(handler=_gui)
@@ -48,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from app.engine.params import flatten
 from app.engine.search import Algorithm, GridSearcher, make_searcher
 from app.engine.space.files import SpaceFormat, dump_space, load_space
 from app.engine.space.nodes import NumberParam, Space
-from app.engine.params import flatten
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -36,6 +36,8 @@ from typing import Any
 MARKER = "#sweeplab "
 AUPTIMIZER_MARKER = "#Auptimizer:"
 PARAMS_FILE_PLACEHOLDER = "params_file"
+PYTHON_PLACEHOLDER = "python"
+"""``{python}``: the host's Python (this app's interpreter locally, a profile's over SSH)."""
 
 ENV_PARAMS = "SWEEPLAB_PARAMS"
 ENV_TRIAL_ID = "SWEEPLAB_TRIAL_ID"

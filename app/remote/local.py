@@ -15,6 +15,7 @@ import os
 import queue
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from app.engine.params import flatten, params_document
-from app.engine.protocol import render_command
+from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.gpu import SlotTable, probe_gpus
 from app.remote.launcher import (
@@ -80,6 +81,7 @@ class LocalExecutor:
         name: the host name put on every event.
         sdk_path: the SDK file copied into each trial (default ``app/sdk/sweeplab.py``).
         grace: default seconds between SIGINT, SIGTERM and SIGKILL in :meth:`stop`.
+        python: what ``{python}`` in a command stands for (this app's interpreter).
 
     Raises:
         ValueError: bad counts or GPU indices, a negative grace, or a missing sdk_path.
@@ -104,6 +106,7 @@ class LocalExecutor:
         name: str = "local",
         sdk_path: Path | None = None,
         grace: float = 5.0,
+        python: str = sys.executable,
     ) -> None:
         if grace < 0:
             raise ValueError(f"{name}: grace must be >= 0 seconds, got {grace}")
@@ -113,6 +116,7 @@ class LocalExecutor:
             gpus = [gpu.index for gpu in probe_gpus()]
         self.name = name
         self.grace = grace
+        self.python = python
         self.work_root = Path(work_root).resolve()
         self.work_root.mkdir(parents=True, exist_ok=True)
         self._slots = SlotTable(list(gpus), trials_per_gpu, cpu_slots or os.cpu_count() or 1,
@@ -277,7 +281,8 @@ class LocalExecutor:
         params_path = trial_dir / PARAMS_FILE
         document = json.dumps(params_document(spec.params), indent=2, default=_json_value)
         params_path.write_text(document, encoding="utf-8")
-        command = render_command(spec.command, flatten(spec.params), str(params_path))
+        names = {PYTHON_PLACEHOLDER: self.python, **flatten(spec.params)}
+        command = render_command(spec.command, names, str(params_path))
         (trial_dir / SDK_DIR).mkdir()
         if self._sdk.is_file():
             shutil.copy2(self._sdk, trial_dir / SDK_DIR / self._sdk.name)

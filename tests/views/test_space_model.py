@@ -40,6 +40,6 @@ def test_main_window_shows_the_demo_and_a_preview(qtbot: QtBot) -> None:
     window = MainWindow(load_space(DEMO_SPACE), "demo")
     qtbot.addWidget(window)
     window.show()
-    assert window.model.rowCount() == 4
+    assert window.model.rowCount() == 3
     assert len(window.preview.toPlainText().splitlines()) == 10
     assert "Grid: not possible" in window.grid_label.text()

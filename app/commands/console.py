@@ -1,0 +1,101 @@
+"""Terminal output shared by the commands: progress while running, trial tables."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.experiment import ExperimentConfig
+from app.engine.params import flatten
+from app.engine.records import TrialRecord
+from app.engine.trial import TrialState
+
+console = Console(highlight=False)
+
+
+def format_kpi(value: float | None) -> str:
+    """A KPI for a table cell."""
+    if value is None:
+        return "—"
+    return f"{value:.6g}" if math.isfinite(value) else str(value)
+
+
+def duration(trial: TrialRecord) -> float | None:
+    """Seconds from start to end (None until both are known)."""
+    if trial.started_at is None or trial.ended_at is None:
+        return None
+    return (trial.ended_at - trial.started_at).total_seconds()
+
+
+def best_trials(trials: Sequence[TrialRecord], config: ExperimentConfig,
+                count: int) -> list[TrialRecord]:
+    """The ``count`` best completed trials with a finite KPI, best first."""
+    scored = [t for t in trials if t.state in (TrialState.COMPLETED, TrialState.PRUNED)
+              and t.kpi is not None and math.isfinite(t.kpi)]
+    scored.sort(key=lambda t: config.kpi.goal.sign * (t.kpi or 0.0))
+    return scored[:count]
+
+
+def trials_table(trials: Sequence[TrialRecord], kpi_name: str, title: str) -> Table:
+    """A table of trials with their state, KPI, host and params."""
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "state", kpi_name, "host", "seconds", "params"):
+        table.add_column(column, overflow="fold")
+    for trial in trials:
+        seconds = duration(trial)
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in flatten(trial.params).items())
+        table.add_row(str(trial.number), trial.state.value, format_kpi(trial.kpi),
+                      trial.host or "", "" if seconds is None else f"{seconds:.1f}", params)
+    return table
+
+
+class RunDisplay:
+    """A live progress bar fed by runner events (called on the runner thread)."""
+
+    def __init__(self, config: ExperimentConfig, done: int) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._done = done
+        self._running = 0
+        self._best: float | None = None
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+        )
+        self._task = self.progress.add_task(config.name, total=config.limits.max_trials,
+                                            completed=done, status="")
+
+    def __call__(self, event: RunnerEvent) -> None:
+        with self._lock:
+            if event.kind is RunnerEventKind.TRIAL and event.trial is not None:
+                self._on_trial(event.trial)
+            elif event.kind is RunnerEventKind.LOG and "stopping" in event.message:
+                self.progress.console.print(f"[yellow]{event.message}")
+            status = f"running {self._running}, best {self._config.kpi.name} " \
+                     f"{format_kpi(self._best)}"
+            self.progress.update(self._task, completed=self._done, status=status)
+
+    def _on_trial(self, trial: TrialRecord) -> None:
+        if trial.state is TrialState.RUNNING:
+            self._running += 1
+        elif trial.state.is_finished():
+            self._running = max(0, self._running - 1) if trial.started_at else self._running
+            self._done += 1
+            kpi = trial.kpi
+            goal = self._config.kpi.goal
+            if (trial.state is TrialState.COMPLETED and kpi is not None and math.isfinite(kpi)
+                    and (self._best is None or goal.better(kpi, self._best))):
+                self._best = kpi
+            colour = "green" if trial.state is TrialState.COMPLETED else "red"
+            line = f"trial {trial.number}: [{colour}]{trial.state.value}[/] " \
+                   f"{self._config.kpi.name}={format_kpi(kpi)}"
+            if trial.error and trial.state is TrialState.FAILED:
+                line += f" — {trial.error.splitlines()[0]}"
+            self.progress.console.print(line)

@@ -1,0 +1,85 @@
+"""``sweeplab run`` and ``sweeplab resume``: an optimisation in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.commands.console import RunDisplay, best_trials, console, trials_table
+from app.engine.experiment import load_experiment
+from app.engine.records import ExperimentRecord
+from app.engine.trial import ExperimentState
+from app.store.store import Store
+from app.wiring import build_runner, config_of, open_store
+
+EXIT_STOPPED = 130
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                common: argparse.ArgumentParser) -> None:
+    """Register ``run`` and ``resume``."""
+    run = sub.add_parser("run", parents=[common], help="run an experiment file in the foreground")
+    run.add_argument("file", type=Path)
+    run.add_argument("--name", help="store it under this name instead of the file's")
+    run.set_defaults(handler=_run)
+    resume = sub.add_parser("resume", parents=[common],
+                            help="continue a stopped or interrupted experiment")
+    resume.add_argument("experiment", help="name or id")
+    resume.set_defaults(handler=_resume)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_experiment(args.file)
+    definition = config.to_dict()
+    if args.name:
+        definition["name"] = args.name
+    with open_store(args.db) as store:
+        names = {e.name for e in store.list_experiments()}
+        if definition["name"] in names:
+            raise ValueError(
+                f"an experiment named {definition['name']!r} already exists in {store.url}: "
+                f"continue it with `sweeplab resume {definition['name']}`, or pass --name NEW")
+        experiment = store.create_experiment(definition["name"], definition)
+        return _drive(store, experiment, fresh_snapshot=True)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        experiment = store.get_experiment(args.experiment)
+        if experiment.state is ExperimentState.RUNNING:
+            console.print(f"{experiment.name} is marked running; if no other sweeplab is running "
+                          "it, its unfinished trials are closed and it continues here")
+        return _drive(store, experiment, fresh_snapshot=False)
+
+
+def _drive(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: bool) -> int:
+    config = config_of(experiment)
+    runner, executor = build_runner(store, experiment, fresh_snapshot=fresh_snapshot)
+    done = sum(1 for t in store.list_trials(experiment.id) if t.state.is_finished())
+    display = RunDisplay(config, done)
+    runner.subscribe(display)
+    console.print(f"experiment [bold]{experiment.name}[/] (id {experiment.id}) in {store.url}")
+    stops = 0
+    try:
+        with display.progress:
+            runner.start()
+            while not runner.wait(0.2):
+                pass
+    except KeyboardInterrupt:
+        stops += 1
+        console.print("[yellow]stopping: SIGINT to every trial, then SIGTERM, then SIGKILL "
+                      "(Ctrl-C again to leave them running)")
+        runner.stop()
+        try:
+            while not runner.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            stops += 1
+    finally:
+        executor.close()
+    trials = store.list_trials(experiment.id)
+    console.print(trials_table(best_trials(trials, config, 5), config.kpi.name,
+                               f"best trials of {experiment.name}"))
+    final = store.get_experiment(experiment.id).state
+    console.print(f"{experiment.name}: {final.value}, {len(trials)} trials")
+    return EXIT_STOPPED if stops else 0

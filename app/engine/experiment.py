@@ -1,0 +1,347 @@
+"""The experiment file: what to run, what to optimise, how, where, and within what limits.
+
+::
+
+    version: 1
+    name: quadratic-demo
+    code_dir: .                       # relative to this file
+    command: "{python} train.py"      # {python}: the Python that runs Sweeplab
+    kpi: {name: loss, goal: min, use: last}
+    space: space.yaml                 # a path, or the space document inline
+    algorithm: {name: tpe, seed: 1, initial_random: 10}
+    limits: {max_trials: 30, max_parallel: 2, max_epochs: 20,
+             max_trial_seconds: 600, max_seconds: 3600}
+    hosts: [local]
+    gpus_per_trial: 0
+    metrics:                          # regexes over log lines (optional)
+      - {name: loss, regex: 'loss=([0-9.eE+-]+)', step_regex: 'epoch=(\\d+)'}
+    env: {OMP_NUM_THREADS: "1"}
+    include_uncommitted: true
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from app.engine.docio import load_file
+from app.engine.errors import Problem, ValidationError
+from app.engine.protocol import (
+    PARAMS_FILE_PLACEHOLDER,
+    PYTHON_PLACEHOLDER,
+    MetricRegex,
+    placeholders,
+)
+from app.engine.search.base import Algorithm, Goal
+from app.engine.search.hyperopt_searcher import DEFAULT_INITIAL_RANDOM
+from app.engine.space.document import describe, is_number, space_to_dict
+from app.engine.space.files import space_from_document
+from app.engine.space.nodes import Space
+
+EXPERIMENT_VERSION = 1
+LOCAL_HOST = "local"
+
+
+class ExperimentError(ValidationError):
+    """The experiment file is invalid."""
+
+
+class KpiUse(str, Enum):
+    """Which of a trial's KPI values counts as its result."""
+
+    LAST = "last"
+    BEST = "best"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """The metric to optimise."""
+
+    name: str
+    goal: Goal = Goal.MIN
+    use: KpiUse = KpiUse.LAST
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When to stop starting trials, and when to stop a trial."""
+
+    max_trials: int = 20
+    max_parallel: int = 1
+    max_epochs: int | None = None
+    max_trial_seconds: float | None = None
+    max_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment. ``code_dir`` is absolute."""
+
+    name: str
+    code_dir: Path
+    command: str
+    kpi: Kpi
+    space: Space
+    algorithm: Algorithm = Algorithm.TPE
+    seed: int = 0
+    initial_random: int = DEFAULT_INITIAL_RANDOM
+    limits: Limits = field(default_factory=Limits)
+    hosts: tuple[str, ...] = (LOCAL_HOST,)
+    gpus_per_trial: int = 0
+    metrics: tuple[MetricRegex, ...] = ()
+    metric_specs: tuple[dict[str, str], ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    include_uncommitted: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical document, space inline: what the database keeps."""
+        limits = {k: v for k, v in vars(self.limits).items() if v is not None}
+        return {
+            "version": EXPERIMENT_VERSION,
+            "name": self.name,
+            "code_dir": str(self.code_dir),
+            "command": self.command,
+            "kpi": {"name": self.kpi.name, "goal": self.kpi.goal.value, "use": self.kpi.use.value},
+            "space": space_to_dict(self.space),
+            "algorithm": {"name": self.algorithm.value, "seed": self.seed,
+                          "initial_random": self.initial_random},
+            "limits": limits,
+            "hosts": list(self.hosts),
+            "gpus_per_trial": self.gpus_per_trial,
+            "metrics": [dict(m) for m in self.metric_specs],
+            "env": dict(self.env),
+            "include_uncommitted": self.include_uncommitted,
+        }
+
+
+_TOP = {"version", "name", "code_dir", "command", "kpi", "space", "algorithm", "limits", "hosts",
+        "gpus_per_trial", "metrics", "env", "include_uncommitted"}
+_LIMITS = {"max_trials", "max_parallel", "max_epochs", "max_trial_seconds", "max_seconds"}
+
+
+class _Reader:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def mapping(self, key: str, allowed: set[str]) -> dict[str, Any]:
+        value = self.doc.get(key, {})
+        if not isinstance(value, dict):
+            self.problem(key, f"expected a mapping, got {describe(value)}")
+            return {}
+        for extra in sorted(set(value) - allowed):
+            self.problem(f"{key}.{extra}", "unknown field")
+        return value
+
+    def text(self, where: dict[str, Any], key: str, path: str, default: str | None = None) -> str:
+        value = where.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            self.problem(path, "missing" if value is None else
+                         f"expected a non-empty text, got {describe(value)}")
+            return ""
+        return value
+
+    def integer(self, where: dict[str, Any], key: str, path: str, default: int | None,
+                minimum: int) -> int | None:
+        value = where.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(path, f"expected a whole number, got {describe(value)}")
+            return default
+        if value < minimum:
+            self.problem(path, f"must be >= {minimum}, got {value}")
+            return default
+        return value
+
+    def seconds(self, where: dict[str, Any], key: str, path: str) -> float | None:
+        value = where.get(key)
+        if value is None:
+            return None
+        if not is_number(value) or not math.isfinite(value) or value <= 0:
+            self.problem(path, f"expected a positive number of seconds, got {describe(value)}")
+            return None
+        return float(value)
+
+    def enum(self, where: dict[str, Any], key: str, path: str, kind: type[Enum],
+             default: Enum) -> Any:
+        value = where.get(key, default.value)
+        try:
+            return kind(value)
+        except ValueError:
+            names = ", ".join(str(m.value) for m in kind)
+            self.problem(path, f"unknown {describe(value)} (expected one of {names})")
+            return default
+
+
+def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> ExperimentConfig:
+    """Validate an experiment document; relative paths are read from ``base_dir``.
+
+    Raises:
+        ExperimentError: every problem found, each named by its field.
+    """
+    if not isinstance(doc, dict):
+        raise ExperimentError([Problem(source, "an experiment file is a mapping of fields, got "
+                                               f"{describe(doc)}")])
+    r = _Reader(doc)
+    version = doc.get("version")
+    if version != EXPERIMENT_VERSION or isinstance(version, bool):
+        r.problem("version", "missing; add 'version: 1'" if version is None else
+                  f"unknown version {describe(version)} (this Sweeplab reads version 1)")
+    for extra in sorted(set(doc) - _TOP):
+        r.problem(str(extra), "unknown field")
+    name = r.text(doc, "name", "name")
+    command = r.text(doc, "command", "command")
+    code_dir = _code_dir(r, doc, base_dir)
+    kpi_doc = r.mapping("kpi", {"name", "goal", "use"})
+    kpi = Kpi(r.text(kpi_doc, "name", "kpi.name"),
+              r.enum(kpi_doc, "goal", "kpi.goal", Goal, Goal.MIN),
+              r.enum(kpi_doc, "use", "kpi.use", KpiUse, KpiUse.LAST))
+    algo_doc = r.mapping("algorithm", {"name", "seed", "initial_random"})
+    algorithm = r.enum(algo_doc, "name", "algorithm.name", Algorithm, Algorithm.TPE)
+    seed = r.integer(algo_doc, "seed", "algorithm.seed", 0, 0) or 0
+    initial = r.integer(algo_doc, "initial_random", "algorithm.initial_random",
+                        DEFAULT_INITIAL_RANDOM, 0)
+    limits = _limits(r)
+    space = _space(r, doc, base_dir)
+    metrics, specs = _metrics(r, doc.get("metrics", []))
+    config = ExperimentConfig(
+        name=name, code_dir=code_dir, command=command, kpi=kpi, space=space,
+        algorithm=algorithm, seed=seed,
+        initial_random=DEFAULT_INITIAL_RANDOM if initial is None else initial,
+        limits=limits, hosts=_hosts(r, doc.get("hosts", [LOCAL_HOST])),
+        gpus_per_trial=r.integer(doc, "gpus_per_trial", "gpus_per_trial", 0, 0) or 0,
+        metrics=metrics, metric_specs=specs, env=_env(r, doc.get("env", {})),
+        include_uncommitted=_flag(r, doc, "include_uncommitted", True),
+    )
+    _check_placeholders(r, config)
+    if r.problems:
+        raise ExperimentError(r.problems)
+    return config
+
+
+def load_experiment(path: Path) -> ExperimentConfig:
+    """Read and validate an experiment file. Raises DocumentError or ExperimentError."""
+    return experiment_from_dict(load_file(path), path.resolve().parent, str(path))
+
+
+def _code_dir(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Path:
+    raw = doc.get("code_dir", ".")
+    if not isinstance(raw, str):
+        r.problem("code_dir", f"expected a path, got {describe(raw)}")
+        return base_dir
+    path = (base_dir / Path(raw).expanduser()).resolve()
+    if not path.is_dir():
+        r.problem("code_dir", f"{path} is not a directory")
+    return path
+
+
+def _limits(r: _Reader) -> Limits:
+    d = r.mapping("limits", _LIMITS)
+    max_trials = r.integer(d, "max_trials", "limits.max_trials", 20, 1) or 20
+    max_parallel = r.integer(d, "max_parallel", "limits.max_parallel", 1, 1) or 1
+    return Limits(
+        max_trials=max_trials, max_parallel=max_parallel,
+        max_epochs=r.integer(d, "max_epochs", "limits.max_epochs", None, 1),
+        max_trial_seconds=r.seconds(d, "max_trial_seconds", "limits.max_trial_seconds"),
+        max_seconds=r.seconds(d, "max_seconds", "limits.max_seconds"),
+    )
+
+
+def _space(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Space:
+    raw = doc.get("space")
+    source = "space"
+    try:
+        if raw is None:
+            r.problem("space", "missing: a space file path or the space inline")
+            return Space()
+        if isinstance(raw, str):
+            path = (base_dir / raw).expanduser()
+            source = str(path)
+            return space_from_document(load_file(path), source)
+        return space_from_document(raw, source)
+    except ValidationError as exc:
+        prefix = "space" if source == "space" else source
+        for p in exc.problems:
+            r.problem(f"{prefix}: {p.path}" if p.path else prefix, p.message)
+        return Space()
+
+
+def _metrics(r: _Reader, raw: object) -> tuple[tuple[MetricRegex, ...], tuple[dict[str, str], ...]]:
+    if not isinstance(raw, list):
+        r.problem("metrics", f"expected a list of {{name, regex}}, got {describe(raw)}")
+        return (), ()
+    out: list[MetricRegex] = []
+    specs: list[dict[str, str]] = []
+    for i, item in enumerate(raw):
+        path = f"metrics[{i}]"
+        if not isinstance(item, dict) or not {"name", "regex"} <= set(item):
+            r.problem(path, "expected a mapping with name and regex")
+            continue
+        extra = set(item) - {"name", "regex", "step_regex"}
+        if extra:
+            r.problem(path, f"unknown field {describe(sorted(extra)[0])}")
+        if not all(isinstance(v, str) for v in item.values()):
+            r.problem(path, "name, regex and step_regex are texts")
+            continue
+        try:
+            out.append(MetricRegex.compile(item["name"], item["regex"], item.get("step_regex")))
+            specs.append(dict(item))
+        except ValueError as exc:
+            r.problem(path, str(exc))
+    return tuple(out), tuple(specs)
+
+
+def _hosts(r: _Reader, raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(h, str) for h in raw):
+        r.problem("hosts", f"expected a list of host names such as [local], got {describe(raw)}")
+        return (LOCAL_HOST,)
+    unknown = [h for h in raw if h != LOCAL_HOST]
+    if unknown:
+        r.problem("hosts", f"unknown host {describe(unknown[0])}: only 'local' runs trials "
+                           "until lab servers are configured")
+    return tuple(raw)
+
+
+def _env(r: _Reader, raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        r.problem("env", f"expected a mapping of NAME: value, got {describe(raw)}")
+        return {}
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            r.problem("env", f"invalid variable name {describe(key)}")
+        elif not isinstance(value, str | int | float) or isinstance(value, bool):
+            r.problem(f"env.{key}", f"expected a text or number, got {describe(value)}")
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _flag(r: _Reader, doc: dict[str, Any], key: str, default: bool) -> bool:
+    value = doc.get(key, default)
+    if not isinstance(value, bool):
+        r.problem(key, f"expected true or false, got {describe(value)}")
+        return default
+    return value
+
+
+def _check_placeholders(r: _Reader, config: ExperimentConfig) -> None:
+    if not config.command:
+        return
+    try:
+        names = placeholders(config.command)
+    except ValueError as exc:
+        r.problem("command", str(exc))
+        return
+    known = {PARAMS_FILE_PLACEHOLDER, PYTHON_PLACEHOLDER}
+    known |= {path for path, _ in config.space.walk()}
+    for name in names:
+        if name not in known:
+            r.problem("command", f"unknown placeholder {{{name}}}: not a parameter of the space")

@@ -1,0 +1,92 @@
+"""What the runner knows about one running trial, and how it ends.
+
+Pure bookkeeping, no I/O: the KPI so far, progress, the log tail kept for an
+error message, why the runner asked it to stop, and the final state that follows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+from app.engine.experiment import Kpi, KpiUse
+from app.engine.ports import Executor
+from app.engine.records import TrialRecord
+from app.engine.trial import TrialState
+
+TAIL_LINES = 50
+MAX_WARNINGS = 5
+
+
+class StopReason(str, Enum):
+    """Why the runner stopped a trial; decides the state it ends in."""
+
+    USER = "stopped by the user"
+    MAX_EPOCHS = "reached max epochs"
+    MAX_TIME = "reached the max time per trial"
+    BUDGET = "the experiment's time budget ran out"
+
+
+@dataclass
+class LiveTrial:
+    """A trial between submit and its end."""
+
+    record: TrialRecord
+    executor: Executor
+    kpi: Kpi
+    started: float | None = None
+    last: float | None = None
+    best: float | None = None
+    step: int | None = None
+    total: int | None = None
+    lines: int = 0
+    warnings: int = 0
+    stop_reason: StopReason | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+
+    @property
+    def number(self) -> int:
+        """The trial's number within its experiment (the searcher's id)."""
+        return self.record.number
+
+    def add_kpi(self, value: float) -> None:
+        """Record one reported KPI value (non-finite values are kept as last only)."""
+        self.last = value
+        if math.isfinite(value) and (
+            self.best is None or self.kpi.goal.better(value, self.best)
+        ):
+            self.best = value
+
+    def kpi_value(self) -> float | None:
+        """The trial's result by the experiment's rule (last or best)."""
+        return self.best if self.kpi.use is KpiUse.BEST else self.last
+
+    def outcome(self, exit_code: int | None) -> tuple[TrialState, str | None]:
+        """The final state and error message once the process has ended."""
+        kpi = self.kpi_value()
+        never = f"the trial never reported the KPI '{self.kpi.name}'"
+        if self.stop_reason is StopReason.USER:
+            return TrialState.STOPPED, self.stop_reason.value
+        if self.stop_reason is not None:
+            if kpi is None:
+                return TrialState.FAILED, f"{self.stop_reason.value}, but {never}"
+            return TrialState.COMPLETED, None
+        if exit_code == 0:
+            return (TrialState.COMPLETED, None) if kpi is not None else (TrialState.FAILED, never)
+        what = "was killed" if exit_code is None else f"exited with code {exit_code}"
+        tail = "\n".join(self.tail)
+        return TrialState.FAILED, f"the trial {what}" + (f"; last lines:\n{tail}" if tail else "")
+
+
+def searcher_value(state: TrialState, kpi: float | None) -> float | None:
+    """What a searcher is told for a finished trial: its KPI only when it counts.
+
+    Completed and pruned trials count; stopped, failed and lost ones do not (a
+    user's stop cuts a trial short for reasons that say nothing of its params).
+    Used both live and when a searcher is rebuilt, so both see the same history.
+    """
+    if state in (TrialState.COMPLETED, TrialState.PRUNED) and kpi is not None:
+        return kpi if math.isfinite(kpi) else None
+    return None

@@ -1,0 +1,423 @@
+"""The runner: one background thread per running experiment.
+
+Loop: fill free slots with suggestions, consume process events, persist them,
+stop trials that reach a limit, tell the searcher, publish events. Commands
+(pause, resume, stop) arrive through a queue from any thread.
+
+Events:
+    Every change is published as a :class:`~app.engine.events.RunnerEvent` to the
+    callbacks given to :meth:`Runner.subscribe`, called on the runner thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.experiment import ExperimentConfig
+from app.engine.live import MAX_WARNINGS, LiveTrial, StopReason, searcher_value
+from app.engine.ports import Executor, TrialRepository
+from app.engine.protocol import LineParser, MetricReport, ProgressReport, ProtocolWarning
+from app.engine.records import (
+    MetricPoint,
+    ProcessEvent,
+    ProcessEventKind,
+    Snapshot,
+    TrialRecord,
+    TrialSpec,
+)
+from app.engine.search.base import Searcher
+from app.engine.trial import ExperimentState, TrialState
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[RunnerEvent], None]
+EXTERNAL_CHECK_SECONDS = 1.0
+
+
+class Command(str, Enum):
+    """What a caller may ask of a running experiment."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Runner:
+    """Runs one experiment to its end on the given executors.
+
+    Args:
+        repo: where trials, metrics and events are stored.
+        experiment_id: the stored experiment this runner drives.
+        config: its validated definition.
+        executors: where trials may run; each trial goes to the one with most free slots.
+        searcher: already told every stored result (see ``app.engine.resume``).
+        snapshot: the code every trial runs.
+        grace: seconds between SIGINT, SIGTERM and SIGKILL when stopping a trial.
+        poll_interval: the longest the loop waits for process events.
+    """
+
+    def __init__(
+        self,
+        repo: TrialRepository,
+        experiment_id: int,
+        config: ExperimentConfig,
+        executors: Sequence[Executor],
+        searcher: Searcher,
+        snapshot: Snapshot,
+        *,
+        grace: float = 5.0,
+        poll_interval: float = 0.1,
+    ) -> None:
+        if not executors:
+            raise ValueError("a runner needs at least one executor")
+        self._repo = repo
+        self._experiment_id = experiment_id
+        self._config = config
+        self._executors = list(executors)
+        self._searcher = searcher
+        self._snapshot = snapshot
+        self._grace = grace
+        self._poll = poll_interval
+        self._parser = LineParser(config.kpi.name, config.metrics)
+        self._commands: queue.Queue[Command] = queue.Queue()
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._live: dict[int, LiveTrial] = {}
+        self._state = ExperimentState.RUNNING
+        self._stopping = False
+        self._exhausted = False
+        self._budget_spent = False
+        self._started = 0.0
+        self._next_check = 0.0
+        existing = repo.list_trials(experiment_id)
+        self._created = len(existing)
+
+    # --- public API: any thread ------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every event; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def start(self) -> None:
+        """Run the loop on a new background thread."""
+        if self._thread is not None:
+            raise RuntimeError("this runner has already been started")
+        self._thread = threading.Thread(
+            target=self.run, name=f"runner-{self._experiment_id}", daemon=True
+        )
+        self._thread.start()
+
+    def command(self, command: Command) -> None:
+        """Queue a command; the loop acts on it within one poll interval."""
+        self._commands.put(command)
+
+    def pause(self) -> None:
+        """Start no new trials; running ones go on."""
+        self.command(Command.PAUSE)
+
+    def resume(self) -> None:
+        """Start trials again after a pause."""
+        self.command(Command.RESUME)
+
+    def stop(self) -> None:
+        """Stop every running trial (SIGINT, then escalating) and end the experiment."""
+        self.command(Command.STOP)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the loop to end; True if it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def state(self) -> ExperimentState:
+        """The experiment's state as this runner sees it."""
+        return self._state
+
+    # --- the loop: runner thread -----------------------------------------------
+
+    def run(self) -> ExperimentState:
+        """The loop itself (blocking); returns the experiment's final state."""
+        self._started = time.monotonic()
+        self._set_state(ExperimentState.RUNNING, "started")
+        try:
+            while not self._finished():
+                self._handle_commands()
+                self._check_external_stop()
+                self._check_time_limits()
+                if self._state is ExperimentState.RUNNING and not self._stopping:
+                    self._fill_slots()
+                self._handle_events(self._poll_executors())
+        except Exception as exc:  # a bug must not leave trials running unwatched
+            log.exception("runner of experiment %s failed", self._experiment_id)
+            for live in list(self._live.values()):
+                live.executor.stop(live.record.id, self._grace)
+            self._set_state(ExperimentState.FAILED, f"the runner failed: {exc}")
+            return self._state
+        if self._stopping:
+            final = ExperimentState.STOPPED
+        elif self._state is ExperimentState.PAUSED:
+            final = ExperimentState.PAUSED
+        else:
+            final = ExperimentState.COMPLETED
+        self._set_state(final, self._end_message(final))
+        return final
+
+    def _finished(self) -> bool:
+        if self._live:
+            return False
+        if self._stopping:
+            return True
+        if self._state is ExperimentState.PAUSED:
+            return False
+        return (
+            self._exhausted
+            or self._budget_spent
+            or self._created >= self._config.limits.max_trials
+        )
+
+    def _end_message(self, final: ExperimentState) -> str:
+        if final is ExperimentState.STOPPED:
+            return "stopped"
+        if self._budget_spent:
+            return "finished: the time budget ran out"
+        if self._exhausted:
+            return "finished: the searcher has nothing left to try"
+        return f"finished: {self._created} trials"
+
+    def _handle_commands(self) -> None:
+        try:
+            if self._idle():
+                command = self._commands.get(timeout=self._poll)
+            else:
+                command = self._commands.get_nowait()
+        except queue.Empty:
+            return
+        if command is Command.STOP:
+            self._stop_all(StopReason.USER)
+        elif command is Command.PAUSE and self._state is ExperimentState.RUNNING:
+            self._set_state(ExperimentState.PAUSED, "paused: no new trials start")
+        elif command is Command.RESUME and self._state is ExperimentState.PAUSED:
+            self._set_state(ExperimentState.RUNNING, "resumed")
+
+    def _check_external_stop(self) -> None:
+        """``sweeplab stop`` from another process marks the stored experiment STOPPED."""
+        if self._stopping or time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + EXTERNAL_CHECK_SECONDS
+        if self._repo.get_experiment(self._experiment_id).state is ExperimentState.STOPPED:
+            self._log("a stop was requested from outside")
+            self._stop_all(StopReason.USER)
+
+    def _check_time_limits(self) -> None:
+        limits = self._config.limits
+        clock = time.monotonic()
+        if (
+            limits.max_seconds is not None
+            and not self._budget_spent
+            and clock - self._started >= limits.max_seconds
+        ):
+            self._budget_spent = True
+            self._log("the experiment's time budget ran out: stopping running trials")
+            for live in list(self._live.values()):
+                self._stop_trial(live, StopReason.BUDGET)
+        if limits.max_trial_seconds is None:
+            return
+        for live in list(self._live.values()):
+            if live.started is not None and clock - live.started >= limits.max_trial_seconds:
+                self._stop_trial(live, StopReason.MAX_TIME)
+
+    def _stop_all(self, reason: StopReason) -> None:
+        self._stopping = True
+        for live in list(self._live.values()):
+            self._stop_trial(live, reason)
+
+    def _stop_trial(self, live: LiveTrial, reason: StopReason) -> None:
+        if live.stop_reason is not None:
+            return
+        live.stop_reason = reason
+        live.executor.stop(live.record.id, self._grace)
+        self._log(f"trial {live.number}: {reason.value}, stopping it", live.record.id)
+
+    def _fill_slots(self) -> None:
+        limits = self._config.limits
+        while (
+            not self._exhausted
+            and not self._budget_spent
+            and self._created < limits.max_trials
+            and len(self._live) < limits.max_parallel
+        ):
+            executor = max(self._executors, key=lambda e: e.free_slots())
+            if executor.free_slots() <= 0:
+                return
+            number = self._created + 1
+            params = self._searcher.suggest(number)
+            if params is None:
+                self._exhausted = True
+                return
+            record = self._repo.create_trial(self._experiment_id, params, TrialState.QUEUED)
+            self._created += 1
+            if record.number != number:
+                raise RuntimeError(f"store numbered trial {record.number}, expected {number}")
+            self._submit(record, executor)
+
+    def _submit(self, record: TrialRecord, executor: Executor) -> None:
+        config = self._config
+        spec = TrialSpec(
+            trial_id=record.id,
+            experiment_id=self._experiment_id,
+            command=config.command,
+            params=record.params,
+            snapshot=self._snapshot,
+            env=config.env,
+            gpus=config.gpus_per_trial,
+            max_epochs=config.limits.max_epochs,
+        )
+        self._live[record.id] = LiveTrial(record, executor, config.kpi)
+        executor.submit(spec)
+        self._publish(RunnerEvent(RunnerEventKind.TRIAL, self._experiment_id, trial=record))
+
+    def _poll_executors(self) -> list[ProcessEvent]:
+        if not self._live:
+            return []
+        events: list[ProcessEvent] = []
+        share = self._poll / len(self._executors)
+        for executor in self._executors:
+            events.extend(executor.poll(share))
+        return events
+
+    def _idle(self) -> bool:
+        """Nothing runs and nothing can start now: the loop may wait for a command."""
+        if self._live:
+            return False
+        if self._state is ExperimentState.PAUSED or self._stopping:
+            return True
+        return not any(e.free_slots() > 0 for e in self._executors)
+
+    def _handle_events(self, events: list[ProcessEvent]) -> None:
+        for event in events:
+            live = self._live.get(event.trial_id)
+            if live is None:
+                continue
+            if event.kind is ProcessEventKind.STARTED:
+                self._started_trial(live, event)
+            elif event.kind is ProcessEventKind.OUTPUT:
+                self._output(live, event)
+            elif event.kind is ProcessEventKind.EXITED:
+                self._finish(live, event.exit_code, None)
+            elif event.kind is ProcessEventKind.START_FAILED:
+                self._finish(live, None, f"could not start: {event.message}")
+
+    def _started_trial(self, live: LiveTrial, event: ProcessEvent) -> None:
+        live.started = time.monotonic()
+        live.record = self._repo.update_trial(
+            live.record.id,
+            state=TrialState.RUNNING,
+            host=event.host,
+            gpus=tuple(event.gpus),
+            pid=event.pid,
+            trial_dir=event.trial_dir,
+            started_at=now(),
+            commit=self._snapshot.commit,
+            dirty=self._snapshot.dirty,
+        )
+        self._publish(RunnerEvent(RunnerEventKind.TRIAL, self._experiment_id, trial=live.record))
+        if live.stop_reason is not None:  # stopped while it was starting
+            live.executor.stop(live.record.id, self._grace)
+
+    def _output(self, live: LiveTrial, event: ProcessEvent) -> None:
+        points: list[MetricPoint] = []
+        stamp = time.time()
+        max_epochs = self._config.limits.max_epochs
+        for line in event.lines:
+            live.lines += 1
+            live.tail.append(line)
+            for report in self._parser.parse(line):
+                if isinstance(report, MetricReport):
+                    points.append(MetricPoint(live.record.id, report.name, report.value,
+                                              report.step, stamp))
+                    if report.name == self._config.kpi.name:
+                        live.add_kpi(report.value)
+                    if report.step is not None:
+                        live.step = max(live.step or 0, report.step)
+                elif isinstance(report, ProgressReport):
+                    live.step, live.total = report.step, report.total
+                elif isinstance(report, ProtocolWarning) and live.warnings < MAX_WARNINGS:
+                    live.warnings += 1
+                    self._log(f"trial {live.number}, line {live.lines}: {report.message}",
+                              live.record.id)
+        if points:
+            self._repo.add_metrics(points)
+        live.record = self._repo.update_trial(
+            live.record.id, log_offset=event.offset, kpi=live.kpi_value()
+        )
+        if points:
+            self._publish(RunnerEvent(RunnerEventKind.METRICS, self._experiment_id,
+                                      trial=live.record, metrics=tuple(points)))
+        if max_epochs is not None and live.step is not None and live.step >= max_epochs:
+            self._stop_trial(live, StopReason.MAX_EPOCHS)
+
+    def _finish(self, live: LiveTrial, exit_code: int | None, error: str | None) -> None:
+        state, message = live.outcome(exit_code)
+        if error is not None:
+            state, message = TrialState.FAILED, error
+        kpi = live.kpi_value()
+        fields: dict[str, Any] = {"state": state, "ended_at": now(), "exit_code": exit_code,
+                                  "kpi": kpi, "error": message}
+        if live.record.state is TrialState.QUEUED and state is not TrialState.FAILED:
+            # it ended before we saw it start (stopped while queued)
+            fields["state"] = TrialState.STOPPED
+        record = self._repo.update_trial(live.record.id, **fields)
+        del self._live[live.record.id]
+        self._searcher.on_trial_complete(record.number, searcher_value(record.state, kpi),
+                                         record.state)
+        text = f"trial {record.number} {record.state.value}"
+        if kpi is not None:
+            text += f", {self._config.kpi.name} = {kpi:.6g}"
+        self._log(text if not message else f"{text}: {message.splitlines()[0]}", record.id)
+        self._publish(RunnerEvent(RunnerEventKind.TRIAL, self._experiment_id, trial=record))
+
+    # --- helpers ---------------------------------------------------------------
+
+    def _set_state(self, state: ExperimentState, message: str) -> None:
+        self._state = state
+        self._repo.update_experiment(self._experiment_id, state=state)
+        self._log(message)
+        self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, self._experiment_id, state=state,
+                                  message=message))
+
+    def _log(self, message: str, trial_id: int | None = None) -> None:
+        self._repo.add_event(self._experiment_id, "log", message, trial_id=trial_id)
+        self._publish(RunnerEvent(RunnerEventKind.LOG, self._experiment_id, message=message))
+
+    def _publish(self, event: RunnerEvent) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # a broken view must not stop the experiment
+                log.exception("a runner subscriber failed")

@@ -1,0 +1,103 @@
+"""Fixtures for end-to-end runs: a code directory, a store, an executor, a runner."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.engine.events import RunnerEvent
+from app.engine.experiment import ExperimentConfig, experiment_from_dict
+from app.engine.records import TrialRecord
+from app.engine.resume import build_searcher
+from app.engine.runner import Runner
+from app.engine.trial import ExperimentState
+from app.remote.local import LocalExecutor
+from app.remote.snapshot import take_snapshot
+from app.store.store import Store
+
+SPACE_X = {"version": 1, "space": [
+    {"name": "x", "type": "number", "auto": True, "distribution": "uniform", "min": 0.0,
+     "max": 1.0, "default": 0.5}]}
+
+
+@dataclass
+class Harness:
+    """Runs experiments end to end in a temporary directory."""
+
+    root: Path
+    store: Store
+    events: list[RunnerEvent] = field(default_factory=list)
+    executors: list[LocalExecutor] = field(default_factory=list)
+
+    @property
+    def code(self) -> Path:
+        return self.root / "code"
+
+    def script(self, name: str, text: str) -> Path:
+        path = self.code / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def config(self, **fields: Any) -> ExperimentConfig:
+        doc: dict[str, Any] = {
+            "version": 1, "name": fields.pop("name", "exp"), "code_dir": str(self.code),
+            "command": "{python} train.py", "kpi": {"name": "loss", "goal": "min"},
+            "space": SPACE_X, "algorithm": {"name": "random", "seed": 1},
+            "limits": {"max_trials": 2, "max_parallel": 2},
+        }
+        doc.update(fields)
+        return experiment_from_dict(doc, self.code)
+
+    def runner(self, config: ExperimentConfig, grace: float = 2.0) -> Runner:
+        experiment = self.store.create_experiment(config.name, config.to_dict())
+        snapshot = take_snapshot(config.code_dir, self.root / "snapshots")
+        executor = LocalExecutor(self.root / "trials", gpus=[], cpu_slots=4, grace=grace)
+        self.executors.append(executor)
+        runner = Runner(self.store, experiment.id, config, [executor],
+                        build_searcher(config, self.store, experiment.id), snapshot,
+                        grace=grace, poll_interval=0.05)
+        runner.subscribe(self.events.append)
+        return runner
+
+    def run(self, config: ExperimentConfig, timeout: float = 60.0) -> list[TrialRecord]:
+        runner = self.runner(config)
+        runner.start()
+        assert runner.wait(timeout), "the experiment did not finish in time"
+        assert runner.state is not ExperimentState.FAILED, self.log(config.name)
+        return self.store.list_trials(self.store.get_experiment(config.name).id)
+
+    def log(self, name: str) -> str:
+        exp = self.store.get_experiment(name)
+        return "\n".join(e.message for e in self.store.list_events(exp.id))
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    (tmp_path / "code").mkdir()
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    h = Harness(tmp_path, store)
+    yield h
+    for executor in h.executors:
+        executor.close()
+    store.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0,
+               what: str = "condition") -> None:
+    """Poll ``predicate`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+PYTHON = sys.executable
