@@ -76,8 +76,8 @@ class RunDisplay:
         with self._lock:
             if event.kind is RunnerEventKind.TRIAL and event.trial is not None:
                 self._on_trial(event.trial)
-            elif event.kind is RunnerEventKind.LOG and "stopping" in event.message:
-                self.progress.console.print(f"[yellow]{event.message}")
+            elif event.kind is RunnerEventKind.EXPERIMENT:
+                self.progress.console.print(f"[bold]{event.message}")
             status = f"running {self._running}, best {self._config.kpi.name} " \
                      f"{format_kpi(self._best)}"
             self.progress.update(self._task, completed=self._done, status=status)

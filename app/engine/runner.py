@@ -96,6 +96,9 @@ class Runner:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # an Event, not Thread.join: a join interrupted by Ctrl-C may report a live
+        # thread as ended (CPython gh-90882)
+        self._done = threading.Event()
         self._live: dict[int, LiveTrial] = {}
         self._state = ExperimentState.RUNNING
         self._stopping = False
@@ -149,8 +152,7 @@ class Runner:
         """Wait for the loop to end; True if it has."""
         if self._thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._done.wait(timeout)
 
     @property
     def state(self) -> ExperimentState:
@@ -161,6 +163,12 @@ class Runner:
 
     def run(self) -> ExperimentState:
         """The loop itself (blocking); returns the experiment's final state."""
+        try:
+            return self._run()
+        finally:
+            self._done.set()
+
+    def _run(self) -> ExperimentState:
         self._started = time.monotonic()
         self._set_state(ExperimentState.RUNNING, "started")
         try:

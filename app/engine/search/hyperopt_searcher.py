@@ -75,6 +75,7 @@ class HyperoptSearcher:
         self._labels = sorted(self._domain.params)
         self._trials = Trials()
         self._docs: dict[int, dict[str, Any]] = {}
+        self._stale = False  # restored docs not yet seen by Trials.refresh()
 
     def _seed_for(self, trial_id: int) -> int:
         return (self._seed * 1_000_003 + trial_id * 7_919) % (2**31 - 1)
@@ -87,6 +88,9 @@ class HyperoptSearcher:
             params = values_from_raw(self._space, {})
             self._insert(trial_id, {}, None)
             return params
+        if self._stale:
+            self._trials.refresh()
+            self._stale = False
         docs = self._algo([trial_id], self._domain, self._trials, self._seed_for(trial_id))
         self._trials.insert_trial_docs(docs)
         self._trials.refresh()
@@ -130,7 +134,9 @@ class HyperoptSearcher:
         if outcome is not None:
             self._finish(doc, *outcome)
         self._trials.insert_trial_docs(docs)
-        self._trials.refresh()
+        # refreshing is O(n); a warm start of n trials refreshes once, before the
+        # next suggestion, instead of after every insert
+        self._stale = True
         self._docs[trial_id] = self._trials._dynamic_trials[-1]
 
     def _finish(self, doc: dict[str, Any], value: float | None, state: TrialState) -> None:

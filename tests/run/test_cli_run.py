@@ -1,0 +1,191 @@
+"""``sweeplab run | ls | show | export | stop | resume`` as a user types them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.engine.docio import dump_text, load_file
+from app.engine.trial import ExperimentState, TrialState
+from app.store.store import Store
+from tests.run.conftest import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+            "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'cli.db'}", "COLUMNS": "200"}
+
+
+def sweeplab(env: dict[str, str], *args: str | Path,
+             timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=timeout)
+
+
+def example(tmp_path: Path, name: str, **changes: object) -> Path:
+    """A copy of an example folder with some experiment fields changed."""
+    folder = tmp_path / name
+    shutil.copytree(ROOT / "examples" / name, folder)
+    path = folder / "experiment.yaml"
+    doc = load_file(path)
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            doc.setdefault(key, {}).update(value)
+        else:
+            doc[key] = value
+    path.write_text(dump_text(doc))
+    return path
+
+
+def test_run_quadratic_then_ls_show_export(tmp_path: Path, env: dict[str, str]) -> None:
+    path = example(tmp_path, "quadratic", limits={"max_trials": 4, "max_epochs": 5},
+                   env={"QUADRATIC_EPOCH_SECONDS": "0"})
+    result = sweeplab(env, "run", path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "best trials of quadratic-demo" in result.stdout
+    assert "quadratic-demo: completed, 4 trials" in result.stdout
+
+    listing = sweeplab(env, "ls")
+    assert "quadratic-demo" in listing.stdout and "completed" in listing.stdout
+
+    show = sweeplab(env, "show", "quadratic-demo")
+    assert show.stdout.count("completed") >= 4
+
+    out = tmp_path / "trials.csv"
+    assert sweeplab(env, "export", "quadratic-demo", "--format", "csv", "-o", out).returncode == 0
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4
+    assert {"id", "state", "host", "gpus", "duration_s", "kpi", "x", "y", "optimizer"} <= set(
+        rows[0])
+    assert all(float(r["kpi"]) > 0 and r["state"] == "completed" for r in rows)
+
+    exported = json.loads(sweeplab(env, "export", "1", "--format", "json").stdout)
+    assert [r["id"] for r in exported] == [1, 2, 3, 4]
+
+    again = sweeplab(env, "run", path)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_digits_mlp_finishes_with_tpe_and_exports_csv(tmp_path: Path,
+                                                      env: dict[str, str]) -> None:
+    path = example(tmp_path, "digits-mlp", limits={"max_trials": 3, "max_epochs": 4},
+                   algorithm={"name": "tpe", "seed": 0, "initial_random": 2})
+    result = sweeplab(env, "run", path, timeout=300)
+    assert result.returncode == 0, result.stderr + result.stdout
+    out = tmp_path / "digits.csv"
+    sweeplab(env, "export", "digits-mlp", "-o", out)
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["state"] for r in rows] == ["completed"] * 3, rows
+    assert all(0.5 < float(r["kpi"]) <= 1.0 for r in rows)
+    assert "optimizer.learning_rate_init" in rows[0]
+
+
+def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path: Path,
+                                                   env: dict[str, str]) -> None:
+    path = example(tmp_path, "quadratic", limits={"max_trials": 6, "max_parallel": 2,
+                                                  "max_epochs": 400},
+                   env={"QUADRATIC_EPOCH_SECONDS": "0.05"})
+    proc = subprocess.Popen([sys.executable, "-m", "app", "run", path], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = Store(env["SWEEPLAB_DB"])
+    try:
+        wait_until(lambda: any(e.name == "quadratic-demo" for e in store.list_experiments())
+                   and len(store.list_trials(store.get_experiment("quadratic-demo").id,
+                                             [TrialState.RUNNING])) == 2,
+                   timeout=60, what="two running trials")
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        exp = store.get_experiment("quadratic-demo")
+        assert exp.state is ExperimentState.STOPPED
+        stopped = store.list_trials(exp.id)
+        assert [t.state for t in stopped] == [TrialState.STOPPED] * 2
+
+        path.write_text(path.read_text())  # the stored definition is used, not the file
+        resumed = sweeplab(env, "resume", "quadratic-demo", "--db", env["SWEEPLAB_DB"],
+                           timeout=240)
+        assert resumed.returncode == 0, resumed.stderr
+        trials = store.list_trials(exp.id)
+        assert len(trials) == 6 and [t.number for t in trials] == list(range(1, 7))
+        assert [t.state for t in trials[2:]] == [TrialState.COMPLETED] * 4
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        store.close()
+
+
+def test_stop_from_another_terminal(tmp_path: Path, env: dict[str, str]) -> None:
+    path = example(tmp_path, "quadratic", limits={"max_trials": 4, "max_parallel": 1,
+                                                  "max_epochs": 400},
+                   env={"QUADRATIC_EPOCH_SECONDS": "0.05"})
+    proc = subprocess.Popen([sys.executable, "-m", "app", "run", path], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = Store(env["SWEEPLAB_DB"])
+    try:
+        wait_until(lambda: any(e.name == "quadratic-demo" for e in store.list_experiments())
+                   and bool(store.list_trials(store.get_experiment("quadratic-demo").id,
+                                              [TrialState.RUNNING])),
+                   timeout=60, what="a running trial")
+        result = sweeplab(env, "stop", "quadratic-demo")
+        assert "stop requested" in result.stdout
+        proc.communicate(timeout=60)
+        exp = store.get_experiment("quadratic-demo")
+        assert exp.state is ExperimentState.STOPPED
+        assert store.list_trials(exp.id)[0].state is TrialState.STOPPED
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        store.close()
+
+
+BAD_EXPERIMENTS = [
+    ({"kpi": {"goal": "up"}}, ["kpi.name: missing", "kpi.goal: unknown 'up'"]),
+    ({"limits": {"max_trials": 0, "max_parallel": "two"}},
+     ["limits.max_trials: must be >= 1", "limits.max_parallel: expected a whole number"]),
+    ({"command": "{python} train.py --lr {lr}"}, ["command: unknown placeholder {lr}"]),
+    ({"code_dir": "/nonexistent/dir"}, ["code_dir: /nonexistent/dir is not a directory"]),
+    ({"space": "missing.yaml"}, ["missing.yaml: no such file"]),
+    ({"algorithm": {"name": "bayes"}}, ["algorithm.name: unknown 'bayes'"]),
+    ({"metrics": [{"name": "loss", "regex": "loss=("}]}, ["metrics[0]:"]),
+    ({"hosts": ["gpu-box"]}, ["hosts: unknown host 'gpu-box'"]),
+    ({"colour": "blue"}, ["colour: unknown field"]),
+    ({"version": 9}, ["version: unknown version 9"]),
+    ({"limits": {"max_trial_seconds": -1}}, ["limits.max_trial_seconds: expected a positive"]),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), BAD_EXPERIMENTS,
+                         ids=[e[1][0].split(":")[0] for e in BAD_EXPERIMENTS])
+def test_bad_experiment_files_exit_2_naming_each_problem(
+    tmp_path: Path, env: dict[str, str], changes: dict[str, object], expected: list[str]
+) -> None:
+    path = example(tmp_path, "quadratic")
+    doc = load_file(path)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(doc.get(key), dict):
+            doc[key] = {**doc[key], **value}
+            if key == "kpi" and "goal" in value:
+                doc[key].pop("name")
+        else:
+            doc[key] = value
+    path.write_text(dump_text(doc))
+    result = sweeplab(env, "run", path)
+    assert result.returncode == 2
+    for text in expected:
+        assert text in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not Path(env["SWEEPLAB_DB"].removeprefix("sqlite:///")).exists() or not sweeplab(
+        env, "ls").stdout.count("quadratic-demo")
