@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## run: create .venv, install, open the app on the demo experiment (embedded SQLite)
 run: $(STAMP)
-	$(BIN)/python -m app --demo
+	$(BIN)/python -m app gui --demo
 
 ## test: install what the tests need (Debian packages too), lint, run the whole suite
 test: $(STAMP) system-deps lint pytest
@@ -38,3 +38,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+## screenshots: render docs/screenshots/ (under Xvfb when xvfb-run is installed)
+screenshots: $(STAMP)
+	@if command -v xvfb-run >/dev/null; then QT_QPA_PLATFORM=xcb xvfb-run -a $(BIN)/python scripts/screenshots.py; \
+	else $(BIN)/python scripts/screenshots.py; fi

@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sweeplab",
         description="Hyperparameter optimisation from the desktop or a terminal. "
-        "Without a command, opens the app.",
+        "Without a command, opens the app (same as `sweeplab gui`).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     space_cmd.add_parser(sub)
@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_parsers(sub, common)
     exp_cmd.add_parsers(sub, common)
     gui = sub.add_parser("gui", help="open the app (the default without a command)")
-    gui.add_argument("--demo", action="store_true", help="open the demo experiment")
+    gui.add_argument("--demo", action="store_true", help="make sure the demo experiment exists")
+    gui.add_argument("--smoke", action="store_true", help="show the window once and exit")
+    gui.add_argument("--db", metavar="URL", default=None, help="database URL")
     gui.set_defaults(handler=_gui)
     return parser
 
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _gui(args: argparse.Namespace) -> int:
     from app.main import run_gui  # Qt is loaded only when the GUI is asked for
 
-    return run_gui(demo=getattr(args, "demo", False))
+    return run_gui(demo=getattr(args, "demo", False), smoke=getattr(args, "smoke", False),
+                   db=getattr(args, "db", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

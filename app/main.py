@@ -1,25 +1,47 @@
-"""The GUI's composition root: build the window on a space and run Qt."""
+"""The GUI's composition root: open the store, make sure the demo exists, show the window."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-DEMO_SPACE = Path(__file__).resolve().parent.parent / "examples" / "quadratic" / "space.yaml"
+from app.engine.experiment import ExperimentConfig, load_experiment
+from app.store.store import Store
+from app.wiring import config_of, open_store
+
+DEMO_EXPERIMENT = (
+    Path(__file__).resolve().parent.parent / "examples" / "quadratic" / "experiment.yaml"
+)
 
 
-def run_gui(demo: bool = False, smoke: bool = False) -> int:
-    """Open the main window on the demo space; ``smoke`` shows it once and exits."""
+def ensure_demo(store: Store) -> None:
+    """Store the demo experiment (the quadratic example) unless it is there already."""
+    config = load_experiment(DEMO_EXPERIMENT)
+    if config.name not in {e.name for e in store.list_experiments()}:
+        store.create_experiment(config.name, config.to_dict())
+
+
+def stored_experiments(store: Store) -> list[tuple[str, str, ExperimentConfig]]:
+    """(name, state, definition) of every experiment, oldest first."""
+    return [(e.name, e.state.value, config_of(e)) for e in store.list_experiments()]
+
+
+def run_gui(demo: bool = False, smoke: bool = False, db: str | None = None) -> int:
+    """Open the main window on the user's database; ``smoke`` shows it once and exits."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.engine.space.files import load_space
     from app.views.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Sweeplab")
     app.setOrganizationName("Sweeplab")
-    window = MainWindow(load_space(DEMO_SPACE), "demo: quadratic")
+    with open_store(db) as store:
+        if demo or not store.list_experiments():
+            ensure_demo(store)
+        experiments = stored_experiments(store)
+        title = store.url
+    window = MainWindow(experiments, title)
     window.show()
     if smoke:
         QTimer.singleShot(0, app.quit)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
 from app.engine.space import space_from_dict
-from app.engine.space.files import load_space
-from app.main import DEMO_SPACE
+from app.main import ensure_demo, stored_experiments
+from app.store.store import Store
 from app.views.main_window import MainWindow
 from app.views.space_model import SpaceTreeModel
 from tests.engine.spaces import EVERY_KIND
@@ -36,10 +41,29 @@ def test_branches_show_under_their_choice() -> None:
     assert lr.data(Qt.ItemDataRole.DisplayRole) == "AUTO"
 
 
-def test_main_window_shows_the_demo_and_a_preview(qtbot: QtBot) -> None:
-    window = MainWindow(load_space(DEMO_SPACE), "demo")
+def test_main_window_lists_experiments_and_shows_the_selected_space(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        ensure_demo(store)
+        ensure_demo(store)  # idempotent
+        experiments = stored_experiments(store)
+    assert [name for name, _, _ in experiments] == ["quadratic-demo"]
+    window = MainWindow(experiments, "test")
     qtbot.addWidget(window)
     window.show()
+    assert window.experiments.count() == 1
     assert window.model.rowCount() == 3
+    assert "quadratic-demo" in window.summary.text()
     assert len(window.preview.toPlainText().splitlines()) == 10
     assert "Grid: not possible" in window.grid_label.text()
+
+
+def test_gui_smoke_run_opens_the_demo_on_a_fresh_database(tmp_path: Path) -> None:
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("SWEEPLAB_DB", None)
+    result = subprocess.run([sys.executable, "-m", "app", "gui", "--demo", "--smoke"],
+                            capture_output=True, text=True, env=env, timeout=120,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "sweeplab.db").is_file()
