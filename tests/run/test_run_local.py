@@ -234,3 +234,44 @@ def test_trials_do_not_see_each_others_files(harness: Harness) -> None:
     """)
     trials = harness.run(harness.config(limits={"max_trials": 3, "max_parallel": 1}))
     assert all(t.state is TrialState.COMPLETED for t in trials), [t.error for t in trials]
+
+
+def test_pause_starts_nothing_new_and_resume_continues(harness: Harness) -> None:
+    harness.script("train.py", """
+        import os, sweeplab, time
+        while not os.path.exists(os.path.join(os.environ["SWEEPLAB_TRIAL_DIR"], "..", "go")):
+            time.sleep(0.02)
+        sweeplab.report("loss", 1.0)
+    """)
+    config = harness.config(limits={"max_trials": 3, "max_parallel": 1})
+    runner = harness.runner(config)
+    store = harness.store
+    exp = store.get_experiment("exp")
+    runner.start()
+    wait_until(lambda: len(store.list_trials(exp.id)) == 1, what="the first trial")
+    runner.pause()
+    wait_until(lambda: store.get_experiment(exp.id).state is ExperimentState.PAUSED,
+               what="the pause")
+    trial_dir = Path(store.list_trials(exp.id)[0].trial_dir or "")
+    (trial_dir.parent / "go").write_text("")  # every trial of this experiment may finish
+    wait_until(lambda: store.list_trials(exp.id)[0].state is TrialState.COMPLETED,
+               what="the first trial to end")
+    assert not runner.wait(0.3), "a paused experiment must wait for resume"
+    assert len(store.list_trials(exp.id)) == 1
+    runner.resume()
+    assert runner.wait(30)
+    assert [t.state for t in store.list_trials(exp.id)] == [TrialState.COMPLETED] * 3
+    assert store.get_experiment(exp.id).state is ExperimentState.COMPLETED
+
+
+def test_the_time_budget_stops_running_trials_and_starts_no_more(harness: Harness) -> None:
+    harness.script("train.py", """
+        import sweeplab, time
+        sweeplab.report("loss", 2.0, step=1)
+        time.sleep(600)
+    """)
+    config = harness.config(limits={"max_trials": 10, "max_parallel": 2, "max_seconds": 1.5})
+    trials = harness.run(config)
+    assert len(trials) == 2
+    assert [t.state for t in trials] == [TrialState.COMPLETED] * 2
+    assert "time budget ran out" in harness.log("exp")
