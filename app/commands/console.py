@@ -15,6 +15,7 @@ from app.engine.experiment import ExperimentConfig
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
 from app.engine.trial import TrialState
+from app.exporting import duration
 
 console = Console(highlight=False)
 
@@ -24,13 +25,6 @@ def format_kpi(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value:.6g}" if math.isfinite(value) else str(value)
-
-
-def duration(trial: TrialRecord) -> float | None:
-    """Seconds from start to end (None until both are known)."""
-    if trial.started_at is None or trial.ended_at is None:
-        return None
-    return (trial.ended_at - trial.started_at).total_seconds()
 
 
 def best_trials(trials: Sequence[TrialRecord], config: ExperimentConfig,

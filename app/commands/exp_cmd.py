@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
-from app.commands.console import best_trials, console, duration, format_kpi, trials_table
-from app.engine.params import flatten
-from app.engine.records import TrialRecord
+from app.commands.console import best_trials, console, format_kpi, trials_table
 from app.engine.trial import ExperimentState
+from app.exporting import export_text, write_export
 from app.wiring import config_of, open_store
 
 
@@ -63,49 +58,13 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_rows(trials: list[TrialRecord]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and rows: one row per trial, every param as a dotted column."""
-    param_columns: list[str] = []
-    rows: list[dict[str, Any]] = []
-    for trial in trials:
-        flat = flatten(trial.params)
-        for key in flat:
-            if key not in param_columns:
-                param_columns.append(key)
-        seconds = duration(trial)
-        rows.append({
-            "id": trial.number, "state": trial.state.value, "host": trial.host or "",
-            "gpus": ",".join(map(str, trial.gpus)),
-            "started": trial.started_at.isoformat() if trial.started_at else "",
-            "ended": trial.ended_at.isoformat() if trial.ended_at else "",
-            "duration_s": "" if seconds is None else round(seconds, 3),
-            "kpi": "" if trial.kpi is None else trial.kpi,
-            "commit": trial.commit or "", "error": (trial.error or "").splitlines()[0:1],
-            **flat,
-        })
-        rows[-1]["error"] = rows[-1]["error"][0] if rows[-1]["error"] else ""
-    fixed = ["id", "state", "host", "gpus", "started", "ended", "duration_s", "kpi", "commit",
-             "error"]
-    return fixed + param_columns, rows
-
-
 def _export(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
-        exp = store.get_experiment(args.experiment)
-        columns, rows = export_rows(store.list_trials(exp.id))
-    if args.format == "json":
-        text = json.dumps(rows, indent=2, default=str) + "\n"
-    else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
+        trials = store.list_trials(store.get_experiment(args.experiment).id)
     if args.output:
-        # utf-8-sig: spreadsheets then read non-ASCII text correctly
-        args.output.write_text(text, encoding="utf-8-sig" if args.format == "csv" else "utf-8")
+        write_export(trials, args.output, args.format)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(export_text(trials, args.format))
     return 0
 
 

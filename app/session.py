@@ -1,0 +1,243 @@
+"""The GUI's controller: the experiments of one database and the runners driving them.
+
+No Qt here: views call these methods and listen to the events through a bridge
+(``app/views/bridge.py``). Every method returns quickly except :meth:`close`,
+:meth:`restart` (which waits for a running experiment to stop) and the exports.
+
+Events:
+    Every :class:`RunnerEvent` of every runner, plus EXPERIMENT events (state None)
+    when an experiment is created, renamed, edited or deleted, go to the callbacks
+    given to :meth:`Session.subscribe`, on whichever thread caused them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.experiment import ExperimentConfig
+from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.runner import Runner
+from app.engine.trial import ExperimentState
+from app.exporting import write_export
+from app.remote.local import LocalExecutor
+from app.store.store import Store
+from app.wiring import build_runner, config_of
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[RunnerEvent], None]
+ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
+
+
+class SessionError(ValueError):
+    """An action that cannot be done now, said for a person (e.g. delete while running)."""
+
+
+class Session:
+    """Experiments in ``store`` and their runners; one runner per running experiment."""
+
+    def __init__(self, store: Store, *, grace: float = 5.0) -> None:
+        self.store = store
+        self._grace = grace
+        self._lock = threading.Lock()
+        self._runs: dict[int, tuple[Runner, LocalExecutor]] = {}
+        self._subscribers: list[Subscriber] = []
+
+    # --- events ------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Receive every event; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _publish(self, event: RunnerEvent) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:
+                log.exception("a session subscriber failed")
+
+    def _changed(self, experiment_id: int, message: str) -> None:
+        self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, experiment_id, message=message))
+
+    # --- reading -----------------------------------------------------------------
+
+    def experiments(self) -> list[ExperimentRecord]:
+        """Every experiment, oldest first."""
+        return self.store.list_experiments()
+
+    def experiment(self, experiment_id: int) -> ExperimentRecord:
+        """One experiment (raises NotFound)."""
+        return self.store.get_experiment(experiment_id)
+
+    def config(self, experiment_id: int) -> ExperimentConfig:
+        """The experiment's validated definition."""
+        return config_of(self.store.get_experiment(experiment_id))
+
+    def trials(self, experiment_id: int) -> list[TrialRecord]:
+        """The experiment's trials by number."""
+        return self.store.list_trials(experiment_id)
+
+    def metrics(self, trial_id: int) -> list[MetricPoint]:
+        """Every metric point of a trial."""
+        return self.store.get_metrics(trial_id)
+
+    def events(self, experiment_id: int) -> list[EventRecord]:
+        """The experiment's log."""
+        return self.store.list_events(experiment_id)
+
+    def is_running(self, experiment_id: int) -> bool:
+        """A runner of this session drives the experiment now."""
+        with self._lock:
+            run = self._runs.get(experiment_id)
+        return run is not None and not run[0].wait(0)
+
+    # --- editing -----------------------------------------------------------------
+
+    def create(self, config: ExperimentConfig) -> ExperimentRecord:
+        """Store a new experiment (its name must be new)."""
+        self._check_name_free(config.name)
+        record = self.store.create_experiment(config.name, config.to_dict())
+        self._changed(record.id, "created")
+        return record
+
+    def update(self, experiment_id: int, config: ExperimentConfig) -> ExperimentRecord:
+        """Replace an idle experiment's definition (the space editor saves through here)."""
+        self._check_idle(experiment_id, "edit")
+        current = self.store.get_experiment(experiment_id)
+        if config.name != current.name:
+            self._check_name_free(config.name)
+            self.store.rename_experiment(experiment_id, config.name)
+        record = self.store.update_experiment(experiment_id, definition=config.to_dict())
+        self._changed(experiment_id, "edited")
+        return record
+
+    def duplicate(self, experiment_id: int, name: str) -> ExperimentRecord:
+        """A new experiment with the same definition and no trials."""
+        definition = dict(self.store.get_experiment(experiment_id).definition, name=name)
+        self._check_name_free(name)
+        record = self.store.create_experiment(name, definition)
+        self._changed(record.id, "created")
+        return record
+
+    def rename(self, experiment_id: int, name: str) -> ExperimentRecord:
+        """Give an experiment a new, unused name."""
+        self._check_name_free(name)
+        record = self.store.rename_experiment(experiment_id, name)
+        definition = dict(record.definition, name=name)
+        record = self.store.update_experiment(experiment_id, definition=definition)
+        self._changed(experiment_id, "renamed")
+        return record
+
+    def delete(self, experiment_id: int) -> None:
+        """Delete an idle experiment with its trials, metrics and log."""
+        self._check_idle(experiment_id, "delete")
+        self.store.delete_experiment(experiment_id)
+        self._changed(experiment_id, "deleted")
+
+    def _check_name_free(self, name: str) -> None:
+        if not name.strip():
+            raise SessionError("an experiment needs a name")
+        if name in {e.name for e in self.store.list_experiments()}:
+            raise SessionError(f"an experiment named {name!r} already exists")
+
+    def _check_idle(self, experiment_id: int, action: str) -> None:
+        if self.is_running(experiment_id):
+            raise SessionError(f"stop the experiment before you {action} it")
+
+    # --- running -----------------------------------------------------------------
+
+    def start(self, experiment_id: int) -> None:
+        """Start, or continue after a stop or a crash (trials so far are kept)."""
+        if self.is_running(experiment_id):
+            raise SessionError("the experiment is running already")
+        record = self.store.get_experiment(experiment_id)
+        fresh = not self.store.list_trials(experiment_id)
+        runner, executor = build_runner(self.store, record, fresh_snapshot=fresh,
+                                        grace=self._grace)
+        runner.subscribe(self._publish)
+        runner.subscribe(lambda event: self._on_runner_event(experiment_id, event))
+        with self._lock:
+            self._runs[experiment_id] = (runner, executor)
+        runner.start()
+
+    def _on_runner_event(self, experiment_id: int, event: RunnerEvent) -> None:
+        if event.kind is RunnerEventKind.EXPERIMENT and event.state not in (*ACTIVE, None):
+            with self._lock:
+                run = self._runs.pop(experiment_id, None)
+            if run is not None:
+                run[1].close()
+
+    def stop(self, experiment_id: int) -> None:
+        """Stop every running trial (SIGINT, escalating) and end the run."""
+        runner = self._runner(experiment_id)
+        if runner is not None:
+            runner.stop()
+
+    def pause(self, experiment_id: int) -> None:
+        """Start no new trials; running ones go on."""
+        runner = self._runner(experiment_id)
+        if runner is not None:
+            runner.pause()
+
+    def resume(self, experiment_id: int) -> None:
+        """Continue a paused run, or start a stopped or interrupted experiment again."""
+        runner = self._runner(experiment_id)
+        if runner is not None:
+            runner.resume()
+        else:
+            self.start(experiment_id)
+
+    def restart(self, experiment_id: int, timeout: float = 60.0) -> None:
+        """Drop every trial, take a new code snapshot, and start afresh."""
+        runner = self._runner(experiment_id)
+        if runner is not None:
+            runner.stop()
+            if not runner.wait(timeout):
+                raise SessionError("the running trials did not stop in time; try again")
+        self.store.delete_trials(experiment_id)
+        self.store.update_experiment(experiment_id, state=ExperimentState.DRAFT)
+        self.store.add_event(experiment_id, "log", "restarted: trials dropped, new snapshot")
+        self._changed(experiment_id, "restarted")
+        self.start(experiment_id)
+
+    def wait(self, experiment_id: int, timeout: float | None = None) -> bool:
+        """Wait for a run to end; True when none is running."""
+        runner = self._runner(experiment_id)
+        return runner is None or runner.wait(timeout)
+
+    def _runner(self, experiment_id: int) -> Runner | None:
+        with self._lock:
+            run = self._runs.get(experiment_id)
+        return run[0] if run is not None else None
+
+    def export(self, experiment_id: int, path: Path, fmt: str = "csv") -> int:
+        """Write the experiment's trials to ``path``; returns how many."""
+        trials = self.store.list_trials(experiment_id)
+        write_export(trials, path, fmt)
+        return len(trials)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop every run and wait for it (trials get SIGINT, escalating)."""
+        with self._lock:
+            runs = list(self._runs.values())
+        for runner, _ in runs:
+            runner.stop()
+        for runner, executor in runs:
+            runner.wait(timeout)
+            executor.close()
+
+

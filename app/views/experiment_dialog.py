@@ -1,0 +1,241 @@
+"""The new-optimisation dialog: command, KPI, algorithm, limits, hosts; checked as you type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.errors import ValidationError
+from app.engine.experiment import LOCAL_HOST, ExperimentConfig, experiment_from_dict
+from app.engine.search.base import Algorithm, Goal
+from app.engine.space.document import space_to_dict
+from app.engine.space.nodes import Space
+
+ERROR_STYLE = "color: #c62828;"
+
+
+class ExperimentDialog(QDialog):
+    """Edits an experiment's settings; :meth:`config` gives the validated result.
+
+    The space is not edited here (the Space tab does that); it is passed through.
+    """
+
+    def __init__(self, parent: QWidget | None = None, config: ExperimentConfig | None = None,
+                 space: Space | None = None, title: str = "New optimisation") -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self._space = space if space is not None else (config.space if config else Space())
+        self._config: ExperimentConfig | None = None
+        self._base: ExperimentConfig | None = None
+        self._errors: dict[str, QLabel] = {}
+        form = QFormLayout()
+
+        self.name = QLineEdit("my-experiment")
+        self.command = QLineEdit("{python} train.py")
+        self.command.setToolTip("Run by sh in the trial's copy of the code. {python}, "
+                                "{params_file} and {dotted.name} placeholders are substituted, "
+                                "shell-quoted.")
+        self.code_dir = QLineEdit(str(Path.cwd()))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        code_row = QHBoxLayout()
+        code_row.addWidget(self.code_dir)
+        code_row.addWidget(browse)
+        self.kpi_name = QLineEdit("loss")
+        self.goal = _combo([g.value for g in Goal])
+        self.kpi_use = _combo(["last", "best"])
+        self.algorithm = _combo([a.value for a in Algorithm], Algorithm.TPE.value)
+        self.seed = _spin(0, 2**31 - 1, 0)
+        self.initial_random = _spin(0, 10_000, 20)
+        self.max_trials = _spin(1, 1_000_000, 20)
+        self.max_parallel = _spin(1, 1024, 2)
+        self.max_epochs = _spin(0, 10_000_000, 0, "none")
+        self.max_trial_seconds = _seconds()
+        self.max_seconds = _seconds()
+        self.gpus_per_trial = _spin(0, 64, 0)
+        self.local_host = QCheckBox("this machine (local)")
+        self.local_host.setChecked(True)
+        self.local_host.setEnabled(False)  # the only host until lab servers arrive
+
+        rows: list[tuple[str, Any, str]] = [
+            ("Name", self.name, "name"),
+            ("Command", self.command, "command"),
+            ("Code directory", code_row, "code_dir"),
+            ("KPI name", self.kpi_name, "kpi"),
+            ("KPI goal", self.goal, "kpi.goal"),
+            ("KPI value", self.kpi_use, "kpi.use"),
+            ("Algorithm", self.algorithm, "algorithm"),
+            ("Seed", self.seed, "algorithm.seed"),
+            ("Initial random trials (TPE)", self.initial_random, "algorithm.initial_random"),
+            ("Max trials", self.max_trials, "limits.max_trials"),
+            ("Max parallel", self.max_parallel, "limits.max_parallel"),
+            ("Max epochs per trial", self.max_epochs, "limits.max_epochs"),
+            ("Max time per trial (s)", self.max_trial_seconds, "limits.max_trial_seconds"),
+            ("Max time overall (s)", self.max_seconds, "limits.max_seconds"),
+            ("GPUs per trial", self.gpus_per_trial, "gpus_per_trial"),
+            ("Hosts", self.local_host, "hosts"),
+        ]
+        for label, widget, key in rows:
+            error = QLabel()
+            error.setStyleSheet(ERROR_STYLE)
+            error.setWordWrap(True)
+            error.hide()
+            self._errors[key] = error
+            cell = QVBoxLayout()
+            if isinstance(widget, QHBoxLayout):
+                cell.addLayout(widget)
+            else:
+                cell.addWidget(widget)
+            cell.addWidget(error)
+            form.addRow(label, cell)
+        self.general_error = QLabel()
+        self.general_error.setStyleSheet(ERROR_STYLE)
+        self.general_error.setWordWrap(True)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.general_error)
+        layout.addWidget(self.buttons)
+
+        if config is not None:
+            self.load(config)
+        self.algorithm.currentTextChanged.connect(self._algorithm_changed)
+        self._algorithm_changed(self.algorithm.currentText())
+        for widget in (self.name, self.command, self.code_dir, self.kpi_name):
+            widget.textChanged.connect(self.validate)
+        for spin in (self.max_trials, self.max_parallel, self.max_epochs, self.seed,
+                     self.initial_random, self.gpus_per_trial):
+            spin.valueChanged.connect(self.validate)
+        self.validate()
+
+    def load(self, config: ExperimentConfig) -> None:
+        """Show an existing experiment's settings."""
+        self.name.setText(config.name)
+        self.command.setText(config.command)
+        self.code_dir.setText(str(config.code_dir))
+        self.kpi_name.setText(config.kpi.name)
+        self.goal.setCurrentText(config.kpi.goal.value)
+        self.kpi_use.setCurrentText(config.kpi.use.value)
+        self.algorithm.setCurrentText(config.algorithm.value)
+        self.seed.setValue(config.seed)
+        self.initial_random.setValue(config.initial_random)
+        limits = config.limits
+        self.max_trials.setValue(limits.max_trials)
+        self.max_parallel.setValue(limits.max_parallel)
+        self.max_epochs.setValue(limits.max_epochs or 0)
+        self.max_trial_seconds.setValue(limits.max_trial_seconds or 0)
+        self.max_seconds.setValue(limits.max_seconds or 0)
+        self.gpus_per_trial.setValue(config.gpus_per_trial)
+        self._base = config
+
+    def document(self) -> dict[str, Any]:
+        """The experiment document the fields describe."""
+        limits: dict[str, Any] = {"max_trials": self.max_trials.value(),
+                                  "max_parallel": self.max_parallel.value()}
+        if self.max_epochs.value():
+            limits["max_epochs"] = self.max_epochs.value()
+        if self.max_trial_seconds.value():
+            limits["max_trial_seconds"] = self.max_trial_seconds.value()
+        if self.max_seconds.value():
+            limits["max_seconds"] = self.max_seconds.value()
+        doc: dict[str, Any] = self._base.to_dict() if self._base is not None else {}
+        doc.update({
+            "version": 1, "name": self.name.text().strip(), "code_dir": self.code_dir.text(),
+            "command": self.command.text(),
+            "kpi": {"name": self.kpi_name.text().strip(), "goal": self.goal.currentText(),
+                    "use": self.kpi_use.currentText()},
+            "space": space_to_dict(self._space),
+            "algorithm": {"name": self.algorithm.currentText(), "seed": self.seed.value(),
+                          "initial_random": self.initial_random.value()},
+            "limits": limits, "hosts": [LOCAL_HOST],
+            "gpus_per_trial": self.gpus_per_trial.value(),
+        })
+        return doc
+
+    def validate(self) -> bool:
+        """Check the fields; show each problem beside its field; enable OK when valid."""
+        for error in self._errors.values():
+            error.hide()
+        self.general_error.clear()
+        try:
+            self._config = experiment_from_dict(self.document(), Path.cwd())
+        except ValidationError as exc:
+            self._config = None
+            general: list[str] = []
+            for problem in exc.problems:
+                field = self._label_for(problem.path)
+                if field is None:
+                    general.append(str(problem))
+                else:
+                    field.setText(problem.message if field.isHidden()
+                                  else f"{field.text()}; {problem.message}")
+                    field.show()
+            self.general_error.setText("\n".join(general))
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(self._config is not None)
+        return self._config is not None
+
+    def _label_for(self, path: str) -> QLabel | None:
+        candidates = [key for key in self._errors if path == key or path.startswith(key + ".")]
+        return self._errors[max(candidates, key=len)] if candidates else None
+
+    def config(self) -> ExperimentConfig:
+        """The validated experiment (call after the dialog was accepted)."""
+        if self._config is None:
+            raise ValueError("the experiment settings are not valid")
+        return self._config
+
+    def _algorithm_changed(self, name: str) -> None:
+        self.initial_random.setEnabled(name == Algorithm.TPE.value)
+        self.validate()
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Code directory", self.code_dir.text())
+        if folder:
+            self.code_dir.setText(folder)
+
+
+def _combo(items: list[str], current: str | None = None) -> QComboBox:
+    combo = QComboBox()
+    combo.addItems(items)
+    if current is not None:
+        combo.setCurrentText(current)
+    return combo
+
+
+def _spin(low: int, high: int, value: int, special: str | None = None) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    if special:
+        spin.setSpecialValueText(special)
+    return spin
+
+
+def _seconds() -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(0, 10 * 365 * 86400)
+    spin.setDecimals(0)
+    spin.setSpecialValueText("none")
+    return spin

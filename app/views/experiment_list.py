@@ -1,0 +1,106 @@
+"""The experiments on the left: name, state, best KPI and trial counts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.engine.experiment import ExperimentConfig
+from app.engine.records import ExperimentRecord, TrialRecord
+from app.engine.trial import TrialState
+
+Index = QModelIndex | QPersistentModelIndex
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass
+class ExperimentRow:
+    """What the list shows of one experiment."""
+
+    record: ExperimentRecord
+    kpi_name: str
+    goal_sign: int
+    counts: dict[TrialState, int]
+    best: float | None
+
+    @property
+    def text(self) -> str:
+        running = self.counts.get(TrialState.RUNNING, 0)
+        done = sum(n for s, n in self.counts.items() if s.is_finished())
+        failed = self.counts.get(TrialState.FAILED, 0)
+        best = "—" if self.best is None else f"{self.best:.4g}"
+        parts = [f"{done} done"]
+        if running:
+            parts.append(f"{running} running")
+        if failed:
+            parts.append(f"{failed} failed")
+        return (f"{self.record.name}\n{self.record.state.value} · {', '.join(parts)} · "
+                f"best {self.kpi_name} {best}")
+
+
+def summarise(record: ExperimentRecord, config: ExperimentConfig,
+              trials: list[TrialRecord]) -> ExperimentRow:
+    """Counts per state and the best finite KPI of completed or pruned trials."""
+    counts: dict[TrialState, int] = {}
+    best: float | None = None
+    goal = config.kpi.goal
+    for trial in trials:
+        counts[trial.state] = counts.get(trial.state, 0) + 1
+        kpi = trial.kpi
+        if (trial.state in (TrialState.COMPLETED, TrialState.PRUNED) and kpi is not None
+                and math.isfinite(kpi) and (best is None or goal.better(kpi, best))):
+            best = kpi
+    return ExperimentRow(record, config.kpi.name, goal.sign, counts, best)
+
+
+class ExperimentListModel(QAbstractListModel):
+    """Rows of :class:`ExperimentRow`; the id is under ``ID_ROLE``."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[ExperimentRow] = []
+
+    def set_rows(self, rows: list[ExperimentRow]) -> None:
+        """Replace every row."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def update_row(self, row: ExperimentRow) -> None:
+        """Replace the row of the same experiment (or append it)."""
+        for i, existing in enumerate(self._rows):
+            if existing.record.id == row.record.id:
+                self._rows[i] = row
+                index = self.index(i)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
+                return
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+        self._rows.append(row)
+        self.endInsertRows()
+
+    def row_of(self, experiment_id: int) -> int | None:
+        """The row showing that experiment."""
+        return next((i for i, r in enumerate(self._rows) if r.record.id == experiment_id), None)
+
+    def experiment_row(self, row: int) -> ExperimentRow:
+        """The data behind a row."""
+        return self._rows[row]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.text
+        if role == ID_ROLE:
+            return row.record.id
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{row.record.name} (id {row.record.id}), created " \
+                   f"{row.record.created_at:%Y-%m-%d %H:%M}"
+        return None

@@ -1,0 +1,99 @@
+"""The GUI's controller without Qt: create, run, stop, restart, resume, export."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.experiment import load_experiment
+from app.engine.trial import ExperimentState, TrialState
+from app.session import Session, SessionError
+from app.store.store import Store
+from tests.run.conftest import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    session = Session(store, grace=1.0)
+    yield session
+    session.close()
+    store.close()
+
+
+@pytest.fixture
+def quadratic(tmp_path: Path) -> Path:
+    folder = tmp_path / "quadratic"
+    shutil.copytree(ROOT / "examples" / "quadratic", folder)
+    text = (folder / "experiment.yaml").read_text()
+    text = text.replace("max_trials: 30", "max_trials: 4").replace('"0.05"', '"0.02"')
+    (folder / "experiment.yaml").write_text(text)
+    return folder / "experiment.yaml"
+
+
+def test_create_duplicate_rename_delete(session: Session, quadratic: Path) -> None:
+    events: list[RunnerEvent] = []
+    session.subscribe(events.append)
+    record = session.create(load_experiment(quadratic))
+    with pytest.raises(SessionError, match="already exists"):
+        session.create(load_experiment(quadratic))
+    copy = session.duplicate(record.id, "copy")
+    assert session.config(copy.id).name == "copy"
+    renamed = session.rename(copy.id, "renamed")
+    assert renamed.name == "renamed" and session.config(copy.id).name == "renamed"
+    session.delete(copy.id)
+    assert [e.name for e in session.experiments()] == ["quadratic-demo"]
+    assert [e.message for e in events] == ["created", "created", "renamed", "deleted"]
+
+
+def test_start_runs_to_the_end_and_exports(session: Session, quadratic: Path,
+                                           tmp_path: Path) -> None:
+    record = session.create(load_experiment(quadratic))
+    finished: list[ExperimentState] = []
+    session.subscribe(lambda e: finished.append(e.state)
+                      if e.kind is RunnerEventKind.EXPERIMENT and e.state else None)
+    session.start(record.id)
+    with pytest.raises(SessionError, match="stop the experiment before you delete"):
+        session.delete(record.id)
+    assert session.wait(record.id, 60)
+    wait_until(lambda: not session.is_running(record.id), what="the run to be released")
+    assert finished[-1] is ExperimentState.COMPLETED
+    assert [t.state for t in session.trials(record.id)] == [TrialState.COMPLETED] * 4
+    out = tmp_path / "out.csv"
+    assert session.export(record.id, out) == 4
+    with out.open(encoding="utf-8-sig") as handle:
+        assert len(list(csv.DictReader(handle))) == 4
+
+
+def test_stop_restart_and_resume(session: Session, quadratic: Path) -> None:
+    config = load_experiment(quadratic)
+    record = session.create(config)
+    code = config.code_dir
+    session.start(record.id)
+    wait_until(lambda: any(t.state is TrialState.RUNNING for t in session.trials(record.id)),
+               what="a running trial")
+    first_hash = session.experiment(record.id).snapshot_hash
+    session.stop(record.id)
+    assert session.wait(record.id, 30)
+    assert session.experiment(record.id).state is ExperimentState.STOPPED
+
+    (code / "train.py").write_text((code / "train.py").read_text() + "\n# edited\n")
+    session.restart(record.id)
+    assert session.experiment(record.id).snapshot_hash != first_hash
+    wait_until(lambda: bool(session.trials(record.id)), what="new trials")
+    assert session.trials(record.id)[0].number == 1
+    assert session.wait(record.id, 60)
+
+    session.pause(record.id)  # no runner: nothing happens
+    before = len(session.trials(record.id))
+    session.resume(record.id)  # completed: a resumed run has nothing left to do
+    assert session.wait(record.id, 30)
+    assert len(session.trials(record.id)) == before == 4
