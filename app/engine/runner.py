@@ -326,6 +326,7 @@ class Runner:
         return not any(e.free_slots() > 0 for e in self._executors)
 
     def _handle_events(self, events: list[ProcessEvent]) -> None:
+        endings: list[tuple[LiveTrial, dict[str, Any]]] = []
         for event in events:
             live = self._live.get(event.trial_id)
             if live is None:
@@ -335,9 +336,15 @@ class Runner:
             elif event.kind is ProcessEventKind.OUTPUT:
                 self._output(live, event)
             elif event.kind is ProcessEventKind.EXITED:
-                self._finish(live, event.exit_code, None)
+                endings.append(self._conclude(live, event.exit_code, None))
             elif event.kind is ProcessEventKind.START_FAILED:
-                self._finish(live, None, f"could not start: {event.message}")
+                endings.append(self._conclude(live, None, f"could not start: {event.message}"))
+        if endings and self._state is ExperimentState.RUNNING and not self._stopping:
+            # The searcher knows the results already: start the next trials first and
+            # write the finished ones after, off the path from one trial to the next.
+            self._fill_slots()
+        for live, fields in endings:
+            self._record_end(live, fields)
 
     def _started_trial(self, live: LiveTrial, event: ProcessEvent) -> None:
         live.started = time.monotonic()
@@ -388,24 +395,31 @@ class Runner:
         if max_epochs is not None and live.step is not None and live.step >= max_epochs:
             self._stop_trial(live, StopReason.MAX_EPOCHS)
 
-    def _finish(self, live: LiveTrial, exit_code: int | None, error: str | None) -> None:
+    def _conclude(self, live: LiveTrial, exit_code: int | None,
+                  error: str | None) -> tuple[LiveTrial, dict[str, Any]]:
+        """Decide how a trial ended and tell the searcher; the store is written later."""
         state, message = live.outcome(exit_code)
         if error is not None:
             state, message = TrialState.FAILED, error
-        kpi = live.kpi_value()
-        fields: dict[str, Any] = {"state": state, "ended_at": now(), "exit_code": exit_code,
-                                  "kpi": kpi, "error": message}
         if live.record.state is TrialState.QUEUED and state is not TrialState.FAILED:
-            # it ended before we saw it start (stopped while queued)
-            fields["state"] = TrialState.STOPPED
-        record = self._repo.update_trial(live.record.id, **fields)
+            state = TrialState.STOPPED  # it ended before we saw it start (stopped while queued)
+        kpi = live.kpi_value()
         del self._live[live.record.id]
-        self._searcher.on_trial_complete(record.number, searcher_value(record.state, kpi),
-                                         record.state)
+        self._searcher.on_trial_complete(live.number, searcher_value(state, kpi), state)
+        return live, {"state": state, "ended_at": now(), "exit_code": exit_code, "kpi": kpi,
+                      "error": message}
+
+    def _record_end(self, live: LiveTrial, fields: dict[str, Any]) -> None:
+        record = self._repo.update_trial(live.record.id, **fields)
         text = f"trial {record.number} {record.state.value}"
-        if kpi is not None:
-            text += f", {self._config.kpi.name} = {kpi:.6g}"
-        self._log(text if not message else f"{text}: {message.splitlines()[0]}", record.id)
+        if record.kpi is not None:
+            text += f", {self._config.kpi.name} = {record.kpi:.6g}"
+        message = fields["error"]
+        routine = record.state is TrialState.COMPLETED and not message
+        # A routine completion is in the trials table already: publish it, store
+        # only what a person must be able to read later (failures, stops, prunes).
+        self._log(text if not message else f"{text}: {message.splitlines()[0]}", record.id,
+                  persist=not routine)
         self._publish(RunnerEvent(RunnerEventKind.TRIAL, self._experiment_id, trial=record))
 
     # --- helpers ---------------------------------------------------------------
@@ -417,8 +431,9 @@ class Runner:
         self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, self._experiment_id, state=state,
                                   message=message))
 
-    def _log(self, message: str, trial_id: int | None = None) -> None:
-        self._repo.add_event(self._experiment_id, "log", message, trial_id=trial_id)
+    def _log(self, message: str, trial_id: int | None = None, *, persist: bool = True) -> None:
+        if persist:
+            self._repo.add_event(self._experiment_id, "log", message, trial_id=trial_id)
         self._publish(RunnerEvent(RunnerEventKind.LOG, self._experiment_id, message=message))
 
     def _publish(self, event: RunnerEvent) -> None:

@@ -10,7 +10,7 @@ A trial directory holds::
     pid           line 1: the wrapper's pid (= its process group and session id);
                   line 2: its start time in clock ticks since boot (field 22 of
                   /proc/PID/stat; empty where there is no /proc)
-    exit_code     the command's exit status, written atomically when it ends;
+    exit_code     the command's exit status, written (one write) when it ends;
                   128+N when signal N killed it; absent if the wrapper was SIGKILLed
 
 The wrapper is started in a new session (``setsid``), so it survives the app and a
@@ -69,7 +69,9 @@ if read -r stat </proc/$$/stat 2>/dev/null; then
     set -- ${stat##*) }
     start=${20}
 fi
-printf '%s\n%s\n' "$$" "$start" >pid.tmp && mv -f pid.tmp pid
+# One short printf is one write(): a reader sees an empty file or all of it (and
+# treats empty as "not yet"), so no temporary file and no mv process are needed.
+printf '%s\n%s\n' "$$" "$start" >pid
 trap ':' INT TERM
 if cd "$code_dir"; then
     /bin/sh -c 'trap "exit \$?" INT TERM; eval "$1"' sweeplab "$command"
@@ -78,7 +80,7 @@ else
     status=126
 fi
 cd "$trial_dir" || exit "$status"
-printf '%s\n' "$status" >exit_code.tmp && mv -f exit_code.tmp exit_code
+printf '%s\n' "$status" >exit_code
 exit "$status"
 """
 
