@@ -12,12 +12,11 @@ Events:
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.runner import Runner
@@ -27,9 +26,6 @@ from app.remote.local import LocalExecutor
 from app.store.store import Store
 from app.wiring import build_runner, config_of
 
-log = logging.getLogger(__name__)
-
-Subscriber = Callable[[RunnerEvent], None]
 ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 
 
@@ -45,30 +41,16 @@ class Session:
         self._grace = grace
         self._lock = threading.Lock()
         self._runs: dict[int, tuple[Runner, LocalExecutor]] = {}
-        self._subscribers: list[Subscriber] = []
+        self._subscribers = Subscribers()
 
     # --- events ------------------------------------------------------------------
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Receive every event; returns a function that unsubscribes."""
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def _publish(self, event: RunnerEvent) -> None:
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(event)
-            except Exception:
-                log.exception("a session subscriber failed")
+        self._subscribers.publish(event)
 
     def _changed(self, experiment_id: int, message: str) -> None:
         self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, experiment_id, message=message))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState
+
+log = logging.getLogger(__name__)
 
 
 class RunnerEventKind(str, Enum):
@@ -28,3 +33,36 @@ class RunnerEvent:
     trial: TrialRecord | None = None
     metrics: tuple[MetricPoint, ...] = ()
     message: str = ""
+
+
+Subscriber = Callable[[RunnerEvent], None]
+
+
+class Subscribers:
+    """A thread-safe list of event callbacks; a failing callback is logged, not raised."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._callbacks: list[Subscriber] = []
+
+    def add(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every event; returns a function that unsubscribes."""
+        with self._lock:
+            self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def publish(self, event: RunnerEvent) -> None:
+        """Hand ``event`` to every callback, on the calling thread."""
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback(event)
+            except Exception:  # a broken view must not stop an experiment
+                log.exception("an event subscriber failed")

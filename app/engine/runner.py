@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
 from app.engine.live import MAX_WARNINGS, LiveTrial, StopReason, searcher_value
 from app.engine.ports import Executor, TrialRepository
@@ -38,7 +38,6 @@ from app.engine.trial import ExperimentState, TrialState
 
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[RunnerEvent], None]
 EXTERNAL_CHECK_SECONDS = 1.0
 
 
@@ -93,8 +92,7 @@ class Runner:
         self._poll = poll_interval
         self._parser = LineParser(config.kpi.name, config.metrics)
         self._commands: queue.Queue[Command] = queue.Queue()
-        self._subscribers: list[Subscriber] = []
-        self._lock = threading.Lock()
+        self._subscribers = Subscribers()
         self._thread: threading.Thread | None = None
         # an Event, not Thread.join: a join interrupted by Ctrl-C may report a live
         # thread as ended (CPython gh-90882)
@@ -113,15 +111,7 @@ class Runner:
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback`` with every event; returns a function that unsubscribes."""
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def start(self) -> None:
         """Run the loop on a new background thread."""
@@ -437,10 +427,4 @@ class Runner:
         self._publish(RunnerEvent(RunnerEventKind.LOG, self._experiment_id, message=message))
 
     def _publish(self, event: RunnerEvent) -> None:
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(event)
-            except Exception:  # a broken view must not stop the experiment
-                log.exception("a runner subscriber failed")
+        self._subscribers.publish(event)
