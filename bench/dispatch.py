@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.engine.experiment import experiment_from_dict  # noqa: E402
-from app.engine.records import ProcessEventKind, TrialSpec  # noqa: E402
-from app.engine.resume import build_searcher  # noqa: E402
-from app.engine.runner import Runner  # noqa: E402
-from app.remote.local import LocalExecutor  # noqa: E402
-from app.remote.snapshot import take_snapshot  # noqa: E402
-from app.store.store import Store  # noqa: E402
+from app.engine.experiment import experiment_from_dict
+from app.engine.records import ProcessEventKind, TrialSpec
+from app.engine.resume import build_searcher
+from app.engine.runner import Runner
+from app.remote.local import LocalExecutor
+from app.remote.snapshot import take_snapshot
+from app.store.store import Store
 
 # The smallest real trial: start the interpreter, report one value, exit.
 COMMAND = (shlex.quote(sys.executable) + " -S -c "
