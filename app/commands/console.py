@@ -84,10 +84,12 @@ class RunDisplay:
             self._done += 1
             kpi = trial.kpi
             goal = self._config.kpi.goal
-            if (trial.state is TrialState.COMPLETED and kpi is not None and math.isfinite(kpi)
+            if (trial.state in (TrialState.COMPLETED, TrialState.PRUNED) and kpi is not None
+                    and math.isfinite(kpi)
                     and (self._best is None or goal.better(kpi, self._best))):
                 self._best = kpi
-            colour = "green" if trial.state is TrialState.COMPLETED else "red"
+            colour = {TrialState.COMPLETED: "green", TrialState.PRUNED: "yellow"}.get(
+                trial.state, "red")
             line = f"trial {trial.number}: [{colour}]{trial.state.value}[/] " \
                    f"{self._config.kpi.name}={format_kpi(kpi)}"
             if trial.error and trial.state is TrialState.FAILED:

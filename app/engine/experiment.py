@@ -9,6 +9,7 @@
     kpi: {name: loss, goal: min, use: last}
     space: space.yaml                 # a path, or the space document inline
     algorithm: {name: tpe, seed: 1, initial_random: 10}
+    scheduler: {name: asha, grace_period: 1, reduction_factor: 3}   # or fifo, hyperband, median
     limits: {max_trials: 30, max_parallel: 2, max_epochs: 20,
              max_trial_seconds: 600, max_seconds: 3600}
     hosts: [local]
@@ -35,6 +36,7 @@ from app.engine.protocol import (
     MetricRegex,
     placeholders,
 )
+from app.engine.schedulers import SchedulerConfig, SchedulerName
 from app.engine.search.base import Algorithm, Goal
 from app.engine.search.hyperopt_searcher import DEFAULT_INITIAL_RANDOM
 from app.engine.space.document import describe, is_number, space_to_dict
@@ -88,6 +90,7 @@ class ExperimentConfig:
     algorithm: Algorithm = Algorithm.TPE
     seed: int = 0
     initial_random: int = DEFAULT_INITIAL_RANDOM
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     limits: Limits = field(default_factory=Limits)
     hosts: tuple[str, ...] = (LOCAL_HOST,)
     gpus_per_trial: int = 0
@@ -108,6 +111,10 @@ class ExperimentConfig:
             "space": space_to_dict(self.space),
             "algorithm": {"name": self.algorithm.value, "seed": self.seed,
                           "initial_random": self.initial_random},
+            "scheduler": {"name": self.scheduler.name.value,
+                          "grace_period": self.scheduler.grace_period,
+                          "reduction_factor": self.scheduler.reduction_factor,
+                          "min_trials": self.scheduler.min_trials},
             "limits": limits,
             "hosts": list(self.hosts),
             "gpus_per_trial": self.gpus_per_trial,
@@ -117,8 +124,8 @@ class ExperimentConfig:
         }
 
 
-_TOP = {"version", "name", "code_dir", "command", "kpi", "space", "algorithm", "limits", "hosts",
-        "gpus_per_trial", "metrics", "env", "include_uncommitted"}
+_TOP = {"version", "name", "code_dir", "command", "kpi", "space", "algorithm", "scheduler",
+        "limits", "hosts", "gpus_per_trial", "metrics", "env", "include_uncommitted"}
 _LIMITS = {"max_trials", "max_parallel", "max_epochs", "max_trial_seconds", "max_seconds"}
 
 
@@ -209,13 +216,14 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
     initial = r.integer(algo_doc, "initial_random", "algorithm.initial_random",
                         DEFAULT_INITIAL_RANDOM, 0)
     limits = _limits(r)
+    scheduler = _scheduler(r, limits)
     space = _space(r, doc, base_dir)
     metrics, specs = _metrics(r, doc.get("metrics", []))
     config = ExperimentConfig(
         name=name, code_dir=code_dir, command=command, kpi=kpi, space=space,
         algorithm=algorithm, seed=seed,
         initial_random=DEFAULT_INITIAL_RANDOM if initial is None else initial,
-        limits=limits, hosts=_hosts(r, doc.get("hosts", [LOCAL_HOST])),
+        scheduler=scheduler, limits=limits, hosts=_hosts(r, doc.get("hosts", [LOCAL_HOST])),
         gpus_per_trial=r.integer(doc, "gpus_per_trial", "gpus_per_trial", 0, 0) or 0,
         metrics=metrics, metric_specs=specs, env=_env(r, doc.get("env", {})),
         include_uncommitted=_flag(r, doc, "include_uncommitted", True),
@@ -252,6 +260,22 @@ def _limits(r: _Reader) -> Limits:
         max_trial_seconds=r.seconds(d, "max_trial_seconds", "limits.max_trial_seconds"),
         max_seconds=r.seconds(d, "max_seconds", "limits.max_seconds"),
     )
+
+
+def _scheduler(r: _Reader, limits: Limits) -> SchedulerConfig:
+    d = r.mapping("scheduler", {"name", "grace_period", "reduction_factor", "min_trials"})
+    name = r.enum(d, "name", "scheduler.name", SchedulerName, SchedulerName.FIFO)
+    config = SchedulerConfig(
+        name=name,
+        grace_period=r.integer(d, "grace_period", "scheduler.grace_period", 1, 1) or 1,
+        reduction_factor=r.integer(d, "reduction_factor", "scheduler.reduction_factor", 3, 2)
+        or 3,
+        min_trials=r.integer(d, "min_trials", "scheduler.min_trials", 3, 1) or 3,
+    )
+    if name.needs_max_epochs and limits.max_epochs is None:
+        r.problem("scheduler.name", f"{name.value} needs limits.max_epochs (its rungs lie "
+                                    "below the max epochs)")
+    return config
 
 
 def _space(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Space:

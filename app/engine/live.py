@@ -27,6 +27,7 @@ class StopReason(str, Enum):
     MAX_EPOCHS = "reached max epochs"
     MAX_TIME = "reached the max time per trial"
     BUDGET = "the experiment's time budget ran out"
+    PRUNED = "pruned by the early-stopping scheduler"
 
 
 @dataclass
@@ -42,6 +43,7 @@ class LiveTrial:
     step: int | None = None
     total: int | None = None
     lines: int = 0
+    kpi_reports: int = 0
     warnings: int = 0
     stop_reason: StopReason | None = None
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
@@ -54,6 +56,7 @@ class LiveTrial:
     def add_kpi(self, value: float) -> None:
         """Record one reported KPI value (non-finite values are kept as last only)."""
         self.last = value
+        self.kpi_reports += 1
         if math.isfinite(value) and (
             self.best is None or self.kpi.goal.better(value, self.best)
         ):
@@ -69,6 +72,8 @@ class LiveTrial:
         never = f"the trial never reported the KPI '{self.kpi.name}'"
         if self.stop_reason is StopReason.USER:
             return TrialState.STOPPED, self.stop_reason.value
+        if self.stop_reason is StopReason.PRUNED:
+            return TrialState.PRUNED, None
         if self.stop_reason is not None:
             if kpi is None:
                 return TrialState.FAILED, f"{self.stop_reason.value}, but {never}"

@@ -7,6 +7,7 @@ import logging
 from app.engine.experiment import ExperimentConfig
 from app.engine.live import searcher_value
 from app.engine.ports import TrialRepository
+from app.engine.schedulers import Scheduler, make_scheduler
 from app.engine.search import Searcher, make_searcher
 from app.engine.space.sampling import ParamsMismatch
 from app.engine.trial import TrialState
@@ -31,6 +32,26 @@ def build_searcher(config: ExperimentConfig, repo: TrialRepository, experiment_i
                            f"trial {trial.number} does not fit the space any more ({exc}); "
                            "the searcher ignores it", trial_id=trial.id)
     return searcher
+
+
+def build_scheduler(config: ExperimentConfig, repo: TrialRepository,
+                    experiment_id: int) -> Scheduler:
+    """The experiment's scheduler, fed the stored KPI values of every finished trial.
+
+    Values go in trial order, each trial's by step, so rung contents are the same
+    as in an uninterrupted run whose trials finished in that order.
+    """
+    scheduler = make_scheduler(config.scheduler, config.kpi.goal, config.limits.max_epochs,
+                               config.seed)
+    for trial in repo.list_trials(experiment_id):
+        if not trial.state.is_finished():
+            continue
+        points = repo.get_metrics(trial.id, config.kpi.name)
+        for count, point in enumerate(points, start=1):
+            scheduler.on_result(trial.number, point.step if point.step is not None else count,
+                                point.value)
+        scheduler.on_complete(trial.number, trial.kpi)
+    return scheduler
 
 
 def close_leftovers(repo: TrialRepository, experiment_id: int) -> int:

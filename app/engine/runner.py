@@ -33,6 +33,8 @@ from app.engine.records import (
     TrialRecord,
     TrialSpec,
 )
+from app.engine.resume import build_scheduler
+from app.engine.schedulers import Decision, Scheduler
 from app.engine.search.base import Searcher
 from app.engine.trial import ExperimentState, TrialState
 
@@ -64,6 +66,9 @@ class Runner:
         executors: where trials may run; each trial goes to the one with most free slots.
         searcher: already told every stored result (see ``app.engine.resume``).
         snapshot: the code every trial runs.
+        scheduler: decides from each KPI value whether a trial goes on (early stopping);
+            by default the one ``config`` names, fed the stored results
+            (``app.engine.resume.build_scheduler``).
         grace: seconds between SIGINT, SIGTERM and SIGKILL when stopping a trial.
         poll_interval: the longest the loop waits for process events.
     """
@@ -79,6 +84,7 @@ class Runner:
         *,
         grace: float = 5.0,
         poll_interval: float = 0.1,
+        scheduler: Scheduler | None = None,
     ) -> None:
         if not executors:
             raise ValueError("a runner needs at least one executor")
@@ -87,6 +93,8 @@ class Runner:
         self._config = config
         self._executors = list(executors)
         self._searcher = searcher
+        self._scheduler = (scheduler if scheduler is not None
+                           else build_scheduler(config, repo, experiment_id))
         self._snapshot = snapshot
         self._grace = grace
         self._poll = poll_interval
@@ -364,10 +372,11 @@ class Runner:
                 if isinstance(report, MetricReport):
                     points.append(MetricPoint(live.record.id, report.name, report.value,
                                               report.step, stamp))
-                    if report.name == self._config.kpi.name:
-                        live.add_kpi(report.value)
                     if report.step is not None:
                         live.step = max(live.step or 0, report.step)
+                    if report.name == self._config.kpi.name:
+                        live.add_kpi(report.value)
+                        self._ask_scheduler(live, report)
                 elif isinstance(report, ProgressReport):
                     live.step, live.total = report.step, report.total
                 elif isinstance(report, ProtocolWarning) and live.warnings < MAX_WARNINGS:
@@ -385,6 +394,16 @@ class Runner:
         if max_epochs is not None and live.step is not None and live.step >= max_epochs:
             self._stop_trial(live, StopReason.MAX_EPOCHS)
 
+    def _ask_scheduler(self, live: LiveTrial, report: MetricReport) -> None:
+        """Early stopping: each KPI value, at its step (or its count), goes to the scheduler."""
+        if live.stop_reason is not None:
+            return  # already stopping: its later values decide nothing
+        step = report.step if report.step is not None else live.kpi_reports
+        decision = self._scheduler.on_result(live.number, step, report.value)
+        max_epochs = self._config.limits.max_epochs
+        if decision is Decision.STOP and (max_epochs is None or step < max_epochs):
+            self._stop_trial(live, StopReason.PRUNED)  # a trial that ran its budget is not pruned
+
     def _conclude(self, live: LiveTrial, exit_code: int | None,
                   error: str | None) -> tuple[LiveTrial, dict[str, Any]]:
         """Decide how a trial ended and tell the searcher; the store is written later."""
@@ -395,6 +414,8 @@ class Runner:
             state = TrialState.STOPPED  # it ended before we saw it start (stopped while queued)
         kpi = live.kpi_value()
         del self._live[live.record.id]
+        self._scheduler.on_complete(live.number, kpi)
+        # a pruned trial is told with its last value, so TPE learns from partial trials
         self._searcher.on_trial_complete(live.number, searcher_value(state, kpi), state)
         return live, {"state": state, "ended_at": now(), "exit_code": exit_code, "kpi": kpi,
                       "error": message}

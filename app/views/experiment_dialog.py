@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.errors import ValidationError
 from app.engine.experiment import LOCAL_HOST, ExperimentConfig, experiment_from_dict
+from app.engine.schedulers import SchedulerName
 from app.engine.search.base import Algorithm, Goal
 from app.engine.space.document import space_to_dict
 from app.engine.space.nodes import Space
@@ -64,6 +65,10 @@ class ExperimentDialog(QDialog):
         self.algorithm = _combo([a.value for a in Algorithm], Algorithm.TPE.value)
         self.seed = _spin(0, 2**31 - 1, 0)
         self.initial_random = _spin(0, 10_000, 20)
+        self.scheduler = _combo([n.value for n in SchedulerName], SchedulerName.FIFO.value)
+        self.scheduler.setToolTip("Early stopping: asha and hyperband need max epochs")
+        self.grace_period = _spin(1, 1_000_000, 1)
+        self.reduction_factor = _spin(2, 100, 3)
         self.max_trials = _spin(1, 1_000_000, 20)
         self.max_parallel = _spin(1, 1024, 2)
         self.max_epochs = _spin(0, 10_000_000, 0, "none")
@@ -84,6 +89,9 @@ class ExperimentDialog(QDialog):
             ("Algorithm", self.algorithm, "algorithm"),
             ("Seed", self.seed, "algorithm.seed"),
             ("Initial random trials (TPE)", self.initial_random, "algorithm.initial_random"),
+            ("Early stopping", self.scheduler, "scheduler"),
+            ("Grace period (steps)", self.grace_period, "scheduler.grace_period"),
+            ("Reduction factor η", self.reduction_factor, "scheduler.reduction_factor"),
             ("Max trials", self.max_trials, "limits.max_trials"),
             ("Max parallel", self.max_parallel, "limits.max_parallel"),
             ("Max epochs per trial", self.max_epochs, "limits.max_epochs"),
@@ -121,11 +129,13 @@ class ExperimentDialog(QDialog):
         if config is not None:
             self.load(config)
         self.algorithm.currentTextChanged.connect(self._algorithm_changed)
+        self.scheduler.currentTextChanged.connect(self.validate)
         self._algorithm_changed(self.algorithm.currentText())
         for widget in (self.name, self.command, self.code_dir, self.kpi_name):
             widget.textChanged.connect(self.validate)
         for spin in (self.max_trials, self.max_parallel, self.max_epochs, self.seed,
-                     self.initial_random, self.gpus_per_trial):
+                     self.initial_random, self.gpus_per_trial, self.grace_period,
+                     self.reduction_factor):
             spin.valueChanged.connect(self.validate)
         self.validate()
 
@@ -140,6 +150,9 @@ class ExperimentDialog(QDialog):
         self.algorithm.setCurrentText(config.algorithm.value)
         self.seed.setValue(config.seed)
         self.initial_random.setValue(config.initial_random)
+        self.scheduler.setCurrentText(config.scheduler.name.value)
+        self.grace_period.setValue(config.scheduler.grace_period)
+        self.reduction_factor.setValue(config.scheduler.reduction_factor)
         limits = config.limits
         self.max_trials.setValue(limits.max_trials)
         self.max_parallel.setValue(limits.max_parallel)
@@ -168,6 +181,9 @@ class ExperimentDialog(QDialog):
             "space": space_to_dict(self._space),
             "algorithm": {"name": self.algorithm.currentText(), "seed": self.seed.value(),
                           "initial_random": self.initial_random.value()},
+            "scheduler": {"name": self.scheduler.currentText(),
+                          "grace_period": self.grace_period.value(),
+                          "reduction_factor": self.reduction_factor.value()},
             "limits": limits, "hosts": [LOCAL_HOST],
             "gpus_per_trial": self.gpus_per_trial.value(),
         })

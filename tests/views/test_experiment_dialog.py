@@ -1,0 +1,52 @@
+"""The new-optimisation dialog: messages beside the fields, OK only when valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialogButtonBox
+from pytestqt.qtbot import QtBot
+
+from app.engine.experiment import load_experiment
+from app.engine.schedulers import SchedulerName
+from app.views.experiment_dialog import ExperimentDialog
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ok(dialog: ExperimentDialog) -> bool:
+    return dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+
+
+def test_problems_show_beside_their_fields(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = ExperimentDialog()
+    qtbot.addWidget(dialog)
+    dialog.code_dir.setText(str(tmp_path))
+    assert _ok(dialog)
+    dialog.code_dir.setText(str(tmp_path / "missing"))
+    assert not _ok(dialog)
+    assert "is not a directory" in dialog._errors["code_dir"].text()
+    assert not dialog._errors["code_dir"].isHidden()
+    dialog.code_dir.setText(str(tmp_path))
+    dialog.kpi_name.setText("")
+    assert not _ok(dialog) and "non-empty text" in dialog._errors["kpi"].text()
+    dialog.kpi_name.setText("loss")
+    dialog.command.setText("{python} train.py --lr {lr}")
+    assert "unknown placeholder {lr}" in dialog._errors["command"].text()
+    dialog.command.setText("{python} train.py")
+    dialog.scheduler.setCurrentText(SchedulerName.ASHA.value)
+    assert not _ok(dialog)
+    assert "needs limits.max_epochs" in dialog._errors["scheduler"].text()
+    dialog.max_epochs.setValue(20)
+    assert _ok(dialog)
+    config = dialog.config()
+    assert config.scheduler.name is SchedulerName.ASHA and config.limits.max_epochs == 20
+
+
+def test_an_existing_experiment_round_trips(qtbot: QtBot) -> None:
+    config = load_experiment(ROOT / "examples" / "digits-mlp" / "experiment.yaml")
+    dialog = ExperimentDialog(config=config, title="Settings")
+    qtbot.addWidget(dialog)
+    assert _ok(dialog)
+    again = dialog.config()
+    assert again.to_dict() == config.to_dict()
