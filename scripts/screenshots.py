@@ -36,6 +36,20 @@ def main() -> int:
     window.grab().save(str(path))
     print(f"wrote {path.relative_to(ROOT)}")
     window.close()
+
+    from app.engine.experiment import load_experiment
+    from app.views.experiment_dialog import ExperimentDialog
+
+    config = load_experiment(ROOT / "examples" / "digits-mlp" / "experiment.yaml")
+    dialog = ExperimentDialog(config=config, title="New optimisation")
+    dialog.max_epochs.setValue(0)  # asha without max epochs: the message shows beside it
+    dialog.scheduler.setCurrentText("asha")
+    dialog.show()
+    app.processEvents()
+    path = OUT / "new-optimisation-dialog.png"
+    dialog.grab().save(str(path))
+    print(f"wrote {path.relative_to(ROOT)}")
+    dialog.close()
     return 0
 
 
