@@ -364,7 +364,6 @@ class Runner:
     def _output(self, live: LiveTrial, event: ProcessEvent) -> None:
         points: list[MetricPoint] = []
         stamp = time.time()
-        max_epochs = self._config.limits.max_epochs
         for line in event.lines:
             live.lines += 1
             live.tail.append(line)
@@ -391,7 +390,7 @@ class Runner:
         if points:
             self._publish(RunnerEvent(RunnerEventKind.METRICS, self._experiment_id,
                                       trial=live.record, metrics=tuple(points)))
-        if max_epochs is not None and live.step is not None and live.step >= max_epochs:
+        if self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.MAX_EPOCHS)
 
     def _ask_scheduler(self, live: LiveTrial, report: MetricReport) -> None:
@@ -400,9 +399,12 @@ class Runner:
             return  # already stopping: its later values decide nothing
         step = report.step if report.step is not None else live.kpi_reports
         decision = self._scheduler.on_result(live.number, step, report.value)
+        if decision is Decision.STOP and not self._reached_max_epochs(live):
+            self._stop_trial(live, StopReason.PRUNED)  # one that ran its budget is not pruned
+
+    def _reached_max_epochs(self, live: LiveTrial) -> bool:
         max_epochs = self._config.limits.max_epochs
-        if decision is Decision.STOP and (max_epochs is None or step < max_epochs):
-            self._stop_trial(live, StopReason.PRUNED)  # a trial that ran its budget is not pruned
+        return max_epochs is not None and live.step is not None and live.step >= max_epochs
 
     def _conclude(self, live: LiveTrial, exit_code: int | None,
                   error: str | None) -> tuple[LiveTrial, dict[str, Any]]:

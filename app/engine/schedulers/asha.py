@@ -99,11 +99,15 @@ class HyperbandScheduler:
                           for s in range(count)]
         # Hyperband's budget split: bracket s gets weight eta**(count-1-s) / (count-s)
         self._weights = [reduction_factor ** (count - 1 - s) / (count - s) for s in range(count)]
+        self._assigned: dict[int, int] = {}
 
     def bracket_of(self, trial: int) -> int:
         """The bracket index a trial belongs to (deterministic)."""
-        rng = random.Random(f"{self._seed}:{trial}")
-        return rng.choices(range(len(self._brackets)), weights=self._weights)[0]
+        if trial not in self._assigned:
+            rng = random.Random(f"{self._seed}:{trial}")
+            self._assigned[trial] = rng.choices(range(len(self._brackets)),
+                                                weights=self._weights)[0]
+        return self._assigned[trial]
 
     def on_result(self, trial: int, step: int, value: float) -> Decision:
         """Decide within the trial's bracket."""
