@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.engine.experiment import ExperimentConfig, load_experiment
+from app.engine.experiment import load_experiment
 from app.store.store import Store
-from app.wiring import config_of, open_store
+from app.wiring import open_store
 
 DEMO_EXPERIMENT = (
     Path(__file__).resolve().parent.parent / "examples" / "quadratic" / "experiment.yaml"
@@ -21,28 +21,25 @@ def ensure_demo(store: Store) -> None:
         store.create_experiment(config.name, config.to_dict())
 
 
-def stored_experiments(store: Store) -> list[tuple[str, str, ExperimentConfig]]:
-    """(name, state, definition) of every experiment, oldest first."""
-    return [(e.name, e.state.value, config_of(e)) for e in store.list_experiments()]
-
-
 def run_gui(demo: bool = False, smoke: bool = False, db: str | None = None) -> int:
     """Open the main window on the user's database; ``smoke`` shows it once and exits."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.session import Session
     from app.views.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Sweeplab")
     app.setOrganizationName("Sweeplab")
-    with open_store(db) as store:
-        if demo or not store.list_experiments():
-            ensure_demo(store)
-        experiments = stored_experiments(store)
-        title = store.url
-    window = MainWindow(experiments, title)
+    store = open_store(db)
+    if demo or not store.list_experiments():
+        ensure_demo(store)
+    session = Session(store)
+    window = MainWindow(session, store.url)
     window.show()
     if smoke:
-        QTimer.singleShot(0, app.quit)
-    return int(app.exec())
+        QTimer.singleShot(0, window.close)
+    code = int(app.exec())
+    store.close()
+    return code

@@ -77,6 +77,13 @@ class Session:
         """Every metric point of a trial."""
         return self.store.get_metrics(trial_id)
 
+    def metrics_for_trials(self, trials: list[TrialRecord]) -> list[MetricPoint]:
+        """Every metric point of these trials (one query per trial)."""
+        points: list[MetricPoint] = []
+        for trial in trials:
+            points.extend(self.store.get_metrics(trial.id))
+        return points
+
     def events(self, experiment_id: int) -> list[EventRecord]:
         """The experiment's log."""
         return self.store.list_events(experiment_id)
@@ -150,8 +157,10 @@ class Session:
         fresh = not self.store.list_trials(experiment_id)
         runner, executor = build_runner(self.store, record, fresh_snapshot=fresh,
                                         grace=self._grace)
-        runner.subscribe(self._publish)
+        # release the run before the views hear of its end, so that a view reacting
+        # to the final state already sees the experiment as not running
         runner.subscribe(lambda event: self._on_runner_event(experiment_id, event))
+        runner.subscribe(self._publish)
         with self._lock:
             self._runs[experiment_id] = (runner, executor)
         runner.start()

@@ -1,14 +1,17 @@
 """Render the app's windows to docs/screenshots/ (run by `make screenshots`).
 
-Uses a throwaway database with the demo experiment, so the pictures are the same
-on every machine. Works under Xvfb or Qt's offscreen platform.
+Uses a throwaway database and data directory with the demo experiment, runs a
+short optimisation for real, and grabs the window while it runs. Works under
+Xvfb or Qt's offscreen platform.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,40 +19,69 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "docs" / "screenshots"
 
 
+def wait(app: object, predicate: object, timeout: float = 60.0) -> None:
+    """Process events until ``predicate()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out waiting for the optimisation")
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.02)
+
+
 def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    tmp = Path(tempfile.mkdtemp(prefix="sweeplab-shots-"))
+    os.environ["SWEEPLAB_HOME"] = str(tmp / "home")
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.main import ensure_demo, stored_experiments
+    from app.engine.experiment import load_experiment
+    from app.engine.trial import TrialState
+    from app.session import Session
     from app.store.store import Store
+    from app.views.experiment_dialog import ExperimentDialog
     from app.views.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, Store(f"sqlite:///{tmp}/demo.db") as store:
-        ensure_demo(store)
-        window = MainWindow(stored_experiments(store), "demo")
-    window.resize(1300, 640)
+    shutil.copytree(ROOT / "examples" / "quadratic", tmp / "quadratic")
+    store = Store(f"sqlite:///{tmp / 'demo.db'}")
+    session = Session(store, grace=1.0)
+    demo = session.create(load_experiment(tmp / "quadratic" / "experiment.yaml"))
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(session, "demo", settings)
+    window.resize(1400, 820)
     window.show()
-    app.processEvents()
-    path = OUT / "main-window.png"
-    window.grab().save(str(path))
-    print(f"wrote {path.relative_to(ROOT)}")
-    window.close()
 
-    from app.engine.experiment import load_experiment
-    from app.views.experiment_dialog import ExperimentDialog
+    def save(name: str, widget: object) -> None:
+        app.processEvents()
+        path = OUT / name
+        widget.grab().save(str(path))  # type: ignore[attr-defined]
+        print(f"wrote {path.relative_to(ROOT)}")
 
-    config = load_experiment(ROOT / "examples" / "digits-mlp" / "experiment.yaml")
-    dialog = ExperimentDialog(config=config, title="New optimisation")
+    save("main-window.png", window)
+    window.start()
+    wait(app, lambda: sum(t.state is TrialState.COMPLETED
+                          for t in session.trials(demo.id)) >= 8)
+    window.tabs.setCurrentWidget(window.panels.trials)
+    save("trials-running.png", window)
+    window.tabs.setCurrentWidget(window.panels.charts)
+    window.panels.charts.refresh_all()
+    save("charts-running.png", window)
+    window.stop()
+    wait(app, lambda: not session.is_running(demo.id))
+
+    dialog = ExperimentDialog(config=load_experiment(ROOT / "examples" / "digits-mlp"
+                                                     / "experiment.yaml"))
     dialog.max_epochs.setValue(0)  # asha without max epochs: the message shows beside it
     dialog.scheduler.setCurrentText("asha")
     dialog.show()
-    app.processEvents()
-    path = OUT / "new-optimisation-dialog.png"
-    dialog.grab().save(str(path))
-    print(f"wrote {path.relative_to(ROOT)}")
+    save("new-optimisation-dialog.png", dialog)
     dialog.close()
+    window.close()
+    store.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -1,104 +1,420 @@
-"""The main window: experiments on the left, the selected one's space and a preview."""
+"""The main window: experiments on the left; Space, Trials, Charts and Log per experiment.
+
+The window renders the session's data and calls its commands; engine events
+reach it through :class:`~app.views.bridge.EngineBridge` as queued signals.
+"""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
+    QListView,
     QMainWindow,
+    QMessageBox,
     QPlainTextEdit,
+    QPushButton,
     QSplitter,
-    QTreeView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.engine.experiment import ExperimentConfig
-from app.engine.params import flatten
-from app.engine.search import Algorithm, GridSearcher, make_searcher
-from app.engine.space.nodes import Space
-from app.views.space_model import SpaceTreeModel
+from app.engine.records import MetricPoint, TrialRecord
+from app.engine.trial import ExperimentState, TrialState
+from app.session import Session, SessionError
+from app.views.bridge import EngineBridge
+from app.views.experiment_dialog import ExperimentDialog
+from app.views.experiment_list import ID_ROLE, ExperimentListModel, summarise
+from app.views.panels import ExperimentPanels
 
-PREVIEW_COUNT = 10
+RUNNING_STATES = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 
 
 class MainWindow(QMainWindow):
-    """Lists experiments; shows the chosen one's space beside 10 sampled configurations."""
+    """Sweeplab's window over one :class:`Session` (one database)."""
 
-    def __init__(self, experiments: list[tuple[str, str, ExperimentConfig]], title: str) -> None:
+    def __init__(self, session: Session, title: str, settings: QSettings | None = None) -> None:
         super().__init__()
+        self.session = session
+        self.settings = settings or QSettings()
         self.setWindowTitle(f"Sweeplab — {title}")
-        self._configs = {name: config for name, _, config in experiments}
-        self.experiments = QListWidget()
-        for name, state, _ in experiments:
-            item = QListWidgetItem(f"{name}\n{state}")
-            item.setData(Qt.ItemDataRole.UserRole, name)
-            self.experiments.addItem(item)
+        self.current_id: int | None = None
+        self._trials: dict[int, TrialRecord] = {}
 
-        self.model = SpaceTreeModel(Space(), self)
-        self.tree = QTreeView()
-        self.tree.setModel(self.model)
-        self.tree.setAlternatingRowColors(True)
+        self.bridge = EngineBridge(self)
+        self._unsubscribe = session.subscribe(self.bridge.on_event)
+        self.bridge.trialChanged.connect(self._on_trial)
+        self.bridge.metricsAdded.connect(self._on_metrics)
+        self.bridge.experimentChanged.connect(self._on_experiment)
+        self.bridge.logLine.connect(self._on_log)
 
-        self.summary = QLabel()
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.preview = QPlainTextEdit(readOnly=True)
-        self.grid_label = QLabel()
-        side = QWidget()
-        layout = QVBoxLayout(side)
-        layout.addWidget(self.summary)
-        layout.addWidget(QLabel(f"{PREVIEW_COUNT} sampled configurations"))
-        layout.addWidget(self.preview)
-        layout.addWidget(self.grid_label)
+        self.experiments = ExperimentListModel(self)
+        self.list = QListView()
+        self.list.setModel(self.experiments)
+        self.list.setAlternatingRowColors(True)
+        self.list.selectionModel().currentChanged.connect(self._on_select)
+        buttons = QHBoxLayout()
+        for text, slot in (("New", self.new_experiment), ("Duplicate", self.duplicate),
+                           ("Rename", self.rename), ("Delete", self.delete)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.list)
+        left_layout.addLayout(buttons)
 
-        splitter = QSplitter()
-        splitter.addWidget(self.experiments)
-        splitter.addWidget(self.tree)
-        splitter.addWidget(side)
-        splitter.setSizes([200, 560, 440])
-        self.setCentralWidget(splitter)
-        self.resize(1300, 640)
-        self.experiments.currentItemChanged.connect(self._on_select)
-        if experiments:
-            self.experiments.setCurrentRow(0)
+        self.panels = ExperimentPanels(self)
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setMaximumBlockCount(20_000)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.panels.space, "Space")
+        self.tabs.addTab(self.panels.trials, "Trials")
+        self.tabs.addTab(self.panels.charts, "Charts")
+        self.tabs.addTab(self.log, "Log")
+        self.panels.stopTrial.connect(self._stop_trial_unsupported)
 
-    def _on_select(self, item: QListWidgetItem | None, _previous: object = None) -> None:
-        if item is None:
-            return
-        config = self._configs[item.data(Qt.ItemDataRole.UserRole)]
-        self.show_experiment(config)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([300, 1000])
+        self.setCentralWidget(self.splitter)
 
-    def show_experiment(self, config: ExperimentConfig) -> None:
-        """Show one experiment's space, settings and a preview of sampled points."""
-        self.model.set_space(config.space)
-        self.tree.expandAll()
-        for column in range(self.model.columnCount()):
-            self.tree.resizeColumnToContents(column)
-        limits = config.limits
-        self.summary.setText(
-            f"<b>{config.name}</b><br>command: <code>{config.command}</code><br>"
-            f"KPI: {config.kpi.name} ({config.kpi.goal.value}), algorithm: "
-            f"{config.algorithm.value}<br>max trials {limits.max_trials}, parallel "
-            f"{limits.max_parallel}, max epochs {limits.max_epochs or '—'}"
-        )
-        self.show_preview(config.space)
+        self.status = QLabel()
+        self.statusBar().addPermanentWidget(self.status, 1)
+        self._build_actions()
+        self.reload_experiments()
+        self._restore_settings()
 
-    def show_preview(self, space: Space) -> None:
-        """Fill the side panel from a fresh random searcher."""
-        searcher = make_searcher(Algorithm.RANDOM, space, seed=0)
-        lines = []
-        for trial_id in range(1, PREVIEW_COUNT + 1):
-            params = searcher.suggest(trial_id)
-            if params is not None:
-                shown = {k: float(f"{v:.4g}") if isinstance(v, float) else v
-                         for k, v in flatten(params).items()}
-                lines.append(json.dumps(shown))
-        self.preview.setPlainText("\n".join(lines))
+    # --- actions -------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        toolbar = self.addToolBar("Run")
+        toolbar.setObjectName("run-toolbar")
+        specs: list[tuple[str, str, Any, QKeySequence | None]] = [
+            ("start", "Start", self.start, QKeySequence(Qt.Key.Key_F5)),
+            ("stop", "Stop", self.stop, None),
+            ("pause", "Pause", self.pause, None),
+            ("resume", "Resume", self.resume, None),
+            ("restart", "Restart", self.restart, None),
+            ("settings", "Settings…", self.edit_settings, None),
+            ("export", "Export CSV…", self.export_csv, QKeySequence("Ctrl+E")),
+        ]
+        self.actions_by_name: dict[str, QAction] = {}
+        for name, text, slot, shortcut in specs:
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            toolbar.addAction(action)
+            self.actions_by_name[name] = action
+        new = QAction("New experiment", self)
+        new.setShortcut(QKeySequence.StandardKey.New)
+        new.triggered.connect(self.new_experiment)
+        self.addAction(new)
+        delete = QAction("Delete experiment", self)
+        delete.setShortcut(QKeySequence.StandardKey.Delete)
+        delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.triggered.connect(self.delete)
+        self.list.addAction(delete)
+
+    def _update_actions(self) -> None:
+        selected = self.current_id is not None
+        running = selected and self.session.is_running(self.current_id or 0)
+        state = self._current_state()
+        valid, reason = self.panels.space_validity()
+        start = self.actions_by_name["start"]
+        start.setEnabled(selected and not running and valid)
+        start.setToolTip("" if valid else f"the space is invalid: {reason}")
+        self.actions_by_name["stop"].setEnabled(bool(running))
+        self.actions_by_name["pause"].setEnabled(bool(running) and state
+                                                 is ExperimentState.RUNNING)
+        self.actions_by_name["resume"].setEnabled(
+            selected and (state is ExperimentState.PAUSED or not running) and valid)
+        self.actions_by_name["restart"].setEnabled(selected and valid)
+        self.actions_by_name["settings"].setEnabled(selected and not running)
+        self.actions_by_name["export"].setEnabled(selected)
+
+    def _current_state(self) -> ExperimentState | None:
+        if self.current_id is None:
+            return None
+        return self.session.experiment(self.current_id).state
+
+    def _guard(self, action: Any) -> bool:
         try:
-            self.grid_label.setText(f"Grid size: {GridSearcher(space).size}")
-        except ValueError as exc:
-            self.grid_label.setText(f"Grid: not possible — {str(exc).splitlines()[0]}")
+            action()
+        except (SessionError, ValueError, OSError) as exc:
+            QMessageBox.warning(self, "Sweeplab", str(exc))
+            return False
+        return True
+
+    @Slot()
+    def start(self) -> None:
+        """Start (or continue) the selected experiment, saving an edited space first."""
+        if self.current_id is None:
+            return
+        experiment_id = self.current_id
+        if self._guard(lambda: self._save_space(experiment_id)) and self._guard(
+                lambda: self.session.start(experiment_id)):
+            self._update_actions()
+
+    @Slot()
+    def stop(self) -> None:
+        """Stop the selected experiment's trials."""
+        if self.current_id is not None:
+            self._guard(lambda: self.session.stop(self.current_id or 0))
+
+    @Slot()
+    def pause(self) -> None:
+        """Start no new trials."""
+        if self.current_id is not None:
+            self._guard(lambda: self.session.pause(self.current_id or 0))
+
+    @Slot()
+    def resume(self) -> None:
+        """Continue after a pause, a stop or a crash."""
+        if self.current_id is not None:
+            self._guard(lambda: self.session.resume(self.current_id or 0))
+            self._update_actions()
+
+    @Slot()
+    def restart(self) -> None:
+        """Drop every trial, take a new snapshot, start afresh."""
+        if self.current_id is None:
+            return
+        experiment_id = self.current_id
+        answer = QMessageBox.question(
+            self, "Restart", "Drop every trial of this experiment and start afresh with a new "
+            "snapshot of the code?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        if self._guard(lambda: self._save_space(experiment_id)) and self._guard(
+                lambda: self.session.restart(experiment_id)):
+            self.show_experiment(experiment_id)
+
+    @Slot()
+    def export_csv(self, path: Path | None = None) -> None:
+        """Write the selected experiment's trials as CSV."""
+        if self.current_id is None:
+            return
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export trials", "trials.csv",
+                                                    "CSV (*.csv)")
+            if not chosen:
+                return
+            path = Path(chosen)
+        target = path
+        if self._guard(lambda: self.session.export(self.current_id or 0, target)):
+            self.statusBar().showMessage(f"exported to {target}", 5000)
+
+    @Slot()
+    def new_experiment(self) -> None:
+        """The new-optimisation dialog, then the new experiment selected."""
+        dialog = ExperimentDialog(self)
+        if dialog.exec():
+            self.create_experiment(dialog)
+
+    def create_experiment(self, dialog: ExperimentDialog) -> None:
+        """Store the experiment an accepted dialog describes and select it."""
+        if self._guard(lambda: self.session.create(dialog.config())):
+            self.reload_experiments(select_name=dialog.config().name)
+
+    @Slot()
+    def edit_settings(self) -> None:
+        """Edit the selected experiment's settings (not while it runs)."""
+        if self.current_id is None:
+            return
+        experiment_id = self.current_id
+        dialog = ExperimentDialog(self, config=self.session.config(experiment_id),
+                                  space=self.panels.current_space(), title="Settings")
+        if dialog.exec() and self._guard(lambda: self.session.update(experiment_id,
+                                                                     dialog.config())):
+            self.reload_experiments()
+
+    @Slot()
+    def duplicate(self) -> None:
+        """Copy the selected experiment under a new name."""
+        if self.current_id is None:
+            return
+        name, ok = QInputDialog.getText(self, "Duplicate", "Name of the copy:")
+        if ok and self._guard(lambda: self.session.duplicate(self.current_id or 0, name)):
+            self.reload_experiments(select_name=name)
+
+    @Slot()
+    def rename(self) -> None:
+        """Rename the selected experiment."""
+        if self.current_id is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename", "New name:")
+        if ok and self._guard(lambda: self.session.rename(self.current_id or 0, name)):
+            self.reload_experiments()
+
+    @Slot()
+    def delete(self) -> None:
+        """Delete the selected experiment after asking."""
+        if self.current_id is None:
+            return
+        name = self.session.experiment(self.current_id).name
+        answer = QMessageBox.question(self, "Delete", f"Delete {name!r} with all its trials?")
+        if answer == QMessageBox.StandardButton.Yes and self._guard(
+                lambda: self.session.delete(self.current_id or 0)):
+            self.current_id = None
+            self.reload_experiments()
+
+    def _save_space(self, experiment_id: int) -> None:
+        """Store the space being edited when it differs from the stored one."""
+        space = self.panels.current_space()
+        config = self.session.config(experiment_id)
+        if space is not None and space != config.space:
+            from dataclasses import replace
+
+            self.session.update(experiment_id, replace(config, space=space))
+
+    def _stop_trial_unsupported(self, trial_id: int) -> None:
+        QMessageBox.information(self, "Sweeplab", "Stopping a single trial is not available "
+                                "yet; Stop ends the whole run.")
+
+    # --- data ----------------------------------------------------------------------
+
+    def reload_experiments(self, select_name: str | None = None) -> None:
+        """Re-read every experiment's summary; keep (or set) the selection."""
+        rows = [summarise(e, self.session.config(e.id), self.session.trials(e.id))
+                for e in self.session.experiments()]
+        keep = self.current_id
+        self.experiments.set_rows(rows)
+        target = next((r.record.id for r in rows if r.record.name == select_name), keep)
+        if target is None and rows:
+            target = rows[0].record.id
+        row = self.experiments.row_of(target) if target is not None else None
+        if row is not None:
+            self.list.setCurrentIndex(self.experiments.index(row))
+            self.show_experiment(self.experiments.experiment_row(row).record.id)
+        else:
+            self.current_id = None
+            self._update_actions()
+
+    def _on_select(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            experiment_id = current.data(ID_ROLE)
+            if experiment_id != self.current_id:
+                self.show_experiment(experiment_id)
+
+    def show_experiment(self, experiment_id: int) -> None:
+        """Load one experiment into the tabs."""
+        self.current_id = experiment_id
+        config = self.session.config(experiment_id)
+        trials = self.session.trials(experiment_id)
+        self._trials = {t.id: t for t in trials}
+        self.panels.show(config, trials, self.session.metrics_for_trials(trials))
+        self.log.setPlainText("\n".join(
+            f"{e.time:%H:%M:%S}  {e.message}" for e in self.session.events(experiment_id)))
+        self.settings.setValue("last_experiment", experiment_id)
+        self._refresh_status()
+        self._update_actions()
+
+    @Slot(object)
+    def _on_trial(self, record: TrialRecord) -> None:
+        if record.experiment_id != self.current_id:
+            return
+        previous = self._trials.get(record.id)
+        self._trials[record.id] = record
+        self.panels.update_trial(record)
+        self._refresh_status()
+        if previous is None or previous.state is not record.state:
+            self._refresh_list_row(record.experiment_id)
+
+    @Slot(object)
+    def _on_metrics(self, points: list[MetricPoint]) -> None:
+        mine = [p for p in points if p.trial_id in self._trials]
+        if mine:
+            self.panels.add_points(mine)
+
+    @Slot(int, object, str)
+    def _on_experiment(self, experiment_id: int, state: object, message: str) -> None:
+        if message in ("created", "deleted", "renamed", "edited"):
+            self.reload_experiments()
+            return
+        if message == "restarted" and experiment_id == self.current_id:
+            self.show_experiment(experiment_id)
+        row = self.experiments.row_of(experiment_id)
+        if row is not None:
+            record = self.session.experiment(experiment_id)
+            self.experiments.update_row(summarise(record, self.session.config(experiment_id),
+                                                  self.session.trials(experiment_id)))
+        if experiment_id == self.current_id:
+            self._refresh_status()
+            self._update_actions()
+
+    @Slot(int, str)
+    def _on_log(self, experiment_id: int, message: str) -> None:
+        if experiment_id == self.current_id:
+            self.log.appendPlainText(message)
+
+    def _refresh_list_row(self, experiment_id: int) -> None:
+        """The experiment's summary on the left, from the trials this window holds."""
+        if experiment_id != self.current_id or self.experiments.row_of(experiment_id) is None:
+            return
+        self.experiments.update_row(summarise(self.session.experiment(experiment_id),
+                                              self.session.config(experiment_id),
+                                              list(self._trials.values())))
+
+    def trial_count(self) -> int:
+        """How many trials the Trials tab lists."""
+        return self.panels.trial_list.row_count()
+
+    def _refresh_status(self) -> None:
+        if self.current_id is None:
+            self.status.clear()
+            return
+        counts: dict[TrialState, int] = {}
+        for trial in self._trials.values():
+            counts[trial.state] = counts.get(trial.state, 0) + 1
+        row = summarise(self.session.experiment(self.current_id),
+                        self.session.config(self.current_id), list(self._trials.values()))
+        best = "—" if row.best is None else f"{row.best:.5g}"
+        self.status.setText(
+            f"{row.record.state.value} · running {counts.get(TrialState.RUNNING, 0)} · "
+            f"queued {counts.get(TrialState.QUEUED, 0)} · completed "
+            f"{counts.get(TrialState.COMPLETED, 0)} · pruned {counts.get(TrialState.PRUNED, 0)}"
+            f" · failed {counts.get(TrialState.FAILED, 0)} · best {row.kpi_name} {best}")
+
+    # --- window state ----------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 820)
+        splitter = self.settings.value("splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        last = self.settings.value("last_experiment")
+        if last is not None:
+            row = self.experiments.row_of(int(last))
+            if row is not None:
+                self.list.setCurrentIndex(self.experiments.index(row))
+
+    def closeEvent(self, event: Any) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        running = [e for e in self.session.experiments() if self.session.is_running(e.id)]
+        if running:
+            answer = QMessageBox.question(
+                self, "Quit", f"{len(running)} optimisation(s) running. Stop them and quit?")
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self._unsubscribe()
+        self.session.close()
+        super().closeEvent(event)

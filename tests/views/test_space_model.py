@@ -9,12 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
-from pytestqt.qtbot import QtBot
 
 from app.engine.space import space_from_dict
-from app.main import ensure_demo, stored_experiments
-from app.store.store import Store
-from app.views.main_window import MainWindow
 from app.views.space_model import SpaceTreeModel
 from tests.engine.spaces import EVERY_KIND
 
@@ -39,24 +35,6 @@ def test_branches_show_under_their_choice() -> None:
     assert model.parent(momentum) == sgd and model.parent(optimizer) == QModelIndex()
     lr = model.index(names.index("lr"), 2)
     assert lr.data(Qt.ItemDataRole.DisplayRole) == "AUTO"
-
-
-def test_main_window_lists_experiments_and_shows_the_selected_space(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
-    with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
-        ensure_demo(store)
-        ensure_demo(store)  # idempotent
-        experiments = stored_experiments(store)
-    assert [name for name, _, _ in experiments] == ["quadratic-demo"]
-    window = MainWindow(experiments, "test")
-    qtbot.addWidget(window)
-    window.show()
-    assert window.experiments.count() == 1
-    assert window.model.rowCount() == 3
-    assert "quadratic-demo" in window.summary.text()
-    assert len(window.preview.toPlainText().splitlines()) == 10
-    assert "Grid: not possible" in window.grid_label.text()
 
 
 def test_gui_smoke_run_opens_the_demo_on_a_fresh_database(tmp_path: Path) -> None:

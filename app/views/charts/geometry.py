@@ -1,0 +1,171 @@
+"""Array helpers the charts draw with: peak decimation, NaN-joined curves, nearest curve.
+
+Pure numpy, no Qt, so they are tested and timed on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+FloatArray = np.ndarray
+
+
+def decimate_peak(x: FloatArray, y: FloatArray, max_points: int) -> tuple[FloatArray, FloatArray]:
+    """At most ``max_points`` points that keep every bin's minimum and maximum, in order.
+
+    The curve is cut into ``max_points // 2`` bins of consecutive points; each bin
+    keeps its lowest and highest point in their original order, so spikes stay
+    visible (what pyqtgraph's ``peak`` downsampling does on screen).
+
+    Raises:
+        ValueError: when ``max_points`` < 2 or the arrays differ in length.
+    """
+    if max_points < 2:
+        raise ValueError(f"max_points must be >= 2, got {max_points}")
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} points but y has {len(y)}")
+    n = len(y)
+    if n <= max_points:
+        return x, y
+    bins = max_points // 2
+    edges = np.linspace(0, n, bins + 1).astype(np.intp)
+    safe = np.where(np.isfinite(y), y, np.nan)
+    lo = np.empty(bins, dtype=np.intp)
+    hi = np.empty(bins, dtype=np.intp)
+    width = int(np.max(np.diff(edges)))
+    # Pad every bin to the same width so one reshape does all bins at once.
+    index = edges[:-1, None] + np.arange(width)[None, :]
+    valid = index < edges[1:, None]
+    index = np.where(valid, index, edges[:-1, None])
+    block = safe[index]
+    with np.errstate(invalid="ignore"):
+        filled_lo = np.where(np.isnan(block), np.inf, block)
+        filled_hi = np.where(np.isnan(block), -np.inf, block)
+    lo[:] = index[np.arange(bins), np.argmin(filled_lo, axis=1)]
+    hi[:] = index[np.arange(bins), np.argmax(filled_hi, axis=1)]
+    keep = np.sort(np.unique(np.concatenate([lo, hi])))
+    return x[keep], y[keep]
+
+
+@dataclass(frozen=True)
+class JoinedCurves:
+    """Many curves as one pair of arrays, a NaN point after each curve.
+
+    ``ids[i]`` is the trial id that point ``i`` belongs to (also for the NaN
+    separator that ends its curve); ``ends[k]`` indexes the last real point of
+    curve ``k``.
+    """
+
+    x: FloatArray
+    y: FloatArray
+    ids: np.ndarray
+    ends: np.ndarray
+
+    @staticmethod
+    def empty() -> JoinedCurves:
+        """No curves."""
+        return JoinedCurves(np.empty(0), np.empty(0), np.empty(0, dtype=np.int64),
+                            np.empty(0, dtype=np.intp))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def endpoints(self) -> tuple[FloatArray, FloatArray, np.ndarray]:
+        """x, y and trial id of every curve's last point."""
+        return self.x[self.ends], self.y[self.ends], self.ids[self.ends]
+
+
+def join_curves(curves: Sequence[tuple[int, FloatArray, FloatArray]],
+                max_points_per_curve: int | None = None) -> JoinedCurves:
+    """Join ``(trial_id, x, y)`` curves into one NaN-separated :class:`JoinedCurves`.
+
+    Empty curves are skipped. With ``max_points_per_curve`` each curve is first
+    reduced by :func:`decimate_peak`.
+    """
+    xs: list[FloatArray] = []
+    ys: list[FloatArray] = []
+    ids: list[np.ndarray] = []
+    ends: list[int] = []
+    total = 0
+    nan = np.array([np.nan])
+    for trial_id, x, y in curves:
+        if len(y) == 0:
+            continue
+        if max_points_per_curve is not None:
+            x, y = decimate_peak(x, y, max_points_per_curve)
+        xs += [x, nan]
+        ys += [y, nan]
+        ids.append(np.full(len(y) + 1, trial_id, dtype=np.int64))
+        total += len(y) + 1
+        ends.append(total - 2)
+    if not xs:
+        return JoinedCurves.empty()
+    return JoinedCurves(np.concatenate(xs), np.concatenate(ys), np.concatenate(ids),
+                        np.asarray(ends, dtype=np.intp))
+
+
+def concat_joined(parts: Sequence[JoinedCurves]) -> JoinedCurves:
+    """One :class:`JoinedCurves` holding every curve of ``parts``, in order."""
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return JoinedCurves.empty()
+    offsets = np.cumsum([0] + [len(part) for part in parts[:-1]])
+    return JoinedCurves(
+        np.concatenate([part.x for part in parts]),
+        np.concatenate([part.y for part in parts]),
+        np.concatenate([part.ids for part in parts]),
+        np.concatenate([part.ends + offset for part, offset in zip(parts, offsets, strict=True)]),
+    )
+
+
+def nearest_curve(curves: JoinedCurves, x: float, y: float, x_scale: float, y_scale: float,
+                  radius: float) -> tuple[int, float] | None:
+    """The trial whose curve passes nearest to ``(x, y)``, and that distance.
+
+    Distances are measured to line segments in screen units: a data distance is
+    divided by ``x_scale`` / ``y_scale`` (data units per pixel). Only curves
+    within ``radius`` count; None when there is none.
+
+    Raises:
+        ValueError: when a scale or the radius is not positive.
+    """
+    if x_scale <= 0 or y_scale <= 0 or radius <= 0:
+        raise ValueError(f"scales and radius must be positive, got x_scale={x_scale}, "
+                         f"y_scale={y_scale}, radius={radius}")
+    n = len(curves)
+    if n == 0:
+        return None
+    px = (curves.x - x) / x_scale
+    py = (curves.y - y) / y_scale
+    best: tuple[int, float] | None = None
+    # Lone points (a curve of one point) and segment ends are both covered by points.
+    with np.errstate(invalid="ignore"):
+        near = (np.abs(px) <= radius) & (np.abs(py) <= radius)
+    candidates = np.flatnonzero(near)
+    if len(candidates):
+        d = np.hypot(px[candidates], py[candidates])
+        k = int(np.argmin(d))
+        best = (int(curves.ids[candidates[k]]), float(d[k]))
+    if n > 1:
+        ax, ay, bx, by = px[:-1], py[:-1], px[1:], py[1:]
+        with np.errstate(invalid="ignore"):
+            # A segment can only be near when its box reaches the radius around the cursor.
+            box = ((np.minimum(ax, bx) <= radius) & (np.maximum(ax, bx) >= -radius)
+                   & (np.minimum(ay, by) <= radius) & (np.maximum(ay, by) >= -radius))
+        segs = np.flatnonzero(box)
+        if len(segs):
+            sax, say, sbx, sby = ax[segs], ay[segs], bx[segs], by[segs]
+            dx, dy = sbx - sax, sby - say
+            length2 = dx * dx + dy * dy
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = np.clip(np.where(length2 > 0, -(sax * dx + say * dy) / length2, 0.0), 0, 1)
+            d = np.hypot(sax + t * dx, say + t * dy)
+            k = int(np.argmin(d))
+            if np.isfinite(d[k]) and (best is None or d[k] < best[1]):
+                best = (int(curves.ids[segs[k]]), float(d[k]))
+    if best is None or best[1] > radius:
+        return None
+    return best

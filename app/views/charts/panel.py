@@ -1,0 +1,99 @@
+"""The Charts tab: KPI curves, best so far, parallel coordinates and KPI-vs-parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from app.engine.records import MetricPoint, TrialRecord
+from app.engine.search.base import Goal
+from app.engine.space.nodes import Space
+from app.views.charts.axes import log_scaled_params
+from app.views.charts.best_so_far import BestSoFarChart
+from app.views.charts.data import ChartData
+from app.views.charts.kpi_curves import KpiCurvesChart
+from app.views.charts.parallel import ParallelCoordinatesChart
+from app.views.charts.scatter import ParamScatterChart
+
+REFRESH_MS = 125  # 8 Hz
+
+
+class ChartsPanel(QWidget):
+    """Four charts in tabs over one :class:`ChartData`.
+
+    Feeding it (``set_trials``, ``update_trial``, ``add_points``) only stores data;
+    drawing happens in :meth:`refresh`, which a :data:`REFRESH_MS` timer calls and
+    which redraws only the visible chart (a chart brought into view is refreshed
+    at once). GUI thread only: connect the engine bridge's signals to these slots.
+    """
+
+    def __init__(self, parent: QWidget | None = None, auto_refresh: bool = True) -> None:
+        super().__init__(parent)
+        self.data = ChartData()
+        self.curves = KpiCurvesChart(self.data)
+        self.best = BestSoFarChart(self.data)
+        self.parallel = ParallelCoordinatesChart(self.data)
+        self.scatter = ParamScatterChart(self.data)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.curves, "KPI curves")
+        self.tabs.addTab(self.best, "Best so far")
+        self.tabs.addTab(self.parallel, "Parallel coordinates")
+        self.tabs.addTab(self.scatter, "KPI vs parameter")
+        self.tabs.currentChanged.connect(lambda _index: self.refresh())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self._tick)
+        if auto_refresh:
+            self.timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Draw what arrived while hidden as soon as the panel is shown."""
+        super().showEvent(event)
+        self.refresh()
+
+    def set_experiment(self, kpi_name: str, goal: Goal, space: Space | None = None) -> None:
+        """Show another experiment: forget all trials and points.
+
+        ``space``, when given, tells which numbers are log-distributed (log axes);
+        without it, positive numbers spanning two decades or more get log axes.
+        """
+        self.data.set_experiment(kpi_name, goal)
+        log_params = log_scaled_params(space) if space is not None else None
+        self.parallel.log_params = log_params
+        self.scatter.log_params = log_params
+
+    def set_trials(self, records: Iterable[TrialRecord]) -> None:
+        """Replace the trial records (e.g. after loading the experiment's history)."""
+        self.data.set_trials(records)
+
+    def update_trial(self, record: TrialRecord) -> None:
+        """A trial was created, started or finished."""
+        if self.data.trials.get(record.id) != record:
+            self.data.update_trial(record)
+
+    def add_points(self, points: Sequence[MetricPoint]) -> None:
+        """Buffer metric points; they are drawn at the next refresh."""
+        self.data.add_points(points)
+
+    def refresh(self) -> None:
+        """Redraw the visible chart from the buffered data (cheap when nothing changed)."""
+        chart = self.tabs.currentWidget()
+        if isinstance(chart, KpiCurvesChart | BestSoFarChart | ParallelCoordinatesChart
+                      | ParamScatterChart):
+            chart.refresh()
+
+    def _tick(self) -> None:
+        if self.isVisible():
+            self.refresh()
+
+    def refresh_all(self) -> None:
+        """Redraw every chart, visible or not (screenshots, tests)."""
+        for chart in (self.curves, self.best, self.parallel, self.scatter):
+            chart.refresh()

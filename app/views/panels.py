@@ -1,0 +1,185 @@
+"""The per-experiment tabs (Space, Trials, Charts) behind one small interface.
+
+The main window hands every experiment's data to :class:`ExperimentPanels`;
+each tab keeps what it needs. Qt only: GUI thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QTreeView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.experiment import ExperimentConfig
+from app.engine.params import flatten
+from app.engine.records import MetricPoint, TrialRecord
+from app.engine.search import Algorithm, GridSearcher, make_searcher
+from app.engine.space.nodes import Space
+from app.views.charts.panel import ChartsPanel
+from app.views.space_model import SpaceTreeModel
+
+PREVIEW_COUNT = 10
+
+
+class SpaceView(QWidget):
+    """The experiment's space as a tree beside 10 sampled configurations and the grid size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = SpaceTreeModel(Space(), self)
+        self.tree = QTreeView()
+        self.tree.setModel(self.model)
+        self.tree.setAlternatingRowColors(True)
+        self.summary = QLabel()
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setWordWrap(True)
+        self.preview = QPlainTextEdit(readOnly=True)
+        self.grid_label = QLabel()
+        self.grid_label.setWordWrap(True)
+        side = QWidget()
+        layout = QVBoxLayout(side)
+        layout.addWidget(self.summary)
+        layout.addWidget(QLabel(f"{PREVIEW_COUNT} sampled configurations"))
+        layout.addWidget(self.preview)
+        layout.addWidget(self.grid_label)
+        splitter = QSplitter()
+        splitter.addWidget(self.tree)
+        splitter.addWidget(side)
+        splitter.setSizes([600, 400])
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(splitter)
+
+    def show_config(self, config: ExperimentConfig) -> None:
+        """Show one experiment's space and settings."""
+        self.model.set_space(config.space)
+        self.tree.expandAll()
+        for column in range(self.model.columnCount()):
+            self.tree.resizeColumnToContents(column)
+        limits = config.limits
+        self.summary.setText(
+            f"<b>{config.name}</b><br>command: <code>{config.command}</code><br>"
+            f"KPI: {config.kpi.name} ({config.kpi.goal.value}), algorithm: "
+            f"{config.algorithm.value}, early stopping: {config.scheduler.name.value}<br>"
+            f"max trials {limits.max_trials}, parallel {limits.max_parallel}, max epochs "
+            f"{limits.max_epochs or '—'}")
+        searcher = make_searcher(Algorithm.RANDOM, config.space, seed=0)
+        lines = []
+        for trial_id in range(1, PREVIEW_COUNT + 1):
+            params = searcher.suggest(trial_id)
+            if params is not None:
+                shown = {k: float(f"{v:.4g}") if isinstance(v, float) else v
+                         for k, v in flatten(params).items()}
+                lines.append(json.dumps(shown))
+        self.preview.setPlainText("\n".join(lines))
+        try:
+            self.grid_label.setText(f"Grid size: {GridSearcher(config.space).size}")
+        except ValueError as exc:
+            self.grid_label.setText(f"Grid: not possible — {str(exc).splitlines()[0]}")
+
+
+class TrialList(QTreeWidget):
+    """One row per trial: number, state, KPI, host, duration; hover for every parameter."""
+
+    HEADERS = ("#", "state", "KPI", "host", "seconds", "params")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setHeaderLabels(list(self.HEADERS))
+        self.setRootIsDecorated(False)
+        self.setSortingEnabled(True)
+        self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.setAlternatingRowColors(True)
+        self._items: dict[int, QTreeWidgetItem] = {}
+
+    def set_trials(self, trials: Sequence[TrialRecord]) -> None:
+        """Replace every row."""
+        self.clear()
+        self._items.clear()
+        for trial in trials:
+            self.update_trial(trial)
+
+    def update_trial(self, trial: TrialRecord) -> None:
+        """Add or refresh the trial's row."""
+        item = self._items.get(trial.id)
+        if item is None:
+            item = QTreeWidgetItem()
+            self._items[trial.id] = item
+            self.addTopLevelItem(item)
+        flat = flatten(trial.params)
+        seconds = ((trial.ended_at - trial.started_at).total_seconds()
+                   if trial.started_at and trial.ended_at else None)
+        values = (trial.number, trial.state.value,
+                  "" if trial.kpi is None else f"{trial.kpi:.6g}", trial.host or "",
+                  "" if seconds is None else f"{seconds:.1f}",
+                  ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in flat.items()))
+        for column, value in enumerate(values):
+            item.setData(column, Qt.ItemDataRole.DisplayRole, value)
+        tip = "\n".join([f"trial {trial.number}: {trial.state.value}",
+                         *(f"{k} = {v}" for k, v in flat.items())])
+        if trial.error:
+            tip += f"\n\n{trial.error.splitlines()[0]}"
+        for column in range(len(self.HEADERS)):
+            item.setToolTip(column, tip)
+
+    def row_count(self) -> int:
+        """How many trials are listed."""
+        return self.topLevelItemCount()
+
+
+class ExperimentPanels(QObject):
+    """Owns the Space, Trials and Charts widgets of the main window.
+
+    Signals:
+        stopTrial(int trial_id): the user asked to stop one trial.
+    """
+
+    stopTrial = Signal(int)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.space = SpaceView()
+        self.trial_list = TrialList()
+        self.trials: QWidget = self.trial_list
+        self.charts = ChartsPanel()
+        self._config: ExperimentConfig | None = None
+
+    def show(self, config: ExperimentConfig, trials: Sequence[TrialRecord],
+             points: Sequence[MetricPoint]) -> None:
+        """Load an experiment: its space, trials and stored metric points."""
+        self._config = config
+        self.space.show_config(config)
+        self.trial_list.set_trials(trials)
+        self.charts.set_experiment(config.kpi.name, config.kpi.goal, config.space)
+        self.charts.set_trials(trials)
+        self.charts.add_points(points)
+        self.charts.refresh()
+
+    def update_trial(self, record: TrialRecord) -> None:
+        """A trial changed."""
+        self.trial_list.update_trial(record)
+        self.charts.update_trial(record)
+
+    def add_points(self, points: Sequence[MetricPoint]) -> None:
+        """New metric points (batched by the bridge)."""
+        self.charts.add_points(points)
+
+    def current_space(self) -> Space | None:
+        """The space as edited in the Space tab (None: not editable here)."""
+        return None
+
+    def space_validity(self) -> tuple[bool, str]:
+        """Whether the edited space may run, and why not."""
+        return True, ""

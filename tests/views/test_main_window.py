@@ -1,0 +1,106 @@
+"""The main window driven as a person would: start, watch, stop, restart, resume, export."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from app.engine.experiment import load_experiment
+from app.engine.trial import ExperimentState, TrialState
+from app.session import Session
+from app.store.store import Store
+from app.views.main_window import MainWindow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    folder = tmp_path / "quadratic"
+    shutil.copytree(ROOT / "examples" / "quadratic", folder)
+    text = (folder / "experiment.yaml").read_text().replace("max_trials: 30", "max_trials: 6")
+    (folder / "experiment.yaml").write_text(text.replace('"0.05"', '"0.03"'))
+    store = Store(f"sqlite:///{tmp_path / 'gui.db'}")
+    session = Session(store, grace=1.0)
+    session.create(load_experiment(folder / "experiment.yaml"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(session, "test", settings)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    session.close()
+    store.close()
+
+
+def _trials(window: MainWindow) -> list[TrialState]:
+    return [t.state for t in window.session.trials(window.current_id or 0)]
+
+
+def test_start_watch_stop_restart_resume_export(qtbot: QtBot, window: MainWindow,
+                                                tmp_path: Path) -> None:
+    assert window.experiments.rowCount() == 1
+    assert window.current_id is not None
+    assert window.actions_by_name["start"].isEnabled()
+    assert not window.actions_by_name["stop"].isEnabled()
+
+    window.actions_by_name["start"].trigger()
+    qtbot.waitUntil(lambda: window.trial_count() >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: TrialState.RUNNING in _trials(window), timeout=30_000)
+    assert window.actions_by_name["stop"].isEnabled()
+    qtbot.waitUntil(lambda: "running" in window.status.text(), timeout=10_000)
+    first = window.panels.trial_list.topLevelItem(0)
+    assert first is not None and "trial 1" in first.toolTip(0) and "x = " in first.toolTip(0)
+
+    window.actions_by_name["stop"].trigger()
+    qtbot.waitUntil(lambda: window.session.experiment(window.current_id or 0).state
+                    is ExperimentState.STOPPED, timeout=30_000)
+    qtbot.waitUntil(lambda: not window.session.is_running(window.current_id or 0))
+    assert TrialState.STOPPED in _trials(window)
+    old_hash = window.session.experiment(window.current_id or 0).snapshot_hash
+
+    code = Path(window.session.config(window.current_id or 0).code_dir)
+    (code / "train.py").write_text((code / "train.py").read_text() + "\n# changed\n")
+    window.actions_by_name["restart"].trigger()
+    qtbot.waitUntil(lambda: window.session.experiment(window.current_id or 0).state
+                    is ExperimentState.RUNNING, timeout=30_000)
+    assert window.session.experiment(window.current_id or 0).snapshot_hash != old_hash
+    qtbot.waitUntil(lambda: TrialState.RUNNING in _trials(window), timeout=30_000)
+    window.actions_by_name["stop"].trigger()
+    qtbot.waitUntil(lambda: not window.session.is_running(window.current_id or 0),
+                    timeout=30_000)
+    stopped = len(_trials(window))
+
+    qtbot.waitUntil(lambda: window.actions_by_name["resume"].isEnabled())
+    window.actions_by_name["resume"].trigger()
+    qtbot.waitUntil(lambda: window.session.experiment(window.current_id or 0).state
+                    is ExperimentState.COMPLETED, timeout=90_000)
+    states = _trials(window)
+    assert len(states) == 6 and states.count(TrialState.COMPLETED) == 6 - stopped + \
+        states[:stopped].count(TrialState.COMPLETED)
+    qtbot.waitUntil(lambda: window.trial_count() == 6)
+    qtbot.waitUntil(lambda: window.panels.charts.data.trials and len(
+        window.panels.charts.data.buffers.trial_ids()) >= 1, timeout=10_000)
+
+    out = tmp_path / "export.csv"
+    window.export_csv(out)
+    with out.open(encoding="utf-8-sig") as handle:
+        assert len(list(csv.DictReader(handle))) == 6
+
+
+def test_start_is_refused_for_an_invalid_experiment_and_says_why(
+        qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(window.panels, "space_validity",
+                        lambda: (False, "x: min 5 > max 1"))
+    window._update_actions()
+    start = window.actions_by_name["start"]
+    assert not start.isEnabled() and "x: min 5 > max 1" in start.toolTip()
