@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
+    QScrollArea,
     QSplitter,
     QTreeView,
     QTreeWidget,
@@ -28,6 +29,7 @@ from app.engine.search import Algorithm, GridSearcher, make_searcher
 from app.engine.space.nodes import Space
 from app.views.charts.panel import ChartsPanel
 from app.views.space_model import SpaceTreeModel
+from app.views.trial_grid import TrialGrid
 
 PREVIEW_COUNT = 10
 
@@ -152,7 +154,14 @@ class ExperimentPanels(QObject):
         super().__init__(parent)
         self.space = SpaceView()
         self.trial_list = TrialList()
-        self.trials: QWidget = self.trial_list
+        self.grid = TrialGrid()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid)
+        self.trials = QSplitter(Qt.Orientation.Vertical)
+        self.trials.addWidget(scroll)
+        self.trials.addWidget(self.trial_list)
+        self.trials.setSizes([300, 400])
         self.charts = ChartsPanel()
         self._config: ExperimentConfig | None = None
 
@@ -162,6 +171,7 @@ class ExperimentPanels(QObject):
         self._config = config
         self.space.show_config(config)
         self.trial_list.set_trials(trials)
+        self.grid.set_trials(list(trials), config.kpi.name, config.kpi.goal)
         self.charts.set_experiment(config.kpi.name, config.kpi.goal, config.space)
         self.charts.set_trials(trials)
         self.charts.add_points(points)
@@ -170,11 +180,19 @@ class ExperimentPanels(QObject):
     def update_trial(self, record: TrialRecord) -> None:
         """A trial changed."""
         self.trial_list.update_trial(record)
+        self.grid.update_trial(record)
         self.charts.update_trial(record)
 
     def add_points(self, points: Sequence[MetricPoint]) -> None:
         """New metric points (batched by the bridge)."""
         self.charts.add_points(points)
+        total = self._config.limits.max_epochs if self._config is not None else None
+        latest: dict[int, int] = {}
+        for point in points:
+            if point.step is not None:
+                latest[point.trial_id] = max(latest.get(point.trial_id, 0), point.step)
+        for trial_id, step in latest.items():
+            self.grid.set_progress(trial_id, step, total)
 
     def current_space(self) -> Space | None:
         """The space as edited in the Space tab (None: not editable here)."""
