@@ -43,16 +43,13 @@ class ParamAxis:
 
     def positions(self, values: Sequence[Any]) -> np.ndarray:
         """Positions of ``values`` (None for missing -> NaN)."""
-        out = np.full(len(values), np.nan)
         if self.kind is AxisKind.CATEGORY:
-            index = {c: i for i, c in enumerate(self.categories)}
-            span = max(1, len(self.categories) - 1)
-            for i, value in enumerate(values):
-                if value is not None and category_key(value) in index:
-                    out[i] = index[category_key(value)] / span if len(self.categories) > 1 else 0.5
-            return out
-        numbers = np.array([np.nan if v is None or not _is_number(v) else float(v)
-                            for v in values], dtype=float)
+            count = len(self.categories)
+            where = {c: (i / (count - 1) if count > 1 else 0.5)
+                     for i, c in enumerate(self.categories)}
+            return np.array([np.nan if v is None else where.get(category_key(v), np.nan)
+                             for v in values], dtype=float)
+        numbers = np.array([v if _is_number(v) else np.nan for v in values], dtype=float)
         lo, hi = self.lo, self.hi
         if self.kind is AxisKind.LOG:
             with np.errstate(invalid="ignore", divide="ignore"):

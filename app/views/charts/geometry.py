@@ -16,37 +16,34 @@ FloatArray = np.ndarray
 def decimate_peak(x: FloatArray, y: FloatArray, max_points: int) -> tuple[FloatArray, FloatArray]:
     """At most ``max_points`` points that keep every bin's minimum and maximum, in order.
 
-    The curve is cut into ``max_points // 2`` bins of consecutive points; each bin
-    keeps its lowest and highest point in their original order, so spikes stay
-    visible (what pyqtgraph's ``peak`` downsampling does on screen).
+    The curve is cut into ``max_points // 2 - 1`` bins of consecutive points; each
+    bin keeps its lowest and highest point in their original order, so spikes stay
+    visible (what pyqtgraph's ``peak`` downsampling does on screen). The first and
+    last points are always kept, so a curve still ends where it ended.
 
     Raises:
-        ValueError: when ``max_points`` < 2 or the arrays differ in length.
+        ValueError: when ``max_points`` < 4 or the arrays differ in length.
     """
-    if max_points < 2:
-        raise ValueError(f"max_points must be >= 2, got {max_points}")
+    if max_points < 4:
+        raise ValueError(f"max_points must be >= 4, got {max_points}")
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} points but y has {len(y)}")
     n = len(y)
     if n <= max_points:
         return x, y
-    bins = max_points // 2
+    bins = max_points // 2 - 1
     edges = np.linspace(0, n, bins + 1).astype(np.intp)
     safe = np.where(np.isfinite(y), y, np.nan)
-    lo = np.empty(bins, dtype=np.intp)
-    hi = np.empty(bins, dtype=np.intp)
     width = int(np.max(np.diff(edges)))
     # Pad every bin to the same width so one reshape does all bins at once.
     index = edges[:-1, None] + np.arange(width)[None, :]
     valid = index < edges[1:, None]
     index = np.where(valid, index, edges[:-1, None])
     block = safe[index]
-    with np.errstate(invalid="ignore"):
-        filled_lo = np.where(np.isnan(block), np.inf, block)
-        filled_hi = np.where(np.isnan(block), -np.inf, block)
-    lo[:] = index[np.arange(bins), np.argmin(filled_lo, axis=1)]
-    hi[:] = index[np.arange(bins), np.argmax(filled_hi, axis=1)]
-    keep = np.sort(np.unique(np.concatenate([lo, hi])))
+    rows = np.arange(bins)
+    lo = index[rows, np.argmin(np.where(np.isnan(block), np.inf, block), axis=1)]
+    hi = index[rows, np.argmax(np.where(np.isnan(block), -np.inf, block), axis=1)]
+    keep = np.unique(np.concatenate([lo, hi, [0, n - 1]]))  # sorted
     return x[keep], y[keep]
 
 
@@ -138,34 +135,33 @@ def nearest_curve(curves: JoinedCurves, x: float, y: float, x_scale: float, y_sc
     n = len(curves)
     if n == 0:
         return None
+    # x first, over everything; y only for what is near in x (a few thousand of 600,000).
     px = (curves.x - x) / x_scale
-    py = (curves.y - y) / y_scale
     best: tuple[int, float] | None = None
-    # Lone points (a curve of one point) and segment ends are both covered by points.
     with np.errstate(invalid="ignore"):
-        near = (np.abs(px) <= radius) & (np.abs(py) <= radius)
-    candidates = np.flatnonzero(near)
-    if len(candidates):
-        d = np.hypot(px[candidates], py[candidates])
-        k = int(np.argmin(d))
-        best = (int(curves.ids[candidates[k]]), float(d[k]))
+        lone = np.flatnonzero(np.abs(px) <= radius)  # points cover one-point curves
+    if len(lone):
+        d = np.hypot(px[lone], (curves.y[lone] - y) / y_scale)
+        k = int(np.nanargmin(d)) if np.isfinite(d).any() else -1
+        if k >= 0:
+            best = (int(curves.ids[lone[k]]), float(d[k]))
     if n > 1:
-        ax, ay, bx, by = px[:-1], py[:-1], px[1:], py[1:]
+        ax, bx = px[:-1], px[1:]
         with np.errstate(invalid="ignore"):
-            # A segment can only be near when its box reaches the radius around the cursor.
-            box = ((np.minimum(ax, bx) <= radius) & (np.maximum(ax, bx) >= -radius)
-                   & (np.minimum(ay, by) <= radius) & (np.maximum(ay, by) >= -radius))
-        segs = np.flatnonzero(box)
+            segs = np.flatnonzero((np.minimum(ax, bx) <= radius) & (np.maximum(ax, bx) >= -radius))
         if len(segs):
-            sax, say, sbx, sby = ax[segs], ay[segs], bx[segs], by[segs]
+            sax, sbx = ax[segs], bx[segs]
+            say = (curves.y[segs] - y) / y_scale
+            sby = (curves.y[segs + 1] - y) / y_scale
             dx, dy = sbx - sax, sby - say
             length2 = dx * dx + dy * dy
             with np.errstate(invalid="ignore", divide="ignore"):
                 t = np.clip(np.where(length2 > 0, -(sax * dx + say * dy) / length2, 0.0), 0, 1)
             d = np.hypot(sax + t * dx, say + t * dy)
-            k = int(np.argmin(d))
-            if np.isfinite(d[k]) and (best is None or d[k] < best[1]):
-                best = (int(curves.ids[segs[k]]), float(d[k]))
+            if np.isfinite(d).any():
+                k = int(np.nanargmin(d))
+                if best is None or d[k] < best[1]:
+                    best = (int(curves.ids[segs[k]]), float(d[k]))
     if best is None or best[1] > radius:
         return None
     return best

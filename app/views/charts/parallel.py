@@ -64,6 +64,7 @@ class ParallelCoordinatesChart(QWidget):
         self.hover_item.setZValue(COLOR_BINS + 4)
         self.plot_item.addItem(self.hover_item)
         self._labels: list[pg.TextItem] = []
+        self._axes_drawn: list[tuple[str, list[tuple[float, str]]]] = []
         self._lines = JoinedCurves.empty()
         self._flat: dict[int, dict[str, Any]] = {}
         self._drawn_key: object = None
@@ -151,6 +152,10 @@ class ParallelCoordinatesChart(QWidget):
 
     def _draw_axes(self) -> None:
         n = len(self.axes)
+        layout = [(axis.title, axis.ticks()) for axis in self.axes]
+        if layout == self._axes_drawn:
+            return  # the same axes and labels: keep the text items (costly to make)
+        self._axes_drawn = layout
         xs = np.repeat(np.arange(n, dtype=float), 2)
         ys = np.tile([0.0, 1.0], n)
         self.axis_lines.setData(xs, ys, connect="pairs")

@@ -9,12 +9,13 @@ whenever it grows, but all of them live in one graphics item. Measured here with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QPainter, QPainterPath, QPen
+from PySide6.QtGui import QPainter, QPainterPath, QPen, QTransform
 
 from app.views.charts.geometry import decimate_peak
 from app.views.charts.layer import Bounds, data_rect, finite_bounds, union
@@ -38,6 +39,9 @@ class RunningCurvesItem(pg.GraphicsObject):  # type: ignore[misc]
         super().__init__()
         self._curves: dict[int, _Curve] = {}
         self._bounds: Bounds | None = None
+        # Cheap bold: a cosmetic 1 px pen drawn twice, 1 px apart, costs ~3.5 ms for 32
+        # curves of 300 points, where a 2 px pen took ~9 ms.
+        self.bold = True
 
     def set_curve(self, trial_id: int, x: np.ndarray, y: np.ndarray, pen: QPen) -> None:
         """Add or replace the curve of ``trial_id``.
@@ -45,18 +49,27 @@ class RunningCurvesItem(pg.GraphicsObject):  # type: ignore[misc]
         Raises:
             ValueError: when x and y differ in length.
         """
-        if len(x) != len(y):
-            raise ValueError(f"trial {trial_id}: {len(x)} x values but {len(y)} y values")
-        if len(y) > MAX_POINTS:
-            x, y = decimate_peak(x, y, MAX_POINTS)
-        bounds = finite_bounds(x, y)
-        path = pg.arrayToQPath(x, y, connect="finite") if len(y) else QPainterPath()
-        self._curves[trial_id] = _Curve(x, y, pen, path, bounds)
+        self.set_curves([(trial_id, x, y, pen)])
+
+    def set_curves(self, curves: Iterable[tuple[int, np.ndarray, np.ndarray, QPen]]) -> None:
+        """Add or replace several curves at once (one geometry change for all).
+
+        Raises:
+            ValueError: when a curve's x and y differ in length.
+        """
+        for trial_id, x, y, pen in curves:
+            if len(x) != len(y):
+                raise ValueError(f"trial {trial_id}: {len(x)} x values but {len(y)} y values")
+            if len(y) > MAX_POINTS:
+                x, y = decimate_peak(x, y, MAX_POINTS)
+            path = pg.arrayToQPath(x, y, connect="finite") if len(y) else QPainterPath()
+            self._curves[trial_id] = _Curve(x, y, pen, path, finite_bounds(x, y))
         self._changed()
 
-    def remove(self, trial_id: int) -> None:
-        """Drop the curve of ``trial_id`` (nothing when absent)."""
-        if self._curves.pop(trial_id, None) is not None:
+    def remove(self, trial_ids: Iterable[int]) -> None:
+        """Drop the curves of ``trial_ids`` (absent ones are ignored)."""
+        removed = [self._curves.pop(t, None) for t in trial_ids]
+        if any(curve is not None for curve in removed):
             self._changed()
 
     def clear(self) -> None:
@@ -105,7 +118,12 @@ class RunningCurvesItem(pg.GraphicsObject):  # type: ignore[misc]
         return QPainterPath()
 
     def paint(self, p: QPainter, opt: object, widget: object = None) -> None:
-        """Each curve's cached path with its pen."""
-        for curve in self._curves.values():
-            p.setPen(curve.pen)
-            p.drawPath(curve.path)
+        """Each curve's cached path with its pen, twice, one pixel apart (see :attr:`bold`)."""
+        world = p.worldTransform()
+        shifts = (world, world * QTransform.fromTranslate(0, 1)) if self.bold else (world,)
+        for transform in shifts:
+            p.setWorldTransform(transform)
+            for curve in self._curves.values():
+                p.setPen(curve.pen)
+                p.drawPath(curve.path)
+        p.setWorldTransform(world)

@@ -2,8 +2,9 @@
 
 Numbers are plotted as they are (log-scaled ones on a log axis); strings,
 booleans and branch names as jittered columns, one per category. Dots are
-coloured by trial number (early dark, late bright), pruned trials are crosses
-(their KPI is from an early step), the best trial is a star;
+coloured by trial number (early dark, late bright, in :data:`SHADES` steps),
+pruned trials are grey crosses (their KPI is from an early step), the best
+trial is a star;
 hovering a dot shows the trial's id and params.
 """
 
@@ -23,6 +24,8 @@ from app.views.charts.data import ChartData
 from app.views.charts.style import BEST_PEN, colormap, make_plot, text_color
 
 JITTER = 0.15
+SHADES = 8
+PRUNED_BRUSH = (150, 150, 150, 200)
 
 
 class ParamScatterChart(QWidget):
@@ -45,12 +48,23 @@ class ParamScatterChart(QWidget):
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.plot_widget)
-        self.dots = pg.ScatterPlotItem(size=7, pen=None, hoverable=True, tip=self._tip,
-                                       hoverPen=pg.mkPen(text_color(), width=2), hoverSize=10)
+        self.dot_items: list[pg.ScatterPlotItem] = []  # SHADES shades by number, then pruned
+        hover_pen = pg.mkPen(text_color(), width=2)
+        for index in range(SHADES + 1):
+            if index < SHADES:
+                brush = pg.mkBrush(colormap().map((index + 0.5) / SHADES, mode="qcolor"))
+                item = pg.ScatterPlotItem(size=8, pen=None, brush=brush)
+            else:
+                item = pg.ScatterPlotItem(size=6, symbol="x", pen=None,
+                                          brush=pg.mkBrush(*PRUNED_BRUSH))
+            item.setData([], [], hoverable=True, tip=self._tip, hoverPen=hover_pen,
+                         hoverSize=11)
+            self.plot_item.addItem(item)
+            self.dot_items.append(item)
         self.best_dot = pg.ScatterPlotItem(size=16, symbol="star", pen=pg.mkPen(BEST_PEN),
                                            brush=pg.mkBrush(BEST_PEN))
-        self.plot_item.addItem(self.dots)
         self.plot_item.addItem(self.best_dot)
+        self._plotted = (np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
         self.axis: ParamAxis | None = None
         self._flat: dict[int, dict[str, Any]] = {}
         self._drawn_key: object = None
@@ -58,6 +72,10 @@ class ParamScatterChart(QWidget):
 
     def _tip(self, x: float, y: float, data: object) -> str:
         return self._data.describe_trial(int(data))  # type: ignore[call-overload]
+
+    def plotted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x, y and trial id of every dot drawn (x is log10 of the value on a log axis)."""
+        return self._plotted
 
     @property
     def param(self) -> str:
@@ -136,14 +154,17 @@ class ParamScatterChart(QWidget):
             else:
                 bottom.setTicks(None)
         y = np.array([r.kpi for r in records], dtype=float)
+        ids = np.array([r.id for r in records], dtype=np.int64)
         numbers = np.array([r.number for r in records], dtype=float)
         span = max(1.0, float(numbers.max() - numbers.min())) if len(numbers) else 1.0
         shade = (numbers - (numbers.min() if len(numbers) else 0)) / span
-        brushes = [pg.mkBrush(c) for c in colormap().map(shade, mode="qcolor")]
-        pruned = [r.state is TrialState.PRUNED for r in records]
-        self.dots.setData(x=x, y=y, data=[r.id for r in records], brush=brushes,
-                          symbol=["x" if p else "o" for p in pruned],
-                          size=[6 if p else 8 for p in pruned])
+        group = np.minimum((shade * SHADES).astype(int), SHADES - 1)
+        group[np.array([r.state is TrialState.PRUNED for r in records], dtype=bool)] = SHADES
+        # One uniformly styled item per group: per-point brushes cost ~35 µs a point here.
+        for index, item in enumerate(self.dot_items):
+            mask = group == index
+            item.setData(x=x[mask], y=y[mask], data=ids[mask])
+        self._plotted = (x, y, ids)
         best = data.best_trial_id()
         where = [i for i, r in enumerate(records) if r.id == best]
         if where:

@@ -1,0 +1,187 @@
+"""KpiCurvesChart: one item for finished curves, running curves apart, best on top, hover."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QPoint, QPointF
+from pytestqt.qtbot import QtBot
+
+from app.engine.records import MetricPoint, TrialRecord
+from app.engine.search.base import Goal
+from app.engine.trial import TrialState
+from app.views.charts.data import ChartData
+from app.views.charts.kpi_curves import KpiCurvesChart
+from app.views.charts.layer import FinishedCurvesItem
+from app.views.charts.running import RunningCurvesItem
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+STEPS = 20
+
+
+def trial(trial_id: int, state: TrialState, kpi: float | None = None) -> TrialRecord:
+    return TrialRecord(id=trial_id, experiment_id=1, number=trial_id, state=state,
+                       params={"lr": 0.001 * trial_id, "model": {"layers": trial_id % 4}},
+                       created_at=T0, kpi=kpi)
+
+
+def curve(trial_id: int, steps: int = STEPS) -> list[MetricPoint]:
+    """A falling curve, shifted up by the trial id so curves never touch."""
+    return [MetricPoint(trial_id, "loss", trial_id + 2.0 * np.exp(-s / 5), s, 0.0)
+            for s in range(steps)]
+
+
+@pytest.fixture
+def data() -> ChartData:
+    """Completed 1, 2, 3 (2 is best), pruned 4 (short), running 5 and 6."""
+    data = ChartData("loss", Goal.MIN)
+    last = {t: curve(t)[-1].value for t in (1, 2, 3)}
+    data.set_trials([trial(1, TrialState.COMPLETED, last[1] + 10),  # kpi: 2 best on purpose
+                     trial(2, TrialState.COMPLETED, 0.5),
+                     trial(3, TrialState.COMPLETED, last[3]),
+                     trial(4, TrialState.PRUNED, curve(4, 5)[-1].value),
+                     trial(5, TrialState.RUNNING), trial(6, TrialState.RUNNING)])
+    for t in (1, 2, 3):
+        data.add_points(curve(t))
+    data.add_points(curve(4, 5))
+    data.add_points(curve(5, 8) + curve(6, 12))
+    return data
+
+
+@pytest.fixture
+def chart(qtbot: QtBot, data: ChartData) -> KpiCurvesChart:
+    chart = KpiCurvesChart(data)
+    qtbot.addWidget(chart)
+    chart.resize(800, 500)
+    chart.show()
+    qtbot.waitExposed(chart)
+    chart.refresh()
+    chart.plot_item.getViewBox().autoRange(padding=0.02)
+    return chart
+
+
+def curve_items(chart: KpiCurvesChart) -> list[object]:
+    return [item for item in chart.plot_item.items
+            if isinstance(item, pg.PlotCurveItem | pg.PlotDataItem | RunningCurvesItem)]
+
+
+def test_finished_curves_collapse_into_one_item(chart: KpiCurvesChart) -> None:
+    finished = [i for i in chart.plot_item.items if isinstance(i, FinishedCurvesItem)]
+    assert finished == [chart.finished_item]
+    assert sorted(set(chart.finished_item.curves.endpoints()[2].tolist())) == [1, 2, 3, 4]
+    # best, hover, the finished item and one item for all running curves: never one per trial
+    assert len(curve_items(chart)) == 4
+    assert chart.finished_item.opts["connect"] == "finite"
+
+
+def test_running_trials_are_separate_curves_with_their_own_colours(
+        chart: KpiCurvesChart) -> None:
+    assert chart.running_item.trial_ids() == [5, 6]
+    x5, y5, pen5 = chart.running_item.curve(5)
+    _, y6, pen6 = chart.running_item.curve(6)
+    assert (len(y5), len(y6)) == (8, 12)
+    assert x5.tolist() == list(range(8))
+    assert pen5.color() != pen6.color()
+    assert chart.running_item.zValue() > chart.finished_item.zValue()
+
+
+def test_best_trial_is_thick_bright_and_on_top(chart: KpiCurvesChart) -> None:
+    _x, y = chart.best_item.getData()
+    assert y.tolist() == [p.value for p in curve(2)]
+    assert chart.best_item.opts["pen"].width() == 3
+    assert chart.best_item.zValue() > chart.running_item.zValue()
+    assert chart.best_item.opts["autoDownsample"] and chart.best_item.opts["clipToView"]
+    assert "trial #2" in chart.plot_item.titleLabel.text
+
+
+def test_pruned_curve_ends_with_a_marker(chart: KpiCurvesChart) -> None:
+    x, y = chart.pruned_markers.getData()
+    end = curve(4, 5)[-1]
+    assert x.tolist() == [end.step] and y.tolist() == pytest.approx([end.value])
+
+
+def test_points_wait_for_refresh_and_finishing_moves_a_curve(
+        chart: KpiCurvesChart, data: ChartData) -> None:
+    data.add_points([MetricPoint(5, "loss", 5.1, 8, 0.0)])
+    assert len(chart.running_item.curve(5)[1]) == 8  # nothing drawn per metric
+    chart.refresh()
+    assert len(chart.running_item.curve(5)[1]) == 9
+    renders = chart.finished_item.full_renders
+    data.update_trial(trial(5, TrialState.COMPLETED, 5.1))
+    chart.refresh()
+    assert chart.running_item.trial_ids() == [6]
+    assert 5 in chart.finished_item.curves.ids.tolist()
+    chart.plot_widget.viewport().repaint()
+    assert chart.finished_item.full_renders == renders  # appended, not repainted from scratch
+
+
+def test_late_points_of_a_finished_trial_rebuild_its_curve(
+        chart: KpiCurvesChart, data: ChartData) -> None:
+    data.add_points([MetricPoint(1, "loss", 1.0, STEPS, 0.0)])
+    chart.refresh()
+    joined = chart.finished_item.curves
+    assert (joined.ids == 1).sum() == STEPS + 2  # the points plus the NaN separator
+    assert len(curve_items(chart)) == 4
+
+
+def test_hover_lookup_finds_the_curve_between_its_points(chart: KpiCurvesChart) -> None:
+    # Halfway between steps 3 and 4 of trial 6, on the straight line that joins them.
+    y3, y4 = (p.value for p in curve(6)[3:5])
+    assert chart.trial_at(3.5, (y3 + y4) / 2) == 6
+    x, y = curve(3)[10].step, curve(3)[10].value
+    assert chart.trial_at(x, y) == 3
+    assert chart.trial_at(10.0, 100.0) is None
+    text = chart.hover_at(x, y)
+    assert "id 3" in text and "lr = 0.003" in text and "model.layers = 3" in text
+    assert chart.hover.trial_id == 3
+    assert chart.hover_item.getData()[1].tolist() == [p.value for p in curve(3)]
+
+
+def test_moving_the_mouse_over_a_curve_shows_its_trial(
+        qtbot: QtBot, chart: KpiCurvesChart) -> None:
+    view = chart.plot_item.getViewBox()
+    target = curve(1)[6]
+    scene_pos = view.mapViewToScene(QPointF(target.step, target.value))
+    widget_pos = chart.plot_widget.mapFromScene(scene_pos)
+    qtbot.mouseMove(chart.plot_widget.viewport(), QPoint(widget_pos.x(), widget_pos.y()))
+    qtbot.waitUntil(lambda: chart.hover.trial_id == 1, timeout=3000)
+    assert "Trial #1 (id 1)" in chart.hover.text
+
+
+def test_switching_experiment_clears_every_curve(chart: KpiCurvesChart, data: ChartData) -> None:
+    data.set_experiment("acc", Goal.MAX)
+    chart.refresh()
+    assert len(chart.finished_item.curves) == 0
+    assert len(chart.running_item) == 0
+    assert chart.best_item.getData()[0] is None or len(chart.best_item.getData()[0]) == 0
+    assert chart.plot_item.getAxis("left").labelText == "acc"
+
+
+def test_changing_the_view_repaints_the_finished_layer_coarse_then_fine(
+        qtbot: QtBot, chart: KpiCurvesChart, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.views.charts import layer
+    monkeypatch.setattr(layer, "COARSE_ABOVE_POINTS", 0)  # our few points count as many
+    item = chart.finished_item
+    viewport = chart.plot_widget.viewport()
+    viewport.repaint()
+    renders = item.full_renders
+    chart.plot_item.setXRange(0, 10, padding=0)
+    viewport.repaint()
+    chart.plot_item.setXRange(0, 8, padding=0)  # a second change at once: the view is moving
+    viewport.repaint()
+    assert item.full_renders >= renders + 2
+    assert item._painted_coarse  # drawn from the coarse copy while moving
+    moving = item.full_renders
+    qtbot.waitUntil(lambda: not item._painted_coarse, timeout=3000)  # then in full detail
+    assert item.full_renders > moving
+
+
+def test_running_curves_refuse_mismatched_arrays() -> None:
+    item = RunningCurvesItem()
+    with pytest.raises(ValueError, match="trial 3: 2 x values but 1 y values"):
+        item.set_curve(3, np.arange(2.0), np.ones(1), pg.mkPen("r"))
+    item.set_curve(3, np.arange(5000.0), np.ones(5000), pg.mkPen("r"))
+    assert len(item.curve(3)[0]) <= 2000  # long curves are peak-decimated
