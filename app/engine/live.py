@@ -13,7 +13,8 @@ from enum import Enum
 
 from app.engine.experiment import Kpi, KpiUse
 from app.engine.ports import Executor
-from app.engine.records import TrialRecord
+from app.engine.protocol import LineParser, MetricReport, ProgressReport, ProtocolWarning
+from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import TrialState
 
 TAIL_LINES = 50
@@ -28,6 +29,15 @@ class StopReason(str, Enum):
     MAX_TIME = "reached the max time per trial"
     BUDGET = "the experiment's time budget ran out"
     PRUNED = "pruned by the early-stopping scheduler"
+
+
+@dataclass
+class Reading:
+    """What a batch of log lines said: points to store, KPI values, warnings to log."""
+
+    points: list[MetricPoint] = field(default_factory=list)
+    kpi: list[tuple[int, float]] = field(default_factory=list)  # (step or ordinal, value)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +71,33 @@ class LiveTrial:
             self.best is None or self.kpi.goal.better(value, self.best)
         ):
             self.best = value
+
+    def read(self, lines: tuple[str, ...], parser: LineParser, stamp: float) -> Reading:
+        """Parse complete log lines, updating the KPI, step, progress and log tail.
+
+        A KPI report without a step is placed at its ordinal (1st, 2nd, ... report).
+        """
+        reading = Reading()
+        for line in lines:
+            self.lines += 1
+            self.tail.append(line)
+            for report in parser.parse(line):
+                if isinstance(report, MetricReport):
+                    reading.points.append(MetricPoint(self.record.id, report.name,
+                                                      report.value, report.step, stamp))
+                    if report.step is not None:
+                        self.step = max(self.step or 0, report.step)
+                    if report.name == self.kpi.name:
+                        self.add_kpi(report.value)
+                        step = report.step if report.step is not None else self.kpi_reports
+                        reading.kpi.append((step, report.value))
+                elif isinstance(report, ProgressReport):
+                    self.step, self.total = report.step, report.total
+                elif isinstance(report, ProtocolWarning) and self.warnings < MAX_WARNINGS:
+                    self.warnings += 1
+                    reading.warnings.append(f"trial {self.number}, line {self.lines}: "
+                                            f"{report.message}")
+        return reading
 
     def kpi_value(self) -> float | None:
         """The trial's result by the experiment's rule (last or best)."""

@@ -22,11 +22,10 @@ from typing import Any
 
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
-from app.engine.live import MAX_WARNINGS, LiveTrial, StopReason, searcher_value
+from app.engine.live import LiveTrial, StopReason, searcher_value
 from app.engine.ports import Executor, TrialRepository
-from app.engine.protocol import LineParser, MetricReport, ProgressReport, ProtocolWarning
+from app.engine.protocol import LineParser
 from app.engine.records import (
-    MetricPoint,
     ProcessEvent,
     ProcessEventKind,
     Snapshot,
@@ -362,26 +361,12 @@ class Runner:
             live.executor.stop(live.record.id, self._grace)
 
     def _output(self, live: LiveTrial, event: ProcessEvent) -> None:
-        points: list[MetricPoint] = []
-        stamp = time.time()
-        for line in event.lines:
-            live.lines += 1
-            live.tail.append(line)
-            for report in self._parser.parse(line):
-                if isinstance(report, MetricReport):
-                    points.append(MetricPoint(live.record.id, report.name, report.value,
-                                              report.step, stamp))
-                    if report.step is not None:
-                        live.step = max(live.step or 0, report.step)
-                    if report.name == self._config.kpi.name:
-                        live.add_kpi(report.value)
-                        self._ask_scheduler(live, report)
-                elif isinstance(report, ProgressReport):
-                    live.step, live.total = report.step, report.total
-                elif isinstance(report, ProtocolWarning) and live.warnings < MAX_WARNINGS:
-                    live.warnings += 1
-                    self._log(f"trial {live.number}, line {live.lines}: {report.message}",
-                              live.record.id)
+        reading = live.read(event.lines, self._parser, time.time())
+        for message in reading.warnings:
+            self._log(message, live.record.id)
+        for step, value in reading.kpi:
+            self._ask_scheduler(live, step, value)
+        points = reading.points
         if points:
             self._repo.add_metrics(points)
         live.record = self._repo.update_trial(
@@ -393,12 +378,11 @@ class Runner:
         if self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.MAX_EPOCHS)
 
-    def _ask_scheduler(self, live: LiveTrial, report: MetricReport) -> None:
-        """Early stopping: each KPI value, at its step (or its count), goes to the scheduler."""
+    def _ask_scheduler(self, live: LiveTrial, step: int, value: float) -> None:
+        """Early stopping: each KPI value, at its step, goes to the scheduler."""
         if live.stop_reason is not None:
             return  # already stopping: its later values decide nothing
-        step = report.step if report.step is not None else live.kpi_reports
-        decision = self._scheduler.on_result(live.number, step, report.value)
+        decision = self._scheduler.on_result(live.number, step, value)
         if decision is Decision.STOP and not self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.PRUNED)  # one that ran its budget is not pruned
 
