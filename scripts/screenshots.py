@@ -79,6 +79,10 @@ def main() -> int:
     dialog.show()
     save("new-optimisation-dialog.png", dialog)
     dialog.close()
+    from app.views.space_editor.screenshots import render_screenshots
+
+    for path in render_screenshots(OUT):
+        print(f"wrote {path.relative_to(ROOT)}")
     window.close()
     store.close()
     shutil.rmtree(tmp, ignore_errors=True)

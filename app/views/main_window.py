@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.panels.charts, "Charts")
         self.tabs.addTab(self.log, "Log")
         self.panels.stopTrial.connect(self._stop_trial_unsupported)
+        self.panels.space.validityChanged.connect(lambda _ok, _why: self._update_actions())
 
         self.splitter = QSplitter()
         self.splitter.addWidget(left)

@@ -6,89 +6,25 @@ each tab keeps what it needs. Qt only: GUI thread.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
-    QLabel,
-    QPlainTextEdit,
     QScrollArea,
     QSplitter,
-    QTreeView,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
-    QWidget,
 )
 
 from app.engine.experiment import ExperimentConfig
 from app.engine.params import flatten
 from app.engine.records import MetricPoint, TrialRecord
-from app.engine.search import Algorithm, GridSearcher, make_searcher
 from app.engine.space.nodes import Space
 from app.views.charts.panel import ChartsPanel
-from app.views.space_model import SpaceTreeModel
+from app.views.space_editor import SpaceEditor
 from app.views.trial_grid import TrialGrid
 
 PREVIEW_COUNT = 10
-
-
-class SpaceView(QWidget):
-    """The experiment's space as a tree beside 10 sampled configurations and the grid size."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.model = SpaceTreeModel(Space(), self)
-        self.tree = QTreeView()
-        self.tree.setModel(self.model)
-        self.tree.setAlternatingRowColors(True)
-        self.summary = QLabel()
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.summary.setWordWrap(True)
-        self.preview = QPlainTextEdit(readOnly=True)
-        self.grid_label = QLabel()
-        self.grid_label.setWordWrap(True)
-        side = QWidget()
-        layout = QVBoxLayout(side)
-        layout.addWidget(self.summary)
-        layout.addWidget(QLabel(f"{PREVIEW_COUNT} sampled configurations"))
-        layout.addWidget(self.preview)
-        layout.addWidget(self.grid_label)
-        splitter = QSplitter()
-        splitter.addWidget(self.tree)
-        splitter.addWidget(side)
-        splitter.setSizes([600, 400])
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(splitter)
-
-    def show_config(self, config: ExperimentConfig) -> None:
-        """Show one experiment's space and settings."""
-        self.model.set_space(config.space)
-        self.tree.expandAll()
-        for column in range(self.model.columnCount()):
-            self.tree.resizeColumnToContents(column)
-        limits = config.limits
-        self.summary.setText(
-            f"<b>{config.name}</b><br>command: <code>{config.command}</code><br>"
-            f"KPI: {config.kpi.name} ({config.kpi.goal.value}), algorithm: "
-            f"{config.algorithm.value}, early stopping: {config.scheduler.name.value}<br>"
-            f"max trials {limits.max_trials}, parallel {limits.max_parallel}, max epochs "
-            f"{limits.max_epochs or '—'}")
-        searcher = make_searcher(Algorithm.RANDOM, config.space, seed=0)
-        lines = []
-        for trial_id in range(1, PREVIEW_COUNT + 1):
-            params = searcher.suggest(trial_id)
-            if params is not None:
-                shown = {k: float(f"{v:.4g}") if isinstance(v, float) else v
-                         for k, v in flatten(params).items()}
-                lines.append(json.dumps(shown))
-        self.preview.setPlainText("\n".join(lines))
-        try:
-            self.grid_label.setText(f"Grid size: {GridSearcher(config.space).size}")
-        except ValueError as exc:
-            self.grid_label.setText(f"Grid: not possible — {str(exc).splitlines()[0]}")
 
 
 class TrialList(QTreeWidget):
@@ -152,7 +88,7 @@ class ExperimentPanels(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.space = SpaceView()
+        self.space = SpaceEditor()
         self.trial_list = TrialList()
         self.grid = TrialGrid()
         scroll = QScrollArea()
@@ -169,7 +105,7 @@ class ExperimentPanels(QObject):
              points: Sequence[MetricPoint]) -> None:
         """Load an experiment: its space, trials and stored metric points."""
         self._config = config
-        self.space.show_config(config)
+        self.space.set_space(config.space)
         self.trial_list.set_trials(trials)
         self.grid.set_trials(list(trials), config.kpi.name, config.kpi.goal)
         self.charts.set_experiment(config.kpi.name, config.kpi.goal, config.space)
@@ -195,9 +131,9 @@ class ExperimentPanels(QObject):
             self.grid.set_progress(trial_id, step, total)
 
     def current_space(self) -> Space | None:
-        """The space as edited in the Space tab (None: not editable here)."""
-        return None
+        """The space as edited in the Space tab."""
+        return self.space.space()
 
     def space_validity(self) -> tuple[bool, str]:
         """Whether the edited space may run, and why not."""
-        return True, ""
+        return self.space.validity()

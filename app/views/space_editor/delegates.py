@@ -1,0 +1,134 @@
+"""The right editor for each cell of the space tree.
+
+Name: a line edit that accepts identifiers only. Type (numbers): float or int.
+Default: a number box (scientific on log scales, whole numbers for integers),
+false/true, text, or one of a choice's values or branches. Distribution / range
+/ values: the distribution with its bounds and step for a number, the list of
+values for a choice. Every editor commits through ``setData``, so every edit is
+one undo step and a refused one is reported by the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QRect, Qt
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLineEdit,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from app.engine.space.nodes import (
+    NAME_RE,
+    BooleanParam,
+    Choice,
+    ChoiceKind,
+    Node,
+    NumberParam,
+    StringParam,
+)
+from app.views.space_editor.cells import Column, format_number, is_scientific
+from app.views.space_editor.editors import NumberRangeEditor, NumberSpinBox, ValuesEditor
+
+Index = QModelIndex | QPersistentModelIndex
+VALUES_EDITOR_HEIGHT = 150
+
+
+class SpaceItemDelegate(QStyledItemDelegate):
+    """Creates, fills and reads the editor of each editable cell."""
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
+                     index: Index) -> QWidget:
+        node: Node = index.internalPointer()
+        column = Column(index.column())
+        if column is Column.NAME:
+            editor = QLineEdit(parent)
+            editor.setValidator(QRegularExpressionValidator(NAME_RE.pattern, editor))
+            editor.setToolTip("letters, digits and _, starting with a letter")
+            return editor
+        if column is Column.TYPE and isinstance(node, NumberParam):
+            return _combo(parent, [("float", "float"), ("int", "int")])
+        if column is Column.DEFAULT and (default := _default_editor(parent, node)) is not None:
+            return default
+        if column is Column.SEARCH and isinstance(node, NumberParam):
+            return NumberRangeEditor(parent)
+        if column is Column.SEARCH and isinstance(node, Choice):
+            return ValuesEditor(parent)
+        return super().createEditor(parent, option, index)
+
+    def setEditorData(self, editor: QWidget, index: Index) -> None:
+        node: Node = index.internalPointer()
+        edit_value: Any = index.data(Qt.ItemDataRole.EditRole)
+        if isinstance(editor, NumberRangeEditor) and isinstance(node, NumberParam):
+            editor.set_fields(edit_value, node.gives_int)
+        elif isinstance(editor, ValuesEditor):
+            editor.set_values(edit_value)
+        elif isinstance(editor, NumberSpinBox):
+            editor.set_number(edit_value)
+        elif isinstance(editor, QComboBox):
+            found = next((i for i in range(editor.count())
+                          if _same(editor.itemData(i), edit_value)), -1)
+            editor.setCurrentIndex(max(found, 0))
+        elif isinstance(editor, QLineEdit):
+            editor.setText("" if edit_value is None else str(edit_value))
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
+        value: Any
+        if isinstance(editor, NumberRangeEditor):
+            value = editor.fields()
+        elif isinstance(editor, ValuesEditor):
+            value = editor.values()
+        elif isinstance(editor, NumberSpinBox):
+            editor.interpretText()
+            value = editor.number()
+        elif isinstance(editor, QComboBox):
+            value = editor.currentData()
+        elif isinstance(editor, QLineEdit):
+            value = editor.text()
+        else:
+            return
+        model.setData(index, value)
+
+    def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem,
+                             index: Index) -> None:
+        rect = QRect(option.rect)
+        if isinstance(editor, NumberRangeEditor | ValuesEditor):
+            # wider and taller than the cell, shifted left to stay inside the view
+            hint = editor.sizeHint()
+            rect.setWidth(max(rect.width(), hint.width()))
+            height = VALUES_EDITOR_HEIGHT if isinstance(editor, ValuesEditor) else hint.height()
+            rect.setHeight(max(rect.height(), height))
+            view = editor.parentWidget()
+            if view is not None and rect.right() > view.width():
+                rect.moveLeft(max(0, view.width() - rect.width()))
+        editor.setGeometry(rect)
+
+
+def _default_editor(parent: QWidget, node: Node) -> QWidget | None:
+    if isinstance(node, NumberParam):
+        return NumberSpinBox(parent, scientific=is_scientific(node), integer=node.gives_int)
+    if isinstance(node, BooleanParam):
+        return _combo(parent, [("false", False), ("true", True)])
+    if isinstance(node, StringParam):
+        return QLineEdit(parent)
+    if isinstance(node, Choice):
+        if node.kind is ChoiceKind.GROUPS:
+            return _combo(parent, [(b.name, b.name) for b in node.branches])
+        return _combo(parent, [(format_number(v) if isinstance(v, int | float) else str(v), v)
+                               for v in node.values])
+    return None
+
+
+def _combo(parent: QWidget, items: list[tuple[str, Any]]) -> QComboBox:
+    combo = QComboBox(parent)
+    for text, data in items:
+        combo.addItem(text, data)
+    return combo
+
+
+def _same(a: object, b: object) -> bool:
+    return type(a) is type(b) and a == b

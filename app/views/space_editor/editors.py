@@ -1,0 +1,257 @@
+"""Editor widgets for the space tree's cells: numbers, a number's distribution, choice values."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.space.nodes import Distribution
+from app.views.space_editor.cells import format_number
+
+NONE_TEXT = "none"
+_HUGE = 1e300
+_PARTIAL = ("", "-", "+", ".", "-.", "+.")
+
+
+class NumberSpinBox(QDoubleSpinBox):
+    """A spin box for any finite number, shown as short as it can be.
+
+    ``scientific`` shows ``1e-04`` (and steps by factors of ten), ``integer`` shows
+    and steps whole numbers, ``optional`` adds an empty value shown as ``none``.
+    """
+
+    def __init__(self, parent: QWidget | None = None, *, scientific: bool = False,
+                 integer: bool = False, optional: bool = False) -> None:
+        super().__init__(parent)
+        self._scientific = scientific
+        self._integer = integer
+        self.setDecimals(323)  # never round what a person typed; the text is ours
+        self.setRange(-_HUGE, _HUGE)
+        self.setKeyboardTracking(False)
+        self.setAccelerated(True)
+        if optional:
+            self.setSpecialValueText(NONE_TEXT)
+
+    def set_mode(self, *, scientific: bool, integer: bool) -> None:
+        """Switch notation and whole-number mode, keeping the value."""
+        number = self.number()
+        self._scientific, self._integer = scientific, integer
+        self.set_number(number)
+
+    def number(self) -> float | int | None:
+        """The value (an int in integer mode), None when optional and empty."""
+        value = self.value()
+        if self.specialValueText() and value == self.minimum():
+            return None
+        return round(value) if self._integer else value
+
+    def set_number(self, number: float | int | None) -> None:
+        """Show ``number`` (None: empty, for an optional box)."""
+        self.setValue(self.minimum() if number is None else float(number))
+        self.lineEdit().setText(self.textFromValue(self.value()))
+
+    def textFromValue(self, value: float) -> str:
+        if self.specialValueText() and value == self.minimum():
+            return self.specialValueText()
+        return format_number(round(value) if self._integer else value, self._scientific)
+
+    def valueFromText(self, text: str) -> float:
+        text = text.strip()
+        if self.specialValueText() and text in (self.specialValueText(), ""):
+            return self.minimum()
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> Any:
+        stripped = text.strip()
+        special = self.specialValueText()
+        if special and (stripped == special or (stripped and special.startswith(stripped))):
+            state = QValidator.State.Acceptable if stripped == special \
+                else QValidator.State.Intermediate
+        elif stripped in _PARTIAL or stripped.lower().endswith(("e", "e-", "e+")):
+            state = QValidator.State.Intermediate
+        else:
+            try:
+                number = float(stripped)
+            except ValueError:
+                state = QValidator.State.Invalid
+            else:
+                whole = not self._integer or number.is_integer()
+                state = QValidator.State.Acceptable if math.isfinite(number) and whole \
+                    else QValidator.State.Intermediate
+        return state, text, pos
+
+    def stepBy(self, steps: int) -> None:
+        number = self.number()
+        if number is None:
+            number = 0
+        if self._scientific and number > 0:
+            self.set_number(number * 10.0 ** steps)
+        elif self._integer:
+            self.set_number(round(number) + steps)
+        else:
+            unit = 10.0 ** (math.floor(math.log10(abs(number))) - 1) if number else 0.1
+            self.set_number(round(number + steps * unit, 12))
+        self.editingFinished.emit()
+
+
+class NumberRangeEditor(QWidget):
+    """A number's distribution with its parameters: min/max, or μ/σ, and a step."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAutoFillBackground(True)
+        self._integer = False
+        self._values: dict[str, float | int | None] = {}
+        self.distribution = QComboBox()
+        self.distribution.addItem("fixed", "")
+        for dist in Distribution:
+            self.distribution.addItem(dist.value, dist.value)
+        self.low_label, self.high_label = QLabel("min"), QLabel("max")
+        self.low = NumberSpinBox(optional=True)
+        self.high = NumberSpinBox(optional=True)
+        self.step = NumberSpinBox(optional=True)
+        self.step.setToolTip("values are multiples of the step (hyperopt's q); none: continuous")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        for widget in (self.distribution, self.low_label, self.low, self.high_label, self.high,
+                       QLabel("step"), self.step):
+            layout.addWidget(widget)
+        self._shown: Distribution | None = None
+        self.distribution.currentIndexChanged.connect(self._switch)
+
+    def set_fields(self, fields: dict[str, Any], integer: bool) -> None:
+        """Show a number's ``distribution``, ``min``, ``max``, ``mu``, ``sigma`` and ``step``."""
+        self._integer = integer
+        self._values = {k: fields.get(k) for k in ("min", "max", "mu", "sigma")}
+        self._shown = _distribution(fields.get("distribution"))
+        self.distribution.blockSignals(True)
+        self.distribution.setCurrentIndex(
+            max(0, self.distribution.findData(self._shown.value if self._shown else "")))
+        self.distribution.blockSignals(False)
+        self._show(self._shown)
+        self.step.set_number(fields.get("step"))
+
+    def fields(self) -> dict[str, Any]:
+        """The distribution and the parameters it uses (the others are left as they are)."""
+        self._keep()
+        dist = _distribution(self.distribution.currentData())
+        out: dict[str, Any] = {"distribution": dist, "step": self.step.number()}
+        keys = ("mu", "sigma") if dist is not None and dist.is_gaussian else ("min", "max")
+        if dist is not None:
+            out.update({key: self._values.get(key) for key in keys})
+        return out
+
+    def _keys(self, dist: Distribution | None) -> tuple[str, str]:
+        return ("mu", "sigma") if dist is not None and dist.is_gaussian else ("min", "max")
+
+    def _keep(self) -> None:
+        low, high = self._keys(self._shown)
+        self._values[low], self._values[high] = self.low.number(), self.high.number()
+
+    def _switch(self) -> None:
+        self._keep()
+        self._shown = _distribution(self.distribution.currentData())
+        low, high = self._values.get("min"), self._values.get("max")
+        if (self._shown is not None and self._shown.is_log and low is not None and low <= 0
+                and high is not None and high > 0):
+            self._values["min"] = high / 1000  # a log scale cannot reach zero
+        self._show(self._shown)
+
+    def _show(self, dist: Distribution | None) -> None:
+        low, high = self._keys(dist)
+        self.low_label.setText("μ" if low == "mu" else "min")
+        self.high_label.setText("σ" if high == "sigma" else "max")
+        scientific = dist is not None and dist.is_log and not self._integer
+        integer = (self._integer or dist is Distribution.RANDINT) and low == "min"
+        for box in (self.low, self.high, self.step):
+            box.set_mode(scientific=scientific, integer=integer and box is not self.step)
+        self.low.set_number(self._values.get(low))
+        self.high.set_number(self._values.get(high))
+        for widget in (self.low, self.high, self.low_label, self.high_label):
+            widget.setEnabled(dist is not None)
+
+
+def _distribution(value: object) -> Distribution | None:
+    """A distribution from itself or its name (Qt hands str-based enums back as str)."""
+    return Distribution(value) if value else None
+
+
+class ValuesEditor(QWidget):
+    """The list of values of a choice: edit in place, add, remove, reorder.
+
+    Events:
+        edited(): the list changed.
+    """
+
+    edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAutoFillBackground(True)
+        self.list = QListWidget()
+        self.list.setDragDropMode(QListWidget.DragDropMode.InternalMove)
+        self.list.itemChanged.connect(lambda _: self.edited.emit())
+        add, remove = QPushButton("+"), QPushButton("−")
+        add.setToolTip("add a value")
+        remove.setToolTip("remove the selected value")
+        for button in (add, remove):
+            button.setFixedWidth(28)
+        add.clicked.connect(self.add_value)
+        remove.clicked.connect(self.remove_current)
+        buttons = QVBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+
+    def set_values(self, values: list[Any]) -> None:
+        """Show the values (numbers and texts alike, as text)."""
+        self.list.clear()
+        for value in values:
+            self._append(format_number(value) if isinstance(value, int | float) else str(value))
+
+    def values(self) -> list[str]:
+        """The values as typed, in order, empty ones left out."""
+        texts = (self.list.item(row).text().strip() for row in range(self.list.count()))
+        return [text for text in texts if text]
+
+    def add_value(self, text: str = "") -> None:
+        """Append a value and start editing it."""
+        item = self._append(text or "value")
+        self.list.setCurrentItem(item)
+        self.list.editItem(item)
+        self.edited.emit()
+
+    def remove_current(self) -> None:
+        """Remove the selected value."""
+        row = self.list.currentRow()
+        if row >= 0:
+            self.list.takeItem(row)
+            self.edited.emit()
+
+    def _append(self, text: str) -> QListWidgetItem:
+        item = QListWidgetItem(text)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        self.list.addItem(item)
+        return item

@@ -1,0 +1,341 @@
+"""The editable space model: every change is an undo command, drag and drop included.
+
+The invariants every edit keeps: only groups are branches of a choice of groups
+(and only containers take children); sibling names are unique (adding,
+duplicating and moving into another container suffix a taken name, ``lr_2``;
+renaming to a taken name is refused); a node never moves into itself.
+Problems of values (min > max, a log range through zero) are not refused but
+marked by validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt, Signal
+
+from app.engine.space.nodes import Choice, Node, NumberParam, Space
+from app.views.space_editor.cells import Column
+from app.views.space_editor.commands import (
+    InsertNode,
+    MoveNode,
+    RemoveNode,
+    ReplaceChildren,
+    SetFields,
+)
+from app.views.space_editor.fields import plan_changes
+from app.views.space_editor.model import Index, SpaceTreeBase
+from app.views.space_editor.tree import (
+    NodeKind,
+    SpaceEditError,
+    check_accepts,
+    children_of,
+    contains,
+    new_node,
+    row_of,
+    sibling_names,
+    unique_name,
+)
+
+MIME_TYPE = "application/x-sweeplab-space-nodes"
+
+
+class SpaceTreeModel(SpaceTreeBase):
+    """The space tree, editable cell by cell and by the methods below, all undoable.
+
+    The methods raise :class:`SpaceEditError` (a ``ValueError``) for an edit the
+    invariants refuse; ``setData`` (what the view's editors call) returns False
+    instead and emits ``editRefused``. Qt only: GUI thread.
+
+    Events:
+        spaceChanged(): after every change of the tree (edits, undo, redo, import).
+        validityChanged(bool, str): whether the space is valid, and its first problem.
+        editRefused(str): a cell edit was refused; the message names the node and why.
+    """
+
+    editRefused = Signal(str)
+
+    # -- cells -----------------------------------------------------------
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        node = self.node(index)
+        if node is None:
+            return False
+        column = Column(index.column())
+        try:
+            if column is Column.AUTO:
+                if role != Qt.ItemDataRole.CheckStateRole:
+                    return False
+                changes = {"auto": _checked(value)}
+            elif role != Qt.ItemDataRole.EditRole:
+                return False
+            else:
+                changes = self._cell_changes(node, column, value)
+            self.set_fields(index, **changes)
+        except SpaceEditError as exc:
+            self.editRefused.emit(str(exc))
+            return False
+        return True
+
+    def _cell_changes(self, node: Node, column: Column, value: Any) -> dict[str, Any]:
+        where = self.path_of(node)
+        if column is Column.NAME:
+            return {"name": value}
+        if column is Column.TYPE:
+            if value not in ("int", "float", True, False):
+                raise SpaceEditError(f"{where}: type: expected int or float, got {value!r}")
+            return {"integer": value in ("int", True)}
+        if column is Column.DEFAULT:
+            return {"default": value}
+        if isinstance(node, NumberParam):
+            if not isinstance(value, Mapping):
+                raise SpaceEditError(f"{where}: expected the distribution and its parameters, "
+                                     f"got {value!r}")
+            return dict(value)
+        return {"values": value}
+
+    # -- edits -------------------------------------------------------------
+
+    def set_fields(self, index: Index, **changes: Any) -> bool:
+        """Set fields of the node at ``index`` (name, default, auto, min, values...).
+
+        Returns:
+            True when something changed (one undo step), False when the values were
+            already those.
+
+        Raises:
+            SpaceEditError: an unknown field, a value of the wrong type, an invalid
+                or taken name, a choice default not among its values.
+        """
+        node = self._require(index)
+        where = self.path_of(node)
+        values = plan_changes(node, changes, where)
+        if not values:
+            return False
+        container = self.container_of(node)
+        old_name = node.name
+        if "name" in values and values["name"] in sibling_names(container, exclude=node):
+            raise SpaceEditError(f"{where}: name {values['name']!r} is taken by a sibling")
+        text = (f"Rename {where} to {values['name']}" if list(values) == ["name"]
+                else f"Set {', '.join(values)} of {where}")
+        with self._macro(text):
+            self.undo_stack.push(SetFields(self, node, values, text))
+            if ("name" in values and isinstance(container, Choice)
+                    and container.default == old_name):
+                self.undo_stack.push(SetFields(self, container, {"default": values["name"]},
+                                               text))
+        return True
+
+    def add_node(self, kind: NodeKind, parent: Index = QModelIndex(),
+                 row: int | None = None) -> QModelIndex:
+        """Add a new node of ``kind`` under ``parent`` (invalid: top level) at ``row`` (end).
+
+        A taken name gets a suffix; the first branch of a choice without a usable
+        default becomes its default.
+
+        Raises:
+            SpaceEditError: ``parent`` takes no children, or takes only groups.
+            ValueError: ``row`` is outside the parent's rows.
+        """
+        container = self.item(_first_column(parent))
+        where = self.path_of(container) or "the top level"
+        base = "branch" if isinstance(container, Choice) else kind.base_name
+        node = new_node(kind, unique_name(base, sibling_names(container)))
+        check_accepts(container, node, where)
+        row = self._check_row(container, row, where)
+        text = f"Add {kind.value} {node.name} to {where}"
+        with self._macro(text):
+            self.undo_stack.push(InsertNode(self, container, row, node, text))
+            if isinstance(container, Choice) and container.default_index() is None:
+                self.undo_stack.push(SetFields(self, container, {"default": node.name}, text))
+        return self.index_of(node)
+
+    def remove_node(self, index: Index) -> None:
+        """Delete the node at ``index`` and everything below it."""
+        node = self._require(index)
+        container = self.container_of(node)
+        self.undo_stack.push(RemoveNode(self, container, row_of(container, node),
+                                        f"Delete {self.path_of(node)}"))
+
+    def duplicate_node(self, index: Index) -> QModelIndex:
+        """Copy the node at ``index`` (with everything below it) just after it; returns the copy."""
+        node = self._require(index)
+        container = self.container_of(node)
+        twin = copy.deepcopy(node)
+        twin.name = unique_name(node.name, sibling_names(container))
+        self.undo_stack.push(InsertNode(self, container, row_of(container, node) + 1, twin,
+                                        f"Duplicate {self.path_of(node)}"))
+        return self.index_of(twin)
+
+    def move_node(self, index: Index, parent: Index, row: int | None = None) -> QModelIndex:
+        """Move the node at ``index`` under ``parent`` before ``row`` (None: at the end).
+
+        ``row`` counts the parent's rows as they are before the move, as a drop does.
+
+        Raises:
+            SpaceEditError: into itself, into a node without children, a non-group
+                into a choice of groups.
+            ValueError: ``row`` is outside the parent's rows.
+        """
+        node = self._require(index)
+        self.move_nodes([node], self.item(_first_column(parent)), row)
+        return self.index_of(node)
+
+    def move_nodes(self, nodes: Sequence[Node], container: Node | Space,
+                   row: int | None = None) -> None:
+        """Move ``nodes`` in order under ``container`` before ``row``; one undo step."""
+        where = self.path_of(container) or "the top level"
+        for node in nodes:
+            self._check_move(node, container, where)
+        row = self._check_row(container, row, where)
+        if (len(nodes) == 1 and self.container_of(nodes[0]) is container
+                and row_of(container, nodes[0]) in (row, row - 1)):
+            return  # dropped where it is
+        text = (f"Move {nodes[0].name} to {where}" if len(nodes) == 1
+                else f"Move {len(nodes)} nodes to {where}")
+        with self._macro(text):
+            for node in nodes:
+                # positions are computed as the moves happen, in pre-move row counts
+                source = self.container_of(node)
+                final = row - 1 if source is container and row_of(source, node) < row else row
+                if not (source is container and row_of(source, node) == final):
+                    self.undo_stack.push(MoveNode(self, node, container, final, text))
+                if source is not container and node.name in sibling_names(container, node):
+                    new = unique_name(node.name, sibling_names(container))
+                    self.undo_stack.push(SetFields(self, node, {"name": new}, text))
+                row = final + 1
+
+    def replace_children(self, children: list[Node], text: str) -> None:
+        """Replace the whole tree with ``children`` (an import), as one undo step."""
+        self.undo_stack.push(ReplaceChildren(self, children, text))
+
+    # -- drag and drop -----------------------------------------------------
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME_TYPE]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        nodes: list[Node] = []
+        for index in indexes:
+            node = self.node(index)
+            if node is not None and not any(n is node for n in nodes):
+                nodes.append(node)
+        # a node inside another dragged node travels with it
+        nodes = [n for n in nodes if not any(o is not n and contains(o, n) for o in nodes)]
+        payload = {"model": id(self), "rows": [self._row_path(n) for n in nodes]}
+        data = QMimeData()
+        data.setData(MIME_TYPE, QByteArray(json.dumps(payload).encode()))
+        return data
+
+    def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
+                        parent: Index) -> bool:
+        nodes = self._decode(data)
+        if not nodes or action != Qt.DropAction.MoveAction:
+            return False
+        container = self.item(_first_column(parent))
+        try:
+            for node in nodes:
+                self._check_move(node, container, "")
+        except SpaceEditError:
+            return False
+        return True
+
+    def dropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
+                     parent: Index) -> bool:
+        """Move the dragged nodes here. The move is done (and undoable) when this returns.
+
+        The model has no ``removeRows``, so the view's clean-up after a move-drop
+        (removing the source rows) does nothing, as it must.
+        """
+        if action == Qt.DropAction.IgnoreAction:
+            return True
+        if not self.canDropMimeData(data, action, row, column, parent):
+            return False
+        nodes = self._decode(data)
+        self.move_nodes(nodes, self.item(_first_column(parent)), None if row < 0 else row)
+        return True
+
+    # -- helpers -----------------------------------------------------------
+
+    def _row_path(self, node: Node) -> list[int]:
+        rows: list[int] = []
+        item: Node | Space = node
+        while isinstance(item, Node):
+            container = self.container_of(item)
+            rows.append(row_of(container, item))
+            item = container
+        return rows[::-1]
+
+    def _decode(self, data: QMimeData) -> list[Node]:
+        if not data.hasFormat(MIME_TYPE):
+            return []
+        try:
+            payload = json.loads(bytes(data.data(MIME_TYPE).data()).decode())
+        except ValueError:
+            return []
+        if not isinstance(payload, dict) or payload.get("model") != id(self):
+            return []
+        nodes: list[Node] = []
+        for rows in payload.get("rows", []):
+            item: Node | Space = self.space()
+            for row in rows:
+                children = children_of(item)
+                if not isinstance(row, int) or not 0 <= row < len(children):
+                    return []
+                item = children[row]
+            if isinstance(item, Node):
+                nodes.append(item)
+        return nodes
+
+    def _check_move(self, node: Node, container: Node | Space, where: str) -> None:
+        if isinstance(container, Node) and contains(node, container):
+            raise SpaceEditError(f"{self.path_of(node)}: cannot move a node into itself")
+        check_accepts(container, node, where)
+
+    def _check_row(self, container: Node | Space, row: int | None, where: str) -> int:
+        count = len(children_of(container))
+        if row is None:
+            return count
+        if not 0 <= row <= count:
+            raise ValueError(f"row {row} is outside 0..{count} of {where}")
+        return row
+
+    def _require(self, index: Index) -> Node:
+        node = self.node(index)
+        if node is None:
+            raise SpaceEditError("no node given: select a node first")
+        return node
+
+    @contextmanager
+    def _macro(self, text: str) -> Iterator[None]:
+        self.undo_stack.beginMacro(text)
+        try:
+            yield
+        finally:
+            self.undo_stack.endMacro()
+
+
+def _first_column(index: Index) -> QModelIndex:
+    if not index.isValid():
+        return QModelIndex()
+    return index.model().index(index.row(), 0, index.parent())
+
+
+def _checked(value: Any) -> bool:
+    if isinstance(value, Qt.CheckState):
+        return value == Qt.CheckState.Checked
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value == Qt.CheckState.Checked.value
+    if isinstance(value, bool):
+        return value
+    raise SpaceEditError(f"auto: expected a check state, got {value!r}")

@@ -1,0 +1,376 @@
+"""The space editor: the tree with its toolbar, the validation line, and the preview."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.errors import Problem, SpaceError
+from app.engine.space.files import SpaceFormat, dump_space, load_space
+from app.engine.space.nodes import Choice, Space
+from app.views.space_editor.cells import Column
+from app.views.space_editor.delegates import SpaceItemDelegate
+from app.views.space_editor.edits import SpaceTreeModel
+from app.views.space_editor.preview import SpacePreview
+from app.views.space_editor.tree import NodeKind, is_container
+
+PREVIEW_DELAY_MS = 150
+ERROR_STYLE = "color: #c62828;"
+NOTICE_STYLE = "color: #a15c00;"
+FILE_FILTER = "Space files (*.yaml *.yml *.json);;All files (*)"
+
+
+class Placement(Enum):
+    """Where a new node goes relative to the current one."""
+
+    AUTO = "auto"  # into a container, otherwise after the current node
+    CHILD = "child"
+    SIBLING = "sibling"
+
+
+class SpaceEditor(QWidget):
+    """Edit a space tree: add, rename, drag, delete, undo; see samples and the grid size.
+
+    ``space()`` hands out a copy; ``set_space`` loads a copy, so the caller's
+    objects are never changed behind its back. Qt only: GUI thread.
+
+    Events:
+        changed(): the space was edited (also by undo and redo; not by set_space).
+        validityChanged(bool, str): whether the space may run, and the first problem.
+    """
+
+    changed = Signal()
+    validityChanged = Signal(bool, str)
+
+    def __init__(self, space: Space | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = SpaceTreeModel(copy.deepcopy(space) if space else Space(), self)
+        self.undo_stack = self.model.undo_stack
+        self.tree = QTreeView()
+        self.tree.setModel(self.model)
+        self.tree.setItemDelegate(SpaceItemDelegate(self.tree))
+        self._setup_tree()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.preview = SpacePreview()
+        self.preview.resampleRequested.connect(self.refresh_preview)
+        self._timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
+        self._timer.timeout.connect(self.refresh_preview)
+        self._refusal = ""
+        self._build_actions()
+        self._layout()
+        self.model.spaceChanged.connect(self._on_changed)
+        self.model.validityChanged.connect(self._on_validity)
+        self.model.editRefused.connect(self._on_refused)
+        self.model.rowsInserted.connect(lambda parent, *_: self.tree.expand(parent))
+        self.model.modelReset.connect(self.tree.expandAll)
+        self.tree.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
+        self.tree.expandAll()
+        self._show_status()
+        self._update_actions()
+        self.refresh_preview()
+
+    # -- the document ------------------------------------------------------
+
+    def space(self) -> Space:
+        """A copy of the edited space."""
+        return copy.deepcopy(self.model.space())
+
+    def set_space(self, space: Space) -> None:
+        """Edit a copy of ``space``; clears the undo stack (not an edit: no ``changed``)."""
+        self.model.set_space(copy.deepcopy(space))
+        self.undo_stack.setClean()
+        self._refusal = ""
+        self.tree.expandAll()
+        for column in (Column.NAME, Column.TYPE, Column.DEFAULT):
+            self.tree.resizeColumnToContents(column)
+            self.tree.setColumnWidth(column, self.tree.columnWidth(column) + 16)
+        self._show_status()
+        self._update_actions()
+        self.refresh_preview()
+
+    def problems(self) -> list[Problem]:
+        """Every problem of the edited space (empty: it may run)."""
+        return self.model.problems()
+
+    def validity(self) -> tuple[bool, str]:
+        """Whether the space may run, and the first problem with its path."""
+        return self.model.validity()
+
+    def is_modified(self) -> bool:
+        """True when edited since ``set_space``."""
+        return not self.undo_stack.isClean()
+
+    def import_space(self, path: Path) -> None:
+        """Replace the tree by the space in ``path`` (ours or NNI's); one undo step.
+
+        Raises:
+            DocumentError: the file cannot be read or parsed.
+            SpaceError: it is not a valid space (every problem with its path).
+        """
+        space = load_space(path)
+        self.model.replace_children(space.children, f"Import {path.name}")
+        self.tree.expandAll()
+
+    def export_space(self, path: Path, fmt: SpaceFormat = SpaceFormat.SWEEPLAB) -> None:
+        """Write the space to ``path``: ours as YAML (JSON for ``.json``), NNI as JSON.
+
+        Raises:
+            SpaceError: the space is invalid (fix it first).
+            OSError: the file cannot be written.
+        """
+        if not self.model.is_valid():
+            raise SpaceError(self.model.problems())
+        text = "json" if path.suffix.lower() == ".json" else "yaml"
+        path.write_text(dump_space(self.model.space(), fmt, text), encoding="utf-8")
+
+    def refresh_preview(self) -> None:
+        """Sample the space again now (edits do it after a short pause)."""
+        self._timer.stop()
+        self.preview.show_space(self.model.space(), self.model.problems())
+
+    # -- editing the selection ---------------------------------------------
+
+    def current_index(self) -> QModelIndex:
+        """The current row (column 0), invalid when none."""
+        index = self.tree.currentIndex()
+        return index.siblingAtColumn(0) if index.isValid() else QModelIndex()
+
+    def select(self, path: str) -> QModelIndex:
+        """Make the node at a tree path current; returns its index (invalid if none)."""
+        index = self.model.index_for_path(path)
+        self.tree.setCurrentIndex(index)
+        return index
+
+    def add(self, kind: NodeKind, placement: Placement = Placement.AUTO) -> QModelIndex:
+        """Add a node of ``kind`` next to the current one and make it current.
+
+        Raises:
+            SpaceEditError: the current node cannot take it (see ``SpaceTreeModel.add_node``).
+        """
+        current = self.current_index()
+        node = self.model.node(current)
+        if placement is Placement.AUTO:
+            fits = node is not None and is_container(node) and (
+                not isinstance(node, Choice) or kind is NodeKind.GROUP)
+            placement = Placement.CHILD if fits else Placement.SIBLING
+        if placement is Placement.CHILD:
+            index = self.model.add_node(kind, current)
+        elif node is None:
+            index = self.model.add_node(kind)
+        else:
+            index = self.model.add_node(kind, current.parent(), current.row() + 1)
+        self.tree.setCurrentIndex(index)
+        return index
+
+    def delete_selected(self) -> None:
+        """Delete the current node; the next one (or its parent) becomes current."""
+        current = self.current_index()
+        if not current.isValid():
+            return
+        parent, row = current.parent(), current.row()
+        self.model.remove_node(current)
+        count = self.model.rowCount(parent)
+        self.tree.setCurrentIndex(self.model.index(min(row, count - 1), 0, parent)
+                                  if count else parent)
+
+    def duplicate_selected(self) -> QModelIndex:
+        """Duplicate the current node after it; the copy becomes current."""
+        current = self.current_index()
+        if not current.isValid():
+            return QModelIndex()
+        index = self.model.duplicate_node(current)
+        self.tree.setCurrentIndex(index)
+        return index
+
+    # -- building ------------------------------------------------------------
+
+    def _setup_tree(self) -> None:
+        tree = self.tree
+        tree.setAlternatingRowColors(True)
+        tree.setUniformRowHeights(True)
+        tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        tree.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                             | QAbstractItemView.EditTrigger.EditKeyPressed
+                             | QAbstractItemView.EditTrigger.SelectedClicked)
+        tree.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        tree.setDefaultDropAction(Qt.DropAction.MoveAction)
+        tree.setDropIndicatorShown(True)
+        tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        tree.customContextMenuRequested.connect(self._context_menu)
+        tree.header().setStretchLastSection(True)
+        tree.setColumnWidth(Column.NAME, 190)
+        tree.setColumnWidth(Column.TYPE, 120)
+        tree.setColumnWidth(Column.AUTO, 48)
+        tree.setColumnWidth(Column.DEFAULT, 90)
+
+    def _build_actions(self) -> None:
+        self.add_menu = self._kind_menu("+ Add", Placement.AUTO)
+        self.child_menu = self._kind_menu("Add child", Placement.CHILD)
+        self.sibling_menu = self._kind_menu("Add sibling", Placement.SIBLING)
+        self.duplicate_action = self._action("Duplicate", self.duplicate_selected,
+                                             [QKeySequence("Ctrl+D")])
+        self.delete_action = self._action("Delete", self.delete_selected,
+                                          [QKeySequence(QKeySequence.StandardKey.Delete)])
+        self.undo_action = self._action("Undo", self.undo_stack.undo, [QKeySequence("Ctrl+Z")])
+        self.redo_action = self._action("Redo", self.undo_stack.redo,
+                                        [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        # fixed labels keep the toolbar still; what would be undone is in the tooltip
+        for action, can, text, prefix in (
+                (self.undo_action, self.undo_stack.canUndoChanged,
+                 self.undo_stack.undoTextChanged, "Undo"),
+                (self.redo_action, self.undo_stack.canRedoChanged,
+                 self.undo_stack.redoTextChanged, "Redo")):
+            action.setEnabled(False)
+            can.connect(action.setEnabled)
+            text.connect(lambda t, a=action, p=prefix: a.setToolTip(f"{p} {t}".strip()))
+        self.import_action = self._action("Import…", self._import_dialog, [])
+        self.export_menu = QMenu("Export", self)
+        for label, fmt in (("Sweeplab space (YAML or JSON)…", SpaceFormat.SWEEPLAB),
+                           ("NNI search_space.json…", SpaceFormat.NNI)):
+            self.export_menu.addAction(label, functools.partial(self._export_dialog, fmt))
+
+    def _kind_menu(self, title: str, placement: Placement) -> QMenu:
+        menu = QMenu(title, self)
+        for kind in NodeKind:
+            action = menu.addAction(kind.value)
+            action.setData(kind.value)  # Qt hands str-based enums back as str
+            action.triggered.connect(lambda _=False, k=kind: self._guard(
+                lambda: self._add_and_edit(k, placement)))
+        return menu
+
+    def _action(self, text: str, slot: Callable[[], object],
+                keys: list[QKeySequence]) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts(keys)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(lambda: self._guard(slot))
+        self.addAction(action)
+        return action
+
+    def _layout(self) -> None:
+        toolbar = QToolBar()
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for menu in (self.add_menu, self.child_menu, self.sibling_menu):
+            button = QToolButton()
+            button.setText(menu.title())
+            button.setMenu(menu)
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+            toolbar.addWidget(button)
+        toolbar.addActions([self.duplicate_action, self.delete_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.undo_action, self.redo_action])
+        toolbar.addSeparator()
+        toolbar.addAction(self.import_action)
+        export = QToolButton()
+        export.setText("Export")
+        export.setMenu(self.export_menu)
+        export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        toolbar.addWidget(export)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.tree, 1)
+        left_layout.addWidget(self.status)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.preview)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(toolbar)
+        layout.addWidget(splitter, 1)
+
+    # -- reactions -------------------------------------------------------------
+
+    def _add_and_edit(self, kind: NodeKind, placement: Placement) -> None:
+        index = self.add(kind, placement)
+        self.tree.edit(index)
+
+    def _guard(self, action: Callable[[], object]) -> None:
+        """Run an action; a refused edit is shown in the status line."""
+        try:
+            action()
+        except ValueError as exc:
+            self._on_refused(str(exc))
+
+    def _on_changed(self) -> None:
+        self._refusal = ""
+        self._show_status()
+        self._update_actions()
+        self._timer.start()
+        self.changed.emit()
+
+    def _on_validity(self, valid: bool, reason: str) -> None:
+        self._show_status()
+        self.validityChanged.emit(valid, reason)
+
+    def _on_refused(self, message: str) -> None:
+        self._refusal = message
+        self._show_status()
+
+    def _show_status(self) -> None:
+        valid, reason = self.model.validity()
+        if self._refusal:
+            self.status.setStyleSheet(NOTICE_STYLE)
+            self.status.setText(f"Not done: {self._refusal}")
+        else:
+            self.status.setStyleSheet(ERROR_STYLE)
+            self.status.setText("" if valid else f"The space cannot run: {reason}")
+        self.status.setVisible(bool(self.status.text()))
+
+    def _update_actions(self) -> None:
+        node = self.model.node(self.current_index())
+        self.duplicate_action.setEnabled(node is not None)
+        self.delete_action.setEnabled(node is not None)
+        container = node is not None and is_container(node)
+        self.child_menu.setEnabled(container)
+        for action in self.child_menu.actions():
+            action.setEnabled(container and (not isinstance(node, Choice)
+                                             or NodeKind(action.data()) is NodeKind.GROUP))
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        for sub in (self.add_menu, self.child_menu, self.sibling_menu):
+            menu.addMenu(sub)
+        menu.addActions([self.duplicate_action, self.delete_action])
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
+
+    def _import_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Import a space", "", FILE_FILTER)
+        if name:
+            self._file_action(lambda: self.import_space(Path(name)), "Import failed")
+
+    def _export_dialog(self, fmt: SpaceFormat) -> None:
+        suggested = "search_space.json" if fmt is SpaceFormat.NNI else "space.yaml"
+        name, _ = QFileDialog.getSaveFileName(self, "Export the space", suggested, FILE_FILTER)
+        if name:
+            self._file_action(lambda: self.export_space(Path(name), fmt), "Export failed")
+
+    def _file_action(self, action: Callable[[], None], title: str) -> None:
+        try:
+            action()
+        except (ValueError, OSError) as exc:
+            QMessageBox.warning(self, title, str(exc))
+
