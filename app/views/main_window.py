@@ -34,6 +34,8 @@ from app.views.bridge import EngineBridge
 from app.views.experiment_dialog import ExperimentDialog
 from app.views.experiment_list import ID_ROLE, ExperimentListModel, summarise
 from app.views.panels import ExperimentPanels
+from app.views.trials.detail import TrialDetail
+from app.views.trials.log_view import read_log_tail
 
 RUNNING_STATES = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 
@@ -82,6 +84,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.panels.charts, "Charts")
         self.tabs.addTab(self.log, "Log")
         self.panels.stopTrial.connect(self._stop_trial_unsupported)
+        self.panels.trials.trialActivated.connect(self.open_trial)
         self.panels.space.validityChanged.connect(lambda _ok, _why: self._update_actions())
 
         self.splitter = QSplitter()
@@ -281,6 +284,22 @@ class MainWindow(QMainWindow):
 
             self.session.update(experiment_id, replace(config, space=space))
 
+    @Slot(int)
+    def open_trial(self, trial_id: int) -> TrialDetail | None:
+        """The trial's detail: every metric as curves, its log, params and command."""
+        record = self._trials.get(trial_id)
+        if record is None or self.current_id is None:
+            return None
+        config = self.session.config(self.current_id)
+        log = read_log_tail(Path(record.trial_dir) / "output.log") if record.trial_dir else ""
+        detail = TrialDetail(record, self.session.metrics(trial_id), log, config.command,
+                             config.kpi.name, config.kpi.goal, self)
+        detail.stopRequested.connect(self._stop_trial_unsupported)
+        detail.rerunRequested.connect(lambda _params: QMessageBox.information(
+            self, "Sweeplab", "Re-running one trial with its params is not available yet."))
+        detail.show()
+        return detail
+
     def _stop_trial_unsupported(self, trial_id: int) -> None:
         QMessageBox.information(self, "Sweeplab", "Stopping a single trial is not available "
                                 "yet; Stop ends the whole run.")
@@ -371,7 +390,7 @@ class MainWindow(QMainWindow):
 
     def trial_count(self) -> int:
         """How many trials the Trials tab lists."""
-        return self.panels.trial_list.row_count()
+        return self.panels.trials.table.model.total_count()
 
     def _refresh_status(self) -> None:
         if self.current_id is None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -58,8 +58,12 @@ def test_start_watch_stop_restart_resume_export(qtbot: QtBot, window: MainWindow
     qtbot.waitUntil(lambda: TrialState.RUNNING in _trials(window), timeout=30_000)
     assert window.actions_by_name["stop"].isEnabled()
     qtbot.waitUntil(lambda: "running" in window.status.text(), timeout=10_000)
-    first = window.panels.trial_list.topLevelItem(0)
-    assert first is not None and "trial 1" in first.toolTip(0) and "x = " in first.toolTip(0)
+    first = window.session.trials(window.current_id or 0)[0]
+    tip = window.panels.trials.grid_view.grid.tooltip_text(first.id)
+    assert "1" in tip and "x" in tip
+    detail = window.open_trial(first.id)
+    assert detail is not None
+    detail.close()
 
     window.actions_by_name["stop"].trigger()
     qtbot.waitUntil(lambda: window.session.experiment(window.current_id or 0).state
@@ -104,48 +108,3 @@ def test_start_is_refused_for_an_invalid_experiment_and_says_why(
     window._update_actions()
     start = window.actions_by_name["start"]
     assert not start.isEnabled() and "x: min 5 > max 1" in start.toolTip()
-
-
-def test_trial_grid_tiles_hover_and_click(qtbot: QtBot) -> None:
-    from datetime import UTC, datetime
-
-    from PySide6.QtCore import QEvent, QPoint
-    from PySide6.QtGui import QHelpEvent
-    from PySide6.QtWidgets import QApplication, QToolTip
-
-    from app.engine.records import TrialRecord
-    from app.engine.search.base import Goal
-    from app.views.trial_grid import TrialGrid
-
-    now = datetime.now(UTC)
-    records = [
-        TrialRecord(id=10 + n, experiment_id=1, number=n, params={"x": n / 10, "opt": {
-            "_name": "sgd", "momentum": 0.9}}, created_at=now,
-            state=[TrialState.COMPLETED, TrialState.RUNNING, TrialState.PRUNED,
-                   TrialState.FAILED][n % 4], kpi=None if n % 4 == 3 else n / 100,
-            host="local", started_at=now)
-        for n in range(1, 41)
-    ]
-    grid = TrialGrid()
-    qtbot.addWidget(grid)
-    grid.resize(400, 600)
-    grid.set_trials(records, "loss", Goal.MIN)
-    grid.show()
-    qtbot.waitExposed(grid)
-    grid.set_progress(11, 3, 10)
-    centre = grid.tile_rect(0).center()  # trial number 1, running
-    assert grid.trial_at(centre) == 11
-    text = grid.tooltip_text(11)
-    assert "trial 1 — running" in text and "progress 3/10" in text
-    assert "x = 0.1" in text and "opt = sgd" in text and "opt.momentum = 0.9" in text
-    # the best completed trial is drawn strongest
-    completed = [r.id for r in records if r.state is TrialState.COMPLETED]
-    alphas = [grid.colour(t).alphaF() for t in completed]
-    assert alphas[0] == max(alphas) and alphas[-1] == min(alphas)
-    QApplication.sendEvent(grid, QHelpEvent(QEvent.Type.ToolTip, centre,
-                                            grid.mapToGlobal(centre)))
-    qtbot.waitUntil(lambda: "trial 1 — running" in QToolTip.text())
-    with qtbot.waitSignal(grid.trialActivated) as blocker:
-        qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=grid.tile_rect(4).center())
-    assert blocker.args == [15]
-    assert grid.trial_at(QPoint(-5, -5)) is None

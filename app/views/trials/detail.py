@@ -1,0 +1,254 @@
+"""A trial's detail: every metric as a curve, the live log, params as JSON, the command.
+
+It gets everything through its constructor and setters (no database access); the
+main window feeds it live points and log text and acts on its two requests.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.records import MetricPoint, TrialRecord
+from app.engine.search.base import Goal
+from app.views.trials.log_view import LogView
+from app.views.trials.text import (
+    duration_seconds,
+    format_duration,
+    format_gpus,
+    format_time,
+    format_value,
+    params_json,
+)
+
+REFRESH_MS = 200
+AXIS_COLOUR = "#424242"
+CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                 "#17becf", "#7f7f7f", "#bcbd22")
+SYMBOLS_BELOW = 3  # curves this short get point symbols, or one point would not show
+
+
+class TrialDetail(QDialog):
+    """Curves, log, params and command of one trial, with Stop and Re-run.
+
+    Signals:
+        stopRequested(int trial_id): "Stop this trial" was pressed.
+        rerunRequested(dict params): "Re-run with these params" was pressed (a copy of
+            the trial's nested params).
+    """
+
+    stopRequested = Signal(int)
+    rerunRequested = Signal(dict)
+
+    def __init__(self, record: TrialRecord, metrics: Sequence[MetricPoint] = (),
+                 log_text: str = "", command: str = "", kpi_name: str = "KPI",
+                 goal: Goal = Goal.MIN, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.resize(900, 640)
+        self._record = record
+        self._kpi_name, self._goal = kpi_name, goal
+        self._points: dict[str, list[tuple[float, float]]] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self.summary = QLabel()
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setWordWrap(True)
+        self.command = QLineEdit(readOnly=True)
+        copy_command = QPushButton("Copy")
+        copy_command.clicked.connect(self.copy_command)
+        command_row = QHBoxLayout()
+        command_row.addWidget(QLabel("Command:"))
+        command_row.addWidget(self.command, 1)
+        command_row.addWidget(copy_command)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.setLabel("bottom", "step")
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setPen(pg.mkPen(AXIS_COLOUR))
+            self.plot.getAxis(axis).setTextPen(pg.mkPen(AXIS_COLOUR))
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=AXIS_COLOUR)
+        self.log = LogView()
+        self.params = QPlainTextEdit(readOnly=True)
+        copy_params = QPushButton("Copy JSON")
+        copy_params.clicked.connect(self.copy_params)
+        params_page = QWidget()
+        params_layout = QVBoxLayout(params_page)
+        params_layout.addWidget(self.params, 1)
+        params_layout.addWidget(copy_params, 0, Qt.AlignmentFlag.AlignRight)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.plot, "Metrics")
+        self.tabs.addTab(self.log, "Log")
+        self.tabs.addTab(params_page, "Params")
+        self.stop_button = QPushButton("Stop this trial")
+        self.rerun_button = QPushButton("Re-run with these params")
+        close = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.rerun_button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(command_row)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(buttons)
+        self.stop_button.clicked.connect(lambda: self.stopRequested.emit(self._record.id))
+        self.rerun_button.clicked.connect(
+            lambda: self.rerunRequested.emit(copy.deepcopy(dict(self._record.params))))
+        close.clicked.connect(self.close)
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(self.refresh_curves)
+        self.set_record(record)
+        self.set_metrics(metrics)
+        self.log.set_text(log_text)
+        self.set_command(command)
+
+    # --- data ---------------------------------------------------------------------------
+
+    @property
+    def trial_id(self) -> int:
+        """The trial shown."""
+        return self._record.id
+
+    def set_record(self, record: TrialRecord) -> None:
+        """Show a newer record of the same trial (state, KPI, end time).
+
+        Raises:
+            ValueError: when the record is of another trial.
+        """
+        if record.id != self._record.id:
+            raise ValueError(f"this detail shows trial {self._record.id}, not {record.id}")
+        self._record = record
+        self.setWindowTitle(f"Trial {record.number} — {record.state.value}")
+        self.params.setPlainText(params_json(record.params))
+        self.stop_button.setEnabled(not record.state.is_finished())
+        self._show_summary()
+
+    def set_command(self, command: str) -> None:
+        """The exact command line the trial ran."""
+        self.command.setText(command)
+        self.command.setCursorPosition(0)
+
+    def set_log(self, text: str) -> None:
+        """Replace the log (e.g. the tail of ``output.log``)."""
+        self.log.set_text(text)
+
+    def append_log(self, text: str) -> None:
+        """Append live log output."""
+        self.log.append_log(text)
+
+    def set_metrics(self, points: Sequence[MetricPoint]) -> None:
+        """Replace every curve with these points (other trials' points are ignored)."""
+        self._points.clear()
+        self._add(points)
+        self.refresh_curves()
+
+    def add_points(self, points: Iterable[MetricPoint]) -> None:
+        """Live points; curves are redrawn at most every :data:`REFRESH_MS` ms."""
+        if self._add(points) and not self._refresh.isActive():
+            self._refresh.start()
+
+    def _add(self, points: Iterable[MetricPoint]) -> bool:
+        added = False
+        for point in points:
+            if point.trial_id != self._record.id:
+                continue
+            series = self._points.setdefault(point.name, [])
+            step = float(point.step) if point.step is not None else float(len(series))
+            series.append((step, point.value))
+            added = True
+        return added
+
+    def curve_names(self) -> list[str]:
+        """The metrics drawn, in the order they first appeared."""
+        return list(self._curves)
+
+    def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A drawn curve's x (step) and y arrays.
+
+        Raises:
+            KeyError: when no curve has that name.
+        """
+        x, y = self._curves[name].getData()
+        return (np.empty(0) if x is None else np.asarray(x),
+                np.empty(0) if y is None else np.asarray(y))
+
+    def params_text(self) -> str:
+        """The params as shown (pretty JSON)."""
+        return self.params.toPlainText()
+
+    def copy_params(self) -> None:
+        """Put the params JSON on the clipboard."""
+        QGuiApplication.clipboard().setText(self.params_text())
+
+    def copy_command(self) -> None:
+        """Put the command line on the clipboard."""
+        QGuiApplication.clipboard().setText(self.command.text())
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def refresh_curves(self) -> None:
+        """Draw the buffered points now, one curve per metric name."""
+        self._refresh.stop()
+        for name in list(self._curves):
+            if name not in self._points:
+                self.plot.removeItem(self._curves.pop(name))
+        for position, (name, series) in enumerate(self._points.items()):
+            data = np.array(sorted(series), dtype=np.float64).reshape(-1, 2)
+            curve = self._curves.get(name)
+            if curve is None:
+                pen = pg.mkPen(CURVE_COLOURS[position % len(CURVE_COLOURS)], width=2)
+                curve = self.plot.plot(name=name, pen=pen)
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+                self._curves[name] = curve
+            symbol = "o" if len(data) < SYMBOLS_BELOW else None
+            curve.setSymbol(symbol)
+            curve.setSymbolBrush(curve.opts["pen"].color())
+            curve.setData(data[:, 0], data[:, 1])
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        record = self._record
+        current, best = self._kpi_values()
+        current = record.kpi if current is None else current
+        self.summary.setText(
+            f"<b>Trial {record.number}</b> — {record.state.value} &nbsp;·&nbsp; "
+            f"host {record.host or '—'}, GPU {format_gpus(record.gpus)} &nbsp;·&nbsp; "
+            f"started {format_time(record.started_at)}, "
+            f"{format_duration(duration_seconds(record))} &nbsp;·&nbsp; "
+            f"{self._kpi_name} {format_value(current)} (best {format_value(best)})"
+            + (f"<br><span style='color:#c62828'>{_escape(record.error.strip())}</span>"
+               if record.error else ""))
+
+    def _kpi_values(self) -> tuple[float | None, float | None]:
+        series = sorted(self._points.get(self._kpi_name, []))
+        finite = [v for _, v in series if math.isfinite(v)]
+        if not finite:
+            return (series[-1][1] if series else None), None
+        best = min(finite) if self._goal is Goal.MIN else max(finite)
+        return series[-1][1], best
+
+
+def _escape(text: str) -> str:
+    lines = text.splitlines()[-3:]
+    return "<br>".join(line.replace("&", "&amp;").replace("<", "&lt;") for line in lines)

@@ -1,0 +1,310 @@
+"""The trial table's data without Qt: cell text, numpy sort keys and the filter.
+
+:class:`TrialRows` keeps one entry per trial in arrival order. The Qt model
+(:mod:`app.views.trials.table_model`) asks it for the visible rows in order — a
+numpy ``argsort`` over one column's key array — and for cell text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.engine.params import flatten
+from app.engine.records import TrialRecord
+from app.engine.trial import TrialState
+from app.views.trials.text import (
+    MISSING,
+    duration_seconds,
+    format_duration,
+    format_gpus,
+    format_time,
+    format_value,
+)
+
+IndexArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float64]
+_STATE_CODE = {state: code for code, state in enumerate(TrialState)}
+
+
+class Column(IntEnum):
+    """The fixed columns; parameter columns follow them, one per dotted name."""
+
+    NUMBER = 0
+    STATE = 1
+    KPI = 2
+    DURATION = 3
+    HOST = 4
+    GPUS = 5
+    STARTED = 6
+
+
+FIXED_HEADERS = {Column.NUMBER: "#", Column.STATE: "state", Column.KPI: "KPI",
+                 Column.DURATION: "duration", Column.HOST: "host", Column.GPUS: "GPUs",
+                 Column.STARTED: "started"}
+FIXED_COUNT = len(Column)
+NUMERIC_FIXED = frozenset({Column.NUMBER, Column.KPI, Column.DURATION})
+
+
+@dataclass(frozen=True)
+class TrialFilter:
+    """Which trials the table lists.
+
+    Attributes:
+        states: the states shown (None: all). CREATED goes with QUEUED.
+        text: case-insensitive text that some cell must contain ("" matches all).
+    """
+
+    states: frozenset[TrialState] | None = None
+    text: str = ""
+
+    def accepts_state(self, state: TrialState) -> bool:
+        """Whether trials in ``state`` pass the state part of the filter."""
+        if self.states is None:
+            return True
+        return state in self.states or (state is TrialState.CREATED
+                                        and TrialState.QUEUED in self.states)
+
+
+@dataclass
+class _Row:
+    record: TrialRecord
+    flat: dict[str, Any]
+    cells: list[str]
+    params: dict[str, str]
+    haystack: str
+
+
+class TrialRows:
+    """Trials with their cells, in arrival order; not thread safe (GUI thread)."""
+
+    def __init__(self, kpi_name: str = "KPI") -> None:
+        self.kpi_name = kpi_name
+        self.param_names: list[str] = []
+        self._param_set: set[str] = set()
+        self._rows: list[_Row] = []
+        self._index: dict[int, int] = {}
+        self._keys: dict[int, FloatArray] = {}
+        self._numeric_params: dict[str, bool] = {}
+        self._mask: tuple[TrialFilter, npt.NDArray[np.bool_]] | None = None
+        self._running: list[int] = []
+
+    # --- content ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def clear(self) -> None:
+        """Forget every trial and parameter column."""
+        self.param_names.clear()
+        self._param_set.clear()
+        self._rows.clear()
+        self._index.clear()
+        self._keys.clear()
+        self._numeric_params.clear()
+        self._mask = None
+
+    def new_param_names(self, flat: Mapping[str, Any]) -> list[str]:
+        """Dotted names in ``flat`` (a trial's flattened params) that have no column yet."""
+        return [name for name in flat if name not in self._param_set]
+
+    def add_param_names(self, names: Iterable[str]) -> None:
+        """Append parameter columns."""
+        for name in names:
+            if name not in self._param_set:
+                self._param_set.add(name)
+                self.param_names.append(name)
+
+    def upsert(self, record: TrialRecord,
+               flat: dict[str, Any] | None = None) -> tuple[int, bool]:
+        """Add or replace a trial; returns its index and whether it is new.
+
+        Args:
+            record: the trial.
+            flat: ``flatten(record.params)`` when the caller has it already.
+
+        Raises:
+            ValueError: when the record has parameters without a column (add them first).
+        """
+        flat = flatten(record.params) if flat is None else flat
+        missing = [name for name in flat if name not in self._param_set]
+        if missing:
+            raise ValueError(f"trial {record.id}: parameters {missing} have no column; "
+                             "call add_param_names first")
+        row = _make_row(record, flat)
+        self._keys.clear()
+        self._mask = None
+        for name, value in flat.items():
+            self._numeric_params[name] = self._numeric_params.get(name, True) and _is_number(value)
+        index = self._index.get(record.id)
+        if index is None:
+            self._index[record.id] = index = len(self._rows)
+            self._rows.append(row)
+            return index, True
+        self._rows[index] = row
+        return index, False
+
+    def index_of(self, trial_id: int) -> int | None:
+        """The trial's index (arrival order), or None."""
+        return self._index.get(trial_id)
+
+    def record(self, index: int) -> TrialRecord:
+        """The trial at ``index``."""
+        return self._rows[index].record
+
+    def has_running(self) -> bool:
+        """Whether any trial runs (its duration cell changes with time)."""
+        return any(row.record.state is TrialState.RUNNING for row in self._rows)
+
+    # --- columns ------------------------------------------------------------------------
+
+    def column_count(self) -> int:
+        """Fixed columns plus one per parameter."""
+        return FIXED_COUNT + len(self.param_names)
+
+    def header(self, column: int) -> str:
+        """A column's title (the KPI column is titled with the KPI's name)."""
+        if column == Column.KPI:
+            return self.kpi_name
+        if column < FIXED_COUNT:
+            return FIXED_HEADERS[Column(column)]
+        return self.param_names[column - FIXED_COUNT]
+
+    def is_numeric(self, column: int) -> bool:
+        """Whether a column holds numbers (drawn right-aligned, sorted by value)."""
+        if column < FIXED_COUNT:
+            return column in NUMERIC_FIXED
+        return self._numeric_params.get(self.param_names[column - FIXED_COUNT], True)
+
+    def cell(self, index: int, column: int, now: datetime | None = None) -> str:
+        """A cell's text; a running trial's duration is measured to ``now``."""
+        row = self._rows[index]
+        if column == Column.DURATION and row.record.state is TrialState.RUNNING:
+            return format_duration(duration_seconds(row.record, now))
+        if column < FIXED_COUNT:
+            return row.cells[column]
+        return row.params.get(self.param_names[column - FIXED_COUNT], "")
+
+    # --- sorting and filtering ----------------------------------------------------------
+
+    def key_array(self, column: int, now: datetime | None = None) -> FloatArray:
+        """One float per trial to sort ``column`` by; NaN where the cell is empty.
+
+        Text columns (and parameters holding any non-number) sort by rank of the text.
+
+        Raises:
+            ValueError: when the column does not exist.
+        """
+        if not 0 <= column < self.column_count():
+            raise ValueError(f"no column {column}: the table has {self.column_count()}")
+        cached = self._keys.get(column)
+        if cached is None:
+            cached = self._keys[column] = self._build_keys(column)
+        if column != Column.DURATION or not self._running:
+            return cached
+        moment = now or datetime.now(UTC)  # running trials' durations move: not cached
+        keys = cached.copy()
+        keys[self._running] = _floats(duration_seconds(self._rows[i].record, moment)
+                                      for i in self._running)
+        return keys
+
+    def _build_keys(self, column: int) -> FloatArray:
+        rows = self._rows
+        if column == Column.NUMBER:
+            return _floats(row.record.number for row in rows)
+        if column == Column.STATE:
+            return _floats(_STATE_CODE[row.record.state] for row in rows)
+        if column == Column.KPI:
+            return _floats(row.record.kpi for row in rows)
+        if column == Column.DURATION:
+            self._running = [i for i, row in enumerate(rows)
+                             if row.record.state is TrialState.RUNNING]
+            return _floats(duration_seconds(row.record) for row in rows)
+        if column == Column.STARTED:
+            return _floats(row.record.started_at.timestamp() if row.record.started_at
+                           else None for row in rows)
+        if column < FIXED_COUNT:  # host, GPUs: by text
+            return _text_ranks([row.cells[column] if row.cells[column] != MISSING else None
+                                for row in rows])
+        name = self.param_names[column - FIXED_COUNT]
+        if self.is_numeric(column):
+            return _floats(row.flat.get(name) for row in rows)
+        return _text_ranks([row.params.get(name) for row in rows])
+
+    def mask(self, flt: TrialFilter) -> npt.NDArray[np.bool_]:
+        """Which trials pass the filter (kept until the trials change)."""
+        if self._mask is not None and self._mask[0] == flt:
+            return self._mask[1]
+        needle = flt.text.strip().lower()
+        mask = np.fromiter(
+            (flt.accepts_state(row.record.state) and (not needle or needle in row.haystack)
+             for row in self._rows), dtype=bool, count=len(self._rows))
+        self._mask = (flt, mask)
+        return mask
+
+    def accepts(self, index: int, flt: TrialFilter) -> bool:
+        """Whether the trial at ``index`` passes the filter."""
+        row = self._rows[index]
+        needle = flt.text.strip().lower()
+        return flt.accepts_state(row.record.state) and (not needle or needle in row.haystack)
+
+    def order(self, flt: TrialFilter, column: int | None, descending: bool,
+              now: datetime | None = None) -> IndexArray:
+        """Indices of the trials passing ``flt``, sorted by ``column`` with empty cells last.
+
+        Ties keep arrival order; None for ``column`` keeps arrival order throughout.
+        """
+        indices = np.flatnonzero(self.mask(flt))
+        if column is None or column < 0:
+            return indices
+        keys = self.key_array(column, now)[indices]
+        if descending:
+            keys = -keys
+        return indices[np.argsort(keys, kind="stable")]
+
+
+def _make_row(record: TrialRecord, flat: dict[str, Any]) -> _Row:
+    cells = [
+        str(record.number),
+        record.state.value,
+        format_value(record.kpi),
+        format_duration(duration_seconds(record)) if record.state.is_finished() else "",
+        record.host or MISSING,
+        format_gpus(record.gpus),
+        format_time(record.started_at),
+    ]
+    params = {name: format_value(value) for name, value in flat.items()}
+    searchable = [cell for i, cell in enumerate(cells) if i != Column.DURATION or cell]
+    haystack = "\x00".join([*searchable, *params.values()]).lower()
+    return _Row(record, flat, cells, params, haystack)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _floats(values: Iterable[Any]) -> FloatArray:
+    """Numbers as float64; None, booleans, text and non-finite values become NaN."""
+    def number(value: Any) -> float:
+        if _is_number(value) and math.isfinite(value):
+            return float(value)
+        return math.nan
+    return np.fromiter((number(v) for v in values), dtype=np.float64)
+
+
+def _text_ranks(values: list[str | None]) -> FloatArray:
+    """Each text's rank among the distinct texts (case-insensitive); NaN for None."""
+    keys = np.full(len(values), np.nan)
+    present = [i for i, value in enumerate(values) if value is not None]
+    if present:
+        texts = np.array([str(values[i]).lower() for i in present])
+        _, ranks = np.unique(texts, return_inverse=True)
+        keys[present] = ranks
+    return keys
