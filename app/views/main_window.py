@@ -27,12 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.records import MetricPoint, TrialRecord
+from app.engine.experiment import ExperimentConfig
+from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState, TrialState
 from app.session import Session, SessionError
 from app.views.bridge import EngineBridge
 from app.views.experiment_dialog import ExperimentDialog
-from app.views.experiment_list import ID_ROLE, ExperimentListModel, summarise
+from app.views.experiment_list import ID_ROLE, ExperimentListModel, ExperimentRow, summarise
 from app.views.panels import ExperimentPanels
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import read_log_tail
@@ -50,6 +51,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Sweeplab — {title}")
         self.current_id: int | None = None
         self._trials: dict[int, TrialRecord] = {}
+        # the shown experiment's record and validated definition, read once per change of
+        # experiment or of its state, not on every trial update
+        self._record: ExperimentRecord | None = None
+        self._config: ExperimentConfig | None = None
 
         self.bridge = EngineBridge(self)
         self._unsubscribe = session.subscribe(self.bridge.on_event)
@@ -332,7 +337,8 @@ class MainWindow(QMainWindow):
     def show_experiment(self, experiment_id: int) -> None:
         """Load one experiment into the tabs."""
         self.current_id = experiment_id
-        config = self.session.config(experiment_id)
+        self._record = self.session.experiment(experiment_id)
+        self._config = config = self.session.config(experiment_id)
         trials = self.session.trials(experiment_id)
         self._trials = {t.id: t for t in trials}
         self.panels.show(config, trials, self.session.metrics_for_trials(trials))
@@ -369,6 +375,8 @@ class MainWindow(QMainWindow):
         row = self.experiments.row_of(experiment_id)
         if row is not None:
             record = self.session.experiment(experiment_id)
+            if experiment_id == self.current_id:
+                self._record = record
             self.experiments.update_row(summarise(record, self.session.config(experiment_id),
                                                   self.session.trials(experiment_id)))
         if experiment_id == self.current_id:
@@ -380,27 +388,29 @@ class MainWindow(QMainWindow):
         if experiment_id == self.current_id:
             self.log.appendPlainText(message)
 
+    def _summary(self) -> ExperimentRow | None:
+        """The shown experiment's summary from the trials this window holds (no I/O)."""
+        if self._record is None or self._config is None:
+            return None
+        return summarise(self._record, self._config, list(self._trials.values()))
+
     def _refresh_list_row(self, experiment_id: int) -> None:
         """The experiment's summary on the left, from the trials this window holds."""
-        if experiment_id != self.current_id or self.experiments.row_of(experiment_id) is None:
-            return
-        self.experiments.update_row(summarise(self.session.experiment(experiment_id),
-                                              self.session.config(experiment_id),
-                                              list(self._trials.values())))
+        row = self._summary()
+        if (experiment_id == self.current_id and row is not None
+                and self.experiments.row_of(experiment_id) is not None):
+            self.experiments.update_row(row)
 
     def trial_count(self) -> int:
         """How many trials the Trials tab lists."""
         return self.panels.trials.table.model.total_count()
 
     def _refresh_status(self) -> None:
-        if self.current_id is None:
+        row = self._summary() if self.current_id is not None else None
+        if row is None:
             self.status.clear()
             return
-        counts: dict[TrialState, int] = {}
-        for trial in self._trials.values():
-            counts[trial.state] = counts.get(trial.state, 0) + 1
-        row = summarise(self.session.experiment(self.current_id),
-                        self.session.config(self.current_id), list(self._trials.values()))
+        counts = row.counts
         best = "—" if row.best is None else f"{row.best:.5g}"
         self.status.setText(
             f"{row.record.state.value} · running {counts.get(TrialState.RUNNING, 0)} · "
