@@ -67,9 +67,11 @@ class TrialRepository(Protocol):
         ...
 
     def create_trial(
-        self, experiment_id: int, params: dict[str, Any], state: TrialState = TrialState.QUEUED
+        self, experiment_id: int, params: dict[str, Any], state: TrialState = TrialState.QUEUED,
+        *, rerun_of: int | None = None,
     ) -> TrialRecord:
-        """A new trial numbered 1, 2, ... within its experiment."""
+        """A new trial numbered 1, 2, ... within its experiment; ``rerun_of`` is the
+        number of the trial whose params it repeats (not counted against max trials)."""
         ...
 
     def update_trial(self, trial_id: int, **fields: Any) -> TrialRecord:
@@ -122,6 +124,11 @@ class Executor(Protocol):
 
     def free_slots(self) -> int:
         """How many more trials :meth:`submit` accepts now."""
+        ...
+
+    def capacity(self) -> int:
+        """How many trials fit when none runs; a runner balances ``free_slots()`` against
+        it so every host is equally busy relative to its size."""
         ...
 
     def submit(self, spec: TrialSpec) -> None:

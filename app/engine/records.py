@@ -59,6 +59,10 @@ class TrialRecord:
     log_offset: int = 0
     commit: str | None = None
     dirty: bool | None = None
+    rerun_of: int | None = None
+    """The number of the trial whose params this one repeats (a re-run or a requeued
+    lost trial); None for a trial the searcher suggested. Only those count against
+    max trials."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ class ProcessEventKind(str, Enum):
     OUTPUT = "output"
     EXITED = "exited"
     START_FAILED = "start_failed"
+    LOST = "lost"
+    """The host has been unreachable past its timeout; the trial's fate is unknown."""
 
 
 @dataclass(frozen=True)

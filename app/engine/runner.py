@@ -1,8 +1,13 @@
 """The runner: one background thread per running experiment.
 
-Loop: fill free slots with suggestions, consume process events, persist them,
-stop trials that reach a limit, tell the searcher, publish events. Commands
-(pause, resume, stop) arrive through a queue from any thread.
+Loop: fill free slots (re-runs first, then suggestions), consume process events,
+persist them, stop trials that reach a limit, tell the searcher, publish events.
+Orders (pause, resume, stop, stop one trial, re-run params) arrive through a queue
+from any thread.
+
+Max trials counts the searcher's trials only. A re-run (the user's "Re-run with these
+params", or a trial requeued because its host was lost) is stored with ``rerun_of``
+and runs on top of that budget, so a lost trial is never counted twice.
 
 Events:
     Every change is published as a :class:`~app.engine.events.RunnerEvent` to the
@@ -15,14 +20,14 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
 from app.engine.live import LiveTrial, StopReason, searcher_value
+from app.engine.orders import Command, Order, now
 from app.engine.ports import Executor, TrialRepository
 from app.engine.protocol import LineParser
 from app.engine.records import (
@@ -35,24 +40,13 @@ from app.engine.records import (
 from app.engine.resume import build_scheduler
 from app.engine.schedulers import Decision, Scheduler
 from app.engine.search.base import Searcher
+from app.engine.space.sampling import ParamsMismatch
 from app.engine.trial import ExperimentState, TrialState
 
 log = logging.getLogger(__name__)
 
 EXTERNAL_CHECK_SECONDS = 1.0
-
-
-class Command(str, Enum):
-    """What a caller may ask of a running experiment."""
-
-    PAUSE = "pause"
-    RESUME = "resume"
-    STOP = "stop"
-
-
-def now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+__all__ = ["Command", "Runner"]
 
 
 class Runner:
@@ -70,6 +64,7 @@ class Runner:
             (``app.engine.resume.build_scheduler``).
         grace: seconds between SIGINT, SIGTERM and SIGKILL when stopping a trial.
         poll_interval: the longest the loop waits for process events.
+        reruns: ``(params, number)`` pairs to run first, each repeating trial ``number``.
     """
 
     def __init__(
@@ -84,6 +79,7 @@ class Runner:
         grace: float = 5.0,
         poll_interval: float = 0.1,
         scheduler: Scheduler | None = None,
+        reruns: Sequence[tuple[dict[str, Any], int]] = (),
     ) -> None:
         if not executors:
             raise ValueError("a runner needs at least one executor")
@@ -98,7 +94,7 @@ class Runner:
         self._grace = grace
         self._poll = poll_interval
         self._parser = LineParser(config.kpi.name, config.metrics)
-        self._commands: queue.Queue[Command] = queue.Queue()
+        self._commands: queue.Queue[Order] = queue.Queue()
         self._subscribers = Subscribers()
         self._thread: threading.Thread | None = None
         # an Event, not Thread.join: a join interrupted by Ctrl-C may report a live
@@ -112,7 +108,10 @@ class Runner:
         self._started = 0.0
         self._next_check = 0.0
         existing = repo.list_trials(experiment_id)
-        self._created = len(existing)
+        self._created = sum(1 for trial in existing if trial.rerun_of is None)
+        self._next_number = max((trial.number for trial in existing), default=0) + 1
+        self._reruns: deque[tuple[dict[str, Any], int]] = deque(reruns)
+        self._untold: set[int] = set()  # re-runs whose params the searcher refused
 
     # --- public API: any thread ------------------------------------------------
 
@@ -129,9 +128,9 @@ class Runner:
         )
         self._thread.start()
 
-    def command(self, command: Command) -> None:
-        """Queue a command; the loop acts on it within one poll interval."""
-        self._commands.put(command)
+    def command(self, command: Command | Order) -> None:
+        """Queue an order; the loop acts on it within one poll interval."""
+        self._commands.put(command if isinstance(command, Order) else Order(command))
 
     def pause(self) -> None:
         """Start no new trials; running ones go on."""
@@ -144,6 +143,15 @@ class Runner:
     def stop(self) -> None:
         """Stop every running trial (SIGINT, then escalating) and end the experiment."""
         self.command(Command.STOP)
+
+    def stop_trial(self, trial_id: int) -> None:
+        """Stop one running trial (it ends STOPPED); the experiment goes on."""
+        self.command(Order(Command.STOP_TRIAL, trial_id=trial_id))
+
+    def rerun(self, params: dict[str, Any], of: int) -> None:
+        """Run ``params`` again as a new trial repeating trial number ``of``, before
+        the next suggestion and on top of max trials."""
+        self.command(Order(Command.RERUN, params=params, of=of))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the loop to end; True if it has."""
@@ -196,7 +204,7 @@ class Runner:
             return False
         if self._stopping:
             return True
-        if self._state is ExperimentState.PAUSED:
+        if self._state is ExperimentState.PAUSED or self._reruns:
             return False
         return (
             self._exhausted
@@ -221,12 +229,20 @@ class Runner:
                 command = self._commands.get_nowait()
         except queue.Empty:
             return
-        if command is Command.STOP:
+        kind = command.command
+        if kind is Command.STOP:
             self._stop_all(StopReason.USER)
-        elif command is Command.PAUSE and self._state is ExperimentState.RUNNING:
+        elif kind is Command.PAUSE and self._state is ExperimentState.RUNNING:
             self._set_state(ExperimentState.PAUSED, "paused: no new trials start")
-        elif command is Command.RESUME and self._state is ExperimentState.PAUSED:
+        elif kind is Command.RESUME and self._state is ExperimentState.PAUSED:
             self._set_state(ExperimentState.RUNNING, "resumed")
+        elif kind is Command.STOP_TRIAL and command.trial_id is not None:
+            live = self._live.get(command.trial_id)
+            if live is not None:
+                self._stop_trial(live, StopReason.USER)
+        elif kind is Command.RERUN and command.params is not None and command.of is not None:
+            self._reruns.append((command.params, command.of))
+            self._log(f"trial {command.of}: queued again with the same params")
 
     def _check_external_stop(self) -> None:
         """``sweeplab stop`` from another process marks the stored experiment STOPPED."""
@@ -269,25 +285,45 @@ class Runner:
 
     def _fill_slots(self) -> None:
         limits = self._config.limits
-        while (
-            not self._exhausted
-            and not self._budget_spent
-            and self._created < limits.max_trials
-            and len(self._live) < limits.max_parallel
-        ):
-            executor = max(self._executors, key=lambda e: e.free_slots())
-            if executor.free_slots() <= 0:
+        while not self._budget_spent and len(self._live) < limits.max_parallel:
+            executor = self._pick_executor()
+            if executor is None:
                 return
-            number = self._created + 1
-            params = self._searcher.suggest(number)
-            if params is None:
-                self._exhausted = True
+            if self._reruns:
+                params, of = self._reruns.popleft()
+                record = self._new_trial(params, of)
+                try:
+                    self._searcher.restore(record.number, params, None, TrialState.QUEUED)
+                except ParamsMismatch as exc:
+                    self._untold.add(record.number)
+                    self._log(f"trial {record.number} repeats trial {of}, whose params no "
+                              f"longer fit the space ({exc}): the searcher ignores it",
+                              record.id)
+            elif not self._exhausted and self._created < limits.max_trials:
+                suggested = self._searcher.suggest(self._next_number)
+                if suggested is None:
+                    self._exhausted = True
+                    return
+                record = self._new_trial(suggested, None)
+                self._created += 1
+            else:
                 return
-            record = self._repo.create_trial(self._experiment_id, params, TrialState.QUEUED)
-            self._created += 1
-            if record.number != number:
-                raise RuntimeError(f"store numbered trial {record.number}, expected {number}")
             self._submit(record, executor)
+
+    def _pick_executor(self) -> Executor | None:
+        """The executor with the most free room relative to its size (balanced load)."""
+        best = max(self._executors, key=lambda e: (e.free_slots() / max(1, e.capacity()),
+                                                   e.free_slots()))
+        return best if best.free_slots() > 0 else None
+
+    def _new_trial(self, params: dict[str, Any], rerun_of: int | None) -> TrialRecord:
+        number = self._next_number
+        record = self._repo.create_trial(self._experiment_id, params, TrialState.QUEUED,
+                                         rerun_of=rerun_of)
+        if record.number != number:
+            raise RuntimeError(f"store numbered trial {record.number}, expected {number}")
+        self._next_number += 1
+        return record
 
     def _submit(self, record: TrialRecord, executor: Executor) -> None:
         config = self._config
@@ -336,6 +372,10 @@ class Runner:
                 endings.append(self._conclude(live, event.exit_code, None))
             elif event.kind is ProcessEventKind.START_FAILED:
                 endings.append(self._conclude(live, None, f"could not start: {event.message}"))
+            elif event.kind is ProcessEventKind.LOST:
+                endings.append(self._conclude(live, None, event.message, lost=True))
+                of = live.record.rerun_of or live.number
+                self._reruns.append((live.record.params, of))
         if endings and self._state is ExperimentState.RUNNING and not self._stopping:
             # The searcher knows the results already: start the next trials first and
             # write the finished ones after, off the path from one trial to the next.
@@ -390,19 +430,27 @@ class Runner:
         max_epochs = self._config.limits.max_epochs
         return max_epochs is not None and live.step is not None and live.step >= max_epochs
 
-    def _conclude(self, live: LiveTrial, exit_code: int | None,
-                  error: str | None) -> tuple[LiveTrial, dict[str, Any]]:
-        """Decide how a trial ended and tell the searcher; the store is written later."""
+    def _conclude(self, live: LiveTrial, exit_code: int | None, error: str | None, *,
+                  lost: bool = False) -> tuple[LiveTrial, dict[str, Any]]:
+        """Decide how a trial ended and tell the searcher; the store is written later.
+
+        A lost trial's host vanished: it ends LOST and is queued again (by the caller).
+        """
         state, message = live.outcome(exit_code)
         if error is not None:
             state, message = TrialState.FAILED, error
-        if live.record.state is TrialState.QUEUED and state is not TrialState.FAILED:
+        if lost:
+            state = TrialState.LOST
+            message = f"{error or 'its host was lost'}; queued again"
+        if live.record.state is TrialState.QUEUED and state not in (TrialState.FAILED,
+                                                                    TrialState.LOST):
             state = TrialState.STOPPED  # it ended before we saw it start (stopped while queued)
         kpi = live.kpi_value()
         del self._live[live.record.id]
         self._scheduler.on_complete(live.number, kpi)
         # a pruned trial is told with its last value, so TPE learns from partial trials
-        self._searcher.on_trial_complete(live.number, searcher_value(state, kpi), state)
+        if live.number not in self._untold:
+            self._searcher.on_trial_complete(live.number, searcher_value(state, kpi), state)
         return live, {"state": state, "ended_at": now(), "exit_code": exit_code, "kpi": kpi,
                       "error": message}
 

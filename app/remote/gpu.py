@@ -152,6 +152,12 @@ class SlotTable:
         """The GPU indices, ascending."""
         return tuple(self._load)
 
+    def capacity(self) -> int:
+        """How many 1-GPU trials (0-GPU trials without GPUs) fit when nothing runs."""
+        if self._load:
+            return self.trials_per_gpu * len(self._load)
+        return self.cpu_slots
+
     def free(self) -> int:
         """How many 1-GPU trials (0-GPU trials on a host without GPUs) fit now."""
         if self._load:

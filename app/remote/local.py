@@ -141,6 +141,10 @@ class LocalExecutor:
         with self._lock:
             return self._slots.free()
 
+    def capacity(self) -> int:
+        """How many trials fit here when none runs (balances load across hosts)."""
+        return self._slots.capacity()
+
     def submit(self, spec: TrialSpec) -> None:
         """Reserve slots and start the trial in the background; returns at once.
 

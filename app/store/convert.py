@@ -43,6 +43,7 @@ def trial_record(row: TrialRow) -> TrialRecord:
         log_offset=row.log_offset,
         commit=row.commit,
         dirty=row.dirty,
+        rerun_of=row.rerun_of,
     )
 
 

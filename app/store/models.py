@@ -8,12 +8,12 @@ inside :mod:`app.store`: the store hands out frozen records, never these rows.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.remote.ssh.profile import AuthKind
 from app.store.types import ExactFloat, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -34,14 +34,6 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-class AuthKind(StrEnum):
-    """How Sweeplab logs in to a server; the secret itself lives in the OS keyring."""
-
-    AGENT = "agent"
-    KEY = "key"
-    PASSWORD = "password"
 
 
 class Base(DeclarativeBase):
@@ -92,6 +84,8 @@ class TrialRow(Base):
     log_offset: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     commit: Mapped[str | None] = mapped_column(sa.String(64))
     dirty: Mapped[bool | None] = mapped_column(sa.Boolean)
+    rerun_of: Mapped[int | None] = mapped_column(sa.Integer)
+    """The number of the trial whose params this one repeats; None for the searcher's."""
 
 
 class MetricRow(Base):

@@ -245,9 +245,14 @@ class Store:
     # -- trials ----------------------------------------------------------------
 
     def create_trial(
-        self, experiment_id: int, params: dict[str, Any], state: TrialState = TrialState.QUEUED
+        self, experiment_id: int, params: dict[str, Any], state: TrialState = TrialState.QUEUED,
+        *, rerun_of: int | None = None,
     ) -> TrialRecord:
-        """A new trial numbered 1, 2, ... within its experiment (after the highest)."""
+        """A new trial numbered 1, 2, ... within its experiment (after the highest);
+        ``rerun_of`` is the number of the trial whose params it repeats."""
+        if rerun_of is not None and (type(rerun_of) is not int or rerun_of < 1):
+            raise ValueError(f"create_trial({experiment_id}): rerun_of must be a trial "
+                             f"number >= 1, got {rerun_of!r}")
         params = validate.json_dict(params, f"create_trial({experiment_id}): params")
         state = validate.enum_member(TrialState, state, f"create_trial({experiment_id}): state")
         with self._session(write=True) as session:
@@ -260,6 +265,7 @@ class Store:
             row = TrialRow(
                 experiment_id=experiment_id, number=(highest or 0) + 1, state=state.value,
                 params=params, created_at=utc_now(), gpus=[], log_offset=0,
+                rerun_of=rerun_of,
             )
             session.add(row)
             session.flush()

@@ -136,7 +136,7 @@ TRIAL_FIELDS: dict[str, Callable[[object, str], Any]] = {
 }
 """The trial fields :meth:`Store.update_trial` may set, each with its check."""
 
-_FIXED = ("id", "experiment_id", "number", "created_at")
+_FIXED = ("id", "experiment_id", "number", "created_at", "rerun_of")
 
 
 def trial_fields(trial_id: int, fields: Mapping[str, object]) -> dict[str, Any]:

@@ -65,3 +65,33 @@ def test_migrations_ship_as_package_data() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+
+
+def test_upgrade_from_0001_keeps_every_row(empty_url: str) -> None:
+    """A database written by the first schema gains ``trials.rerun_of`` and loses nothing."""
+    from alembic import command
+
+    from app.store.migrate import alembic_config
+
+    engine = make_engine(parse_url(empty_url))
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.execute(sa.text(
+                "INSERT INTO experiments (id, name, definition, state, created_at, updated_at)"
+                " VALUES (1, 'old', '{}', 'completed', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+            connection.execute(sa.text(
+                "INSERT INTO trials (id, experiment_id, number, state, params, created_at, gpus,"
+                " log_offset, kpi) VALUES (7, 1, 1, 'completed', '{\"x\": 0.5}', :t, '[]', 42,"
+                " 0.25)"), {"t": "2026-01-01 00:00:00"})
+            connection.execute(sa.text(
+                "INSERT INTO metrics (trial_id, name, step, value, time)"
+                " VALUES (7, 'loss', 1, 0.25, 1.5)"))
+    finally:
+        engine.dispose()
+    with Store(empty_url) as store:
+        trial = store.get_trial(7)
+        assert (trial.params, trial.kpi, trial.log_offset, trial.rerun_of) == (
+            {"x": 0.5}, 0.25, 42, None)
+        assert [(p.name, p.value) for p in store.get_metrics(7)] == [("loss", 0.25)]
+        assert store.get_experiment("old").state.value == "completed"

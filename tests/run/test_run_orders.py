@@ -1,0 +1,157 @@
+"""Orders to a running experiment: stop one trial, re-run params, requeue a lost trial."""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+
+from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.engine.resume import build_searcher
+from app.engine.runner import Runner
+from app.engine.trial import ExperimentState, TrialState
+from app.remote.local import LocalExecutor
+from app.remote.snapshot import take_snapshot
+from tests.run.conftest import Harness, wait_until
+
+GATED = """
+import os, pathlib, time, sweeplab
+x = sweeplab.param("x")
+gate = pathlib.Path(os.environ["GATE"])
+step = 0
+while not gate.exists():
+    step += 1
+    sweeplab.report("loss", x + 1 / step, step=step)
+    time.sleep(0.05)
+sweeplab.report("loss", x, step=step + 1)
+"""
+
+QUICK = """
+import sweeplab
+sweeplab.report("loss", sweeplab.param("x"), step=1)
+"""
+
+
+def test_stop_one_trial_and_the_experiment_goes_on(harness: Harness, tmp_path: Path) -> None:
+    harness.script("train.py", GATED)
+    gate = tmp_path / "gate"
+    config = harness.config(limits={"max_trials": 2, "max_parallel": 1},
+                            env={"GATE": str(gate)})
+    runner = harness.runner(config)
+    runner.start()
+    exp = harness.store.get_experiment("exp")
+
+    def running() -> list[int]:
+        return [t.id for t in harness.store.list_trials(exp.id) if t.state is TrialState.RUNNING]
+
+    wait_until(lambda: len(running()) == 1, what="trial 1 running")
+    first = running()[0]
+    runner.stop_trial(first)
+    wait_until(lambda: harness.store.get_trial(first).state is TrialState.STOPPED,
+               what="trial 1 stopped")
+    wait_until(lambda: len(running()) == 1 and running()[0] != first, what="trial 2 running")
+    gate.touch()
+    assert runner.wait(30)
+    trials = harness.store.list_trials(exp.id)
+    assert [t.state for t in trials] == [TrialState.STOPPED, TrialState.COMPLETED]
+    assert runner.state is ExperimentState.COMPLETED
+
+
+def test_rerun_repeats_params_on_top_of_max_trials(harness: Harness) -> None:
+    harness.script("train.py", QUICK)
+    config = harness.config(limits={"max_trials": 2, "max_parallel": 1})
+    trials = harness.run(config)
+    exp = harness.store.get_experiment("exp")
+    assert len(trials) == 2
+    snapshot = take_snapshot(config.code_dir, harness.root / "snapshots")
+    executor = LocalExecutor(harness.root / "trials", gpus=[], cpu_slots=2)
+    harness.executors.append(executor)
+    runner = Runner(harness.store, exp.id, config, [executor],
+                    build_searcher(config, harness.store, exp.id), snapshot,
+                    poll_interval=0.05, reruns=[(trials[0].params, 1)])
+    runner.start()
+    assert runner.wait(30)
+    after = harness.store.list_trials(exp.id)
+    assert len(after) == 3, "the re-run adds one trial and the searcher adds none"
+    rerun = after[2]
+    assert rerun.rerun_of == 1 and rerun.params == trials[0].params
+    assert rerun.state is TrialState.COMPLETED and rerun.kpi == trials[0].kpi
+    assert runner.state is ExperimentState.COMPLETED
+
+
+def test_rerun_order_while_running(harness: Harness, tmp_path: Path) -> None:
+    harness.script("train.py", GATED)
+    gate = tmp_path / "gate"
+    config = harness.config(limits={"max_trials": 1, "max_parallel": 2},
+                            env={"GATE": str(gate)})
+    runner = harness.runner(config)
+    runner.start()
+    exp = harness.store.get_experiment("exp")
+    wait_until(lambda: len(harness.store.list_trials(exp.id)) == 1, what="trial 1")
+    first = harness.store.list_trials(exp.id)[0]
+    runner.rerun(first.params, first.number)
+    wait_until(lambda: len(harness.store.list_trials(exp.id)) == 2, what="the re-run")
+    gate.touch()
+    assert runner.wait(30)
+    trials = harness.store.list_trials(exp.id)
+    assert [(t.state, t.rerun_of) for t in trials] == [(TrialState.COMPLETED, None),
+                                                     (TrialState.COMPLETED, 1)]
+    assert trials[1].params == first.params
+
+
+class VanishingHost:
+    """A host whose first trial is lost: it reports STARTED, then LOST (the network
+    dropped and did not come back), and takes no more trials."""
+
+    name = "vanishing"
+
+    def __init__(self) -> None:
+        self._events: queue.Queue[ProcessEvent] = queue.Queue()
+        self.used = False
+
+    def capacity(self) -> int:
+        return 1
+
+    def free_slots(self) -> int:
+        return 0 if self.used else 1
+
+    def submit(self, spec: TrialSpec) -> None:
+        self.used = True
+        self._events.put(ProcessEvent(spec.trial_id, ProcessEventKind.STARTED, self.name,
+                                      pid=1, trial_dir="/nowhere"))
+        self._events.put(ProcessEvent(spec.trial_id, ProcessEventKind.LOST, self.name,
+                                      message="vanishing has not answered for 60 s"))
+
+    def poll(self, timeout: float) -> list[ProcessEvent]:
+        events: list[ProcessEvent] = []
+        while not self._events.empty():
+            events.append(self._events.get_nowait())
+        return events
+
+    def stop(self, trial_id: int, grace: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_lost_trial_is_requeued_elsewhere_and_counted_once(harness: Harness) -> None:
+    harness.script("train.py", QUICK)
+    config = harness.config(limits={"max_trials": 3, "max_parallel": 2})
+    exp = harness.store.create_experiment(config.name, config.to_dict())
+    snapshot = take_snapshot(config.code_dir, harness.root / "snapshots")
+    local = LocalExecutor(harness.root / "trials", gpus=[], cpu_slots=1)
+    harness.executors.append(local)
+    vanishing = VanishingHost()
+    runner = Runner(harness.store, exp.id, config, [vanishing, local],
+                    build_searcher(config, harness.store, exp.id), snapshot, poll_interval=0.05)
+    runner.start()
+    assert runner.wait(30)
+    trials = harness.store.list_trials(exp.id)
+    lost = [t for t in trials if t.state is TrialState.LOST]
+    assert len(lost) == 1 and lost[0].host == "vanishing"
+    assert "has not answered" in (lost[0].error or "")
+    again = [t for t in trials if t.rerun_of == lost[0].number]
+    assert len(again) == 1 and again[0].params == lost[0].params
+    assert again[0].state is TrialState.COMPLETED and again[0].host == "local"
+    assert sum(1 for t in trials if t.rerun_of is None) == 3, "max trials counts each once"
+    assert len(trials) == 4
