@@ -1,0 +1,1 @@
+"""Lab servers over SSH (paramiko): profiles, connections, host keys, the executor."""
