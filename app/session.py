@@ -13,8 +13,9 @@ Events:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
@@ -23,6 +24,7 @@ from app.engine.runner import Runner
 from app.engine.trial import ExperimentState
 from app.exporting import write_export
 from app.remote.local import LocalExecutor
+from app.remote.snapshot import Progress
 from app.store.store import Store
 from app.wiring import build_runner, config_of
 
@@ -149,14 +151,19 @@ class Session:
 
     # --- running -----------------------------------------------------------------
 
-    def start(self, experiment_id: int) -> None:
-        """Start, or continue after a stop or a crash (trials so far are kept)."""
+    def start(self, experiment_id: int, *, progress: Progress | None = None,
+              reruns: Sequence[tuple[dict[str, Any], int]] = ()) -> None:
+        """Start, or continue after a stop or a crash (trials so far are kept).
+
+        The first start packs the code (``progress`` follows it), so call this from a
+        worker thread where the code may be large. ``reruns`` run first.
+        """
         if self.is_running(experiment_id):
             raise SessionError("the experiment is running already")
         record = self.store.get_experiment(experiment_id)
         fresh = not self.store.list_trials(experiment_id)
         runner, executor = build_runner(self.store, record, fresh_snapshot=fresh,
-                                        grace=self._grace)
+                                        grace=self._grace, progress=progress, reruns=reruns)
         # release the run before the views hear of its end, so that a view reacting
         # to the final state already sees the experiment as not running
         runner.subscribe(lambda event: self._on_runner_event(experiment_id, event))
@@ -178,6 +185,30 @@ class Session:
         if runner is not None:
             runner.stop()
 
+    def stop_trial(self, experiment_id: int, trial_id: int) -> None:
+        """Stop one running trial (SIGINT, escalating); the experiment goes on."""
+        runner = self._runner(experiment_id)
+        if runner is None:
+            raise SessionError("the experiment is not running, so none of its trials runs")
+        runner.stop_trial(trial_id)
+
+    def rerun(self, experiment_id: int, trial_id: int, *,
+              progress: Progress | None = None) -> None:
+        """Run a trial's params again as a new trial (on top of max trials).
+
+        A running experiment queues it before its next suggestion; an idle one is
+        started for it (and goes on with its search if budget is left).
+        """
+        trial = self.store.get_trial(trial_id)
+        if trial.experiment_id != experiment_id:
+            raise SessionError(f"trial {trial.number} belongs to another experiment")
+        of = trial.rerun_of or trial.number
+        runner = self._runner(experiment_id)
+        if runner is not None and not runner.wait(0):
+            runner.rerun(trial.params, of)
+        else:
+            self.start(experiment_id, progress=progress, reruns=[(trial.params, of)])
+
     def pause(self, experiment_id: int) -> None:
         """Start no new trials; running ones go on."""
         runner = self._runner(experiment_id)
@@ -192,7 +223,8 @@ class Session:
         else:
             self.start(experiment_id)
 
-    def restart(self, experiment_id: int, timeout: float = 60.0) -> None:
+    def restart(self, experiment_id: int, timeout: float = 60.0, *,
+                progress: Progress | None = None) -> None:
         """Drop every trial, take a new code snapshot, and start afresh."""
         runner = self._runner(experiment_id)
         if runner is not None:
@@ -203,7 +235,7 @@ class Session:
         self.store.update_experiment(experiment_id, state=ExperimentState.DRAFT)
         self.store.add_event(experiment_id, "log", "restarted: trials dropped, new snapshot")
         self._changed(experiment_id, "restarted")
-        self.start(experiment_id)
+        self.start(experiment_id, progress=progress)
 
     def wait(self, experiment_id: int, timeout: float | None = None) -> bool:
         """Wait for a run to end; True when none is running."""
@@ -215,10 +247,15 @@ class Session:
             run = self._runs.get(experiment_id)
         return run[0] if run is not None else None
 
-    def export(self, experiment_id: int, path: Path, fmt: str = "csv") -> int:
+    def export(self, experiment_id: int, path: Path, fmt: str = "csv", *,
+               progress: Progress | None = None) -> int:
         """Write the experiment's trials to ``path``; returns how many."""
         trials = self.store.list_trials(experiment_id)
+        if progress is not None:
+            progress(0, len(trials))
         write_export(trials, path, fmt)
+        if progress is not None:
+            progress(len(trials), len(trials))
         return len(trials)
 
     def close(self, timeout: float = 30.0) -> None:

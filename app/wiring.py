@@ -7,7 +7,9 @@ ignorant of each other.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -16,7 +18,7 @@ from app.engine.records import ExperimentRecord, Snapshot
 from app.engine.resume import build_searcher, close_leftovers
 from app.engine.runner import Runner
 from app.remote.local import LocalExecutor
-from app.remote.snapshot import take_snapshot
+from app.remote.snapshot import Progress, take_snapshot
 from app.store.store import Store
 
 HOME_ENV = "SWEEPLAB_HOME"
@@ -46,7 +48,7 @@ def config_of(experiment: ExperimentRecord) -> ExperimentConfig:
 
 
 def snapshot_of(store: Store, experiment: ExperimentRecord, config: ExperimentConfig,
-                fresh: bool) -> Snapshot:
+                fresh: bool, progress: Progress | None = None) -> Snapshot:
     """The experiment's code snapshot: the stored one, or a new one when ``fresh``."""
     folder = data_dir() / "snapshots"
     if not fresh and experiment.snapshot_hash:
@@ -54,7 +56,8 @@ def snapshot_of(store: Store, experiment: ExperimentRecord, config: ExperimentCo
         if archive.is_file():
             return Snapshot(archive, experiment.snapshot_hash, experiment.commit,
                             bool(experiment.dirty))
-    snapshot = take_snapshot(config.code_dir, folder, config.include_uncommitted)
+    snapshot = take_snapshot(config.code_dir, folder, config.include_uncommitted,
+                             progress=progress)
     store.update_experiment(experiment.id, snapshot_hash=snapshot.content_hash,
                             commit=snapshot.commit, dirty=snapshot.dirty)
     return snapshot
@@ -66,15 +69,18 @@ def local_executor(grace: float = 5.0) -> LocalExecutor:
 
 
 def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: bool,
-                 grace: float = 5.0) -> tuple[Runner, LocalExecutor]:
+                 grace: float = 5.0, progress: Progress | None = None,
+                 reruns: Sequence[tuple[dict[str, Any], int]] = ()) -> tuple[Runner, LocalExecutor]:
     """A runner that continues ``experiment`` from what the database holds.
 
-    The caller closes the returned executor once the runner has ended.
+    ``progress`` follows the code snapshot; ``reruns`` are ``(params, number)`` pairs
+    to run first. The caller closes the returned executor once the runner has ended.
     """
     config = config_of(experiment)
-    snapshot = snapshot_of(store, experiment, config, fresh_snapshot)
+    snapshot = snapshot_of(store, experiment, config, fresh_snapshot, progress)
     close_leftovers(store, experiment.id)
     searcher = build_searcher(config, store, experiment.id)
     executor = local_executor(grace)
-    runner = Runner(store, experiment.id, config, [executor], searcher, snapshot, grace=grace)
+    runner = Runner(store, experiment.id, config, [executor], searcher, snapshot, grace=grace,
+                    reruns=reruns)
     return runner, executor

@@ -59,6 +59,8 @@ DEFAULT_MAX_BYTES = 200 * 1000 * 1000
 _CHUNK = 1 << 20
 _BIGGEST_SHOWN = 5
 _LINK_MODE = "120000"
+Progress = Callable[[int, int], None]
+"""Called with (done, total) as a long action advances."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ def take_snapshot(
     dest_dir: Path,
     include_uncommitted: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
 ) -> Snapshot:
     """Pack ``code_dir`` into ``dest_dir/<content hash>.tar.gz`` (reused if present).
 
@@ -140,6 +143,7 @@ def take_snapshot(
         dest_dir: where archives are kept; created if missing.
         include_uncommitted: in git, add modified and untracked-not-ignored files.
         max_bytes: refuse snapshots whose files add up to more than this.
+        progress: called with (bytes packed, bytes in all) as files are packed.
 
     Returns:
         The :class:`Snapshot` with the archive path, sha256 of the archive, commit, dirty.
@@ -189,7 +193,7 @@ def take_snapshot(
         entries = _walk_entries(code_dir, keep)
         _check_size(code_dir, entries, max_bytes)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    archive, content_hash = _write_archive(entries, dest_dir)
+    archive, content_hash = _write_archive(entries, dest_dir, progress)
     return Snapshot(archive=archive, content_hash=content_hash, commit=commit, dirty=dirty)
 
 
@@ -260,7 +264,10 @@ def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
-def _write_archive(entries: Sequence[_Entry], dest_dir: Path) -> tuple[Path, str]:
+def _write_archive(entries: Sequence[_Entry], dest_dir: Path,
+                   progress: Progress | None = None) -> tuple[Path, str]:
+    total = sum(entry.size for entry in entries)
+    done = 0
     fd, tmp_name = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=dest_dir)
     tmp = Path(tmp_name)
     try:
@@ -271,6 +278,9 @@ def _write_archive(entries: Sequence[_Entry], dest_dir: Path) -> tuple[Path, str
         ):
             for entry in entries:
                 _add(tar, entry)
+                done += entry.size
+                if progress is not None:
+                    progress(done, total)
         digest = hashlib.sha256()
         with tmp.open("rb") as f:
             while block := f.read(_CHUNK):

@@ -12,14 +12,12 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QListView,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -35,8 +33,9 @@ from app.views.bridge import EngineBridge
 from app.views.experiment_dialog import ExperimentDialog
 from app.views.experiment_list import ID_ROLE, ExperimentListModel, ExperimentRow, summarise
 from app.views.panels import ExperimentPanels
+from app.views.run_control import RunControl
 from app.views.trials.detail import TrialDetail
-from app.views.trials.log_view import read_log_tail
+from app.views.trials.log_view import LogView, read_log_tail
 
 RUNNING_STATES = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 
@@ -81,14 +80,16 @@ class MainWindow(QMainWindow):
         left_layout.addLayout(buttons)
 
         self.panels = ExperimentPanels(self)
-        self.log = QPlainTextEdit(readOnly=True)
-        self.log.setMaximumBlockCount(20_000)
+        self.log = LogView()
+        self.run_control = RunControl(session, self, lambda: self.current_id, self._save_space)
+        self.run_control.changed.connect(self._update_actions)
+        self.run_control.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panels.space, "Space")
         self.tabs.addTab(self.panels.trials, "Trials")
         self.tabs.addTab(self.panels.charts, "Charts")
         self.tabs.addTab(self.log, "Log")
-        self.panels.stopTrial.connect(self._stop_trial_unsupported)
+        self.panels.stopTrial.connect(self.run_control.stop_trial)
         self.panels.trials.trialActivated.connect(self.open_trial)
         self.panels.space.validityChanged.connect(lambda _ok, _why: self._update_actions())
 
@@ -110,14 +111,16 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         toolbar = self.addToolBar("Run")
         toolbar.setObjectName("run-toolbar")
+        run = self.run_control
         specs: list[tuple[str, str, Any, QKeySequence | None]] = [
-            ("start", "Start", self.start, QKeySequence(Qt.Key.Key_F5)),
-            ("stop", "Stop", self.stop, None),
-            ("pause", "Pause", self.pause, None),
-            ("resume", "Resume", self.resume, None),
-            ("restart", "Restart", self.restart, None),
+            ("start", "Start", run.start, QKeySequence(Qt.Key.Key_F5)),
+            ("stop", "Stop", run.stop, None),
+            ("pause", "Pause", run.pause, None),
+            ("resume", "Resume", run.resume, None),
+            ("restart", "Restart", run.restart, None),
+            ("save", "Save", self.save, QKeySequence(QKeySequence.StandardKey.Save)),
             ("settings", "Settings…", self.edit_settings, None),
-            ("export", "Export CSV…", self.export_csv, QKeySequence("Ctrl+E")),
+            ("export", "Export CSV…", lambda: run.export_csv(), QKeySequence("Ctrl+E")),
         ]
         self.actions_by_name: dict[str, QAction] = {}
         for name, text, slot, shortcut in specs:
@@ -138,7 +141,8 @@ class MainWindow(QMainWindow):
         self.list.addAction(delete)
 
     def _update_actions(self) -> None:
-        selected = self.current_id is not None
+        busy = self.run_control.tasks.busy is not None
+        selected = self.current_id is not None and not busy
         running = selected and self.session.is_running(self.current_id or 0)
         state = self._current_state()
         valid, reason = self.panels.space_validity()
@@ -152,6 +156,7 @@ class MainWindow(QMainWindow):
             selected and (state is ExperimentState.PAUSED or not running) and valid)
         self.actions_by_name["restart"].setEnabled(selected and valid)
         self.actions_by_name["settings"].setEnabled(selected and not running)
+        self.actions_by_name["save"].setEnabled(selected and not running)
         self.actions_by_name["export"].setEnabled(selected)
 
     def _current_state(self) -> ExperimentState | None:
@@ -167,64 +172,25 @@ class MainWindow(QMainWindow):
             return False
         return True
 
-    @Slot()
-    def start(self) -> None:
-        """Start (or continue) the selected experiment, saving an edited space first."""
-        if self.current_id is None:
-            return
-        experiment_id = self.current_id
-        if self._guard(lambda: self._save_space(experiment_id)) and self._guard(
-                lambda: self.session.start(experiment_id)):
-            self._update_actions()
+    def start(self) -> bool:
+        """Start (or continue) the selected experiment; the code is packed off this thread."""
+        return self.run_control.start()
 
-    @Slot()
     def stop(self) -> None:
         """Stop the selected experiment's trials."""
-        if self.current_id is not None:
-            self._guard(lambda: self.session.stop(self.current_id or 0))
+        self.run_control.stop()
+
+    def export_csv(self, path: Path | None = None) -> bool:
+        """Write the selected experiment's trials as CSV (in the background)."""
+        return self.run_control.export_csv(path)
 
     @Slot()
-    def pause(self) -> None:
-        """Start no new trials."""
-        if self.current_id is not None:
-            self._guard(lambda: self.session.pause(self.current_id or 0))
-
-    @Slot()
-    def resume(self) -> None:
-        """Continue after a pause, a stop or a crash."""
-        if self.current_id is not None:
-            self._guard(lambda: self.session.resume(self.current_id or 0))
-            self._update_actions()
-
-    @Slot()
-    def restart(self) -> None:
-        """Drop every trial, take a new snapshot, start afresh."""
-        if self.current_id is None:
-            return
-        experiment_id = self.current_id
-        answer = QMessageBox.question(
-            self, "Restart", "Drop every trial of this experiment and start afresh with a new "
-            "snapshot of the code?")
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        if self._guard(lambda: self._save_space(experiment_id)) and self._guard(
-                lambda: self.session.restart(experiment_id)):
-            self.show_experiment(experiment_id)
-
-    @Slot()
-    def export_csv(self, path: Path | None = None) -> None:
-        """Write the selected experiment's trials as CSV."""
-        if self.current_id is None:
-            return
-        if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export trials", "trials.csv",
-                                                    "CSV (*.csv)")
-            if not chosen:
-                return
-            path = Path(chosen)
-        target = path
-        if self._guard(lambda: self.session.export(self.current_id or 0, target)):
-            self.statusBar().showMessage(f"exported to {target}", 5000)
+    def save(self) -> None:
+        """Store the edited space (Ctrl+S); Start also stores it."""
+        if self.current_id is not None and self._guard(
+                lambda: self._save_space(self.current_id or 0)):
+            self.panels.space.undo_stack.setClean()
+            self.statusBar().showMessage("space saved", 3000)
 
     @Slot()
     def new_experiment(self) -> None:
@@ -299,15 +265,10 @@ class MainWindow(QMainWindow):
         log = read_log_tail(Path(record.trial_dir) / "output.log") if record.trial_dir else ""
         detail = TrialDetail(record, self.session.metrics(trial_id), log, config.command,
                              config.kpi.name, config.kpi.goal, self)
-        detail.stopRequested.connect(self._stop_trial_unsupported)
-        detail.rerunRequested.connect(lambda _params: QMessageBox.information(
-            self, "Sweeplab", "Re-running one trial with its params is not available yet."))
+        detail.stopRequested.connect(self.run_control.stop_trial)
+        detail.rerunRequested.connect(lambda _params: self.run_control.rerun(trial_id))
         detail.show()
         return detail
-
-    def _stop_trial_unsupported(self, trial_id: int) -> None:
-        QMessageBox.information(self, "Sweeplab", "Stopping a single trial is not available "
-                                "yet; Stop ends the whole run.")
 
     # --- data ----------------------------------------------------------------------
 
@@ -342,8 +303,8 @@ class MainWindow(QMainWindow):
         trials = self.session.trials(experiment_id)
         self._trials = {t.id: t for t in trials}
         self.panels.show(config, trials, self.session.metrics_for_trials(trials))
-        self.log.setPlainText("\n".join(
-            f"{e.time:%H:%M:%S}  {e.message}" for e in self.session.events(experiment_id)))
+        self.log.set_text("".join(
+            f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.session.events(experiment_id)))
         self.settings.setValue("last_experiment", experiment_id)
         self._refresh_status()
         self._update_actions()
@@ -386,7 +347,7 @@ class MainWindow(QMainWindow):
     @Slot(int, str)
     def _on_log(self, experiment_id: int, message: str) -> None:
         if experiment_id == self.current_id:
-            self.log.appendPlainText(message)
+            self.log.append_log(message + "\n")
 
     def _summary(self) -> ExperimentRow | None:
         """The shown experiment's summary from the trials this window holds (no I/O)."""

@@ -97,3 +97,22 @@ def test_stop_restart_and_resume(session: Session, quadratic: Path) -> None:
     session.resume(record.id)  # completed: a resumed run has nothing left to do
     assert session.wait(record.id, 30)
     assert len(session.trials(record.id)) == before == 4
+
+
+def test_rerun_of_a_finished_experiment_starts_it_for_that_trial(session: Session,
+                                                                 quadratic: Path) -> None:
+    record = session.create(load_experiment(quadratic))
+    packed: list[tuple[int, int]] = []
+    session.start(record.id, progress=lambda done, total: packed.append((done, total)))
+    assert packed and packed[-1][0] == packed[-1][1] > 0, "the first start packs the code"
+    assert session.wait(record.id, 60)
+    best = min(session.trials(record.id), key=lambda t: t.kpi or 1e9)
+    with pytest.raises(SessionError, match="not running"):
+        session.stop_trial(record.id, best.id)
+    session.rerun(record.id, best.id)
+    assert session.wait(record.id, 60)
+    trials = session.trials(record.id)
+    assert len(trials) == 5, "a re-run comes on top of max trials"
+    assert trials[-1].rerun_of == best.number and trials[-1].params == best.params
+    assert trials[-1].kpi == best.kpi
+    assert session.experiment(record.id).state is ExperimentState.COMPLETED

@@ -21,15 +21,24 @@ from app.views.main_window import MainWindow
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def quadratic(tmp_path: Path, max_trials: int, epoch_seconds: str) -> Path:
+    """A copy of the demo with fewer trials and another pause per epoch."""
+    folder = tmp_path / "quadratic"
+    shutil.copytree(ROOT / "examples" / "quadratic", folder)
+    text = (folder / "experiment.yaml").read_text()
+    text = text.replace("max_trials: 30", f"max_trials: {max_trials}")
+    (folder / "experiment.yaml").write_text(text.replace('"0.05"', f'"{epoch_seconds}"'))
+    return folder
+
+
 @pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+           request: pytest.FixtureRequest) -> Iterator[MainWindow]:
     monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
-    folder = tmp_path / "quadratic"
-    shutil.copytree(ROOT / "examples" / "quadratic", folder)
-    text = (folder / "experiment.yaml").read_text().replace("max_trials: 30", "max_trials: 6")
-    (folder / "experiment.yaml").write_text(text.replace('"0.05"', '"0.03"'))
+    max_trials, epoch_seconds = getattr(request, "param", (6, "0.03"))
+    folder = quadratic(tmp_path, max_trials, epoch_seconds)
     store = Store(f"sqlite:///{tmp_path / 'gui.db'}")
     session = Session(store, grace=1.0)
     session.create(load_experiment(folder / "experiment.yaml"))
@@ -96,7 +105,9 @@ def test_start_watch_stop_restart_resume_export(qtbot: QtBot, window: MainWindow
         window.panels.charts.data.buffers.trial_ids()) >= 1, timeout=10_000)
 
     out = tmp_path / "export.csv"
-    window.export_csv(out)
+    with qtbot.waitSignal(window.run_control.tasks.finished, timeout=10_000) as ended:
+        assert window.export_csv(out), window.run_control.tasks.busy
+    assert ended.args == ["export", True]
     with out.open(encoding="utf-8-sig") as handle:
         assert len(list(csv.DictReader(handle))) == 6
 
@@ -108,3 +119,73 @@ def test_start_is_refused_for_an_invalid_experiment_and_says_why(
     window._update_actions()
     start = window.actions_by_name["start"]
     assert not start.isEnabled() and "x: min 5 > max 1" in start.toolTip()
+
+
+SLOW = pytest.mark.parametrize("window", [(3, "0.3")], indirect=True)
+
+
+@SLOW
+def test_stop_one_trial_and_rerun_it_from_its_detail(qtbot: QtBot, window: MainWindow) -> None:
+    experiment_id = window.current_id or 0
+    with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
+        window.actions_by_name["start"].trigger()
+
+    def running() -> list[int]:
+        return [t.id for t in window.session.trials(experiment_id)
+                if t.state is TrialState.RUNNING]
+
+    qtbot.waitUntil(lambda: len(running()) == 2, timeout=30_000)
+    qtbot.waitUntil(lambda: all(i in window._trials for i in running()), timeout=10_000)
+    first = running()[0]
+    detail = window.open_trial(first)
+    assert detail is not None
+    detail.stop_button.click()
+    qtbot.waitUntil(lambda: window.session.store.get_trial(first).state
+                    is TrialState.STOPPED, timeout=30_000)
+    assert window.session.is_running(experiment_id), "the others go on"
+    detail.rerun_button.click()
+    qtbot.waitUntil(lambda: any(t.rerun_of == 1 for t in window.session.trials(experiment_id)),
+                    timeout=30_000)
+    again = next(t for t in window.session.trials(experiment_id) if t.rerun_of == 1)
+    assert again.params == window.session.store.get_trial(first).params
+    detail.close()
+    window.actions_by_name["stop"].trigger()
+    qtbot.waitUntil(lambda: not window.session.is_running(experiment_id), timeout=30_000)
+    qtbot.waitUntil(lambda: "stopped" in window.log.text())
+    window.log.find_box.setText("stopped")
+    assert window.log.match_count() >= 2  # the trial stopped by hand, then the experiment
+
+
+def test_build_a_space_in_the_editor_save_it_and_run_it(qtbot: QtBot, window: MainWindow) -> None:
+    from tests.views.test_space_editor_widget import build_through_the_gui
+
+    editor = window.panels.space
+    experiment_id = window.current_id or 0
+    editor.select("optimizer")
+    editor.delete_selected()
+    editor.select("y")
+    build_through_the_gui(qtbot, editor)
+    steps = editor.undo_stack.count()
+    while editor.undo_stack.canUndo():
+        editor.undo_action.trigger()
+    assert [n.name for n in editor.space().children] == ["x", "y", "optimizer"]
+    while editor.undo_stack.canRedo():
+        editor.redo_action.trigger()
+    assert editor.undo_stack.count() == steps
+    names = ["x", "y", "lr", "optimizer", "use_bn", "batch"]
+    assert sorted(n.name for n in editor.space().children) == sorted(names)
+    assert window.actions_by_name["save"].isEnabled()
+    window.actions_by_name["save"].trigger()
+    assert not editor.is_modified()
+    assert window.session.config(experiment_id).space == editor.space()
+
+    with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
+        window.actions_by_name["start"].trigger()
+    qtbot.waitUntil(lambda: window.session.experiment(experiment_id).state
+                    is ExperimentState.COMPLETED, timeout=90_000)
+    trials = window.session.trials(experiment_id)
+    assert len(trials) == 6 and all(t.state is TrialState.COMPLETED for t in trials)
+    for trial in trials:
+        assert set(trial.params) == set(names)
+        assert trial.params["batch"] in (16, 32, 64)
+        assert trial.params["optimizer"]["_name"] in ("sgd", "adam")

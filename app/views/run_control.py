@@ -1,0 +1,144 @@
+"""Start, stop, pause, resume, restart, export, stop one trial, re-run one trial.
+
+:class:`RunControl` holds the toolbar's run actions for the main window. Actions that
+pack the code or write files go through :class:`~app.views.tasks.TaskRunner`, so the
+window never freezes on a large code directory; the quick ones call the session
+directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.session import Session
+from app.views.tasks import EXPECTED, TaskRunner
+
+
+class RunControl(QObject):
+    """The run actions over ``session`` for the experiment ``current()`` names.
+
+    Args:
+        session: the GUI's controller.
+        parent: the window dialogs and messages belong to.
+        current: the selected experiment's id, or None.
+        save_space: stores an edited space before a start (may raise ValueError).
+
+    Signals:
+        changed(): a run began or an action ended; the window refreshes its actions.
+        message(str): a short status-bar message.
+    """
+
+    changed = Signal()
+    message = Signal(str)
+
+    def __init__(self, session: Session, parent: QWidget, current: Callable[[], int | None],
+                 save_space: Callable[[int], None]) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._parent = parent
+        self._current = current
+        self._save_space = save_space
+        self.tasks = TaskRunner(parent)
+        self.tasks.finished.connect(lambda _name, _ok: self.changed.emit())
+
+    def _guard(self, action: Callable[[], Any]) -> bool:
+        try:
+            action()
+        except EXPECTED as exc:
+            QMessageBox.warning(self._parent, "Sweeplab", str(exc))
+            return False
+        return True
+
+    def _packing(self, name: str, work: Callable[[int, Callable[[int, int], None]], Any]) -> bool:
+        """Save the space, then run ``work(experiment_id, progress)`` as a task."""
+        experiment_id = self._current()
+        if experiment_id is None or self.tasks.busy:
+            return False
+        if not self._guard(lambda: self._save_space(experiment_id)):
+            return False
+        started = self.tasks.run(name, "Packing the code…",
+                                 lambda progress: work(experiment_id, progress))
+        self.changed.emit()
+        return started
+
+    @Slot()
+    def start(self) -> bool:
+        """Start (or continue) the selected experiment; the code is packed off the GUI thread."""
+        return self._packing("start", lambda eid, progress: self.session.start(
+            eid, progress=progress))
+
+    @Slot()
+    def resume(self) -> None:
+        """Continue after a pause, a stop or a crash."""
+        experiment_id = self._current()
+        if experiment_id is None:
+            return
+        if self.session.is_running(experiment_id):
+            self._guard(lambda: self.session.resume(experiment_id))
+            self.changed.emit()
+        else:
+            self.start()
+
+    @Slot()
+    def restart(self) -> bool:
+        """Drop every trial, take a new snapshot, start afresh (after asking)."""
+        answer = QMessageBox.question(
+            self._parent, "Restart", "Drop every trial of this experiment and start afresh "
+            "with a new snapshot of the code?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        return self._packing("restart", lambda eid, progress: self.session.restart(
+            eid, progress=progress))
+
+    @Slot()
+    def stop(self) -> None:
+        """Stop the selected experiment's trials."""
+        self._each(self.session.stop)
+
+    @Slot()
+    def pause(self) -> None:
+        """Start no new trials."""
+        self._each(self.session.pause)
+
+    def _each(self, action: Callable[[int], None]) -> None:
+        experiment_id = self._current()
+        if experiment_id is not None:
+            self._guard(lambda: action(experiment_id))
+            self.changed.emit()
+
+    @Slot(int)
+    def stop_trial(self, trial_id: int) -> None:
+        """Stop one trial of the selected experiment; the others go on."""
+        experiment_id = self._current()
+        if experiment_id is not None and self._guard(
+                lambda: self.session.stop_trial(experiment_id, trial_id)):
+            self.message.emit("stopping the trial…")
+
+    @Slot(int)
+    def rerun(self, trial_id: int) -> bool:
+        """Run a trial's params again as a new trial (starting the experiment if idle)."""
+        return self._packing("rerun", lambda eid, progress: self.session.rerun(
+            eid, trial_id, progress=progress))
+
+    @Slot()
+    def export_csv(self, path: Path | None = None) -> bool:
+        """Write the selected experiment's trials as CSV, off the GUI thread."""
+        experiment_id = self._current()
+        if experiment_id is None or self.tasks.busy:
+            return False
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self._parent, "Export trials",
+                                                    "trials.csv", "CSV (*.csv)")
+            if not chosen:
+                return False
+            path = Path(chosen)
+        target = path
+        return self.tasks.run(
+            "export", f"Exporting to {target.name}…",
+            lambda progress: self.session.export(experiment_id, target, progress=progress),
+            lambda count: self.message.emit(f"exported {count} trials to {target}"))

@@ -1,0 +1,125 @@
+"""Long actions off the GUI thread, with a progress dialog: :class:`TaskRunner`.
+
+Packing the code (Start, Restart, Re-run) and exporting may take seconds on a large
+code directory or experiment. A task runs on a plain worker thread; its progress and
+its end come back through a queue that a GUI-thread timer drains every
+:data:`POLL_MS` (plain and deterministic: no signal crosses threads), and a
+window-modal progress dialog appears only when the task lasts longer than
+:data:`SHOW_AFTER_MS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
+
+from app.engine.ports import StoreError
+from app.session import SessionError
+
+log = logging.getLogger(__name__)
+
+SHOW_AFTER_MS = 400
+POLL_MS = 30
+Work = Callable[[Callable[[int, int], None]], Any]
+"""A task: called with a progress function taking (done, total)."""
+EXPECTED = (SessionError, StoreError, ValueError, OSError)
+"""Failures said to the user as they are; anything else is a bug, logged in full."""
+
+
+class TaskRunner(QObject):
+    """Runs one task at a time for ``parent``; the caller checks :attr:`busy` first.
+
+    Signals:
+        finished(str name, bool ok): after a task's ``on_done`` ran, or its failure
+            was shown.
+    """
+
+    finished = Signal(str, bool)
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self._name: str | None = None
+        self._dialog: QProgressDialog | None = None
+        self._on_done: Callable[[Any], None] | None = None
+        self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._drain)
+
+    @property
+    def busy(self) -> str | None:
+        """The name of the running task, or None."""
+        return self._name
+
+    def run(self, name: str, label: str, work: Work,
+            on_done: Callable[[Any], None] | None = None) -> bool:
+        """Start ``work`` on a worker thread; False (and nothing done) while busy."""
+        if self._name is not None:
+            return False
+        self._name = name
+        dialog = QProgressDialog(label, "", 0, 0, self._parent)
+        dialog.setWindowTitle("Sweeplab")
+        dialog.setCancelButton(None)  # packing and exporting cannot be cut short safely
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(SHOW_AFTER_MS)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        self._dialog = dialog
+        self._on_done = on_done
+        inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._inbox = inbox
+
+        def report(done: int, total: int) -> None:
+            inbox.put(("progress", min(done, total) * 1000 // max(total, 1)))
+
+        def target() -> None:
+            try:
+                result = work(report)
+            except EXPECTED as exc:
+                inbox.put(("failed", str(exc)))
+            except Exception as exc:  # a bug: keep the GUI alive and say so
+                log.exception("task %s failed", name)
+                inbox.put(("failed", f"internal error: {type(exc).__name__}: {exc}"))
+            else:
+                inbox.put(("succeeded", result))
+
+        threading.Thread(target=target, name=f"task-{name}", daemon=True).start()
+        self._timer.start()
+        return True
+
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            try:
+                kind, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "progress":
+                if self._dialog is not None:
+                    self._dialog.setMaximum(1000)
+                    self._dialog.setValue(payload)
+            else:
+                self._end(kind == "succeeded", payload)
+                return
+
+    def _end(self, ok: bool, payload: Any) -> None:
+        name, on_done, dialog = self._name or "", self._on_done, self._dialog
+        self._timer.stop()
+        self._dialog = None
+        self._name = None
+        self._on_done = None
+        if dialog is not None:
+            dialog.reset()
+            dialog.deleteLater()
+        if ok and on_done is not None:
+            on_done(payload)
+        elif not ok:
+            QMessageBox.warning(self._parent, "Sweeplab", str(payload))
+        self.finished.emit(name, ok)
