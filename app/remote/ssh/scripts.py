@@ -1,0 +1,317 @@
+"""What runs on a server: POSIX sh helpers, the command lines that start them, payloads.
+
+Nothing here does I/O. The server needs ``/bin/sh``, ``tar``, ``gzip``, ``head``,
+``tail``, ``setsid`` and ``/proc`` (Linux); nothing is installed but two small helper
+scripts, written into ``<workdir>/.sweeplab/`` by :func:`hello_script` under names
+that carry their content hash (so an upgraded app never runs a stale helper).
+
+**trial helper** (:data:`TRIAL_HELPER`), one exec channel per trial:
+
+- ``launch DIR SNAPSHOT TAR_BYTES CMD_BYTES``: stdin brings a tar of the trial's own
+  files (``params.json``, ``sdk/``, ``launch.sh``) and then the command; the helper
+  makes DIR, unpacks the code snapshot into ``DIR/code``, starts the wrapper of
+  :mod:`app.remote.launcher` with ``setsid -f`` (its own session and process group),
+  reads its pid from the ``pid`` file and says ``@started PID``; then it follows like
+  ``follow`` from offset 0. The wrapper is started in the foreground (``setsid -f``
+  forks): a background ``&`` job of a non-interactive dash gets SIGINT ignored, for
+  good, and the trial would never see the stop signal.
+- ``follow DIR OFFSET [PID]``: streams ``output.log`` from byte OFFSET on stdout
+  (``tail -c +N -f``) and polls for the end (every 20 ms at first, backing off to
+  500 ms): ``exit_code`` is written, or the wrapper is gone (a zombie counts as gone;
+  a pid reused by another process, told apart by the start time in the ``pid`` file,
+  too).
+
+At the end it says ``@end CODE SIZE`` (CODE empty when ``exit_code`` is missing; SIZE
+the log's size then). The client reads stdout up to SIZE and closes the channel; the
+helper stops its ``tail`` when its stdin reaches end of file, which also happens when
+the connection drops, so nothing is left behind. ``@failed WHY`` replaces
+``@started`` when the trial could not be set up. Control lines go to stderr; every
+other stderr line is a diagnostic (the message of a failing ``tar``, say).
+
+**stop helper** (:data:`STOP_HELPER`): ``DIR STEPS PID`` sends SIGINT to the process
+group PID (checked against the ``pid`` file's start time), SIGTERM when it is still
+there after STEPS x 50 ms, SIGKILL after as long again. It runs detached on the server
+(``setsid ... &``), so a trial ends even if the connection drops right after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shlex
+import tarfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from app.remote.gpu import QUERY
+from app.remote.launcher import LAUNCH_FILE, LAUNCH_SCRIPT, PARAMS_FILE, SDK_DIR
+
+HELPER_DIR = ".sweeplab"
+SNAPSHOT_DIR = "snapshots"
+STOP_STEP_S = 0.05
+MARK = "@"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+TRIAL_HELPER = r"""# Sweeplab trial helper (written by Sweeplab; see app/remote/ssh/scripts.py).
+mode=$1
+d=$2
+exec 3<&0 </dev/null
+say() { printf '@%s\n' "$*" >&2; }
+fail() { say failed "$1"; exit 1; }
+p=
+off=0
+if [ "$mode" = launch ]; then
+    if [ -e "$d" ]; then rm -rf -- "$d" || fail "cannot remove the old directory $d"; fi
+    mkdir -p -- "$d/code" || fail "cannot create the trial directory $d"
+    head -c "$4" <&3 | tar -xf - -C "$d" || fail "cannot write the trial files into $d"
+    cmd=$(head -c "$5" <&3) || fail "the trial command did not arrive"
+    tar -xzmf "$3" -C "$d/code" || fail "cannot unpack the code snapshot $3"
+    cd -- "$d" || fail "cannot enter $d"
+    : >output.log || fail "cannot create $d/output.log"
+    setsid -f /bin/sh "$d/launch.sh" "$d" "$d/code" "$cmd" </dev/null >/dev/null 2>&1 3<&- ||
+        fail "cannot start the trial: setsid -f failed (util-linux is needed)"
+    i=0
+    until [ -s pid ]; do
+        [ "$i" -lt 1010 ] || fail "the trial wrote no pid file within 10 s"
+        if [ "$i" -lt 10 ]; then sleep 0.002; else sleep 0.01; fi
+        i=$((i + 1))
+    done
+    read -r p <pid
+    say started "$p"
+else
+    off=$3
+    p=$4
+    if ! cd -- "$d" 2>/dev/null; then say end "" ""; exec cat <&3 >/dev/null; fi
+fi
+t=
+if [ -e output.log ]; then
+    tail -c "+$((off + 1))" -f output.log 3<&- &
+    t=$!
+fi
+{ cat >/dev/null; kill $t $$ 2>/dev/null; } <&3 &
+c=$!
+exec 3<&-
+alive() {
+    q=$p
+    s=
+    pp=
+    ps=
+    { read -r pp; read -r ps; } <pid 2>/dev/null
+    if [ -n "$pp" ]; then
+        [ -n "$q" ] || q=$pp
+        [ "$pp" != "$q" ] || s=$ps
+    fi
+    [ -n "$q" ] || return 1
+    if [ -r /proc/self/stat ]; then
+        st=
+        read -r st <"/proc/$q/stat" 2>/dev/null || return 1
+        set -f
+        set -- ${st##*) }
+        set +f
+        case $1 in Z|X|x) return 1 ;; esac
+        [ -z "$s" ] || [ "$s" = "${20}" ]
+    else
+        kill -0 "$q" 2>/dev/null
+    fi
+}
+iv=0.02
+while [ ! -s exit_code ] && alive; do
+    sleep "$iv"
+    case $iv in 0.02) iv=0.05 ;; 0.05) iv=0.1 ;; 0.1) iv=0.2 ;; *) iv=0.5 ;; esac
+done
+code=
+[ ! -s exit_code ] || read -r code <exit_code
+size=
+[ ! -e output.log ] || size=$(wc -c <output.log)
+say end "$code" $size
+wait "$c"
+"""
+
+STOP_HELPER = r"""# Sweeplab stop helper (written by Sweeplab; see app/remote/ssh/scripts.py).
+d=$1
+n=$2
+p=$3
+cd -- "$d" 2>/dev/null || exit 0
+[ ! -e exit_code ] || exit 0
+pp=
+ps=
+{ read -r pp; read -r ps; } <pid 2>/dev/null
+[ -n "$p" ] || p=$pp
+[ -n "$p" ] || exit 0
+if [ "$pp" = "$p" ] && [ -n "$ps" ] && [ -r /proc/self/stat ]; then
+    st=
+    read -r st <"/proc/$p/stat" 2>/dev/null || exit 0
+    set -f
+    set -- ${st##*) }
+    [ "${20}" = "$ps" ] || exit 0
+fi
+for sig in INT TERM; do
+    kill -s "$sig" -- "-$p" 2>/dev/null || exit 0
+    i=0
+    while [ "$i" -lt "$n" ]; do
+        kill -s 0 -- "-$p" 2>/dev/null || exit 0
+        sleep 0.05
+        i=$((i + 1))
+    done
+done
+kill -s KILL -- "-$p" 2>/dev/null
+exit 0
+"""
+
+GPU_PROBE = (
+    "if command -v nvidia-smi >/dev/null 2>&1; then\n"
+    f"    out=$(nvidia-smi {' '.join(QUERY)} 2>&1)\n"
+    "    printf '@gpus %s\\n' \"$?\"\n"
+    "    printf '%s\\n' \"$out\"\n"
+    "    if [ \"${busy:-0}\" = 1 ]; then\n"
+    "        echo @uuids\n"
+    "        nvidia-smi --query-gpu=index,uuid --format=csv,noheader 2>/dev/null\n"
+    "        echo @apps\n"
+    "        nvidia-smi --query-compute-apps=gpu_uuid,pid --format=csv,noheader 2>/dev/null |\n"
+    "        while IFS=', ' read -r u q; do\n"
+    "            set -- $(ls -nd \"/proc/$q\" 2>/dev/null)\n"
+    "            printf '%s %s %s\\n' \"$u\" \"$q\" \"${3:-?}\"\n"
+    "        done\n"
+    "    fi\n"
+    "else\n"
+    "    echo @no-nvidia-smi\n"
+    "fi\n"
+)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+TRIAL_HELPER_NAME = f"trial-{_digest(TRIAL_HELPER)}.sh"
+STOP_HELPER_NAME = f"stop-{_digest(STOP_HELPER)}.sh"
+
+
+def q(text: str) -> str:
+    """Shell-quote one word (:func:`shlex.quote`)."""
+    return shlex.quote(text)
+
+
+def hello_script(workdir: str, *, busy_check: bool) -> str:
+    """The script run once per connection with ``/bin/sh -s`` (sent on stdin).
+
+    It expands a leading ``~`` of ``workdir``, creates it with ``snapshots/`` and the
+    helpers, and prints ``@home``, ``@workdir``, ``@uid`` and the GPU probe (see
+    :func:`app.remote.ssh.remote_gpu.parse_probe`). Exit status 3: no work directory.
+    """
+    parts = [
+        f"w={q(workdir)}\n",
+        'case $w in "~") w=$HOME ;; "~/"*) w=$HOME/${w#"~/"} ;; esac\n',
+        f'mkdir -p -- "$w/{SNAPSHOT_DIR}" "$w/{HELPER_DIR}" || exit 3\n',
+        'printf \'@home %s\\n@workdir %s\\n@uid %s\\n\' "$HOME" "$w" "$(id -u)"\n',
+        f"busy={1 if busy_check else 0}\n",
+    ]
+    for name, text in ((TRIAL_HELPER_NAME, TRIAL_HELPER), (STOP_HELPER_NAME, STOP_HELPER)):
+        target = f'"$w/{HELPER_DIR}/{name}"'
+        parts.append(
+            f"if [ ! -s {target} ]; then\n"
+            f"cat >{target}.$$ <<'SWEEPLAB_HELPER_END' && mv -f {target}.$$ {target} || exit 4\n"
+            f"{text}SWEEPLAB_HELPER_END\n"
+            "fi\n"
+        )
+    parts.append(GPU_PROBE)
+    return "".join(parts)
+
+
+def gpu_status_script() -> str:
+    """The GPU probe alone (for a status refresh), run with ``/bin/sh -s``."""
+    return "busy=0\n" + GPU_PROBE
+
+
+def launch_command(workdir: str, trial_dir: str, archive: str, tar_bytes: int,
+                   cmd_bytes: int) -> str:
+    """The exec line that sets up, starts and follows one trial (stdin: the payload)."""
+    helper = f"{workdir}/{HELPER_DIR}/{TRIAL_HELPER_NAME}"
+    return " ".join(["/bin/sh", q(helper), "launch", q(trial_dir), q(archive),
+                     str(tar_bytes), str(cmd_bytes)])
+
+
+def follow_command(workdir: str, trial_dir: str, offset: int, pid: int | None) -> str:
+    """The exec line that follows a trial's log from ``offset`` to its end."""
+    helper = f"{workdir}/{HELPER_DIR}/{TRIAL_HELPER_NAME}"
+    return " ".join(["/bin/sh", q(helper), "follow", q(trial_dir), str(offset),
+                     "" if pid is None else str(pid)]).rstrip()
+
+
+def stop_command(workdir: str, trial_dir: str, grace: float, pid: int | None) -> str:
+    """The exec line that starts the detached stop escalation and returns at once."""
+    helper = f"{workdir}/{HELPER_DIR}/{STOP_HELPER_NAME}"
+    steps = max(0, round(grace / STOP_STEP_S))
+    inner = " ".join(["setsid", "/bin/sh", q(helper), q(trial_dir), str(steps),
+                      "" if pid is None else str(pid)])
+    return f"/bin/sh -c {q(inner + ' </dev/null >/dev/null 2>&1 &')}"
+
+
+def snapshot_path(workdir: str, content_hash: str) -> str:
+    """Where a snapshot archive lives on the server."""
+    return f"{workdir}/{SNAPSHOT_DIR}/{content_hash}.tar.gz"
+
+
+def trial_command(command: str, env: Mapping[str, str], setup: str,
+                  sdk_dir: str, keep_server_pythonpath: bool) -> str:
+    """The text the wrapper runs: the profile's setup, the trial's environment, the command.
+
+    The setup runs first in the same shell (``source`` is made an alias of ``.``
+    where ``/bin/sh`` lacks it); if it fails the trial ends with its status and a line
+    in the log. Every variable of ``env`` is exported shell-quoted; ``PYTHONPATH``
+    gets ``sdk_dir`` in front of whatever the server (after setup) has, unless
+    ``keep_server_pythonpath`` is false (the trial's own ``env`` set it).
+
+    Raises:
+        ValueError: a variable name that is not a valid shell name.
+    """
+    lines: list[str] = []
+    if setup.strip():
+        lines.append('command -v source >/dev/null 2>&1 || source() { . "$@"; }')
+        lines.append("{\n" + setup.rstrip("\n") + "\n} || { sweeplab_status=$?; "
+                     "echo \"sweeplab: the server's setup command failed with status "
+                     "$sweeplab_status\" >&2; exit \"$sweeplab_status\"; }")
+    for name, value in env.items():
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"environment variable {name!r} is not a valid shell name")
+        if name == "PYTHONPATH" and keep_server_pythonpath:
+            lines.append(f'export PYTHONPATH={q(sdk_dir)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
+        else:
+            lines.append(f"export {name}={q(value)}")
+    lines.append(command)
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class PayloadFile:
+    """One file of a trial's payload: its path in the trial directory and bytes."""
+
+    path: str
+    data: bytes
+    mode: int = 0o644
+
+
+def trial_files(params_json: str, sdk_name: str | None, sdk: bytes | None) -> list[PayloadFile]:
+    """The files every trial directory gets besides ``code/`` and the wrapper's output."""
+    files = [PayloadFile(PARAMS_FILE, params_json.encode("utf-8")),
+             PayloadFile(LAUNCH_FILE, LAUNCH_SCRIPT.encode("utf-8"), 0o755)]
+    if sdk_name is not None and sdk is not None:
+        files.append(PayloadFile(f"{SDK_DIR}/{sdk_name}", sdk))
+    return files
+
+
+def pack_payload(files: list[PayloadFile]) -> bytes:
+    """The files as an uncompressed tar (with ``sdk/`` as a directory entry)."""
+    buffer = io.BytesIO()
+    now = time.time()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        folder = tarfile.TarInfo(SDK_DIR)
+        folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o755, int(now)
+        tar.addfile(folder)
+        for item in files:
+            info = tarfile.TarInfo(item.path)
+            info.size, info.mode, info.mtime = len(item.data), item.mode, int(now)
+            tar.addfile(info, io.BytesIO(item.data))
+    return buffer.getvalue()

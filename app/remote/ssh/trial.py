@@ -1,0 +1,381 @@
+"""The life of one trial on a server, run by :class:`TrialHost` in the trial's thread.
+
+Launch: upload the snapshot if needed, open a channel, exec the trial helper with the
+payload on stdin, wait for ``@started`` (or ``@failed``). Follow: read the log until
+``@end`` and every byte up to the end size; when the channel breaks, wait for the
+server (``offline_timeout``), re-open a follower from the last complete line, or give
+the trial up as LOST. Stop: exec the detached stop helper, once the server answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paramiko
+
+from app.engine.records import ProcessEventKind, Snapshot
+from app.remote.launcher import PID_FILE
+from app.remote.ssh.errors import ConnectionLost, SshError
+from app.remote.ssh.scripts import follow_command, q, snapshot_path, stop_command
+from app.remote.ssh.session import Link, ServerSession
+from app.remote.ssh.stream import HelperStream
+
+log = logging.getLogger(__name__)
+
+LAUNCH_TIMEOUT_S = 600.0
+"""Longest wait for ``@started``: unpacking a big snapshot on a slow disk takes time."""
+END_DRAIN_S = 30.0
+"""Longest wait for the last log bytes after ``@end`` before the follower is re-opened."""
+PUMP_S = 1.0
+RETRY_S = 0.25
+MAX_FOLLOW_FAILURES = 5
+COMMAND_TIMEOUT_S = 15.0
+
+Emit = Callable[..., None]
+
+
+@dataclass
+class RemoteTrial:
+    """One trial an executor follows; fields change under the executor's lock."""
+
+    trial_id: int
+    trial_dir: str
+    gpus: tuple[int, ...]
+    pid: int | None = None
+    offset: int = 0
+    started: bool = False
+    stop_grace: float | None = None
+    done: bool = False
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+
+class SnapshotUploadFailed(Exception):
+    """The server refused the snapshot (disk full, permissions): the trial cannot start."""
+
+
+class TrialHost:
+    """Runs and follows trials on one server for an executor.
+
+    Args:
+        name: the server's name, in messages.
+        session: the connections.
+        offline_timeout: seconds of unreachability before a trial is LOST.
+        emit: ``emit(trial, kind, **fields)`` queues an event.
+        release: frees a trial's slots (called before its last event).
+        closing: set when the executor closes (followers stop quietly).
+        lock: the executor's lock, guarding :class:`RemoteTrial` fields.
+    """
+
+    def __init__(self, name: str, session: ServerSession, offline_timeout: float,
+                 emit: Emit, release: Callable[[RemoteTrial], None],
+                 closing: threading.Event, lock: threading.Lock) -> None:
+        self.name = name
+        self.session = session
+        self.offline_timeout = offline_timeout
+        self._emit = emit
+        self._release = release
+        self._closing = closing
+        self._lock = lock
+        self._upload_lock = threading.Lock()
+        self._uploaded: set[tuple[int, str]] = set()
+        self.uploads = 0
+        """Snapshots actually sent (for tests and benchmarks)."""
+
+    # --- helpers -----------------------------------------------------------------
+
+    @property
+    def workdir(self) -> str:
+        hello = self.session.hello
+        if hello is None:
+            raise ConnectionLost(self.name, f"{self.name}: not connected yet")
+        return hello.workdir
+
+    def snapshot_path(self, snapshot: Snapshot) -> str:
+        """Where the snapshot's archive lives on the server."""
+        return snapshot_path(self.workdir, snapshot.content_hash)
+
+    def _wait_online(self) -> bool:
+        """Wait for the server while it may still come back; False if LOST or closing."""
+        while not self._closing.is_set():
+            if self.session.online:
+                return True
+            since = self.session.offline_since
+            now = time.monotonic()
+            remaining = (since if since is not None else now) + self.offline_timeout - now
+            if remaining <= 0 or self.session.closed:
+                return False
+            self.session.wait_online(min(remaining, PUMP_S))
+        return False
+
+    def _finish(self, trial: RemoteTrial, kind: ProcessEventKind, **fields: Any) -> None:
+        with self._lock:
+            trial.done = True
+        self._release(trial)
+        self._emit(trial, kind, **fields)
+
+    def start_failed(self, trial: RemoteTrial, message: str) -> None:
+        """End a trial that never started with START_FAILED."""
+        log.info("%s: %s", self.name, message)
+        self._finish(trial, ProcessEventKind.START_FAILED, message=message)
+
+    def _lost(self, trial: RemoteTrial) -> None:
+        message = (f"server {self.name} has not answered for {self.offline_timeout:g} s; "
+                   f"trial {trial.trial_id} is lost (it may still be running there)")
+        log.warning("%s: %s", self.name, message)
+        self._finish(trial, ProcessEventKind.LOST, message=message, offset=trial.offset)
+
+    # --- launch ------------------------------------------------------------------
+
+    def launch(self, trial: RemoteTrial, snapshot: Snapshot, payload: bytes,
+               exec_line: str) -> None:
+        """Set up and start the trial, then follow it to its end (blocks)."""
+        opened = self._send_launch(trial, snapshot, payload, exec_line)
+        if opened is None:
+            return
+        link, stream = opened
+        early = stream.pump_until(time.monotonic() + LAUNCH_TIMEOUT_S)
+        if stream.started_pid is not None:
+            with self._lock:
+                trial.pid, trial.started = stream.started_pid, True
+                trial.offset = stream.splitter.offset
+                stop = trial.stop_grace
+            self._emit(trial, ProcessEventKind.STARTED)
+            if early:
+                self._emit(trial, ProcessEventKind.OUTPUT, lines=tuple(early),
+                           offset=stream.splitter.offset)
+            if stop is not None:
+                self.send_stop(trial)
+            self._follow_stream(trial, link, stream)
+            return
+        stream.close()
+        self.session.release(link)
+        if stream.failed is not None:
+            if stream.failed.startswith("cannot unpack the code snapshot"):
+                self.forget_snapshot(snapshot)  # deleted on the server? send it again
+            detail = "; ".join(stream.diagnostics)
+            self.start_failed(trial, f"trial {trial.trial_id} could not start on {self.name}: "
+                                     f"{stream.failed}" + (f" ({detail})" if detail else ""))
+            return
+        if self._closing.is_set():
+            return
+        self.session.report_failure(link.conn)
+        self._recover(trial)
+
+    def _send_launch(self, trial: RemoteTrial, snapshot: Snapshot, payload: bytes,
+                     exec_line: str) -> tuple[Link, HelperStream] | None:
+        while True:
+            with self._lock:
+                stopped = trial.stop_grace is not None
+            if stopped or self._closing.is_set():
+                reason = "it was stopped" if stopped else "the executor closed"
+                self.start_failed(trial, f"trial {trial.trial_id} was not started: {reason}")
+                return None
+            if not self._wait_online():
+                reason = ("the executor closed" if self._closing.is_set() else
+                          f"server {self.name} stayed offline for {self.offline_timeout:g} s")
+                self.start_failed(trial, f"trial {trial.trial_id} was not started: {reason}")
+                return None
+            try:
+                self._ensure_snapshot(snapshot)
+                link, channel = self.session.open_follower()
+            except SnapshotUploadFailed as exc:
+                self.start_failed(trial, f"trial {trial.trial_id} could not start: {exc}")
+                return None
+            except ConnectionLost as exc:
+                log.info("%s: trial %s waits for the server: %s", self.name, trial.trial_id, exc)
+                self._closing.wait(RETRY_S)
+                continue
+            try:
+                channel.exec_command(exec_line)
+                channel.sendall(payload)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                log.info("%s: launching trial %s failed (%s); retrying", self.name,
+                         trial.trial_id, exc)
+                channel.close()
+                self.session.release(link)
+                self.session.report_failure(link.conn)
+                continue
+            return link, HelperStream(channel, 0, self.name)
+
+    def _ensure_snapshot(self, snapshot: Snapshot) -> None:
+        """Upload the archive unless this server has it (right size) already."""
+        with self._upload_lock:
+            key = (self.session.generation, snapshot.content_hash)
+            if key in self._uploaded:
+                return
+            path = self.snapshot_path(snapshot)
+            try:
+                size = snapshot.archive.stat().st_size
+            except OSError as exc:
+                raise SnapshotUploadFailed(f"snapshot archive {snapshot.archive} cannot be "
+                                           f"read: {exc.strerror or exc}") from None
+            conn = self.session.main()
+            sftp = conn.sftp()
+            try:
+                try:
+                    if sftp.stat(path).st_size == size:
+                        self._uploaded.add(key)
+                        return
+                except FileNotFoundError:
+                    pass
+                temp = f"{path}.part-{uuid.uuid4().hex[:12]}"
+                sftp.put(str(snapshot.archive), temp, confirm=True)
+                sftp.posix_rename(temp, path)
+            except (OSError, paramiko.SSHException, EOFError) as exc:
+                if not conn.alive:
+                    raise ConnectionLost(self.name, f"{self.name}: the connection dropped "
+                                         "while uploading the code snapshot") from None
+                raise SnapshotUploadFailed(f"cannot upload the code snapshot to {self.name}:"
+                                           f"{path} ({exc}); is the disk full, or the work "
+                                           "directory not writable?") from None
+            self.uploads += 1
+            self._uploaded.add(key)
+            log.info("%s: uploaded snapshot %s (%d bytes)", self.name, path, size)
+
+    def forget_snapshot(self, snapshot: Snapshot) -> None:
+        """Check (and if needed upload) this snapshot again before the next trial."""
+        with self._upload_lock:
+            self._uploaded = {key for key in self._uploaded if key[1] != snapshot.content_hash}
+
+    def _recover(self, trial: RemoteTrial) -> None:
+        """The connection broke during the launch: did the trial start?"""
+        if not self._wait_online():
+            if not self._closing.is_set():  # fate unknown: it may run there
+                with self._lock:
+                    trial.started = True
+                self._emit(trial, ProcessEventKind.STARTED)
+                self._lost(trial)
+            return
+        check = (f"cd {q(trial.trial_dir)} 2>/dev/null || exit 0; i=0; "
+                 f"while [ ! -s {PID_FILE} ] && [ -d code ] && [ $i -lt 40 ]; do "
+                 f"sleep 0.05; i=$((i + 1)); done; head -n 1 {PID_FILE} 2>/dev/null")
+        try:
+            result = self.session.run(f"/bin/sh -c {q(check)}", timeout=COMMAND_TIMEOUT_S)
+            pid = int(result.stdout.strip()) if result.stdout.strip().isdigit() else None
+        except SshError as exc:
+            log.info("%s: checking trial %s failed: %s", self.name, trial.trial_id, exc)
+            pid = None
+        if pid is None:
+            self.start_failed(trial, f"the connection to {self.name} dropped while trial "
+                                     f"{trial.trial_id} was being set up; it did not start")
+            return
+        with self._lock:
+            trial.pid, trial.started = pid, True
+            stop = trial.stop_grace
+        self._emit(trial, ProcessEventKind.STARTED)
+        if stop is not None:
+            self.send_stop(trial)
+        self.follow(trial)
+
+    # --- follow ------------------------------------------------------------------
+
+    def follow(self, trial: RemoteTrial) -> None:
+        """Follow a started trial from ``trial.offset`` to its end (blocks)."""
+        opened = self._open_follower(trial, trial.offset)
+        if opened is not None:
+            self._follow_stream(trial, *opened)
+
+    def _open_follower(self, trial: RemoteTrial, offset: int
+                       ) -> tuple[Link, HelperStream] | None:
+        while True:
+            if not self._wait_online():
+                if not self._closing.is_set():
+                    self._lost(trial)
+                return None
+            try:
+                link, channel = self.session.open_follower()
+            except ConnectionLost:
+                self._closing.wait(RETRY_S)
+                continue
+            try:
+                channel.exec_command(follow_command(self.workdir, trial.trial_dir, offset,
+                                                    trial.pid))
+            except (paramiko.SSHException, OSError, EOFError, SshError):
+                channel.close()
+                self.session.release(link)
+                self.session.report_failure(link.conn)
+                continue
+            return link, HelperStream(channel, offset, self.name)
+
+    def _follow_stream(self, trial: RemoteTrial, link: Link, stream: HelperStream) -> None:
+        failures = 0
+        while True:
+            progress = self._read(trial, stream)
+            stream.close()
+            self.session.release(link)
+            if self._closing.is_set():
+                return
+            if stream.complete:
+                tail = stream.splitter.finish()
+                if tail:
+                    self._emit(trial, ProcessEventKind.OUTPUT, lines=tuple(tail),
+                               offset=stream.splitter.offset)
+                self._finish(trial, ProcessEventKind.EXITED, offset=stream.splitter.offset,
+                             exit_code=stream.exit_code)
+                return
+            failures = 0 if progress else failures + 1
+            self.session.report_failure(link.conn)
+            if failures >= MAX_FOLLOW_FAILURES:
+                detail = "; ".join(stream.diagnostics) or "no answer"
+                self._finish(trial, ProcessEventKind.EXITED, offset=stream.splitter.offset,
+                             exit_code=None, message=f"following the log of trial "
+                             f"{trial.trial_id} on {self.name} failed: {detail}")
+                return
+            if failures:
+                self._closing.wait(RETRY_S * failures)
+            opened = self._open_follower(trial, stream.splitter.offset)
+            if opened is None:
+                return
+            link, stream = opened
+
+    def _read(self, trial: RemoteTrial, stream: HelperStream) -> bool:
+        """Read until the trial is complete or the channel ends; True if anything came."""
+        progress = False
+        drain_until: float | None = None
+        while not stream.complete and not stream.eof and not self._closing.is_set():
+            lines = stream.pump(PUMP_S)
+            if lines:
+                progress = True
+                with self._lock:
+                    trial.offset = stream.splitter.offset
+                self._emit(trial, ProcessEventKind.OUTPUT, lines=tuple(lines),
+                           offset=stream.splitter.offset)
+            if stream.ended:
+                progress = True
+                if drain_until is None:
+                    drain_until = time.monotonic() + END_DRAIN_S
+                elif time.monotonic() > drain_until:
+                    log.warning("%s: trial %s: the end of its log did not arrive; re-reading",
+                                self.name, trial.trial_id)
+                    break
+        return progress
+
+    # --- stop --------------------------------------------------------------------
+
+    def send_stop(self, trial: RemoteTrial) -> None:
+        """Start the stop escalation on the server from a thread (returns at once)."""
+        threading.Thread(target=self._stop_worker, args=(trial,), daemon=True,
+                         name=f"sweeplab-{self.name}-stop-{trial.trial_id}").start()
+
+    def _stop_worker(self, trial: RemoteTrial) -> None:
+        while True:
+            with self._lock:
+                if trial.done:
+                    return
+                grace, pid = trial.stop_grace, trial.pid
+            if grace is None or not self._wait_online():
+                return
+            try:
+                self.session.run(stop_command(self.workdir, trial.trial_dir, grace, pid),
+                                 timeout=COMMAND_TIMEOUT_S)
+                return
+            except SshError as exc:
+                log.info("%s: stopping trial %s: %s; retrying", self.name, trial.trial_id, exc)
+                if self._closing.wait(RETRY_S):
+                    return
