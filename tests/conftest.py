@@ -3,5 +3,32 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import pytest
+
+from app.store.pgcluster import PgCluster, PgClusterError
+from app.store.store import Store
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL server; fails (never skips) when it cannot run."""
+    try:
+        cluster = PgCluster()
+        cluster.start()
+    except PgClusterError as exc:
+        pytest.fail(f"PostgreSQL is needed for the store tests: {exc}", pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_shared_url(pg_cluster: PgCluster) -> str:
+    """One migrated PostgreSQL database that the contract tests share, emptied per test."""
+    url = pg_cluster.create_database("sweeplab_shared")
+    Store(url).close()
+    return url
+

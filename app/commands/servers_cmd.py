@@ -1,0 +1,349 @@
+"""``sweeplab servers ...``: saved lab servers, managed and tested without a display.
+
+Passwords and passphrases are typed at a getpass prompt and kept only in the OS
+keyring. Without a usable keyring the command says so and uses what was typed
+for that one command; nothing is ever written in plain text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.table import Table
+
+from app.commands.console import console
+from app.engine.errors import Problem, ValidationError
+from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
+from app.remote.ssh.secrets import SecretStore, SecretStoreError, key_needs_passphrase
+from app.remote.ssh.sshconfig import DEFAULT_PATH, scan_ssh_config
+from app.store.servers import InvalidProfile, ServerProfiles, check_profile
+from app.wiring import data_dir, open_store
+
+EXIT_FAILED = 1
+
+
+def gpu_list(text: str) -> tuple[int, ...] | None:
+    """``--gpus``: ``all`` (None), ``none`` (no GPU) or indices such as ``0,1``."""
+    value = text.strip().lower()
+    if value == "all":
+        return None
+    if value in ("none", ""):
+        return ()
+    try:
+        indices = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected GPU indices like 0,1, or 'all' or 'none'; got {text!r}") from None
+    if any(index < 0 for index in indices):
+        raise argparse.ArgumentTypeError(f"GPU indices must be >= 0, got {text!r}")
+    return indices
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+               common: argparse.ArgumentParser) -> None:
+    """Register ``servers`` and its subcommands."""
+    servers = sub.add_parser("servers", help="saved lab servers: add, list, test, remove, import")
+    cmds = servers.add_subparsers(dest="servers_command", required=True, metavar="COMMAND")
+
+    add = cmds.add_parser("add", parents=[common], help="save a server profile")
+    add.add_argument("name", help="the profile's name, as used in `hosts: [local, NAME]`")
+    add.add_argument("--host", required=True, help="host name or address")
+    add.add_argument("--port", type=int, default=22)
+    add.add_argument("--user", required=True, help="login user")
+    auth = add.add_mutually_exclusive_group()
+    auth.add_argument("--key", metavar="FILE", help="log in with this private key")
+    auth.add_argument("--agent", action="store_true", help="log in with ssh-agent (default)")
+    auth.add_argument("--password-prompt", action="store_true",
+                      help="log in with a password, asked now and kept in the OS keyring")
+    add.add_argument("--passphrase-prompt", action="store_true",
+                     help="ask now for the passphrase of --key and keep it in the OS keyring")
+    add.add_argument("--workdir", default="~/sweeplab", help="trial folder on the server")
+    add.add_argument("--setup", default="", metavar="CMD",
+                     help="shell code run before each trial, e.g. 'conda activate x'")
+    add.add_argument("--python", default="python3", help="python to use on the server")
+    add.add_argument("--max-parallel", type=int, default=1, metavar="N")
+    add.add_argument("--gpus", type=gpu_list, default=None, metavar="0,1",
+                     help="GPU indices to use, 'all' (default) or 'none'")
+    add.add_argument("--trials-per-gpu", type=int, default=1, metavar="N")
+    add.add_argument("--allow-busy-gpus", action="store_true",
+                     help="also use GPUs that run other people's processes")
+    add.set_defaults(handler=_add)
+
+    ls = cmds.add_parser("ls", parents=[common], help="list saved servers (no secrets)")
+    ls.set_defaults(handler=_ls)
+
+    show = cmds.add_parser("show", parents=[common], help="one server's settings")
+    show.add_argument("name")
+    show.set_defaults(handler=_show)
+
+    test = cmds.add_parser("test", parents=[common],
+                           help="connect and check that trials can run there (exit 0 if so)")
+    test.add_argument("name")
+    test.add_argument("--accept-host-key", metavar="SHA256:...",
+                      help="accept the server's host key if it has this fingerprint")
+    test.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    test.set_defaults(handler=_test)
+
+    rm = cmds.add_parser("rm", parents=[common], help="forget a server and its saved secrets")
+    rm.add_argument("name")
+    rm.set_defaults(handler=_rm)
+
+    imp = cmds.add_parser("import", parents=[common], help="save the hosts of an ssh config")
+    imp.add_argument("--ssh-config", type=Path, default=DEFAULT_PATH, metavar="FILE",
+                     help="the OpenSSH client config to read (default ~/.ssh/config)")
+    imp.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                     help="import only these hosts")
+    imp.set_defaults(handler=_import)
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _problems(exc: InvalidProfile) -> ValidationError:
+    return ValidationError(Problem("", problem) for problem in exc.problems)
+
+
+def prompt_secret(prompt: str, what: str) -> str | None:
+    """A secret typed at a getpass prompt; None when nothing was typed.
+
+    Raises:
+        ValueError: the input closed before anything was typed.
+    """
+    try:
+        typed = getpass.getpass(prompt)
+    except EOFError:
+        raise ValueError(f"no {what} was typed (the input is closed)") from None
+    return typed or None
+
+
+def _address(profile: ServerProfile) -> str:
+    return f"{profile.user}@{profile.host}:{profile.port}"
+
+
+def _auth_text(profile: ServerProfile) -> str:
+    if profile.auth is AuthKind.KEY:
+        return f"key {profile.key_file}"
+    return profile.auth.value
+
+
+def _gpus_text(gpus: tuple[int, ...] | None) -> str:
+    if gpus is None:
+        return "all"
+    return ",".join(map(str, gpus)) if gpus else "none"
+
+
+def _profile_from_args(args: argparse.Namespace) -> ServerProfile:
+    if args.passphrase_prompt and not args.key:
+        raise ValueError("--passphrase-prompt goes with --key FILE")
+    auth = AuthKind.AGENT
+    key_file: str | None = None
+    if args.key:
+        auth, key_file = AuthKind.KEY, os.path.abspath(os.path.expanduser(args.key))
+    elif args.password_prompt:
+        auth = AuthKind.PASSWORD
+    profile = ServerProfile(
+        name=args.name, host=args.host, user=args.user, port=args.port, auth=auth,
+        key_file=key_file, workdir=args.workdir, setup=args.setup, python=args.python,
+        max_parallel=args.max_parallel, gpus=args.gpus, trials_per_gpu=args.trials_per_gpu,
+        allow_busy_gpus=args.allow_busy_gpus,
+    )
+    try:
+        return check_profile(profile)
+    except InvalidProfile as exc:
+        raise _problems(exc) from None
+
+
+def _add(args: argparse.Namespace) -> int:
+    profile = _profile_from_args(args)
+    with open_store(args.db) as store:
+        profiles = ServerProfiles(store)
+        if any(saved.name == profile.name for saved in profiles.list()):
+            raise ValueError(f"a server profile named {profile.name!r} already exists in "
+                             f"{store.url}; remove it first with `sweeplab servers rm "
+                             f"{profile.name}`")
+        password = passphrase = None
+        if args.password_prompt:
+            password = prompt_secret(f"Password for {profile.user}@{profile.host}: ", "password")
+        if args.passphrase_prompt:
+            passphrase = prompt_secret(f"Passphrase for {profile.key_file}: ", "passphrase")
+        try:
+            profiles.add(profile)
+        except InvalidProfile as exc:
+            raise _problems(exc) from None
+    if profile.key_file and not Path(profile.key_file).is_file():
+        _note(f"warning: there is no key file at {profile.key_file} on this machine")
+    print(f"saved server {profile.name} ({_address(profile)}, {_auth_text(profile)})")
+    typed = [what for what, value in (("password", password), ("passphrase", passphrase))
+             if value is not None]
+    if typed:
+        _save_secrets(profile.name, Secrets(password=password, passphrase=passphrase), typed)
+    return 0
+
+
+def _save_secrets(name: str, secrets: Secrets, typed: Sequence[str]) -> None:
+    what = " and ".join(typed)
+    later = (f"`sweeplab servers test {name}` and runs on it will ask for the {what} "
+             "(or use --agent / a key without a passphrase)")
+    store = SecretStore()
+    if not store.available():
+        _note(f"the {what} was not saved: {store.why_unavailable()}. {later}")
+        return
+    try:
+        store.set(name, secrets)
+    except SecretStoreError as exc:
+        _note(f"the {what} was not saved: {exc}. {later}")
+        return
+    print(f"{what} saved in {store.where()}")
+
+
+def _ls(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        saved = ServerProfiles(store).list()
+        if not saved:
+            print(f"no servers saved in {store.url}; add one with `sweeplab servers add` "
+                  "or `sweeplab servers import`")
+            return 0
+        table = Table(title=f"servers in {store.url}", title_justify="left")
+    for column in ("name", "address", "auth", "workdir", "parallel", "GPUs", "setup"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "address"))
+    for profile in saved:
+        table.add_row(profile.name, _address(profile), _auth_text(profile), profile.workdir,
+                      str(profile.max_parallel), _gpus_text(profile.gpus), profile.setup)
+    console.print(table)
+    return 0
+
+
+def _secret_status(name: str) -> str:
+    store = SecretStore()
+    if not store.available():
+        return f"none can be saved here ({store.why_unavailable()})"
+    try:
+        secrets = store.get(name)
+    except SecretStoreError as exc:
+        return str(exc)
+    saved = [what for what, value in (("password", secrets.password),
+                                      ("passphrase", secrets.passphrase)) if value]
+    return f"{' and '.join(saved)} saved in {store.where()}" if saved else "none saved"
+
+
+def _show(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        profile = ServerProfiles(store).get(args.name)
+    rows = [
+        ("name", profile.name), ("address", _address(profile)), ("auth", _auth_text(profile)),
+        ("workdir", profile.workdir), ("setup", profile.setup or "—"),
+        ("python", profile.python), ("max parallel", str(profile.max_parallel)),
+        ("GPUs", _gpus_text(profile.gpus)), ("trials per GPU", str(profile.trials_per_gpu)),
+        ("busy GPUs", "used" if profile.allow_busy_gpus else "skipped"),
+        ("secrets", _secret_status(profile.name)),
+    ]
+    for label, value in rows:
+        print(f"{label + ':':<16}{value}")
+    return 0
+
+
+def _secrets_for(profile: ServerProfile) -> Secrets:
+    """Saved secrets, with a prompt for what the profile needs and the keyring lacks."""
+    store = SecretStore()
+    secrets = Secrets()
+    if store.available():
+        try:
+            secrets = store.get(profile.name)
+        except SecretStoreError as exc:
+            _note(f"{exc}; asking instead")
+    password, passphrase = secrets.password, secrets.passphrase
+    ask_password = profile.auth is AuthKind.PASSWORD and password is None
+    ask_passphrase = (profile.auth is AuthKind.KEY and passphrase is None
+                      and profile.key_file is not None and key_needs_passphrase(profile.key_file))
+    if (ask_password or ask_passphrase) and not store.available():
+        _note(f"the keyring is unavailable ({store.why_unavailable()}); "
+              "what you type is used for this test only")
+    if ask_password:
+        password = prompt_secret(f"Password for {profile.user}@{profile.host}: ", "password")
+    if ask_passphrase:
+        passphrase = prompt_secret(f"Passphrase for {profile.key_file}: ", "passphrase")
+    return Secrets(password=password, passphrase=passphrase)
+
+
+def _test(args: argparse.Namespace) -> int:
+    fingerprint = args.accept_host_key
+    if fingerprint is not None and not (fingerprint.startswith("SHA256:") and len(fingerprint) > 7):
+        raise ValueError(f"--accept-host-key: expected a fingerprint like SHA256:AbC..., "
+                         f"got {fingerprint!r}")
+    if args.timeout <= 0:
+        raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
+    with open_store(args.db) as store:
+        profile = ServerProfiles(store).get(args.name)
+    from app.remote.ssh.hostkeys import KnownHosts  # the SSH stack loads only to test
+    from app.remote.ssh.probe import probe_server
+
+    secrets = _secrets_for(profile)
+    known_hosts = KnownHosts(data_dir() / "known_hosts")
+    report = probe_server(profile, secrets, known_hosts, accept_fingerprint=fingerprint,
+                          timeout=args.timeout)
+    print(str(report))
+    unknown = report.unknown_host_key
+    if unknown is not None:
+        print(f"\nThe host key of {profile.host}:{profile.port} is not known yet. "
+              f"Its fingerprint is {unknown.fingerprint}.\nIf that is the server's key "
+              f"(ask its administrator, or run `ssh-keygen -lf` on the server's host key), "
+              f"accept it with:\n  sweeplab servers test {profile.name} "
+              f"--accept-host-key {unknown.fingerprint}")
+    return 0 if report.ok else EXIT_FAILED
+
+
+def _rm(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        ServerProfiles(store).remove(args.name)
+    print(f"removed server {args.name}")
+    secrets = SecretStore()
+    if not secrets.available():
+        _note(f"the keyring is unavailable here, so any secret saved for {args.name} from a "
+              f"desktop session stays in that keyring ({secrets.why_unavailable()})")
+        return 0
+    try:
+        secrets.delete(args.name)
+    except SecretStoreError as exc:
+        _note(f"warning: {exc}")
+        return EXIT_FAILED
+    print(f"its saved secrets, if any, were deleted from {secrets.where()}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    found = scan_ssh_config(args.ssh_config)
+    chosen = found.profiles
+    if args.only is not None:
+        known = set(found.aliases) | set(found.aliases.values()) | {
+            skipped.alias for skipped in found.skipped}
+        unknown = [name for name in args.only if name not in known]
+        if unknown:
+            hosts = ", ".join(found.aliases.values()) or "none"
+            raise ValueError(f"--only: no host {', '.join(map(repr, unknown))} in "
+                             f"{found.path} (its hosts: {hosts})")
+        wanted = set(args.only)
+        chosen = [p for p in chosen if p.name in wanted or found.aliases[p.name] in wanted]
+    for skipped in found.skipped:
+        if args.only is None or skipped.alias in args.only:
+            _note(f"skipped {skipped.alias}: {skipped.reason}")
+    for note in found.notes:
+        _note(note)
+    added = 0
+    with open_store(args.db) as store:
+        profiles = ServerProfiles(store)
+        saved = {profile.name for profile in profiles.list()}
+        for profile in chosen:
+            if profile.name in saved:
+                _note(f"skipped {profile.name}: a server with this name is saved already")
+                continue
+            profiles.add(profile)
+            added += 1
+            print(f"imported {profile.name} ({_address(profile)}, {_auth_text(profile)})")
+    print(f"{added} server(s) imported from {found.path}")
+    return 0
