@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,13 @@ class ExperimentDialog(QDialog):
     """Edits an experiment's settings; :meth:`config` gives the validated result.
 
     The space is not edited here (the Space tab does that); it is passed through.
+    ``servers`` are the names of the saved lab servers, offered as hosts beside this
+    machine.
     """
 
     def __init__(self, parent: QWidget | None = None, config: ExperimentConfig | None = None,
-                 space: Space | None = None, title: str = "New optimisation") -> None:
+                 space: Space | None = None, title: str = "New optimisation",
+                 servers: Sequence[str] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self._space = space if space is not None else (config.space if config else Space())
@@ -75,9 +79,14 @@ class ExperimentDialog(QDialog):
         self.max_trial_seconds = _seconds()
         self.max_seconds = _seconds()
         self.gpus_per_trial = _spin(0, 64, 0)
-        self.local_host = QCheckBox("this machine (local)")
-        self.local_host.setChecked(True)
-        self.local_host.setEnabled(False)  # the only host until lab servers arrive
+        self.hosts = QWidget()
+        self._hosts_layout = QVBoxLayout(self.hosts)
+        self._hosts_layout.setContentsMargins(0, 0, 0, 0)
+        self.host_checks: dict[str, QCheckBox] = {}
+        self.local_host = self._add_host(LOCAL_HOST, "this machine (local)", checked=True)
+        for server in servers:
+            if server != LOCAL_HOST:
+                self._add_host(server, server, checked=False)
 
         rows: list[tuple[str, Any, str]] = [
             ("Name", self.name, "name"),
@@ -98,7 +107,7 @@ class ExperimentDialog(QDialog):
             ("Max time per trial (s)", self.max_trial_seconds, "limits.max_trial_seconds"),
             ("Max time overall (s)", self.max_seconds, "limits.max_seconds"),
             ("GPUs per trial", self.gpus_per_trial, "gpus_per_trial"),
-            ("Hosts", self.local_host, "hosts"),
+            ("Hosts", self.hosts, "hosts"),
         ]
         for label, widget, key in rows:
             error = QLabel()
@@ -160,7 +169,24 @@ class ExperimentDialog(QDialog):
         self.max_trial_seconds.setValue(limits.max_trial_seconds or 0)
         self.max_seconds.setValue(limits.max_seconds or 0)
         self.gpus_per_trial.setValue(config.gpus_per_trial)
+        for name in config.hosts:
+            if name not in self.host_checks:
+                self._add_host(name, f"{name} (no saved server of that name)", checked=False)
+        for name, box in self.host_checks.items():
+            box.setChecked(name in config.hosts)
         self._base = config
+
+    def _add_host(self, name: str, label: str, *, checked: bool) -> QCheckBox:
+        box = QCheckBox(label)
+        box.setChecked(checked)
+        box.toggled.connect(self.validate)
+        self.host_checks[name] = box
+        self._hosts_layout.addWidget(box)
+        return box
+
+    def checked_hosts(self) -> list[str]:
+        """The checked hosts, this machine first, then the servers as listed."""
+        return [name for name, box in self.host_checks.items() if box.isChecked()]
 
     def document(self) -> dict[str, Any]:
         """The experiment document the fields describe."""
@@ -184,7 +210,7 @@ class ExperimentDialog(QDialog):
             "scheduler": {"name": self.scheduler.currentText(),
                           "grace_period": self.grace_period.value(),
                           "reduction_factor": self.reduction_factor.value()},
-            "limits": limits, "hosts": [LOCAL_HOST],
+            "limits": limits, "hosts": self.checked_hosts(),
             "gpus_per_trial": self.gpus_per_trial.value(),
         })
         return doc
@@ -208,6 +234,10 @@ class ExperimentDialog(QDialog):
                                   else f"{field.text()}; {problem.message}")
                     field.show()
             self.general_error.setText("\n".join(general))
+        if not self.checked_hosts():
+            self._errors["hosts"].setText("check at least one host: this machine or a "
+                                          "saved server")
+            self._errors["hosts"].show()
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(self._config is not None)
         return self._config is not None
