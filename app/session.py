@@ -23,10 +23,11 @@ from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, Trial
 from app.engine.runner import Runner
 from app.engine.trial import ExperimentState
 from app.exporting import write_export
-from app.remote.local import LocalExecutor
+from app.remote.pool import Pool
 from app.remote.snapshot import Progress
+from app.remote.ssh.profile import Secrets, ServerProfile
 from app.store.store import Store
-from app.wiring import build_runner, config_of
+from app.wiring import build_runner, config_of, keyring_secrets
 
 ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 
@@ -38,11 +39,14 @@ class SessionError(ValueError):
 class Session:
     """Experiments in ``store`` and their runners; one runner per running experiment."""
 
-    def __init__(self, store: Store, *, grace: float = 5.0) -> None:
+    def __init__(self, store: Store, *, grace: float = 5.0,
+                 secrets: Callable[[ServerProfile], Secrets] = keyring_secrets) -> None:
         self.store = store
         self._grace = grace
+        self.secrets = secrets
+        """Where a run finds a server's password or passphrase (the GUI's keeper)."""
         self._lock = threading.Lock()
-        self._runs: dict[int, tuple[Runner, LocalExecutor]] = {}
+        self._runs: dict[int, tuple[Runner, Pool]] = {}
         self._subscribers = Subscribers()
 
     # --- events ------------------------------------------------------------------
@@ -163,7 +167,8 @@ class Session:
         record = self.store.get_experiment(experiment_id)
         fresh = not self.store.list_trials(experiment_id)
         runner, executor = build_runner(self.store, record, fresh_snapshot=fresh,
-                                        grace=self._grace, progress=progress, reruns=reruns)
+                                        grace=self._grace, progress=progress, reruns=reruns,
+                                        secrets=self.secrets)
         # release the run before the views hear of its end, so that a view reacting
         # to the final state already sees the experiment as not running
         runner.subscribe(lambda event: self._on_runner_event(experiment_id, event))

@@ -7,21 +7,36 @@ ignorant of each other.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import queue
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from app.engine.experiment import ExperimentConfig, experiment_from_dict
-from app.engine.records import ExperimentRecord, Snapshot
-from app.engine.resume import build_searcher, close_leftovers
+from app.engine.errors import Problem
+from app.engine.experiment import (
+    LOCAL_HOST,
+    ExperimentConfig,
+    ExperimentError,
+    experiment_from_dict,
+)
+from app.engine.records import ExperimentRecord, ProcessEvent, Snapshot
+from app.engine.resume import build_searcher, settle_leftovers
 from app.engine.runner import Runner
 from app.remote.local import LocalExecutor
+from app.remote.pool import Host, Pool
 from app.remote.snapshot import Progress, take_snapshot
+from app.remote.ssh.executor import SshExecutor
+from app.remote.ssh.hostkeys import KnownHosts
+from app.remote.ssh.profile import Secrets, ServerProfile
+from app.remote.ssh.secrets import SecretStore
+from app.store.servers import ServerProfiles
 from app.store.store import Store
 
 HOME_ENV = "SWEEPLAB_HOME"
+LOCAL_SLOTS_ENV = "SWEEPLAB_LOCAL_SLOTS"
+"""How many trials without GPUs this machine runs at once (default: its CPU count)."""
 DB_ENV = "SWEEPLAB_DB"
 
 
@@ -63,24 +78,97 @@ def snapshot_of(store: Store, experiment: ExperimentRecord, config: ExperimentCo
     return snapshot
 
 
-def local_executor(grace: float = 5.0) -> LocalExecutor:
-    """This machine's executor, trials under the data directory."""
-    return LocalExecutor(data_dir() / "trials", grace=grace)
+def local_executor(grace: float = 5.0,
+                   events: queue.Queue[ProcessEvent] | None = None) -> LocalExecutor:
+    """This machine's executor, trials under the data directory.
+
+    Raises:
+        ValueError: ``SWEEPLAB_LOCAL_SLOTS`` is set but not a whole number >= 1.
+    """
+    raw = os.environ.get(LOCAL_SLOTS_ENV, "").strip()
+    slots: int | None = None
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"{LOCAL_SLOTS_ENV} must be a whole number >= 1, got {raw!r}")
+        slots = int(raw)
+    return LocalExecutor(data_dir() / "trials", grace=grace, events=events, cpu_slots=slots)
+
+
+def known_hosts() -> KnownHosts:
+    """The host keys this user accepted (``<data dir>/known_hosts``, plus ~/.ssh's)."""
+    return KnownHosts(data_dir() / "known_hosts")
+
+
+def keyring_secrets(profile: ServerProfile) -> Secrets:
+    """A server's secrets from the OS keyring (none when it has no usable backend)."""
+    return SecretStore().get(profile.name)
+
+
+def resolve_hosts(store: Store, config: ExperimentConfig) -> list[ServerProfile]:
+    """The saved servers the experiment's ``hosts`` names (``local`` is not one).
+
+    Raises:
+        ExperimentError: a name that is neither ``local`` nor a saved server.
+    """
+    saved = {profile.name: profile for profile in ServerProfiles(store).list()}
+    unknown = [name for name in config.hosts if name != LOCAL_HOST and name not in saved]
+    if unknown:
+        known = ", ".join([LOCAL_HOST, *sorted(saved)])
+        raise ExperimentError([Problem("hosts", (
+            f"unknown host {unknown[0]!r}: not a saved server (known: {known}); add it with "
+            f"`sweeplab servers add {unknown[0]} --host ... --user ...`"))])
+    return [saved[name] for name in config.hosts if name != LOCAL_HOST]
+
+
+def build_pool(store: Store, config: ExperimentConfig, *, grace: float = 5.0,
+               secrets: Callable[[ServerProfile], Secrets] = keyring_secrets,
+               offline_timeout: float = 60.0) -> Pool:
+    """The executors of the experiment's hosts as one :class:`Pool`."""
+    servers = resolve_hosts(store, config)
+    trusted = known_hosts()
+
+    def make(events: queue.Queue[ProcessEvent]) -> list[Host]:
+        hosts: list[Host] = []
+        if LOCAL_HOST in config.hosts:
+            hosts.append(local_executor(grace, events))
+        for profile in servers:
+            hosts.append(SshExecutor(profile, secrets(profile), trusted, grace=grace,
+                                     offline_timeout=offline_timeout, events=events))
+        return hosts
+
+    return Pool(make)
 
 
 def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: bool,
                  grace: float = 5.0, progress: Progress | None = None,
-                 reruns: Sequence[tuple[dict[str, Any], int]] = ()) -> tuple[Runner, LocalExecutor]:
+                 reruns: Sequence[tuple[dict[str, Any], int]] = (),
+                 secrets: Callable[[ServerProfile], Secrets] = keyring_secrets,
+                 offline_timeout: float = 60.0) -> tuple[Runner, Pool]:
     """A runner that continues ``experiment`` from what the database holds.
 
     ``progress`` follows the code snapshot; ``reruns`` are ``(params, number)`` pairs
-    to run first. The caller closes the returned executor once the runner has ended.
+    to run first; ``secrets`` gives each server's password or passphrase; a server
+    unreachable for ``offline_timeout`` s loses its trials (they run again elsewhere).
+    The caller closes the returned pool once the runner has ended.
+
+    Raises:
+        ExperimentError: ``hosts`` names an unknown server (nothing is changed then).
     """
     config = config_of(experiment)
+    resolve_hosts(store, config)
     snapshot = snapshot_of(store, experiment, config, fresh_snapshot, progress)
-    close_leftovers(store, experiment.id)
+    pool = build_pool(store, config, grace=grace, secrets=secrets,
+                      offline_timeout=offline_timeout)
+    names = {host.name for host in pool.hosts}
+    left = settle_leftovers(store, experiment.id, lambda trial: trial.host in names
+                            and trial.trial_dir is not None)
+    attached = []
+    for trial in left.attached:
+        assert trial.host is not None and trial.trial_dir is not None
+        pool.follow(trial.host, trial.id, trial.trial_dir, trial.log_offset, trial.pid,
+                    gpus=trial.gpus)
+        attached.append((trial, pool))
     searcher = build_searcher(config, store, experiment.id)
-    executor = local_executor(grace)
-    runner = Runner(store, experiment.id, config, [executor], searcher, snapshot, grace=grace,
-                    reruns=reruns)
-    return runner, executor
+    runner = Runner(store, experiment.id, config, [pool], searcher, snapshot, grace=grace,
+                    reruns=[*left.reruns, *reruns], attached=attached)
+    return runner, pool

@@ -10,7 +10,7 @@ from app.engine.experiment import load_experiment
 from app.engine.records import ExperimentRecord
 from app.engine.trial import ExperimentState
 from app.store.store import Store
-from app.wiring import build_runner, config_of, open_store
+from app.wiring import build_runner, config_of, open_store, resolve_hosts
 
 EXIT_STOPPED = 130
 
@@ -39,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"an experiment named {definition['name']!r} already exists in {store.url}: "
                 f"continue it with `sweeplab resume {definition['name']}`, or pass --name NEW")
+        resolve_hosts(store, config)  # before anything is stored
         experiment = store.create_experiment(definition["name"], definition)
         return _drive(store, experiment, fresh_snapshot=True)
 

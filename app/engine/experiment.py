@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -45,6 +46,8 @@ from app.engine.space.nodes import Space
 
 EXPERIMENT_VERSION = 1
 LOCAL_HOST = "local"
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""``local`` or a saved server's name (the same rule as a server profile's name)."""
 
 
 class ExperimentError(ValidationError):
@@ -326,10 +329,15 @@ def _hosts(r: _Reader, raw: object) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(h, str) for h in raw):
         r.problem("hosts", f"expected a list of host names such as [local], got {describe(raw)}")
         return (LOCAL_HOST,)
-    unknown = [h for h in raw if h != LOCAL_HOST]
-    if unknown:
-        r.problem("hosts", f"unknown host {describe(unknown[0])}: only 'local' runs trials "
-                           "until lab servers are configured")
+    bad = [h for h in raw if not HOST_NAME.match(h)]
+    if bad:
+        r.problem("hosts", f"{describe(bad[0])} is not a host name: 'local' or the name of a "
+                           "saved server (letters, digits, '_', '.', '-')")
+    repeated = sorted({h for h in raw if raw.count(h) > 1})
+    if repeated:
+        r.problem("hosts", f"{describe(repeated[0])} is listed twice")
+    # whether a server of that name is saved is checked when the run starts (the
+    # engine does not know the store): see app.wiring
     return tuple(raw)
 
 

@@ -96,6 +96,12 @@ class TrialRepository(Protocol):
         """Insert many points in one transaction (one executemany)."""
         ...
 
+    def add_output(self, trial_id: int, points: Sequence[MetricPoint], offset: int,
+                   kpi: float | None) -> TrialRecord:
+        """Store points read from a running trial's log with the log ``offset`` after
+        them and its KPI so far, in one transaction (nothing lost or doubled on re-attach)."""
+        ...
+
     def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:
         """Points of one trial ordered by (name, step, time)."""
         ...

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from app.engine.experiment import ExperimentConfig
 from app.engine.live import searcher_value
 from app.engine.ports import TrialRepository
+from app.engine.records import TrialRecord
 from app.engine.schedulers import Scheduler, make_scheduler
 from app.engine.search import Searcher, make_searcher
 from app.engine.space.sampling import ParamsMismatch
@@ -54,21 +58,40 @@ def build_scheduler(config: ExperimentConfig, repo: TrialRepository,
     return scheduler
 
 
-def close_leftovers(repo: TrialRepository, experiment_id: int) -> int:
-    """End trials an earlier run left unfinished; returns how many.
+@dataclass(frozen=True)
+class Leftovers:
+    """What an earlier run left unfinished, once settled.
 
-    Queued trials never started: STOPPED. Running ones lost their runner: LOST
-    (re-attaching to a live process comes with crash recovery).
+    Attributes:
+        attached: RUNNING trials whose process this run follows again.
+        reruns: ``(params, number)`` of trials that never ran or were lost, to run again
+            first (each is stored with ``rerun_of``, so max trials counts it once).
     """
-    count = 0
+
+    attached: list[TrialRecord] = field(default_factory=list)
+    reruns: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+
+
+def settle_leftovers(repo: TrialRepository, experiment_id: int,
+                     can_follow: Callable[[TrialRecord], bool]) -> Leftovers:
+    """End or adopt the trials an earlier run (crashed, killed, closed) left unfinished.
+
+    Queued trials never started: STOPPED, and run again. Running ones whose host this
+    run has (``can_follow``) are re-attached: their process may still run, or have
+    ended with its exit code and the rest of its log waiting. The others are LOST (their
+    host is not among this run's hosts) and run again.
+    """
+    left = Leftovers()
     for trial in repo.list_trials(experiment_id):
+        of = trial.rerun_of or trial.number
         if trial.state in (TrialState.CREATED, TrialState.QUEUED):
             repo.update_trial(trial.id, state=TrialState.STOPPED,
-                              error="never started: the run was interrupted")
+                              error="never started: the run was interrupted; queued again")
+            left.reruns.append((trial.params, of))
+        elif trial.state is TrialState.RUNNING and can_follow(trial):
+            left.attached.append(trial)
         elif trial.state is TrialState.RUNNING:
-            repo.update_trial(trial.id, state=TrialState.LOST,
-                              error="the app stopped while this trial ran")
-        else:
-            continue
-        count += 1
-    return count
+            repo.update_trial(trial.id, state=TrialState.LOST, error=(
+                f"its host {trial.host!r} is not among this run's hosts; queued again"))
+            left.reruns.append((trial.params, of))
+    return left

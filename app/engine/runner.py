@@ -65,6 +65,8 @@ class Runner:
         grace: seconds between SIGINT, SIGTERM and SIGKILL when stopping a trial.
         poll_interval: the longest the loop waits for process events.
         reruns: ``(params, number)`` pairs to run first, each repeating trial ``number``.
+        attached: RUNNING trials of an earlier run that ``executor`` follows again
+            (re-attach after a crash); their stored KPI values are taken up.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Runner:
         poll_interval: float = 0.1,
         scheduler: Scheduler | None = None,
         reruns: Sequence[tuple[dict[str, Any], int]] = (),
+        attached: Sequence[tuple[TrialRecord, Executor]] = (),
     ) -> None:
         if not executors:
             raise ValueError("a runner needs at least one executor")
@@ -112,6 +115,21 @@ class Runner:
         self._next_number = max((trial.number for trial in existing), default=0) + 1
         self._reruns: deque[tuple[dict[str, Any], int]] = deque(reruns)
         self._untold: set[int] = set()  # re-runs whose params the searcher refused
+        for record, executor in attached:
+            self._attach(record, executor)
+
+    def _attach(self, record: TrialRecord, executor: Executor) -> None:
+        """Take up a trial an earlier run started: its KPI so far, its running time."""
+        live = LiveTrial(record, executor, self._config.kpi)
+        elapsed = (now() - record.started_at).total_seconds() if record.started_at else 0.0
+        live.started = time.monotonic() - max(0.0, elapsed)
+        for count, point in enumerate(self._repo.get_metrics(record.id, self._config.kpi.name),
+                                      start=1):
+            live.add_kpi(point.value)
+            step = point.step if point.step is not None else count
+            live.step = max(live.step or 0, step)
+            self._scheduler.on_result(record.number, step, point.value)
+        self._live[record.id] = live
 
     # --- public API: any thread ------------------------------------------------
 
@@ -407,11 +425,8 @@ class Runner:
         for step, value in reading.kpi:
             self._ask_scheduler(live, step, value)
         points = reading.points
-        if points:
-            self._repo.add_metrics(points)
-        live.record = self._repo.update_trial(
-            live.record.id, log_offset=event.offset, kpi=live.kpi_value()
-        )
+        live.record = self._repo.add_output(live.record.id, points, event.offset,
+                                            live.kpi_value())
         if points:
             self._publish(RunnerEvent(RunnerEventKind.METRICS, self._experiment_id,
                                       trial=live.record, metrics=tuple(points)))

@@ -82,6 +82,8 @@ class LocalExecutor:
         sdk_path: the SDK file copied into each trial (default ``app/sdk/sweeplab.py``).
         grace: default seconds between SIGINT, SIGTERM and SIGKILL in :meth:`stop`.
         python: what ``{python}`` in a command stands for (this app's interpreter).
+        events: the queue events go to (a :class:`~app.remote.pool.Pool` shares one
+            among its hosts); by default this executor's own.
 
     Raises:
         ValueError: bad counts or GPU indices, a negative grace, or a missing sdk_path.
@@ -107,6 +109,7 @@ class LocalExecutor:
         sdk_path: Path | None = None,
         grace: float = 5.0,
         python: str = sys.executable,
+        events: queue.Queue[ProcessEvent] | None = None,
     ) -> None:
         if grace < 0:
             raise ValueError(f"{name}: grace must be >= 0 seconds, got {grace}")
@@ -122,7 +125,7 @@ class LocalExecutor:
         self._slots = SlotTable(list(gpus), trials_per_gpu, cpu_slots or os.cpu_count() or 1,
                                 name)
         self._sdk = Path(sdk_path) if sdk_path is not None else DEFAULT_SDK
-        self._events: queue.Queue[ProcessEvent] = queue.Queue()
+        self._events: queue.Queue[ProcessEvent] = events if events is not None else queue.Queue()
         self._lock = threading.Lock()
         self._runs: dict[int, _Run] = {}
         self._closing = threading.Event()

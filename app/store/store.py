@@ -342,6 +342,33 @@ class Store:
                 raise NotFound(f"add_metrics: no trial with id {', '.join(map(str, missing))}")
             self._metric_insert.run(session.connection(), rows)
 
+    def add_output(self, trial_id: int, points: Sequence[MetricPoint], offset: int,
+                   kpi: float | None) -> TrialRecord:
+        """Points read from the trial's log and the log offset after them, in one
+        transaction: after a crash the log is followed again from ``offset``, so no
+        point is lost and none is stored twice.
+
+        Raises:
+            ValueError: a malformed point, a point of another trial, a negative offset.
+            InvalidTransition: the trial has finished.
+            NotFound: no such trial.
+        """
+        rows = validate.metric_rows(points)
+        if any(row[0] != trial_id for row in rows):
+            raise ValueError(f"add_output({trial_id}): every point must belong to trial "
+                             f"{trial_id}")
+        changes = validate.trial_fields(trial_id, {"log_offset": offset, "kpi": kpi})
+        with self._session(write=True) as session:
+            row = lookup.trial_row(session, self._target, trial_id, lock=True)
+            if TrialState(row.state).is_finished():
+                raise InvalidTransition(f"trial {trial_id}: it has finished ({row.state}); "
+                                        "its output is complete")
+            if rows:
+                self._metric_insert.run(session.connection(), rows)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            return convert.trial_record(row)
+
     def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:
         """Points of one trial ordered by (name, step, time); points without a step first."""
         table = METRICS.c

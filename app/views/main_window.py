@@ -28,14 +28,18 @@ from PySide6.QtWidgets import (
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState, TrialState
+from app.remote.ssh.secrets import SecretStore
 from app.session import Session, SessionError
+from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
 from app.views.experiment_dialog import ExperimentDialog
 from app.views.experiment_list import ID_ROLE, ExperimentListModel, ExperimentRow, summarise
 from app.views.panels import ExperimentPanels
 from app.views.run_control import RunControl
+from app.views.servers import SecretKeeper, ServersDialog
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
+from app.wiring import known_hosts
 
 RUNNING_STATES = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 
@@ -55,6 +59,8 @@ class MainWindow(QMainWindow):
         self._record: ExperimentRecord | None = None
         self._config: ExperimentConfig | None = None
 
+        self.keeper = SecretKeeper(SecretStore())
+        session.secrets = lambda profile: self.keeper.get(profile.name)
         self.bridge = EngineBridge(self)
         self._unsubscribe = session.subscribe(self.bridge.on_event)
         self.bridge.trialChanged.connect(self._on_trial)
@@ -121,6 +127,7 @@ class MainWindow(QMainWindow):
             ("save", "Save", self.save, QKeySequence(QKeySequence.StandardKey.Save)),
             ("settings", "Settings…", self.edit_settings, None),
             ("export", "Export CSV…", lambda: run.export_csv(), QKeySequence("Ctrl+E")),
+            ("servers", "Servers…", self.open_servers, None),
         ]
         self.actions_by_name: dict[str, QAction] = {}
         for name, text, slot, shortcut in specs:
@@ -185,6 +192,18 @@ class MainWindow(QMainWindow):
         return self.run_control.export_csv(path)
 
     @Slot()
+    def open_servers(self) -> ServersDialog:
+        """The saved lab servers: add, edit, test, live status."""
+        dialog = ServersDialog(ServerProfiles(self.session.store), self.keeper.store,
+                               known_hosts(), self, keeper=self.keeper)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _server_names(self) -> list[str]:
+        return [profile.name for profile in ServerProfiles(self.session.store).list()]
+
+    @Slot()
     def save(self) -> None:
         """Store the edited space (Ctrl+S); Start also stores it."""
         if self.current_id is not None and self._guard(
@@ -195,7 +214,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def new_experiment(self) -> None:
         """The new-optimisation dialog, then the new experiment selected."""
-        dialog = ExperimentDialog(self)
+        dialog = ExperimentDialog(self, servers=self._server_names())
         if dialog.exec():
             self.create_experiment(dialog)
 
@@ -211,6 +230,7 @@ class MainWindow(QMainWindow):
             return
         experiment_id = self.current_id
         dialog = ExperimentDialog(self, config=self.session.config(experiment_id),
+                                  servers=self._server_names(),
                                   space=self.panels.current_space(), title="Settings")
         if dialog.exec() and self._guard(lambda: self.session.update(experiment_id,
                                                                      dialog.config())):

@@ -331,3 +331,24 @@ class TestStoreContract:
             opened.list_experiments()
         with Store(store_url) as reopened:
             assert [e.name for e in reopened.list_experiments()] == ["kept"]
+
+    def test_add_output_stores_points_offset_and_kpi_together(self, store: Store) -> None:
+        _, trial_id = _experiment_with_trial(store)
+        store.update_trial(trial_id, state=TrialState.RUNNING)
+        points = [MetricPoint(trial_id, "loss", 0.5, 1, 1.0),
+                  MetricPoint(trial_id, "loss", 0.25, 2, 2.0)]
+        record = store.add_output(trial_id, points, 120, 0.25)
+        assert (record.log_offset, record.kpi) == (120, 0.25)
+        assert [p.value for p in store.get_metrics(trial_id)] == [0.5, 0.25]
+        other = store.create_trial(store.get_trial(trial_id).experiment_id, {"lr": 0.1})
+        with pytest.raises(ValueError, match="must belong to trial"):
+            store.add_output(trial_id, [MetricPoint(other.id, "loss", 1.0, 3, 3.0)], 200, 1.0)
+        with pytest.raises(ValueError, match="log_offset"):
+            store.add_output(trial_id, [], -1, None)
+        assert store.get_trial(trial_id).log_offset == 120, "a refused call changes nothing"
+        assert len(store.get_metrics(trial_id)) == 2
+        store.update_trial(trial_id, state=TrialState.COMPLETED)
+        with pytest.raises(InvalidTransition, match="has finished"):
+            store.add_output(trial_id, points, 300, 0.1)
+        with pytest.raises(NotFound):
+            store.add_output(999_999, [], 0, None)

@@ -189,3 +189,17 @@ def test_build_a_space_in_the_editor_save_it_and_run_it(qtbot: QtBot, window: Ma
         assert set(trial.params) == set(names)
         assert trial.params["batch"] in (16, 32, 64)
         assert trial.params["optimizer"]["_name"] in ("sgd", "adam")
+
+
+def test_servers_action_opens_the_servers_window_and_the_dialog_lists_them(
+        qtbot: QtBot, window: MainWindow) -> None:
+    from app.remote.ssh.profile import ServerProfile
+    from app.store.servers import ServerProfiles
+    from app.views.servers import ServersDialog
+
+    ServerProfiles(window.session.store).add(ServerProfile("gpu-box", "127.0.0.1", "me"))
+    window.actions_by_name["servers"].trigger()
+    dialogs = window.findChildren(ServersDialog)
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    dialogs[0].close()
+    assert window._server_names() == ["gpu-box"]

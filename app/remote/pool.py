@@ -1,0 +1,152 @@
+"""Several hosts as one executor: :class:`Pool` places each trial on the host with the
+most free room relative to its size, so every host is equally busy.
+
+The hosts share one event queue, so the runner waits on one queue whatever the
+number of hosts. Placement (AETROS: "all servers equally busy based on max parallel
+jobs and queue length"): the host with the highest ``free_slots() / capacity()``,
+then the most free slots, then the order given.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+
+
+class Host(Protocol):
+    """What the pool needs of a host's executor (the Executor protocol)."""
+
+    name: str
+
+    def capacity(self) -> int: ...
+
+    def free_slots(self) -> int: ...
+
+    def submit(self, spec: TrialSpec) -> None: ...
+
+    def stop(self, trial_id: int, grace: float) -> None: ...
+
+    def follow(self, trial_id: int, trial_dir: Path | str, offset: int, pid: int | None,
+               *, gpus: Sequence[int] = ()) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Pool:
+    """The hosts of one run as one executor.
+
+    Args:
+        make_hosts: builds the hosts, each given the shared event queue.
+
+    Raises:
+        ValueError: no host, or two hosts with one name.
+    """
+
+    name = "pool"
+
+    def __init__(self, make_hosts: Callable[[queue.Queue[ProcessEvent]], Sequence[Host]]) -> None:
+        self._events: queue.Queue[ProcessEvent] = queue.Queue()
+        self.hosts = list(make_hosts(self._events))
+        if not self.hosts:
+            raise ValueError("a pool needs at least one host")
+        names = [host.name for host in self.hosts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"host names must differ, got {names}")
+        self._placed: dict[int, Host] = {}
+        self._lock = threading.Lock()
+
+    def host(self, name: str) -> Host:
+        """The host of that name (KeyError if none)."""
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    def capacity(self) -> int:
+        """The sum of the hosts' capacities."""
+        return sum(host.capacity() for host in self.hosts)
+
+    def free_slots(self) -> int:
+        """The sum of the hosts' free slots."""
+        return sum(max(0, host.free_slots()) for host in self.hosts)
+
+    def pick(self) -> Host | None:
+        """The host the next trial goes to, or None when all are full."""
+        best: Host | None = None
+        best_key = (0.0, 0)
+        for host in self.hosts:
+            free = host.free_slots()
+            if free <= 0:
+                continue
+            key = (free / max(1, host.capacity()), free)
+            if best is None or key > best_key:
+                best, best_key = host, key
+        return best
+
+    def submit(self, spec: TrialSpec) -> None:
+        """Start the trial on :meth:`pick`'s host.
+
+        Raises:
+            RuntimeError: every host is full (check :meth:`free_slots` first).
+        """
+        host = self.pick()
+        if host is None:
+            raise RuntimeError(f"trial {spec.trial_id}: every host is full")
+        with self._lock:
+            self._placed[spec.trial_id] = host
+        host.submit(spec)
+
+    def follow(self, host_name: str, trial_id: int, trial_dir: Path | str, offset: int,
+               pid: int | None, *, gpus: Sequence[int] = ()) -> None:
+        """Re-attach to a trial an earlier run started on ``host_name``.
+
+        Raises:
+            KeyError: no host of that name in this pool.
+            ValueError: the host follows that trial already, or a bad offset.
+        """
+        host = self.host(host_name)
+        host.follow(trial_id, trial_dir, offset, pid, gpus=gpus)
+        with self._lock:
+            self._placed[trial_id] = host
+
+    def poll(self, timeout: float) -> list[ProcessEvent]:
+        """Events of every host since the last call, waiting at most ``timeout`` s."""
+        try:
+            events = [self._events.get(timeout=timeout) if timeout else self._events.get_nowait()]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        with self._lock:
+            for event in events:
+                if event.kind in (ProcessEventKind.EXITED, ProcessEventKind.START_FAILED,
+                                  ProcessEventKind.LOST):
+                    self._placed.pop(event.trial_id, None)
+        return events
+
+    def stop(self, trial_id: int, grace: float) -> None:
+        """Stop the trial on the host that runs it; unknown trials are ignored."""
+        with self._lock:
+            host = self._placed.get(trial_id)
+        if host is not None:
+            host.stop(trial_id, grace)
+
+    def close(self) -> None:
+        """Close every host; trials keep running."""
+        for host in self.hosts:
+            host.close()
+
+
+if TYPE_CHECKING:
+    from app.engine.ports import Executor
+
+    def _is_an_executor(pool: Pool) -> Executor:
+        return pool
