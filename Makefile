@@ -36,6 +36,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/suggest.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/dispatch_ssh.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -165,3 +165,33 @@ def test_hostile_parameter_values_reach_the_script_as_literal_text(
     assert (victim / "keep").is_dir()
     assert not (victim / "pwned").exists() and not (victim / "tick").exists()
     assert not os.path.exists(os.path.expanduser("~/pwned"))
+
+
+def test_a_server_that_returns_in_time_loses_nothing(
+        tmp_path: Path, lab: tuple[Store, list[Sshd]]) -> None:
+    store, servers = lab
+    experiment_id = _experiment(tmp_path, store, GATED,
+                                limits={"max_trials": 8, "max_parallel": 8})
+    runner, pool = build_runner(store, store.get_experiment(experiment_id), fresh_snapshot=True,
+                                grace=1.0, offline_timeout=60.0)
+    runner.start()
+    try:
+        wait_until(lambda: len(_running(store, experiment_id)) == 8, 60, "8 trials running")
+        servers[0].kill()  # lab1 vanishes with its two trials held at step 1 ...
+        (tmp_path / "gate").touch()  # ... which go on, and end, while it is away
+        wait_until(lambda: sum(t.state is TrialState.COMPLETED
+                               for t in store.list_trials(experiment_id)) >= 6, 60,
+                   "the other trials to finish")
+        servers[0].start()  # back well within the offline timeout
+        assert runner.wait(120)
+    finally:
+        (tmp_path / "gate").touch()
+        runner.stop()
+        runner.wait(30)
+        pool.close()
+    trials = store.list_trials(experiment_id)
+    assert len(trials) == 8, "nothing lost, nothing run again"
+    assert all(t.state is TrialState.COMPLETED for t in trials), [
+        (t.number, t.state, t.error) for t in trials]
+    for trial in trials:
+        assert [p.step for p in store.get_metrics(trial.id)] == [1, 2, 3, 4, 5]

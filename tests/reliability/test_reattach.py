@@ -1,20 +1,30 @@
-"""Kill -9 the runner mid-run, resume, and lose nothing: local trials are re-attached."""
+"""Kill -9 the runner mid-run, resume, and lose nothing: trials on this machine and on
+real sshd servers are re-attached, followed from their stored offsets, never re-run."""
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from app.engine.docio import dump_text
 from app.engine.trial import ExperimentState, TrialState
+from app.remote.ssh.hostkeys import KnownHosts
+from app.remote.ssh.profile import AuthKind, ServerProfile
+from app.store.servers import ServerProfiles
 from app.store.store import Store
 from tests.run.conftest import wait_until
+from tests.ssh.conftest import client_key, sshd_factory, workdir
+from tests.ssh.sshd import Sshd
+
+__all__ = ["client_key", "sshd_factory", "workdir"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +41,7 @@ for step in range(1, 41):
 """
 
 
-def _experiment(tmp_path: Path) -> Path:
+def _experiment(tmp_path: Path, hosts: list[str], max_trials: int, parallel: int) -> Path:
     code = tmp_path / "code"
     code.mkdir()
     (code / "train.py").write_text(textwrap.dedent(TRAIN))
@@ -42,8 +52,8 @@ def _experiment(tmp_path: Path) -> Path:
             {"name": "x", "type": "number", "auto": True, "distribution": "uniform",
              "min": 0.0, "max": 1.0, "default": 0.5}]},
         "algorithm": {"name": "random", "seed": 3},
-        "limits": {"max_trials": 6, "max_parallel": 4},
-        "env": {"GATE": str(tmp_path / "gate")},
+        "limits": {"max_trials": max_trials, "max_parallel": parallel},
+        "env": {"GATE": str(tmp_path / "gate")}, "hosts": hosts,
     }
     path = tmp_path / "experiment.yaml"
     path.write_text(dump_text(doc))
@@ -64,7 +74,32 @@ def test_kill_9_the_runner_then_resume_loses_and_repeats_nothing(
         tmp_path: Path, trials_end_first: bool) -> None:
     env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
            "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}", "SWEEPLAB_LOCAL_SLOTS": "4"}
-    path = _experiment(tmp_path)
+    path = _experiment(tmp_path, ["local"], 6, 4)
+    crash_and_resume(tmp_path, env, path, 4, 6, trials_end_first)
+
+
+def test_kill_9_with_four_local_and_four_ssh_trials_running(
+        tmp_path: Path, sshd_factory: Callable[..., Sshd], client_key: Path,
+        workdir: Path) -> None:
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}", "SWEEPLAB_LOCAL_SLOTS": "4"}
+    store = Store(env["SWEEPLAB_DB"])
+    trusted = KnownHosts(tmp_path / "home" / "known_hosts")
+    for name in ("lab1", "lab2"):
+        server = sshd_factory()
+        ServerProfiles(store).add(ServerProfile(
+            name, "127.0.0.1", getpass.getuser(), port=server.port, auth=AuthKind.KEY,
+            key_file=str(client_key), workdir=str(workdir / name), python=sys.executable,
+            max_parallel=2))
+        trusted.accept("127.0.0.1", server.port, server.host_key)
+    store.close()
+    path = _experiment(tmp_path, ["local", "lab1", "lab2"], 12, 8)
+    crash_and_resume(tmp_path, env, path, 8, 12, trials_end_first=False)
+
+
+def crash_and_resume(tmp_path: Path, env: dict[str, str], path: Path, running: int,
+                     total: int, trials_end_first: bool) -> None:
+    """Run, SIGKILL the runner with ``running`` trials held mid-way, resume, check all."""
     runner = subprocess.Popen([sys.executable, "-m", "app", "run", str(path)], cwd=ROOT,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = Store(env["SWEEPLAB_DB"])
@@ -72,21 +107,22 @@ def test_kill_9_the_runner_then_resume_loses_and_repeats_nothing(
         def held() -> bool:
             trials = store.list_trials(store.get_experiment("crash").id) \
                 if store.list_experiments() else []
-            return len(trials) == 4 and all(
+            return len(trials) == running and all(
                 t.state is TrialState.RUNNING and len(store.get_metrics(t.id)) >= 5
                 for t in trials)
 
-        wait_until(held, 60, "4 trials running, each with 5 points stored")
+        wait_until(held, 90, f"{running} trials running, each with 5 points stored")
         trials = store.list_trials(store.get_experiment("crash").id)
         pids = {t.id: t.pid for t in trials}
         runner.send_signal(signal.SIGKILL)
         runner.wait(10)
-        assert all(_state(pid) in ("S", "R") for pid in pids.values() if pid), \
+        local = {t.id for t in trials if t.host == "local"}
+        assert all(_state(pids[i]) in ("S", "R") for i in local if pids[i]), \
             "the trials outlive their runner"
         experiment_id = store.get_experiment("crash").id
         if trials_end_first:
             (tmp_path / "gate").touch()
-            wait_until(lambda: all(_state(pid) in (None, "Z") for pid in pids.values() if pid),
+            wait_until(lambda: all(_state(pids[i]) in (None, "Z") for i in local if pids[i]),
                        60, "the trials to finish with no runner watching")
         resumed = subprocess.Popen([sys.executable, "-m", "app", "resume", "crash"], cwd=ROOT,
                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -94,14 +130,14 @@ def test_kill_9_the_runner_then_resume_loses_and_repeats_nothing(
         if not trials_end_first:  # the new runner is up (and follows them) before they go on
             wait_until(lambda: [e.message for e in store.list_events(experiment_id)].count(
                 "started") == 2, 60, "the resumed runner to start")
-            assert all(_state(pid) in ("S", "R") for pid in pids.values() if pid)
+            assert all(_state(pids[i]) in ("S", "R") for i in local if pids[i])
             (tmp_path / "gate").touch()
         output, _ = resumed.communicate(timeout=180)
         assert resumed.returncode == 0, output
         experiment = store.get_experiment("crash")
         assert experiment.state is ExperimentState.COMPLETED
         after = store.list_trials(experiment.id)
-        assert len(after) == 6, "each of the 6 trials ran once: none repeated, none lost"
+        assert len(after) == total, "each trial ran once: none repeated, none lost"
         assert all(t.state is TrialState.COMPLETED for t in after), [
             (t.number, t.state, t.error) for t in after]
         for trial in after:

@@ -1,0 +1,175 @@
+"""SSH dispatch overhead: N no-op trials over 3 real sshd servers, against the floor of
+the same command run directly over already open paramiko channels.
+
+Three ``/usr/sbin/sshd`` processes on 127.0.0.1 (the test suite's :class:`Sshd`), each
+taking ``--slots`` trials at a time. Floor: one open paramiko connection per server
+(TCP_NODELAY) and ``--slots`` threads per server, each running the trial command on a
+fresh exec channel as soon as the previous one ends. Measured: the whole Runner over a
+Pool of three SshExecutors (random searcher, SQLite store, metric parsing, snapshot
+unpacked per trial, detached wrapper, log followed, exit code read). Both run the same
+command line. Goal: ratio <= 1.5.
+
+    .venv/bin/python bench/dispatch_ssh.py [--trials 200] [--slots 2] [--quick]
+
+Ends with one line ``RESULT trials=.. floor_s=.. runner_s=.. ratio=..``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import paramiko
+
+from app.engine.experiment import experiment_from_dict
+from app.remote.ssh.hostkeys import KnownHosts
+from app.remote.ssh.profile import AuthKind, ServerProfile
+from app.store.servers import ServerProfiles
+from app.store.store import Store
+from app.wiring import build_runner
+from tests.ssh.sshd import Sshd, keygen
+
+SERVERS = 3
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dispatch import NOOPS, template  # noqa: E402  (the same no-op trial as bench/dispatch.py)
+
+
+def floor(servers: list[Sshd], key: Path, trials: int, slots: int, command: str) -> float:
+    """Seconds to run ``command`` ``trials`` times over open channels, ``slots`` per server."""
+    clients = []
+    for server in servers:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = paramiko.Transport(sock)
+        transport.connect(username=getpass.getuser(), pkey=paramiko.PKey.from_path(key))
+        clients.append(transport)
+    left = [trials]
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def worker(transport: paramiko.Transport) -> None:
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            channel = transport.open_session()
+            channel.exec_command(command)
+            while channel.recv(65536):
+                pass
+            if channel.recv_exit_status() != 0:
+                failures.append(channel.recv_stderr(65536).decode(errors="replace"))
+            channel.close()
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(t,)) for t in clients for _ in range(slots)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start
+    for transport in clients:
+        transport.close()
+    if failures:
+        raise SystemExit(f"floor: {len(failures)} commands failed: {failures[0]}")
+    return seconds
+
+
+def runner_run(root: Path, servers: list[Sshd], key: Path, trials: int, slots: int,
+               command: str) -> float:
+    """Seconds for the whole runner to run ``trials`` trials over the servers."""
+    os.environ["SWEEPLAB_HOME"] = str(root / "home")
+    code = root / "code"
+    code.mkdir(parents=True)
+    names = [f"lab{i}" for i in range(1, len(servers) + 1)]
+    config = experiment_from_dict({
+        "version": 1, "name": "dispatch-ssh", "code_dir": str(code),
+        "command": template(command), "kpi": {"name": "loss"}, "algorithm": {"name": "random"},
+        "space": {"version": 1, "space": [{"name": "x", "type": "number", "auto": True,
+                                           "distribution": "uniform", "min": 0, "max": 1,
+                                           "default": 0.5}]},
+        "limits": {"max_trials": trials, "max_parallel": slots * len(servers)},
+        "hosts": names,
+    }, code)
+    with Store(f"sqlite:///{root / 'bench.db'}") as store:
+        trusted = KnownHosts(root / "home" / "known_hosts", system_file=None)
+        for name, server in zip(names, servers, strict=True):
+            ServerProfiles(store).add(ServerProfile(
+                name, "127.0.0.1", getpass.getuser(), port=server.port, auth=AuthKind.KEY,
+                key_file=str(key), workdir=str(root / "remote" / name), python=sys.executable,
+                max_parallel=slots))
+            trusted.accept("127.0.0.1", server.port, server.host_key)
+        experiment = store.create_experiment(config.name, config.to_dict())
+        runner, pool = build_runner(store, experiment, fresh_snapshot=True)
+        for host in pool.hosts:  # connect first, as the floor's connections are open
+            host.connect()  # type: ignore[attr-defined]
+        start = time.perf_counter()
+        try:
+            runner.run()
+        finally:
+            seconds = time.perf_counter() - start
+            pool.close()
+        done = store.list_trials(experiment.id)
+        bad = [t for t in done if t.state.value != "completed"]
+        if len(done) != trials or bad:
+            detail = bad[0].error if bad else ""
+            raise SystemExit(f"runner: {len(done)} trials, {len(bad)} not completed {detail}")
+    return seconds
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--slots", type=int, default=2, help="trials at a time per server")
+    parser.add_argument("--quick", action="store_true", help="24 trials: a smoke run")
+    parser.add_argument("--noop", choices=sorted(NOOPS), default="python")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.trials = 24
+    if args.trials < 1:
+        parser.error(f"--trials must be >= 1, got {args.trials}")
+    if args.slots < 1:
+        parser.error(f"--slots must be >= 1, got {args.slots}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the servers, measure floor and runner, print the RESULT line."""
+    args = parse_args(argv)
+    command = NOOPS[args.noop]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        key = keygen(root / "client" / "id_ed25519")
+        servers = [Sshd(root / f"sshd{i}", key.with_name("id_ed25519.pub")).start()
+                   for i in range(SERVERS)]
+        try:
+            base = floor(servers, key, args.trials, args.slots, command)
+            runner_s = runner_run(root / "run", servers, key, args.trials, args.slots, command)
+        finally:
+            for server in servers:
+                server.stop()
+    ratio = runner_s / base
+    print(f"{args.trials} trials of `{args.noop}` over {SERVERS} sshd servers x {args.slots} "
+          f"slots, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+    print(f"{'what':42} {'seconds':>8} {'ms/trial':>9} {'ratio':>6}")
+    for label, seconds in (("open paramiko channels (floor)", base),
+                           ("Runner over 3 SshExecutors", runner_s)):
+        print(f"{label:42} {seconds:8.2f} {seconds / args.trials * 1000:9.1f} "
+              f"{seconds / base:6.2f}")
+    print(f"RESULT trials={args.trials} floor_s={base:.3f} runner_s={runner_s:.3f} "
+          f"ratio={ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
