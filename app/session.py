@@ -20,6 +20,7 @@ from typing import Any
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.reruns import failed_to_requeue
 from app.engine.runner import Runner
 from app.engine.trial import ExperimentState
 from app.exporting import write_export
@@ -213,6 +214,24 @@ class Session:
             runner.rerun(trial.params, of)
         else:
             self.start(experiment_id, progress=progress, reruns=[(trial.params, of)])
+
+    def requeue_failed(self, experiment_id: int, *,
+                       progress: Progress | None = None) -> int:
+        """Run every trial whose params only ever failed once more; returns how many.
+
+        A running experiment queues them before its next suggestion; an idle one is
+        started for them.
+        """
+        reruns = failed_to_requeue(self.store.list_trials(experiment_id))
+        if not reruns:
+            return 0
+        runner = self._runner(experiment_id)
+        if runner is not None and not runner.wait(0):
+            for params, of in reruns:
+                runner.rerun(params, of)
+        else:
+            self.start(experiment_id, progress=progress, reruns=reruns)
+        return len(reruns)
 
     def pause(self, experiment_id: int) -> None:
         """Start no new trials; running ones go on."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from app.commands.console import RunDisplay, best_trials, console, trials_table
 from app.engine.experiment import load_experiment
 from app.engine.records import ExperimentRecord
+from app.engine.reruns import failed_to_requeue
 from app.engine.trial import ExperimentState
 from app.store.store import Store
 from app.wiring import build_runner, config_of, open_store, resolve_hosts
@@ -17,7 +19,7 @@ EXIT_STOPPED = 130
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                 common: argparse.ArgumentParser) -> None:
-    """Register ``run`` and ``resume``."""
+    """Register ``run``, ``resume`` and ``requeue-failed``."""
     run = sub.add_parser("run", parents=[common], help="run an experiment file in the foreground")
     run.add_argument("file", type=Path)
     run.add_argument("--name", help="store it under this name instead of the file's")
@@ -26,6 +28,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                             help="continue a stopped or interrupted experiment")
     resume.add_argument("experiment", help="name or id")
     resume.set_defaults(handler=_resume)
+    requeue = sub.add_parser("requeue-failed", parents=[common],
+                             help="run every trial whose params only ever failed once more, "
+                                  "then continue the experiment")
+    requeue.add_argument("experiment", help="name or id")
+    requeue.set_defaults(handler=_requeue_failed)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -53,9 +60,23 @@ def _resume(args: argparse.Namespace) -> int:
         return _drive(store, experiment, fresh_snapshot=False)
 
 
-def _drive(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: bool) -> int:
+def _requeue_failed(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        experiment = store.get_experiment(args.experiment)
+        reruns = failed_to_requeue(store.list_trials(experiment.id))
+        if not reruns:
+            console.print(f"{experiment.name}: no failed trial to run again")
+            return 0
+        numbers = ", ".join(str(of) for _, of in reruns)
+        console.print(f"{experiment.name}: running trial(s) {numbers} again")
+        return _drive(store, experiment, fresh_snapshot=False, reruns=reruns)
+
+
+def _drive(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: bool,
+           reruns: list[tuple[dict[str, Any], int]] | None = None) -> int:
     config = config_of(experiment)
-    runner, executor = build_runner(store, experiment, fresh_snapshot=fresh_snapshot)
+    runner, executor = build_runner(store, experiment, fresh_snapshot=fresh_snapshot,
+                                    reruns=reruns or ())
     done = sum(1 for t in store.list_trials(experiment.id) if t.state.is_finished())
     display = RunDisplay(config, done)
     runner.subscribe(display)

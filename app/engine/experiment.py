@@ -101,6 +101,8 @@ class ExperimentConfig:
     metric_specs: tuple[dict[str, str], ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     include_uncommitted: bool = True
+    retries: int = 0
+    """How often a failed trial runs again with the same params (on another host first)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical document, space inline: what the database keeps."""
@@ -124,11 +126,13 @@ class ExperimentConfig:
             "metrics": [dict(m) for m in self.metric_specs],
             "env": dict(self.env),
             "include_uncommitted": self.include_uncommitted,
+            "retries": self.retries,
         }
 
 
 _TOP = {"version", "name", "code_dir", "command", "kpi", "space", "algorithm", "scheduler",
-        "limits", "hosts", "gpus_per_trial", "metrics", "env", "include_uncommitted"}
+        "limits", "hosts", "gpus_per_trial", "metrics", "env", "include_uncommitted",
+        "retries"}
 _LIMITS = {"max_trials", "max_parallel", "max_epochs", "max_trial_seconds", "max_seconds"}
 
 
@@ -230,6 +234,7 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
         gpus_per_trial=r.integer(doc, "gpus_per_trial", "gpus_per_trial", 0, 0) or 0,
         metrics=metrics, metric_specs=specs, env=_env(r, doc.get("env", {})),
         include_uncommitted=_flag(r, doc, "include_uncommitted", True),
+        retries=r.integer(doc, "retries", "retries", 0, 0) or 0,
     )
     _check_placeholders(r, config)
     if r.problems:

@@ -117,6 +117,8 @@ class TrialSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     gpus: int = 0
     max_epochs: int | None = None
+    avoid_hosts: tuple[str, ...] = ()
+    """Hosts to use only when no other has room (a retry goes elsewhere first)."""
 
 
 class ProcessEventKind(str, Enum):

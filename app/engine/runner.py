@@ -20,7 +20,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +36,7 @@ from app.engine.records import (
     TrialRecord,
     TrialSpec,
 )
+from app.engine.reruns import RerunQueue
 from app.engine.resume import build_scheduler
 from app.engine.schedulers import Decision, Scheduler
 from app.engine.search.base import Searcher
@@ -113,7 +113,7 @@ class Runner:
         existing = repo.list_trials(experiment_id)
         self._created = sum(1 for trial in existing if trial.rerun_of is None)
         self._next_number = max((trial.number for trial in existing), default=0) + 1
-        self._reruns: deque[tuple[dict[str, Any], int]] = deque(reruns)
+        self._reruns = RerunQueue(config.retries, existing, reruns)
         self._untold: set[int] = set()  # re-runs whose params the searcher refused
         for record, executor in attached:
             self._attach(record, executor)
@@ -222,7 +222,7 @@ class Runner:
             return False
         if self._stopping:
             return True
-        if self._state is ExperimentState.PAUSED or self._reruns:
+        if self._state is ExperimentState.PAUSED or (self._reruns and not self._budget_spent):
             return False
         return (
             self._exhausted
@@ -259,7 +259,7 @@ class Runner:
             if live is not None:
                 self._stop_trial(live, StopReason.USER)
         elif kind is Command.RERUN and command.params is not None and command.of is not None:
-            self._reruns.append((command.params, command.of))
+            self._reruns.add(command.params, command.of)
             self._log(f"trial {command.of}: queued again with the same params")
 
     def _check_external_stop(self) -> None:
@@ -307,8 +307,10 @@ class Runner:
             executor = self._pick_executor()
             if executor is None:
                 return
+            avoid: tuple[str, ...] = ()
             if self._reruns:
-                params, of = self._reruns.popleft()
+                rerun = self._reruns.pop()
+                params, of, avoid = rerun.params, rerun.of, rerun.avoid_hosts
                 record = self._new_trial(params, of)
                 try:
                     self._searcher.restore(record.number, params, None, TrialState.QUEUED)
@@ -326,7 +328,7 @@ class Runner:
                 self._created += 1
             else:
                 return
-            self._submit(record, executor)
+            self._submit(record, executor, avoid)
 
     def _pick_executor(self) -> Executor | None:
         """The executor with the most free room relative to its size (balanced load)."""
@@ -343,7 +345,8 @@ class Runner:
         self._next_number += 1
         return record
 
-    def _submit(self, record: TrialRecord, executor: Executor) -> None:
+    def _submit(self, record: TrialRecord, executor: Executor,
+                avoid: tuple[str, ...] = ()) -> None:
         config = self._config
         spec = TrialSpec(
             trial_id=record.id,
@@ -354,6 +357,7 @@ class Runner:
             env=config.env,
             gpus=config.gpus_per_trial,
             max_epochs=config.limits.max_epochs,
+            avoid_hosts=avoid,
         )
         self._live[record.id] = LiveTrial(record, executor, config.kpi)
         executor.submit(spec)
@@ -392,14 +396,17 @@ class Runner:
                 endings.append(self._conclude(live, None, f"could not start: {event.message}"))
             elif event.kind is ProcessEventKind.LOST:
                 endings.append(self._conclude(live, None, event.message, lost=True))
-                of = live.record.rerun_of or live.number
-                self._reruns.append((live.record.params, of))
+                self._reruns.add(live.record.params, live.record.rerun_of or live.number)
         if endings and self._state is ExperimentState.RUNNING and not self._stopping:
             # The searcher knows the results already: start the next trials first and
             # write the finished ones after, off the path from one trial to the next.
             self._fill_slots()
         for live, fields in endings:
             self._record_end(live, fields)
+            if fields["state"] is TrialState.FAILED and not self._stopping:
+                decision = self._reruns.after_failure(live.record, live.record.host)
+                if decision is not None:
+                    self._log(decision, live.record.id)
 
     def _started_trial(self, live: LiveTrial, event: ProcessEvent) -> None:
         live.started = time.monotonic()

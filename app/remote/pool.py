@@ -75,15 +75,16 @@ class Pool:
         """The sum of the hosts' free slots."""
         return sum(max(0, host.free_slots()) for host in self.hosts)
 
-    def pick(self) -> Host | None:
-        """The host the next trial goes to, or None when all are full."""
+    def pick(self, avoid: Sequence[str] = ()) -> Host | None:
+        """The host the next trial goes to, or None when all are full; hosts named in
+        ``avoid`` only when no other has room."""
         best: Host | None = None
-        best_key = (0.0, 0)
+        best_key = (0, 0.0, 0)
         for host in self.hosts:
             free = host.free_slots()
             if free <= 0:
                 continue
-            key = (free / max(1, host.capacity()), free)
+            key = (host.name not in avoid, free / max(1, host.capacity()), free)
             if best is None or key > best_key:
                 best, best_key = host, key
         return best
@@ -94,7 +95,7 @@ class Pool:
         Raises:
             RuntimeError: every host is full (check :meth:`free_slots` first).
         """
-        host = self.pick()
+        host = self.pick(spec.avoid_hosts)
         if host is None:
             raise RuntimeError(f"trial {spec.trial_id}: every host is full")
         with self._lock:

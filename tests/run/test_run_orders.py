@@ -155,3 +155,103 @@ def test_lost_trial_is_requeued_elsewhere_and_counted_once(harness: Harness) -> 
     assert again[0].state is TrialState.COMPLETED and again[0].host == "local"
     assert sum(1 for t in trials if t.rerun_of is None) == 3, "max trials counts each once"
     assert len(trials) == 4
+
+
+FLAKY = """
+import os, pathlib, sweeplab
+x = sweeplab.param("x")
+marks = pathlib.Path(os.environ["MARKS"])
+marks.mkdir(exist_ok=True)
+attempt = len(list(marks.glob(f"{x}-*"))) + 1
+(marks / f"{x}-{attempt}").touch()
+if attempt <= int(os.environ["FAILS"]):
+    raise SystemExit(3)
+sweeplab.report("loss", x)
+"""
+
+
+def test_failed_trials_are_retried_up_to_the_policy(harness: Harness, tmp_path: Path) -> None:
+    harness.script("train.py", FLAKY)
+    config = harness.config(limits={"max_trials": 2, "max_parallel": 1}, retries=2,
+                            env={"MARKS": str(tmp_path / "marks"), "FAILS": "2"})
+    trials = harness.run(config)
+    by_origin: dict[int, list[TrialState]] = {}
+    for trial in trials:
+        by_origin.setdefault(trial.rerun_of or trial.number, []).append(trial.state)
+    assert list(by_origin.values()) == [[TrialState.FAILED, TrialState.FAILED,
+                                         TrialState.COMPLETED]] * 2
+    assert "retry 2 of 2 queued" in harness.log("exp")
+
+
+def test_retries_give_up_after_the_policy(harness: Harness, tmp_path: Path) -> None:
+    harness.script("train.py", FLAKY)
+    config = harness.config(limits={"max_trials": 1, "max_parallel": 1}, retries=1,
+                            env={"MARKS": str(tmp_path / "marks"), "FAILS": "5"})
+    trials = harness.run(config)
+    assert [(t.state, t.rerun_of) for t in trials] == [(TrialState.FAILED, None),
+                                                     (TrialState.FAILED, 1)]
+    assert "failed 2 times: no retry left" in harness.log("exp")
+
+
+def test_a_retry_goes_to_another_host_first(harness: Harness, tmp_path: Path) -> None:
+    from app.remote.pool import Host, Pool
+
+    harness.script("train.py", FLAKY)
+    config = harness.config(limits={"max_trials": 1, "max_parallel": 1}, retries=1,
+                            env={"MARKS": str(tmp_path / "marks"), "FAILS": "1"})
+    exp = harness.store.create_experiment(config.name, config.to_dict())
+    snapshot = take_snapshot(config.code_dir, harness.root / "snapshots")
+
+    def make(events: queue.Queue[ProcessEvent]) -> list[Host]:
+        return [LocalExecutor(harness.root / name, gpus=[], cpu_slots=1, name=name,
+                              events=events) for name in ("a", "b")]
+
+    pool = Pool(make)
+    runner = Runner(harness.store, exp.id, config, [pool],
+                    build_searcher(config, harness.store, exp.id), snapshot, poll_interval=0.05)
+    try:
+        runner.run()
+    finally:
+        pool.close()
+    first, retry = harness.store.list_trials(exp.id)
+    assert first.state is TrialState.FAILED and retry.state is TrialState.COMPLETED
+    assert retry.rerun_of == 1 and retry.host != first.host
+
+
+def test_requeue_failed_from_the_command_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from app.engine.docio import dump_text
+    from app.store.store import Store
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(FLAKY)
+    doc = {"version": 1, "name": "flaky", "code_dir": str(code), "command": "{python} train.py",
+           "kpi": {"name": "loss"}, "algorithm": {"name": "random", "seed": 2},
+           "space": {"version": 1, "space": [{"name": "x", "type": "number", "auto": True,
+                                              "distribution": "uniform", "min": 0, "max": 1,
+                                              "default": 0.5}]},
+           "limits": {"max_trials": 3, "max_parallel": 3},
+           "env": {"MARKS": str(tmp_path / "marks"), "FAILS": "1"}}
+    (tmp_path / "exp.yaml").write_text(dump_text(doc))
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+
+    def sweeplab(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "app", *args], env=env, text=True,
+                              capture_output=True, timeout=120)
+
+    first = sweeplab("run", str(tmp_path / "exp.yaml"))
+    assert first.returncode != 2, first.stderr
+    again = sweeplab("requeue-failed", "flaky")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "running trial(s) 1, 2, 3 again" in again.stdout
+    with Store(env["SWEEPLAB_DB"]) as store:
+        trials = store.list_trials(store.get_experiment("flaky").id)
+    assert [(t.state, t.rerun_of) for t in trials] == [(TrialState.FAILED, None)] * 3 + [
+        (TrialState.COMPLETED, n) for n in (1, 2, 3)]
+    nothing = sweeplab("requeue-failed", "flaky")
+    assert nothing.returncode == 0 and "no failed trial to run again" in nothing.stdout
