@@ -103,6 +103,21 @@ class LiveTrial:
         """The trial's result by the experiment's rule (last or best)."""
         return self.best if self.kpi.use is KpiUse.BEST else self.last
 
+    def final(self, exit_code: int | None, error: str | None, *,
+              lost: bool = False) -> tuple[TrialState, str | None]:
+        """The state and message a trial ends with: :meth:`outcome`, unless it could not
+        start (``error``: FAILED), its host was lost (LOST, to be queued again), or it
+        ended before it was seen to start (STOPPED while queued)."""
+        state, message = self.outcome(exit_code)
+        if error is not None:
+            state, message = TrialState.FAILED, error
+        if lost:
+            state, message = TrialState.LOST, f"{error or 'its host was lost'}; queued again"
+        if self.record.state is TrialState.QUEUED and state not in (TrialState.FAILED,
+                                                                    TrialState.LOST):
+            state = TrialState.STOPPED
+        return state, message
+
     def outcome(self, exit_code: int | None) -> tuple[TrialState, str | None]:
         """The final state and error message once the process has ended."""
         kpi = self.kpi_value()

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
+from app.engine.events import Subscriber
 from app.engine.experiment import ExperimentConfig
+from app.engine.journal import Journal
 from app.engine.live import LiveTrial, StopReason, searcher_value
 from app.engine.orders import Command, Order, now
 from app.engine.ports import Executor, TrialRepository
@@ -98,7 +99,7 @@ class Runner:
         self._poll = poll_interval
         self._parser = LineParser(config.kpi.name, config.metrics)
         self._commands: queue.Queue[Order] = queue.Queue()
-        self._subscribers = Subscribers()
+        self._journal = Journal(repo, experiment_id, config.kpi.name)
         self._thread: threading.Thread | None = None
         # an Event, not Thread.join: a join interrupted by Ctrl-C may report a live
         # thread as ended (CPython gh-90882)
@@ -135,7 +136,7 @@ class Runner:
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback`` with every event; returns a function that unsubscribes."""
-        return self._subscribers.add(callback)
+        return self._journal.subscribe(callback)
 
     def start(self) -> None:
         """Run the loop on a new background thread."""
@@ -361,7 +362,7 @@ class Runner:
         )
         self._live[record.id] = LiveTrial(record, executor, config.kpi)
         executor.submit(spec)
-        self._publish(RunnerEvent(RunnerEventKind.TRIAL, self._experiment_id, trial=record))
+        self._journal.trial(record)
 
     def _poll_executors(self) -> list[ProcessEvent]:
         if not self._live:
@@ -402,7 +403,7 @@ class Runner:
             # write the finished ones after, off the path from one trial to the next.
             self._fill_slots()
         for live, fields in endings:
-            self._record_end(live, fields)
+            live.record = self._journal.ended(live.record, fields)
             if fields["state"] is TrialState.FAILED and not self._stopping:
                 decision = self._reruns.after_failure(live.record, live.record.host)
                 if decision is not None:
@@ -410,18 +411,7 @@ class Runner:
 
     def _started_trial(self, live: LiveTrial, event: ProcessEvent) -> None:
         live.started = time.monotonic()
-        live.record = self._repo.update_trial(
-            live.record.id,
-            state=TrialState.RUNNING,
-            host=event.host,
-            gpus=tuple(event.gpus),
-            pid=event.pid,
-            trial_dir=event.trial_dir,
-            started_at=now(),
-            commit=self._snapshot.commit,
-            dirty=self._snapshot.dirty,
-        )
-        self._publish(RunnerEvent(RunnerEventKind.TRIAL, self._experiment_id, trial=live.record))
+        live.record = self._journal.started(live.record, event, self._snapshot)
         if live.stop_reason is not None:  # stopped while it was starting
             live.executor.stop(live.record.id, self._grace)
 
@@ -431,12 +421,8 @@ class Runner:
             self._log(message, live.record.id)
         for step, value in reading.kpi:
             self._ask_scheduler(live, step, value)
-        points = reading.points
-        live.record = self._repo.add_output(live.record.id, points, event.offset,
-                                            live.kpi_value())
-        if points:
-            self._publish(RunnerEvent(RunnerEventKind.METRICS, self._experiment_id,
-                                      trial=live.record, metrics=tuple(points)))
+        live.record = self._journal.output(live.record, reading.points, event.offset,
+                                           live.kpi_value())
         if self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.MAX_EPOCHS)
 
@@ -458,15 +444,7 @@ class Runner:
 
         A lost trial's host vanished: it ends LOST and is queued again (by the caller).
         """
-        state, message = live.outcome(exit_code)
-        if error is not None:
-            state, message = TrialState.FAILED, error
-        if lost:
-            state = TrialState.LOST
-            message = f"{error or 'its host was lost'}; queued again"
-        if live.record.state is TrialState.QUEUED and state not in (TrialState.FAILED,
-                                                                    TrialState.LOST):
-            state = TrialState.STOPPED  # it ended before we saw it start (stopped while queued)
+        state, message = live.final(exit_code, error, lost=lost)
         kpi = live.kpi_value()
         del self._live[live.record.id]
         self._scheduler.on_complete(live.number, kpi)
@@ -476,32 +454,11 @@ class Runner:
         return live, {"state": state, "ended_at": now(), "exit_code": exit_code, "kpi": kpi,
                       "error": message}
 
-    def _record_end(self, live: LiveTrial, fields: dict[str, Any]) -> None:
-        record = self._repo.update_trial(live.record.id, **fields)
-        text = f"trial {record.number} {record.state.value}"
-        if record.kpi is not None:
-            text += f", {self._config.kpi.name} = {record.kpi:.6g}"
-        message = fields["error"]
-        routine = record.state is TrialState.COMPLETED and not message
-        # A routine completion is in the trials table already: publish it, store
-        # only what a person must be able to read later (failures, stops, prunes).
-        self._log(text if not message else f"{text}: {message.splitlines()[0]}", record.id,
-                  persist=not routine)
-        self._publish(RunnerEvent(RunnerEventKind.TRIAL, self._experiment_id, trial=record))
-
     # --- helpers ---------------------------------------------------------------
 
     def _set_state(self, state: ExperimentState, message: str) -> None:
         self._state = state
-        self._repo.update_experiment(self._experiment_id, state=state)
-        self._log(message)
-        self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, self._experiment_id, state=state,
-                                  message=message))
+        self._journal.set_state(state, message)
 
-    def _log(self, message: str, trial_id: int | None = None, *, persist: bool = True) -> None:
-        if persist:
-            self._repo.add_event(self._experiment_id, "log", message, trial_id=trial_id)
-        self._publish(RunnerEvent(RunnerEventKind.LOG, self._experiment_id, message=message))
-
-    def _publish(self, event: RunnerEvent) -> None:
-        self._subscribers.publish(event)
+    def _log(self, message: str, trial_id: int | None = None) -> None:
+        self._journal.log(message, trial_id)

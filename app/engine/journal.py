@@ -1,0 +1,87 @@
+"""What a run writes and tells: :class:`Journal` stores trial and experiment changes
+and publishes each as a :class:`~app.engine.events.RunnerEvent`.
+
+The runner decides; the journal records. Every method is one repository transaction
+(or none) followed by the events that describe it, on the runner thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
+from app.engine.orders import now
+from app.engine.ports import TrialRepository
+from app.engine.records import MetricPoint, ProcessEvent, Snapshot, TrialRecord
+from app.engine.trial import ExperimentState, TrialState
+
+
+class Journal:
+    """Stores and publishes the changes of one experiment's run."""
+
+    def __init__(self, repo: TrialRepository, experiment_id: int, kpi_name: str) -> None:
+        self._repo = repo
+        self._experiment_id = experiment_id
+        self._kpi_name = kpi_name
+        self._subscribers = Subscribers()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every event; returns a function that unsubscribes."""
+        return self._subscribers.add(callback)
+
+    def publish(self, event: RunnerEvent) -> None:
+        """Tell every subscriber."""
+        self._subscribers.publish(event)
+
+    def set_state(self, state: ExperimentState, message: str) -> None:
+        """Store the experiment's new state, log why, publish it."""
+        self._repo.update_experiment(self._experiment_id, state=state)
+        self.log(message)
+        self.publish(RunnerEvent(RunnerEventKind.EXPERIMENT, self._experiment_id, state=state,
+                                 message=message))
+
+    def log(self, message: str, trial_id: int | None = None, *, persist: bool = True) -> None:
+        """One line of the experiment's history (stored unless ``persist`` is False)."""
+        if persist:
+            self._repo.add_event(self._experiment_id, "log", message, trial_id=trial_id)
+        self.publish(RunnerEvent(RunnerEventKind.LOG, self._experiment_id, message=message))
+
+    def trial(self, record: TrialRecord) -> None:
+        """Publish a trial as it is now."""
+        self.publish(RunnerEvent(RunnerEventKind.TRIAL, self._experiment_id, trial=record))
+
+    def started(self, record: TrialRecord, event: ProcessEvent,
+                snapshot: Snapshot) -> TrialRecord:
+        """The trial's process runs: where, as which pid, from which code."""
+        record = self._repo.update_trial(
+            record.id, state=TrialState.RUNNING, host=event.host, gpus=tuple(event.gpus),
+            pid=event.pid, trial_dir=event.trial_dir, started_at=now(),
+            commit=snapshot.commit, dirty=snapshot.dirty,
+        )
+        self.trial(record)
+        return record
+
+    def output(self, record: TrialRecord, points: Sequence[MetricPoint], offset: int,
+               kpi: float | None) -> TrialRecord:
+        """Points read from the log, with the offset after them, in one transaction."""
+        record = self._repo.add_output(record.id, points, offset, kpi)
+        if points:
+            self.publish(RunnerEvent(RunnerEventKind.METRICS, self._experiment_id,
+                                     trial=record, metrics=tuple(points)))
+        return record
+
+    def ended(self, record: TrialRecord, fields: dict[str, Any]) -> TrialRecord:
+        """Store how a trial ended; log it (only unusual endings are kept)."""
+        record = self._repo.update_trial(record.id, **fields)
+        text = f"trial {record.number} {record.state.value}"
+        if record.kpi is not None:
+            text += f", {self._kpi_name} = {record.kpi:.6g}"
+        message = fields["error"]
+        routine = record.state is TrialState.COMPLETED and not message
+        # A routine completion is in the trials table already: publish it, store
+        # only what a person must be able to read later (failures, stops, prunes).
+        self.log(text if not message else f"{text}: {message.splitlines()[0]}", record.id,
+                 persist=not routine)
+        self.trial(record)
+        return record
