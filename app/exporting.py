@@ -1,16 +1,29 @@
-"""Trials as CSV or JSON: one row per trial, every parameter as a dotted column."""
+"""Trials as CSV or JSON (one row per trial, every parameter as a dotted column), and
+the best trial's parameters as a ready ``params.json``."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from app.engine.params import flatten
+from app.engine.params import flatten, params_document
 from app.engine.records import TrialRecord
+from app.engine.search.base import Goal
+from app.engine.trial import TrialState
+
+
+class ExportFormat(str, Enum):
+    """The file formats trials are exported to."""
+
+    CSV = "csv"
+    JSON = "json"
+
 
 FIXED_COLUMNS = ["id", "state", "host", "gpus", "started", "ended", "duration_s", "kpi",
                  "commit", "error"]
@@ -62,3 +75,44 @@ def export_text(trials: Sequence[TrialRecord], fmt: str) -> str:
 def write_export(trials: Sequence[TrialRecord], path: Path, fmt: str) -> None:
     """Write an export file; CSV with a BOM so spreadsheets read non-ASCII text right."""
     path.write_text(export_text(trials, fmt), encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+
+
+def best_trial(trials: Sequence[TrialRecord], goal: Goal) -> TrialRecord:
+    """The completed trial with the best finite KPI (the earliest one on a tie).
+
+    Raises:
+        ValueError: no trial completed with a finite KPI yet.
+    """
+    best: tuple[TrialRecord, float] | None = None
+    for trial in trials:
+        kpi = trial.kpi
+        if (trial.state is TrialState.COMPLETED and kpi is not None and math.isfinite(kpi)
+                and (best is None or goal.better(kpi, best[1]))):
+            best = trial, kpi
+    if best is None:
+        raise ValueError("no trial has completed with a KPI value yet, so there is no best "
+                         "trial to export")
+    return best[0]
+
+
+def best_params_text(trials: Sequence[TrialRecord], goal: Goal) -> tuple[TrialRecord, str]:
+    """The best completed trial and its ``params.json`` text, in the form every trial
+    receives (``{"nested": ..., "dotted": ...}``), so a script reads it unchanged.
+
+    Raises:
+        ValueError: no trial completed with a finite KPI yet.
+    """
+    trial = best_trial(trials, goal)
+    return trial, json.dumps(params_document(trial.params), indent=2) + "\n"
+
+
+def write_best_params(trials: Sequence[TrialRecord], goal: Goal, path: Path) -> TrialRecord:
+    """Write the best completed trial's ``params.json`` to ``path``; returns that trial.
+
+    Raises:
+        ValueError: no trial completed with a finite KPI yet.
+        OSError: the file cannot be written.
+    """
+    trial, text = best_params_text(trials, goal)
+    path.write_text(text, encoding="utf-8")
+    return trial

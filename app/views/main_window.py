@@ -1,7 +1,9 @@
 """The main window: experiments on the left; Space, Trials, Charts and Log per experiment.
 
 The window renders the session's data and calls its commands; engine events
-reach it through :class:`~app.views.bridge.EngineBridge` as queued signals.
+reach it through :class:`~app.views.bridge.EngineBridge` as queued signals. Its
+actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
+:mod:`app.views.exports`; notifications by :mod:`app.views.notify`.
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -27,13 +28,17 @@ from PySide6.QtWidgets import (
 
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
-from app.engine.trial import ExperimentState, TrialState
+from app.engine.trial import TrialState
 from app.remote.ssh.secrets import SecretStore
 from app.session import Session, SessionError
 from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
 from app.views.experiment_dialog import ExperimentDialog
 from app.views.experiment_list import ID_ROLE, ExperimentListModel, ExperimentRow, summarise
+from app.views.exports import ExportActions
+from app.views.first_run import FirstRunWizard, open_guided_setup
+from app.views.menus import build_actions, update_actions
+from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
 from app.views.run_control import RunControl
 from app.views.servers import SecretKeeper, ServersDialog
@@ -41,13 +46,21 @@ from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
 from app.wiring import known_hosts
 
-RUNNING_STATES = (ExperimentState.RUNNING, ExperimentState.PAUSED)
-
 
 class MainWindow(QMainWindow):
-    """Sweeplab's window over one :class:`Session` (one database)."""
+    """Sweeplab's window over one :class:`Session` (one database).
 
-    def __init__(self, session: Session, title: str, settings: QSettings | None = None) -> None:
+    Args:
+        session: the experiments and their runs.
+        title: shown in the title bar (the database, say).
+        settings: where geometry and the last experiment are kept (default: the app's).
+        notifier: shows notifications (default: tray balloon, else the status bar).
+        first_run: a new user: open the welcome wizard (demo or guided setup) once the
+            window shows. Off by default, so tests and scripts never see it.
+    """
+
+    def __init__(self, session: Session, title: str, settings: QSettings | None = None, *,
+                 notifier: Notifier | None = None, first_run: bool = False) -> None:
         super().__init__()
         self.session = session
         self.settings = settings or QSettings()
@@ -67,6 +80,10 @@ class MainWindow(QMainWindow):
         self.bridge.metricsAdded.connect(self._on_metrics)
         self.bridge.experimentChanged.connect(self._on_experiment)
         self.bridge.logLine.connect(self._on_log)
+        self.notifications = NotificationWatcher(
+            notifier or DesktopNotifier(self), lambda eid: session.experiment(eid).name, self)
+        self.bridge.experimentChanged.connect(self.notifications.on_experiment)
+        self.bridge.trialChanged.connect(self.notifications.on_trial)
 
         self.experiments = ExperimentListModel(self)
         self.list = QListView()
@@ -90,6 +107,9 @@ class MainWindow(QMainWindow):
         self.run_control = RunControl(session, self, lambda: self.current_id, self._save_space)
         self.run_control.changed.connect(self._update_actions)
         self.run_control.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.exports = ExportActions(session, self.run_control.tasks, self,
+                                     lambda: self.current_id, lambda: list(self._trials.values()))
+        self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panels.space, "Space")
         self.tabs.addTab(self.panels.trials, "Trials")
@@ -108,68 +128,16 @@ class MainWindow(QMainWindow):
 
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status, 1)
-        self._build_actions()
+        self.actions_by_name = build_actions(self)
         self.reload_experiments()
         self._restore_settings()
+        if first_run:
+            QTimer.singleShot(0, self, lambda: self.guided_setup(welcome=True))
 
     # --- actions -------------------------------------------------------------------
 
-    def _build_actions(self) -> None:
-        toolbar = self.addToolBar("Run")
-        toolbar.setObjectName("run-toolbar")
-        run = self.run_control
-        specs: list[tuple[str, str, Any, QKeySequence | None]] = [
-            ("start", "Start", run.start, QKeySequence(Qt.Key.Key_F5)),
-            ("stop", "Stop", run.stop, None),
-            ("pause", "Pause", run.pause, None),
-            ("resume", "Resume", run.resume, None),
-            ("restart", "Restart", run.restart, None),
-            ("save", "Save", self.save, QKeySequence(QKeySequence.StandardKey.Save)),
-            ("settings", "Settings…", self.edit_settings, None),
-            ("export", "Export CSV…", lambda: run.export_csv(), QKeySequence("Ctrl+E")),
-            ("servers", "Servers…", self.open_servers, None),
-        ]
-        self.actions_by_name: dict[str, QAction] = {}
-        for name, text, slot, shortcut in specs:
-            action = QAction(text, self)
-            if shortcut is not None:
-                action.setShortcut(shortcut)
-            action.triggered.connect(slot)
-            toolbar.addAction(action)
-            self.actions_by_name[name] = action
-        new = QAction("New experiment", self)
-        new.setShortcut(QKeySequence.StandardKey.New)
-        new.triggered.connect(self.new_experiment)
-        self.addAction(new)
-        delete = QAction("Delete experiment", self)
-        delete.setShortcut(QKeySequence.StandardKey.Delete)
-        delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        delete.triggered.connect(self.delete)
-        self.list.addAction(delete)
-
     def _update_actions(self) -> None:
-        busy = self.run_control.tasks.busy is not None
-        selected = self.current_id is not None and not busy
-        running = selected and self.session.is_running(self.current_id or 0)
-        state = self._current_state()
-        valid, reason = self.panels.space_validity()
-        start = self.actions_by_name["start"]
-        start.setEnabled(selected and not running and valid)
-        start.setToolTip("" if valid else f"the space is invalid: {reason}")
-        self.actions_by_name["stop"].setEnabled(bool(running))
-        self.actions_by_name["pause"].setEnabled(bool(running) and state
-                                                 is ExperimentState.RUNNING)
-        self.actions_by_name["resume"].setEnabled(
-            selected and (state is ExperimentState.PAUSED or not running) and valid)
-        self.actions_by_name["restart"].setEnabled(selected and valid)
-        self.actions_by_name["settings"].setEnabled(selected and not running)
-        self.actions_by_name["save"].setEnabled(selected and not running)
-        self.actions_by_name["export"].setEnabled(selected)
-
-    def _current_state(self) -> ExperimentState | None:
-        if self.current_id is None:
-            return None
-        return self.session.experiment(self.current_id).state
+        update_actions(self)
 
     def _guard(self, action: Any) -> bool:
         try:
@@ -197,8 +165,17 @@ class MainWindow(QMainWindow):
         dialog = ServersDialog(ServerProfiles(self.session.store), self.keeper.store,
                                known_hosts(), self, keeper=self.keeper)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.notifications.follow(dialog.monitor)
         dialog.show()
         return dialog
+
+    def kpi_name(self) -> str:
+        """The shown experiment's KPI name (``loss`` when none is shown)."""
+        return self._config.kpi.name if self._config is not None else "loss"
+
+    def guided_setup(self, welcome: bool = False) -> FirstRunWizard:
+        """The guided first optimisation; ``welcome`` starts on the demo-or-own page."""
+        return open_guided_setup(self, welcome)
 
     def _server_names(self) -> list[str]:
         return [profile.name for profile in ServerProfiles(self.session.store).list()]
@@ -381,6 +358,10 @@ class MainWindow(QMainWindow):
         if (experiment_id == self.current_id and row is not None
                 and self.experiments.row_of(experiment_id) is not None):
             self.experiments.update_row(row)
+
+    def held_trials(self) -> list[TrialRecord]:
+        """The shown experiment's trials as this window holds them (no I/O)."""
+        return list(self._trials.values())
 
     def trial_count(self) -> int:
         """How many trials the Trials tab lists."""

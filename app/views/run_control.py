@@ -54,7 +54,8 @@ class RunControl(QObject):
             return False
         return True
 
-    def _packing(self, name: str, work: Callable[[int, Callable[[int, int], None]], Any]) -> bool:
+    def _packing(self, name: str, work: Callable[[int, Callable[[int, int], None]], Any],
+                 on_done: Callable[[Any], None] | None = None) -> bool:
         """Save the space, then run ``work(experiment_id, progress)`` as a task."""
         experiment_id = self._current()
         if experiment_id is None or self.tasks.busy:
@@ -62,7 +63,7 @@ class RunControl(QObject):
         if not self._guard(lambda: self._save_space(experiment_id)):
             return False
         started = self.tasks.run(name, "Packing the code…",
-                                 lambda progress: work(experiment_id, progress))
+                                 lambda progress: work(experiment_id, progress), on_done)
         self.changed.emit()
         return started
 
@@ -124,6 +125,13 @@ class RunControl(QObject):
         """Run a trial's params again as a new trial (starting the experiment if idle)."""
         return self._packing("rerun", lambda eid, progress: self.session.rerun(
             eid, trial_id, progress=progress))
+
+    @Slot()
+    def requeue_failed(self) -> bool:
+        """Run every trial whose params only ever failed once more."""
+        return self._packing(
+            "requeue", lambda eid, progress: self.session.requeue_failed(eid, progress=progress),
+            lambda count: self.message.emit(f"{count} failed trial(s) queued again"))
 
     @Slot()
     def export_csv(self, path: Path | None = None) -> bool:

@@ -203,3 +203,39 @@ def test_servers_action_opens_the_servers_window_and_the_dialog_lists_them(
     assert len(dialogs) == 1 and dialogs[0].isVisible()
     dialogs[0].close()
     assert window._server_names() == ["gpu-box"]
+
+
+def test_requeue_failed_trials_from_the_experiment_menu(qtbot: QtBot, window: MainWindow,
+                                                        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    code = tmp_path / "flaky"
+    code.mkdir()
+    (code / "train.py").write_text(
+        "import os, pathlib, sweeplab\n"
+        "mark = pathlib.Path(os.environ['MARKS']) / str(sweeplab.param('x'))\n"
+        "if not mark.exists():\n"
+        "    mark.touch()\n"
+        "    raise SystemExit(3)\n"
+        "sweeplab.report('loss', 1.0)\n")
+    (tmp_path / "marks").mkdir()
+    base = window.session.config(window.current_id or 0)
+    config = replace(base, name="flaky", code_dir=code, limits=replace(base.limits, max_trials=2,
+                                                                       max_epochs=None),
+                     env={"MARKS": str(tmp_path / "marks")})
+    window.session.create(config)
+    window.reload_experiments(select_name="flaky")
+    experiment_id = window.current_id or 0
+    with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
+        window.actions_by_name["start"].trigger()
+    qtbot.waitUntil(lambda: not window.session.is_running(experiment_id), timeout=60_000)
+    qtbot.waitUntil(lambda: window.actions_by_name["requeue_failed"].isEnabled(), timeout=10_000)
+    with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
+        window.actions_by_name["requeue_failed"].trigger()
+    qtbot.waitUntil(lambda: window.session.experiment(experiment_id).state
+                    is ExperimentState.COMPLETED and not window.session.is_running(experiment_id),
+                    timeout=60_000)
+    trials = window.session.trials(experiment_id)
+    assert [(t.state, t.rerun_of) for t in trials] == [
+        (TrialState.FAILED, None), (TrialState.FAILED, None),
+        (TrialState.COMPLETED, 1), (TrialState.COMPLETED, 2)]

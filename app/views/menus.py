@@ -1,0 +1,169 @@
+"""The main window's actions: one :class:`QAction` each, in the menu bar and the toolbar.
+
+Menus: File (new experiment, servers, exports, quit), Experiment (the run actions
+and editing), Help (guided setup, reporting metrics, keyboard shortcuts, about).
+The toolbar shows the run actions. :func:`build_actions` returns the actions by
+name so the window can enable them and tests can trigger them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QWidget
+
+from app.engine.trial import ExperimentState, TrialState
+from app.views.help_dialogs import AboutDialog, ReportingHelpDialog, ShortcutsDialog
+
+if TYPE_CHECKING:
+    from app.views.main_window import MainWindow
+
+Key = QKeySequence.StandardKey
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action: its name, menu text, slot, shortcut, and toolbar text if shown there."""
+
+    name: str
+    text: str
+    slot: Callable[[], object]
+    shortcut: QKeySequence | None = None
+    toolbar: str | None = None
+
+
+MENUS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
+    ("&File", ("new", "servers", None, "export", "export_json", "export_best", None, "quit")),
+    ("&Experiment", ("start", "stop", "pause", "resume", "restart", "requeue_failed", None,
+                     "save", "settings",
+                     None, "duplicate", "rename", "delete")),
+    ("&Help", ("guided_setup", "help_metrics", "shortcuts", None, "about")),
+)
+"""Menu titles and their actions by name, in order; None is a separator."""
+
+
+def action_specs(window: MainWindow) -> list[ActionSpec]:
+    """Every action of the window, in toolbar order first."""
+    run, exports = window.run_control, window.exports
+    return [
+        ActionSpec("start", "&Start", run.start, QKeySequence(Qt.Key.Key_F5), "Start"),
+        ActionSpec("stop", "S&top", run.stop, None, "Stop"),
+        ActionSpec("pause", "&Pause", run.pause, None, "Pause"),
+        ActionSpec("resume", "&Resume", run.resume, None, "Resume"),
+        ActionSpec("restart", "Rest&art…", run.restart, None, "Restart"),
+        ActionSpec("requeue_failed", "Re-&queue failed trials", run.requeue_failed),
+        ActionSpec("save", "Sa&ve space", window.save, QKeySequence(Key.Save), "Save"),
+        ActionSpec("settings", "Se&ttings…", window.edit_settings, None, "Settings…"),
+        ActionSpec("export", "Export trials as &CSV…", lambda: run.export_csv(),
+                   QKeySequence("Ctrl+E"), "Export CSV…"),
+        ActionSpec("servers", "Ser&vers…", window.open_servers, None, "Servers…"),
+        ActionSpec("new", "&New experiment…", window.new_experiment, QKeySequence(Key.New)),
+        ActionSpec("export_json", "Export trials as &JSON…", exports.export_json),
+        ActionSpec("export_best", "Export &best params.json…",
+                   lambda: exports.export_best_params()),
+        ActionSpec("quit", "&Quit", window.close, QKeySequence("Ctrl+Q")),
+        ActionSpec("duplicate", "&Duplicate…", window.duplicate),
+        ActionSpec("rename", "Re&name…", window.rename),
+        ActionSpec("delete", "De&lete…", window.delete),
+        ActionSpec("guided_setup", "&Guided setup…", lambda: window.guided_setup()),
+        ActionSpec("help_metrics", "&Reporting metrics", lambda: show_reporting_help(window),
+                   QKeySequence(Key.HelpContents)),
+        ActionSpec("shortcuts", "&Keyboard shortcuts", lambda: show_shortcuts(window)),
+        ActionSpec("about", "&About Sweeplab", lambda: show_about(window)),
+    ]
+
+
+def build_actions(window: MainWindow) -> dict[str, QAction]:
+    """Make the window's actions, its menu bar and its "Run" toolbar; returns the
+    actions by name. Also gives the experiment list a Delete-key shortcut."""
+    actions: dict[str, QAction] = {}
+    toolbar = window.addToolBar("Run")
+    toolbar.setObjectName("run-toolbar")
+    for spec in action_specs(window):
+        action = QAction(spec.text, window)
+        if spec.shortcut is not None:
+            action.setShortcut(spec.shortcut)
+        action.triggered.connect(lambda _checked=False, slot=spec.slot: slot())
+        if spec.toolbar is not None:
+            action.setIconText(spec.toolbar)
+            toolbar.addAction(action)
+        actions[spec.name] = action
+    bar = window.menuBar()
+    for title, names in MENUS:
+        menu = bar.addMenu(title)
+        for name in names:
+            if name is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(actions[name])
+    delete_key = QAction("Delete experiment", window.list)
+    delete_key.setShortcut(QKeySequence(Key.Delete))
+    delete_key.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+    delete_key.triggered.connect(window.delete)
+    window.list.addAction(delete_key)
+    return actions
+
+
+def update_actions(window: MainWindow) -> None:
+    """Enable what makes sense for the selected experiment, its state and its space
+    (nothing that needs a selection while a long task runs)."""
+    actions = window.actions_by_name
+    experiment_id = window.current_id
+    selected = experiment_id is not None and window.run_control.tasks.busy is None
+    running = experiment_id is not None and selected and window.session.is_running(
+        experiment_id)
+    state = None if experiment_id is None else window.session.experiment(experiment_id).state
+    valid, reason = window.panels.space_validity()
+    actions["start"].setEnabled(selected and not running and valid)
+    actions["start"].setToolTip("" if valid else f"the space is invalid: {reason}")
+    actions["stop"].setEnabled(running)
+    actions["pause"].setEnabled(running and state is ExperimentState.RUNNING)
+    actions["resume"].setEnabled(
+        selected and (state is ExperimentState.PAUSED or not running) and valid)
+    actions["restart"].setEnabled(selected and valid)
+    actions["requeue_failed"].setEnabled(selected and valid and any(
+        trial.state is TrialState.FAILED for trial in window.held_trials()))
+    for name in ("settings", "save", "delete"):
+        actions[name].setEnabled(selected and not running)
+    for name in ("export", "export_json", "export_best", "duplicate", "rename"):
+        actions[name].setEnabled(selected)
+
+
+def _show(dialog: QDialog) -> QDialog:
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    return dialog
+
+
+def show_reporting_help(window: MainWindow) -> QDialog:
+    """Help → Reporting metrics, its examples in the shown experiment's KPI name."""
+    return _show(ReportingHelpDialog(window.kpi_name(), window))
+
+
+def show_shortcuts(window: MainWindow) -> QDialog:
+    """Help → Keyboard shortcuts, from every action of the window and its widgets."""
+    return _show(ShortcutsDialog(window.findChildren(QAction), window,
+                                 lambda action: where_it_works(window, action)))
+
+
+def where_it_works(window: MainWindow, action: QAction) -> str:
+    """``everywhere``, ``experiment list``, or the tab (``Space tab``…) the action's
+    owner sits in."""
+    owner = action.parent()
+    if isinstance(owner, QWidget) and owner is not window:
+        if window.list is owner or window.list.isAncestorOf(owner):
+            return "experiment list"
+        for index in range(window.tabs.count()):
+            page = window.tabs.widget(index)
+            if page is not None and (page is owner or page.isAncestorOf(owner)):
+                return f"{window.tabs.tabText(index)} tab"
+    return "everywhere"
+
+
+def show_about(window: MainWindow) -> QDialog:
+    """Help → About Sweeplab, with the database the window shows."""
+    return _show(AboutDialog(window.session.store.url, window))

@@ -1,0 +1,53 @@
+"""Building a main window over a real SQLite file for the menu, export and notify tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+
+from app.engine.records import TrialRecord
+from app.engine.trial import TrialState
+from app.session import Session
+from app.store.store import Store
+from app.views.main_window import MainWindow
+from app.views.notify import Notification
+
+
+class Recorder:
+    """A notifier that keeps what it is asked to show."""
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def notify(self, notification: Notification) -> None:
+        self.sent.append(notification)
+
+
+@contextmanager
+def open_window(qtbot: QtBot, tmp_path: Path, **options: Any) -> Iterator[MainWindow]:
+    """A shown window over ``tmp_path/gui.db``; session and store closed at the end."""
+    store = Store(f"sqlite:///{tmp_path / 'gui.db'}")
+    session = Session(store, grace=1.0)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(session, "test", settings, **options)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        yield window
+    finally:
+        session.close()  # runs end first, so closing the window asks nothing
+        window.close()
+        store.close()
+
+
+def finished_trial(session: Session, experiment_id: int, params: dict[str, Any],
+                   state: TrialState, kpi: float | None, host: str = "local") -> TrialRecord:
+    """A trial stored through its real life: queued, running, then ``state``."""
+    record = session.store.create_trial(experiment_id, params)
+    session.store.update_trial(record.id, state=TrialState.RUNNING, host=host)
+    return session.store.update_trial(record.id, state=state, kpi=kpi)
