@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest system-deps bench screenshots clean
+.PHONY: run test lint pytest system-deps bench screenshots clean dist test-dist
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,10 +38,21 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/dispatch_ssh.py
 
+## dist: the Linux bundle in dist/sweeplab/ (PyInstaller, installers/sweeplab.spec) and its tarball
+dist: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dist]'
+	$(BIN)/python -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build \
+		installers/sweeplab.spec
+	installers/linux/make_tarball.sh
+
+## test-dist: build the bundle, then start it offscreen with --smoke (tests/dist)
+test-dist: dist
+	SWEEPLAB_TEST_BUNDLE=dist/sweeplab $(BIN)/python -m pytest -q tests/dist
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 ## screenshots: render docs/screenshots/ (under Xvfb when xvfb-run is installed)
 screenshots: $(STAMP)
-	@if command -v xvfb-run >/dev/null; then QT_QPA_PLATFORM=xcb xvfb-run -a $(BIN)/python scripts/screenshots.py; \
-	else $(BIN)/python scripts/screenshots.py; fi
+	@scripts/ensure-xvfb.sh
+	QT_QPA_PLATFORM=xcb xvfb-run -a $(BIN)/python scripts/screenshots.py

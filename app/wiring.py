@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,15 @@ from app.engine.resume import build_searcher, settle_leftovers
 from app.engine.runner import Runner
 from app.remote.local import LocalExecutor
 from app.remote.pool import Host, Pool
+from app.remote.slurm.connect import cluster_access, tick_for
+from app.remote.slurm.executor import SlurmExecutor
+from app.remote.slurm.profile import ClusterProfile
 from app.remote.snapshot import Progress, take_snapshot
 from app.remote.ssh.executor import SshExecutor
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.remote.ssh.secrets import SecretStore
+from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 
@@ -91,7 +97,17 @@ def local_executor(grace: float = 5.0,
         if not raw.isdigit() or int(raw) < 1:
             raise ValueError(f"{LOCAL_SLOTS_ENV} must be a whole number >= 1, got {raw!r}")
         slots = int(raw)
-    return LocalExecutor(data_dir() / "trials", grace=grace, events=events, cpu_slots=slots)
+    return LocalExecutor(data_dir() / "trials", grace=grace, events=events, cpu_slots=slots,
+                         python=trial_python())
+
+
+def trial_python() -> str:
+    """What ``{python}`` stands for on this machine: this interpreter, or, in the
+    desktop bundle (where ``sys.executable`` is Sweeplab itself), the ``python3`` on
+    PATH."""
+    if getattr(sys, "frozen", False):
+        return shutil.which("python3") or shutil.which("python") or "python3"
+    return sys.executable
 
 
 def known_hosts() -> KnownHosts:
@@ -104,36 +120,71 @@ def keyring_secrets(profile: ServerProfile) -> Secrets:
     return SecretStore().get(profile.name)
 
 
-def resolve_hosts(store: Store, config: ExperimentConfig) -> list[ServerProfile]:
-    """The saved servers the experiment's ``hosts`` names (``local`` is not one).
+def _saved_hosts(store: Store) -> tuple[dict[str, ServerProfile], dict[str, ClusterProfile]]:
+    """Every saved server and cluster, by name."""
+    servers = {profile.name: profile for profile in ServerProfiles(store).list()}
+    return servers, {profile.name: profile for profile in ClusterProfiles(store).list()}
+
+
+def resolve_hosts(store: Store, config: ExperimentConfig
+                  ) -> list[ServerProfile | ClusterProfile]:
+    """The saved servers and clusters the experiment's ``hosts`` names (``local`` is not
+    one), in its order.
 
     Raises:
-        ExperimentError: a name that is neither ``local`` nor a saved server.
+        ExperimentError: a name that is neither ``local`` nor a saved server or cluster,
+            a name both a server and a cluster have, or a cluster whose login server is
+            not saved.
     """
-    saved = {profile.name: profile for profile in ServerProfiles(store).list()}
-    unknown = [name for name in config.hosts if name != LOCAL_HOST and name not in saved]
-    if unknown:
-        known = ", ".join([LOCAL_HOST, *sorted(saved)])
-        raise ExperimentError([Problem("hosts", (
-            f"unknown host {unknown[0]!r}: not a saved server (known: {known}); add it with "
-            f"`sweeplab servers add {unknown[0]} --host ... --user ...`"))])
-    return [saved[name] for name in config.hosts if name != LOCAL_HOST]
+    servers, clusters = _saved_hosts(store)
+    problems: list[Problem] = []
+    for name in config.hosts:
+        if name == LOCAL_HOST:
+            continue
+        if name in servers and name in clusters:
+            problems.append(Problem("hosts", f"{name!r} is both a saved server and a saved "
+                                    f"cluster; rename one (`sweeplab clusters rm {name}`)"))
+        elif name in clusters and clusters[name].login not in (None, *servers):
+            problems.append(Problem("hosts", (
+                f"cluster {name!r} logs in through the server {clusters[name].login!r}, which "
+                "is not saved; add it with `sweeplab servers add`")))
+        elif name not in servers and name not in clusters:
+            known = ", ".join([LOCAL_HOST, *sorted({*servers, *clusters})])
+            problems.append(Problem("hosts", (
+                f"unknown host {name!r}: not a saved server or cluster (known: {known}); add "
+                f"it with `sweeplab servers add {name} --host ... --user ...` or `sweeplab "
+                f"clusters add {name} ...`")))
+    if problems:
+        raise ExperimentError(problems[:1])
+    return [servers[name] if name in servers else clusters[name]
+            for name in config.hosts if name != LOCAL_HOST]
 
 
 def build_pool(store: Store, config: ExperimentConfig, *, grace: float = 5.0,
                secrets: Callable[[ServerProfile], Secrets] = keyring_secrets,
                offline_timeout: float = 60.0) -> Pool:
-    """The executors of the experiment's hosts as one :class:`Pool`."""
-    servers = resolve_hosts(store, config)
+    """The executors of the experiment's hosts as one :class:`Pool`: this machine, SSH
+    servers, and Slurm clusters (through their login server's secrets)."""
+    named = resolve_hosts(store, config)
+    servers, _clusters = _saved_hosts(store)
     trusted = known_hosts()
 
     def make(events: queue.Queue[ProcessEvent]) -> list[Host]:
         hosts: list[Host] = []
         if LOCAL_HOST in config.hosts:
             hosts.append(local_executor(grace, events))
-        for profile in servers:
-            hosts.append(SshExecutor(profile, secrets(profile), trusted, grace=grace,
-                                     offline_timeout=offline_timeout, events=events))
+        for profile in named:
+            if isinstance(profile, ClusterProfile):
+                login = servers.get(profile.login) if profile.login else None
+                access = cluster_access(profile, login,
+                                        secrets(login) if login else Secrets(), trusted)
+                hosts.append(SlurmExecutor(
+                    profile, access, grace=grace, events=events, tick=tick_for(profile),
+                    max_trial_seconds=config.limits.max_trial_seconds,
+                    offline_timeout=offline_timeout))
+            else:
+                hosts.append(SshExecutor(profile, secrets(profile), trusted, grace=grace,
+                                         offline_timeout=offline_timeout, events=events))
         return hosts
 
     return Pool(make)

@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self._record: ExperimentRecord | None = None
         self._config: ExperimentConfig | None = None
 
-        self.keeper = SecretKeeper(SecretStore())
+        self._keeper: SecretKeeper | None = None
         session.secrets = lambda profile: self.keeper.get(profile.name)
         self.bridge = EngineBridge(self)
         self._unsubscribe = session.subscribe(self.bridge.on_event)
@@ -358,6 +358,14 @@ class MainWindow(QMainWindow):
         if (experiment_id == self.current_id and row is not None
                 and self.experiments.row_of(experiment_id) is not None):
             self.experiments.update_row(row)
+
+    @property
+    def keeper(self) -> SecretKeeper:
+        """Server secrets (keyring, or memory for this session); made on first use, as
+        finding the keyring backend costs ~0.5 s of start-up on Linux."""
+        if self._keeper is None:
+            self._keeper = SecretKeeper(SecretStore())
+        return self._keeper
 
     def held_trials(self) -> list[TrialRecord]:
         """The shown experiment's trials as this window holds them (no I/O)."""
