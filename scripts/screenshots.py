@@ -79,13 +79,14 @@ def main() -> int:
     dialog.show()
     save("new-optimisation-dialog.png", dialog)
     dialog.close()
+    from app.views.compare.screenshots import render_screenshots as compare_shots
     from app.views.help_screenshots import render_screenshots as help_shots
     from app.views.servers.screenshots import render_screenshots as servers_shots
     from app.views.space_editor.screenshots import render_screenshots as editor_shots
     from app.views.trials.screenshots import render_screenshots as trials_shots
 
     for path in [*editor_shots(OUT), *trials_shots(OUT), *servers_shots(OUT),
-                 *help_shots(OUT)]:
+                 *help_shots(OUT), *compare_shots(OUT)]:
         print(f"wrote {path.relative_to(ROOT)}")
     window.close()
     store.close()

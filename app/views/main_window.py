@@ -40,7 +40,9 @@ from app.views.first_run import FirstRunWizard, open_guided_setup
 from app.views.menus import build_actions, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
+from app.views.compare import open_compare
 from app.views.run_control import RunControl
+from app.views.trials.columns import ColumnChoices
 from app.views.servers import SecretKeeper, ServersDialog
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
@@ -117,6 +119,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.log, "Log")
         self.panels.stopTrial.connect(self.run_control.stop_trial)
         self.panels.trials.trialActivated.connect(self.open_trial)
+        self.panels.trials.compareRequested.connect(
+            lambda ids: open_compare(ids, self.panels.charts.data, self))
+        self.panels.trials.set_column_choices(ColumnChoices(self.settings))
         self.panels.space.validityChanged.connect(lambda _ok, _why: self._update_actions())
 
         self.splitter = QSplitter()

@@ -239,3 +239,20 @@ def test_requeue_failed_trials_from_the_experiment_menu(qtbot: QtBot, window: Ma
     assert [(t.state, t.rerun_of) for t in trials] == [
         (TrialState.FAILED, None), (TrialState.FAILED, None),
         (TrialState.COMPLETED, 1), (TrialState.COMPLETED, 2)]
+
+
+def test_compare_selected_trials_opens_the_compare_dialog(qtbot: QtBot,
+                                                          window: MainWindow) -> None:
+    from app.views.compare import CompareDialog
+
+    experiment_id = window.current_id or 0
+    with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
+        window.actions_by_name["start"].trigger()
+    qtbot.waitUntil(lambda: window.session.experiment(experiment_id).state
+                    is ExperimentState.COMPLETED, timeout=90_000)
+    qtbot.waitUntil(lambda: window.trial_count() == 6)
+    ids = [t.id for t in window.session.trials(experiment_id)[:3]]
+    window.panels.trials.compareRequested.emit(ids)
+    dialogs = [d for d in window.findChildren(CompareDialog) if d.isVisible()]
+    assert len(dialogs) == 1
+    dialogs[0].close()

@@ -58,12 +58,12 @@ def test_columns_are_fixed_then_every_dotted_param_as_it_appears(model: TrialTab
     model.set_trials([trial(0, params={"lr": 0.1, "opt": {"_name": "sgd", "momentum": 0.9}})],
                      "val_loss")
     assert model.header_names() == ["#", "state", "val_loss", "duration", "host", "GPUs",
-                                    "started", "lr", "opt", "opt.momentum"]
+                                    "started", "ended", "lr", "opt", "opt.momentum"]
     model.update_trial(trial(1, params={"lr": 0.2, "opt": {"_name": "adam", "beta1": 0.8}}))
     assert model.header_names()[-1] == "opt.beta1"
-    assert column_texts(model, 8) == ["sgd", "adam"]
-    assert column_texts(model, 9) == ["0.9", ""]
-    assert column_texts(model, 10) == ["", "0.8"]
+    assert column_texts(model, 9) == ["sgd", "adam"]
+    assert column_texts(model, 10) == ["0.9", ""]
+    assert column_texts(model, 11) == ["", "0.8"]
     assert model.data(model.index(1, 0), TRIAL_ID_ROLE) == 101
 
 
@@ -156,7 +156,7 @@ def test_bad_arguments_are_refused_with_a_clear_message(model: TrialTableModel) 
     model.set_trials([trial(0)], "loss")
     with pytest.raises(IndexError, match="row 5 out of range: the table shows 1"):
         model.trial_id(5)
-    with pytest.raises(ValueError, match="no column 99: the table has 8"):
+    with pytest.raises(ValueError, match="no column 99: the table has 9"):
         model.sort(99)
     rows = TrialRows()
     with pytest.raises(ValueError, match=r"trial 100: parameters \['lr'\] have no column"):

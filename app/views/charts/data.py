@@ -10,6 +10,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 
+from app.analysis.ranking import best_trial_ids, ranked_result
 from app.engine.params import flatten
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
@@ -23,7 +24,9 @@ class ChartData:
     Attributes:
         buffers: every metric point seen, per trial and name.
         trials_version: grows whenever a trial record is added or changes.
-        kpi_version: grows whenever the KPI name or goal changes (everything redraws).
+        kpi_version: grows whenever the KPI name, the goal or the top-K filter changes
+            (everything redraws).
+        top_k: draw only the K completed trials with the best KPI (None: every trial).
     """
 
     def __init__(self, kpi_name: str = "", goal: Goal = Goal.MIN) -> None:
@@ -36,6 +39,8 @@ class ChartData:
         self._log: deque[tuple[int, int | None]] = deque(maxlen=CHANGE_LOG)
         self._best_id: int | None = None
         self._best_known = True
+        self.top_k: int | None = None
+        self._shown: tuple[int, set[int]] | None = None  # trials_version, top-K ids
 
     def set_experiment(self, kpi_name: str, goal: Goal) -> None:
         """Start afresh for another experiment: no trials, no points."""
@@ -88,6 +93,33 @@ class ChartData:
         self._log.append((self.trials_version, trial_id))
         self._best_known = False
 
+    def set_top_k(self, k: int | None) -> None:
+        """Draw only the ``k`` best completed trials (None: all); every chart redraws.
+
+        Raises:
+            ValueError: when ``k`` is below 1.
+        """
+        if k is not None and k < 1:
+            raise ValueError(f"top K needs K >= 1 (or None for all), got {k}")
+        if k != self.top_k:
+            self.top_k = k
+            self._shown = None
+            self.kpi_version += 1
+
+    def shown_ids(self) -> set[int] | None:
+        """The ids of the top-K trials, or None when every trial is drawn."""
+        if self.top_k is None:
+            return None
+        if self._shown is None or self._shown[0] != self.trials_version:
+            ids = set(best_trial_ids(self.trials.values(), self.goal, self.top_k))
+            self._shown = (self.trials_version, ids)
+        return self._shown[1]
+
+    def is_shown(self, trial_id: int) -> bool:
+        """Whether the charts that honour the top-K filter draw this trial."""
+        shown = self.shown_ids()
+        return shown is None or trial_id in shown
+
     def add_points(self, points: Sequence[MetricPoint]) -> set[int]:
         """Buffer metric points; returns the ids of the trials that got new ones."""
         return self.buffers.add(points)
@@ -139,10 +171,7 @@ class ChartData:
 
 def _result(record: TrialRecord) -> float | None:
     """The KPI of a completed trial when finite: what competes for the best."""
-    kpi = record.kpi
-    if record.state is TrialState.COMPLETED and kpi is not None and math.isfinite(kpi):
-        return kpi
-    return None
+    return ranked_result(record)
 
 
 def _short(value: object) -> str:

@@ -117,13 +117,15 @@ class KpiCurvesChart(QWidget):
         seen = (data.kpi_version, data.trials_version, data.buffers.version)
         if seen == self._seen:
             return
-        if seen[0] != self._seen[0]:
+        everything = seen[0] != self._seen[0]  # another KPI, goal or top-K filter
+        if everything:
             self._clear()
             self.plot_item.setLabel("left", data.kpi_name or "KPI")
         points = data.buffers.touched_since(self._seen[2])
         trials = data.trials_changed_since(self._seen[1])
         self._seen = seen
-        if points is None or trials is None or not self._refresh_changed(points | trials):
+        if (everything or points is None or trials is None
+                or not self._refresh_changed(points | trials)):
             self._refresh_all()
         self._refresh_best()
 
@@ -132,7 +134,7 @@ class KpiCurvesChart(QWidget):
         finished: dict[int, int] = {}
         running: dict[int, int] = {}
         for trial_id in buffers.trial_ids():
-            if buffers.size(trial_id, name) == 0:
+            if buffers.size(trial_id, name) == 0 or not data.is_shown(trial_id):
                 continue
             target = finished if data.is_finished(trial_id) else running
             target[trial_id] = buffers.trial_version(trial_id)
@@ -142,6 +144,8 @@ class KpiCurvesChart(QWidget):
     def _refresh_changed(self, trial_ids: set[int]) -> bool:
         """Update just these trials; False when that cannot be done (then refresh all)."""
         name, buffers, data = self._data.kpi_name, self._data.buffers, self._data
+        if data.top_k is not None:
+            return False  # a trial entering the top K may push another out: redraw (<= 50)
         new: list[int] = []
         ended: list[int] = []
         running: dict[int, int] = {}

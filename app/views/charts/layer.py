@@ -148,8 +148,17 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
     # -- painting --------------------------------------------------------------------------
 
     def paint(self, p: QPainter, opt: object, widget: object = None) -> None:
-        """Blit the cached image after bringing it up to date."""
+        """Blit the cached image after bringing it up to date.
+
+        While a pyqtgraph exporter draws the scene (PNG, SVG), the curves are drawn as
+        paths instead, so an SVG holds vectors rather than a screen-sized picture.
+        """
         if not self._size:
+            return
+        if self._exportOpts is not False:
+            p.setPen(self.opts["pen"])
+            curves = self.curves
+            p.drawPath(pg.arrayToQPath(curves.x, curves.y, connect="finite"))
             return
         world = p.worldTransform()
         device = p.device()

@@ -1,11 +1,12 @@
-"""The Charts tab: KPI curves, best so far, parallel coordinates and KPI-vs-parameter."""
+"""The Charts tab: KPI curves, best so far, parallel coordinates, KPI-vs-parameter and
+parameter importance, with a top-K chooser and "Export PNG/SVG…" on every chart."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
@@ -15,9 +16,12 @@ from app.engine.space.nodes import Space
 from app.views.charts.axes import log_scaled_params
 from app.views.charts.best_so_far import BestSoFarChart
 from app.views.charts.data import ChartData
+from app.views.charts.export import ChartExportMenu
 from app.views.charts.kpi_curves import KpiCurvesChart
 from app.views.charts.parallel import ParallelCoordinatesChart
 from app.views.charts.scatter import ParamScatterChart
+from app.views.importance.chart import ImportanceChart
+from app.views.trials.topk import TOP_K_CHOICES, TopKBox
 
 REFRESH_MS = 125  # 8 Hz
 # Parallel coordinates and the scatter redraw everything (~17 and ~11 ms for 2,000
@@ -26,12 +30,17 @@ SLOW_CHART_MIN_S = 0.5
 
 
 class ChartsPanel(QWidget):
-    """Four charts in tabs over one :class:`ChartData`.
+    """Five charts in tabs over one :class:`ChartData`.
 
     Feeding it (``set_trials``, ``update_trial``, ``add_points``) only stores data;
     drawing happens in :meth:`refresh`, which a :data:`REFRESH_MS` timer calls and
     which redraws only the visible chart (a chart brought into view is refreshed
     at once). GUI thread only: connect the engine bridge's signals to these slots.
+
+    The top-K chooser (:attr:`top_k_box`, in the tab bar's corner) limits the KPI
+    curves, parallel coordinates and KPI-vs-parameter to the K best completed
+    trials; best so far and importance always use every trial. Right-click any
+    plot for "Export PNG…" / "Export SVG…" (:attr:`export_menus`).
     """
 
     def __init__(self, parent: QWidget | None = None, auto_refresh: bool = True) -> None:
@@ -41,12 +50,25 @@ class ChartsPanel(QWidget):
         self.best = BestSoFarChart(self.data)
         self.parallel = ParallelCoordinatesChart(self.data)
         self.scatter = ParamScatterChart(self.data)
+        self.importance = ImportanceChart(self.data)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.curves, "KPI curves")
         self.tabs.addTab(self.best, "Best so far")
         self.tabs.addTab(self.parallel, "Parallel coordinates")
         self.tabs.addTab(self.scatter, "KPI vs parameter")
+        self.tabs.addTab(self.importance, "Parameter importance")
+        self.top_k_box = TopKBox()
+        self.tabs.setCornerWidget(self.top_k_box, Qt.Corner.TopRightCorner)
+        self.top_k_box.topKChanged.connect(self.set_top_k)
+        self.export_menus = [
+            ChartExportMenu(plot, name) for plot, name in (
+                (self.curves.plot_widget, "kpi-curves"),
+                (self.best.by_number, "best-so-far-by-trial"),
+                (self.best.by_time, "best-so-far-by-time"),
+                (self.parallel.plot_widget, "parallel-coordinates"),
+                (self.scatter.plot_widget, "kpi-vs-parameter"),
+                (self.importance.plot_widget, "parameter-importance"))]
         self.tabs.currentChanged.connect(lambda _index: self.refresh())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -87,11 +109,24 @@ class ChartsPanel(QWidget):
         """Buffer metric points; they are drawn at the next refresh."""
         self.data.add_points(points)
 
+    def set_top_k(self, k: int | None) -> None:
+        """Draw only the ``k`` best completed trials (None: all) and redraw.
+
+        Raises:
+            ValueError: when ``k`` is below 1.
+        """
+        self.data.set_top_k(k)
+        if self.top_k_box.top_k() != k and k in TOP_K_CHOICES:
+            self.top_k_box.blockSignals(True)
+            self.top_k_box.set_top_k(k)
+            self.top_k_box.blockSignals(False)
+        self.refresh()
+
     def refresh(self) -> None:
         """Redraw the visible chart from the buffered data (cheap when nothing changed)."""
         chart = self.tabs.currentWidget()
         if isinstance(chart, KpiCurvesChart | BestSoFarChart | ParallelCoordinatesChart
-                      | ParamScatterChart):
+                      | ParamScatterChart | ImportanceChart):
             chart.refresh()
 
     def _tick(self) -> None:
@@ -107,5 +142,5 @@ class ChartsPanel(QWidget):
 
     def refresh_all(self) -> None:
         """Redraw every chart, visible or not (screenshots, tests)."""
-        for chart in (self.curves, self.best, self.parallel, self.scatter):
+        for chart in (self.curves, self.best, self.parallel, self.scatter, self.importance):
             chart.refresh()

@@ -88,7 +88,8 @@ class ParallelCoordinatesChart(QWidget):
 
     def _draw(self) -> None:
         data = self._data
-        records = [r for r in data.trials.values() if r.state is not TrialState.CREATED]
+        records = [r for r in data.trials.values()
+                   if r.state is not TrialState.CREATED and data.is_shown(r.id)]
         rows = [self._flat_params(r.id, r.params) for r in records]
         axes = build_axes(rows, self.log_params)
         kpis = [r.kpi if r.kpi is not None and np.isfinite(r.kpi) else None for r in records]

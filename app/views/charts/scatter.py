@@ -131,7 +131,7 @@ class ParamScatterChart(QWidget):
     def _draw(self) -> None:
         data, name = self._data, self.param
         records = [r for r in data.trials.values()
-                   if r.kpi is not None and np.isfinite(r.kpi)
+                   if r.kpi is not None and np.isfinite(r.kpi) and data.is_shown(r.id)
                    and self._flat_params(r.id, r.params).get(name) is not None]
         key = (data.kpi_version, name, tuple((r.id, r.kpi) for r in records))
         if key == self._drawn_key:

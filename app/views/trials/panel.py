@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
+from app.views.trials.columns import ColumnChoices
 from app.views.trials.legend import TrialGridView
 from app.views.trials.table import TrialTable
 
@@ -19,14 +20,18 @@ class TrialsPanel(QWidget):
     Signals:
         trialActivated(int trial_id): a tile was clicked or a row activated (open the
             trial's :class:`~app.views.trials.detail.TrialDetail`).
+        compareRequested(list trial_ids): the user asked to compare 2 to 5 trials
+            (open a :class:`~app.views.compare.CompareDialog`).
     """
 
     trialActivated = Signal(int)
+    compareRequested = Signal(list)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 column_choices: ColumnChoices | None = None) -> None:
         super().__init__(parent)
         self.grid_view = TrialGridView()
-        self.table = TrialTable()
+        self.table = TrialTable(column_choices=column_choices)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.grid_view)
         self.splitter.addWidget(self.table)
@@ -36,12 +41,17 @@ class TrialsPanel(QWidget):
         layout.addWidget(self.splitter)
         self.grid_view.trialActivated.connect(self.trialActivated)
         self.table.trialActivated.connect(self.trialActivated)
+        self.table.compareRequested.connect(self.compareRequested)
 
     def set_trials(self, records: Sequence[TrialRecord], kpi_name: str, goal: Goal,
                    total_steps: int | None = None) -> None:
         """Show an experiment's trials (total_steps: its max epochs, for progress fills)."""
         self.grid_view.set_trials(records, kpi_name, goal, total_steps)
-        self.table.set_trials(records, kpi_name)
+        self.table.set_trials(records, kpi_name, goal)
+
+    def set_column_choices(self, choices: ColumnChoices | None) -> None:
+        """Remember the table's hidden columns per experiment in ``choices``."""
+        self.table.set_column_choices(choices)
 
     def update_trial(self, record: TrialRecord) -> None:
         """A trial was added or changed."""

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.analysis.ranking import top_k_mask
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
+from app.engine.search.base import Goal
 from app.engine.trial import TrialState
 from app.views.trials.text import (
     MISSING,
@@ -44,13 +46,16 @@ class Column(IntEnum):
     HOST = 4
     GPUS = 5
     STARTED = 6
+    ENDED = 7
 
 
 FIXED_HEADERS = {Column.NUMBER: "#", Column.STATE: "state", Column.KPI: "KPI",
                  Column.DURATION: "duration", Column.HOST: "host", Column.GPUS: "GPUs",
-                 Column.STARTED: "started"}
+                 Column.STARTED: "started", Column.ENDED: "ended"}
 FIXED_COUNT = len(Column)
 NUMERIC_FIXED = frozenset({Column.NUMBER, Column.KPI, Column.DURATION})
+PARAM_KEY_PREFIX = "param:"
+TIME_COLUMNS = {Column.STARTED: "started_at", Column.ENDED: "ended_at"}
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,17 @@ class TrialFilter:
     Attributes:
         states: the states shown (None: all). CREATED goes with QUEUED.
         text: case-insensitive text that some cell must contain ("" matches all).
+        top_k: show only the K completed trials with the best KPI, goal-aware (None:
+            all trials); the states and text then filter those.
     """
 
     states: frozenset[TrialState] | None = None
     text: str = ""
+    top_k: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top K needs K >= 1 (or None for all), got {self.top_k}")
 
     def accepts_state(self, state: TrialState) -> bool:
         """Whether trials in ``state`` pass the state part of the filter."""
@@ -85,8 +97,9 @@ class _Row:
 class TrialRows:
     """Trials with their cells, in arrival order; not thread safe (GUI thread)."""
 
-    def __init__(self, kpi_name: str = "KPI") -> None:
+    def __init__(self, kpi_name: str = "KPI", goal: Goal = Goal.MIN) -> None:
         self.kpi_name = kpi_name
+        self.goal = goal
         self.param_names: list[str] = []
         self._param_set: set[str] = set()
         self._rows: list[_Row] = []
@@ -94,6 +107,7 @@ class TrialRows:
         self._keys: dict[int, FloatArray] = {}
         self._numeric_params: dict[str, bool] = {}
         self._mask: tuple[TrialFilter, npt.NDArray[np.bool_]] | None = None
+        self._top: tuple[int, Goal, npt.NDArray[np.bool_]] | None = None
         self._running: list[int] = []
 
     # --- content ------------------------------------------------------------------------
@@ -110,6 +124,7 @@ class TrialRows:
         self._keys.clear()
         self._numeric_params.clear()
         self._mask = None
+        self._top = None
 
     def new_param_names(self, flat: Mapping[str, Any]) -> list[str]:
         """Dotted names in ``flat`` (a trial's flattened params) that have no column yet."""
@@ -141,6 +156,7 @@ class TrialRows:
         row = _make_row(record, flat)
         self._keys.clear()
         self._mask = None
+        self._top = None
         for name, value in flat.items():
             self._numeric_params[name] = self._numeric_params.get(name, True) and _is_number(value)
         index = self._index.get(record.id)
@@ -176,6 +192,31 @@ class TrialRows:
         if column < FIXED_COUNT:
             return FIXED_HEADERS[Column(column)]
         return self.param_names[column - FIXED_COUNT]
+
+    def column_key(self, column: int) -> str:
+        """A column's stable name across experiments and KPI names: ``kpi``, ``started``,
+        ``param:optimizer.lr``.
+
+        Raises:
+            ValueError: when the column does not exist.
+        """
+        if not 0 <= column < self.column_count():
+            raise ValueError(f"no column {column}: the table has {self.column_count()}")
+        if column < FIXED_COUNT:
+            return Column(column).name.lower()
+        return PARAM_KEY_PREFIX + self.param_names[column - FIXED_COUNT]
+
+    def column_of(self, key: str) -> int | None:
+        """The column with :meth:`column_key` ``key``, or None."""
+        if key.startswith(PARAM_KEY_PREFIX):
+            name = key[len(PARAM_KEY_PREFIX):]
+            if name not in self._param_set:
+                return None
+            return FIXED_COUNT + self.param_names.index(name)
+        try:
+            return int(Column[key.upper()])
+        except KeyError:
+            return None
 
     def is_numeric(self, column: int) -> bool:
         """Whether a column holds numbers (drawn right-aligned, sorted by value)."""
@@ -227,8 +268,9 @@ class TrialRows:
             self._running = [i for i, row in enumerate(rows)
                              if row.record.state is TrialState.RUNNING]
             return _floats(duration_seconds(row.record) for row in rows)
-        if column == Column.STARTED:
-            return _floats(row.record.started_at.timestamp() if row.record.started_at
+        if column in TIME_COLUMNS:
+            attribute = TIME_COLUMNS[Column(column)]
+            return _floats(moment.timestamp() if (moment := getattr(row.record, attribute))
                            else None for row in rows)
         if column < FIXED_COUNT:  # host, GPUs: by text
             return _text_ranks([row.cells[column] if row.cells[column] != MISSING else None
@@ -246,13 +288,31 @@ class TrialRows:
         mask = np.fromiter(
             (flt.accepts_state(row.record.state) and (not needle or needle in row.haystack)
              for row in self._rows), dtype=bool, count=len(self._rows))
+        if flt.top_k is not None:
+            mask &= self.top_mask(flt.top_k)
         self._mask = (flt, mask)
+        return mask
+
+    def top_mask(self, k: int) -> npt.NDArray[np.bool_]:
+        """Which trials are among the ``k`` best completed ones by KPI, for :attr:`goal`.
+
+        Raises:
+            ValueError: when ``k`` is below 1.
+        """
+        if self._top is not None and self._top[:2] == (k, self.goal):
+            return self._top[2]
+        completed = np.fromiter((row.record.state is TrialState.COMPLETED for row in self._rows),
+                                dtype=bool, count=len(self._rows))
+        mask = top_k_mask(self.key_array(Column.KPI), completed, self.goal, k)
+        self._top = (k, self.goal, mask)
         return mask
 
     def accepts(self, index: int, flt: TrialFilter) -> bool:
         """Whether the trial at ``index`` passes the filter."""
         row = self._rows[index]
         needle = flt.text.strip().lower()
+        if flt.top_k is not None and not self.top_mask(flt.top_k)[index]:
+            return False
         return flt.accepts_state(row.record.state) and (not needle or needle in row.haystack)
 
     def order(self, flt: TrialFilter, column: int | None, descending: bool,
@@ -279,6 +339,7 @@ def _make_row(record: TrialRecord, flat: dict[str, Any]) -> _Row:
         record.host or MISSING,
         format_gpus(record.gpus),
         format_time(record.started_at),
+        format_time(record.ended_at),
     ]
     params = {name: format_value(value) for name, value in flat.items()}
     searchable = [cell for i, cell in enumerate(cells) if i != Column.DURATION or cell]

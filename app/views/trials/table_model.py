@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
+from app.engine.search.base import Goal
 from app.engine.trial import TrialState
 from app.views.trials.rows import Column, IndexArray, TrialFilter, TrialRows
 from app.views.trials.style import state_colour
@@ -32,6 +33,7 @@ from app.views.trials.style import state_colour
 TRIAL_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 RESORT_MS = 200
 TICK_MS = 1000
+MAX_RUNS = 64  # a re-filter removing more separate runs of rows than this resets the model
 AnyIndex = QModelIndex | QPersistentModelIndex
 _ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
                     Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.TextAlignmentRole,
@@ -41,7 +43,8 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class TrialTableModel(QAbstractTableModel):
-    """One row per trial: #, state, KPI, duration, host, GPUs, started, then every parameter.
+    """One row per trial: #, state, KPI, duration, host, GPUs, started, ended, then every
+    parameter.
 
     Parameter columns appear as trials with new dotted names arrive. Read-only; GUI
     thread only. ``data(index, TRIAL_ID_ROLE)`` gives a row's trial id.
@@ -69,11 +72,16 @@ class TrialTableModel(QAbstractTableModel):
 
     # --- content ------------------------------------------------------------------------
 
-    def set_trials(self, records: Sequence[TrialRecord], kpi_name: str) -> None:
-        """Replace every row (keeps the filter and the sort column)."""
+    def set_trials(self, records: Sequence[TrialRecord], kpi_name: str,
+                   goal: Goal = Goal.MIN) -> None:
+        """Replace every row (keeps the filter and the sort column).
+
+        ``goal`` says which KPIs are best, for the top-K filter.
+        """
         self.beginResetModel()
         self._data.clear()
         self._data.kpi_name = kpi_name
+        self._data.goal = goal
         for record in records:
             flat = flatten(record.params)
             self._data.add_param_names(self._data.new_param_names(flat))
@@ -103,6 +111,14 @@ class TrialTableModel(QAbstractTableModel):
         index, _ = self._data.upsert(record, flat)
         found = np.flatnonzero(self._rows == index)
         row = int(found[0]) if len(found) else None
+        if self._filter.top_k is not None:
+            # one trial may push another out of the top K: re-filter all, a moment later
+            if row is not None:
+                self.dataChanged.emit(self.index(row, 0),
+                                      self.index(row, self.columnCount() - 1))
+            self._resort.start()
+            self._sync_tick()
+            return
         visible = self._data.accepts(index, self._filter)
         if row is not None and visible:
             self.dataChanged.emit(self.index(row, 0),
@@ -146,6 +162,18 @@ class TrialTableModel(QAbstractTableModel):
         """Every column's title."""
         return [self._data.header(c) for c in range(self._data.column_count())]
 
+    def column_key(self, column: int) -> str:
+        """A column's stable name (``kpi``, ``ended``, ``param:lr``); see ``TrialRows``.
+
+        Raises:
+            ValueError: when the column does not exist.
+        """
+        return self._data.column_key(column)
+
+    def column_of(self, key: str) -> int | None:
+        """The column named ``key`` by :meth:`column_key`, or None."""
+        return self._data.column_of(key)
+
     # --- filter and sort ----------------------------------------------------------------
 
     @property
@@ -154,14 +182,36 @@ class TrialTableModel(QAbstractTableModel):
         return self._filter
 
     def set_filter(self, states: Iterable[TrialState] | None = None, text: str = "") -> None:
-        """Show only trials in ``states`` (None: all) having ``text`` in some cell."""
-        flt = TrialFilter(None if states is None else frozenset(states), text)
+        """Show only trials in ``states`` (None: all) having ``text`` in some cell.
+
+        The top-K part of the filter stays as it is.
+        """
+        flt = TrialFilter(None if states is None else frozenset(states), text,
+                          self._filter.top_k)
         if flt == self._filter:
             return
         self.beginResetModel()
         self._filter = flt
         self._rows = self._ordered()
         self.endResetModel()
+
+    def set_top_k(self, k: int | None) -> None:
+        """Show only the ``k`` completed trials with the best KPI (None: every trial).
+
+        Rows leave and arrive by row removal and insertion, so the selection of the
+        rows that stay is kept.
+
+        Raises:
+            ValueError: when ``k`` is below 1.
+        """
+        flt = TrialFilter(self._filter.states, self._filter.text, k)
+        if flt != self._filter:
+            self._filter = flt
+            self._refilter()
+
+    def top_k(self) -> int | None:
+        """The top-K filter in force (None: off)."""
+        return self._filter.top_k
 
     def sort_column(self) -> int | None:
         """The column rows are sorted by (None: arrival order)."""
@@ -176,10 +226,37 @@ class TrialTableModel(QAbstractTableModel):
         self._apply_order()
 
     def flush(self) -> None:
-        """Apply a pending re-sort now."""
+        """Apply a pending re-sort (and, with a top-K filter, re-filter) now."""
         self._resort.stop()
-        if self._sort_column is not None:
+        if self._filter.top_k is not None:
+            self._refilter()
+        elif self._sort_column is not None:
             self._apply_order()
+
+    def _refilter(self) -> None:
+        """Bring the rows in line with the filter: remove, insert, then order."""
+        wanted = self._data.mask(self._filter)
+        gone = np.flatnonzero(~wanted[self._rows])
+        runs = np.split(gone, np.flatnonzero(np.diff(gone) != 1) + 1) if len(gone) else []
+        if len(runs) > MAX_RUNS:
+            self.beginResetModel()
+            self._rows = self._ordered()
+            self.endResetModel()
+            return
+        for run in reversed(runs):
+            first, last = int(run[0]), int(run[-1])
+            self.beginRemoveRows(QModelIndex(), first, last)
+            self._rows = np.delete(self._rows, np.s_[first:last + 1])
+            self.endRemoveRows()
+        shown = np.zeros(len(self._data), dtype=bool)
+        shown[self._rows] = True
+        new = np.flatnonzero(wanted & ~shown)
+        if len(new):
+            end = len(self._rows)
+            self.beginInsertRows(QModelIndex(), end, end + len(new) - 1)
+            self._rows = np.append(self._rows, new.astype(np.intp))
+            self.endInsertRows()
+        self._apply_order()  # arrival order too, when no column is sorted
 
     def _ordered(self) -> IndexArray:
         return self._data.order(self._filter, self._sort_column, self._descending)

@@ -1,0 +1,93 @@
+"""Parameter importance on a worker thread, delivered to the GUI thread by a polled queue.
+
+The forest takes from a fraction of a second to several seconds, so it never runs
+on the GUI thread. The worker thread only computes; it puts its outcome in a
+queue that a GUI-thread :class:`QTimer` drains, and the signals are emitted from
+there (the same pattern as :class:`app.views.tasks.TaskRunner`): no widget is
+touched and no signal is emitted off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app.analysis.importance import ImportanceError, ImportanceResult, parameter_importance
+from app.engine.records import TrialRecord
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 50
+Compute = Callable[[Sequence[TrialRecord], str], ImportanceResult]
+"""``(trials, kpi_name) -> result``; raises ImportanceError when it cannot."""
+
+
+class ImportanceWorker(QObject):
+    """Runs one importance computation at a time off the GUI thread. GUI thread only.
+
+    Signals:
+        finished(object result): an :class:`~app.analysis.importance.ImportanceResult`.
+        failed(str message): why there is no result (too few trials, nothing to
+            explain, or an internal error).
+    """
+
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None,
+                 compute: Compute = parameter_importance) -> None:
+        super().__init__(parent)
+        self._compute = compute
+        self._busy = False
+        self._inbox: queue.SimpleQueue[tuple[bool, object]] = queue.SimpleQueue()
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._drain)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a computation is running."""
+        return self._busy
+
+    def start(self, trials: Sequence[TrialRecord], kpi_name: str) -> bool:
+        """Compute the importance of ``trials`` (frozen records: safe to share).
+
+        Returns False, and starts nothing, while a computation is running.
+        """
+        if self._busy:
+            return False
+        self._busy = True
+        inbox = self._inbox
+        snapshot = list(trials)
+
+        def target() -> None:
+            try:
+                result = self._compute(snapshot, kpi_name)
+            except ImportanceError as exc:
+                inbox.put((False, str(exc)))
+            except Exception as exc:  # a bug: keep the GUI alive and say so
+                log.exception("parameter importance failed")
+                inbox.put((False, f"internal error: {type(exc).__name__}: {exc}"))
+            else:
+                inbox.put((True, result))
+
+        threading.Thread(target=target, name="importance", daemon=True).start()
+        self._timer.start()
+        return True
+
+    @Slot()
+    def _drain(self) -> None:
+        try:
+            ok, payload = self._inbox.get_nowait()
+        except queue.Empty:
+            return
+        self._timer.stop()
+        self._busy = False
+        if ok:
+            self.finished.emit(payload)
+        else:
+            self.failed.emit(str(payload))
