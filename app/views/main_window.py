@@ -33,6 +33,7 @@ from app.remote.ssh.secrets import SecretStore
 from app.session import Session, SessionError
 from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
+from app.views.compare import open_compare
 from app.views.experiment_dialog import ExperimentDialog
 from app.views.experiment_list import ID_ROLE, ExperimentListModel, ExperimentRow, summarise
 from app.views.exports import ExportActions
@@ -40,10 +41,9 @@ from app.views.first_run import FirstRunWizard, open_guided_setup
 from app.views.menus import build_actions, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
-from app.views.compare import open_compare
 from app.views.run_control import RunControl
-from app.views.trials.columns import ColumnChoices
 from app.views.servers import SecretKeeper, ServersDialog
+from app.views.trials.columns import ColumnChoices
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
 from app.wiring import known_hosts
