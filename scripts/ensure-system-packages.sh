@@ -7,6 +7,8 @@ set -euo pipefail
 needs=(
   "/usr/sbin/sshd|openssh-server"
   "ssh-keygen|openssh-client"
+  "/usr/sbin/slurmctld|slurm-wlm"
+  "/usr/sbin/munged|munge"
 )
 # PostgreSQL's server binaries live under a versioned directory.
 pg_ok() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
@@ -33,3 +35,4 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts services on install; the tests start their own.
 service postgresql stop >/dev/null 2>&1 || true
+for svc in slurmctld slurmd munge; do service "$svc" stop >/dev/null 2>&1 || true; done

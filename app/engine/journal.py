@@ -53,11 +53,12 @@ class Journal:
 
     def started(self, record: TrialRecord, event: ProcessEvent,
                 snapshot: Snapshot) -> TrialRecord:
-        """The trial's process runs: where, as which pid, from which code."""
+        """The trial's process runs: where, as which pid, from which code (a batch
+        queue's reason for holding it, kept in ``error`` while queued, is cleared)."""
         record = self._repo.update_trial(
             record.id, state=TrialState.RUNNING, host=event.host, gpus=tuple(event.gpus),
             pid=event.pid, trial_dir=event.trial_dir, started_at=now(),
-            commit=snapshot.commit, dirty=snapshot.dirty,
+            commit=snapshot.commit, dirty=snapshot.dirty, error=None,
         )
         self.trial(record)
         return record

@@ -130,6 +130,9 @@ class ProcessEventKind(str, Enum):
     START_FAILED = "start_failed"
     LOST = "lost"
     """The host has been unreachable past its timeout; the trial's fate is unknown."""
+    PENDING = "pending"
+    """A batch scheduler (Slurm) holds the trial in its queue; ``message`` says why.
+    Sent again whenever the reason changes; the trial stays QUEUED until STARTED."""
 
 
 @dataclass(frozen=True)

@@ -392,12 +392,15 @@ class Runner:
             elif event.kind is ProcessEventKind.OUTPUT:
                 self._output(live, event)
             elif event.kind is ProcessEventKind.EXITED:
-                endings.append(self._conclude(live, event.exit_code, None))
+                endings.append(self._conclude(live, event.exit_code, None,
+                                              note=event.message))
             elif event.kind is ProcessEventKind.START_FAILED:
                 endings.append(self._conclude(live, None, f"could not start: {event.message}"))
             elif event.kind is ProcessEventKind.LOST:
                 endings.append(self._conclude(live, None, event.message, lost=True))
                 self._reruns.add(live.record.params, live.record.rerun_of or live.number)
+            elif event.kind is ProcessEventKind.PENDING:
+                self._pending(live, event)
         if endings and self._state is ExperimentState.RUNNING and not self._stopping:
             # The searcher knows the results already: start the next trials first and
             # write the finished ones after, off the path from one trial to the next.
@@ -408,6 +411,16 @@ class Runner:
                 decision = self._reruns.after_failure(live.record, live.record.host)
                 if decision is not None:
                     self._log(decision, live.record.id)
+
+    def _pending(self, live: LiveTrial, event: ProcessEvent) -> None:
+        """A batch queue (Slurm) holds a QUEUED trial: its reason goes on the record, where
+        the grid's tooltip shows it, and to the Log tab (not stored there)."""
+        if live.record.state is TrialState.QUEUED:
+            live.record = self._repo.update_trial(live.record.id, host=event.host,
+                                                  error=event.message)
+            self._journal.trial(live.record)
+            self._journal.log(f"trial {live.number}: {event.message}", live.record.id,
+                              persist=False)
 
     def _started_trial(self, live: LiveTrial, event: ProcessEvent) -> None:
         live.started = time.monotonic()
@@ -439,12 +452,16 @@ class Runner:
         return max_epochs is not None and live.step is not None and live.step >= max_epochs
 
     def _conclude(self, live: LiveTrial, exit_code: int | None, error: str | None, *,
-                  lost: bool = False) -> tuple[LiveTrial, dict[str, Any]]:
+                  lost: bool = False, note: str = "") -> tuple[LiveTrial, dict[str, Any]]:
         """Decide how a trial ended and tell the searcher; the store is written later.
 
         A lost trial's host vanished: it ends LOST and is queued again (by the caller).
+        ``note`` is the host's word on an ending it caused (Slurm's time limit, say): it
+        leads the message of a trial that failed.
         """
         state, message = live.final(exit_code, error, lost=lost)
+        if note and state is TrialState.FAILED:
+            message = f"{note}; {message}" if message else note
         kpi = live.kpi_value()
         del self._live[live.record.id]
         self._scheduler.on_complete(live.number, kpi)

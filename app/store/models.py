@@ -138,3 +138,25 @@ class ServerProfileRow(Base):
     gpus: Mapped[list[int] | None] = mapped_column(sa.JSON)
     trials_per_gpu: Mapped[int] = mapped_column(sa.Integer, default=1)
     allow_busy_gpus: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class ClusterProfileRow(Base):
+    """A saved Slurm cluster; ``login`` names the server profile of its login node (None:
+    ``sbatch`` runs on this machine). No secrets: the login server's live in the keyring."""
+
+    __tablename__ = "cluster_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME_LENGTH), unique=True)
+    login: Mapped[str | None] = mapped_column(sa.String(NAME_LENGTH))
+    workdir: Mapped[str] = mapped_column(sa.Text)
+    partition: Mapped[str | None] = mapped_column(sa.String(64))
+    account: Mapped[str | None] = mapped_column(sa.String(64))
+    qos: Mapped[str | None] = mapped_column(sa.String(64))
+    cpus_per_trial: Mapped[int] = mapped_column(sa.Integer, default=1)
+    memory: Mapped[str | None] = mapped_column(sa.String(32))
+    gpus_per_trial: Mapped[int | None] = mapped_column(sa.Integer)
+    max_parallel: Mapped[int] = mapped_column(sa.Integer, default=10)
+    setup_command: Mapped[str | None] = mapped_column(sa.Text)
+    python: Mapped[str] = mapped_column(sa.Text, default="python3")
+    sbatch_args: Mapped[list[str]] = mapped_column(sa.JSON, default=list)

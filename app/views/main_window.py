@@ -31,6 +31,7 @@ from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import TrialState
 from app.remote.ssh.secrets import SecretStore
 from app.session import Session, SessionError
+from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
 from app.views.compare import open_compare
@@ -168,7 +169,8 @@ class MainWindow(QMainWindow):
     def open_servers(self) -> ServersDialog:
         """The saved lab servers: add, edit, test, live status."""
         dialog = ServersDialog(ServerProfiles(self.session.store), self.keeper.store,
-                               known_hosts(), self, keeper=self.keeper)
+                               known_hosts(), self, keeper=self.keeper,
+                               clusters=ClusterProfiles(self.session.store))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.notifications.follow(dialog.monitor)
         dialog.show()
@@ -183,7 +185,9 @@ class MainWindow(QMainWindow):
         return open_guided_setup(self, welcome)
 
     def _server_names(self) -> list[str]:
-        return [profile.name for profile in ServerProfiles(self.session.store).list()]
+        store = self.session.store
+        return ([profile.name for profile in ServerProfiles(store).list()]
+                + ClusterProfiles(store).names())
 
     @Slot()
     def save(self) -> None:

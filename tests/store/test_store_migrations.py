@@ -13,7 +13,8 @@ from app.store.connect import make_engine, parse_url
 from app.store.migrate import MIGRATIONS_DIR, current_revisions, head_revision, schema_differences
 from app.store.store import Store
 
-TABLES = {"alembic_version", "experiments", "trials", "metrics", "events", "server_profiles"}
+TABLES = {"alembic_version", "experiments", "trials", "metrics", "events", "server_profiles",
+          "cluster_profiles"}
 
 
 def test_migrations_create_schema_matching_models(empty_url: str) -> None:

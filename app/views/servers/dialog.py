@@ -35,7 +35,9 @@ from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.remote.ssh.secrets import SecretStore, SecretStoreError
 from app.remote.ssh.sshconfig import DEFAULT_PATH, SshConfigError, scan_ssh_config
+from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
+from app.views.servers.clusters import ClusterPanel, LoginQueueSource, QueueSource
 from app.views.servers.connection_test import ConnectionTest
 from app.views.servers.form import ServerForm
 from app.views.servers.gpu_bars import GpuBars
@@ -80,6 +82,9 @@ class ServersDialog(QDialog):
             connection per server, closed with the window).
         refresh_s: seconds between status refreshes of one server.
         ssh_config: the file "Import from ~/.ssh/config" reads.
+        clusters: the saved Slurm clusters, shown below the servers with their queues
+            (None: not shown). ``cluster_source``: where queues come from (default:
+            through each cluster's login node).
 
     Signals:
         serversChanged(): a server was added, edited, deleted or imported.
@@ -90,7 +95,8 @@ class ServersDialog(QDialog):
     def __init__(self, profiles: ServerProfiles, secrets: SecretStore, known_hosts: KnownHosts,
                  parent: QWidget | None = None, *, keeper: SecretKeeper | None = None,
                  status_source: StatusSource | None = None, refresh_s: float = REFRESH_S,
-                 ssh_config: Path = DEFAULT_PATH) -> None:
+                 ssh_config: Path = DEFAULT_PATH, clusters: ClusterProfiles | None = None,
+                 cluster_source: QueueSource | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Servers")
         self.profiles = profiles
@@ -147,6 +153,10 @@ class ServersDialog(QDialog):
         layout.addLayout(actions)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty)
+        self.clusters = None if clusters is None else ClusterPanel(clusters, cluster_source or (
+            LoginQueueSource(profiles, known_hosts, self.keeper.get)), parent=self)
+        if self.clusters is not None:
+            layout.addWidget(self.clusters)
         layout.addWidget(self.tester)
         layout.addWidget(self.buttons)
         self.resize(980, 420)
@@ -384,8 +394,12 @@ class ServersDialog(QDialog):
     def done(self, result: int) -> None:
         """Close the window and stop watching the servers (their connections close)."""
         self.monitor.close()
+        if self.clusters is not None:
+            self.clusters.close_queues()
         super().done(result)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.monitor.close()
+        if self.clusters is not None:
+            self.clusters.close_queues()
         super().closeEvent(event)

@@ -1,0 +1,175 @@
+"""``sweeplab clusters ...``: saved Slurm clusters, managed and tested without a display.
+
+A cluster logs in through a saved server (``--login NAME``: its host, key or password,
+known host key), or submits with ``sbatch`` on this machine when the app runs on the
+login node. Nothing secret is stored with a cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from rich.table import Table
+
+from app.commands.console import console
+from app.engine.errors import Problem, ValidationError
+from app.engine.ports import NotFound
+from app.remote.slurm.profile import ClusterProfile
+from app.store.clusters import ClusterProfiles, InvalidProfile, check_cluster
+from app.store.servers import ServerProfiles
+from app.wiring import keyring_secrets, known_hosts, open_store
+
+EXIT_FAILED = 1
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+               common: argparse.ArgumentParser) -> None:
+    """Register ``clusters`` and its subcommands."""
+    clusters = sub.add_parser("clusters", help="saved Slurm clusters: add, list, test, remove")
+    cmds = clusters.add_subparsers(dest="clusters_command", required=True, metavar="COMMAND")
+
+    add = cmds.add_parser("add", parents=[common], help="save a Slurm cluster")
+    add.add_argument("name", help="the cluster's name, as used in `hosts: [local, NAME]`")
+    add.add_argument("--login", metavar="SERVER",
+                     help="the saved server of its login node (default: sbatch runs here)")
+    add.add_argument("--workdir", default="~/sweeplab",
+                     help="trial folder on a file system the compute nodes share")
+    add.add_argument("--partition", default="", help="--partition (default: the cluster's)")
+    add.add_argument("--account", default="", help="--account to charge")
+    add.add_argument("--qos", default="", help="--qos")
+    add.add_argument("--cpus", type=int, default=1, metavar="N", help="CPUs per trial")
+    add.add_argument("--mem", default="", metavar="SIZE", help="memory per trial, e.g. 8G")
+    add.add_argument("--gpus", type=int, default=None, metavar="N",
+                     help="GPUs per trial as --gres=gpu:N (default: the experiment's)")
+    add.add_argument("--max-parallel", type=int, default=10, metavar="N",
+                     help="jobs kept pending plus running at once")
+    add.add_argument("--setup", default="", metavar="CMD",
+                     help="shell code run before Slurm commands and trials, e.g. "
+                     "'module load slurm'")
+    add.add_argument("--python", default="python3", help="python on the compute nodes")
+    add.add_argument("--sbatch-arg", action="append", default=[], metavar="OPTION",
+                     dest="sbatch_args", help="an extra sbatch option, e.g. "
+                     "--sbatch-arg=--constraint=a100 (repeatable)")
+    add.set_defaults(handler=_add)
+
+    ls = cmds.add_parser("ls", parents=[common], help="list saved clusters")
+    ls.set_defaults(handler=_ls)
+    show = cmds.add_parser("show", parents=[common], help="one cluster's settings")
+    show.add_argument("name")
+    show.set_defaults(handler=_show)
+    test = cmds.add_parser("test", parents=[common],
+                           help="check that trials can be submitted there (exit 0 if so)")
+    test.add_argument("name")
+    test.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                      help="seconds for connecting to the login node")
+    test.set_defaults(handler=_test)
+    rm = cmds.add_parser("rm", parents=[common], help="forget a cluster (its jobs stay)")
+    rm.add_argument("name")
+    rm.set_defaults(handler=_rm)
+
+
+def _login_text(profile: ClusterProfile) -> str:
+    return profile.login or "this machine"
+
+
+def _resources(profile: ClusterProfile) -> str:
+    gpus = "experiment's" if profile.gpus_per_trial is None else str(profile.gpus_per_trial)
+    return (f"{profile.cpus_per_trial} CPU, {profile.memory or 'default'} memory, "
+            f"GPUs: {gpus}")
+
+
+def _add(args: argparse.Namespace) -> int:
+    profile = ClusterProfile(
+        name=args.name, login=args.login, workdir=args.workdir, partition=args.partition,
+        account=args.account, qos=args.qos, cpus_per_trial=args.cpus, memory=args.mem,
+        gpus_per_trial=args.gpus, max_parallel=args.max_parallel, setup=args.setup,
+        python=args.python, sbatch_args=tuple(args.sbatch_args))
+    try:
+        check_cluster(profile)
+    except InvalidProfile as exc:
+        raise ValidationError(Problem("", problem) for problem in exc.problems) from None
+    with open_store(args.db) as store:
+        if profile.login is not None:
+            servers = [server.name for server in ServerProfiles(store).list()]
+            if profile.login not in servers:
+                raise ValueError(f"--login: no saved server named {profile.login!r} (saved: "
+                                 f"{', '.join(servers) or 'none'}); add it first with "
+                                 f"`sweeplab servers add {profile.login} --host ... --user ...`")
+        ClusterProfiles(store).add(profile)
+    print(f"saved cluster {profile.name} (login: {_login_text(profile)}, partition: "
+          f"{profile.partition or 'default'})")
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        saved = ClusterProfiles(store).list()
+        if not saved:
+            print(f"no clusters saved in {store.url}; add one with `sweeplab clusters add`")
+            return 0
+        table = Table(title=f"clusters in {store.url}", title_justify="left")
+    for column in ("name", "login", "partition", "resources per trial", "parallel", "workdir"):
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
+    for profile in saved:
+        table.add_row(profile.name, _login_text(profile), profile.partition or "default",
+                      _resources(profile), str(profile.max_parallel), profile.workdir)
+    console.print(table)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        profile = ClusterProfiles(store).get(args.name)
+    rows = [
+        ("name", profile.name), ("login", _login_text(profile)),
+        ("workdir", profile.workdir), ("partition", profile.partition or "default"),
+        ("account", profile.account or "default"), ("qos", profile.qos or "default"),
+        ("per trial", _resources(profile)), ("max parallel", str(profile.max_parallel)),
+        ("setup", profile.setup or "—"), ("python", profile.python),
+        ("sbatch args", shlex.join(profile.sbatch_args) or "—"),
+    ]
+    for label, value in rows:
+        print(f"{label + ':':<14}{value}")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    if args.timeout <= 0:
+        raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
+    with open_store(args.db) as store:
+        profile = ClusterProfiles(store).get(args.name)
+        login = None
+        if profile.login is not None:
+            try:
+                login = ServerProfiles(store).get(profile.login)
+            except NotFound:
+                raise ValueError(f"cluster {profile.name} logs in through the server "
+                                 f"{profile.login!r}, which is not saved") from None
+    from app.remote.slurm.access import AccessError  # the remote stack loads only to test
+    from app.remote.slurm.connect import cluster_access
+    from app.remote.slurm.ssh_access import SshAccess
+    from app.remote.slurm.status import probe_cluster
+    from app.remote.ssh.errors import SshError
+
+    access = cluster_access(profile, login, keyring_secrets(login) if login else None,
+                            known_hosts(), connect_timeout=args.timeout)
+    failure = ""
+    try:
+        if isinstance(access, SshAccess):
+            try:
+                access.connect(args.timeout + 30.0)
+            except (SshError, AccessError) as exc:
+                failure = str(exc)
+        report = probe_cluster(profile, access, failure)
+    finally:
+        access.close()
+    print(str(report))
+    return 0 if report.ok else EXIT_FAILED
+
+
+def _rm(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        ClusterProfiles(store).remove(args.name)
+    print(f"removed cluster {args.name} (jobs it has in Slurm are not touched)")
+    return 0

@@ -1,0 +1,56 @@
+"""A trial's job, ready to submit: its files and its ``sbatch`` options. No I/O."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from app.engine.params import flatten, params_document
+from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
+from app.engine.records import TrialSpec
+from app.remote.launcher import PARAMS_FILE, SDK_DIR, trial_environment
+from app.remote.slurm.commands import COMMAND_FILE, JOB_FILE, job_name, job_script
+from app.remote.slurm.profile import ClusterProfile, sbatch_options
+from app.remote.ssh.scripts import PayloadFile, trial_command, trial_files
+
+
+def job_files(profile: ClusterProfile, spec: TrialSpec, trial_dir: str, *, python: str,
+              sdk_name: str, sdk: bytes | None,
+              time_limit: int | None) -> tuple[list[PayloadFile], list[str]]:
+    """The files of a trial directory (besides ``code/``) and its job's sbatch options.
+
+    Args:
+        profile: the cluster.
+        spec: the trial.
+        trial_dir: its directory on the cluster.
+        python: what ``{python}`` stands for there (``~`` already expanded).
+        sdk_name, sdk: the SDK file's name and bytes (None: the trial runs without it).
+        time_limit: Slurm's ``--time`` in minutes, or None.
+
+    Raises:
+        ValueError: the snapshot archive is missing, or a bad environment name.
+        TypeError: a parameter value that is not JSON.
+    """
+    if not spec.snapshot.archive.is_file():
+        raise ValueError(f"snapshot archive {spec.snapshot.archive} does not exist")
+    document = json.dumps(params_document(spec.params), indent=2, default=_json_value)
+    names = {PYTHON_PLACEHOLDER: python, **flatten(spec.params)}
+    command = render_command(spec.command, names, f"{trial_dir}/{PARAMS_FILE}")
+    env = trial_environment(spec, Path(trial_dir), (), {})
+    env.pop("CUDA_VISIBLE_DEVICES", None)  # Slurm sets it for the GPUs it allocates
+    text = trial_command(command, env, profile.setup, f"{trial_dir}/{SDK_DIR}",
+                         keep_server_pythonpath="PYTHONPATH" not in spec.env)
+    files = trial_files(document, sdk_name, sdk)
+    files += [PayloadFile(JOB_FILE, job_script(trial_dir).encode("utf-8"), 0o755),
+              PayloadFile(COMMAND_FILE, text.encode("utf-8"))]
+    options = sbatch_options(profile, job_name=job_name(spec.experiment_id, spec.trial_id),
+                             trial_dir=trial_dir, gpus=spec.gpus, time_limit=time_limit)
+    return files, options
+
+
+def _json_value(value: Any) -> Any:
+    """numpy scalars and arrays in params.json as plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} is not JSON")

@@ -1,0 +1,249 @@
+"""A cluster's login node over SSH: :class:`SshAccess`.
+
+It rides on :class:`~app.remote.ssh.session.ServerSession` (one kept-up connection,
+reconnect with backoff, host keys checked) with the login node's saved server profile.
+Scripts run in exec channels with raw byte output (log chunks are cut at byte
+offsets, never decoded on the way); snapshots go up over SFTP once per content hash.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+import paramiko
+
+from app.engine.records import Snapshot
+from app.remote.slurm.access import AccessError, ShellResult, SubmitFailed, setup_failure
+from app.remote.slurm.commands import (
+    ReadRequest,
+    ReadResult,
+    parse_job_id,
+    parse_reads,
+    q,
+    read_script,
+    sbatch_script,
+    unpack_script,
+    with_setup,
+)
+from app.remote.ssh.connection import SshConnection, read_available, wait_readable
+from app.remote.ssh.errors import SshError
+from app.remote.ssh.hostkeys import KnownHosts
+from app.remote.ssh.profile import Secrets, ServerProfile
+from app.remote.ssh.scripts import PayloadFile, pack_payload
+from app.remote.ssh.session import ServerSession
+
+SNAPSHOTS = "snapshots"
+_SUBMIT_TIMEOUT_S = 120.0
+
+
+class SshAccess:
+    """The login node of a cluster, reached with a saved server profile.
+
+    Args:
+        name: the cluster's name, in messages.
+        login: the login node's server profile.
+        secrets: its password or key passphrase.
+        known_hosts: trusted host keys.
+        workdir: the cluster's work directory (``~`` is the login user's home).
+        setup: shell code run before every script.
+        connect_timeout: seconds for one connect attempt.
+
+    Thread safety: every method may be called from any thread.
+    """
+
+    def __init__(self, name: str, login: ServerProfile, secrets: Secrets,
+                 known_hosts: KnownHosts, workdir: str, setup: str = "", *,
+                 connect_timeout: float = 10.0) -> None:
+        self.name = name
+        self.login = login
+        self._workdir = workdir
+        self._setup = setup
+        self._timeout = connect_timeout
+        self._session = ServerSession(login, secrets, known_hosts,
+                                      connect_timeout=connect_timeout)
+        self._lock = threading.Lock()
+        self._uploaded: set[tuple[int, str]] = set()
+        self._made: int | None = None  # the session generation the work dir was made in
+        self.uploads = 0
+        """Snapshots actually sent (for tests)."""
+
+    @property
+    def online(self) -> bool:
+        """The login node answers (starts connecting in the background)."""
+        self._session.start()
+        return self._session.online
+
+    def connect(self, timeout: float) -> None:
+        """Connect now and wait for one attempt.
+
+        Raises:
+            SshError: why the attempt failed (unknown host key, refused login...).
+            AccessError: not online after ``timeout`` seconds.
+        """
+        if self._session.wait_attempt(timeout):
+            return
+        error = self._session.last_error
+        if error is not None:
+            raise error
+        raise AccessError(f"{self.name}: the login node {self.login.name} did not answer "
+                          f"within {timeout:g} s")
+
+    @property
+    def last_error(self) -> str:
+        """Why the last connect attempt failed ("" when fine)."""
+        error = self._session.last_error
+        return str(error) if error is not None and not self._session.online else ""
+
+    def workdir(self) -> str:
+        """The work directory with ``~`` expanded (needs the connection)."""
+        if self._session.hello is None or not self._session.online:
+            raise AccessError(f"{self.name}: the login node {self.login.name} is offline")
+        return self.expand(self._workdir).rstrip("/") or "/"
+
+    def expand(self, path: str) -> str:
+        """``path`` with a leading ``~`` made the login user's home (needs the connection)."""
+        hello = self._session.hello
+        if hello is None or not (path == "~" or path.startswith("~/")):
+            return path
+        return hello.home + path[1:]
+
+    def run(self, script: str, *, timeout: float, stdin: bytes = b"") -> ShellResult:
+        """Run ``script`` after the setup: on stdin to ``/bin/sh -s`` when there is no
+        other input, else as ``/bin/sh -c``.
+
+        Raises:
+            AccessError: offline, the connection broke, or ``timeout`` passed.
+        """
+        text = with_setup(self._setup, script)
+        if stdin:
+            command, data = f"/bin/sh -c {q(text)}", stdin
+        else:
+            command, data = "/bin/sh -s", text.encode("utf-8")
+        try:
+            conn = self._session.main()
+        except SshError as exc:
+            raise AccessError(str(exc)) from None
+        try:
+            return _run_raw(conn, command, timeout, data)
+        except AccessError:
+            self._session.report_failure(conn)  # a dead connection marks the node offline
+            raise
+        except SshError as exc:
+            self._session.report_failure(conn)
+            raise AccessError(str(exc)) from None
+
+    def submit(self, trial_dir: str, snapshot: Snapshot, files: Sequence[PayloadFile],
+               options: Sequence[str]) -> int:
+        """Upload the snapshot if needed, then make the directory and sbatch in one go."""
+        archive = self._ensure_snapshot(snapshot)
+        payload = pack_payload(list(files))
+        script = unpack_script(trial_dir, archive, len(payload)) + sbatch_script(trial_dir,
+                                                                                  options)
+        result = self.run(script, timeout=_SUBMIT_TIMEOUT_S, stdin=payload)
+        if result.exit_code in (4, 5):
+            if result.exit_code == 5:
+                self._forget(snapshot)  # deleted there? send it again next time
+            raise SubmitFailed(f"cannot prepare the trial directory {trial_dir} on "
+                               f"{self.login.name}: {result.stderr.strip()[:300]}")
+        if result.exit_code != 0:
+            raise SubmitFailed(setup_failure(result, "sbatch"))
+        try:
+            return parse_job_id(result.stdout)
+        except ValueError as exc:
+            raise SubmitFailed(str(exc)) from None
+
+    def read(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
+        """One script reads every directory."""
+        if not requests:
+            return []
+        result = self.run(read_script(requests), timeout=60.0)
+        try:
+            return parse_reads(result.stdout)
+        except ValueError as exc:
+            raise AccessError(f"{self.name}: reading the trial directories failed: {exc} "
+                              f"({result.stderr.strip()[:200]})") from None
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._session.close()
+
+    # --- snapshots ---------------------------------------------------------------------
+
+    def _forget(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            self._uploaded = {k for k in self._uploaded if k[1] != snapshot.content_hash}
+
+    def _ensure_snapshot(self, snapshot: Snapshot) -> str:
+        """The archive's path there, uploaded unless present with the right size."""
+        workdir = self.workdir()
+        path = f"{workdir}/{SNAPSHOTS}/{snapshot.content_hash}.tar.gz"
+        with self._lock:
+            generation = self._session.generation
+            key = (generation, snapshot.content_hash)
+            if key in self._uploaded:
+                return path
+            if self._made != generation:
+                made = self.run(f"mkdir -p -- {q(workdir)}/{SNAPSHOTS}", timeout=30.0)
+                if made.exit_code != 0:
+                    raise SubmitFailed(f"cannot create the work directory {workdir} on "
+                                       f"{self.login.name}: {made.stderr.strip()[:300]}")
+                self._made = generation
+            try:
+                size = snapshot.archive.stat().st_size
+            except OSError as exc:
+                raise SubmitFailed(f"snapshot archive {snapshot.archive} cannot be read: "
+                                   f"{exc.strerror or exc}") from None
+            try:
+                sftp = self._session.main().sftp()
+                try:
+                    if sftp.stat(path).st_size == size:
+                        self._uploaded.add(key)
+                        return path
+                except FileNotFoundError:
+                    pass
+                temp = f"{path}.part-{uuid.uuid4().hex[:12]}"
+                sftp.put(str(snapshot.archive), temp, confirm=True)
+                sftp.posix_rename(temp, path)
+            except SshError as exc:
+                raise AccessError(str(exc)) from None
+            except (OSError, paramiko.SSHException, EOFError) as exc:
+                raise SubmitFailed(f"cannot upload the code snapshot to {self.login.name}:"
+                                   f"{path} ({exc})") from None
+            self.uploads += 1
+            self._uploaded.add(key)
+            return path
+
+
+def _run_raw(conn: SshConnection, command: str, timeout: float, stdin: bytes) -> ShellResult:
+    """``SshConnection.run`` with stdout kept as bytes."""
+    deadline = time.monotonic() + timeout
+    channel = conn.open_channel(timeout)
+    try:
+        channel.exec_command(command)
+        if stdin:
+            channel.settimeout(max(0.001, deadline - time.monotonic()))
+            channel.sendall(stdin)
+        channel.shutdown_write()
+        out, err = bytearray(), bytearray()
+        while True:
+            read_available(channel, out, err)
+            if channel.eof_received or channel.closed:
+                read_available(channel, out, err, limit=1 << 62)
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AccessError(f"{conn.name}: a Slurm command did not finish within "
+                                  f"{timeout:g} s")
+            wait_readable(channel, remaining)
+        if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
+            raise AccessError(f"{conn.name}: a Slurm command did not finish within "
+                              f"{timeout:g} s")
+        return ShellResult(channel.exit_status, bytes(out), err.decode("utf-8", "replace"))
+    except (TimeoutError, paramiko.SSHException, EOFError, OSError) as exc:
+        raise AccessError(f"{conn.name}: the connection broke while running a Slurm "
+                          f"command ({exc or type(exc).__name__})") from None
+    finally:
+        channel.close()

@@ -1,0 +1,247 @@
+"""Slurm clusters in the Servers window, with their queues: :class:`ClusterPanel`.
+
+One worker thread asks each saved cluster for its queue (``squeue`` on the login node:
+this machine, or over SSH with the login server's profile and secrets) every few
+seconds and hands the counts to the GUI thread through a queued signal; the GUI thread
+never waits on the network. Workers never touch a widget.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.ports import StoreError
+from app.remote.slurm.access import ClusterAccess
+from app.remote.slurm.connect import cluster_access
+from app.remote.slurm.profile import ClusterProfile
+from app.remote.slurm.status import QueueCounts, query_queue
+from app.remote.ssh.hostkeys import KnownHosts
+from app.remote.ssh.profile import Secrets
+from app.store.clusters import ClusterProfiles
+from app.store.servers import ServerProfiles
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("Cluster", "Login", "Partition", "Status", "Queue", "Sweeplab jobs")
+NAME, LOGIN, PARTITION, STATUS, QUEUE, OURS = range(len(COLUMNS))
+REFRESH_S = 10.0
+"""Seconds between two rounds of ``squeue`` (one per cluster): a modest rate."""
+
+
+class QueueSource(Protocol):
+    """Where the panel gets each cluster's queue (blocking; called on the worker thread)."""
+
+    def refresh(self, profile: ClusterProfile) -> QueueCounts:
+        """The cluster's queue now; trouble is a status with ``online=False``, not raised."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (any thread)."""
+        ...
+
+
+class LoginQueueSource:
+    """Queues read through each cluster's login node, one kept access per cluster.
+
+    Args:
+        servers: the saved servers (login nodes).
+        known_hosts: trusted host keys.
+        secrets_for: a server's secrets by name (may raise).
+    """
+
+    def __init__(self, servers: ServerProfiles, known_hosts: KnownHosts,
+                 secrets_for: Callable[[str], Secrets]) -> None:
+        self._servers = servers
+        self._known_hosts = known_hosts
+        self._secrets_for = secrets_for
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[ClusterProfile, ClusterAccess]] = {}
+
+    def refresh(self, profile: ClusterProfile) -> QueueCounts:
+        """``squeue`` through the cluster's login node (connecting first if needed)."""
+        try:
+            access = self._access(profile)
+            connect = getattr(access, "connect", None)
+            if connect is not None and not access.online:
+                connect(20.0)
+        except Exception as exc:  # no login server, keyring or SSH trouble: say it
+            return QueueCounts(profile.name, False, error=str(exc))
+        return query_queue(profile, access)
+
+    def _access(self, profile: ClusterProfile) -> ClusterAccess:
+        with self._lock:
+            held = self._held.get(profile.name)
+            if held is not None and held[0] == profile:
+                return held[1]
+        login = None
+        secrets = Secrets()
+        if profile.login is not None:
+            try:
+                login = self._servers.get(profile.login)
+            except StoreError:
+                raise ValueError(f"its login server {profile.login!r} is not saved") from None
+            secrets = self._secrets_for(login.name)
+        access = cluster_access(profile, login, secrets, self._known_hosts)
+        with self._lock:
+            stale = self._held.get(profile.name)
+            self._held[profile.name] = (profile, access)
+        if stale is not None:
+            stale[1].close()
+        return access
+
+    def close(self) -> None:
+        """Close every access."""
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        for _profile, access in held:
+            access.close()
+
+
+class ClusterPanel(QWidget):
+    """The saved clusters and their queues, refreshed in the background.
+
+    Args:
+        clusters: the saved clusters (database).
+        source: where queues come from.
+        interval: seconds between two refresh rounds.
+        parent: the owning widget.
+
+    Signals:
+        countsChanged(object QueueCounts): a cluster's new queue, on the GUI thread.
+    """
+
+    countsChanged = Signal(object)
+
+    def __init__(self, clusters: ClusterProfiles, source: QueueSource, *,
+                 interval: float = REFRESH_S, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        if interval <= 0:
+            raise ValueError(f"queue refresh interval must be > 0 seconds, got {interval}")
+        self._clusters = clusters
+        self._source = source
+        self._interval = interval
+        self._saved: list[ClusterProfile] = []
+        self._counts: dict[str, QueueCounts] = {}
+        self._wake = threading.Event()
+        self._ended = threading.Event()
+        self._lock = threading.Lock()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.empty = QLabel("No Slurm clusters: add one with `sweeplab clusters add`.")
+        self.empty.setStyleSheet("color: #616161;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("<b>Slurm clusters</b>"))
+        layout.addWidget(self.table)
+        layout.addWidget(self.empty)
+        self.countsChanged.connect(self.show_counts)
+        self.reload()
+        self._thread = threading.Thread(target=self._run, name="sweeplab-cluster-queues",
+                                        daemon=True)
+        self._thread.start()
+
+    def reload(self) -> None:
+        """Read the saved clusters again and refresh their queues soon."""
+        try:
+            saved = self._clusters.list()
+        except StoreError as exc:
+            log.warning("cannot read the saved clusters: %s", exc)
+            saved = []
+        with self._lock:
+            self._saved = saved
+        self.table.setRowCount(len(saved))
+        for row, profile in enumerate(saved):
+            texts = (profile.name, profile.login or "this machine",
+                     profile.partition or "default", "checking…", "", "")
+            for column, text in enumerate(texts):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+            if profile.name in self._counts:
+                self._show_row(row, self._counts[profile.name])
+        self.empty.setVisible(not saved)
+        self.table.setVisible(bool(saved))
+        self._wake.set()
+
+    @Slot(object)
+    def show_counts(self, counts: QueueCounts) -> None:
+        """Show a cluster's queue in its row (counts of removed clusters are dropped)."""
+        row = self._row_of(counts.name)
+        if row is None:
+            return
+        self._counts[counts.name] = counts
+        self._show_row(row, counts)
+
+    def _show_row(self, row: int, counts: QueueCounts) -> None:
+        status, queue, ours = (self.table.item(row, column) for column in (STATUS, QUEUE, OURS))
+        if status is None or queue is None or ours is None:
+            return
+        status.setText("online" if counts.online else f"offline: {counts.error}")
+        status.setToolTip(status.text())
+        status.setForeground(QBrush(QColor("#2e7d32" if counts.online else "#c62828")))
+        queue.setText(f"{counts.pending} pending, {counts.running} running"
+                      if counts.online else "—")
+        queue.setToolTip("every user's jobs waiting and running in its partition")
+        ours.setText(f"{counts.ours_pending} pending, {counts.ours_running} running"
+                     if counts.online else "—")
+        ours.setToolTip("Sweeplab's jobs of the login user")
+
+    def _row_of(self, name: str) -> int | None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, NAME)
+            if item is not None and item.text() == name:
+                return row
+        return None
+
+    def row_texts(self, name: str) -> dict[str, str]:
+        """What the row of cluster ``name`` shows, by column title (for tests and logs)."""
+        row = self._row_of(name)
+        if row is None:
+            raise KeyError(f"no row for cluster {name!r}")
+        return {title: (item.text() if (item := self.table.item(row, column)) else "")
+                for column, title in enumerate(COLUMNS)}
+
+    def refresh_now(self) -> None:
+        """Ask every cluster again without waiting for the interval."""
+        self._wake.set()
+
+    def close_queues(self) -> threading.Thread:
+        """Stop the worker and close the source in the background (never blocks)."""
+        self._ended.set()
+        self._wake.set()
+        closer = threading.Thread(target=self._source.close, daemon=True,
+                                  name="sweeplab-cluster-queues-close")
+        closer.start()
+        return closer
+
+    def _run(self) -> None:
+        while not self._ended.is_set():
+            self._wake.clear()
+            with self._lock:
+                saved = list(self._saved)
+            for profile in saved:
+                if self._ended.is_set():
+                    return
+                counts = self._source.refresh(profile)
+                try:
+                    self.countsChanged.emit(counts)
+                except RuntimeError:  # the panel was deleted with its window
+                    return
+            self._wake.wait(self._interval)

@@ -1,0 +1,96 @@
+"""Kill -9 the app mid-run with trials running as Slurm jobs, resume, and lose nothing:
+the jobs run on, the resumed run follows each from its stored log offset (by the job id
+stored as the trial's pid), and no trial runs twice."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from app.engine.docio import dump_text
+from app.engine.trial import ExperimentState, TrialState
+from app.remote.slurm.localcluster import LocalSlurm
+from app.remote.slurm.profile import ClusterProfile
+from app.store.clusters import ClusterProfiles
+from app.store.store import Store
+from tests.run.conftest import wait_until
+from tests.slurm.slurm_support import slurm_state
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = """
+import os, pathlib, time, sweeplab
+x = sweeplab.param("x")
+gate = pathlib.Path(os.environ["GATE"])
+for step in range(1, 21):
+    sweeplab.report("loss", x + 1.0 / step, step=step)
+    if step == 5:  # hold here until the test has killed the app
+        while not gate.exists():
+            time.sleep(0.01)
+"""
+
+
+def test_kill_9_the_app_then_resume_follows_every_job_again(
+        tmp_path: Path, slurm: LocalSlurm) -> None:
+    env = {**slurm.env, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    store = Store(env["SWEEPLAB_DB"])
+    ClusterProfiles(store).add(ClusterProfile("hpc", workdir=str(tmp_path / "work"),
+                                              python=sys.executable, max_parallel=3))
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(textwrap.dedent(TRAIN))
+    path = tmp_path / "experiment.yaml"
+    path.write_text(dump_text({
+        "version": 1, "name": "crash", "code_dir": str(code), "command": "{python} train.py",
+        "kpi": {"name": "loss", "goal": "min"}, "algorithm": {"name": "random", "seed": 3},
+        "space": {"version": 1, "space": [
+            {"name": "x", "type": "number", "auto": True, "distribution": "uniform",
+             "min": 0.0, "max": 1.0, "default": 0.5}]},
+        "limits": {"max_trials": 4, "max_parallel": 3},
+        "env": {"GATE": str(tmp_path / "gate")}, "hosts": ["hpc"]}))
+    app = subprocess.Popen([sys.executable, "-m", "app", "run", str(path)], cwd=ROOT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def held() -> bool:
+            trials = (store.list_trials(store.get_experiment("crash").id)
+                      if store.list_experiments() else [])
+            return len(trials) == 3 and all(t.state is TrialState.RUNNING
+                                            and len(store.get_metrics(t.id)) >= 5
+                                            for t in trials)
+
+        wait_until(held, 60, "3 trials running, each with 5 points stored")
+        app.send_signal(signal.SIGKILL)
+        app.wait(10)
+        experiment_id = store.get_experiment("crash").id
+        before = {t.id: t.pid for t in store.list_trials(experiment_id)}
+        for job_id in before.values():
+            assert job_id is not None and slurm_state(slurm, job_id) == "RUNNING|None", \
+                "the jobs outlive the app"
+        resumed = subprocess.Popen([sys.executable, "-m", "app", "resume", "crash"], cwd=ROOT,
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        wait_until(lambda: [e.message for e in store.list_events(experiment_id)].count(
+            "started") == 2, 60, "the resumed run to start")
+        (tmp_path / "gate").touch()
+        output, _ = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, output
+    finally:
+        (tmp_path / "gate").touch()
+        if app.poll() is None:
+            app.kill()
+    experiment = store.get_experiment("crash")
+    after = store.list_trials(experiment.id)
+    steps = {t.id: sorted(p.step or 0 for p in store.get_metrics(t.id, "loss")) for t in after}
+    store.close()
+    assert experiment.state is ExperimentState.COMPLETED
+    assert len(after) == 4 and all(t.state is TrialState.COMPLETED for t in after), [
+        (t.number, t.state, t.error) for t in after]
+    for trial in after:
+        log = (Path(trial.trial_dir or "") / "output.log").read_text()
+        assert log.count("#sweeplab") == 20 and trial.log_offset == len(log.encode())
+        assert steps[trial.id] == list(range(1, 21)), "no point lost or stored twice"
+        if trial.id in before:
+            assert trial.pid == before[trial.id], "followed again, not submitted again"
