@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from app.commands import exp_cmd, run_cmd, servers_cmd, space_cmd
+from app.commands import clusters_cmd, exp_cmd, run_cmd, servers_cmd, space_cmd
 from app.engine.errors import ValidationError
 from app.engine.ports import StoreError
 
@@ -32,9 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_parsers(sub, common)
     exp_cmd.add_parsers(sub, common)
     servers_cmd.add_parser(sub, common)
+    clusters_cmd.add_parser(sub, common)
     gui = sub.add_parser("gui", help="open the app (the default without a command)")
     gui.add_argument("--demo", action="store_true", help="make sure the demo experiment exists")
-    gui.add_argument("--smoke", action="store_true", help="show the window once and exit")
+    gui.add_argument("--smoke", action="store_true",
+                     help="start-up check: show the window on the demo in a temporary data "
+                     "directory, print the time to first window, exit")
     gui.add_argument("--db", metavar="URL", default=None, help="database URL")
     gui.set_defaults(handler=_gui)
     return parser
