@@ -37,6 +37,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/dispatch_ssh.py
+	$(BIN)/python bench/dispatch_slurm.py
 
 ## dist: the Linux bundle in dist/sweeplab/ (PyInstaller, installers/sweeplab.spec) and its tarball
 dist: $(STAMP)
