@@ -37,6 +37,7 @@ from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.remote.ssh.secrets import SecretStore
 from app.store.clusters import ClusterProfiles
+from app.store.connect import make_private_folder
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 
@@ -50,7 +51,7 @@ def data_dir() -> Path:
     """Where Sweeplab keeps its database, snapshots and trial directories."""
     override = os.environ.get(HOME_ENV)
     path = Path(override) if override else platformdirs.user_data_path("sweeplab", "Sweeplab")
-    path.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path)  # 0700 when created here: it holds the database and trials
     return path
 
 
@@ -64,7 +65,10 @@ def open_store(url: str | None = None) -> Store:
 
 def config_of(experiment: ExperimentRecord) -> ExperimentConfig:
     """The validated definition stored with an experiment."""
-    return experiment_from_dict(experiment.definition, Path(experiment.definition["code_dir"]),
+    base = experiment.definition.get("code_dir")
+    # a definition without code_dir is reported by the parser ("code_dir: missing")
+    return experiment_from_dict(experiment.definition, Path(base if isinstance(base, str)
+                                                            else "."),
                                 f"experiment {experiment.name!r}")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.table import Table
 
 from app.commands.console import console
+from app.commands.keyfile import key_file_problem
 from app.engine.errors import Problem, ValidationError
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
 from app.remote.ssh.secrets import SecretStore, SecretStoreError, key_needs_passphrase
@@ -161,6 +162,9 @@ def _profile_from_args(args: argparse.Namespace) -> ServerProfile:
 
 def _add(args: argparse.Namespace) -> int:
     profile = _profile_from_args(args)
+    problem = key_file_problem(profile.key_file) if profile.key_file else None
+    if problem is not None:
+        raise ValueError(problem)
     with open_store(args.db) as store:
         profiles = ServerProfiles(store)
         if any(saved.name == profile.name for saved in profiles.list()):
@@ -178,6 +182,9 @@ def _add(args: argparse.Namespace) -> int:
             raise _problems(exc) from None
     if profile.key_file and not Path(profile.key_file).is_file():
         _note(f"warning: there is no key file at {profile.key_file} on this machine")
+    elif profile.key_file and b"PRIVATE KEY-----" not in Path(profile.key_file).read_bytes():
+        _note(f"warning: {profile.key_file} does not look like a private key; "
+              f"`sweeplab servers test {profile.name}` will tell")
     print(f"saved server {profile.name} ({_address(profile)}, {_auth_text(profile)})")
     typed = [what for what, value in (("password", password), ("passphrase", passphrase))
              if value is not None]
@@ -329,11 +336,19 @@ def _import(args: argparse.Namespace) -> int:
                              f"{found.path} (its hosts: {hosts})")
         wanted = set(args.only)
         chosen = [p for p in chosen if p.name in wanted or found.aliases[p.name] in wanted]
+    broken = []
     for skipped in found.skipped:
         if args.only is None or skipped.alias in args.only:
-            _note(f"skipped {skipped.alias}: {skipped.reason}")
+            where = f" (Host entry at {found.path} line {skipped.line})" if skipped.line else ""
+            _note(f"skipped {skipped.alias}: {skipped.reason}{where}")
+            if not skipped.pattern:
+                broken.append(skipped.alias)
     for note in found.notes:
         _note(note)
+    if not chosen:
+        why = (f"{', '.join(map(repr, broken))} cannot be used (see above)" if broken
+               else "it has no Host entry that names one server")
+        raise ValueError(f"no host to import in {found.path}: {why}")
     added = 0
     with open_store(args.db) as store:
         profiles = ServerProfiles(store)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from app.engine.errors import SpaceError
 from app.engine.params import flatten
 from app.engine.search import Algorithm, GridSearcher, make_searcher
 from app.engine.space.files import SpaceFormat, dump_space, load_space
@@ -50,8 +51,24 @@ def _summary(space: Space) -> str:
     return f"{len(nodes)} nodes, {searched} searched, {numbers} numbers; {grid}"
 
 
+def _load(path: Path) -> Space:
+    """The space in ``path``; a refusal is told with the file's name first.
+
+    Raises:
+        DocumentError: the file cannot be read as a document (the message names it).
+        SpaceError: the space is invalid; each problem names its tree path.
+    """
+    try:
+        return load_space(path)
+    except SpaceError as exc:
+        count = len(exc.problems)
+        print(f"{path}: not a valid space ({count} problem{'s' if count > 1 else ''})",
+              file=sys.stderr)
+        raise
+
+
 def _check(args: argparse.Namespace) -> int:
-    space = load_space(args.file)
+    space = _load(args.file)
     print(f"{args.file}: valid ({_summary(space)})")
     return 0
 
@@ -59,7 +76,7 @@ def _check(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     if args.n < 0:
         raise ValueError(f"-n must be >= 0, got {args.n}")
-    space = load_space(args.file)
+    space = _load(args.file)
     searcher = make_searcher(Algorithm(args.algo), space, seed=args.seed)
     for trial_id in range(1, args.n + 1):
         params = searcher.suggest(trial_id)
@@ -70,7 +87,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    space = load_space(args.file)
+    space = _load(args.file)
     text = dump_space(space, SpaceFormat(args.to), "json" if args.json else "yaml")
     if args.output:
         args.output.write_text(text, encoding="utf-8")

@@ -46,15 +46,14 @@ def parse_text(text: str, source: str, fmt: str | None = None) -> Any:
     Raises:
         DocumentError: with the source name, line and column of a syntax error.
     """
-    if fmt == "json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DocumentError(
-                [Problem(source, f"line {exc.lineno}, column {exc.colno}: {exc.msg}")]
-            ) from None
     try:
+        if fmt == "json":
+            return json.loads(text)
         return yaml.load(text, Loader=_Loader)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(
+            [Problem(source, f"line {exc.lineno}, column {exc.colno}: {exc.msg}")]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -62,6 +61,11 @@ def parse_text(text: str, source: str, fmt: str | None = None) -> Any:
         raise DocumentError([Problem(source, f"{where}YAML syntax error: {what}")]) from None
     except yaml.YAMLError as exc:
         raise DocumentError([Problem(source, f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise DocumentError([Problem(source, "nested too deeply to read "
+                                             "(lists or mappings inside each other)")]) from None
+    except ValueError as exc:  # e.g. an integer longer than Python reads (4300 digits)
+        raise DocumentError([Problem(source, f"cannot read a value: {exc}")]) from None
 
 
 def load_file(path: Path) -> Any:
@@ -83,6 +87,8 @@ def load_file(path: Path) -> Any:
         raise DocumentError([Problem(source, "is a directory, not a file")]) from None
     except OSError as exc:
         raise DocumentError([Problem(source, f"cannot read: {exc.strerror}")]) from None
+    except ValueError as exc:  # a NUL byte in the name
+        raise DocumentError([Problem(source, f"not a usable file name: {exc}")]) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -40,12 +39,16 @@ from app.engine.protocol import (
 from app.engine.schedulers import SchedulerConfig, SchedulerName
 from app.engine.search.base import Algorithm, Goal
 from app.engine.search.hyperopt_searcher import DEFAULT_INITIAL_RANDOM
-from app.engine.space.document import describe, is_number, space_to_dict
+from app.engine.space.document import describe, number_problem, space_to_dict
 from app.engine.space.files import space_from_document
 from app.engine.space.nodes import Space
 
 EXPERIMENT_VERSION = 1
 LOCAL_HOST = "local"
+MAX_INTEGER = 2**31 - 1
+"""Largest whole number a limit, seed or count may be."""
+MAX_SECONDS = 10.0 * 365 * 24 * 3600
+"""Longest time limit: ten years (anything more is a typo, and overflows timers)."""
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """``local`` or a saved server's name (the same rule as a server profile's name)."""
 
@@ -170,7 +173,10 @@ class _Reader:
             self.problem(path, f"expected a whole number, got {describe(value)}")
             return default
         if value < minimum:
-            self.problem(path, f"must be >= {minimum}, got {value}")
+            self.problem(path, f"must be >= {minimum}, got {describe(value)}")
+            return default
+        if value > MAX_INTEGER:
+            self.problem(path, f"must be <= {MAX_INTEGER}, got {describe(value)}")
             return default
         return value
 
@@ -178,10 +184,20 @@ class _Reader:
         value = where.get(key)
         if value is None:
             return None
-        if not is_number(value) or not math.isfinite(value) or value <= 0:
-            self.problem(path, f"expected a positive number of seconds, got {describe(value)}")
+        if number_problem(value) is not None or value <= 0 or value > MAX_SECONDS:
+            self.problem(path, f"expected a positive number of seconds (at most "
+                               f"{MAX_SECONDS:g}), got {describe(value)}")
             return None
         return float(value)
+
+    def path(self, raw: str, base_dir: Path, path: str) -> Path | None:
+        """``raw`` (``~`` expanded) against ``base_dir``, absolute; None with a problem."""
+        try:
+            return (base_dir / Path(raw).expanduser()).resolve()
+        except (ValueError, RuntimeError, OSError) as exc:  # NUL byte, ~nobody, too long
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.problem(path, f"{describe(raw)} is not a usable path: {reason}")
+            return None
 
     def enum(self, where: dict[str, Any], key: str, path: str, kind: type[Enum],
              default: Enum) -> Any:
@@ -252,8 +268,15 @@ def _code_dir(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Path:
     if not isinstance(raw, str):
         r.problem("code_dir", f"expected a path, got {describe(raw)}")
         return base_dir
-    path = (base_dir / Path(raw).expanduser()).resolve()
-    if not path.is_dir():
+    path = r.path(raw, base_dir, "code_dir")
+    if path is None:
+        return base_dir
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name too long for the file system
+        r.problem("code_dir", f"{describe(str(path))} cannot be used: {exc.strerror}")
+        return path
+    if not is_dir:
         r.problem("code_dir", f"{path} is not a directory")
     return path
 
@@ -294,14 +317,21 @@ def _space(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Space:
             r.problem("space", "missing: a space file path or the space inline")
             return Space()
         if isinstance(raw, str):
-            path = (base_dir / raw).expanduser()
+            path = r.path(raw, base_dir, "space")
+            if path is None:
+                return Space()
             source = str(path)
             return space_from_document(load_file(path), source)
         return space_from_document(raw, source)
     except ValidationError as exc:
-        prefix = "space" if source == "space" else source
         for p in exc.problems:
-            r.problem(f"{prefix}: {p.path}" if p.path else prefix, p.message)
+            whole = p.path in ("", source)  # the document as a whole, not one node
+            if source == "space":  # inline
+                r.problem("space" if whole else f"space: {p.path}", p.message)
+            elif whole:
+                r.problem("space", f"{source}: {p.message}")
+            else:
+                r.problem(f"{source}: {p.path}", p.message)
         return Space()
 
 

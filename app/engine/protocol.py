@@ -122,14 +122,16 @@ class MetricRegex:
 
 def _compile_one(name: str, what: str, regex: str) -> re.Pattern[str]:
     if not isinstance(regex, str) or not regex:
-        raise ValueError(f"metric {name!r}: the {what} must be a non-empty string, got {regex!r}")
+        raise ValueError(f"metric {name!r}: the {what} must be a non-empty string, "
+                         f"got {_short_repr(regex)}")
+    shown = _short_repr(regex)
     try:
         pattern = re.compile(regex)
-    except re.error as error:
-        raise ValueError(f"metric {name!r}: {what} {regex!r} does not compile: {error}") from None
+    except (re.error, RecursionError, OverflowError) as error:
+        raise ValueError(f"metric {name!r}: {what} {shown} does not compile: {error}") from None
     if pattern.groups != 1:
         raise ValueError(
-            f"metric {name!r}: {what} {regex!r} must have exactly one capture group "
+            f"metric {name!r}: {what} {shown} must have exactly one capture group "
             f"(the value), it has {pattern.groups}; use (?:...) for other groups"
         )
     return pattern
@@ -187,7 +189,8 @@ class LineParser:
         try:
             value = _float_from_text(first)
         except ValueError:
-            return ProtocolWarning(f"could not read {_snippet(line)}: {first!r} is not a number")
+            return ProtocolWarning(f"could not read {_snippet(line)}: {_snippet(first)} "
+                                   "is not a number")
         return MetricReport(self._kpi_name, value, None)
 
     def _read_regexes(self, line: str) -> list[Report]:
@@ -270,7 +273,7 @@ def _step_value(raw: Any, key: str) -> int:
         raise _BadReport(f"'{key}' must be a whole number >= 0, got {raw!r}")
     step = int(raw)
     if not 0 <= step <= MAX_STEP:
-        raise _BadReport(f"'{key}' must be between 0 and {MAX_STEP}, got {step}")
+        raise _BadReport(f"'{key}' must be between 0 and {MAX_STEP}, got {_short_repr(step)}")
     return step
 
 
@@ -284,6 +287,11 @@ def _step_from_text(text: str) -> int | None:
         return _step_value(int(text) if text.strip().isdigit() else float(text), "step")
     except (ValueError, _BadReport):
         return None
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS] + "..."
 
 
 def _snippet(line: str) -> str:

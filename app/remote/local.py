@@ -283,7 +283,8 @@ class LocalExecutor:
         trial_dir = run.trial_dir
         if trial_dir.exists():
             shutil.rmtree(trial_dir)  # a stale directory of the same trial id
-        trial_dir.mkdir(parents=True)
+        trial_dir.mkdir(mode=0o700, parents=True)
+        trial_dir.chmod(0o700)  # only the user: its params, code and log (whatever the umask)
         unpack_snapshot(spec.snapshot, trial_dir / CODE_DIR)
         params_path = trial_dir / PARAMS_FILE
         document = json.dumps(params_document(spec.params), indent=2, default=_json_value)

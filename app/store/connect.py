@@ -28,7 +28,7 @@ ENV_VAR = "SWEEPLAB_DB"
 
 WRITE_OPTION = "sweeplab_write"
 """Execution option that marks a connection used for a write transaction."""
-
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 class Backend(StrEnum):
@@ -81,12 +81,20 @@ class Target:
         return f"the database at {self.masked}"
 
 
+def looks_like_path(text: str) -> bool:
+    """True for a file path rather than a URL: ``/x/y.db``, ``~/y.db``, ``./y``, ``y.sqlite``."""
+    return "://" not in text and (
+        text.startswith(("/", "~", "./", "../")) or text.endswith(_SQLITE_SUFFIXES))
+
+
 def parse_url(url: str) -> Target:
-    """Check and describe a database URL.
+    """Check and describe a database URL; a file path is read as a SQLite file.
 
     Raises:
         StoreError: the text is not a URL, or names a database Sweeplab does not support.
     """
+    if looks_like_path(url):
+        url = sqlite_url(Path(url))
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -135,7 +143,36 @@ def make_engine(target: Target, busy_timeout: float = 10.0) -> Engine:
         ) from exc
 
 
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) if missing; the folder itself only for its
+    owner (0700). An existing folder is left as it is: its mode is the user's choice.
+
+    Raises:
+        OSError: it cannot be created.
+    """
+    if folder.is_dir():
+        return
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # mkdir's mode passes through the umask
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty ``path`` readable and writable by its owner only (0600), unless
+    it exists. SQLite takes an empty file for a new database and gives its -wal and
+    -shm files the same mode. Failing quietly is fine: SQLite then reports why."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # it exists, or cannot be made here: SQLite says so in its words
+        return
+    try:
+        os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
+    finally:
+        os.close(fd)
+
+
 def _sqlite_engine(target: Target, busy_timeout: float) -> Engine:
+    if target.sqlite_path is not None:
+        create_private_file(Path(target.sqlite_path))
     kwargs: dict[str, Any] = {
         "connect_args": {"timeout": busy_timeout, "check_same_thread": False},
     }

@@ -6,7 +6,8 @@ from app.engine.ports import StoreError
 from app.store.connect import Target
 
 _LOCKED = ("database is locked", "database table is locked")
-_NOT_A_DB = ("file is not a database", "database disk image is malformed")
+_NOT_A_DB = ("file is not a database",)
+_DAMAGED = ("database disk image is malformed", "disk i/o error", "database or disk is full")
 
 
 def _reason(exc: BaseException) -> str:
@@ -34,13 +35,22 @@ def describe(exc: BaseException, target: Target, busy_timeout: float) -> StoreEr
             )
         if any(marker in lowered for marker in _NOT_A_DB):
             return StoreError(f"the file {path} is not a Sweeplab database ({reason})")
+        if any(marker in lowered for marker in _DAMAGED):
+            return StoreError(
+                f"the database file {path} is damaged or cannot be written ({reason}); "
+                "free disk space, or restore it from a backup (or move it aside to start "
+                "a new one)"
+            )
         if "unable to open database file" in lowered:
             return StoreError(
                 f"cannot open the database file {path} ({reason}); check that its "
                 "folder exists and that you may write there"
             )
         if "readonly database" in lowered:
-            return StoreError(f"the database file {path} is read-only ({reason})")
+            return StoreError(
+                f"the database file {path} is read-only ({reason}); make it and its folder "
+                "writable, or name another database with --db"
+            )
         return StoreError(f"{target.place}: {reason}")
     if "connection" in lowered or "connect" in lowered or "timeout" in lowered:
         return StoreError(f"cannot reach {target.place}: {reason}")

@@ -33,6 +33,7 @@ from app.store.connect import (
     Backend,
     default_database_url,
     make_engine,
+    make_private_folder,
     parse_url,
     use_wal,
     write_engine,
@@ -96,7 +97,7 @@ class Store:
             target = parse_url(url)
             if target.sqlite_path is not None:
                 try:
-                    Path(target.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+                    make_private_folder(Path(target.sqlite_path).parent)
                 except OSError as exc:
                     raise StoreError(f"cannot create the folder for {target.place}: {exc}") from exc
         return cls(url, busy_timeout=busy_timeout)

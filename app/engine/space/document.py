@@ -29,6 +29,7 @@ so ``file -> tree -> file`` is lossless.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,11 @@ from app.engine.space.validate import validate
 
 SPACE_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
+MAX_DEPTH = 32
+"""Deepest nesting of groups and branches a space file may have (a deeper one is a mistake,
+and would exhaust Python's recursion limit in every tree walk)."""
+MAX_MAGNITUDE = 1e300
+"""Largest absolute value of a number field; beyond it, differences and products overflow."""
 
 _TYPES = ("string", "number", "boolean", "group", "choice")
 _COMMON = {"name", "type"}
@@ -62,10 +68,36 @@ _FIELDS: dict[str, set[str]] = {
 }
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict = 3, 6, 6, 6
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 70, 70, 70
+
+
 def describe(value: object) -> str:
     """A short, quoted rendering of a user's value for messages."""
-    text = repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        sign = "negative " if value < 0 else ""
+        return f"a {sign}whole number of about {round(value.bit_length() * math.log10(2))} digits"
+    try:
+        text = _SHORT.repr(value)  # bounded: a shared or self-nested value stays cheap
+    except (ValueError, RecursionError):  # an int over Python's digit limit
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def number_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a number field (not a number, not finite, too large), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {describe(value)}"
+    try:
+        magnitude = abs(float(value))
+    except OverflowError:  # an int beyond any float
+        magnitude = math.inf
+    if math.isnan(magnitude) or (isinstance(value, float) and math.isinf(value)):
+        return f"must be finite, got {value}"
+    if magnitude > MAX_MAGNITUDE:
+        return f"{describe(value)} is too large (numbers are limited to ±{MAX_MAGNITUDE:g})"
+    return None
 
 
 def is_number(value: object) -> bool:
@@ -78,6 +110,7 @@ class _Reader:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.depth = 0
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -86,11 +119,18 @@ class _Reader:
         if not isinstance(items, list):
             self.problem(where, f"expected a list of parameters, got {describe(items)}")
             return []
+        if self.depth >= MAX_DEPTH:
+            self.problem(where, f"nested deeper than {MAX_DEPTH} levels of groups and branches")
+            return []
+        self.depth += 1
         out: list[Node] = []
-        for index, item in enumerate(items):
-            node = self.node(item, prefix, f"{where}[{index}]")
-            if node is not None:
-                out.append(node)
+        try:
+            for index, item in enumerate(items):
+                node = self.node(item, prefix, f"{where}[{index}]")
+                if node is not None:
+                    out.append(node)
+        finally:
+            self.depth -= 1
         return out
 
     def node(self, item: object, prefix: str, where: str) -> Node | None:
@@ -130,11 +170,9 @@ class _Reader:
         value = item.get(key)
         if value is None:
             return None
-        if not is_number(value):
-            self.problem(path, f"{key}: expected a number, got {describe(value)}")
-            return None
-        if not math.isfinite(value):
-            self.problem(path, f"{key}: must be finite, got {value}")
+        problem = number_problem(value)
+        if problem is not None:
+            self.problem(path, f"{key}: {problem}")
             return None
         return value  # type: ignore[no-any-return]
 
@@ -201,6 +239,9 @@ class _Reader:
             values = branches
         else:
             values = [v for v in raw if isinstance(v, str | int | float)]
+            infinite = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
+            if infinite:
+                self.problem(path, f"values: {infinite[0]} is not a finite number")
         if default is not None and not isinstance(default, str | int | float):
             self.problem(path, f"default: expected a value, got {describe(default)}")
             default = None

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.engine.errors import Problem, SpaceError, join_path
 from app.engine.params import BRANCH_KEY
-from app.engine.space.document import describe, is_number
+from app.engine.space.document import MAX_DEPTH, describe, is_number, number_problem
 from app.engine.space.nodes import (
     BooleanParam,
     Choice,
@@ -28,7 +28,7 @@ from app.engine.space.nodes import (
     StringParam,
 )
 from app.engine.space.sampling import multiple
-from app.engine.space.validate import validate
+from app.engine.space.validate import MAX_LOG_MU, validate
 
 _ARITY = {
     "uniform": 2, "loguniform": 2, "quniform": 3, "qloguniform": 3,
@@ -55,7 +55,7 @@ def from_nni(doc: object) -> Space:
     problems: list[Problem] = []
     if not isinstance(doc, dict):
         raise SpaceError([Problem("", f"an NNI search space is a mapping, got {describe(doc)}")])
-    nodes = _entries(doc, "", problems)
+    nodes = _entries(doc, "", problems, 0)
     space = Space(nodes)
     problems = problems or validate(space)
     if problems:
@@ -63,12 +63,17 @@ def from_nni(doc: object) -> Space:
     return space
 
 
-def _entries(doc: dict[str, Any], prefix: str, problems: list[Problem]) -> list[Node]:
+def _entries(doc: dict[str, Any], prefix: str, problems: list[Problem],
+             depth: int) -> list[Node]:
     root = Group("")
     for key, spec in doc.items():
         if key == BRANCH_KEY:
             continue
         *parents, name = str(key).split(".")
+        if depth + len(parents) >= MAX_DEPTH:
+            problems.append(Problem(join_path(prefix, str(key)[:200]), (
+                f"nested deeper than {MAX_DEPTH} levels of groups and branches")))
+            continue
         target = root
         for part in parents:
             existing = target.child(part)
@@ -76,13 +81,15 @@ def _entries(doc: dict[str, Any], prefix: str, problems: list[Problem]) -> list[
                 existing = Group(part)
                 target.children.append(existing)
             target = existing
-        node = _entry(name, spec, join_path(prefix, str(key)), problems)
+        node = _entry(name, spec, join_path(prefix, str(key)), problems,
+                      depth + len(parents) + 1)
         if node is not None:
             target.children.append(node)
     return root.children
 
 
-def _entry(name: str, spec: object, path: str, problems: list[Problem]) -> Node | None:
+def _entry(name: str, spec: object, path: str, problems: list[Problem],
+           depth: int) -> Node | None:
     if not isinstance(spec, dict) or "_type" not in spec or "_value" not in spec:
         problems.append(Problem(path, "expected {\"_type\": ..., \"_value\": [...]}"))
         return None
@@ -91,13 +98,23 @@ def _entry(name: str, spec: object, path: str, problems: list[Problem]) -> Node 
         problems.append(Problem(path, f"_value: expected a list, got {describe(value)}"))
         return None
     if kind == "choice":
-        return _choice(name, value, path, problems)
-    if kind not in _ARITY:
-        problems.append(Problem(path, f"unknown _type {describe(kind)}"))
+        return _choice(name, value, path, problems, depth)
+    if not isinstance(kind, str) or kind not in _ARITY:
+        problems.append(Problem(path, f"unknown _type {describe(kind)} (expected choice, "
+                                      f"{', '.join(_ARITY)})"))
         return None
     if len(value) != _ARITY[kind] or not all(is_number(v) for v in value):
         wanted = f"{kind} needs {_ARITY[kind]} numbers"
         problems.append(Problem(path, f"{wanted}, got {describe(value)}"))
+        return None
+    bad = [Problem(path, f"_value[{i}]: {why}") for i, v in enumerate(value)
+           if (why := number_problem(v)) is not None]
+    if bad:
+        problems.extend(bad)
+        return None
+    if "lognormal" in kind and abs(value[0]) > MAX_LOG_MU:
+        problems.append(Problem(path, f"_value[0]: mu {describe(value[0])} of {kind} is the "
+                                      f"mean of the log; it must lie in ±{MAX_LOG_MU:g}"))
         return None
     return _number(name, Distribution(kind), value)
 
@@ -114,7 +131,7 @@ def _number(name: str, dist: Distribution, value: list[float]) -> NumberParam:
     else:
         node.min, node.max = value[0], value[1]
         node.default = (
-            math.sqrt(value[0] * value[1]) if dist.is_log and value[0] > 0
+            math.sqrt(value[0]) * math.sqrt(value[1]) if dist.is_log and min(value) > 0
             else (value[0] + value[1]) / 2
         )
     if dist.is_quantised:
@@ -122,21 +139,26 @@ def _number(name: str, dist: Distribution, value: list[float]) -> NumberParam:
         bounds = node.grid_bounds()
         if bounds is not None:
             node.default = multiple((bounds[0] + bounds[1]) // 2, value[2])
-        elif dist.is_gaussian and value[2] > 0:
+        elif dist.is_gaussian and value[2] > 0 and math.isfinite(node.default / value[2]):
             node.default = multiple(round(node.default / value[2]), value[2]) or value[2]
     return node
 
 
-def _choice(name: str, values: list[Any], path: str, problems: list[Problem]) -> Node | None:
+def _choice(name: str, values: list[Any], path: str, problems: list[Problem],
+            depth: int) -> Node | None:
     if values and all(isinstance(v, dict) for v in values):
         branches: list[Group] = []
         for index, branch in enumerate(values):
             bname = branch.get(BRANCH_KEY, f"option{index}")
-            children = _entries(branch, join_path(path, str(bname)), problems)
+            children = _entries(branch, join_path(path, str(bname)), problems, depth)
             branches.append(Group(str(bname), children))
         return Choice(name, ChoiceKind.GROUPS, branches, branches[0].name, auto=True)
     if any(isinstance(v, dict | list) or v is None for v in values):
         problems.append(Problem(path, "choice mixes groups and plain values"))
+        return None
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        problems.append(Problem(path, f"_value: {describe(values)} holds a number that is "
+                                      "not finite (NaN or infinity)"))
         return None
     if values and all(isinstance(v, bool) for v in values) and len(values) <= 2:
         return BooleanParam(name, default=bool(values[0]), auto=len(set(values)) == 2)

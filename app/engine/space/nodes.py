@@ -143,6 +143,8 @@ class NumberParam(Node):
             return None
         # a tolerance for float noise (0.3 / 0.1 is 2.9999999999999996)
         low, high = self.min / step, self.max / step
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return None  # a step too fine for the range: validation says so
         first = math.ceil(low - 1e-10 * max(1.0, abs(low)))
         last = math.floor(high + 1e-10 * max(1.0, abs(high)))
         if first * step < self.min and not math.isclose(first * step, self.min, rel_tol=1e-9):

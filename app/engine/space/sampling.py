@@ -32,6 +32,9 @@ from app.engine.space.nodes import (
     StringParam,
 )
 
+_MAX_MULTIPLE = 2.0**53
+"""Beyond this many steps a float cannot be snapped onto a multiple of its step."""
+
 
 class ParamsMismatch(ValueError):
     """Stored parameters do not fit the space (it changed since they were made)."""
@@ -96,14 +99,15 @@ def number_value(node: NumberParam, raw: float) -> int | float:
     dist = node.effective_distribution()
     if dist is not None and (dist.is_quantised or dist is Distribution.RANDINT):
         step = step or 1
-        k = round(value / step)
-        bounds = node.grid_bounds() if dist.bounded else None
-        if bounds is not None:
-            k = min(max(k, bounds[0]), bounds[1])
-        value = multiple(k, step)
+        if abs(value / step) <= _MAX_MULTIPLE:  # a far tail sample (or inf) stays as it is
+            k = round(value / step)
+            bounds = node.grid_bounds() if dist.bounded else None
+            if bounds is not None:
+                k = min(max(k, bounds[0]), bounds[1])
+            value = multiple(k, step)
     elif dist is not None and dist.bounded and node.min is not None and node.max is not None:
         value = min(max(value, float(node.min)), float(node.max))
-    if node.gives_int:
+    if node.gives_int and math.isfinite(value):
         return round(value)
     return value
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from app.engine.errors import Problem, join_path
 from app.engine.space.nodes import (
     NAME_RE,
@@ -15,6 +17,13 @@ from app.engine.space.nodes import (
     Space,
     StringParam,
 )
+
+MAX_LOG_MU = 700.0
+"""Largest |mu| of a log-normal number (exp(709) is the last finite float)."""
+LOG_REACH = 8
+"""Sigmas from mu a gaussian sample may reach in practice (8 sigma: p < 1e-15)."""
+MAX_STEPS = 2**53
+"""Most multiples of a step a quantised range may span: floats hold integers up to 2^53."""
 
 
 def validate(space: Space) -> list[Problem]:
@@ -79,7 +88,43 @@ def number_problems(node: NumberParam) -> list[str]:
         out.extend(_bounded_problems(node, dist))
     if dist.is_quantised and node.step is None and not node.integer:
         out.append(f"step is required by {dist.value}")
+    if not out:
+        out.extend(_span_problems(node, dist))
     return out
+
+
+def _span_problems(node: NumberParam, dist: Distribution) -> list[str]:
+    """Numbers whose samples would overflow, or a range holding more multiples of the
+    step than a float can tell apart (snapping a sample onto the step would fail)."""
+    if dist.is_gaussian:
+        return _gaussian_span(node, dist)
+    if node.min is None or node.max is None:
+        return []
+    if not math.isfinite(float(node.max) - float(node.min)):  # e.g. typed in the editor
+        return [f"the range [{node.min:g}, {node.max:g}] is too wide (max - min overflows)"]
+    reach = max(abs(float(node.min)), abs(float(node.max)))
+    step = 1 if dist is Distribution.RANDINT else node.effective_step()
+    if step is not None and step > 0 and not reach / step <= MAX_STEPS:
+        return [f"step {step:g} is too fine for values up to {reach:.3g}: more than 2^53 "
+                "multiples, which floats cannot tell apart"]
+    return []
+
+
+def _gaussian_span(node: NumberParam, dist: Distribution) -> list[str]:
+    if node.mu is None or node.sigma is None:
+        return []
+    reach = abs(node.mu) + LOG_REACH * node.sigma
+    if dist in (Distribution.LOGNORMAL, Distribution.QLOGNORMAL):
+        if reach > MAX_LOG_MU:
+            return [f"mu and sigma are of the log for {dist.value}: |mu| + {LOG_REACH} sigma "
+                    f"must stay within {MAX_LOG_MU:g}, or samples overflow (got mu "
+                    f"{node.mu:g}, sigma {node.sigma:g})"]
+        reach = math.exp(reach)
+    step = node.effective_step()
+    if step is not None and step > 0 and not reach / step <= MAX_STEPS:
+        return [f"step {step:g} is too fine for values near {reach:.3g} (mu + {LOG_REACH} "
+                "sigma): more than 2^53 multiples, which floats cannot tell apart"]
+    return []
 
 
 def _bounded_problems(node: NumberParam, dist: Distribution) -> list[str]:

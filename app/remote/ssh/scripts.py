@@ -64,7 +64,7 @@ p=
 off=0
 if [ "$mode" = launch ]; then
     if [ -e "$d" ]; then rm -rf -- "$d" || fail "cannot remove the old directory $d"; fi
-    mkdir -p -- "$d/code" || fail "cannot create the trial directory $d"
+    mkdir -p -m 700 -- "$d" "$d/code" || fail "cannot create the trial directory $d"
     head -c "$4" <&3 | tar -xf - -C "$d" || fail "cannot write the trial files into $d"
     cmd=$(head -c "$5" <&3) || fail "the trial command did not arrive"
     tar -xzmf "$3" -C "$d/code" || fail "cannot unpack the code snapshot $3"

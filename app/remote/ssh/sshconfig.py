@@ -23,6 +23,8 @@ from app.remote.ssh.profile import LOCAL_HOST, NAME_PATTERN, AuthKind, ServerPro
 DEFAULT_PATH = Path("~/.ssh/config")
 _WILDCARD = re.compile(r"[*?!]")
 _UNSUPPORTED = ("proxyjump", "proxycommand")
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Largest ssh config read (a real one is a few kilobytes)."""
 
 
 class SshConfigError(ValueError):
@@ -31,10 +33,17 @@ class SshConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SkippedHost:
-    """A ``Host`` entry that gave no profile, and why."""
+    """A ``Host`` entry that gave no profile, and why.
+
+    Attributes:
+        line: the line of its first ``Host`` entry (0 when unknown).
+        pattern: a wildcard pattern (not a server), rather than a host with a problem.
+    """
 
     alias: str
     reason: str
+    line: int = 0
+    pattern: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,10 +83,15 @@ class _Cleaned:
     text: str
     aliases: list[str]
     notes: list[str]
+    lines: dict[str, int] = field(default_factory=dict)
 
 
 def _read(path: Path) -> str:
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise SshConfigError(f"{path} is {size} bytes, too large for an ssh config "
+                                 f"(at most {MAX_CONFIG_BYTES})")
         data = path.read_bytes()
     except FileNotFoundError:
         raise SshConfigError(f"there is no ssh config at {path}") from None
@@ -85,11 +99,15 @@ def _read(path: Path) -> str:
         raise SshConfigError(f"{path} is a folder, not an ssh config file") from None
     except OSError as exc:
         raise SshConfigError(f"cannot read the ssh config {path}: {exc.strerror}") from None
+    except ValueError as exc:  # a NUL byte in the name
+        raise SshConfigError(f"cannot read the ssh config {path!r}: {exc}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
         raise SshConfigError(
-            f"{path}: not UTF-8 text (byte {exc.start}); is it really an ssh config?"
+            f"{path} line {line}: not UTF-8 text (byte {exc.start}); is it really an ssh "
+            "config?"
         ) from None
 
 
@@ -102,6 +120,7 @@ def _clean(text: str, path: Path) -> _Cleaned:
     problems: list[str] = []
     notes: list[str] = []
     aliases: list[str] = []
+    first_line: dict[str, int] = {}
     lines = text.splitlines()
     skipping = False
     for number, raw in enumerate(lines, start=1):
@@ -121,6 +140,8 @@ def _clean(text: str, path: Path) -> _Cleaned:
                 problems.append(f"{path} line {number}: {key.capitalize()} {value!r}: {exc}")
                 continue
             if key == "host":
+                for word in words:
+                    first_line.setdefault(word, number)
                 aliases.extend(word for word in words if word not in aliases)
             skipping = key == "match" and any(w.lstrip("!").lower() == "exec" for w in words)
             if skipping:
@@ -131,7 +152,7 @@ def _clean(text: str, path: Path) -> _Cleaned:
             lines[number - 1] = ""
     if problems:
         raise SshConfigError("\n".join(problems))
-    return _Cleaned("\n".join(lines) + "\n", aliases, notes)
+    return _Cleaned("\n".join(lines) + "\n", aliases, notes, first_line)
 
 
 def _profile(alias: str, options: paramiko.SSHConfigDict, name: str) -> ServerProfile:
@@ -182,13 +203,14 @@ def scan_ssh_config(path: Path | None = None, taken: set[str] | None = None) -> 
     result = SshConfigImport(path=path, notes=cleaned.notes)
     used = set(taken or ())
     for alias in cleaned.aliases:
+        line = cleaned.lines.get(alias, 0)
         if _WILDCARD.search(alias):
-            result.skipped.append(SkippedHost(alias, "a pattern, not one server"))
+            result.skipped.append(SkippedHost(alias, "a pattern, not one server", line, True))
             continue
         try:
             profile = _profile(alias, config.lookup(alias), profile_name(alias, used))
         except (ValueError, OSError, paramiko.SSHException) as exc:
-            result.skipped.append(SkippedHost(alias, str(exc)))
+            result.skipped.append(SkippedHost(alias, str(exc), line))
             continue
         used.add(profile.name)
         result.profiles.append(profile)
