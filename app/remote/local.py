@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from app.engine.params import flatten, params_document
 from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.remote.events import drain
 from app.remote.gpu import SlotTable, probe_gpus
 from app.remote.launcher import (
     CODE_DIR,
@@ -204,17 +205,7 @@ class LocalExecutor:
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events since the last call, waiting at most ``timeout`` s for the first."""
-        if timeout < 0:
-            raise ValueError(f"{self.name}: poll timeout must be >= 0, got {timeout}")
-        try:
-            events = [self._events.get(timeout=timeout) if timeout else self._events.get_nowait()]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
-                return events
+        return drain(self._events, timeout, self.name)
 
     def stop(self, trial_id: int, grace: float | None = None) -> None:
         """SIGINT the trial's group, SIGTERM after ``grace`` s, SIGKILL after another.

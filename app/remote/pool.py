@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.remote.events import drain
 
 
 class Host(Protocol):
@@ -117,15 +118,7 @@ class Pool:
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events of every host since the last call, waiting at most ``timeout`` s."""
-        try:
-            events = [self._events.get(timeout=timeout) if timeout else self._events.get_nowait()]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
-                break
+        events = drain(self._events, timeout, self.name)
         with self._lock:
             for event in events:
                 if event.kind in (ProcessEventKind.EXITED, ProcessEventKind.START_FAILED,

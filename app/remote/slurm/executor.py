@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.remote.events import drain
 from app.remote.gpu import NoFreeSlot
 from app.remote.local import DEFAULT_SDK, ExecutorClosed
 from app.remote.slurm.access import AccessError, ClusterAccess, SubmitFailed
@@ -188,17 +189,7 @@ class SlurmExecutor:
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events since the last call, waiting at most ``timeout`` s for the first."""
-        if timeout < 0:
-            raise ValueError(f"{self.name}: poll timeout must be >= 0, got {timeout}")
-        try:
-            events = [self._events.get(timeout=timeout) if timeout else self._events.get_nowait()]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
-                return events
+        return drain(self._events, timeout, self.name)
 
     def stop(self, trial_id: int, grace: float | None = None) -> None:
         """``scancel --full --signal=INT`` once the trial runs, plain ``scancel`` after
