@@ -38,6 +38,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/dispatch_ssh.py
 	$(BIN)/python bench/dispatch_slurm.py
+	$(BIN)/python bench/search_efficiency.py --plot docs/search_efficiency.png
 
 ## dist: the Linux bundle in dist/sweeplab/ (PyInstaller, installers/sweeplab.spec) and its tarball
 dist: $(STAMP)

@@ -1,27 +1,85 @@
-"""bench/search_efficiency.py runs end to end in its quick mode and draws its plot."""
+"""bench/search_efficiency.py: quick mode end to end, deterministic runs, real pruning."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench" / "search_efficiency.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("search_efficiency_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_quick_search_efficiency_prints_a_result_and_a_plot(tmp_path: Path) -> None:
     plot = tmp_path / "curves.png"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "search_efficiency.py"), "--quick",
-         "--plot", str(plot)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [sys.executable, str(BENCH), "--quick", "--plot", str(plot)],
+        capture_output=True, text=True, timeout=180, cwd=ROOT,
         env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
     result = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert len(result) == 1
     figures = dict(item.split("=") for item in result[0].split()[1:])
-    assert figures["seeds"] == "2" and 0.5 < float(figures["target"]) <= 1.0
+    assert figures["seeds"] == "2" and 0.9 < float(figures["target"]) <= 1.0
     for key in ("random", "tpe", "asha_random", "asha_tpe", "hyperband_random", "optuna"):
-        assert f"{key}_epochs" in figures
+        epochs = figures[f"{key}_epochs"]
+        assert epochs == "inf" or 1 <= int(epochs) <= int(figures["budget"]), key
     assert plot.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", ["asha+tpe", "optuna"])
+def test_a_run_is_the_same_for_the_same_seed(bench: ModuleType, name: str) -> None:
+    first, second = (bench.run_once(name, 3, 3 * bench.MAX_EPOCHS) for _ in range(2))
+    assert np.array_equal(first.best, second.best)
+    assert (first.trials, first.finals) == (second.trials, second.finals)
+    other = bench.run_once(name, 4, 3 * bench.MAX_EPOCHS)
+    assert not np.array_equal(first.best, other.best)
+
+
+def test_asha_prunes_so_it_tries_more_trials_in_the_same_budget(bench: ModuleType) -> None:
+    budget = 4 * bench.MAX_EPOCHS
+    random = bench.run_once("random", 1, budget)
+    asha = bench.run_once("asha+random", 1, budget)
+    assert random.trials <= 4 + bench.WORKERS  # full-length trials only
+    assert asha.trials > 3 * random.trials
+    assert len(asha.finals) < asha.trials  # most of them were pruned
+    assert np.all(np.diff(asha.best) >= 0) and 0.1 < asha.best[-1] <= 1.0
+
+
+def test_the_mlp_learns_and_a_tiny_learning_rate_does_not(bench: ModuleType) -> None:
+    data = bench.Data()
+
+    def params(lr: float) -> dict[str, object]:
+        return {"optimizer": {"_name": "adam", "learning_rate": lr, "beta_1": 0.9},
+                "units": 32, "alpha": 1e-4, "batch_size": 32}
+
+    good = bench.Trial(data, params(3e-3), seed=0)
+    slow = bench.Trial(data, params(1e-5), seed=0)
+    good_acc = [good.step() for _ in range(10)]
+    slow_acc = [slow.step() for _ in range(10)]
+    assert good_acc[-1] > 0.9 > slow_acc[-1]
+    assert good.epoch == 10
+
+
+def test_a_budget_below_one_trial_is_refused_naming_the_option(
+        bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--budget", "10"])
+    assert exit_info.value.code == 2
+    assert f"--budget >= {bench.MAX_EPOCHS}" in capsys.readouterr().err

@@ -3,9 +3,19 @@
 Li et al., "A System for Massively Parallel Hyperparameter Tuning" (MLSys 2020).
 Rungs sit at ``grace * eta**k`` below the max resource. When a trial reaches a
 rung its value is recorded there; it continues only if it is in the top
-``1/eta`` of the values recorded at that rung so far (itself included), so the
-first trials at a rung always continue, as in Ray Tune's implementation. Values
-are scored so that higher is better for either goal; ties at the cutoff continue.
+``1/eta`` of the values recorded at that rung so far (itself included), as in
+Ray Tune's implementation. Values are scored so that higher is better for either
+goal; ties at the cutoff continue.
+
+A rung holding fewer than ``eta`` values cannot tell the top ``1/eta`` apart, so
+the first trial to reach it always goes on: with few workers, the first trials
+of an experiment would run to the max resource however bad they are (with two
+workers and eta = 3, two trials that keep arriving first never meet a third).
+So while a rung is that thin, a trial must also still be in the top at each
+lower rung where it recorded a value, compared there with today's values, down
+to the first rung holding at least ``eta`` values. The paper's ASHA promotes
+nothing from a rung holding fewer than ``eta`` configurations; this is the
+closest a stopping variant, which cannot pause a trial, comes to that.
 """
 
 from __future__ import annotations
@@ -27,20 +37,43 @@ class _Bracket:
             milestones.append(resource)
             resource *= eta
         self.eta = eta
-        self.rungs: list[tuple[int, list[float]]] = [(m, []) for m in reversed(milestones)]
-        self.reached: dict[int, set[int]] = {}
+        # highest rung first: (milestone, each trial's score there)
+        self.rungs: list[tuple[int, dict[int, float]]] = [
+            (m, {}) for m in reversed(milestones)]
 
     def on_result(self, trial: int, step: int, value: float) -> Decision:
-        seen = self.reached.setdefault(trial, set())
-        for milestone, recorded in self.rungs:  # highest rung first
-            if step < milestone or milestone in seen:
+        for index, (milestone, recorded) in enumerate(self.rungs):  # highest rung first
+            if step < milestone:
                 continue
-            seen.add(milestone)
-            recorded.append(value)
+            if trial in recorded:
+                return Decision.CONTINUE  # decided at this rung already
+            recorded[trial] = value
             if value == -math.inf:  # NaN or infinite: never promoted, counted as worst
                 return Decision.STOP
-            cutoff = _top_fraction_cutoff(recorded, self.eta)
-            return Decision.CONTINUE if value >= cutoff else Decision.STOP
+            if not self._in_top(recorded, value):
+                return Decision.STOP
+            if len(recorded) >= self.eta:
+                return Decision.CONTINUE
+            return self._check_lower_rungs(trial, self.rungs[index + 1:])
+        return Decision.CONTINUE
+
+    def _in_top(self, recorded: dict[int, float], value: float) -> bool:
+        return value >= _top_fraction_cutoff(list(recorded.values()), self.eta)
+
+    def _check_lower_rungs(self, trial: int,
+                           lower: list[tuple[int, dict[int, float]]]) -> Decision:
+        """The verdict of the rungs below a thin one, highest first.
+
+        The trial must still be in the top at each rung where it has a value,
+        until a rung holding ``eta`` values vouches for it.
+        """
+        for _, recorded in lower:  # highest first
+            if trial not in recorded:
+                continue  # skipped that rung (reported past it)
+            if not self._in_top(recorded, recorded[trial]):
+                return Decision.STOP
+            if len(recorded) >= self.eta:
+                break
         return Decision.CONTINUE
 
 
