@@ -398,7 +398,8 @@ class Runner:
                 endings.append(self._conclude(live, None, f"could not start: {event.message}"))
             elif event.kind is ProcessEventKind.LOST:
                 endings.append(self._conclude(live, None, event.message, lost=True))
-                self._reruns.add(live.record.params, live.record.rerun_of or live.number)
+                self._reruns.add(live.record.params, live.record.rerun_of or live.number,
+                                 (event.host,))  # elsewhere first: that host is away
             elif event.kind is ProcessEventKind.PENDING:
                 self._pending(live, event)
         if endings and self._state is ExperimentState.RUNNING and not self._stopping:
