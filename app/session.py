@@ -208,12 +208,8 @@ class Session:
         trial = self.store.get_trial(trial_id)
         if trial.experiment_id != experiment_id:
             raise SessionError(f"trial {trial.number} belongs to another experiment")
-        of = trial.rerun_of or trial.number
-        runner = self._runner(experiment_id)
-        if runner is not None and not runner.wait(0):
-            runner.rerun(trial.params, of)
-        else:
-            self.start(experiment_id, progress=progress, reruns=[(trial.params, of)])
+        self._run_again(experiment_id, [(trial.params, trial.rerun_of or trial.number)],
+                        progress)
 
     def requeue_failed(self, experiment_id: int, *,
                        progress: Progress | None = None) -> int:
@@ -223,15 +219,19 @@ class Session:
         started for them.
         """
         reruns = failed_to_requeue(self.store.list_trials(experiment_id))
-        if not reruns:
-            return 0
+        if reruns:
+            self._run_again(experiment_id, reruns, progress)
+        return len(reruns)
+
+    def _run_again(self, experiment_id: int, reruns: list[tuple[dict[str, Any], int]],
+                   progress: Progress | None) -> None:
+        """Queue re-runs on the running experiment, or start it for them."""
         runner = self._runner(experiment_id)
         if runner is not None and not runner.wait(0):
             for params, of in reruns:
                 runner.rerun(params, of)
         else:
             self.start(experiment_id, progress=progress, reruns=reruns)
-        return len(reruns)
 
     def pause(self, experiment_id: int) -> None:
         """Start no new trials; running ones go on."""
