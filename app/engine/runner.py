@@ -461,6 +461,9 @@ class Runner:
         leads the message of a trial that failed.
         """
         state, message = live.final(exit_code, error, lost=lost)
+        if state is TrialState.PRUNED and exit_code == 0 and self._reached_max_epochs(live):
+            # the pruning SIGINT came too late: the trial had run its whole budget
+            state, message = TrialState.COMPLETED, None
         if note and state is TrialState.FAILED:
             message = f"{note}; {message}" if message else note
         kpi = live.kpi_value()
