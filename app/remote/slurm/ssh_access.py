@@ -9,7 +9,6 @@ offsets, never decoded on the way); snapshots go up over SFTP once per content h
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -28,8 +27,8 @@ from app.remote.slurm.commands import (
     unpack_script,
     with_setup,
 )
-from app.remote.ssh.connection import SshConnection, read_available, wait_readable
-from app.remote.ssh.errors import SshError
+from app.remote.ssh.connection import SshConnection
+from app.remote.ssh.errors import CommandTimeout, SshError
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.remote.ssh.scripts import PayloadFile, pack_payload
@@ -218,32 +217,15 @@ class SshAccess:
 
 
 def _run_raw(conn: SshConnection, command: str, timeout: float, stdin: bytes) -> ShellResult:
-    """``SshConnection.run`` with stdout kept as bytes."""
-    deadline = time.monotonic() + timeout
-    channel = conn.open_channel(timeout)
+    """``SshConnection.run_bytes`` as a ShellResult (stdout kept as bytes).
+
+    Raises:
+        AccessError: the command did not finish within ``timeout`` s.
+        SshError: the connection broke.
+    """
     try:
-        channel.exec_command(command)
-        if stdin:
-            channel.settimeout(max(0.001, deadline - time.monotonic()))
-            channel.sendall(stdin)
-        channel.shutdown_write()
-        out, err = bytearray(), bytearray()
-        while True:
-            read_available(channel, out, err)
-            if channel.eof_received or channel.closed:
-                read_available(channel, out, err, limit=1 << 62)
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AccessError(f"{conn.name}: a Slurm command did not finish within "
-                                  f"{timeout:g} s")
-            wait_readable(channel, remaining)
-        if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
-            raise AccessError(f"{conn.name}: a Slurm command did not finish within "
-                              f"{timeout:g} s")
-        return ShellResult(channel.exit_status, bytes(out), err.decode("utf-8", "replace"))
-    except (TimeoutError, paramiko.SSHException, EOFError, OSError) as exc:
-        raise AccessError(f"{conn.name}: the connection broke while running a Slurm "
-                          f"command ({exc or type(exc).__name__})") from None
-    finally:
-        channel.close()
+        status, out, err = conn.run_bytes(command, timeout=timeout, input=stdin)
+    except CommandTimeout:
+        raise AccessError(f"{conn.name}: a Slurm command did not finish within "
+                          f"{timeout:g} s") from None
+    return ShellResult(status, out, err.decode("utf-8", "replace"))

@@ -233,7 +233,16 @@ class SshConnection:
                                  f"({exc or type(exc).__name__})") from None
 
     def run(self, command: str, *, timeout: float, input: bytes | None = None) -> CommandResult:
-        """Run one command on its own channel and wait for it.
+        """Run one command on its own channel and wait for it; its output as text
+        (see :meth:`run_bytes`)."""
+        status, out, err = self.run_bytes(command, timeout=timeout, input=input)
+        return CommandResult(status, out.decode("utf-8", "replace"),
+                             err.decode("utf-8", "replace"))
+
+    def run_bytes(self, command: str, *, timeout: float,
+                  input: bytes | None = None) -> tuple[int, bytes, bytes]:
+        """Run one command on its own channel and wait for it: exit status, stdout and
+        stderr as bytes.
 
         Args:
             command: the command line, given to the user's shell (not a login shell).
@@ -276,8 +285,7 @@ class SshConnection:
                                  f"running a command ({exc or type(exc).__name__})") from None
         finally:
             channel.close()
-        return CommandResult(status, out.decode("utf-8", "replace"),
-                             err.decode("utf-8", "replace"))
+        return status, bytes(out), bytes(err)
 
     def _timeout(self, command: str, timeout: float) -> CommandTimeout:
         shown = command if len(command) <= 60 else command[:57] + "..."
