@@ -140,7 +140,12 @@ def resolve_hosts(store: Store, config: ExperimentConfig
             a name both a server and a cluster have, or a cluster whose login server is
             not saved.
     """
-    servers, clusters = _saved_hosts(store)
+    return _resolve(config, *_saved_hosts(store))
+
+
+def _resolve(config: ExperimentConfig, servers: dict[str, ServerProfile],
+             clusters: dict[str, ClusterProfile]) -> list[ServerProfile | ClusterProfile]:
+    """:func:`resolve_hosts` over profiles already read."""
     problems: list[Problem] = []
     for name in config.hosts:
         if name == LOCAL_HOST:
@@ -169,8 +174,8 @@ def build_pool(store: Store, config: ExperimentConfig, *, grace: float = 5.0,
                offline_timeout: float = 60.0) -> Pool:
     """The executors of the experiment's hosts as one :class:`Pool`: this machine, SSH
     servers, and Slurm clusters (through their login server's secrets)."""
-    named = resolve_hosts(store, config)
-    servers, _clusters = _saved_hosts(store)
+    servers, clusters = _saved_hosts(store)
+    named = _resolve(config, servers, clusters)
     trusted = known_hosts()
 
     def make(events: queue.Queue[ProcessEvent]) -> list[Host]:
@@ -210,10 +215,14 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
         ExperimentError: ``hosts`` names an unknown server (nothing is changed then).
     """
     config = config_of(experiment)
-    resolve_hosts(store, config)
-    snapshot = snapshot_of(store, experiment, config, fresh_snapshot, progress)
+    # the pool first: an unknown host is refused before the snapshot changes anything
     pool = build_pool(store, config, grace=grace, secrets=secrets,
                       offline_timeout=offline_timeout)
+    try:
+        snapshot = snapshot_of(store, experiment, config, fresh_snapshot, progress)
+    except BaseException:
+        pool.close()
+        raise
     names = {host.name for host in pool.hosts}
     left = settle_leftovers(store, experiment.id, lambda trial: trial.host in names
                             and trial.trial_dir is not None)
