@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.engine.experiment import default_random_start
 from app.engine.params import flatten
 from app.engine.schedulers import Decision, SchedulerConfig, SchedulerName, make_scheduler
 from app.engine.search import Algorithm, Goal, make_searcher
@@ -53,7 +54,7 @@ from app.engine.trial import TrialState
 
 MAX_EPOCHS = 81  # rungs at 1, 3, 9, 27 with eta = 3
 WORKERS = 2
-INITIAL_RANDOM = 10  # TPE's random start, ours and Optuna's
+OPTUNA_INITIAL_RANDOM = 10  # TPESampler's default n_startup_trials
 TRAIN = 600  # of the 1,797 digits; the rest validate
 SPACE = {"version": 1, "space": [
     {"name": "optimizer", "type": "choice", "auto": True, "default": "adam", "values": [
@@ -168,11 +169,15 @@ class Strategy(Protocol):
 
 
 class Ours:
-    """Sweeplab's searcher + scheduler, told exactly what the runner tells them."""
+    """Sweeplab's searcher + scheduler, told exactly what the runner tells them.
+
+    TPE's random start is the engine's default for the scheduler (20 alone, 5
+    under early stopping), as an experiment file that does not set it gets.
+    """
 
     def __init__(self, algorithm: Algorithm, scheduler: SchedulerName, seed: int) -> None:
         self.searcher = make_searcher(algorithm, space_from_dict(SPACE), Goal.MAX, seed,
-                                      initial_random=INITIAL_RANDOM)
+                                      initial_random=default_random_start(scheduler))
         self.scheduler = make_scheduler(SchedulerConfig(scheduler), Goal.MAX, MAX_EPOCHS, seed)
         self.number = 0
 
@@ -202,7 +207,7 @@ class OptunaPeer:
         self.optuna = optuna
         self.study = optuna.create_study(
             direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=INITIAL_RANDOM),
+            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=OPTUNA_INITIAL_RANDOM),
             pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3))
 
     def ask(self) -> tuple[Any, dict[str, Any]]:

@@ -8,7 +8,7 @@
     command: "{python} train.py"      # {python}: the Python that runs Sweeplab
     kpi: {name: loss, goal: min, use: last}
     space: space.yaml                 # a path, or the space document inline
-    algorithm: {name: tpe, seed: 1, initial_random: 10}
+    algorithm: {name: tpe, seed: 1, initial_random: 10}   # initial_random: auto if absent
     scheduler: {name: asha, grace_period: 1, reduction_factor: 3}   # or fifo, hyperband, median
     limits: {max_trials: 30, max_parallel: 2, max_epochs: 20,
              max_trial_seconds: 600, max_seconds: 3600}
@@ -38,7 +38,10 @@ from app.engine.protocol import (
 )
 from app.engine.schedulers import SchedulerConfig, SchedulerName
 from app.engine.search.base import Algorithm, Goal
-from app.engine.search.hyperopt_searcher import DEFAULT_INITIAL_RANDOM
+from app.engine.search.hyperopt_searcher import (
+    DEFAULT_INITIAL_RANDOM,
+    EARLY_STOPPING_INITIAL_RANDOM,
+)
 from app.engine.space.document import describe, number_problem, space_to_dict
 from app.engine.space.files import space_from_document
 from app.engine.space.nodes import Space
@@ -84,6 +87,13 @@ class Limits:
     max_seconds: float | None = None
 
 
+def default_random_start(scheduler: SchedulerName) -> int:
+    """TPE's random start for an experiment that does not set ``initial_random``."""
+    if scheduler is SchedulerName.FIFO:
+        return DEFAULT_INITIAL_RANDOM
+    return EARLY_STOPPING_INITIAL_RANDOM
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """A validated experiment. ``code_dir`` is absolute."""
@@ -95,7 +105,8 @@ class ExperimentConfig:
     space: Space
     algorithm: Algorithm = Algorithm.TPE
     seed: int = 0
-    initial_random: int = DEFAULT_INITIAL_RANDOM
+    initial_random: int | None = None
+    """TPE's random start; None is auto (see :attr:`random_start`)."""
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     limits: Limits = field(default_factory=Limits)
     hosts: tuple[str, ...] = (LOCAL_HOST,)
@@ -107,6 +118,19 @@ class ExperimentConfig:
     retries: int = 0
     """How often a failed trial runs again with the same params (on another host first)."""
 
+    @property
+    def random_start(self) -> int:
+        """TPE's random trials before it models: as set, else 20, or 5 under early stopping."""
+        if self.initial_random is not None:
+            return self.initial_random
+        return default_random_start(self.scheduler.name)
+
+    def _algorithm_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"name": self.algorithm.value, "seed": self.seed}
+        if self.initial_random is not None:
+            doc["initial_random"] = self.initial_random
+        return doc
+
     def to_dict(self) -> dict[str, Any]:
         """The canonical document, space inline: what the database keeps."""
         limits = {k: v for k, v in vars(self.limits).items() if v is not None}
@@ -117,8 +141,7 @@ class ExperimentConfig:
             "command": self.command,
             "kpi": {"name": self.kpi.name, "goal": self.kpi.goal.value, "use": self.kpi.use.value},
             "space": space_to_dict(self.space),
-            "algorithm": {"name": self.algorithm.value, "seed": self.seed,
-                          "initial_random": self.initial_random},
+            "algorithm": self._algorithm_dict(),
             "scheduler": {"name": self.scheduler.name.value,
                           "grace_period": self.scheduler.grace_period,
                           "reduction_factor": self.scheduler.reduction_factor,
@@ -236,8 +259,7 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
     algo_doc = r.mapping("algorithm", {"name", "seed", "initial_random"})
     algorithm = r.enum(algo_doc, "name", "algorithm.name", Algorithm, Algorithm.TPE)
     seed = r.integer(algo_doc, "seed", "algorithm.seed", 0, 0) or 0
-    initial = r.integer(algo_doc, "initial_random", "algorithm.initial_random",
-                        DEFAULT_INITIAL_RANDOM, 0)
+    initial = r.integer(algo_doc, "initial_random", "algorithm.initial_random", None, 0)
     limits = _limits(r)
     scheduler = _scheduler(r, limits)
     space = _space(r, doc, base_dir)
@@ -245,7 +267,7 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
     config = ExperimentConfig(
         name=name, code_dir=code_dir, command=command, kpi=kpi, space=space,
         algorithm=algorithm, seed=seed,
-        initial_random=DEFAULT_INITIAL_RANDOM if initial is None else initial,
+        initial_random=initial,
         scheduler=scheduler, limits=limits, hosts=_hosts(r, doc.get("hosts", [LOCAL_HOST])),
         gpus_per_trial=r.integer(doc, "gpus_per_trial", "gpus_per_trial", 0, 0) or 0,
         metrics=metrics, metric_specs=specs, env=_env(r, doc.get("env", {})),

@@ -26,7 +26,7 @@ def build_searcher(config: ExperimentConfig, repo: TrialRepository, experiment_i
     stored warning.
     """
     searcher = make_searcher(config.algorithm, config.space, config.kpi.goal, config.seed,
-                             config.initial_random)
+                             config.random_start)
     for trial in repo.list_trials(experiment_id):
         try:
             searcher.restore(trial.number, trial.params,

@@ -68,7 +68,10 @@ class ExperimentDialog(QDialog):
         self.kpi_use = _combo(["last", "best"])
         self.algorithm = _combo([a.value for a in Algorithm], Algorithm.TPE.value)
         self.seed = _spin(0, 2**31 - 1, 0)
-        self.initial_random = _spin(0, 10_000, 20)
+        self.initial_random = _spin(-1, 10_000, -1, "auto")
+        self.initial_random.setToolTip(
+            "Random trials before TPE starts modelling. auto: 20, or 5 with early "
+            "stopping (a bad suggestion then costs only its first rung)")
         self.scheduler = _combo([n.value for n in SchedulerName], SchedulerName.FIFO.value)
         self.scheduler.setToolTip("Early stopping: asha and hyperband need max epochs")
         self.grace_period = _spin(1, 1_000_000, 1)
@@ -158,7 +161,8 @@ class ExperimentDialog(QDialog):
         self.kpi_use.setCurrentText(config.kpi.use.value)
         self.algorithm.setCurrentText(config.algorithm.value)
         self.seed.setValue(config.seed)
-        self.initial_random.setValue(config.initial_random)
+        self.initial_random.setValue(-1 if config.initial_random is None
+                                     else config.initial_random)
         self.scheduler.setCurrentText(config.scheduler.name.value)
         self.grace_period.setValue(config.scheduler.grace_period)
         self.reduction_factor.setValue(config.scheduler.reduction_factor)
@@ -205,8 +209,7 @@ class ExperimentDialog(QDialog):
             "kpi": {"name": self.kpi_name.text().strip(), "goal": self.goal.currentText(),
                     "use": self.kpi_use.currentText()},
             "space": space_to_dict(self._space),
-            "algorithm": {"name": self.algorithm.currentText(), "seed": self.seed.value(),
-                          "initial_random": self.initial_random.value()},
+            "algorithm": self._algorithm_doc(),
             "scheduler": {"name": self.scheduler.currentText(),
                           "grace_period": self.grace_period.value(),
                           "reduction_factor": self.reduction_factor.value()},
@@ -241,6 +244,12 @@ class ExperimentDialog(QDialog):
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(self._config is not None)
         return self._config is not None
+
+    def _algorithm_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"name": self.algorithm.currentText(), "seed": self.seed.value()}
+        if self.initial_random.value() >= 0:  # -1 shows "auto"
+            doc["initial_random"] = self.initial_random.value()
+        return doc
 
     def _label_for(self, path: str) -> QLabel | None:
         candidates = [key for key in self._errors if path == key or path.startswith(key + ".")]

@@ -91,3 +91,19 @@ def test_a_pruned_trial_ends_pruned_with_its_last_value_for_the_searcher() -> No
     assert searcher_value(TrialState.PRUNED, live.kpi_value()) == 0.7
     assert searcher_value(TrialState.PRUNED, float("nan")) is None
     assert searcher_value(TrialState.STOPPED, 0.7) is None
+
+
+@pytest.mark.parametrize(("scheduler", "start"), [
+    ("fifo", 20), ("asha", 5), ("hyperband", 5), ("median", 5)])
+def test_tpe_random_start_is_auto_until_set(tmp_path: Path, scheduler: str,
+                                           start: int) -> None:
+    config = experiment_from_dict(_doc(scheduler={"name": scheduler}), tmp_path)
+    assert config.initial_random is None and config.random_start == start
+    assert "initial_random" not in config.to_dict()["algorithm"]
+    again = experiment_from_dict(config.to_dict(), tmp_path)
+    assert again.initial_random is None and again.random_start == start
+    chosen = experiment_from_dict(
+        _doc(scheduler={"name": scheduler}, algorithm={"name": "tpe", "initial_random": 0}),
+        tmp_path)
+    assert chosen.random_start == 0
+    assert chosen.to_dict()["algorithm"]["initial_random"] == 0

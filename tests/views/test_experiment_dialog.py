@@ -50,3 +50,19 @@ def test_an_existing_experiment_round_trips(qtbot: QtBot) -> None:
     assert _ok(dialog)
     again = dialog.config()
     assert again.to_dict() == config.to_dict()
+
+
+def test_tpe_random_start_shows_auto_until_chosen(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = ExperimentDialog()
+    qtbot.addWidget(dialog)
+    dialog.code_dir.setText(str(tmp_path))
+    assert dialog.initial_random.text() == "auto"
+    dialog.scheduler.setCurrentText(SchedulerName.ASHA.value)
+    dialog.max_epochs.setValue(9)
+    config = dialog.config()
+    assert config.initial_random is None and config.random_start == 5
+    dialog.initial_random.setValue(12)
+    assert dialog.config().random_start == 12
+    reopened = ExperimentDialog(config=dialog.config(), title="Settings")
+    qtbot.addWidget(reopened)
+    assert reopened.initial_random.value() == 12
