@@ -4,22 +4,14 @@ Rows of ``cluster_profiles`` go in and out as frozen
 :class:`~app.remote.slurm.profile.ClusterProfile` values. A cluster's login node is a
 saved server (by name), whose secrets stay in the OS keyring; nothing secret is stored
 here. A cluster may not share its name with a saved server: an experiment's ``hosts``
-names either.
+names either. The repository code itself is :class:`~app.store.named.NamedRows`.
 """
 
 from __future__ import annotations
 
-import builtins
-
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from app.engine.ports import NotFound, StoreError
 from app.remote.slurm.profile import ClusterProfile
-from app.store.models import NAME_LENGTH, ClusterProfileRow, ServerProfileRow
-from app.store.servers import InvalidProfile
-from app.store.store import Store
+from app.store.models import NAME_LENGTH, ClusterProfileRow
+from app.store.named import InvalidProfile, NamedRows
 
 __all__ = ["ClusterProfiles", "InvalidProfile", "check_cluster"]
 
@@ -66,113 +58,46 @@ def check_cluster(profile: object) -> ClusterProfile:
     return profile
 
 
-def _to_profile(row: ClusterProfileRow) -> ClusterProfile:
-    return ClusterProfile(
-        name=row.name, login=row.login, workdir=row.workdir, partition=row.partition or "",
-        account=row.account or "", qos=row.qos or "", cpus_per_trial=row.cpus_per_trial,
-        memory=row.memory or "", gpus_per_trial=row.gpus_per_trial,
-        max_parallel=row.max_parallel, setup=row.setup_command or "", python=row.python,
-        sbatch_args=tuple(row.sbatch_args or ()),
-    )
-
-
-def _fill(row: ClusterProfileRow, profile: ClusterProfile) -> None:
-    row.name = profile.name
-    row.login = profile.login
-    row.workdir = profile.workdir
-    row.partition = profile.partition or None
-    row.account = profile.account or None
-    row.qos = profile.qos or None
-    row.cpus_per_trial = profile.cpus_per_trial
-    row.memory = profile.memory or None
-    row.gpus_per_trial = profile.gpus_per_trial
-    row.max_parallel = profile.max_parallel
-    row.setup_command = profile.setup or None
-    row.python = profile.python
-    row.sbatch_args = list(profile.sbatch_args)
-
-
-class ClusterProfiles:
-    """The saved clusters of one database.
+class ClusterProfiles(NamedRows[ClusterProfileRow, ClusterProfile]):
+    """The saved clusters of one database: add, get, list, names, update, remove (see
+    :class:`~app.store.named.NamedRows`).
 
     Every method is one session scope of the store (commit, or roll back and raise
     :class:`~app.engine.ports.StoreError`); profiles handed out are frozen values.
-    Thread safety: as the store's, any thread.
+    Thread safety: as the store's, any thread. A cluster may not take a saved server's
+    name. Removing a cluster does not touch its jobs in Slurm.
 
     Args:
         store: the open store whose database holds the profiles.
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    _row_type = ClusterProfileRow
+    _noun = "cluster"
 
-    def _row(self, session: Session, name: str, *, lock: bool = False) -> ClusterProfileRow:
-        if not isinstance(name, str):
-            raise ValueError(f"a cluster name must be text, got {name!r}")
-        query = sa.select(ClusterProfileRow).where(ClusterProfileRow.name == name)
-        row = session.scalar(query.with_for_update() if lock else query)
-        if row is None:
-            raise NotFound(f"no cluster named {name!r} in {self._store.url}")
-        return row
+    def _check(self, profile: object) -> ClusterProfile:
+        return check_cluster(profile)
 
-    def add(self, profile: ClusterProfile) -> ClusterProfile:
-        """Save a new cluster.
+    def _to_profile(self, row: ClusterProfileRow) -> ClusterProfile:
+        return ClusterProfile(
+            name=row.name, login=row.login, workdir=row.workdir,
+            partition=row.partition or "", account=row.account or "", qos=row.qos or "",
+            cpus_per_trial=row.cpus_per_trial, memory=row.memory or "",
+            gpus_per_trial=row.gpus_per_trial, max_parallel=row.max_parallel,
+            setup=row.setup_command or "", python=row.python,
+            sbatch_args=tuple(row.sbatch_args or ()),
+        )
 
-        Raises:
-            InvalidProfile: the profile has problems (all are listed).
-            StoreError: a cluster or a server with that name exists already.
-        """
-        profile = check_cluster(profile)
-        row = ClusterProfileRow()
-        _fill(row, profile)
-        with self._store._session(write=True) as session:
-            for table, what in ((ClusterProfileRow, "cluster"), (ServerProfileRow, "server")):
-                taken = session.scalar(sa.select(table.id).where(table.name == profile.name))
-                if taken is not None:
-                    raise StoreError(f"a {what} named {profile.name!r} already exists; an "
-                                     "experiment's hosts could not tell them apart")
-            session.add(row)
-            try:
-                session.flush()
-            except IntegrityError as exc:  # another program took the name meanwhile
-                raise StoreError(f"a cluster named {profile.name!r} already exists") from exc
-            return _to_profile(row)
-
-    def get(self, name: str) -> ClusterProfile:
-        """The cluster called ``name``. Raises NotFound."""
-        with self._store._session(write=False) as session:
-            return _to_profile(self._row(session, name))
-
-    def list(self) -> builtins.list[ClusterProfile]:
-        """Every saved cluster, by name."""
-        with self._store._session(write=False) as session:
-            rows = session.scalars(sa.select(ClusterProfileRow).order_by(ClusterProfileRow.name))
-            return [_to_profile(row) for row in rows]
-
-    def names(self) -> builtins.list[str]:
-        """The saved clusters' names, sorted (what the new-optimisation dialog offers)."""
-        with self._store._session(write=False) as session:
-            return list(session.scalars(sa.select(ClusterProfileRow.name)
-                                        .order_by(ClusterProfileRow.name)))
-
-    def update(self, profile: ClusterProfile) -> ClusterProfile:
-        """Replace every field of the saved cluster with ``profile.name``.
-
-        Raises:
-            InvalidProfile: the profile has problems.
-            NotFound: no cluster has that name (use :meth:`add`).
-        """
-        profile = check_cluster(profile)
-        with self._store._session(write=True) as session:
-            row = self._row(session, profile.name, lock=True)
-            _fill(row, profile)
-            return _to_profile(row)
-
-    def remove(self, name: str) -> None:
-        """Forget the cluster called ``name`` (its jobs in Slurm are not touched).
-
-        Raises:
-            NotFound: no such cluster.
-        """
-        with self._store._session(write=True) as session:
-            session.delete(self._row(session, name, lock=True))
+    def _fill(self, row: ClusterProfileRow, profile: ClusterProfile) -> None:
+        row.name = profile.name
+        row.login = profile.login
+        row.workdir = profile.workdir
+        row.partition = profile.partition or None
+        row.account = profile.account or None
+        row.qos = profile.qos or None
+        row.cpus_per_trial = profile.cpus_per_trial
+        row.memory = profile.memory or None
+        row.gpus_per_trial = profile.gpus_per_trial
+        row.max_parallel = profile.max_parallel
+        row.setup_command = profile.setup or None
+        row.python = profile.python
+        row.sbatch_args = list(profile.sbatch_args)

@@ -3,35 +3,21 @@
 Rows of ``server_profiles`` go in and out as frozen
 :class:`~app.remote.ssh.profile.ServerProfile` values. No secret is ever stored:
 a profile holds none (passwords and passphrases live in the OS keyring, see
-:mod:`app.remote.ssh.secrets`).
+:mod:`app.remote.ssh.secrets`). A server may not share its name with a saved cluster: an
+experiment's ``hosts`` names either. The repository code itself is
+:class:`~app.store.named.NamedRows`.
 """
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import Iterable
-
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from app.engine.ports import NotFound, StoreError
 from app.remote.ssh.profile import AuthKind, ServerProfile
 from app.store.models import NAME_LENGTH, ServerProfileRow
-from app.store.store import Store
+from app.store.named import InvalidProfile, NamedRows
+
+__all__ = ["InvalidProfile", "ServerProfiles", "check_profile"]
 
 _TEXT_LIMIT = 255
 """Longest host or user name the schema holds (``String(255)``)."""
-
-
-class InvalidProfile(StoreError):
-    """A profile with problems; ``problems`` holds one line per problem, naming the field."""
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems: list[str] = list(problems)
-        if not self.problems:
-            raise ValueError("an InvalidProfile needs at least one problem")
-        super().__init__("\n".join(self.problems))
 
 
 def _type_problems(profile: ServerProfile) -> list[str]:
@@ -83,111 +69,45 @@ def check_profile(profile: object) -> ServerProfile:
     return profile
 
 
-def _to_profile(row: ServerProfileRow) -> ServerProfile:
-    return ServerProfile(
-        name=row.name, host=row.host, user=row.user, port=row.port,
-        auth=AuthKind(row.auth_kind), key_file=row.key_file, workdir=row.workdir,
-        setup=row.setup_command or "", python=row.python, max_parallel=row.max_parallel,
-        gpus=None if row.gpus is None else tuple(row.gpus),
-        trials_per_gpu=row.trials_per_gpu, allow_busy_gpus=row.allow_busy_gpus,
-    )
-
-
-def _fill(row: ServerProfileRow, profile: ServerProfile) -> None:
-    row.name = profile.name
-    row.host = profile.host
-    row.port = profile.port
-    row.user = profile.user
-    row.auth_kind = profile.auth.value
-    row.key_file = profile.key_file
-    row.workdir = profile.workdir
-    row.setup_command = profile.setup or None
-    row.python = profile.python
-    row.max_parallel = profile.max_parallel
-    row.gpus = None if profile.gpus is None else list(profile.gpus)
-    row.trials_per_gpu = profile.trials_per_gpu
-    row.allow_busy_gpus = profile.allow_busy_gpus
-
-
-class ServerProfiles:
-    """The saved servers of one database.
+class ServerProfiles(NamedRows[ServerProfileRow, ServerProfile]):
+    """The saved servers of one database: add, get, list, names, update, remove (see
+    :class:`~app.store.named.NamedRows`).
 
     Every method is one session scope of the store (commit, or roll back and raise
     :class:`~app.engine.ports.StoreError`); profiles handed out are frozen values.
-    Thread safety: as the store's, any thread.
+    Thread safety: as the store's, any thread. A server may not take a saved cluster's
+    name. Removing a server leaves its keyring secrets to the caller.
 
     Args:
         store: the open store whose database holds the profiles.
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    _row_type = ServerProfileRow
+    _noun = "server profile"
 
-    def _row(self, session: Session, name: str, *, lock: bool = False) -> ServerProfileRow:
-        if not isinstance(name, str):
-            raise ValueError(f"a server profile name must be text, got {name!r}")
-        query = sa.select(ServerProfileRow).where(ServerProfileRow.name == name)
-        row = session.scalar(query.with_for_update() if lock else query)
-        if row is None:
-            raise NotFound(f"no server profile named {name!r} in {self._store.url}")
-        return row
+    def _check(self, profile: object) -> ServerProfile:
+        return check_profile(profile)
 
-    def _flush(self, session: Session, name: str) -> None:
-        try:
-            session.flush()
-        except IntegrityError as exc:  # another program took the name meanwhile
-            raise StoreError(f"a server profile named {name!r} already exists") from exc
+    def _to_profile(self, row: ServerProfileRow) -> ServerProfile:
+        return ServerProfile(
+            name=row.name, host=row.host, user=row.user, port=row.port,
+            auth=AuthKind(row.auth_kind), key_file=row.key_file, workdir=row.workdir,
+            setup=row.setup_command or "", python=row.python, max_parallel=row.max_parallel,
+            gpus=None if row.gpus is None else tuple(row.gpus),
+            trials_per_gpu=row.trials_per_gpu, allow_busy_gpus=row.allow_busy_gpus,
+        )
 
-    def add(self, profile: ServerProfile) -> ServerProfile:
-        """Save a new profile.
-
-        Raises:
-            InvalidProfile: the profile has problems (all are listed).
-            StoreError: a profile with that name exists already.
-        """
-        profile = check_profile(profile)
-        row = ServerProfileRow()
-        _fill(row, profile)
-        with self._store._session(write=True) as session:
-            taken = session.scalar(
-                sa.select(ServerProfileRow.id).where(ServerProfileRow.name == profile.name)
-            )
-            if taken is not None:
-                raise StoreError(f"a server profile named {profile.name!r} already exists")
-            session.add(row)
-            self._flush(session, profile.name)
-            return _to_profile(row)
-
-    def get(self, name: str) -> ServerProfile:
-        """The profile called ``name``. Raises NotFound."""
-        with self._store._session(write=False) as session:
-            return _to_profile(self._row(session, name))
-
-    def list(self) -> builtins.list[ServerProfile]:
-        """Every saved profile, by name."""
-        with self._store._session(write=False) as session:
-            rows = session.scalars(sa.select(ServerProfileRow).order_by(ServerProfileRow.name))
-            return [_to_profile(row) for row in rows]
-
-    def update(self, profile: ServerProfile) -> ServerProfile:
-        """Replace every field of the saved profile with ``profile.name``.
-
-        Raises:
-            InvalidProfile: the profile has problems.
-            NotFound: no profile has that name (use :meth:`add`).
-        """
-        profile = check_profile(profile)
-        with self._store._session(write=True) as session:
-            row = self._row(session, profile.name, lock=True)
-            _fill(row, profile)
-            self._flush(session, profile.name)
-            return _to_profile(row)
-
-    def remove(self, name: str) -> None:
-        """Forget the profile called ``name`` (its keyring secrets are the caller's).
-
-        Raises:
-            NotFound: no such profile.
-        """
-        with self._store._session(write=True) as session:
-            session.delete(self._row(session, name, lock=True))
+    def _fill(self, row: ServerProfileRow, profile: ServerProfile) -> None:
+        row.name = profile.name
+        row.host = profile.host
+        row.port = profile.port
+        row.user = profile.user
+        row.auth_kind = profile.auth.value
+        row.key_file = profile.key_file
+        row.workdir = profile.workdir
+        row.setup_command = profile.setup or None
+        row.python = profile.python
+        row.max_parallel = profile.max_parallel
+        row.gpus = None if profile.gpus is None else list(profile.gpus)
+        row.trials_per_gpu = profile.trials_per_gpu
+        row.allow_busy_gpus = profile.allow_busy_gpus

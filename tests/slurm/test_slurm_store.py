@@ -16,7 +16,6 @@ from app.store.connect import make_engine, parse_url, sqlite_url
 from app.store.migrate import alembic_config
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from tests.servers.conftest import make_profile
 from tests.store.conftest import store_url
 
 __all__ = ["store_url"]
@@ -60,14 +59,6 @@ def test_update_remove_and_errors_name_what_is_wrong(clusters: ClusterProfiles) 
     with pytest.raises(NotFound, match="no cluster named 'hpc'"):
         clusters.remove("hpc")
     assert clusters.list() == []
-
-
-def test_a_cluster_cannot_take_a_servers_name(store_url: str) -> None:
-    with Store(store_url, busy_timeout=5.0) as store:
-        ServerProfiles(store).add(make_profile(name="box"))
-        with pytest.raises(StoreError, match="a server named 'box' already exists; an "
-                                             "experiment's hosts could not tell them apart"):
-            ClusterProfiles(store).add(ClusterProfile("box"))
 
 
 def test_upgrade_from_0002_adds_the_table_and_keeps_servers(tmp_path: Path) -> None:
