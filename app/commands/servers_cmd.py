@@ -22,6 +22,8 @@ from app.engine.errors import Problem, ValidationError
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
 from app.remote.ssh.secrets import SecretStore, SecretStoreError, key_needs_passphrase
 from app.remote.ssh.sshconfig import DEFAULT_PATH, scan_ssh_config
+from app.store.clusters import ClusterProfiles
+from app.store.named import HOSTS_CLASH
 from app.store.servers import InvalidProfile, ServerProfiles, check_profile
 from app.wiring import data_dir, open_store
 
@@ -171,6 +173,8 @@ def _add(args: argparse.Namespace) -> int:
             raise ValueError(f"a server profile named {profile.name!r} already exists in "
                              f"{store.url}; remove it first with `sweeplab servers rm "
                              f"{profile.name}`")
+        if profile.name in ClusterProfiles(store).names():  # refused before any prompt
+            raise ValueError(HOSTS_CLASH.format(kind="cluster", name=profile.name))
         password = passphrase = None
         if args.password_prompt:
             password = prompt_secret(f"Password for {profile.user}@{profile.host}: ", "password")
@@ -353,9 +357,13 @@ def _import(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         profiles = ServerProfiles(store)
         saved = {profile.name for profile in profiles.list()}
+        clusters = set(ClusterProfiles(store).names())
         for profile in chosen:
             if profile.name in saved:
                 _note(f"skipped {profile.name}: a server with this name is saved already")
+                continue
+            if profile.name in clusters:
+                _note(f"skipped {profile.name}: a cluster with this name is saved already")
                 continue
             profiles.add(profile)
             added += 1

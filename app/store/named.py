@@ -44,6 +44,10 @@ RowT = TypeVar("RowT", bound=Base)
 """A row class with an ``id`` and a unique ``name`` column."""
 ProfileT = TypeVar("ProfileT", bound=_Named)
 
+HOSTS_CLASH = ("a {kind} named {name!r} already exists; an experiment's hosts name either a "
+               "server or a cluster, so the two could not be told apart")
+"""The refusal of a name the other kind of host holds (``kind``: "server" or "cluster")."""
+
 HOST_TABLES: Final[tuple[tuple[type[Base], str], ...]] = (
     (ServerProfileRow, "server"), (ClusterProfileRow, "cluster"))
 """The tables whose names an experiment's ``hosts`` picks from, each with the word for
@@ -129,9 +133,7 @@ class NamedRows(ABC, Generic[RowT, ProfileT]):
             raise StoreError(f"a {self._noun} named {name!r} already exists")
         for rival, word in HOST_TABLES:
             if rival is not self._row_type and _taken(session, rival, name):
-                raise StoreError(f"a {word} named {name!r} already exists; an experiment's "
-                                 "hosts name either a server or a cluster, so the two could "
-                                 "not be told apart")
+                raise StoreError(HOSTS_CLASH.format(kind=word, name=name))
 
     def _flush_new(self, session: Session, name: str) -> None:
         """Flush a new row; a unique-name violation becomes StoreError."""

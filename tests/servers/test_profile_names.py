@@ -19,14 +19,11 @@ from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
 from app.store.connect import sqlite_url
 from app.store.models import ClusterProfileRow
-from app.store.named import _PG_LOCK_KEY
+from app.store.named import _PG_LOCK_KEY, HOSTS_CLASH
 from app.store.pgcluster import PgCluster
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from tests.servers.conftest import MemoryKeyring, make_profile
-
-HOSTS_CLASH = ("a {kind} named {name!r} already exists; an experiment's hosts name either a "
-               "server or a cluster, so the two could not be told apart")
 
 
 def clash(kind: str, name: str) -> str:
@@ -190,3 +187,24 @@ def test_on_postgresql_an_add_racing_another_programs_waits_and_is_refused(
             assert ClusterProfiles(store).names() == ["hpc"]
     finally:
         engine.dispose()
+
+
+def test_a_cluster_name_is_refused_before_any_prompt_and_skipped_by_import(
+        run: Run, tmp_path: Path, memory_keyring: MemoryKeyring,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("clusters", "add", "hpc")[0] == 0
+    prompts: list[str] = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": prompts.append(prompt) or "pw")
+    code, _, err = run("servers", "add", "hpc", "--host", "h", "--user", "u",
+                       "--password-prompt")
+    assert (code, err) == (2, f"error: {clash('cluster', 'hpc')}\n")
+    assert prompts == [], "refused before asking for a password"
+    config = tmp_path / "ssh_config"
+    config.write_text("Host hpc\n  HostName 10.0.0.9\n  User me\n"
+                      "Host web\n  HostName 10.0.0.5\n  User me\n")
+    code, out, err = run("servers", "import", "--ssh-config", str(config))
+    assert code == 0, err
+    assert "skipped hpc: a cluster with this name is saved already" in err
+    assert "1 server(s) imported" in out
+    with Store(sqlite_url(tmp_path / "home" / "sweeplab.db")) as store:
+        assert ServerProfiles(store).names() == ["web"]
