@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import result_figures, run_bench
+
 KEYS = ["p99_stall_ms", "max_stall_ms", "frame_ms", "idle_p99_stall_ms", "idle_max_stall_ms"]
 
 
 def test_quick_gui_load_benchmark_prints_its_figures() -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "gui_load.py"), "--quick"],
-                          capture_output=True, text=True, timeout=180, cwd=ROOT, env=env)
+    proc = run_bench("gui_load", "--quick", timeout=180,
+                     env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr
-    result = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert len(result) == 1
-    figures = {k: float(v) for k, v in (item.split("=") for item in result[0].split()[1:])}
+    figures = {k: float(v) for k, v in result_figures(proc.stdout).items()}
     assert list(figures)[:5] == KEYS
     assert all(figures[key] > 0 for key in KEYS)
     # a 10 ms timer cannot tick faster than every 10 ms, idle or not

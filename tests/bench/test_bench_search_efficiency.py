@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "bench" / "search_efficiency.py"
+from tests.helpers import load_bench, result_figures, run_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("search_efficiency_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("search_efficiency")
 
 
 def test_quick_search_efficiency_prints_a_result_and_a_plot(tmp_path: Path) -> None:
     plot = tmp_path / "curves.png"
-    proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--plot", str(plot)],
-        capture_output=True, text=True, timeout=180, cwd=ROOT,
-        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
-    )
+    proc = run_bench("search_efficiency", "--quick", "--plot", str(plot), timeout=180,
+                     env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
-    result = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert len(result) == 1
-    figures = dict(item.split("=") for item in result[0].split()[1:])
+    figures = result_figures(proc.stdout)
     assert figures["seeds"] == "2" and 0.9 < float(figures["target"]) <= 1.0
     for key in ("random", "tpe", "asha_random", "asha_tpe", "hyperband_random", "optuna"):
         epochs = figures[f"{key}_epochs"]

@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_ROOT / "bench" / "suggest.py"
+from tests.helpers import figures_of, run_bench
+
 QUICK_SIZES = (20, 50)
 COLUMNS = ("tpe", "optuna", "anneal", "random")
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_quick_run_prints_a_result_line_of_positive_numbers() -> None:
-    proc = _run("--quick")
+    proc = run_bench("suggest", "--quick", timeout=60)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines, "no output"
     last = lines[-1]
     assert last.startswith("RESULT "), f"last line is not the RESULT line: {last!r}"
-    values: dict[str, float] = {}
-    for item in last.removeprefix("RESULT ").split():
-        key, _, text = item.partition("=")
-        values[key] = float(text)
+    values = {key: float(text) for key, text in figures_of(last).items()}
     expected = {f"{c}_ms_{n}" for c in COLUMNS for n in QUICK_SIZES}
     expected |= {f"tpe_vs_optuna_{n}" for n in QUICK_SIZES}
     assert set(values) == expected
@@ -45,6 +28,6 @@ def test_quick_run_prints_a_result_line_of_positive_numbers() -> None:
 
 
 def test_bad_size_is_refused_with_a_message_naming_the_flag() -> None:
-    proc = _run("--sizes", "0", "--repeats", "1")
+    proc = run_bench("suggest", "--sizes", "0", "--repeats", "1", timeout=60)
     assert proc.returncode == 2
     assert "--sizes" in proc.stderr and "positive integer" in proc.stderr

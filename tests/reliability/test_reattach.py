@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +19,15 @@ from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import AuthKind, ServerProfile
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from tests.run.conftest import wait_until
+from tests.helpers import (
+    app_process,
+    experiment_doc,
+    gated_trial,
+    proc_state,
+    trials_of,
+    wait_until,
+    write_code,
+)
 from tests.ssh.conftest import client_key, sshd_factory, workdir
 from tests.ssh.sshd import Sshd
 
@@ -28,61 +35,38 @@ __all__ = ["client_key", "sshd_factory", "workdir"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-TRAIN = """
-import os, pathlib, time, sweeplab
-x = sweeplab.param("x")
-gate = pathlib.Path(os.environ["GATE"])
-for step in range(1, 41):
-    sweeplab.report("loss", x + 1.0 / step, step=step)
-    if step == 5:  # hold here until the test has killed the runner
-        while not gate.exists():
-            time.sleep(0.01)
-    time.sleep(0.01)
-"""
+TRAIN = gated_trial(steps=40, hold_at=5, pause=0.01)  # held at step 5 while the runner dies
 
 
 def _experiment(tmp_path: Path, hosts: list[str], max_trials: int, parallel: int) -> Path:
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "train.py").write_text(textwrap.dedent(TRAIN))
-    doc = {
-        "version": 1, "name": "crash", "code_dir": str(code), "command": "{python} train.py",
-        "kpi": {"name": "loss", "goal": "min"},
-        "space": {"version": 1, "space": [
-            {"name": "x", "type": "number", "auto": True, "distribution": "uniform",
-             "min": 0.0, "max": 1.0, "default": 0.5}]},
-        "algorithm": {"name": "random", "seed": 3},
-        "limits": {"max_trials": max_trials, "max_parallel": parallel},
-        "env": {"GATE": str(tmp_path / "gate")}, "hosts": hosts,
-    }
+    """The experiment file of a run of TRAIN on ``hosts``, gated by ``gate``."""
+    doc = experiment_doc(write_code(tmp_path, TRAIN), name="crash",
+                         algorithm={"name": "random", "seed": 3},
+                         limits={"max_trials": max_trials, "max_parallel": parallel},
+                         env={"GATE": str(tmp_path / "gate")}, hosts=hosts)
     path = tmp_path / "experiment.yaml"
     path.write_text(dump_text(doc))
     return path
 
 
-def _state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
+def _env(tmp_path: Path) -> dict[str, str]:
+    """The environment of the app's processes: a private home and database, 4 local slots."""
+    return {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+            "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}", "SWEEPLAB_LOCAL_SLOTS": "4"}
 
 
 @pytest.mark.parametrize("trials_end_first", [True, False],
                          ids=["trials-end-before-resume", "trials-run-on-after-resume"])
 def test_kill_9_the_runner_then_resume_loses_and_repeats_nothing(
         tmp_path: Path, trials_end_first: bool) -> None:
-    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
-           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}", "SWEEPLAB_LOCAL_SLOTS": "4"}
     path = _experiment(tmp_path, ["local"], 6, 4)
-    crash_and_resume(tmp_path, env, path, 4, 6, trials_end_first)
+    crash_and_resume(tmp_path, _env(tmp_path), path, 4, 6, trials_end_first)
 
 
 def test_kill_9_with_four_local_and_four_ssh_trials_running(
         tmp_path: Path, sshd_factory: Callable[..., Sshd], client_key: Path,
         workdir: Path) -> None:
-    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
-           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}", "SWEEPLAB_LOCAL_SLOTS": "4"}
+    env = _env(tmp_path)
     store = Store(env["SWEEPLAB_DB"])
     trusted = KnownHosts(tmp_path / "home" / "known_hosts")
     for name in ("lab1", "lab2"):
@@ -100,13 +84,11 @@ def test_kill_9_with_four_local_and_four_ssh_trials_running(
 def crash_and_resume(tmp_path: Path, env: dict[str, str], path: Path, running: int,
                      total: int, trials_end_first: bool) -> None:
     """Run, SIGKILL the runner with ``running`` trials held mid-way, resume, check all."""
-    runner = subprocess.Popen([sys.executable, "-m", "app", "run", str(path)], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    store = Store(env["SWEEPLAB_DB"])
-    try:
+    with (app_process(env, "run", path, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL) as runner,
+          Store(env["SWEEPLAB_DB"]) as store):
         def held() -> bool:
-            trials = store.list_trials(store.get_experiment("crash").id) \
-                if store.list_experiments() else []
+            trials = trials_of(store, "crash")
             return len(trials) == running and all(
                 t.state is TrialState.RUNNING and len(store.get_metrics(t.id)) >= 5
                 for t in trials)
@@ -117,12 +99,12 @@ def crash_and_resume(tmp_path: Path, env: dict[str, str], path: Path, running: i
         runner.send_signal(signal.SIGKILL)
         runner.wait(10)
         local = {t.id for t in trials if t.host == "local"}
-        assert all(_state(pids[i]) in ("S", "R") for i in local if pids[i]), \
+        assert all(proc_state(pids[i]) in ("S", "R") for i in local if pids[i]), \
             "the trials outlive their runner"
         experiment_id = store.get_experiment("crash").id
         if trials_end_first:
             (tmp_path / "gate").touch()
-            wait_until(lambda: all(_state(pids[i]) in (None, "Z") for i in local if pids[i]),
+            wait_until(lambda: all(proc_state(pids[i]) in (None, "Z") for i in local if pids[i]),
                        60, "the trials to finish with no runner watching")
         resumed = subprocess.Popen([sys.executable, "-m", "app", "resume", "crash"], cwd=ROOT,
                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -130,7 +112,7 @@ def crash_and_resume(tmp_path: Path, env: dict[str, str], path: Path, running: i
         if not trials_end_first:  # the new runner is up (and follows them) before they go on
             wait_until(lambda: [e.message for e in store.list_events(experiment_id)].count(
                 "started") == 2, 60, "the resumed runner to start")
-            assert all(_state(pids[i]) in ("S", "R") for i in local if pids[i])
+            assert all(proc_state(pids[i]) in ("S", "R") for i in local if pids[i])
             (tmp_path / "gate").touch()
         output, _ = resumed.communicate(timeout=180)
         assert resumed.returncode == 0, output
@@ -149,7 +131,3 @@ def crash_and_resume(tmp_path: Path, env: dict[str, str], path: Path, running: i
             assert log.count("#sweeplab") == 40 and trial.log_offset == len(log.encode())
         for trial in trials:
             assert store.get_trial(trial.id).pid == pids[trial.id], "re-attached, not re-run"
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-        store.close()

@@ -1,4 +1,7 @@
-"""Helpers for the remote tests: waiting on conditions, trial scripts, event collection."""
+"""Helpers for the remote tests: trial specs, event collection, process groups, files.
+
+``wait_until`` and ``proc_state`` live in :mod:`tests.helpers`; they are re-exported here
+for the tests that import them from this module."""
 
 from __future__ import annotations
 
@@ -12,20 +15,12 @@ from typing import Any
 
 from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot, TrialSpec
 from app.remote.launcher import group_members
+from tests.helpers import proc_state, wait_until
+
+__all__ = ["PYTHON", "Events", "git", "group_gone", "proc_state", "spec", "wait_until",
+           "write"]
 
 PYTHON = shlex.quote(sys.executable)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.01)  # polling interval of the wait, not a synchronisation
 
 
 def spec(
@@ -90,15 +85,6 @@ class Events:
 def group_gone(pgid: int) -> bool:
     """No live process left in the group (zombies aside)."""
     return not group_members(pgid)
-
-
-def proc_state(pid: int) -> str | None:
-    """The state letter of ``pid`` in /proc, or None if it has no entry."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2]
 
 
 def git(cwd: Path, *args: str) -> str:

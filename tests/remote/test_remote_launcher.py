@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from remote_support import PYTHON, group_gone, wait_until
+from remote_support import PYTHON, group_gone
 
 from app.remote.launcher import (
     is_alive,
@@ -22,6 +22,7 @@ from app.remote.launcher import (
     signal_group,
     stop_group,
 )
+from tests.helpers import wait_until
 
 TRIAL = Path(__file__).parent / "trials" / "trial.py"
 

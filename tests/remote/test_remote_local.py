@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from remote_support import PYTHON, Events, group_gone, proc_state, spec, wait_until, write
+from remote_support import PYTHON, Events, group_gone, spec, write
 
 from app.engine.params import params_document
 from app.engine.records import ProcessEventKind, Snapshot
@@ -19,6 +19,7 @@ from app.remote.gpu import NoFreeSlot
 from app.remote.launcher import read_pid_file, signal_group
 from app.remote.local import ExecutorClosed, LocalExecutor
 from app.remote.snapshot import take_snapshot
+from tests.helpers import proc_state, wait_until
 
 HERE = Path(__file__).parent
 CMD = f"{PYTHON} trial.py"

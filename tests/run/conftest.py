@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,9 @@ from app.engine.trial import ExperimentState
 from app.remote.local import LocalExecutor
 from app.remote.snapshot import take_snapshot
 from app.store.store import Store
+from tests.helpers import SPACE_X, experiment_doc, wait_until, write_code
 
-SPACE_X = {"version": 1, "space": [
-    {"name": "x", "type": "number", "auto": True, "distribution": "uniform", "min": 0.0,
-     "max": 1.0, "default": 0.5}]}
+__all__ = ["PYTHON", "SPACE_X", "Harness", "harness", "wait_until"]
 
 
 @dataclass
@@ -40,19 +38,13 @@ class Harness:
         return self.root / "code"
 
     def script(self, name: str, text: str) -> Path:
-        path = self.code / name
-        path.write_text(textwrap.dedent(text))
-        return path
+        return write_code(self.root, text, name) / name
 
     def config(self, **fields: Any) -> ExperimentConfig:
-        doc: dict[str, Any] = {
-            "version": 1, "name": fields.pop("name", "exp"), "code_dir": str(self.code),
-            "command": "{python} train.py", "kpi": {"name": "loss", "goal": "min"},
-            "space": SPACE_X, "algorithm": {"name": "random", "seed": 1},
-            "limits": {"max_trials": 2, "max_parallel": 2},
-        }
-        doc.update(fields)
-        return experiment_from_dict(doc, self.code)
+        """:func:`~tests.helpers.experiment_doc` (2 trials, 2 at a time unless told)."""
+        limits = {"max_trials": 2, "max_parallel": 2}
+        return experiment_from_dict(experiment_doc(self.code, **({"limits": limits} | fields)),
+                                    self.code)
 
     def runner(self, config: ExperimentConfig, grace: float = 2.0) -> Runner:
         experiment = self.store.create_experiment(config.name, config.to_dict())
@@ -86,18 +78,6 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     for executor in h.executors:
         executor.close()
     store.close()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0,
-               what: str = "condition") -> None:
-    """Poll ``predicate`` until it holds; fail with ``what`` after ``timeout`` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 PYTHON = sys.executable

@@ -16,7 +16,7 @@ import pytest
 from app.engine.docio import dump_text, load_file
 from app.engine.trial import ExperimentState, TrialState
 from app.store.store import Store
-from tests.run.conftest import wait_until
+from tests.helpers import app_process, trials_of, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,13 +98,8 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path: Path,
     path = example(tmp_path, "quadratic", limits={"max_trials": 6, "max_parallel": 2,
                                                   "max_epochs": 400},
                    env={"QUADRATIC_EPOCH_SECONDS": "0.05"})
-    proc = subprocess.Popen([sys.executable, "-m", "app", "run", path], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    store = Store(env["SWEEPLAB_DB"])
-    try:
-        wait_until(lambda: any(e.name == "quadratic-demo" for e in store.list_experiments())
-                   and len(store.list_trials(store.get_experiment("quadratic-demo").id,
-                                             [TrialState.RUNNING])) == 2,
+    with app_process(env, "run", path) as proc, Store(env["SWEEPLAB_DB"]) as store:
+        wait_until(lambda: len(trials_of(store, "quadratic-demo", TrialState.RUNNING)) == 2,
                    timeout=60, what="two running trials")
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
@@ -121,23 +116,14 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path: Path,
         trials = store.list_trials(exp.id)
         assert len(trials) == 6 and [t.number for t in trials] == list(range(1, 7))
         assert [t.state for t in trials[2:]] == [TrialState.COMPLETED] * 4
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        store.close()
 
 
 def test_stop_from_another_terminal(tmp_path: Path, env: dict[str, str]) -> None:
     path = example(tmp_path, "quadratic", limits={"max_trials": 4, "max_parallel": 1,
                                                   "max_epochs": 400},
                    env={"QUADRATIC_EPOCH_SECONDS": "0.05"})
-    proc = subprocess.Popen([sys.executable, "-m", "app", "run", path], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    store = Store(env["SWEEPLAB_DB"])
-    try:
-        wait_until(lambda: any(e.name == "quadratic-demo" for e in store.list_experiments())
-                   and bool(store.list_trials(store.get_experiment("quadratic-demo").id,
-                                              [TrialState.RUNNING])),
+    with app_process(env, "run", path) as proc, Store(env["SWEEPLAB_DB"]) as store:
+        wait_until(lambda: trials_of(store, "quadratic-demo", TrialState.RUNNING),
                    timeout=60, what="a running trial")
         result = sweeplab(env, "stop", "quadratic-demo")
         assert "stop requested" in result.stdout
@@ -145,10 +131,6 @@ def test_stop_from_another_terminal(tmp_path: Path, env: dict[str, str]) -> None
         exp = store.get_experiment("quadratic-demo")
         assert exp.state is ExperimentState.STOPPED
         assert store.list_trials(exp.id)[0].state is TrialState.STOPPED
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        store.close()
 
 
 BAD_EXPERIMENTS = [

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from app.engine.trial import ExperimentState, TrialState
-from tests.run.conftest import Harness, wait_until
+from tests.helpers import wait_until
+from tests.run.conftest import Harness
 
 SDK_SCRIPT = """
 import sweeplab

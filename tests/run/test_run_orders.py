@@ -11,7 +11,8 @@ from app.engine.runner import Runner
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.local import LocalExecutor
 from app.remote.snapshot import take_snapshot
-from tests.run.conftest import Harness, wait_until
+from tests.helpers import wait_until
+from tests.run.conftest import Harness
 
 GATED = """
 import os, pathlib, time, sweeplab
@@ -25,6 +26,16 @@ while not gate.exists():
 sweeplab.report("loss", x, step=step + 1)
 """
 
+def _start_gated(harness: Harness, gate: Path, max_trials: int, max_parallel: int) -> Runner:
+    """Start a run of GATED trials, which report until ``gate`` exists."""
+    harness.script("train.py", GATED)
+    config = harness.config(limits={"max_trials": max_trials, "max_parallel": max_parallel},
+                            env={"GATE": str(gate)})
+    runner = harness.runner(config)
+    runner.start()
+    return runner
+
+
 QUICK = """
 import sweeplab
 sweeplab.report("loss", sweeplab.param("x"), step=1)
@@ -32,12 +43,8 @@ sweeplab.report("loss", sweeplab.param("x"), step=1)
 
 
 def test_stop_one_trial_and_the_experiment_goes_on(harness: Harness, tmp_path: Path) -> None:
-    harness.script("train.py", GATED)
     gate = tmp_path / "gate"
-    config = harness.config(limits={"max_trials": 2, "max_parallel": 1},
-                            env={"GATE": str(gate)})
-    runner = harness.runner(config)
-    runner.start()
+    runner = _start_gated(harness, gate, max_trials=2, max_parallel=1)
     exp = harness.store.get_experiment("exp")
 
     def running() -> list[int]:
@@ -79,12 +86,8 @@ def test_rerun_repeats_params_on_top_of_max_trials(harness: Harness) -> None:
 
 
 def test_rerun_order_while_running(harness: Harness, tmp_path: Path) -> None:
-    harness.script("train.py", GATED)
     gate = tmp_path / "gate"
-    config = harness.config(limits={"max_trials": 1, "max_parallel": 2},
-                            env={"GATE": str(gate)})
-    runner = harness.runner(config)
-    runner.start()
+    runner = _start_gated(harness, gate, max_trials=1, max_parallel=2)
     exp = harness.store.get_experiment("exp")
     wait_until(lambda: len(harness.store.list_trials(exp.id)) == 1, what="trial 1")
     first = harness.store.list_trials(exp.id)[0]

@@ -14,7 +14,7 @@ from app.engine.experiment import load_experiment
 from app.engine.trial import ExperimentState, TrialState
 from app.session import Session, SessionError
 from app.store.store import Store
-from tests.run.conftest import wait_until
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from app.engine.records import ProcessEventKind, Snapshot, TrialSpec
 from app.remote.gpu import NoFreeSlot
 from app.remote.slurm.executor import SlurmExecutor
 from app.remote.slurm.localcluster import LocalSlurm
-from tests.run.conftest import wait_until
+from tests.helpers import wait_until
 from tests.slurm.slurm_support import Events, make_executor, slurm_state
 
 K = ProcessEventKind

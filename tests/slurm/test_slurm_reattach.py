@@ -7,7 +7,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from app.engine.docio import dump_text
@@ -16,20 +15,11 @@ from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
 from app.store.store import Store
-from tests.run.conftest import wait_until
+from tests.helpers import experiment_doc, gated_trial, trials_of, wait_until, write_code
 from tests.slurm.slurm_support import slurm_state
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAIN = """
-import os, pathlib, time, sweeplab
-x = sweeplab.param("x")
-gate = pathlib.Path(os.environ["GATE"])
-for step in range(1, 21):
-    sweeplab.report("loss", x + 1.0 / step, step=step)
-    if step == 5:  # hold here until the test has killed the app
-        while not gate.exists():
-            time.sleep(0.01)
-"""
+TRAIN = gated_trial(steps=20, hold_at=5)  # held at step 5 while the app dies
 
 
 def test_kill_9_the_app_then_resume_follows_every_job_again(
@@ -39,24 +29,16 @@ def test_kill_9_the_app_then_resume_follows_every_job_again(
     store = Store(env["SWEEPLAB_DB"])
     ClusterProfiles(store).add(ClusterProfile("hpc", workdir=str(tmp_path / "work"),
                                               python=sys.executable, max_parallel=3))
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "train.py").write_text(textwrap.dedent(TRAIN))
     path = tmp_path / "experiment.yaml"
-    path.write_text(dump_text({
-        "version": 1, "name": "crash", "code_dir": str(code), "command": "{python} train.py",
-        "kpi": {"name": "loss", "goal": "min"}, "algorithm": {"name": "random", "seed": 3},
-        "space": {"version": 1, "space": [
-            {"name": "x", "type": "number", "auto": True, "distribution": "uniform",
-             "min": 0.0, "max": 1.0, "default": 0.5}]},
-        "limits": {"max_trials": 4, "max_parallel": 3},
-        "env": {"GATE": str(tmp_path / "gate")}, "hosts": ["hpc"]}))
+    path.write_text(dump_text(experiment_doc(
+        write_code(tmp_path, TRAIN), name="crash", algorithm={"name": "random", "seed": 3},
+        limits={"max_trials": 4, "max_parallel": 3}, env={"GATE": str(tmp_path / "gate")},
+        hosts=["hpc"])))
     app = subprocess.Popen([sys.executable, "-m", "app", "run", str(path)], cwd=ROOT, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         def held() -> bool:
-            trials = (store.list_trials(store.get_experiment("crash").id)
-                      if store.list_experiments() else [])
+            trials = trials_of(store, "crash")
             return len(trials) == 3 and all(t.state is TrialState.RUNNING
                                             and len(store.get_metrics(t.id)) >= 5
                                             for t in trials)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,27 +13,17 @@ from typing import Any
 
 import pytest
 
-from app.engine.experiment import experiment_from_dict
 from app.engine.records import TrialRecord
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
 from app.store.store import Store
-from app.wiring import build_runner
-from tests.run.conftest import wait_until
+from tests.helpers import gated_trial, running, store_experiment, wait_until
 from tests.slurm.slurm_support import slurm_state
 
 ROOT = Path(__file__).resolve().parents[2]
-GATED = """
-import os, pathlib, time, sweeplab
-x = sweeplab.param("x")
-sweeplab.report("loss", x + 1.0, step=1)
-while not pathlib.Path(os.environ["GATE"]).exists():
-    time.sleep(0.02)
-for step in range(2, 4):
-    sweeplab.report("loss", x + 1.0 / step, step=step)
-"""
+GATED = gated_trial(steps=3)
 
 
 @pytest.fixture
@@ -54,21 +43,10 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slurm: LocalSlurm) ->
 
 
 def _experiment(tmp_path: Path, store: Store, script: str, **fields: Any) -> int:
-    code = tmp_path / "code"
-    code.mkdir(exist_ok=True)
-    (code / "train.py").write_text(textwrap.dedent(script))
-    doc: dict[str, Any] = {
-        "version": 1, "name": "cluster-run", "code_dir": str(code),
-        "command": "{python} train.py", "kpi": {"name": "loss", "goal": "min"},
-        "space": {"version": 1, "space": [
-            {"name": "x", "type": "number", "auto": True, "distribution": "uniform",
-             "min": 0.0, "max": 1.0, "default": 0.5}]},
-        "algorithm": {"name": "random", "seed": 5}, "hosts": ["hpc"],
-        "env": {"GATE": str(tmp_path / "gate")},
-    }
-    doc.update(fields)
-    config = experiment_from_dict(doc, code)
-    return store.create_experiment(config.name, config.to_dict()).id
+    """A stored experiment on the ``hpc`` cluster, gated by ``gate``."""
+    return store_experiment(store, tmp_path, script, **{
+        "name": "cluster-run", "algorithm": {"name": "random", "seed": 5}, "hosts": ["hpc"],
+        "env": {"GATE": str(tmp_path / "gate")}, **fields})
 
 
 def _trials(store: Store, experiment_id: int, state: TrialState) -> list[TrialRecord]:
@@ -79,21 +57,13 @@ def test_an_optimisation_runs_through_slurm_beside_this_machine(
         tmp_path: Path, store: Store, slurm: LocalSlurm) -> None:
     experiment_id = _experiment(tmp_path, store, GATED, hosts=["local", "hpc"],
                                 limits={"max_trials": 8, "max_parallel": 5})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id),
-                                fresh_snapshot=True, grace=1.0)
-    runner.start()
-    try:
+    with running(store, experiment_id, tmp_path / "gate", grace=1.0) as (runner, _):
         wait_until(lambda: len(_trials(store, experiment_id, TrialState.RUNNING)) == 5, 60,
                    "5 trials running")
         assert Counter(t.host for t in _trials(store, experiment_id, TrialState.RUNNING)) == {
             "local": 1, "hpc": 4}
         (tmp_path / "gate").touch()
         assert runner.wait(90)
-    finally:
-        (tmp_path / "gate").touch()
-        runner.stop()
-        runner.wait(30)
-        pool.close()
     trials = store.list_trials(experiment_id)
     assert len(trials) == 8 and all(t.state is TrialState.COMPLETED for t in trials), [
         (t.number, t.state, t.error) for t in trials]
@@ -111,18 +81,13 @@ def test_stop_ends_running_jobs_stopped_not_failed(
         tmp_path: Path, store: Store, slurm: LocalSlurm) -> None:
     experiment_id = _experiment(tmp_path, store, GATED,
                                 limits={"max_trials": 8, "max_parallel": 4})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id),
-                                fresh_snapshot=True, grace=5.0)
-    runner.start()
-    try:
+    with running(store, experiment_id, tmp_path / "gate", grace=5.0) as (runner, _):
         wait_until(lambda: all(len(store.get_metrics(t.id)) == 1 for t in
                                _trials(store, experiment_id, TrialState.RUNNING))
                    and len(_trials(store, experiment_id, TrialState.RUNNING)) == 4, 60,
                    "4 trials running, each at step 1")
         runner.stop()
         assert runner.wait(60)
-    finally:
-        pool.close()
     trials = store.list_trials(experiment_id)
     assert len(trials) == 4 and all(t.state is TrialState.STOPPED for t in trials), [
         (t.number, t.state, t.error) for t in trials]
@@ -143,13 +108,8 @@ def test_asha_prunes_trials_on_slurm(tmp_path: Path, store: Store, slurm: LocalS
         scheduler={"name": "asha", "grace_period": 1, "reduction_factor": 3},
         limits={"max_trials": 9, "max_parallel": 4, "max_epochs": 9},
         env={"QUADRATIC_EPOCH_SECONDS": "0.1"})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id),
-                                fresh_snapshot=True, grace=5.0)
-    runner.start()
-    try:
+    with running(store, experiment_id, grace=5.0) as (runner, _):
         assert runner.wait(120)
-    finally:
-        pool.close()
     trials = store.list_trials(experiment_id)
     states = Counter(t.state for t in trials)
     assert states[TrialState.PRUNED] >= 1 and set(states) <= {
@@ -164,10 +124,7 @@ def test_a_trial_pending_in_the_queue_is_queued_with_slurms_reason(
         tmp_path: Path, store: Store) -> None:
     experiment_id = _experiment(tmp_path, store, GATED, hosts=["queue-only"],
                                 limits={"max_trials": 1, "max_parallel": 1})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id),
-                                fresh_snapshot=True, grace=1.0)
-    runner.start()
-    try:
+    with running(store, experiment_id, tmp_path / "gate", grace=1.0) as (runner, _):
         wait_until(lambda: bool(store.list_trials(experiment_id))
                    and store.list_trials(experiment_id)[0].error is not None, 30,
                    "the pending reason on the trial")
@@ -177,8 +134,6 @@ def test_a_trial_pending_in_the_queue_is_queued_with_slurms_reason(
         assert trial.error.endswith(": its partition is down (PartitionDown)")
         runner.stop()
         assert runner.wait(30)
-    finally:
-        pool.close()
     (trial,) = store.list_trials(experiment_id)
     assert trial.state is TrialState.STOPPED and trial.started_at is None
 
@@ -194,10 +149,7 @@ def test_a_job_slurm_kills_at_its_time_limit_fails_with_slurms_reason(
     experiment_id = _experiment(tmp_path, store, script,
                                 limits={"max_trials": 1, "max_parallel": 1,
                                         "max_trial_seconds": 3600})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id),
-                                fresh_snapshot=True, grace=1.0)
-    runner.start()
-    try:
+    with running(store, experiment_id, grace=1.0) as (runner, _):
         wait_until(lambda: any(len(store.get_metrics(t.id)) == 1 for t in
                                _trials(store, experiment_id, TrialState.RUNNING)), 60,
                    "the trial to run")
@@ -208,8 +160,6 @@ def test_a_job_slurm_kills_at_its_time_limit_fails_with_slurms_reason(
         # Slurm checks time limits every 30 s; a limit of 0 minutes is past at once
         slurm.command("scontrol", "update", f"JobId={trial.pid}", "TimeLimit=0")
         assert runner.wait(45)
-    finally:
-        pool.close()
     (trial,) = store.list_trials(experiment_id)
     assert trial.state is TrialState.FAILED and trial.error is not None
     assert trial.error.startswith(f"Slurm ended job {trial.pid}: it reached its time limit "

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import stat
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from app.engine.experiment import experiment_from_dict
 from app.engine.records import ProcessEventKind, Snapshot, TrialSpec
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.slurm.connect import cluster_access
@@ -25,8 +23,8 @@ from app.remote.ssh.profile import Secrets, ServerProfile
 from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from app.wiring import build_runner, known_hosts
-from tests.run.conftest import wait_until
+from app.wiring import known_hosts
+from tests.helpers import running, store_experiment, wait_until
 from tests.slurm.slurm_support import Events, slurm_state
 from tests.ssh.conftest import client_key, make_profile, sshd_factory, workdir
 from tests.ssh.sshd import Sshd
@@ -63,25 +61,13 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slurm: LocalSlurm,
 def test_an_optimisation_runs_on_a_cluster_behind_an_ssh_login_node(
         tmp_path: Path, lab: tuple[Store, ClusterProfile, Sshd], slurm: LocalSlurm) -> None:
     store, _cluster, _server = lab
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "train.py").write_text(textwrap.dedent(TRAIN))
-    config = experiment_from_dict({
-        "version": 1, "name": "via-ssh", "code_dir": str(code), "command": "{python} train.py",
-        "kpi": {"name": "loss", "goal": "min"}, "algorithm": {"name": "random", "seed": 2},
-        "space": {"version": 1, "space": [
-            {"name": "x", "type": "number", "auto": True, "distribution": "uniform",
-             "min": 0.0, "max": 1.0, "default": 0.5}]},
-        "limits": {"max_trials": 5, "max_parallel": 3}, "hosts": ["hpc-ssh"]}, code)
-    experiment = store.create_experiment(config.name, config.to_dict())
-    runner, pool = build_runner(store, experiment, fresh_snapshot=True, grace=1.0,
-                                secrets=lambda profile: Secrets())
-    runner.start()
-    try:
+    experiment_id = store_experiment(
+        store, tmp_path, TRAIN, name="via-ssh", algorithm={"name": "random", "seed": 2},
+        limits={"max_trials": 5, "max_parallel": 3}, hosts=["hpc-ssh"])
+    with running(store, experiment_id, grace=1.0,
+                 secrets=lambda profile: Secrets()) as (runner, pool):
         assert runner.wait(90)
-    finally:
-        pool.close()
-    trials = store.list_trials(experiment.id)
+    trials = store.list_trials(experiment_id)
     assert len(trials) == 5 and all(t.state is TrialState.COMPLETED for t in trials), [
         (t.number, t.state, t.error) for t in trials]
     for trial in trials:
@@ -93,7 +79,7 @@ def test_an_optimisation_runs_on_a_cluster_behind_an_ssh_login_node(
             "command -v source")  # the cluster's setup runs on the compute node too
     access = pool.host("hpc-ssh").access  # type: ignore[attr-defined]
     assert isinstance(access, SshAccess) and access.uploads == 1
-    assert store.get_experiment(experiment.id).state is ExperimentState.COMPLETED
+    assert store.get_experiment(experiment_id).state is ExperimentState.COMPLETED
 
 
 def test_a_failing_setup_is_reported_in_plain_words(

@@ -23,6 +23,7 @@ from app.remote.ssh.connection import (
 )
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
+from tests.helpers import wait_until
 from tests.ssh.sshd import Sshd, free_port, gone, keygen
 
 PASSWORD = "hunter2-Pa55word-not-for-logs"
@@ -155,10 +156,7 @@ def test_ssh_agent_login(
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while not socket_path.exists():
-            assert time.monotonic() < deadline, "ssh-agent did not start"
-            time.sleep(0.01)  # polling interval of the wait
+        wait_until(socket_path.exists, 10, "ssh-agent to make its socket")
         monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
         by_agent = dataclasses.replace(profile, auth=AuthKind.AGENT, key_file=None)
         with pytest.raises(AuthFailed, match="ssh-agent has no keys"):

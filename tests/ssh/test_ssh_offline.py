@@ -15,7 +15,8 @@ from app.remote.ssh.executor import SshExecutor
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.remote.ssh.scripts import STOP_HELPER_NAME
-from tests.remote.remote_support import Events, group_gone, spec, wait_until
+from tests.helpers import wait_until
+from tests.remote.remote_support import Events, group_gone, spec
 from tests.ssh.sshd import Sshd, gone
 
 CMD = "{python} trial.py"

@@ -4,33 +4,24 @@ the CLI and the GUI use: placement balance, a killed server, hostile parameter v
 from __future__ import annotations
 
 import os
-import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.engine.experiment import experiment_from_dict
+from app.engine.runner import Runner
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.ssh.profile import ServerProfile
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from app.wiring import build_runner, known_hosts
-from tests.run.conftest import wait_until
+from app.wiring import known_hosts
+from tests.helpers import gated_trial, running, store_experiment, wait_until
 from tests.ssh.sshd import Sshd
 
-GATED = """
-import os, pathlib, sys, time, sweeplab
-x = sweeplab.param("x")
-gate = pathlib.Path(os.environ["GATE"])
-sweeplab.report("loss", x + 1.0, step=1)
-while not gate.exists():
-    time.sleep(0.02)
-for step in range(2, 6):
-    sweeplab.report("loss", x + 1.0 / step, step=step)
-"""
+GATED = gated_trial(steps=5)
 
 
 @pytest.fixture
@@ -50,47 +41,37 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd_factory: Callable[
 
 
 def _experiment(tmp_path: Path, store: Store, script: str, **fields: Any) -> int:
-    code = tmp_path / "code"
-    code.mkdir(exist_ok=True)
-    (code / "train.py").write_text(textwrap.dedent(script))
-    doc: dict[str, Any] = {
-        "version": 1, "name": "lab-run", "code_dir": str(code), "command": "{python} train.py",
-        "kpi": {"name": "loss", "goal": "min"},
-        "space": {"version": 1, "space": [
-            {"name": "x", "type": "number", "auto": True, "distribution": "uniform",
-             "min": 0.0, "max": 1.0, "default": 0.5}]},
-        "algorithm": {"name": "random", "seed": 5},
-        "hosts": ["local", "lab1", "lab2", "lab3"],
-        "env": {"GATE": str(tmp_path / "gate")},
-    }
-    doc.update(fields)
-    config = experiment_from_dict(doc, code)
-    return store.create_experiment(config.name, config.to_dict()).id
+    """A stored experiment over this machine and the three servers, gated by ``gate``."""
+    return store_experiment(store, tmp_path, script, **{
+        "name": "lab-run", "algorithm": {"name": "random", "seed": 5},
+        "hosts": ["local", "lab1", "lab2", "lab3"], "env": {"GATE": str(tmp_path / "gate")},
+        **fields})
 
 
 def _running(store: Store, experiment_id: int) -> list[Any]:
     return [t for t in store.list_trials(experiment_id) if t.state is TrialState.RUNNING]
 
 
+@contextmanager
+def _eight_held(tmp_path: Path, store: Store, max_trials: int,
+                **options: Any) -> Iterator[tuple[Runner, int]]:
+    """A run of GATED trials (``options`` go to the runner) once 8 of them, as many as
+    the hosts take, are running, held at step 1; yields the runner and experiment id."""
+    experiment_id = _experiment(tmp_path, store, GATED,
+                                limits={"max_trials": max_trials, "max_parallel": 8})
+    with running(store, experiment_id, tmp_path / "gate", grace=1.0, **options) as (runner, _):
+        wait_until(lambda: len(_running(store, experiment_id)) == 8, 60, "8 trials running")
+        yield runner, experiment_id
+
+
 def test_trials_spread_evenly_over_three_servers_and_this_machine(
         tmp_path: Path, lab: tuple[Store, list[Sshd]]) -> None:
     store, _ = lab
-    experiment_id = _experiment(tmp_path, store, GATED,
-                                limits={"max_trials": 12, "max_parallel": 8})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id), fresh_snapshot=True,
-                                grace=1.0)
-    runner.start()
-    try:
-        wait_until(lambda: len(_running(store, experiment_id)) == 8, 60, "8 trials running")
+    with _eight_held(tmp_path, store, 12) as (runner, experiment_id):
         assert Counter(t.host for t in _running(store, experiment_id)) == {
             "local": 2, "lab1": 2, "lab2": 2, "lab3": 2}
         (tmp_path / "gate").touch()
         assert runner.wait(120)
-    finally:
-        (tmp_path / "gate").touch()
-        runner.stop()
-        runner.wait(30)
-        pool.close()
     trials = store.list_trials(experiment_id)
     assert len(trials) == 12 and all(t.state is TrialState.COMPLETED for t in trials)
     for trial in trials:
@@ -101,13 +82,7 @@ def test_trials_spread_evenly_over_three_servers_and_this_machine(
 def test_a_killed_server_loses_its_trials_which_run_again_elsewhere(
         tmp_path: Path, lab: tuple[Store, list[Sshd]]) -> None:
     store, servers = lab
-    experiment_id = _experiment(tmp_path, store, GATED,
-                                limits={"max_trials": 8, "max_parallel": 8})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id), fresh_snapshot=True,
-                                grace=1.0, offline_timeout=3.0)
-    runner.start()
-    try:
-        wait_until(lambda: len(_running(store, experiment_id)) == 8, 60, "8 trials running")
+    with _eight_held(tmp_path, store, 8, offline_timeout=3.0) as (runner, experiment_id):
         on_lab2 = [t for t in _running(store, experiment_id) if t.host == "lab2"]
         assert len(on_lab2) == 2
         servers[1].kill()
@@ -115,11 +90,6 @@ def test_a_killed_server_loses_its_trials_which_run_again_elsewhere(
                    60, "lab2's trials to be LOST")
         (tmp_path / "gate").touch()
         assert runner.wait(120)
-    finally:
-        (tmp_path / "gate").touch()
-        runner.stop()
-        runner.wait(30)
-        pool.close()
     trials = store.list_trials(experiment_id)
     lost = [t for t in trials if t.state is TrialState.LOST]
     assert {t.id for t in lost} == {t.id for t in on_lab2}
@@ -152,12 +122,8 @@ def test_hostile_parameter_values_reach_the_script_as_literal_text(
             {"name": "s", "type": "choice", "auto": True, "default": value, "values": [value]},
             {"name": "host_hint", "type": "string", "auto": False, "default": "t"}]},
         limits={"max_trials": 4, "max_parallel": 4}, algorithm={"name": "grid"})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id), fresh_snapshot=True)
-    runner.start()
-    try:
+    with running(store, experiment_id) as (runner, _):
         assert runner.wait(60)
-    finally:
-        pool.close()
     trials = store.list_trials(experiment_id)
     assert trials and all(t.state is TrialState.COMPLETED for t in trials), [
         (t.state, t.error) for t in trials]
@@ -170,13 +136,7 @@ def test_hostile_parameter_values_reach_the_script_as_literal_text(
 def test_a_server_that_returns_in_time_loses_nothing(
         tmp_path: Path, lab: tuple[Store, list[Sshd]]) -> None:
     store, servers = lab
-    experiment_id = _experiment(tmp_path, store, GATED,
-                                limits={"max_trials": 8, "max_parallel": 8})
-    runner, pool = build_runner(store, store.get_experiment(experiment_id), fresh_snapshot=True,
-                                grace=1.0, offline_timeout=60.0)
-    runner.start()
-    try:
-        wait_until(lambda: len(_running(store, experiment_id)) == 8, 60, "8 trials running")
+    with _eight_held(tmp_path, store, 8, offline_timeout=60.0) as (runner, experiment_id):
         servers[0].kill()  # lab1 vanishes with its two trials held at step 1 ...
         (tmp_path / "gate").touch()  # ... which go on, and end, while it is away
         wait_until(lambda: sum(t.state is TrialState.COMPLETED
@@ -184,11 +144,6 @@ def test_a_server_that_returns_in_time_loses_nothing(
                    "the other trials to finish")
         servers[0].start()  # back well within the offline timeout
         assert runner.wait(120)
-    finally:
-        (tmp_path / "gate").touch()
-        runner.stop()
-        runner.wait(30)
-        pool.close()
     trials = store.list_trials(experiment_id)
     assert len(trials) == 8, "nothing lost, nothing run again"
     assert all(t.state is TrialState.COMPLETED for t in trials), [
