@@ -50,6 +50,13 @@ def _gui(args: argparse.Namespace) -> int:
                    db=getattr(args, "db", None))
 
 
+def _stored_experiment(args: argparse.Namespace) -> str:
+    """``experiment 'NAME': `` for a command on a stored experiment (show, resume...), so
+    that a problem in its stored definition says which experiment it is in; else ''."""
+    name = getattr(args, "experiment", None)
+    return f"experiment {name!r}: " if isinstance(name, str) else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors print plain lines and exit 2, never a traceback."""
     parser = build_parser()
@@ -58,8 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args))
     except ValidationError as exc:
+        where = _stored_experiment(args)
         for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {where}{problem}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, OSError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,9 +9,10 @@ from pathlib import Path
 from rich.table import Table
 
 from app.commands.console import best_trials, console, format_kpi, trials_table
+from app.definitions import BrokenExperiment, checked_config, config_or_broken
 from app.engine.trial import ExperimentState
 from app.exporting import export_text, write_export
-from app.wiring import config_of, open_store
+from app.wiring import open_store
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -33,25 +34,36 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def _ls(args: argparse.Namespace) -> int:
+    """Every experiment; one whose definition no longer validates is listed as broken,
+    with its reason under the table, instead of ending the listing."""
+    broken: list[BrokenExperiment] = []
     with open_store(args.db) as store:
         table = Table(title=f"experiments in {store.url}", title_justify="left")
         for column in ("id", "name", "state", "trials", "best KPI", "created"):
             table.add_column(column)
         for exp in store.list_experiments():
             trials = store.list_trials(exp.id)
-            config = config_of(exp)
-            best = best_trials(trials, config, 1)
-            kpi = f"{config.kpi.name} {format_kpi(best[0].kpi)}" if best else "—"
-            table.add_row(str(exp.id), exp.name, exp.state.value, str(len(trials)), kpi,
+            config = config_or_broken(exp)
+            if isinstance(config, BrokenExperiment):
+                broken.append(config)
+                state, kpi = "[red]broken[/]", "—"
+            else:
+                best = best_trials(trials, config, 1)
+                state = exp.state.value
+                kpi = f"{config.kpi.name} {format_kpi(best[0].kpi)}" if best else "—"
+            table.add_row(str(exp.id), exp.name, state, str(len(trials)), kpi,
                           exp.created_at.strftime("%Y-%m-%d %H:%M"))
         console.print(table)
+    for problem in broken:
+        console.print(f"broken: {problem.record.name!r} (id {problem.record.id}, "
+                      f"{problem.record.state.value}): {problem.reason}", markup=False)
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         exp = store.get_experiment(args.experiment)
-        config = config_of(exp)
+        config = checked_config(exp)
         trials = store.list_trials(exp.id)
         console.print(trials_table(trials, config.kpi.name,
                                    f"{exp.name} ({exp.state.value}), {len(trials)} trials"))
@@ -59,8 +71,16 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    """The trials as stored; a broken definition is said on stderr but does not stop the
+    export, which is how a broken experiment's results are got out."""
     with open_store(args.db) as store:
-        trials = store.list_trials(store.get_experiment(args.experiment).id)
+        exp = store.get_experiment(args.experiment)
+        trials = store.list_trials(exp.id)
+    broken = config_or_broken(exp)
+    if isinstance(broken, BrokenExperiment):
+        print(f"warning: experiment {exp.name!r} (id {exp.id}) has an invalid stored "
+              f"definition ({broken.details}); its trials are exported as stored",
+              file=sys.stderr)
     if args.output:
         write_export(trials, args.output, args.format)
     else:

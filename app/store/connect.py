@@ -7,6 +7,7 @@ programs writing at once wait for each other instead of failing half way.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ from app.engine.ports import StoreError
 
 ENV_VAR = "SWEEPLAB_DB"
 """Environment variable that overrides the default database (a URL or a file path)."""
+
+BUSY_TIMEOUT_ENV = "SWEEPLAB_BUSY_TIMEOUT"
+"""Environment variable: seconds a SQLite write waits for another program's lock."""
+DEFAULT_BUSY_TIMEOUT = 10.0
 
 WRITE_OPTION = "sweeplab_write"
 """Execution option that marks a connection used for a write transaction."""
@@ -48,6 +53,33 @@ def default_database_url() -> str:
     if override:
         return override if "://" in override else sqlite_url(Path(override))
     return sqlite_url(Path(platformdirs.user_data_dir("sweeplab")) / "sweeplab.db")
+
+
+def resolve_busy_timeout(busy_timeout: float | None) -> float:
+    """``busy_timeout`` if given, else ``$SWEEPLAB_BUSY_TIMEOUT``, else 10 seconds.
+
+    The variable lets a script (or a test) that would rather fail fast than wait
+    for another program's write lock say so without a command-line option.
+
+    Raises:
+        ValueError: the value is not a finite number of seconds >= 0 (naming the
+            variable when it came from there).
+    """
+    if busy_timeout is None:
+        raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+        if not raw:
+            return DEFAULT_BUSY_TIMEOUT
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"{BUSY_TIMEOUT_ENV} must be a number of seconds >= 0, "
+                             f"got {raw!r}")
+        return seconds
+    if not math.isfinite(busy_timeout) or busy_timeout < 0:
+        raise ValueError(f"busy_timeout must be >= 0 seconds, got {busy_timeout}")
+    return float(busy_timeout)
 
 
 def sqlite_url(path: Path) -> str:

@@ -49,18 +49,16 @@ def current_revisions(connection: sa.Connection) -> tuple[str, ...]:
     return tuple(MigrationContext.configure(connection).get_current_heads())
 
 
-def upgrade(connection: sa.Connection, target: Target) -> None:
-    """Migrate the database behind ``connection`` to the newest revision.
+def is_current(connection: sa.Connection, target: Target) -> bool:
+    """Whether the database already has the newest schema; a read, no lock taken.
 
-    Runs inside the caller's transaction (a write transaction: ``BEGIN IMMEDIATE``
-    on SQLite; on PostgreSQL an advisory lock keeps concurrent openers in line).
+    Opening a store asks this first so that a database another program is writing
+    to can still be opened and read: only an upgrade needs the write lock.
 
     Raises:
         StoreError: the database holds someone else's tables, or a schema revision
             this Sweeplab does not know (written by a newer version).
     """
-    if target.backend is Backend.POSTGRESQL:
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     tables = set(sa.inspect(connection).get_table_names())
     if tables and _VERSION_TABLE not in tables:
         shown = ", ".join(sorted(tables)[:5])
@@ -73,11 +71,10 @@ def upgrade(connection: sa.Connection, target: Target) -> None:
             f"{target.place} is not a Sweeplab database (it holds other tables: {shown}); "
             "give Sweeplab a database of its own"
         )
-    config = alembic_config(connection)
-    scripts = ScriptDirectory.from_config(config)
+    scripts = ScriptDirectory.from_config(alembic_config())
     current = current_revisions(connection)
     if current == (scripts.get_current_head(),):
-        return
+        return True
     for revision in current:
         try:
             scripts.get_revision(revision)
@@ -87,7 +84,26 @@ def upgrade(connection: sa.Connection, target: Target) -> None:
                 f"does not know (newest known: {head_revision()!r}); it was written by a "
                 "newer Sweeplab"
             ) from exc
-    command.upgrade(config, "head")
+    return False
+
+
+def upgrade(connection: sa.Connection, target: Target) -> None:
+    """Migrate the database behind ``connection`` to the newest revision.
+
+    Runs inside the caller's transaction (a write transaction: ``BEGIN IMMEDIATE``
+    on SQLite; on PostgreSQL an advisory lock keeps concurrent openers in line).
+    The revision is checked again under that lock, as another program may have
+    upgraded the database since the caller's :func:`is_current` read.
+
+    Raises:
+        StoreError: the database holds someone else's tables, or a schema revision
+            this Sweeplab does not know (written by a newer version).
+    """
+    if target.backend is Backend.POSTGRESQL:
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    if is_current(connection, target):
+        return
+    command.upgrade(alembic_config(connection), "head")
 
 
 def schema_differences(connection: sa.Connection) -> list[Any]:

@@ -35,11 +35,12 @@ from app.store.connect import (
     make_engine,
     make_private_folder,
     parse_url,
+    resolve_busy_timeout,
     use_wal,
     write_engine,
 )
 from app.store.errors import describe
-from app.store.migrate import upgrade
+from app.store.migrate import is_current, upgrade
 from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
 
 if TYPE_CHECKING:
@@ -56,15 +57,20 @@ class Store:
         url: a SQLAlchemy URL: ``sqlite:////abs/path.db``, ``sqlite://`` (memory) or
             ``postgresql+psycopg://user@host:5432/db``.
         busy_timeout: seconds a SQLite write waits for another program's lock
-            before failing with "locked".
+            before failing with "locked"; None: ``$SWEEPLAB_BUSY_TIMEOUT``, else 10.
 
     Raises:
         StoreError: the database cannot be opened, is not a Sweeplab database, or
-            was written by a newer Sweeplab. Opening migrates it to the newest schema.
+            was written by a newer Sweeplab. Opening migrates it to the newest schema;
+            a database already at it is only read, so it opens while another program
+            writes to it.
+        ValueError: ``busy_timeout`` (or ``$SWEEPLAB_BUSY_TIMEOUT``) is not a number
+            of seconds >= 0.
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float | None = None) -> None:
         self._target = parse_url(url)
+        busy_timeout = resolve_busy_timeout(busy_timeout)
         self._busy_timeout = busy_timeout
         if self._target.sqlite_path is not None:
             parent = Path(self._target.sqlite_path).parent
@@ -78,8 +84,7 @@ class Store:
         self._read_lock = self._write_lock if self._target.sqlite_path is None else None
         self._closed = False
         try:
-            with self._write_lock, self._writer.begin() as connection:
-                upgrade(connection, self._target)
+            self._bring_up_to_date()
             if self._target.sqlite_path is not None:
                 use_wal(self._engine)
         except (SQLAlchemyError, sqlite3.Error) as exc:
@@ -89,8 +94,23 @@ class Store:
             self._engine.dispose()
             raise
 
+    def _bring_up_to_date(self) -> None:
+        """Upgrade the schema if it is not the newest: a read first, the write lock only
+        when an upgrade is due (:func:`upgrade` checks again under it)."""
+        with self._engine.connect() as connection:
+            current = is_current(connection, self._target)
+        if current:
+            return
+        try:
+            with self._write_lock, self._writer.begin() as connection:
+                upgrade(connection, self._target)
+        except SQLAlchemyError as exc:  # say why merely opening it needed to write
+            described = describe(exc, self._target, self._busy_timeout)
+            raise StoreError(f"{described} (opening it first brings its schema up to this "
+                             "Sweeplab's, which needs a write)") from exc
+
     @classmethod
-    def open(cls, url: str | None = None, *, busy_timeout: float = 10.0) -> Store:
+    def open(cls, url: str | None = None, *, busy_timeout: float | None = None) -> Store:
         """Open ``url``, or the default database (creating its folder) when None."""
         if url is None:
             url = default_database_url()

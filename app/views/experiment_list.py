@@ -1,4 +1,8 @@
-"""The experiments on the left: name, state, best KPI and trial counts."""
+"""The experiments on the left: name, state, best KPI and trial counts.
+
+An experiment whose stored definition no longer validates is still listed, marked
+broken with the reason, so that it can be seen, exported or deleted.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 
+from app.definitions import BrokenExperiment
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord, TrialRecord
 from app.engine.trial import TrialState
 
 Index = QModelIndex | QPersistentModelIndex
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+_BROKEN_COLOUR = QColor(180, 30, 30)
+_REASON_CHARS = 70
 
 
 @dataclass
@@ -25,9 +33,15 @@ class ExperimentRow:
     goal_sign: int
     counts: dict[TrialState, int]
     best: float | None
+    problem: str | None = None
+    """Why the stored definition is unusable (``definition invalid: ...``); None if fine."""
 
     @property
     def text(self) -> str:
+        if self.problem is not None:
+            reason = self.problem if len(self.problem) <= _REASON_CHARS else (
+                self.problem[:_REASON_CHARS - 1] + "…")
+            return f"{self.record.name}\nbroken · {reason}"
         running = self.counts.get(TrialState.RUNNING, 0)
         done = sum(n for s, n in self.counts.items() if s.is_finished())
         failed = self.counts.get(TrialState.FAILED, 0)
@@ -54,6 +68,18 @@ def summarise(record: ExperimentRecord, config: ExperimentConfig,
                 and math.isfinite(kpi) and (best is None or goal.better(kpi, best))):
             best = kpi
     return ExperimentRow(record, config.kpi.name, goal.sign, counts, best)
+
+
+def summarise_any(record: ExperimentRecord, config: ExperimentConfig | BrokenExperiment,
+                  trials: list[TrialRecord]) -> ExperimentRow:
+    """:func:`summarise`, or for a broken definition a row that says why (no best KPI:
+    without a valid definition there is no goal to rank by)."""
+    if not isinstance(config, BrokenExperiment):
+        return summarise(record, config, trials)
+    counts: dict[TrialState, int] = {}
+    for trial in trials:
+        counts[trial.state] = counts.get(trial.state, 0) + 1
+    return ExperimentRow(record, "", 1, counts, None, problem=config.reason)
 
 
 class ExperimentListModel(QAbstractListModel):
@@ -101,6 +127,9 @@ class ExperimentListModel(QAbstractListModel):
         if role == ID_ROLE:
             return row.record.id
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{row.record.name} (id {row.record.id}), created " \
-                   f"{row.record.created_at:%Y-%m-%d %H:%M}"
+            created = (f"{row.record.name} (id {row.record.id}), created "
+                       f"{row.record.created_at:%Y-%m-%d %H:%M}")
+            return created if row.problem is None else f"{created}\nbroken: {row.problem}"
+        if role == Qt.ItemDataRole.ForegroundRole and row.problem is not None:
+            return _BROKEN_COLOUR
         return None

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.definitions import BrokenExperiment, config_or_broken
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import TrialState
@@ -36,7 +37,13 @@ from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
 from app.views.compare import open_compare
 from app.views.experiment_dialog import ExperimentDialog
-from app.views.experiment_list import ID_ROLE, ExperimentListModel, ExperimentRow, summarise
+from app.views.experiment_list import (
+    ID_ROLE,
+    ExperimentListModel,
+    ExperimentRow,
+    summarise,
+    summarise_any,
+)
 from app.views.exports import ExportActions
 from app.views.first_run import FirstRunWizard, open_guided_setup
 from app.views.menus import build_actions, update_actions
@@ -48,6 +55,12 @@ from app.views.trials.columns import ColumnChoices
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
 from app.wiring import known_hosts
+
+_NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings", "save",
+                     "export_best")
+"""Actions that read the experiment's definition: off while a broken one is shown."""
+_DATA_TABS = 3
+"""Space, Trials and Charts: the tabs that show an experiment's definition and trials."""
 
 
 class MainWindow(QMainWindow):
@@ -74,6 +87,7 @@ class MainWindow(QMainWindow):
         # experiment or of its state, not on every trial update
         self._record: ExperimentRecord | None = None
         self._config: ExperimentConfig | None = None
+        self._broken: BrokenExperiment | None = None
 
         self._keeper: SecretKeeper | None = None
         session.secrets = lambda profile: self.keeper.get(profile.name)
@@ -144,6 +158,9 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         update_actions(self)
+        if self._broken is not None:
+            for name in _NEEDS_DEFINITION:
+                self.actions_by_name[name].setEnabled(False)
 
     def _guard(self, action: Any) -> bool:
         try:
@@ -280,7 +297,7 @@ class MainWindow(QMainWindow):
 
     def reload_experiments(self, select_name: str | None = None) -> None:
         """Re-read every experiment's summary; keep (or set) the selection."""
-        rows = [summarise(e, self.session.config(e.id), self.session.trials(e.id))
+        rows = [summarise_any(e, config_or_broken(e), self.session.trials(e.id))
                 for e in self.session.experiments()]
         keep = self.current_id
         self.experiments.set_rows(rows)
@@ -304,8 +321,19 @@ class MainWindow(QMainWindow):
     def show_experiment(self, experiment_id: int) -> None:
         """Load one experiment into the tabs."""
         self.current_id = experiment_id
-        self._record = self.session.experiment(experiment_id)
-        self._config = config = self.session.config(experiment_id)
+        self._record = record = self.session.experiment(experiment_id)
+        config = config_or_broken(record)
+        self._broken = config if isinstance(config, BrokenExperiment) else None
+        for index in range(_DATA_TABS):  # a broken one has nothing to show in them
+            self.tabs.setTabEnabled(index, self._broken is None)
+        if isinstance(config, BrokenExperiment):
+            self._config, self._trials = None, {}
+            self.tabs.setCurrentWidget(self.log)
+            self.log.set_text(f"{config}\nDelete it, or copy its trials out with Export.\n")
+            self._refresh_status()
+            self._update_actions()
+            return
+        self._config = config
         trials = self.session.trials(experiment_id)
         self._trials = {t.id: t for t in trials}
         self.panels.show(config, trials, self.session.metrics_for_trials(trials))
@@ -344,8 +372,8 @@ class MainWindow(QMainWindow):
             record = self.session.experiment(experiment_id)
             if experiment_id == self.current_id:
                 self._record = record
-            self.experiments.update_row(summarise(record, self.session.config(experiment_id),
-                                                  self.session.trials(experiment_id)))
+            self.experiments.update_row(summarise_any(record, config_or_broken(record),
+                                                      self.session.trials(experiment_id)))
         if experiment_id == self.current_id:
             self._refresh_status()
             self._update_actions()

@@ -73,8 +73,8 @@ def test_locked_database_gives_clear_error_after_busy_timeout(tmp_path: Path) ->
         assert 0.25 <= waited < 5.0
         # WAL: readers are not blocked by the writer
         assert [e.name for e in store.list_experiments()] == ["kept"]
-        with pytest.raises(StoreError, match="is locked by another program"):
-            Store(sqlite_url(path), busy_timeout=0.1)
+        with Store(sqlite_url(path), busy_timeout=0.1) as reader:  # a current schema: no write
+            assert [e.name for e in reader.list_experiments()] == ["kept"]
         other.execute("COMMIT")
         assert store.create_experiment("after", {}).id == kept.id + 1
     finally:

@@ -1,0 +1,57 @@
+"""Stored experiment definitions, checked: a broken one is named, never a traceback.
+
+A definition stored by an older Sweeplab, or edited by hand in the database, may no
+longer validate. Listing must still show every experiment (the broken one marked as
+such) and commands on the broken one must say which experiment and what is wrong;
+its trials stay in the database and can still be exported.
+"""
+
+from __future__ import annotations
+
+from app.engine.errors import ValidationError
+from app.engine.experiment import ExperimentConfig
+from app.engine.records import ExperimentRecord
+from app.wiring import config_of
+
+_SHOWN_PROBLEMS = 3
+
+
+class BrokenExperiment(ValueError):
+    """A stored experiment whose definition does not validate.
+
+    ``str()`` is one line naming the experiment, the problem and what still works;
+    :attr:`reason` is the short form for a list (``definition invalid: kpi.name: ...``)
+    and :attr:`details` the problems alone.
+    """
+
+    def __init__(self, record: ExperimentRecord, error: ValidationError) -> None:
+        self.record = record
+        self.problems = list(error.problems)
+        more = len(self.problems) - _SHOWN_PROBLEMS
+        self.details = "; ".join(str(p) for p in self.problems[:_SHOWN_PROBLEMS]) + (
+            f" (and {more} more)" if more > 0 else "")
+        self.reason = f"definition invalid: {self.details}"
+        super().__init__(
+            f"experiment {record.name!r} (id {record.id}) cannot be used: its stored "
+            f"definition is invalid ({self.details}); its trials are kept "
+            f"(`sweeplab export {record.id}` writes them)")
+
+
+def checked_config(record: ExperimentRecord) -> ExperimentConfig:
+    """The experiment's validated definition.
+
+    Raises:
+        BrokenExperiment: it does not validate (a ValueError naming the experiment).
+    """
+    try:
+        return config_of(record)
+    except ValidationError as exc:
+        raise BrokenExperiment(record, exc) from exc
+
+
+def config_or_broken(record: ExperimentRecord) -> ExperimentConfig | BrokenExperiment:
+    """The validated definition, or why it is broken: for lists that show every row."""
+    try:
+        return checked_config(record)
+    except BrokenExperiment as broken:
+        return broken
