@@ -19,6 +19,7 @@ from typing import Any
 
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
+from app.engine.lease import DrivenElsewhere, check_not_driven, is_free
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.reruns import failed_to_requeue
 from app.engine.runner import Runner
@@ -31,6 +32,7 @@ from app.store.store import Store
 from app.wiring import build_runner, config_of, keyring_secrets
 
 ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
+DRIVER = "the Sweeplab window"
 
 
 class SessionError(ValueError):
@@ -153,23 +155,47 @@ class Session:
     def _check_idle(self, experiment_id: int, action: str) -> None:
         if self.is_running(experiment_id):
             raise SessionError(f"stop the experiment before you {action} it")
+        self._check_not_driven(experiment_id)
+
+    def _check_not_driven(self, experiment_id: int) -> None:
+        """Refuse while another program (a ``sweeplab run`` in a terminal) drives it."""
+        try:
+            check_not_driven(self.store, experiment_id,
+                             self.store.get_experiment(experiment_id).name)
+        except DrivenElsewhere as exc:
+            raise SessionError(str(exc)) from exc
+
+    def driven_elsewhere(self, experiment_id: int) -> bool:
+        """Another live program drives the experiment now (not this session)."""
+        if self.is_running(experiment_id):
+            return False
+        holder, seen = self.store.experiment_driver(experiment_id)
+        return not is_free(holder, seen)
 
     # --- running -----------------------------------------------------------------
 
     def start(self, experiment_id: int, *, progress: Progress | None = None,
-              reruns: Sequence[tuple[dict[str, Any], int]] = ()) -> None:
+              reruns: Sequence[tuple[dict[str, Any], int]] = (), paused: bool = False) -> None:
         """Start, or continue after a stop or a crash (trials so far are kept).
 
         The first start packs the code (``progress`` follows it), so call this from a
-        worker thread where the code may be large. ``reruns`` run first.
+        worker thread where the code may be large. ``reruns`` run first; ``paused``
+        follows the running trials without starting new ones.
+
+        Raises:
+            SessionError: this session or another program runs it already.
         """
         if self.is_running(experiment_id):
             raise SessionError("the experiment is running already")
         record = self.store.get_experiment(experiment_id)
         fresh = not self.store.list_trials(experiment_id)
-        runner, executor = build_runner(self.store, record, fresh_snapshot=fresh,
-                                        grace=self._grace, progress=progress, reruns=reruns,
-                                        secrets=self.secrets)
+        try:
+            runner, executor = build_runner(
+                self.store, record, fresh_snapshot=fresh, grace=self._grace,
+                progress=progress, reruns=reruns, secrets=self.secrets, driver=DRIVER,
+                paused=paused)
+        except DrivenElsewhere as exc:
+            raise SessionError(str(exc)) from exc
         # release the run before the views hear of its end, so that a view reacting
         # to the final state already sees the experiment as not running
         runner.subscribe(lambda event: self._on_runner_event(experiment_id, event))
@@ -179,17 +205,51 @@ class Session:
         runner.start()
 
     def _on_runner_event(self, experiment_id: int, event: RunnerEvent) -> None:
-        if event.kind is RunnerEventKind.EXPERIMENT and event.state not in (*ACTIVE, None):
-            with self._lock:
-                run = self._runs.pop(experiment_id, None)
-            if run is not None:
-                run[1].close()
+        if event.kind is not RunnerEventKind.EXPERIMENT:
+            return
+        with self._lock:
+            run = self._runs.get(experiment_id)
+            if run is None or (event.state in (*ACTIVE, None) and not run[0].taken_over):
+                return
+            del self._runs[experiment_id]
+        run[1].close()
 
     def stop(self, experiment_id: int) -> None:
-        """Stop every running trial (SIGINT, escalating) and end the run."""
+        """Stop every running trial (SIGINT, escalating) and end the run.
+
+        A run another program drives is asked to stop through the database, as
+        ``sweeplab stop`` does; that program stops its trials.
+        """
         runner = self._runner(experiment_id)
         if runner is not None:
             runner.stop()
+        elif self.driven_elsewhere(experiment_id):
+            self.store.update_experiment(experiment_id, state=ExperimentState.STOPPED)
+            self.store.add_event(experiment_id, "command", f"stop requested from {DRIVER}")
+            self._changed(experiment_id, "stop requested")
+
+    def orphans(self) -> list[ExperimentRecord]:
+        """Experiments left running or paused by a program that is gone (a crash)."""
+        return [record for record in self.store.list_experiments()
+                if record.state in ACTIVE and not self.is_running(record.id)
+                and is_free(record.driver, record.driver_seen)]
+
+    def reattach(self, progress: Progress | None = None) -> list[str]:
+        """Drive every orphan again: follow its running trials, re-run the lost ones.
+
+        A paused one stays paused. Returns one line per experiment taken up or not
+        (why); slow where servers must be reached, so call it from a worker thread.
+        """
+        lines = []
+        for record in self.orphans():
+            try:
+                self.start(record.id, progress=progress,
+                           paused=record.state is ExperimentState.PAUSED)
+            except (SessionError, ValueError, OSError) as exc:
+                lines.append(f"{record.name}: not taken up: {exc}")
+            else:
+                lines.append(f"{record.name}: taken up again ({record.state.value})")
+        return lines
 
     def stop_trial(self, experiment_id: int, trial_id: int) -> None:
         """Stop one running trial (SIGINT, escalating); the experiment goes on."""
@@ -255,6 +315,8 @@ class Session:
             runner.stop()
             if not runner.wait(timeout):
                 raise SessionError("the running trials did not stop in time; try again")
+        else:
+            self._check_not_driven(experiment_id)
         self.store.delete_trials(experiment_id)
         self.store.update_experiment(experiment_id, state=ExperimentState.DRAFT)
         self.store.add_event(experiment_id, "log", "restarted: trials dropped, new snapshot")

@@ -23,6 +23,7 @@ from app.engine.experiment import (
     ExperimentError,
     experiment_from_dict,
 )
+from app.engine.lease import Lease
 from app.engine.records import ExperimentRecord, ProcessEvent, Snapshot
 from app.engine.resume import build_searcher, settle_leftovers
 from app.engine.runner import Runner
@@ -203,18 +204,37 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
                  grace: float = 5.0, progress: Progress | None = None,
                  reruns: Sequence[tuple[dict[str, Any], int]] = (),
                  secrets: Callable[[ServerProfile], Secrets] = keyring_secrets,
-                 offline_timeout: float = 60.0) -> tuple[Runner, Pool]:
+                 offline_timeout: float = 60.0, driver: str = "sweeplab",
+                 paused: bool = False) -> tuple[Runner, Pool]:
     """A runner that continues ``experiment`` from what the database holds.
 
     ``progress`` follows the code snapshot; ``reruns`` are ``(params, number)`` pairs
     to run first; ``secrets`` gives each server's password or passphrase; a server
     unreachable for ``offline_timeout`` s loses its trials (they run again elsewhere).
+    ``driver`` names this program in the experiment's lease (see
+    :mod:`app.engine.lease`); ``paused`` re-attaches without starting new trials.
     The caller closes the returned pool once the runner has ended.
 
     Raises:
+        DrivenElsewhere: another live program runs the experiment (nothing changed).
         ExperimentError: ``hosts`` names an unknown server (nothing is changed then).
     """
     config = config_of(experiment)
+    lease = Lease.claim(store, experiment.id, experiment.name, driver)
+    try:
+        return _build_runner(store, experiment, config, lease, fresh_snapshot=fresh_snapshot,
+                             grace=grace, progress=progress, reruns=reruns, secrets=secrets,
+                             offline_timeout=offline_timeout, paused=paused)
+    except BaseException:
+        lease.release()
+        raise
+
+
+def _build_runner(store: Store, experiment: ExperimentRecord, config: ExperimentConfig,
+                  lease: Lease, *, fresh_snapshot: bool, grace: float,
+                  progress: Progress | None, reruns: Sequence[tuple[dict[str, Any], int]],
+                  secrets: Callable[[ServerProfile], Secrets], offline_timeout: float,
+                  paused: bool) -> tuple[Runner, Pool]:
     # the pool first: an unknown host is refused before the snapshot changes anything
     pool = build_pool(store, config, grace=grace, secrets=secrets,
                       offline_timeout=offline_timeout)
@@ -234,5 +254,6 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
         attached.append((trial, pool))
     searcher = build_searcher(config, store, experiment.id)
     runner = Runner(store, experiment.id, config, [pool], searcher, snapshot, grace=grace,
-                    reruns=[*left.reruns, *reruns], attached=attached)
+                    reruns=[*left.reruns, *reruns], attached=attached, lease=lease,
+                    paused=paused)
     return runner, pool

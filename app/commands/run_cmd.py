@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from app.commands.console import RunDisplay, best_trials, console, trials_table
+from app.definitions import checked_config
 from app.engine.experiment import load_experiment
+from app.engine.lease import check_not_driven
 from app.engine.records import ExperimentRecord
 from app.engine.reruns import failed_to_requeue
 from app.engine.trial import ExperimentState
 from app.store.store import Store
-from app.wiring import build_runner, config_of, open_store, resolve_hosts
+from app.wiring import build_runner, open_store, resolve_hosts
 
 EXIT_STOPPED = 130
 
@@ -48,16 +50,17 @@ def _run(args: argparse.Namespace) -> int:
                 f"continue it with `sweeplab resume {definition['name']}`, or pass --name NEW")
         resolve_hosts(store, config)  # before anything is stored
         experiment = store.create_experiment(definition["name"], definition)
-        return _drive(store, experiment, fresh_snapshot=True)
+        return _drive(store, experiment, "sweeplab run", fresh_snapshot=True)
 
 
 def _resume(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         experiment = store.get_experiment(args.experiment)
+        check_not_driven(store, experiment.id, experiment.name)
         if experiment.state is ExperimentState.RUNNING:
-            console.print(f"{experiment.name} is marked running; if no other sweeplab is running "
-                          "it, its unfinished trials are closed and it continues here")
-        return _drive(store, experiment, fresh_snapshot=False)
+            console.print(f"{experiment.name} was left running by a program that is gone: "
+                          "its running trials are followed again here")
+        return _drive(store, experiment, "sweeplab resume", fresh_snapshot=False)
 
 
 def _requeue_failed(args: argparse.Namespace) -> int:
@@ -69,14 +72,15 @@ def _requeue_failed(args: argparse.Namespace) -> int:
             return 0
         numbers = ", ".join(str(of) for _, of in reruns)
         console.print(f"{experiment.name}: running trial(s) {numbers} again")
-        return _drive(store, experiment, fresh_snapshot=False, reruns=reruns)
+        return _drive(store, experiment, "sweeplab requeue-failed", fresh_snapshot=False,
+                      reruns=reruns)
 
 
-def _drive(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: bool,
+def _drive(store: Store, experiment: ExperimentRecord, driver: str, *, fresh_snapshot: bool,
            reruns: list[tuple[dict[str, Any], int]] | None = None) -> int:
-    config = config_of(experiment)
+    config = checked_config(experiment)
     runner, executor = build_runner(store, experiment, fresh_snapshot=fresh_snapshot,
-                                    reruns=reruns or ())
+                                    reruns=reruns or (), driver=driver)
     done = sum(1 for t in store.list_trials(experiment.id) if t.state.is_finished())
     display = RunDisplay(config, done)
     runner.subscribe(display)

@@ -35,6 +35,10 @@ class ExperimentRecord:
     snapshot_hash: str | None = None
     commit: str | None = None
     dirty: bool | None = None
+    driver: str | None = None
+    """The program running it now, as :class:`app.engine.lease.Driver` encodes it."""
+    driver_seen: datetime | None = None
+    """When that program last renewed its lease."""
 
 
 @dataclass(frozen=True)

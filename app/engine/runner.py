@@ -23,25 +23,25 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.engine.events import Subscriber
+from app.engine.dispatch import Dispatcher
+from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber
 from app.engine.experiment import ExperimentConfig
 from app.engine.journal import Journal
+from app.engine.lease import Lease
 from app.engine.live import LiveTrial, StopReason, searcher_value
 from app.engine.orders import Command, Order, now
-from app.engine.ports import Executor, TrialRepository
+from app.engine.ports import Executor, StoreError, TrialRepository
 from app.engine.protocol import LineParser
 from app.engine.records import (
     ProcessEvent,
     ProcessEventKind,
     Snapshot,
     TrialRecord,
-    TrialSpec,
 )
 from app.engine.reruns import RerunQueue
 from app.engine.resume import build_scheduler
 from app.engine.schedulers import Decision, Scheduler
 from app.engine.search.base import Searcher
-from app.engine.space.sampling import ParamsMismatch
 from app.engine.trial import ExperimentState, TrialState
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,11 @@ class Runner:
         reruns: ``(params, number)`` pairs to run first, each repeating trial ``number``.
         attached: RUNNING trials of an earlier run that ``executor`` follows again
             (re-attach after a crash); their stored KPI values are taken up.
+        lease: this process's hold on the experiment, renewed from the loop and
+            released at the end; once another program takes it over, the runner
+            stops driving and leaves the trials running for it.
+        paused: start paused (re-attaching to a run that was paused): running trials
+            are followed, none is started until :meth:`resume`.
     """
 
     def __init__(
@@ -84,6 +89,8 @@ class Runner:
         scheduler: Scheduler | None = None,
         reruns: Sequence[tuple[dict[str, Any], int]] = (),
         attached: Sequence[tuple[TrialRecord, Executor]] = (),
+        lease: Lease | None = None,
+        paused: bool = False,
     ) -> None:
         if not executors:
             raise ValueError("a runner needs at least one executor")
@@ -105,17 +112,17 @@ class Runner:
         # thread as ended (CPython gh-90882)
         self._done = threading.Event()
         self._live: dict[int, LiveTrial] = {}
-        self._state = ExperimentState.RUNNING
+        self._state = ExperimentState.PAUSED if paused else ExperimentState.RUNNING
+        self._lease = lease
+        self._taken_over = False
         self._stopping = False
-        self._exhausted = False
         self._budget_spent = False
         self._started = 0.0
         self._next_check = 0.0
         existing = repo.list_trials(experiment_id)
-        self._created = sum(1 for trial in existing if trial.rerun_of is None)
-        self._next_number = max((trial.number for trial in existing), default=0) + 1
         self._reruns = RerunQueue(config.retries, existing, reruns)
-        self._untold: set[int] = set()  # re-runs whose params the searcher refused
+        self._dispatch = Dispatcher(repo, experiment_id, config, executors, searcher,
+                                    snapshot, self._journal, self._reruns, existing, self._log)
         for record, executor in attached:
             self._attach(record, executor)
 
@@ -133,6 +140,11 @@ class Runner:
         self._live[record.id] = live
 
     # --- public API: any thread ------------------------------------------------
+
+    @property
+    def taken_over(self) -> bool:
+        """Another program took the experiment over; this runner stopped driving it."""
+        return self._taken_over
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback`` with every event; returns a function that unsubscribes."""
@@ -190,15 +202,24 @@ class Runner:
         try:
             return self._run()
         finally:
+            if self._lease is not None:
+                try:
+                    self._lease.release()
+                except StoreError:
+                    log.warning("could not release experiment %s", self._experiment_id)
             self._done.set()
 
     def _run(self) -> ExperimentState:
         self._started = time.monotonic()
-        self._set_state(ExperimentState.RUNNING, "started")
+        if self._state is ExperimentState.PAUSED:
+            self._set_state(ExperimentState.PAUSED, "paused: following the running trials, "
+                                                    "no new trial starts until resumed")
+        else:
+            self._set_state(ExperimentState.RUNNING, "started")
         try:
             while not self._finished():
                 self._handle_commands()
-                self._check_external_stop()
+                self._check_outside()
                 self._check_time_limits()
                 if self._state is ExperimentState.RUNNING and not self._stopping:
                     self._fill_slots()
@@ -209,6 +230,8 @@ class Runner:
                 live.executor.stop(live.record.id, self._grace)
             self._set_state(ExperimentState.FAILED, f"the runner failed: {exc}")
             return self._state
+        if self._taken_over:
+            return self._hand_over()
         if self._stopping:
             final = ExperimentState.STOPPED
         elif self._state is ExperimentState.PAUSED:
@@ -219,6 +242,8 @@ class Runner:
         return final
 
     def _finished(self) -> bool:
+        if self._taken_over:
+            return True
         if self._live:
             return False
         if self._stopping:
@@ -226,9 +251,9 @@ class Runner:
         if self._state is ExperimentState.PAUSED or (self._reruns and not self._budget_spent):
             return False
         return (
-            self._exhausted
+            self._dispatch.exhausted
             or self._budget_spent
-            or self._created >= self._config.limits.max_trials
+            or self._dispatch.created >= self._config.limits.max_trials
         )
 
     def _end_message(self, final: ExperimentState) -> str:
@@ -236,9 +261,9 @@ class Runner:
             return "stopped"
         if self._budget_spent:
             return "finished: the time budget ran out"
-        if self._exhausted:
+        if self._dispatch.exhausted:
             return "finished: the searcher has nothing left to try"
-        return f"finished: {self._created} trials"
+        return f"finished: {self._dispatch.created} trials"
 
     def _handle_commands(self) -> None:
         try:
@@ -263,8 +288,14 @@ class Runner:
             self._reruns.add(command.params, command.of)
             self._log(f"trial {command.of}: queued again with the same params")
 
-    def _check_external_stop(self) -> None:
-        """``sweeplab stop`` from another process marks the stored experiment STOPPED."""
+    def _check_outside(self) -> None:
+        """Keep the lease; act on ``sweeplab stop`` from another process.
+
+        That stop marks the stored experiment STOPPED.
+        """
+        if self._lease is not None and not self._lease.renew():
+            self._taken_over = True
+            return
         if self._stopping or time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + EXTERNAL_CHECK_SECONDS
@@ -303,66 +334,8 @@ class Runner:
         self._log(f"trial {live.number}: {reason.value}, stopping it", live.record.id)
 
     def _fill_slots(self) -> None:
-        limits = self._config.limits
-        while not self._budget_spent and len(self._live) < limits.max_parallel:
-            executor = self._pick_executor()
-            if executor is None:
-                return
-            avoid: tuple[str, ...] = ()
-            if self._reruns:
-                rerun = self._reruns.pop()
-                params, of, avoid = rerun.params, rerun.of, rerun.avoid_hosts
-                record = self._new_trial(params, of)
-                try:
-                    self._searcher.restore(record.number, params, None, TrialState.QUEUED)
-                except ParamsMismatch as exc:
-                    self._untold.add(record.number)
-                    self._log(f"trial {record.number} repeats trial {of}, whose params no "
-                              f"longer fit the space ({exc}): the searcher ignores it",
-                              record.id)
-            elif not self._exhausted and self._created < limits.max_trials:
-                suggested = self._searcher.suggest(self._next_number)
-                if suggested is None:
-                    self._exhausted = True
-                    return
-                record = self._new_trial(suggested, None)
-                self._created += 1
-            else:
-                return
-            self._submit(record, executor, avoid)
-
-    def _pick_executor(self) -> Executor | None:
-        """The executor with the most free room relative to its size (balanced load)."""
-        best = max(self._executors, key=lambda e: (e.free_slots() / max(1, e.capacity()),
-                                                   e.free_slots()))
-        return best if best.free_slots() > 0 else None
-
-    def _new_trial(self, params: dict[str, Any], rerun_of: int | None) -> TrialRecord:
-        number = self._next_number
-        record = self._repo.create_trial(self._experiment_id, params, TrialState.QUEUED,
-                                         rerun_of=rerun_of)
-        if record.number != number:
-            raise RuntimeError(f"store numbered trial {record.number}, expected {number}")
-        self._next_number += 1
-        return record
-
-    def _submit(self, record: TrialRecord, executor: Executor,
-                avoid: tuple[str, ...] = ()) -> None:
-        config = self._config
-        spec = TrialSpec(
-            trial_id=record.id,
-            experiment_id=self._experiment_id,
-            command=config.command,
-            params=record.params,
-            snapshot=self._snapshot,
-            env=config.env,
-            gpus=config.gpus_per_trial,
-            max_epochs=config.limits.max_epochs,
-            avoid_hosts=avoid,
-        )
-        self._live[record.id] = LiveTrial(record, executor, config.kpi)
-        executor.submit(spec)
-        self._journal.trial(record)
+        if not self._budget_spent:
+            self._dispatch.fill(self._live)
 
     def _poll_executors(self) -> list[ProcessEvent]:
         if not self._live:
@@ -470,12 +443,22 @@ class Runner:
         del self._live[live.record.id]
         self._scheduler.on_complete(live.number, kpi)
         # a pruned trial is told with its last value, so TPE learns from partial trials
-        if live.number not in self._untold:
+        if live.number not in self._dispatch.untold:
             self._searcher.on_trial_complete(live.number, searcher_value(state, kpi), state)
         return live, {"state": state, "ended_at": now(), "exit_code": exit_code, "kpi": kpi,
                       "error": message}
 
     # --- helpers ---------------------------------------------------------------
+
+    def _hand_over(self) -> ExperimentState:
+        """Stop driving without touching a trial: the program that took over follows them."""
+        message = "another program took this experiment over; this one stopped driving it"
+        self._journal.log(message, persist=False)
+        state = self._repo.get_experiment(self._experiment_id).state
+        self._state = state
+        self._journal.publish(RunnerEvent(RunnerEventKind.EXPERIMENT, self._experiment_id,
+                                          state=state, message=message))
+        return state
 
     def _set_state(self, state: ExperimentState, message: str) -> None:
         self._state = state

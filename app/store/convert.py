@@ -19,6 +19,8 @@ def experiment_record(row: ExperimentRow) -> ExperimentRecord:
         snapshot_hash=row.snapshot_hash,
         commit=row.commit,
         dirty=row.dirty,
+        driver=row.driver,
+        driver_seen=row.driver_seen,
     )
 
 

@@ -56,6 +56,10 @@ class ExperimentRow(Base):
     snapshot_hash: Mapped[str | None] = mapped_column(sa.String(128))
     commit: Mapped[str | None] = mapped_column(sa.String(64))
     dirty: Mapped[bool | None] = mapped_column(sa.Boolean)
+    driver: Mapped[str | None] = mapped_column(sa.String(255))
+    """The program running it now (see app/engine/lease.py); None when none does."""
+    driver_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When that program last renewed its lease."""
 
 
 class TrialRow(Base):

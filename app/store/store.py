@@ -40,6 +40,7 @@ from app.store.connect import (
     write_engine,
 )
 from app.store.errors import describe
+from app.store.leases import LeaseMethods
 from app.store.migrate import is_current, upgrade
 from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
 
@@ -50,7 +51,7 @@ __all__ = ["ENV_VAR", "Backend", "Store", "default_database_url"]
 
 
 
-class Store:
+class Store(LeaseMethods):
     """Experiments, trials, metrics and events in one database.
 
     Args:

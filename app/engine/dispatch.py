@@ -1,0 +1,120 @@
+"""What runs next, and where: the runner's trial creation and submission.
+
+Re-runs go first (a user's "Re-run with these params", a retry, a trial lost with its
+host), then the searcher's suggestions until max trials. Each new trial is stored
+QUEUED before it is submitted to the executor with the most free room relative to
+its size (balanced load).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from app.engine.experiment import ExperimentConfig
+from app.engine.journal import Journal
+from app.engine.live import LiveTrial
+from app.engine.ports import Executor, TrialRepository
+from app.engine.records import Snapshot, TrialRecord, TrialSpec
+from app.engine.reruns import RerunQueue
+from app.engine.search.base import Searcher
+from app.engine.space.sampling import ParamsMismatch
+from app.engine.trial import TrialState
+
+
+class Dispatcher:
+    """Creates trials (re-runs first, then suggestions) and submits them.
+
+    Args:
+        existing: the experiment's stored trials, to number on from and count.
+        reruns: the runner's queue of params to run again.
+        log: writes one line of the experiment's history.
+    """
+
+    def __init__(self, repo: TrialRepository, experiment_id: int, config: ExperimentConfig,
+                 executors: Sequence[Executor], searcher: Searcher, snapshot: Snapshot,
+                 journal: Journal, reruns: RerunQueue, existing: Sequence[TrialRecord],
+                 log: Callable[[str, int | None], None]) -> None:
+        self._repo = repo
+        self._experiment_id = experiment_id
+        self._config = config
+        self._executors = list(executors)
+        self._searcher = searcher
+        self._snapshot = snapshot
+        self._journal = journal
+        self._reruns = reruns
+        self._log = log
+        self.created = sum(1 for trial in existing if trial.rerun_of is None)
+        """The searcher's trials so far (what max trials counts)."""
+        self.exhausted = False
+        """The searcher has nothing left to suggest."""
+        self.untold: set[int] = set()
+        """Re-runs whose params the searcher refused: their results are not told."""
+        self._next_number = max((trial.number for trial in existing), default=0) + 1
+
+    def fill(self, live: dict[int, LiveTrial]) -> None:
+        """Start trials while slots, max parallel and max trials allow; adds them to ``live``."""
+        limits = self._config.limits
+        while len(live) < limits.max_parallel:
+            executor = self._pick_executor()
+            if executor is None:
+                return
+            avoid: tuple[str, ...] = ()
+            if self._reruns:
+                rerun = self._reruns.pop()
+                avoid = rerun.avoid_hosts
+                record = self._rerun(rerun.params, rerun.of)
+            elif not self.exhausted and self.created < limits.max_trials:
+                suggested = self._searcher.suggest(self._next_number)
+                if suggested is None:
+                    self.exhausted = True
+                    return
+                record = self._new_trial(suggested, None)
+                self.created += 1
+            else:
+                return
+            live[record.id] = self._submit(record, executor, avoid)
+
+    def _rerun(self, params: dict[str, Any], of: int) -> TrialRecord:
+        record = self._new_trial(params, of)
+        try:
+            self._searcher.restore(record.number, params, None, TrialState.QUEUED)
+        except ParamsMismatch as exc:
+            self.untold.add(record.number)
+            self._log(f"trial {record.number} repeats trial {of}, whose params no longer "
+                      f"fit the space ({exc}): the searcher ignores it", record.id)
+        return record
+
+    def _pick_executor(self) -> Executor | None:
+        """The executor with the most free room relative to its size (balanced load)."""
+        best = max(self._executors, key=lambda e: (e.free_slots() / max(1, e.capacity()),
+                                                   e.free_slots()))
+        return best if best.free_slots() > 0 else None
+
+    def _new_trial(self, params: dict[str, Any], rerun_of: int | None) -> TrialRecord:
+        number = self._next_number
+        record = self._repo.create_trial(self._experiment_id, params, TrialState.QUEUED,
+                                         rerun_of=rerun_of)
+        if record.number != number:
+            raise RuntimeError(f"store numbered trial {record.number}, expected {number}")
+        self._next_number += 1
+        return record
+
+    def _submit(self, record: TrialRecord, executor: Executor,
+                avoid: tuple[str, ...]) -> LiveTrial:
+        config = self._config
+        spec = TrialSpec(
+            trial_id=record.id,
+            experiment_id=self._experiment_id,
+            command=config.command,
+            params=record.params,
+            snapshot=self._snapshot,
+            env=config.env,
+            gpus=config.gpus_per_trial,
+            max_epochs=config.limits.max_epochs,
+            avoid_hosts=avoid,
+        )
+        live = LiveTrial(record, executor, config.kpi)
+        executor.submit(spec)
+        self._journal.trial(record)
+        return live

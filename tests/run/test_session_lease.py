@@ -1,0 +1,124 @@
+"""The GUI's Session and other programs: it never touches a run another live program
+drives, and takes up (re-attaches) the runs a dead one left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.engine.docio import dump_text
+from app.engine.lease import Driver
+from app.engine.trial import ExperimentState, TrialState
+from app.session import Session, SessionError
+from app.store.store import Store
+from tests.helpers import (
+    experiment_doc,
+    gated_trial,
+    proc_state,
+    store_experiment,
+    wait_until,
+    write_code,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+ELSEWHERE = Driver("sweeplab run", "lab-pc-2", 4242, "f00d")
+
+
+@pytest.fixture
+def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    opened = Session(store, grace=2.0)
+    yield opened
+    opened.close()
+    store.close()
+
+
+def test_a_run_driven_elsewhere_is_left_alone_but_can_be_asked_to_stop(
+        session: Session, tmp_path: Path) -> None:
+    store = session.store
+    eid = store_experiment(store, tmp_path, "print('never run')\n", name="exp")
+    store.create_trial(eid, {"x": 0.5}, TrialState.RUNNING)
+    store.update_experiment(eid, state=ExperimentState.RUNNING)
+    assert store.claim_experiment(eid, ELSEWHERE.encode(), None)
+    assert session.driven_elsewhere(eid) and not session.is_running(eid)
+    assert session.orphans() == [], "a live driver's run is no orphan"
+    config = session.config(eid)
+    refusals = {
+        "start": lambda: session.start(eid),
+        "restart": lambda: session.restart(eid),
+        "delete": lambda: session.delete(eid),
+        "edit": lambda: session.update(eid, config),
+        "reattach": lambda: session.start(eid, paused=True),
+    }
+    for action, call in refusals.items():
+        with pytest.raises(SessionError, match=r"exp is being run by sweeplab run \(pid 4242 "
+                                               r"on lab-pc-2\)"):
+            call()
+        assert len(store.list_trials(eid)) == 1, f"{action}: the trial is kept"
+    session.stop(eid)
+    assert store.get_experiment(eid).state is ExperimentState.STOPPED
+    assert "stop requested from the Sweeplab window" in [
+        e.message for e in store.list_events(eid)]
+    assert store.experiment_driver(eid)[0] == ELSEWHERE.encode(), "the driver ends it itself"
+
+
+@pytest.mark.parametrize("left", [ExperimentState.RUNNING, ExperimentState.PAUSED])
+def test_the_window_takes_up_what_a_killed_run_left(session: Session, tmp_path: Path,
+                                                    left: ExperimentState) -> None:
+    store = session.store
+    gate = tmp_path / "gate"
+    doc = experiment_doc(write_code(tmp_path, gated_trial(steps=3)), name="crash",
+                         limits={"max_trials": 4, "max_parallel": 2},
+                         env={"GATE": str(gate)})
+    (tmp_path / "crash.yaml").write_text(dump_text(doc))
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    killed = subprocess.Popen([sys.executable, "-m", "app", "run", str(tmp_path / "crash.yaml")],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        def held() -> bool:
+            names = [e.name for e in store.list_experiments()]
+            return "crash" in names and len([
+                t for t in store.list_trials(store.get_experiment("crash").id,
+                                             [TrialState.RUNNING]) if t.pid]) == 2
+
+        wait_until(held, 60, "two trials running, held at the gate")
+        assert session.orphans() == [], "the run's own program is alive"
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(20)
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+    eid = store.get_experiment("crash").id
+    pids = {t.id: t.pid for t in store.list_trials(eid)}
+    if left is ExperimentState.PAUSED:  # it had been paused before the crash
+        store.update_experiment(eid, state=ExperimentState.PAUSED)
+    assert [r.name for r in session.orphans()] == ["crash"], "a dead driver is seen at once"
+
+    assert session.reattach() == [f"crash: taken up again ({left.value})"]
+    assert session.is_running(eid) and not session.driven_elsewhere(eid)
+    assert session.orphans() == []
+    assert store.get_experiment(eid).state is left
+    gate.touch()
+    if left is ExperimentState.PAUSED:
+        wait_until(lambda: all(t.state is TrialState.COMPLETED for t in store.list_trials(eid)),
+                   60, "the followed trials to finish")
+        assert len(store.list_trials(eid)) == 2, "paused: no new trial started"
+        assert store.get_experiment(eid).state is ExperimentState.PAUSED
+        session.resume(eid)
+    assert session.wait(eid, 60)
+    assert store.get_experiment(eid).state is ExperimentState.COMPLETED
+    trials = store.list_trials(eid)
+    assert len(trials) == 4 and all(t.state is TrialState.COMPLETED for t in trials)
+    for trial_id, pid in pids.items():
+        assert store.get_trial(trial_id).pid == pid, "followed, not run again"
+        assert proc_state(pid) in (None, "Z")
+    assert store.experiment_driver(eid) == (None, None)
