@@ -71,7 +71,7 @@ def run_gui(demo: bool = False, smoke: bool = False, db: str | None = None) -> i
         new_user = not store.list_experiments()
         if demo or new_user:
             ensure_demo(store)
-        window = MainWindow(Session(store), store.url, first_run=new_user)
+        window = MainWindow(Session(store), store.url, first_run=new_user, take_up=True)
         window.show()
         return int(app.exec())
     finally:

@@ -78,6 +78,14 @@ class Driver:
         return self.pid == os.getpid() or not process_alive(self.pid)
 
 
+def other_driver(holder: str | None) -> Driver | None:
+    """The driver ``holder`` encodes, unless it is none or this very process."""
+    driver = Driver.decode(holder) if holder else None
+    if driver is None or (driver.host == socket.gethostname() and driver.pid == os.getpid()):
+        return None
+    return driver
+
+
 def process_alive(pid: int) -> bool:
     """Whether process ``pid`` of this host still runs (a zombie does not).
 

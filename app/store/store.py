@@ -214,6 +214,11 @@ class Store(LeaseMethods):
             rows = session.scalars(sa.select(ExperimentRow).order_by(ExperimentRow.id))
             return [convert.experiment_record(row) for row in rows]
 
+    def experiment_ids(self) -> set[int]:
+        """Every experiment's id (a cheap check for experiments added or removed)."""
+        with self._session(write=False) as session:
+            return set(session.scalars(sa.select(ExperimentRow.id)))
+
     def update_experiment(
         self,
         experiment_id: int,

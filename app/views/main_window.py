@@ -8,6 +8,7 @@ actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,10 @@ from PySide6.QtWidgets import (
 
 from app.definitions import BrokenExperiment, config_or_broken
 from app.engine.experiment import ExperimentConfig
+from app.engine.lease import other_driver
+from app.engine.ports import StoreError
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
-from app.engine.trial import TrialState
+from app.engine.trial import ExperimentState, TrialState
 from app.remote.ssh.secrets import SecretStore
 from app.session import Session, SessionError
 from app.store.clusters import ClusterProfiles
@@ -59,7 +62,10 @@ from app.wiring import known_hosts
 _NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings", "save",
                      "export_best")
 """Actions that read the experiment's definition: off while a broken one is shown."""
+log = logging.getLogger(__name__)
 _DATA_TABS = 3
+FOLLOW_MS = 2000
+"""How often the shown experiment is read back while another program drives it."""
 """Space, Trials and Charts: the tabs that show an experiment's definition and trials."""
 
 
@@ -73,10 +79,13 @@ class MainWindow(QMainWindow):
         notifier: shows notifications (default: tray balloon, else the status bar).
         first_run: a new user: open the welcome wizard (demo or guided setup) once the
             window shows. Off by default, so tests and scripts never see it.
+        take_up: follow again, once the window shows, the runs a program that is gone
+            left running or paused (off by default, as ``first_run``).
     """
 
     def __init__(self, session: Session, title: str, settings: QSettings | None = None, *,
-                 notifier: Notifier | None = None, first_run: bool = False) -> None:
+                 notifier: Notifier | None = None, first_run: bool = False,
+                 take_up: bool = False) -> None:
         super().__init__()
         self.session = session
         self.settings = settings or QSettings()
@@ -153,6 +162,12 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         if first_run:
             QTimer.singleShot(0, self, lambda: self.guided_setup(welcome=True))
+        if take_up:
+            QTimer.singleShot(0, self, self.run_control.take_up)
+        self._follow_timer = QTimer(self)  # runs another program drives, read from the store
+        self._follow_timer.setInterval(FOLLOW_MS)
+        self._follow_timer.timeout.connect(self._poll_followed)
+        self._follow_timer.start()
 
     # --- actions -------------------------------------------------------------------
 
@@ -336,7 +351,9 @@ class MainWindow(QMainWindow):
         self._config = config
         trials = self.session.trials(experiment_id)
         self._trials = {t.id: t for t in trials}
-        self.panels.show(config, trials, self.session.metrics_for_trials(trials))
+        points = self.session.metrics_for_trials(trials)
+        self.panels.show(config, trials, points)
+        self.session.follow(record, trials, points)
         self.log.set_text("".join(
             f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.session.events(experiment_id)))
         self.settings.setValue("last_experiment", experiment_id)
@@ -377,6 +394,13 @@ class MainWindow(QMainWindow):
         if experiment_id == self.current_id:
             self._refresh_status()
             self._update_actions()
+
+    @Slot()
+    def _poll_followed(self) -> None:
+        try:
+            self.session.poll_followed()
+        except StoreError:  # busy or gone for a moment: the next tick tries again
+            log.debug("reading back the shown experiment failed", exc_info=True)
 
     @Slot(int, str)
     def _on_log(self, experiment_id: int, message: str) -> None:
@@ -423,7 +447,8 @@ class MainWindow(QMainWindow):
             f"{row.record.state.value} · running {counts.get(TrialState.RUNNING, 0)} · "
             f"queued {counts.get(TrialState.QUEUED, 0)} · completed "
             f"{counts.get(TrialState.COMPLETED, 0)} · pruned {counts.get(TrialState.PRUNED, 0)}"
-            f" · failed {counts.get(TrialState.FAILED, 0)} · best {row.kpi_name} {best}")
+            f" · failed {counts.get(TrialState.FAILED, 0)} · best {row.kpi_name} {best}"
+            + _driven_by(row.record))
 
     # --- window state ----------------------------------------------------------------
 
@@ -452,6 +477,15 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        self._follow_timer.stop()
         self._unsubscribe()
         self.session.close()
         super().closeEvent(event)
+
+
+def _driven_by(record: ExperimentRecord) -> str:
+    """`` · run by sweeplab run (pid 4242 on lab-pc)`` for a run another program drives."""
+    if record.state not in (ExperimentState.RUNNING, ExperimentState.PAUSED):
+        return ""
+    driver = other_driver(record.driver)
+    return "" if driver is None else f" · run by {driver.describe()}"

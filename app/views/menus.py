@@ -118,17 +118,22 @@ def update_actions(window: MainWindow) -> None:
         experiment_id)
     state = None if experiment_id is None else window.session.experiment(experiment_id).state
     valid, reason = window.panels.space_validity()
-    actions["start"].setEnabled(selected and not running and valid)
-    actions["start"].setToolTip("" if valid else f"the space is invalid: {reason}")
-    actions["stop"].setEnabled(running)
+    elsewhere = (experiment_id is not None and selected and not running
+                 and window.session.driven_elsewhere(experiment_id))
+    free = valid and not elsewhere  # another program's run is only watched (and stopped)
+    actions["start"].setEnabled(selected and not running and free)
+    actions["start"].setToolTip("another program runs it: watch it here, or stop it"
+                                if elsewhere else "" if valid
+                                else f"the space is invalid: {reason}")
+    actions["stop"].setEnabled(running or elsewhere)
     actions["pause"].setEnabled(running and state is ExperimentState.RUNNING)
     actions["resume"].setEnabled(
-        selected and (state is ExperimentState.PAUSED or not running) and valid)
-    actions["restart"].setEnabled(selected and valid)
-    actions["requeue_failed"].setEnabled(selected and valid and any(
+        selected and (state is ExperimentState.PAUSED or not running) and free)
+    actions["restart"].setEnabled(selected and free)
+    actions["requeue_failed"].setEnabled(selected and free and any(
         trial.state is TrialState.FAILED for trial in window.held_trials()))
     for name in ("settings", "save", "delete"):
-        actions[name].setEnabled(selected and not running)
+        actions[name].setEnabled(selected and not running and not elsewhere)
     for name in ("export", "export_json", "export_best", "duplicate", "rename"):
         actions[name].setEnabled(selected)
 

@@ -134,6 +134,20 @@ class RunControl(QObject):
             lambda count: self.message.emit(f"{count} failed trial(s) queued again"))
 
     @Slot()
+    def take_up(self) -> bool:
+        """Follow again the runs a program that is gone left running or paused (after a
+        crash); False when there are none. A paused one stays paused."""
+        if not self.session.orphans():
+            return False
+
+        def done(lines: list[str]) -> None:
+            self.message.emit(f"{len(lines)} interrupted run(s): " + "; ".join(lines))
+            self.changed.emit()
+
+        return self.tasks.run("take up", "Following the interrupted runs again…",
+                              lambda progress: self.session.reattach(progress), done)
+
+    @Slot()
     def export_csv(self, path: Path | None = None) -> bool:
         """Write the selected experiment's trials as CSV, off the GUI thread."""
         experiment_id = self._current()

@@ -1,0 +1,99 @@
+"""Following a run that another program drives, from what it stores.
+
+A ``sweeplab run`` in a terminal (or another Sweeplab window, or a machine sharing a
+PostgreSQL database) drives the experiment and publishes its events to nobody here.
+:class:`Follower` reads the store instead and turns what changed since its last look
+into the same :class:`~app.engine.events.RunnerEvent` values a runner publishes, so
+the views need no second path: new or changed trials, their new metric points, and
+the experiment's state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
+
+
+class _Reads(Protocol):
+    def get_experiment(self, key: int | str) -> ExperimentRecord: ...
+    def list_trials(self, experiment_id: int) -> list[TrialRecord]: ...
+    def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]: ...
+
+
+class Follower:
+    """What another program stores for one experiment, as events.
+
+    Args:
+        store: where that program writes.
+        record: the experiment as last shown.
+        trials: its trials as last shown.
+        points: every metric point already shown (to send only newer ones).
+    """
+
+    def __init__(self, store: _Reads, record: ExperimentRecord,
+                 trials: Sequence[TrialRecord], points: Sequence[MetricPoint]) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self.experiment_id = record.id
+        self.state = record.state
+        self.driven = False
+        """Whether another program drove it at the last look (its owner keeps this)."""
+        self._trials = {trial.id: trial for trial in trials}
+        self._counts: dict[tuple[int, str], int] = {}
+        for point in points:
+            key = (point.trial_id, point.name)
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def absorb(self, event: RunnerEvent) -> None:
+        """Take note of an event a runner of this program published (already shown)."""
+        if event.experiment_id != self.experiment_id:
+            return
+        with self._lock:
+            if event.trial is not None:
+                self._trials[event.trial.id] = event.trial
+            for point in event.metrics:
+                key = (point.trial_id, point.name)
+                self._counts[key] = self._counts.get(key, 0) + 1
+            if event.kind is RunnerEventKind.EXPERIMENT and event.state is not None:
+                self.state = event.state
+
+    def poll(self) -> list[RunnerEvent]:
+        """The changes since the last poll: trials and points first, then the state."""
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> list[RunnerEvent]:
+        events: list[RunnerEvent] = []
+        for trial in self._store.list_trials(self.experiment_id):
+            known = self._trials.get(trial.id)
+            if known == trial:
+                continue
+            self._trials[trial.id] = trial
+            events.append(RunnerEvent(RunnerEventKind.TRIAL, self.experiment_id, trial=trial))
+            if known is None or known.log_offset != trial.log_offset:
+                fresh = self._new_points(trial.id)
+                if fresh:
+                    events.append(RunnerEvent(RunnerEventKind.METRICS, self.experiment_id,
+                                              metrics=tuple(fresh)))
+        record = self._store.get_experiment(self.experiment_id)
+        if record.state is not self.state:
+            self.state = record.state
+            events.append(RunnerEvent(RunnerEventKind.EXPERIMENT, self.experiment_id,
+                                      state=record.state, message="changed elsewhere"))
+        return events
+
+    def _new_points(self, trial_id: int) -> list[MetricPoint]:
+        """Points past those already sent, per metric (stored in step order)."""
+        by_name: dict[str, list[MetricPoint]] = {}
+        for point in self._store.get_metrics(trial_id):
+            by_name.setdefault(point.name, []).append(point)
+        fresh: list[MetricPoint] = []
+        for name, points in by_name.items():
+            seen = self._counts.get((trial_id, name), 0)
+            fresh.extend(points[seen:])
+            self._counts[trial_id, name] = len(points)
+        return fresh

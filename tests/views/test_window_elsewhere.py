@@ -1,0 +1,105 @@
+"""The window and runs of other programs: a ``sweeplab run`` in a terminal is watched
+live and can be stopped from the window; runs a killed program left are taken up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app.engine.docio import dump_text
+from app.engine.trial import ExperimentState, TrialState
+from app.store.store import Store
+from tests.helpers import experiment_doc, gated_trial, wait_until, write_code
+from tests.views.window_helpers import open_window
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _terminal_run(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
+    """``sweeplab run`` of a gated experiment on the window's database, in its own process."""
+    doc = experiment_doc(write_code(tmp_path, gated_trial(steps=3)), name=name,
+                         limits={"max_trials": 4, "max_parallel": 2},
+                         env={"GATE": str(tmp_path / "gate")})
+    (tmp_path / f"{name}.yaml").write_text(dump_text(doc))
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'gui.db'}"}
+    return subprocess.Popen([sys.executable, "-m", "app", "run", str(tmp_path / f"{name}.yaml")],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def test_a_run_from_a_terminal_is_watched_live_and_stopped_from_the_window(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    with open_window(qtbot, tmp_path) as window:
+        terminal = _terminal_run(tmp_path, "from-terminal")
+        try:
+            qtbot.waitUntil(lambda: any(
+                window.experiments.experiment_row(i).record.name == "from-terminal"
+                for i in range(window.experiments.rowCount())), timeout=60_000)
+            row = next(i for i in range(window.experiments.rowCount())
+                       if window.experiments.experiment_row(i).record.name == "from-terminal")
+            window.list.setCurrentIndex(window.experiments.index(row))
+            qtbot.waitUntil(lambda: sum(t.state is TrialState.RUNNING
+                                        for t in window.held_trials()) == 2, timeout=60_000)
+            qtbot.waitUntil(lambda: "run by sweeplab run (pid "
+                            f"{terminal.pid} on {socket.gethostname()})"
+                            in window.status.text(), timeout=20_000)
+            actions = window.actions_by_name
+            assert not actions["start"].isEnabled() and not actions["restart"].isEnabled()
+            assert not actions["delete"].isEnabled() and actions["stop"].isEnabled()
+            assert "another program runs it" in actions["start"].toolTip()
+            buffers = window.panels.charts.data.buffers
+            qtbot.waitUntil(lambda: all(buffers.size(t.id, "loss") == 1
+                                        for t in window.held_trials()), timeout=20_000)
+            actions["stop"].trigger()
+            assert terminal.wait(60) is not None
+            qtbot.waitUntil(lambda: window._record is not None
+                            and window._record.state is ExperimentState.STOPPED,
+                            timeout=20_000)
+            qtbot.waitUntil(lambda: all(t.state is TrialState.STOPPED
+                                        for t in window.held_trials()), timeout=20_000)
+            assert window.trial_count() == 2
+            assert [buffers.size(t.id, "loss") for t in window.held_trials()] == [1, 1], \
+                "each point shown once"
+            assert actions["start"].isEnabled(), "free again once that program ended"
+        finally:
+            if terminal.poll() is None:
+                terminal.kill()
+                terminal.wait(20)
+
+
+def test_runs_a_killed_program_left_are_taken_up_when_the_window_opens(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    terminal = _terminal_run(tmp_path, "crashed")
+    store = Store(f"sqlite:///{tmp_path / 'gui.db'}")
+    try:
+        def held() -> bool:
+            if "crashed" not in [e.name for e in store.list_experiments()]:
+                return False
+            trials = store.list_trials(store.get_experiment("crashed").id, [TrialState.RUNNING])
+            return len([t for t in trials if t.pid]) == 2
+
+        wait_until(held, 60, "two trials held at the gate")
+        terminal.send_signal(signal.SIGKILL)
+        terminal.wait(20)
+    finally:
+        if terminal.poll() is None:
+            terminal.kill()
+        store.close()
+    with open_window(qtbot, tmp_path, take_up=True) as window:
+        eid = window.session.store.get_experiment("crashed").id
+        qtbot.waitUntil(lambda: window.session.is_running(eid), timeout=30_000)
+        qtbot.waitUntil(lambda: "crashed: taken up again (running)"
+                        in window.statusBar().currentMessage(), timeout=20_000)
+        (tmp_path / "gate").touch()
+        assert window.session.wait(eid, 60)
+        qtbot.waitUntil(lambda: window._record is not None
+                        and window._record.state is ExperimentState.COMPLETED, timeout=20_000)
+        trials = window.session.trials(eid)
+        assert len(trials) == 4 and all(t.state is TrialState.COMPLETED for t in trials)
