@@ -15,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListView,
     QMainWindow,
@@ -39,7 +38,7 @@ from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
 from app.views.compare import open_compare
-from app.views.experiment_dialog import ExperimentDialog
+from app.views.experiment_actions import ExperimentActions
 from app.views.experiment_list import (
     ID_ROLE,
     ExperimentListModel,
@@ -117,8 +116,10 @@ class MainWindow(QMainWindow):
         self.list.setAlternatingRowColors(True)
         self.list.selectionModel().currentChanged.connect(self._on_select)
         buttons = QHBoxLayout()
-        for text, slot in (("New", self.new_experiment), ("Duplicate", self.duplicate),
-                           ("Rename", self.rename), ("Delete", self.delete)):
+        self.editing = ExperimentActions(self)
+        for text, slot in (("New", self.editing.new_experiment),
+                           ("Duplicate", self.editing.duplicate),
+                           ("Rename", self.editing.rename), ("Delete", self.editing.delete)):
             button = QPushButton(text)
             button.clicked.connect(slot)
             buttons.addWidget(button)
@@ -130,7 +131,8 @@ class MainWindow(QMainWindow):
 
         self.panels = ExperimentPanels(self)
         self.log = LogView()
-        self.run_control = RunControl(session, self, lambda: self.current_id, self._save_space)
+        self.run_control = RunControl(session, self, lambda: self.current_id,
+                                      self.editing.save_space)
         self.run_control.changed.connect(self._update_actions)
         self.run_control.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.exports = ExportActions(session, self.run_control.tasks, self,
@@ -177,7 +179,8 @@ class MainWindow(QMainWindow):
             for name in _NEEDS_DEFINITION:
                 self.actions_by_name[name].setEnabled(False)
 
-    def _guard(self, action: Any) -> bool:
+    def guard(self, action: Any) -> bool:
+        """Run ``action``; a refusal (SessionError, ValueError, OSError) goes to a message box."""
         try:
             action()
         except (SessionError, ValueError, OSError) as exc:
@@ -215,83 +218,6 @@ class MainWindow(QMainWindow):
     def guided_setup(self, welcome: bool = False) -> FirstRunWizard:
         """The guided first optimisation; ``welcome`` starts on the demo-or-own page."""
         return open_guided_setup(self, welcome)
-
-    def _server_names(self) -> list[str]:
-        store = self.session.store
-        return ([profile.name for profile in ServerProfiles(store).list()]
-                + ClusterProfiles(store).names())
-
-    @Slot()
-    def save(self) -> None:
-        """Store the edited space (Ctrl+S); Start also stores it."""
-        if self.current_id is not None and self._guard(
-                lambda: self._save_space(self.current_id or 0)):
-            self.panels.space.undo_stack.setClean()
-            self.statusBar().showMessage("space saved", 3000)
-
-    @Slot()
-    def new_experiment(self) -> None:
-        """The new-optimisation dialog, then the new experiment selected."""
-        dialog = ExperimentDialog(self, servers=self._server_names())
-        if dialog.exec():
-            self.create_experiment(dialog)
-
-    def create_experiment(self, dialog: ExperimentDialog) -> None:
-        """Store the experiment an accepted dialog describes and select it."""
-        if self._guard(lambda: self.session.create(dialog.config())):
-            self.reload_experiments(select_name=dialog.config().name)
-
-    @Slot()
-    def edit_settings(self) -> None:
-        """Edit the selected experiment's settings (not while it runs)."""
-        if self.current_id is None:
-            return
-        experiment_id = self.current_id
-        dialog = ExperimentDialog(self, config=self.session.config(experiment_id),
-                                  servers=self._server_names(),
-                                  space=self.panels.current_space(), title="Settings")
-        if dialog.exec() and self._guard(lambda: self.session.update(experiment_id,
-                                                                     dialog.config())):
-            self.reload_experiments()
-
-    @Slot()
-    def duplicate(self) -> None:
-        """Copy the selected experiment under a new name."""
-        if self.current_id is None:
-            return
-        name, ok = QInputDialog.getText(self, "Duplicate", "Name of the copy:")
-        if ok and self._guard(lambda: self.session.duplicate(self.current_id or 0, name)):
-            self.reload_experiments(select_name=name)
-
-    @Slot()
-    def rename(self) -> None:
-        """Rename the selected experiment."""
-        if self.current_id is None:
-            return
-        name, ok = QInputDialog.getText(self, "Rename", "New name:")
-        if ok and self._guard(lambda: self.session.rename(self.current_id or 0, name)):
-            self.reload_experiments()
-
-    @Slot()
-    def delete(self) -> None:
-        """Delete the selected experiment after asking."""
-        if self.current_id is None:
-            return
-        name = self.session.experiment(self.current_id).name
-        answer = QMessageBox.question(self, "Delete", f"Delete {name!r} with all its trials?")
-        if answer == QMessageBox.StandardButton.Yes and self._guard(
-                lambda: self.session.delete(self.current_id or 0)):
-            self.current_id = None
-            self.reload_experiments()
-
-    def _save_space(self, experiment_id: int) -> None:
-        """Store the space being edited when it differs from the stored one."""
-        space = self.panels.current_space()
-        config = self.session.config(experiment_id)
-        if space is not None and space != config.space:
-            from dataclasses import replace
-
-            self.session.update(experiment_id, replace(config, space=space))
 
     @Slot(int)
     def open_trial(self, trial_id: int) -> TrialDetail | None:

@@ -56,19 +56,19 @@ def action_specs(window: MainWindow) -> list[ActionSpec]:
         ActionSpec("resume", "&Resume", run.resume, None, "Resume"),
         ActionSpec("restart", "Rest&art…", run.restart, None, "Restart"),
         ActionSpec("requeue_failed", "Re-&queue failed trials", run.requeue_failed),
-        ActionSpec("save", "Sa&ve space", window.save, QKeySequence(Key.Save), "Save"),
-        ActionSpec("settings", "Se&ttings…", window.edit_settings, None, "Settings…"),
+        ActionSpec("save", "Sa&ve space", window.editing.save, QKeySequence(Key.Save), "Save"),
+        ActionSpec("settings", "Se&ttings…", window.editing.edit_settings, None, "Settings…"),
         ActionSpec("export", "Export trials as &CSV…", lambda: run.export_csv(),
                    QKeySequence("Ctrl+E"), "Export CSV…"),
         ActionSpec("servers", "Ser&vers…", window.open_servers, None, "Servers…"),
-        ActionSpec("new", "&New experiment…", window.new_experiment, QKeySequence(Key.New)),
+        ActionSpec("new", "&New experiment…", window.editing.new_experiment, QKeySequence(Key.New)),
         ActionSpec("export_json", "Export trials as &JSON…", exports.export_json),
         ActionSpec("export_best", "Export &best params.json…",
                    lambda: exports.export_best_params()),
         ActionSpec("quit", "&Quit", window.close, QKeySequence("Ctrl+Q")),
-        ActionSpec("duplicate", "&Duplicate…", window.duplicate),
-        ActionSpec("rename", "Re&name…", window.rename),
-        ActionSpec("delete", "De&lete…", window.delete),
+        ActionSpec("duplicate", "&Duplicate…", window.editing.duplicate),
+        ActionSpec("rename", "Re&name…", window.editing.rename),
+        ActionSpec("delete", "De&lete…", window.editing.delete),
         ActionSpec("guided_setup", "&Guided setup…", lambda: window.guided_setup()),
         ActionSpec("help_metrics", "&Reporting metrics", lambda: show_reporting_help(window),
                    QKeySequence(Key.HelpContents)),
@@ -103,7 +103,7 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
     delete_key = QAction("Delete experiment", window.list)
     delete_key.setShortcut(QKeySequence(Key.Delete))
     delete_key.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-    delete_key.triggered.connect(window.delete)
+    delete_key.triggered.connect(window.editing.delete)
     window.list.addAction(delete_key)
     return actions
 

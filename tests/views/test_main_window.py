@@ -202,7 +202,7 @@ def test_servers_action_opens_the_servers_window_and_the_dialog_lists_them(
     dialogs = window.findChildren(ServersDialog)
     assert len(dialogs) == 1 and dialogs[0].isVisible()
     dialogs[0].close()
-    assert window._server_names() == ["gpu-box"]
+    assert window.editing.server_names() == ["gpu-box"]
 
 
 def test_requeue_failed_trials_from_the_experiment_menu(qtbot: QtBot, window: MainWindow,

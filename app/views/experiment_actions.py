@@ -1,0 +1,113 @@
+"""New, settings, duplicate, rename, delete and save-space of the selected experiment.
+
+:class:`ExperimentActions` holds the window's experiment-editing slots (the menu and
+the buttons under the list call them); each goes through the session and reloads
+the list, and says plainly in a message box why an edit was refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from app.store.clusters import ClusterProfiles
+from app.store.servers import ServerProfiles
+from app.views.experiment_dialog import ExperimentDialog
+
+if TYPE_CHECKING:
+    from app.views.main_window import MainWindow
+
+
+class ExperimentActions(QObject):
+    """The experiment-editing slots of ``window``."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def server_names(self) -> list[str]:
+        """Every saved server and cluster, for the hosts of the dialog."""
+        store = self._window.session.store
+        return ([profile.name for profile in ServerProfiles(store).list()]
+                + ClusterProfiles(store).names())
+
+    @Slot()
+    def save(self) -> None:
+        """Store the edited space (Ctrl+S); Start also stores it."""
+        window = self._window
+        if window.current_id is not None and window.guard(
+                lambda: self.save_space(window.current_id or 0)):
+            window.panels.space.undo_stack.setClean()
+            window.statusBar().showMessage("space saved", 3000)
+
+    def save_space(self, experiment_id: int) -> None:
+        """Store the space being edited when it differs from the stored one."""
+        session = self._window.session
+        space = self._window.panels.current_space()
+        config = session.config(experiment_id)
+        if space is not None and space != config.space:
+            session.update(experiment_id, replace(config, space=space))
+
+    @Slot()
+    def new_experiment(self) -> None:
+        """The new-optimisation dialog, then the new experiment selected."""
+        dialog = ExperimentDialog(self._window, servers=self.server_names())
+        if dialog.exec():
+            self.create_experiment(dialog)
+
+    def create_experiment(self, dialog: ExperimentDialog) -> None:
+        """Store the experiment an accepted dialog describes and select it."""
+        window = self._window
+        if window.guard(lambda: window.session.create(dialog.config())):
+            window.reload_experiments(select_name=dialog.config().name)
+
+    @Slot()
+    def edit_settings(self) -> None:
+        """Edit the selected experiment's settings (not while it runs)."""
+        window = self._window
+        if window.current_id is None:
+            return
+        experiment_id = window.current_id
+        dialog = ExperimentDialog(window, config=window.session.config(experiment_id),
+                                  servers=self.server_names(),
+                                  space=window.panels.current_space(), title="Settings")
+        if dialog.exec() and window.guard(lambda: window.session.update(experiment_id,
+                                                                       dialog.config())):
+            window.reload_experiments()
+
+    @Slot()
+    def duplicate(self) -> None:
+        """Copy the selected experiment under a new name."""
+        window = self._window
+        if window.current_id is None:
+            return
+        name, ok = QInputDialog.getText(window, "Duplicate", "Name of the copy:")
+        if ok and window.guard(lambda: window.session.duplicate(window.current_id or 0, name)):
+            window.reload_experiments(select_name=name)
+
+    @Slot()
+    def rename(self) -> None:
+        """Rename the selected experiment."""
+        window = self._window
+        if window.current_id is None:
+            return
+        name, ok = QInputDialog.getText(window, "Rename", "New name:")
+        if ok and window.guard(lambda: window.session.rename(window.current_id or 0, name)):
+            window.reload_experiments()
+
+    @Slot()
+    def delete(self) -> None:
+        """Delete the selected experiment after asking."""
+        window = self._window
+        if window.current_id is None:
+            return
+        name = window.session.experiment(window.current_id).name
+        answer = QMessageBox.question(window, "Delete",
+                                      f"Delete {name!r} with all its trials?")
+        if answer == QMessageBox.StandardButton.Yes and window.guard(
+                lambda: window.session.delete(window.current_id or 0)):
+            window.current_id = None
+            window.reload_experiments()
