@@ -103,7 +103,7 @@ def local_executor(grace: float = 5.0,
             raise ValueError(f"{LOCAL_SLOTS_ENV} must be a whole number >= 1, got {raw!r}")
         slots = int(raw)
     return LocalExecutor(data_dir() / "trials", grace=grace, events=events, cpu_slots=slots,
-                         python=trial_python())
+                         python=trial_python(), slot_folder=data_dir() / "slots")
 
 
 def trial_python() -> str:

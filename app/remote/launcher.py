@@ -128,11 +128,13 @@ def trial_environment(
 
 
 def launch(
-    trial_dir: Path, code_dir: Path, command: str, env: Mapping[str, str]
+    trial_dir: Path, code_dir: Path, command: str, env: Mapping[str, str],
+    *, pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start the wrapper detached in its own session; returns at once.
 
     ``output.log`` is created first, so a follower can open it straight away.
+    ``pass_fds`` stay open in the trial's processes (its slot locks).
 
     Raises:
         OSError: ``/bin/sh`` cannot be started.
@@ -149,6 +151,7 @@ def launch(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         close_fds=True,
+        pass_fds=tuple(pass_fds),
     )
 
 

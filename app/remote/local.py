@@ -26,7 +26,7 @@ from app.engine.params import flatten, params_document
 from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import drain
-from app.remote.gpu import SlotTable, probe_gpus
+from app.remote.gpu import probe_gpus
 from app.remote.launcher import (
     CODE_DIR,
     LOG_FILE,
@@ -40,6 +40,7 @@ from app.remote.launcher import (
     trial_environment,
 )
 from app.remote.logtail import LineSplitter
+from app.remote.slot_locks import SharedSlots, close_all, shared_slots
 from app.remote.snapshot import unpack_snapshot
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class _Run:
     stopping: bool = False
     thread: threading.Thread | None = field(default=None, repr=False)
     wake: threading.Event = field(default_factory=threading.Event, repr=False)
+    lock_fds: list[int] = field(default_factory=list, repr=False)
+    """Open slot lock files until the trial's wrapper inherits them (see slot_locks)."""
 
 
 class LocalExecutor:
@@ -85,6 +88,9 @@ class LocalExecutor:
         python: what ``{python}`` in a command stands for (this app's interpreter).
         events: the queue events go to (a :class:`~app.remote.pool.Pool` shares one
             among its hosts); by default this executor's own.
+        slot_folder: lock files shared with every Sweeplab process on this machine, so
+            two experiments at once never put trials on one GPU place (see
+            :mod:`app.remote.slot_locks`); None counts this executor's trials only.
 
     Raises:
         ValueError: bad counts or GPU indices, a negative grace, or a missing sdk_path.
@@ -111,6 +117,7 @@ class LocalExecutor:
         grace: float = 5.0,
         python: str = sys.executable,
         events: queue.Queue[ProcessEvent] | None = None,
+        slot_folder: Path | None = None,
     ) -> None:
         if grace < 0:
             raise ValueError(f"{name}: grace must be >= 0 seconds, got {grace}")
@@ -123,8 +130,8 @@ class LocalExecutor:
         self.python = python
         self.work_root = Path(work_root).resolve()
         self.work_root.mkdir(parents=True, exist_ok=True)
-        self._slots = SlotTable(list(gpus), trials_per_gpu, cpu_slots or os.cpu_count() or 1,
-                                name)
+        self._slots = shared_slots(list(gpus), trials_per_gpu,
+                                   cpu_slots or os.cpu_count() or 1, name, slot_folder)
         self._sdk = Path(sdk_path) if sdk_path is not None else DEFAULT_SDK
         self._events: queue.Queue[ProcessEvent] = events if events is not None else queue.Queue()
         self._lock = threading.Lock()
@@ -163,8 +170,13 @@ class LocalExecutor:
                 raise ExecutorClosed(f"{self.name}: cannot start {what}, executor is closed")
             if spec.trial_id in self._runs:
                 raise ValueError(f"{self.name}: {what} is already running here")
-            gpus = self._slots.claim(spec.gpus, what)
+            fds: list[int] = []
+            if isinstance(self._slots, SharedSlots):
+                gpus, fds = self._slots.claim_locked(spec.gpus, what)
+            else:
+                gpus = self._slots.claim(spec.gpus, what)
             run = _Run(spec.trial_id, self.trial_dir(spec.experiment_id, spec.trial_id), gpus)
+            run.lock_fds = fds
             self._runs[spec.trial_id] = run
             run.thread = threading.Thread(target=self._start_and_follow, args=(run, spec),
                                           name=f"sweeplab-{what}", daemon=True)
@@ -258,10 +270,13 @@ class LocalExecutor:
             else:
                 failure = None
                 try:
-                    run.proc = launch(run.trial_dir, run.trial_dir / CODE_DIR, command, env)
+                    run.proc = launch(run.trial_dir, run.trial_dir / CODE_DIR, command, env,
+                                      pass_fds=run.lock_fds)
                     run.pid = run.proc.pid
                 except OSError as exc:
                     failure = f"trial {run.trial_id} could not start /bin/sh: {exc}"
+            close_all(run.lock_fds)  # the trial's processes hold them now (or nobody)
+            run.lock_fds = []
         if failure is not None:
             self._fail(run, failure)
             return
@@ -347,6 +362,8 @@ class LocalExecutor:
 
     def _fail(self, run: _Run, message: str) -> None:
         log.info("%s: %s", self.name, message)
+        close_all(run.lock_fds)
+        run.lock_fds = []
         self._release(run)
         self._emit(run, ProcessEventKind.START_FAILED, message=message)
 

@@ -1,0 +1,55 @@
+"""Two experiments of one window on one machine share its slots (lock files in the data
+folder): with 2 local slots, never more than 2 of their trials run at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.engine.trial import ExperimentState, TrialState
+from app.session import Session
+from app.store.store import Store
+from tests.helpers import gated_trial, store_experiment, wait_until
+
+
+@pytest.fixture
+def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SWEEPLAB_LOCAL_SLOTS", "2")
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    opened = Session(store, grace=2.0)
+    yield opened
+    opened.close()
+    store.close()
+
+
+def test_two_experiments_at_once_share_the_machines_slots(session: Session,
+                                                          tmp_path: Path) -> None:
+    store = session.store
+    ids = []
+    for name in ("first", "second"):
+        ids.append(store_experiment(store, tmp_path / name, gated_trial(steps=2), name=name,
+                                    limits={"max_trials": 2, "max_parallel": 2},
+                                    env={"GATE": str(tmp_path / f"{name}-gate")}))
+    first, second = ids
+    session.start(first)
+    wait_until(lambda: len(store.list_trials(first, [TrialState.RUNNING])) == 2, 60,
+               "the first experiment's two trials running")
+    session.start(second)
+    wait_until(lambda: "started" in [e.message for e in store.list_events(second)], 30,
+               "the second experiment to start")
+    assert store.list_trials(second) == [], "no slot is free for it while the first runs"
+    (tmp_path / "first-gate").touch()
+    wait_until(lambda: len(store.list_trials(second, [TrialState.RUNNING])) == 2, 60,
+               "the second experiment's trials to take the freed slots")
+    (tmp_path / "second-gate").touch()
+    for experiment_id in ids:
+        assert session.wait(experiment_id, 60)
+        assert store.get_experiment(experiment_id).state is ExperimentState.COMPLETED
+    spans = [(t.started_at, t.ended_at) for eid in ids for t in store.list_trials(eid)]
+    assert all(start is not None and end is not None for start, end in spans)
+    for start, _ in spans:  # at any trial's start, at most 2 were running
+        running = [1 for s, e in spans if s is not None and e is not None and s <= start < e]
+        assert len(running) <= 2
