@@ -8,9 +8,10 @@ its trials stay in the database and can still be exported.
 
 from __future__ import annotations
 
-from app.engine.errors import ValidationError
+from app.engine.errors import Problem, ValidationError
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord
+from app.store.types import UNREADABLE_JSON
 from app.wiring import config_of
 
 _SHOWN_PROBLEMS = 3
@@ -43,6 +44,10 @@ def checked_config(record: ExperimentRecord) -> ExperimentConfig:
     Raises:
         BrokenExperiment: it does not validate (a ValueError naming the experiment).
     """
+    unreadable = record.definition.get(UNREADABLE_JSON)
+    if unreadable is not None:
+        raise BrokenExperiment(record, ValidationError([Problem(
+            "definition", f"the stored text is not JSON: {unreadable!r}")]))
     try:
         return config_of(record)
     except ValidationError as exc:

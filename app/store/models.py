@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.remote.ssh.profile import AuthKind
-from app.store.types import ExactFloat, UTCDateTime
+from app.store.types import ExactFloat, LenientJSON, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -49,7 +49,7 @@ class ExperimentRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(NAME_LENGTH), unique=True)
-    definition: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    definition: Mapped[dict[str, Any]] = mapped_column(LenientJSON)
     state: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -2,6 +2,9 @@
 
 * :class:`UTCDateTime` stores timezone-aware datetimes and always hands back UTC.
   SQLite has no time zones, so the value is stored as naive UTC there.
+* :class:`LenientJSON` is JSON whose unreadable stored text (a file edited or damaged
+  by hand: SQLite keeps JSON as text and checks nothing) reads back as
+  ``{UNREADABLE_JSON: "<the start of the text>"}`` instead of failing the whole query.
 * :class:`ExactFloat` is a double that keeps NaN, +inf and -inf. PostgreSQL's
   ``double precision`` holds them natively; SQLite turns a bound NaN into NULL, so
   NaN is stored as the text ``'NaN'`` there (SQLite keeps text that is not a number
@@ -71,3 +74,36 @@ class ExactFloat(TypeDecorator[float]):
     def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
         """Return a float (the text ``'NaN'`` from SQLite included)."""
         return None if value is None else float(value)
+
+
+UNREADABLE_JSON = "__unreadable_json__"
+"""The key of the one-entry dict :class:`LenientJSON` gives for text that is not JSON."""
+_SHOWN_CHARS = 60
+
+
+class LenientJSON(TypeDecorator[Any]):
+    """JSON that reads unreadable stored text as ``{UNREADABLE_JSON: text start}``.
+
+    One damaged row must not hide every other: listing experiments goes on, and the
+    damaged one can be named and shown as broken.
+    """
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        """The JSON type's own reader, with a decode error turned into the marker."""
+        inner = super().result_processor(dialect, coltype)
+        if inner is None:
+            return None
+
+        def read(value: Any) -> Any:
+            try:
+                return inner(value)
+            except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
+                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(
+                    value)
+                shown = text[:_SHOWN_CHARS] + ("…" if len(text) > _SHOWN_CHARS else "")
+                return {UNREADABLE_JSON: shown}
+
+        return read

@@ -103,3 +103,25 @@ def test_the_valid_one_is_unaffected(db: Path, tmp_path: Path) -> None:
     result = sweeplab("show", "kept", "--db", str(db), home=tmp_path / "home")
     assert result.code == 0, result.text
     assert "kept (draft), 1 trials" in result.out and "x=0.25" in result.out
+
+
+def test_a_definition_that_is_not_json_at_all_is_listed_as_broken(tmp_path: Path) -> None:
+    db = tmp_path / "db" / "sweeplab.db"
+    db.parent.mkdir()
+    make_golden(db)
+    experiment_id = add_broken(db, "garbled")
+    raw = sqlite3.connect(db)
+    with raw:  # a hand edit gone wrong: SQLite keeps whatever text it is given
+        raw.execute("UPDATE experiments SET definition = ? WHERE id = ?",
+                    ('{"name": "garbled", "kpi": {not json', experiment_id))
+    raw.close()
+    before = StoredState.of(db)
+    listed = sweeplab("ls", "--db", str(db), home=tmp_path / "home")
+    assert listed.code == 0, listed.text
+    assert TRACEBACK not in listed.text
+    assert "kept" in listed.out
+    assert ("definition invalid: definition: the stored text is not JSON: "
+            "'{\"name\": \"garbled\", \"kpi\": {not json'") in listed.out
+    shown = sweeplab("show", "garbled", "--db", str(db), home=tmp_path / "home")
+    assert_refused(shown, "experiment 'garbled'", "show garbled")
+    assert StoredState.of(db) == before
