@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,16 +38,18 @@ def best_trials(trials: Sequence[TrialRecord], config: ExperimentConfig,
 
 
 def trials_table(trials: Sequence[TrialRecord], kpi_name: str, title: str) -> Table:
-    """A table of trials with their state, KPI, host and params."""
-    table = Table(title=title, title_justify="left")
+    """A table of trials with their state, KPI, host and params (all shown literally:
+    a name or value with ``[...]`` is no Rich markup)."""
+    table = Table(title=escape(title), title_justify="left")
     for column in ("#", "state", kpi_name, "host", "seconds", "params"):
-        table.add_column(column, overflow="fold")
+        table.add_column(escape(column), overflow="fold")
     for trial in trials:
         seconds = duration(trial)
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in flatten(trial.params).items())
         table.add_row(str(trial.number), trial.state.value, format_kpi(trial.kpi),
-                      trial.host or "", "" if seconds is None else f"{seconds:.1f}", params)
+                      escape(trial.host or ""), "" if seconds is None else f"{seconds:.1f}",
+                      escape(params))
     return table
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from app.commands.console import best_trials, console, format_kpi, trials_table
@@ -51,7 +52,7 @@ def _ls(args: argparse.Namespace) -> int:
                 best = best_trials(trials, config, 1)
                 state = exp.state.value
                 kpi = f"{config.kpi.name} {format_kpi(best[0].kpi)}" if best else "—"
-            table.add_row(str(exp.id), exp.name, state, str(len(trials)), kpi,
+            table.add_row(str(exp.id), escape(exp.name), state, str(len(trials)), escape(kpi),
                           exp.created_at.strftime("%Y-%m-%d %H:%M"))
         console.print(table)
     for problem in broken:
@@ -92,9 +93,10 @@ def _stop(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         exp = store.get_experiment(args.experiment)
         if exp.state not in (ExperimentState.RUNNING, ExperimentState.PAUSED):
-            console.print(f"{exp.name} is {exp.state.value}; nothing to stop")
+            console.print(f"{exp.name} is {exp.state.value}; nothing to stop", markup=False)
             return 0
         store.update_experiment(exp.id, state=ExperimentState.STOPPED)
         store.add_event(exp.id, "command", "stop requested from the command line")
-    console.print(f"stop requested: the sweeplab running {exp.name} stops its trials")
+    console.print(f"stop requested: the sweeplab running {exp.name} stops its trials",
+                  markup=False)
     return 0

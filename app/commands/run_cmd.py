@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from app.commands.console import RunDisplay, best_trials, console, trials_table
 from app.definitions import checked_config
 from app.engine.experiment import load_experiment
@@ -58,7 +60,7 @@ def _resume(args: argparse.Namespace) -> int:
         experiment = store.get_experiment(args.experiment)
         check_not_driven(store, experiment.id, experiment.name)
         if experiment.state is ExperimentState.RUNNING:
-            console.print(f"{experiment.name} was left running by a program that is gone: "
+            console.print(f"{escape(experiment.name)} was left running by a program that is gone: "
                           "its running trials are followed again here")
         return _drive(store, experiment, "sweeplab resume", fresh_snapshot=False)
 
@@ -68,10 +70,10 @@ def _requeue_failed(args: argparse.Namespace) -> int:
         experiment = store.get_experiment(args.experiment)
         reruns = failed_to_requeue(store.list_trials(experiment.id))
         if not reruns:
-            console.print(f"{experiment.name}: no failed trial to run again")
+            console.print(f"{escape(experiment.name)}: no failed trial to run again")
             return 0
         numbers = ", ".join(str(of) for _, of in reruns)
-        console.print(f"{experiment.name}: running trial(s) {numbers} again")
+        console.print(f"{escape(experiment.name)}: running trial(s) {numbers} again")
         return _drive(store, experiment, "sweeplab requeue-failed", fresh_snapshot=False,
                       reruns=reruns)
 
@@ -84,7 +86,8 @@ def _drive(store: Store, experiment: ExperimentRecord, driver: str, *, fresh_sna
     done = sum(1 for t in store.list_trials(experiment.id) if t.state.is_finished())
     display = RunDisplay(config, done)
     runner.subscribe(display)
-    console.print(f"experiment [bold]{experiment.name}[/] (id {experiment.id}) in {store.url}")
+    console.print(f"experiment [bold]{escape(experiment.name)}[/] (id {experiment.id}) in "
+                  f"{escape(store.url)}")
     stops = 0
     try:
         with display.progress:
@@ -107,5 +110,5 @@ def _drive(store: Store, experiment: ExperimentRecord, driver: str, *, fresh_sna
     console.print(trials_table(best_trials(trials, config, 5), config.kpi.name,
                                f"best trials of {experiment.name}"))
     final = store.get_experiment(experiment.id).state
-    console.print(f"{experiment.name}: {final.value}, {len(trials)} trials")
+    console.print(f"{escape(experiment.name)}: {final.value}, {len(trials)} trials")
     return EXIT_STOPPED if stops else 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.docio import dump_text, load_file
+from app.engine.experiment import load_experiment
 from app.engine.trial import ExperimentState, TrialState
 from app.store.store import Store
 from tests.helpers import app_process, trials_of, wait_until
@@ -171,3 +172,16 @@ def test_bad_experiment_files_exit_2_naming_each_problem(
     assert "Traceback" not in result.stderr
     assert not Path(env["SWEEPLAB_DB"].removeprefix("sqlite:///")).exists() or not sweeplab(
         env, "ls").stdout.count("quadratic-demo")
+
+
+def test_names_with_brackets_are_shown_as_typed(tmp_path: Path, env: dict[str, str]) -> None:
+    name = "lr[0.1] [bold]b[/]"
+    definition = load_experiment(example(tmp_path, "quadratic")).to_dict() | {"name": name}
+    with Store(env["SWEEPLAB_DB"]) as store:
+        store.create_experiment(name, definition)
+    listing = sweeplab(env, "ls")
+    assert listing.returncode == 0, listing.stderr
+    assert "lr[0.1] [bold]b[/]" in listing.stdout
+    show = sweeplab(env, "show", "lr[0.1] [bold]b[/]")
+    assert show.returncode == 0, show.stderr
+    assert "lr[0.1] [bold]b[/] (draft), 0 trials" in show.stdout
