@@ -27,6 +27,7 @@ from app.engine.lease import Lease
 from app.engine.records import ExperimentRecord, ProcessEvent, Snapshot
 from app.engine.resume import build_searcher, settle_leftovers
 from app.engine.runner import Runner
+from app.engine.trial import TrialState
 from app.remote.local import LocalExecutor
 from app.remote.pool import Host, Pool
 from app.remote.slurm.connect import cluster_access, tick_for
@@ -250,7 +251,7 @@ def _build_runner(store: Store, experiment: ExperimentRecord, config: Experiment
     for trial in left.attached:
         assert trial.host is not None and trial.trial_dir is not None
         pool.follow(trial.host, trial.id, trial.trial_dir, trial.log_offset, trial.pid,
-                    gpus=trial.gpus)
+                    gpus=trial.gpus, queued=trial.state is TrialState.QUEUED)
         attached.append((trial, pool))
     searcher = build_searcher(config, store, experiment.id)
     runner = Runner(store, experiment.id, config, [pool], searcher, snapshot, grace=grace,

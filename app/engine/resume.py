@@ -76,7 +76,9 @@ def settle_leftovers(repo: TrialRepository, experiment_id: int,
                      can_follow: Callable[[TrialRecord], bool]) -> Leftovers:
     """End or adopt the trials an earlier run (crashed, killed, closed) left unfinished.
 
-    Queued trials never started: STOPPED, and run again. Running ones whose host this
+    Queued trials never started: STOPPED, and run again, unless a batch queue (Slurm)
+    still holds their job (a job id and folder are stored): those are followed, as are
+    running ones. Running ones whose host this
     run has (``can_follow``) are re-attached: their process may still run, or have
     ended with its exit code and the rest of its log waiting. The others are LOST (their
     host is not among this run's hosts) and run again.
@@ -84,7 +86,9 @@ def settle_leftovers(repo: TrialRepository, experiment_id: int,
     left = Leftovers()
     for trial in repo.list_trials(experiment_id):
         of = trial.rerun_of or trial.number
-        if trial.state in (TrialState.CREATED, TrialState.QUEUED):
+        if trial.state is TrialState.QUEUED and trial.pid is not None and can_follow(trial):
+            left.attached.append(trial)  # still waiting in a batch queue: follow its job
+        elif trial.state in (TrialState.CREATED, TrialState.QUEUED):
             repo.update_trial(trial.id, state=TrialState.STOPPED,
                               error="never started: the run was interrupted; queued again")
             left.reruns.append((trial.params, of))

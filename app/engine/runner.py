@@ -127,8 +127,12 @@ class Runner:
             self._attach(record, executor)
 
     def _attach(self, record: TrialRecord, executor: Executor) -> None:
-        """Take up a trial an earlier run started: its KPI so far, its running time."""
+        """Take up a trial an earlier run started (or left waiting in a batch queue): its
+        KPI so far, its running time."""
         live = LiveTrial(record, executor, self._config.kpi)
+        if record.state is TrialState.QUEUED:  # its STARTED event is still to come
+            self._live[record.id] = live
+            return
         elapsed = (now() - record.started_at).total_seconds() if record.started_at else 0.0
         live.started = time.monotonic() - max(0.0, elapsed)
         for count, point in enumerate(self._repo.get_metrics(record.id, self._config.kpi.name),
@@ -390,8 +394,11 @@ class Runner:
         """A batch queue (Slurm) holds a QUEUED trial: its reason goes on the record, where
         the grid's tooltip shows it, and to the Log tab (not stored there)."""
         if live.record.state is TrialState.QUEUED:
+            # the job id and folder too: a run resumed after a crash follows the job
+            # still in the queue instead of submitting its trial again
             live.record = self._repo.update_trial(live.record.id, host=event.host,
-                                                  error=event.message)
+                                                  error=event.message, pid=event.pid,
+                                                  trial_dir=event.trial_dir)
             self._journal.trial(live.record)
             self._journal.log(f"trial {live.number}: {event.message}", live.record.id,
                               persist=False)

@@ -184,13 +184,14 @@ class LocalExecutor:
 
     def follow(
         self, trial_id: int, trial_dir: Path | str, offset: int, pid: int | None,
-        *, gpus: Sequence[int] = (),
+        *, gpus: Sequence[int] = (), queued: bool = False,
     ) -> None:
         """Re-attach to a trial started by an earlier instance; it keeps its slots.
 
         Its log is followed from ``offset``; it ends when ``exit_code`` appears or the
         wrapper is gone (a pid reused by another process counts as gone, told apart by
         the start time in the ``pid`` file). OUTPUT and EXITED events follow.
+        ``queued`` is for batch queues; trials here start at once, so it is ignored.
 
         Raises:
             ValueError: the trial is already followed, or ``offset`` is negative.

@@ -33,7 +33,7 @@ class Host(Protocol):
     def stop(self, trial_id: int, grace: float) -> None: ...
 
     def follow(self, trial_id: int, trial_dir: Path | str, offset: int, pid: int | None,
-               *, gpus: Sequence[int] = ()) -> None: ...
+               *, gpus: Sequence[int] = (), queued: bool = False) -> None: ...
 
     def close(self) -> None: ...
 
@@ -104,15 +104,16 @@ class Pool:
         host.submit(spec)
 
     def follow(self, host_name: str, trial_id: int, trial_dir: Path | str, offset: int,
-               pid: int | None, *, gpus: Sequence[int] = ()) -> None:
-        """Re-attach to a trial an earlier run started on ``host_name``.
+               pid: int | None, *, gpus: Sequence[int] = (), queued: bool = False) -> None:
+        """Re-attach to a trial an earlier run started on ``host_name`` (``queued``: its
+        job still waits in a batch queue).
 
         Raises:
             KeyError: no host of that name in this pool.
             ValueError: the host follows that trial already, or a bad offset.
         """
         host = self.host(host_name)
-        host.follow(trial_id, trial_dir, offset, pid, gpus=gpus)
+        host.follow(trial_id, trial_dir, offset, pid, gpus=gpus, queued=queued)
         with self._lock:
             self._placed[trial_id] = host
 

@@ -76,3 +76,55 @@ def test_kill_9_the_app_then_resume_follows_every_job_again(
         assert steps[trial.id] == list(range(1, 21)), "no point lost or stored twice"
         if trial.id in before:
             assert trial.pid == before[trial.id], "followed again, not submitted again"
+
+
+def test_a_job_still_in_the_queue_when_the_app_died_is_followed_not_submitted_again(
+        tmp_path: Path, slurm: LocalSlurm) -> None:
+    env = {**slurm.env, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    store = Store(env["SWEEPLAB_DB"])
+    ClusterProfiles(store).add(ClusterProfile(  # one job fills the node: the next one waits
+        "hpc", workdir=str(tmp_path / "work"), python=sys.executable, max_parallel=2,
+        cpus_per_trial=slurm.cpus))
+    path = tmp_path / "experiment.yaml"
+    path.write_text(dump_text(experiment_doc(
+        write_code(tmp_path, gated_trial(steps=3)), name="queued",
+        limits={"max_trials": 2, "max_parallel": 2}, env={"GATE": str(tmp_path / "gate")},
+        hosts=["hpc"])))
+    app = subprocess.Popen([sys.executable, "-m", "app", "run", str(path)], cwd=ROOT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def one_runs_one_waits() -> bool:
+            trials = trials_of(store, "queued")
+            states = sorted(t.state.value for t in trials)
+            return states == ["queued", "running"] and all(t.pid for t in trials)
+
+        wait_until(one_runs_one_waits, 60, "one job running and one waiting with its job id")
+        app.send_signal(signal.SIGKILL)
+        app.wait(10)
+        experiment_id = store.get_experiment("queued").id
+        waiting = next(t for t in store.list_trials(experiment_id)
+                       if t.state is TrialState.QUEUED)
+        assert waiting.pid is not None and waiting.trial_dir
+        assert slurm_state(slurm, waiting.pid).startswith("PENDING")
+        resumed = subprocess.Popen([sys.executable, "-m", "app", "resume", "queued"], cwd=ROOT,
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        wait_until(lambda: [e.message for e in store.list_events(experiment_id)].count(
+            "started") == 2, 60, "the resumed run to start")
+        (tmp_path / "gate").touch()
+        output, _ = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, output
+    finally:
+        (tmp_path / "gate").touch()
+        if app.poll() is None:
+            app.kill()
+    after = store.list_trials(store.get_experiment("queued").id)
+    steps = [p.step for p in store.get_metrics(waiting.id, "loss")]
+    store.close()
+    assert len(after) == 2, "the waiting trial was not submitted again"
+    assert all(t.state is TrialState.COMPLETED and t.rerun_of is None for t in after), [
+        (t.number, t.state, t.error) for t in after]
+    followed = next(t for t in after if t.id == waiting.id)
+    assert followed.pid == waiting.pid, "its own job ran"
+    assert steps == [1, 2, 3], "each point once"

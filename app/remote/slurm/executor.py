@@ -167,9 +167,10 @@ class SlurmExecutor:
         self._submissions.put((job, spec))
 
     def follow(self, trial_id: int, trial_dir: Path | str, offset: int, pid: int | None,
-               *, gpus: Sequence[int] = ()) -> None:
+               *, gpus: Sequence[int] = (), queued: bool = False) -> None:
         """Re-attach to a trial an earlier run submitted; ``pid`` is its Slurm job id
-        (None: read from the trial directory's ``job_id`` file).
+        (None: read from the trial directory's ``job_id`` file). A ``queued`` job still
+        waits in Slurm's queue: its STARTED event comes when it runs.
 
         Raises:
             ValueError: already followed, or a negative ``offset``.
@@ -182,7 +183,8 @@ class SlurmExecutor:
                 raise ExecutorClosed(f"{self.name}: cannot follow trial {trial_id}, closed")
             if trial_id in self._jobs:
                 raise ValueError(f"{self.name}: trial {trial_id} is already followed")
-            self._jobs[trial_id] = Job.followed(trial_id, str(trial_dir), offset, pid)
+            self._jobs[trial_id] = Job.followed(trial_id, str(trial_dir), offset, pid,
+                                                started=not queued)
             self._monitor.squeue_soon()
             self._start_threads()
         self._wake.set()

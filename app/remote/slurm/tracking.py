@@ -60,10 +60,11 @@ class Job:
     done: bool = False
 
     @classmethod
-    def followed(cls, trial_id: int, trial_dir: str, offset: int, job_id: int | None) -> Job:
-        """A job an earlier run started, read again from log ``offset``."""
+    def followed(cls, trial_id: int, trial_dir: str, offset: int, job_id: int | None,
+                 *, started: bool = True) -> Job:
+        """A job an earlier run submitted (and saw start), read again from log ``offset``."""
         return cls(trial_id, trial_dir, job_id, read_at=offset,
-                   splitter=LineSplitter(offset), started=True)
+                   splitter=LineSplitter(offset), started=started)
 
     @property
     def stopping(self) -> bool:

@@ -239,13 +239,14 @@ class SshExecutor:
 
     def follow(
         self, trial_id: int, trial_dir: Path | str, offset: int, pid: int | None,
-        *, gpus: Sequence[int] = (),
+        *, gpus: Sequence[int] = (), queued: bool = False,
     ) -> None:
         """Re-attach to a trial started earlier on this server; it keeps its slots.
 
         Its log is followed from ``offset``; it ends when ``exit_code`` appears or the
         wrapper is gone (a reused pid counts as gone). OUTPUT and EXITED (or LOST)
         events follow.
+        ``queued`` is for batch queues; trials here start at once, so it is ignored.
 
         Raises:
             ValueError: already followed, or ``offset`` is negative.
