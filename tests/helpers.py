@@ -212,3 +212,21 @@ def result_figures(stdout: str) -> dict[str, str]:
     found = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
     assert len(found) == 1, f"expected one RESULT line, got {len(found)}: {found}"
     return figures_of(found[0])
+
+
+CliRun = Callable[..., tuple[int, str, str]]
+"""``run("servers", "ls")``: the command's exit code, stdout and stderr."""
+
+
+def in_process_cli(capsys: Any) -> CliRun:
+    """``sweeplab ARGS`` run by :func:`app.cli.main` in this process, its output taken
+    from ``capsys`` (pytest's capture fixture)."""
+    from app.cli import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -28,13 +27,6 @@ OUTPUT = ProcessEventKind.OUTPUT
 STARTED = ProcessEventKind.STARTED
 START_FAILED = ProcessEventKind.START_FAILED
 TWO_GPUS = "0, NVIDIA GeForce RTX 3090, 24576, 10, 0\n1, NVIDIA GeForce RTX 3090, 24576, 10, 0\n"
-
-
-@pytest.fixture(scope="module")
-def snap(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
-    code = tmp_path_factory.mktemp("code")
-    shutil.copy(HERE / "trials" / "trial.py", code / "trial.py")
-    return take_snapshot(code, tmp_path_factory.mktemp("snapshots"))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the executor that started it is gone (the lock lives in the trial's processes)."
 
 from __future__ import annotations
 
-import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,18 +16,10 @@ from app.remote.gpu import NoFreeSlot
 from app.remote.launcher import read_pid_file, signal_group
 from app.remote.local import LocalExecutor
 from app.remote.slot_locks import SlotLocks
-from app.remote.snapshot import take_snapshot
 from tests.helpers import wait_until
 
 HERE = Path(__file__).parent
 WAIT = f"{PYTHON} trial.py wait"
-
-
-@pytest.fixture(scope="module")
-def snap(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
-    code = tmp_path_factory.mktemp("code")
-    shutil.copy(HERE / "trials" / "trial.py", code / "trial.py")
-    return take_snapshot(code, tmp_path_factory.mktemp("snapshots"))
 
 
 @pytest.fixture

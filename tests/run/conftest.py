@@ -18,10 +18,11 @@ from app.engine.runner import Runner
 from app.engine.trial import ExperimentState
 from app.remote.local import LocalExecutor
 from app.remote.snapshot import take_snapshot
+from app.session import Session
 from app.store.store import Store
 from tests.helpers import SPACE_X, experiment_doc, wait_until, write_code
 
-__all__ = ["PYTHON", "SPACE_X", "Harness", "harness", "wait_until"]
+__all__ = ["PYTHON", "SPACE_X", "Harness", "harness", "session", "wait_until"]
 
 
 @dataclass
@@ -67,6 +68,17 @@ class Harness:
     def log(self, name: str) -> str:
         exp = self.store.get_experiment(name)
         return "\n".join(e.message for e in self.store.list_events(exp.id))
+
+
+@pytest.fixture
+def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """The GUI's controller over ``tmp_path/db.sqlite``, data in ``tmp_path/home``."""
+    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    opened = Session(store, grace=1.0)
+    yield opened
+    opened.close()
+    store.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,9 @@ from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.experiment import load_experiment
 from app.engine.trial import ExperimentState, TrialState
 from app.session import Session, SessionError
-from app.store.store import Store
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    session = Session(store, grace=1.0)
-    yield session
-    session.close()
-    store.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from app.engine.docio import dump_text
 from app.engine.lease import Driver
 from app.engine.trial import ExperimentState, TrialState
 from app.session import Session, SessionError
-from app.store.store import Store
 from tests.helpers import (
     experiment_doc,
     gated_trial,
@@ -28,16 +26,6 @@ from tests.helpers import (
 
 ROOT = Path(__file__).resolve().parents[2]
 ELSEWHERE = Driver("sweeplab run", "lab-pc-2", 4242, "f00d")
-
-
-@pytest.fixture
-def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    opened = Session(store, grace=2.0)
-    yield opened
-    opened.close()
-    store.close()
 
 
 def test_a_run_driven_elsewhere_is_left_alone_but_can_be_asked_to_stop(

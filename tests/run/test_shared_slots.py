@@ -3,30 +3,18 @@ folder): with 2 local slots, never more than 2 of their trials run at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.engine.trial import ExperimentState, TrialState
 from app.session import Session
-from app.store.store import Store
 from tests.helpers import gated_trial, store_experiment, wait_until
 
 
-@pytest.fixture
-def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
+def test_two_experiments_at_once_share_the_machines_slots(
+        session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWEEPLAB_LOCAL_SLOTS", "2")
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    opened = Session(store, grace=2.0)
-    yield opened
-    opened.close()
-    store.close()
-
-
-def test_two_experiments_at_once_share_the_machines_slots(session: Session,
-                                                          tmp_path: Path) -> None:
     store = session.store
     ids = []
     for name in ("first", "second"):

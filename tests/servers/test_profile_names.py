@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.cli import main
 from app.engine.ports import NotFound, StoreError
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
@@ -23,6 +22,7 @@ from app.store.named import _PG_LOCK_KEY, HOSTS_CLASH
 from app.store.pgcluster import PgCluster
 from app.store.servers import ServerProfiles
 from app.store.store import Store
+from tests.helpers import CliRun, in_process_cli
 from tests.servers.conftest import MemoryKeyring, make_profile
 
 
@@ -106,7 +106,7 @@ def test_renaming_a_cluster_to_a_servers_name_is_refused(store: Store) -> None:
     assert clusters.names() == ["hpc2"] and servers.list() == [make_profile(name="box")]
 
 
-Run = Callable[..., tuple[int, str, str]]
+Run = CliRun
 
 
 @pytest.fixture
@@ -116,13 +116,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SWEEPLAB_DB", raising=False)
 
-    def call(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
+    return in_process_cli(capsys)
 
 
 def test_the_cli_refuses_both_directions_with_the_same_message(

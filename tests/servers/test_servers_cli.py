@@ -11,17 +11,17 @@ import getpass
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.cli import main
 from app.remote.ssh.profile import AuthKind
 from app.remote.ssh.secrets import SERVICE, secret_key
 from app.store.connect import sqlite_url
 from app.store.servers import ServerProfiles
 from app.store.store import Store
+from tests.helpers import CliRun, in_process_cli
 from tests.servers.conftest import MemoryKeyring
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,20 +38,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-Run = Callable[..., tuple[int, str, str]]
+Run = CliRun
 
 
 @pytest.fixture
 def run(home: Path, capsys: pytest.CaptureFixture[str]) -> Run:
     """``sweeplab ARGS`` in this process: (exit code, stdout, stderr)."""
 
-    def call(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
+    return in_process_cli(capsys)
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from app.cli import main
 from app.commands import console as console_module
 from app.engine.experiment import ExperimentError, experiment_from_dict
 from app.remote.slurm.localcluster import LocalSlurm
@@ -21,8 +19,9 @@ from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.wiring import resolve_hosts
+from tests.helpers import CliRun, in_process_cli
 
-Run = Callable[..., tuple[int, str, str]]
+Run = CliRun
 
 
 @pytest.fixture
@@ -35,13 +34,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     import app.commands.clusters_cmd as clusters_cmd
     monkeypatch.setattr(clusters_cmd, "console", console_module.console)
 
-    def call(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
+    return in_process_cli(capsys)
 
 
 def _db(tmp_path: Path) -> Store:

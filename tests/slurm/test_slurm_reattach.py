@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.engine.docio import dump_text
 from app.engine.trial import ExperimentState, TrialState
@@ -22,20 +23,29 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAIN = gated_trial(steps=20, hold_at=5)  # held at step 5 while the app dies
 
 
-def test_kill_9_the_app_then_resume_follows_every_job_again(
-        tmp_path: Path, slurm: LocalSlurm) -> None:
+def _run_on_hpc(tmp_path: Path, slurm: LocalSlurm, script: str, cluster: ClusterProfile,
+                **fields: Any) -> tuple[dict[str, str], Store, subprocess.Popen[bytes]]:
+    """Save ``cluster``, then ``sweeplab run`` (its own process) an experiment of ``script``
+    on it, gated by ``tmp_path/gate``; returns the app's environment, the store, the app."""
     env = {**slurm.env, "SWEEPLAB_HOME": str(tmp_path / "home"),
            "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}"}
     store = Store(env["SWEEPLAB_DB"])
-    ClusterProfiles(store).add(ClusterProfile("hpc", workdir=str(tmp_path / "work"),
-                                              python=sys.executable, max_parallel=3))
+    ClusterProfiles(store).add(cluster)
     path = tmp_path / "experiment.yaml"
     path.write_text(dump_text(experiment_doc(
-        write_code(tmp_path, TRAIN), name="crash", algorithm={"name": "random", "seed": 3},
-        limits={"max_trials": 4, "max_parallel": 3}, env={"GATE": str(tmp_path / "gate")},
-        hosts=["hpc"])))
+        write_code(tmp_path, script), env={"GATE": str(tmp_path / "gate")},
+        hosts=[cluster.name], **fields)))
     app = subprocess.Popen([sys.executable, "-m", "app", "run", str(path)], cwd=ROOT, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return env, store, app
+
+
+def test_kill_9_the_app_then_resume_follows_every_job_again(
+        tmp_path: Path, slurm: LocalSlurm) -> None:
+    env, store, app = _run_on_hpc(tmp_path, slurm, TRAIN, ClusterProfile(
+        "hpc", workdir=str(tmp_path / "work"), python=sys.executable, max_parallel=3),
+        name="crash", algorithm={"name": "random", "seed": 3},
+        limits={"max_trials": 4, "max_parallel": 3})
     try:
         def held() -> bool:
             trials = trials_of(store, "crash")
@@ -80,19 +90,10 @@ def test_kill_9_the_app_then_resume_follows_every_job_again(
 
 def test_a_job_still_in_the_queue_when_the_app_died_is_followed_not_submitted_again(
         tmp_path: Path, slurm: LocalSlurm) -> None:
-    env = {**slurm.env, "SWEEPLAB_HOME": str(tmp_path / "home"),
-           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}"}
-    store = Store(env["SWEEPLAB_DB"])
-    ClusterProfiles(store).add(ClusterProfile(  # one job fills the node: the next one waits
+    env, store, app = _run_on_hpc(tmp_path, slurm, gated_trial(steps=3), ClusterProfile(
         "hpc", workdir=str(tmp_path / "work"), python=sys.executable, max_parallel=2,
-        cpus_per_trial=slurm.cpus))
-    path = tmp_path / "experiment.yaml"
-    path.write_text(dump_text(experiment_doc(
-        write_code(tmp_path, gated_trial(steps=3)), name="queued",
-        limits={"max_trials": 2, "max_parallel": 2}, env={"GATE": str(tmp_path / "gate")},
-        hosts=["hpc"])))
-    app = subprocess.Popen([sys.executable, "-m", "app", "run", str(path)], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cpus_per_trial=slurm.cpus),  # one job fills the node: the next one waits
+        name="queued", limits={"max_trials": 2, "max_parallel": 2})
     try:
         def one_runs_one_waits() -> bool:
             trials = trials_of(store, "queued")
