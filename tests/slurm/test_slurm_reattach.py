@@ -40,6 +40,20 @@ def _run_on_hpc(tmp_path: Path, slurm: LocalSlurm, script: str, cluster: Cluster
     return env, store, app
 
 
+def _resume_then_open_the_gate(env: dict[str, str], store: Store, name: str,
+                               gate: Path) -> None:
+    """``sweeplab resume NAME``; once its run has started, let the trials go on."""
+    experiment_id = store.get_experiment(name).id
+    resumed = subprocess.Popen([sys.executable, "-m", "app", "resume", name], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    wait_until(lambda: [e.message for e in store.list_events(experiment_id)].count(
+        "started") == 2, 60, "the resumed run to start")
+    gate.touch()
+    output, _ = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, output
+
+
 def test_kill_9_the_app_then_resume_follows_every_job_again(
         tmp_path: Path, slurm: LocalSlurm) -> None:
     env, store, app = _run_on_hpc(tmp_path, slurm, TRAIN, ClusterProfile(
@@ -61,14 +75,7 @@ def test_kill_9_the_app_then_resume_follows_every_job_again(
         for job_id in before.values():
             assert job_id is not None and slurm_state(slurm, job_id) == "RUNNING|None", \
                 "the jobs outlive the app"
-        resumed = subprocess.Popen([sys.executable, "-m", "app", "resume", "crash"], cwd=ROOT,
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
-        wait_until(lambda: [e.message for e in store.list_events(experiment_id)].count(
-            "started") == 2, 60, "the resumed run to start")
-        (tmp_path / "gate").touch()
-        output, _ = resumed.communicate(timeout=120)
-        assert resumed.returncode == 0, output
+        _resume_then_open_the_gate(env, store, "crash", tmp_path / "gate")
     finally:
         (tmp_path / "gate").touch()
         if app.poll() is None:
@@ -108,14 +115,7 @@ def test_a_job_still_in_the_queue_when_the_app_died_is_followed_not_submitted_ag
                        if t.state is TrialState.QUEUED)
         assert waiting.pid is not None and waiting.trial_dir
         assert slurm_state(slurm, waiting.pid).startswith("PENDING")
-        resumed = subprocess.Popen([sys.executable, "-m", "app", "resume", "queued"], cwd=ROOT,
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
-        wait_until(lambda: [e.message for e in store.list_events(experiment_id)].count(
-            "started") == 2, 60, "the resumed run to start")
-        (tmp_path / "gate").touch()
-        output, _ = resumed.communicate(timeout=120)
-        assert resumed.returncode == 0, output
+        _resume_then_open_the_gate(env, store, "queued", tmp_path / "gate")
     finally:
         (tmp_path / "gate").touch()
         if app.poll() is None:
