@@ -5,23 +5,30 @@ PostgreSQL database) drives the experiment and publishes its events to nobody he
 :class:`Follower` reads the store instead and turns what changed since its last look
 into the same :class:`~app.engine.events.RunnerEvent` values a runner publishes, so
 the views need no second path: new or changed trials, their new metric points, and
-the experiment's state.
+the experiment's state. :class:`Watcher` keeps the shown experiment's follower and
+notices experiments created or deleted elsewhere.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.ports import NotFound
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.trial import ExperimentState
+
+ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
+"""The states of an experiment some program drives (or drove until it died)."""
 
 
 class _Reads(Protocol):
     def get_experiment(self, key: int | str) -> ExperimentRecord: ...
     def list_trials(self, experiment_id: int) -> list[TrialRecord]: ...
     def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]: ...
+    def experiment_ids(self) -> set[int]: ...
 
 
 class Follower:
@@ -97,3 +104,76 @@ class Follower:
             fresh.extend(points[seen:])
             self._counts[trial_id, name] = len(points)
         return fresh
+
+
+class Watcher:
+    """The shown experiment's :class:`Follower`, and the list of experiments, read back
+    for what other programs change.
+
+    Args:
+        store: the database.
+        publish: hands an event to the views (as a runner's events are).
+        is_running: whether this program drives an experiment (then nothing is read).
+        driven_elsewhere: whether another live program drives it.
+    """
+
+    def __init__(self, store: _Reads, publish: Callable[[RunnerEvent], None],
+                 is_running: Callable[[int], bool],
+                 driven_elsewhere: Callable[[int], bool]) -> None:
+        self._store = store
+        self._publish = publish
+        self._is_running = is_running
+        self._driven_elsewhere = driven_elsewhere
+        self._follower: Follower | None = None
+        self._known_ids: set[int] | None = None
+
+    def known(self, ids: set[int]) -> None:
+        """The experiments the views list now (new ones are announced from here on)."""
+        self._known_ids = set(ids)
+
+    def follow(self, record: ExperimentRecord, trials: Sequence[TrialRecord],
+               points: Sequence[MetricPoint]) -> None:
+        """Watch the shown experiment, as shown; replaces the one watched before."""
+        self._follower = Follower(self._store, record, trials, points)
+
+    def absorb(self, event: RunnerEvent) -> None:
+        """Take note of an event this program's runner published (already shown)."""
+        follower = self._follower
+        if follower is not None:
+            follower.absorb(event)
+
+    def poll(self) -> int:
+        """Publish what other programs stored since the last poll; returns how many events.
+
+        The watched experiment is read only while another program drives it, or until
+        its state settles after; experiments created or deleted elsewhere are
+        published as such.
+        """
+        count = self._poll_ids()
+        follower = self._follower
+        if follower is None or self._is_running(follower.experiment_id):
+            return count
+        driven = self._driven_elsewhere(follower.experiment_id)
+        # one more look after the driver let go: its last writes came before that
+        was_driven, follower.driven = follower.driven, driven
+        if follower.state not in ACTIVE and not driven and not was_driven:
+            return count
+        try:
+            events = follower.poll()
+        except NotFound:  # deleted by another program meanwhile
+            self._follower = None
+            return count
+        for event in events:
+            self._publish(event)
+        return count + len(events)
+
+    def _poll_ids(self) -> int:
+        ids = self._store.experiment_ids()
+        known, self._known_ids = self._known_ids, ids
+        if known is None or known == ids:
+            return 0
+        for gone in known - ids:
+            self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, gone, message="deleted"))
+        for new in ids - known:
+            self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, new, message="created"))
+        return len(ids ^ known)

@@ -20,20 +20,18 @@ from typing import Any
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import DrivenElsewhere, check_not_driven, is_free
-from app.engine.ports import NotFound
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.reruns import failed_to_requeue
 from app.engine.runner import Runner
 from app.engine.trial import ExperimentState
 from app.exporting import write_export
-from app.following import Follower
+from app.following import ACTIVE, Watcher
 from app.remote.pool import Pool
 from app.remote.snapshot import Progress
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.store.store import Store
 from app.wiring import build_runner, config_of, keyring_secrets
 
-ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 DRIVER = "the Sweeplab window"
 
 
@@ -53,8 +51,9 @@ class Session:
         self._lock = threading.Lock()
         self._runs: dict[int, tuple[Runner, Pool]] = {}
         self._subscribers = Subscribers()
-        self._follower: Follower | None = None
-        self._known_ids: set[int] | None = None  # experiments seen by poll_followed
+        self.watcher = Watcher(store, self._subscribers.publish, self.is_running,
+                               self.driven_elsewhere)
+        """Reads back what other programs store (see :mod:`app.following`)."""
 
     # --- events ------------------------------------------------------------------
 
@@ -63,9 +62,7 @@ class Session:
         return self._subscribers.add(callback)
 
     def _publish(self, event: RunnerEvent) -> None:
-        follower = self._follower
-        if follower is not None:
-            follower.absorb(event)
+        self.watcher.absorb(event)
         self._subscribers.publish(event)
 
     def _changed(self, experiment_id: int, message: str) -> None:
@@ -74,9 +71,9 @@ class Session:
     # --- reading -----------------------------------------------------------------
 
     def experiments(self) -> list[ExperimentRecord]:
-        """Every experiment, oldest first (what :meth:`poll_followed` compares with)."""
+        """Every experiment, oldest first (what the watcher compares with)."""
         records = self.store.list_experiments()
-        self._known_ids = {record.id for record in records}
+        self.watcher.known({record.id for record in records})
         return records
 
     def experiment(self, experiment_id: int) -> ExperimentRecord:
@@ -236,48 +233,6 @@ class Session:
             self.store.update_experiment(experiment_id, state=ExperimentState.STOPPED)
             self.store.add_event(experiment_id, "command", f"stop requested from {DRIVER}")
             self._changed(experiment_id, "stop requested")
-
-    def follow(self, record: ExperimentRecord, trials: Sequence[TrialRecord],
-               points: Sequence[MetricPoint]) -> None:
-        """Watch the shown experiment for what another program stores (see
-        :meth:`poll_followed`); replaces the one watched before."""
-        self._follower = Follower(self.store, record, trials, points)
-
-    def poll_followed(self) -> int:
-        """Publish what another program stored for the watched experiment since the last
-        poll, as the events a runner here would have published; returns how many.
-
-        Reads only while another program drives it, or until its state settles after.
-        Experiments another program created or deleted are published as such too.
-        """
-        count = self._poll_experiment_ids()
-        follower = self._follower
-        if follower is None or self.is_running(follower.experiment_id):
-            return count
-        driven = self.driven_elsewhere(follower.experiment_id)
-        # one more look after the driver let go: its last writes came before that
-        was_driven, follower.driven = follower.driven, driven
-        if follower.state not in ACTIVE and not driven and not was_driven:
-            return count
-        try:
-            events = follower.poll()
-        except NotFound:  # deleted by another program meanwhile
-            self._follower = None
-            return count
-        for event in events:
-            self._subscribers.publish(event)  # not _publish: the follower has them
-        return count + len(events)
-
-    def _poll_experiment_ids(self) -> int:
-        ids = self.store.experiment_ids()
-        known, self._known_ids = self._known_ids, ids
-        if known is None or known == ids:
-            return 0
-        for gone in known - ids:
-            self._changed(gone, "deleted")
-        for new in ids - known:
-            self._changed(new, "created")
-        return len(ids ^ known)
 
     def orphans(self) -> list[ExperimentRecord]:
         """Experiments left running or paused by a program that is gone (a crash)."""

@@ -279,7 +279,7 @@ class MainWindow(QMainWindow):
         self._trials = {t.id: t for t in trials}
         points = self.session.metrics_for_trials(trials)
         self.panels.show(config, trials, points)
-        self.session.follow(record, trials, points)
+        self.session.watcher.follow(record, trials, points)
         self.log.set_text("".join(
             f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.session.events(experiment_id)))
         self.settings.setValue("last_experiment", experiment_id)
@@ -324,7 +324,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _poll_followed(self) -> None:
         try:
-            self.session.poll_followed()
+            self.session.watcher.poll()
         except StoreError:  # busy or gone for a moment: the next tick tries again
             log.debug("reading back the shown experiment failed", exc_info=True)
 
