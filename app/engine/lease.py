@@ -31,6 +31,8 @@ LEASE_SECONDS = 30.0
 """A driver not heard of for this long is gone; its experiment may be taken over."""
 RENEW_SECONDS = 3.0
 """How often a runner renews its lease."""
+ENCODED_LIMIT = 255
+"""The longest stored driver (the column's size)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,9 @@ class Driver:
         return cls(label, socket.gethostname(), os.getpid(), secrets.token_hex(4))
 
     def encode(self) -> str:
-        """The stored form: ``token pid@host label``."""
-        return f"{self.token} {self.pid}@{self.host} {self.label}"
+        """The stored form: ``token pid@host label``, at most 255 characters (the label is
+        cut first)."""
+        return f"{self.token} {self.pid}@{self.host} {self.label}"[:ENCODED_LIMIT]
 
     @classmethod
     def decode(cls, text: str) -> Driver | None:
@@ -121,8 +124,8 @@ class DrivenElsewhere(ValueError):
             ago = f", last seen {max(0, round((utc_now() - seen).total_seconds()))} s ago"
         super().__init__(
             f"{experiment} is being run by {who}{ago}. Stop it there (or with "
-            f"`sweeplab stop`); if that program died, it is taken over "
-            f"{LEASE_SECONDS:.0f} s after it was last seen")
+            f"`sweeplab stop`); if that program died, it is free at once on its own "
+            f"machine, and from others {LEASE_SECONDS:.0f} s after it was last seen")
         self.holder = holder
 
 

@@ -142,3 +142,12 @@ def test_a_runner_whose_lease_is_taken_stops_driving_and_leaves_the_trials(
         for pid in pids:
             with suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def test_a_driver_on_a_very_long_host_name_fits_the_column_and_reads_back() -> None:
+    driver = Driver("sweeplab run", "h" * 300, 4242, "f00d")
+    encoded = driver.encode()
+    assert len(encoded) <= 255
+    back = Driver.decode(encoded)
+    assert back is not None and (back.pid, back.token) == (4242, "f00d")
+    assert Driver.decode("not a driver") is None and Driver.decode("") is None
