@@ -3,7 +3,9 @@
 Re-runs go first (a user's "Re-run with these params", a retry, a trial lost with its
 host), then the searcher's suggestions until max trials. Each new trial is stored
 QUEUED before it is submitted to the executor with the most free room relative to
-its size (balanced load).
+its size (balanced load). A trial the executor then has no room for after all
+(another program took the place meanwhile, a server went away) waits, stored QUEUED,
+and is submitted first when room comes back.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from app.engine.experiment import ExperimentConfig
 from app.engine.journal import Journal
 from app.engine.live import LiveTrial
-from app.engine.ports import Executor, TrialRepository
+from app.engine.ports import Executor, NoRoom, TrialRepository
 from app.engine.records import Snapshot, TrialRecord, TrialSpec
 from app.engine.reruns import RerunQueue
 from app.engine.search.base import Searcher
@@ -51,6 +53,8 @@ class Dispatcher:
         self.untold: set[int] = set()
         """Re-runs whose params the searcher refused: their results are not told."""
         self._next_number = max((trial.number for trial in existing), default=0) + 1
+        self.waiting: list[tuple[TrialRecord, tuple[str, ...]]] = []
+        """Stored trials an executor had no room for after all, submitted first."""
 
     def fill(self, live: dict[int, LiveTrial]) -> None:
         """Start trials while slots, max parallel and max trials allow; adds them to ``live``."""
@@ -60,7 +64,9 @@ class Dispatcher:
             if executor is None:
                 return
             avoid: tuple[str, ...] = ()
-            if self._reruns:
+            if self.waiting:
+                record, avoid = self.waiting.pop(0)
+            elif self._reruns:
                 rerun = self._reruns.pop()
                 avoid = rerun.avoid_hosts
                 record = self._rerun(rerun.params, rerun.of)
@@ -73,7 +79,12 @@ class Dispatcher:
                 self.created += 1
             else:
                 return
-            live[record.id] = self._submit(record, executor, avoid)
+            try:
+                live[record.id] = self._submit(record, executor, avoid)
+            except NoRoom as exc:
+                self.waiting.insert(0, (record, avoid))
+                self._log(f"trial {record.number} waits for room: {exc}", record.id)
+                return
 
     def _rerun(self, params: dict[str, Any], of: int) -> TrialRecord:
         record = self._new_trial(params, of)

@@ -27,6 +27,11 @@ class NotFound(StoreError):
     """No experiment or trial with that name or id."""
 
 
+class NoRoom(RuntimeError):
+    """An executor had no room for a trial after all: another program took the last
+    place, or a server went away, between the check and the submit. Try again later."""
+
+
 class TrialRepository(Protocol):
     """Where experiments, trials, metrics and events live.
 

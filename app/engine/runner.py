@@ -250,8 +250,12 @@ class Runner:
             return True
         if self._live:
             return False
+        if self._stopping or self._budget_spent:
+            self._end_waiting()
         if self._stopping:
             return True
+        if self._dispatch.waiting:
+            return False
         if self._state is ExperimentState.PAUSED or (self._reruns and not self._budget_spent):
             return False
         return (
@@ -336,6 +340,13 @@ class Runner:
         live.stop_reason = reason
         live.executor.stop(live.record.id, self._grace)
         self._log(f"trial {live.number}: {reason.value}, stopping it", live.record.id)
+
+    def _end_waiting(self) -> None:
+        """Trials stored but never placed (no room after all) end STOPPED with the run."""
+        for record, _ in self._dispatch.waiting:
+            self._journal.ended(record, {"state": TrialState.STOPPED, "ended_at": now(),
+                                         "error": "never started: the run ended first"})
+        self._dispatch.waiting.clear()
 
     def _fill_slots(self) -> None:
         if not self._budget_spent:

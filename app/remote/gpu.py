@@ -16,6 +16,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.engine.ports import NoRoom
+
 log = logging.getLogger(__name__)
 
 QUERY_FIELDS = "index,name,memory.total,memory.used,utilization.gpu"
@@ -110,7 +112,7 @@ def probe_gpus(nvidia_smi: str = "nvidia-smi", timeout: float = PROBE_TIMEOUT_S)
         return []
 
 
-class NoFreeSlot(RuntimeError):
+class NoFreeSlot(NoRoom):
     """A trial was submitted while its executor had no room for it."""
 
 

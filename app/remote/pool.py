@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from app.engine.ports import NoRoom
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import drain
 
@@ -94,11 +95,11 @@ class Pool:
         """Start the trial on :meth:`pick`'s host.
 
         Raises:
-            RuntimeError: every host is full (check :meth:`free_slots` first).
+            NoRoom: every host is full (check :meth:`free_slots` first).
         """
         host = self.pick(spec.avoid_hosts)
         if host is None:
-            raise RuntimeError(f"trial {spec.trial_id}: every host is full")
+            raise NoRoom(f"trial {spec.trial_id}: every host is full")
         with self._lock:
             self._placed[spec.trial_id] = host
         host.submit(spec)

@@ -17,6 +17,7 @@ POSIX only (``fcntl``); elsewhere :func:`shared_slots` gives the plain in-proces
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -27,6 +28,10 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
+
+
+_ROUNDS = 3
+_ROUND_PAUSE_S = 0.002
 
 
 class SlotLocks:
@@ -42,15 +47,22 @@ class SlotLocks:
         return os.open(self.folder / f"{kind}.{place}.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def take(self, kind: str, places: int) -> int | None:
-        """An open, locked file of a free place of ``kind``, or None when all are taken."""
-        for place in range(places):
-            fd = self._open(kind, place)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            return fd
+        """An open, locked file of a free place of ``kind``, or None when all are taken.
+
+        Another process counting places (:meth:`used`) holds a free one for an instant,
+        so a full round that finds none is tried again, twice, a moment later.
+        """
+        for round_ in range(_ROUNDS):
+            if round_:
+                time.sleep(_ROUND_PAUSE_S)  # a retry pause, not a synchronisation
+            for place in range(places):
+                fd = self._open(kind, place)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                return fd
         return None
 
     def used(self, kind: str, places: int) -> int:

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.records import TrialSpec
+from app.engine.resume import build_searcher
+from app.engine.runner import Runner
 from app.engine.trial import ExperimentState, TrialState
+from app.remote.gpu import NoFreeSlot
+from app.remote.local import LocalExecutor
+from app.remote.snapshot import take_snapshot
 from app.session import Session
 from tests.helpers import gated_trial, store_experiment, wait_until
+from tests.run.conftest import Harness
 
 
 def test_two_experiments_at_once_share_the_machines_slots(
@@ -41,3 +48,36 @@ def test_two_experiments_at_once_share_the_machines_slots(
     for start, _ in spans:  # at any trial's start, at most 2 were running
         running = [1 for s, e in spans if s is not None and e is not None and s <= start < e]
         assert len(running) <= 2
+
+
+class _PlaceTakenOnce(LocalExecutor):
+    """A machine where another program takes the free place between the runner's look at
+    the free slots and its submit, once (the race the slot locks leave open)."""
+
+    raced = False
+
+    def submit(self, spec: TrialSpec) -> None:
+        if not self.raced:
+            self.raced = True
+            raise NoFreeSlot(f"trial {spec.trial_id}: all CPU slots of local are taken "
+                             "(by this or another Sweeplab)")
+        super().submit(spec)
+
+
+def test_a_trial_that_finds_no_room_after_all_waits_and_runs_later(harness: Harness) -> None:
+    harness.script("train.py", "import sweeplab\nsweeplab.report('loss', sweeplab.param('x'))\n")
+    config = harness.config(limits={"max_trials": 3, "max_parallel": 1})
+    experiment = harness.store.create_experiment(config.name, config.to_dict())
+    executor = _PlaceTakenOnce(harness.root / "trials", gpus=[], cpu_slots=1, grace=2.0)
+    harness.executors.append(executor)
+    runner = Runner(harness.store, experiment.id, config, [executor],
+                    build_searcher(config, harness.store, experiment.id),
+                    take_snapshot(config.code_dir, harness.root / "snapshots"),
+                    grace=2.0, poll_interval=0.05)
+    runner.start()
+    assert runner.wait(60)
+    trials = harness.store.list_trials(experiment.id)
+    assert runner.state is ExperimentState.COMPLETED, harness.log(config.name)
+    assert [t.state for t in trials] == [TrialState.COMPLETED] * 3, "none failed, none lost"
+    assert "trial 1 waits for room: trial 1: all CPU slots of local are taken" in harness.log(
+        config.name)
