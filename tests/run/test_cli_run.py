@@ -96,7 +96,7 @@ def test_digits_mlp_finishes_with_tpe_and_exports_csv(tmp_path: Path,
 
 def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path: Path,
                                                    env: dict[str, str]) -> None:
-    path = example(tmp_path, "quadratic", limits={"max_trials": 6, "max_parallel": 2,
+    path = example(tmp_path, "quadratic", limits={"max_trials": 4, "max_parallel": 2,
                                                   "max_epochs": 400},
                    env={"QUADRATIC_EPOCH_SECONDS": "0.05"})
     with app_process(env, "run", path) as proc, Store(env["SWEEPLAB_DB"]) as store:
@@ -115,8 +115,8 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path: Path,
                            timeout=240)
         assert resumed.returncode == 0, resumed.stderr
         trials = store.list_trials(exp.id)
-        assert len(trials) == 6 and [t.number for t in trials] == list(range(1, 7))
-        assert [t.state for t in trials[2:]] == [TrialState.COMPLETED] * 4
+        assert len(trials) == 4 and [t.number for t in trials] == list(range(1, 5))
+        assert [t.state for t in trials[2:]] == [TrialState.COMPLETED] * 2
 
 
 def test_stop_from_another_terminal(tmp_path: Path, env: dict[str, str]) -> None:
