@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from app.remote.slurm.access import AccessError, ClusterAccess, ShellResult
 from app.remote.slurm.commands import JOB_PREFIX, SETUP_FAILED, q
 from app.remote.slurm.profile import ClusterProfile
+from app.remote.ssh.probe import ProbeStep
 
 _TIMEOUT_S = 30.0
 STEP_NAMES = ("login node", "setup command", "Slurm commands", "controller", "partition",
@@ -79,20 +80,11 @@ def query_queue(profile: ClusterProfile, access: ClusterAccess) -> QueueCounts:
 
 
 @dataclass(frozen=True)
-class ClusterStep:
-    """One check: its name, whether it passed, what was found."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
 class ClusterReport:
     """The result of :func:`probe_cluster`: the checks made, in order, and the queue."""
 
     cluster: str
-    steps: tuple[ClusterStep, ...]
+    steps: tuple[ProbeStep, ...]
     queue: QueueCounts | None = None
 
     @property
@@ -121,7 +113,7 @@ def probe_cluster(profile: ClusterProfile, access: ClusterAccess,
         access: its login node (connected, or connecting).
         connect: why connecting to the login node failed ("" when it did not).
     """
-    steps: list[ClusterStep] = []
+    steps: list[ProbeStep] = []
 
     def report() -> ClusterReport:
         return ClusterReport(profile.name, tuple(steps))
@@ -129,52 +121,52 @@ def probe_cluster(profile: ClusterProfile, access: ClusterAccess,
     where = "this machine (sbatch runs here)" if profile.login is None else (
         f"the saved server {profile.login}")
     if connect:
-        steps.append(ClusterStep("login node", False, f"{connect}; check it with `sweeplab "
+        steps.append(ProbeStep("login node", False, f"{connect}; check it with `sweeplab "
                                  f"servers test {profile.login}`"))
         return report()
-    steps.append(ClusterStep("login node", True, where))
+    steps.append(ProbeStep("login node", True, where))
     try:
         setup = access.run("true", timeout=_TIMEOUT_S)
         if setup.exit_code == SETUP_FAILED:
             said = "; ".join(line.strip() for line in setup.stderr.strip().splitlines())
-            steps.append(ClusterStep("setup command", False, said[-300:]))
+            steps.append(ProbeStep("setup command", False, said[-300:]))
             return report()
-        steps.append(ClusterStep("setup command", True,
+        steps.append(ProbeStep("setup command", True,
                                  "ran fine" if profile.setup.strip() else "none"))
         found = access.run("for c in sbatch squeue scancel; do command -v $c >/dev/null || "
                            "printf '%s ' $c; done", timeout=_TIMEOUT_S)
         missing = found.stdout.decode("utf-8", "replace").split()
         if missing:
-            steps.append(ClusterStep("Slurm commands", False, f"not found: {', '.join(missing)} "
+            steps.append(ProbeStep("Slurm commands", False, f"not found: {', '.join(missing)} "
                                      "(is a setup command such as `module load slurm` needed?)"))
             return report()
-        steps.append(ClusterStep("Slurm commands", True, "sbatch, squeue and scancel found"))
+        steps.append(ProbeStep("Slurm commands", True, "sbatch, squeue and scancel found"))
         if not _partition_steps(profile, access, steps):
             return report()
         workdir = access.workdir()
         made = access.run(f"mkdir -p -- {q(workdir)} && test -w {q(workdir)}",
                           timeout=_TIMEOUT_S)
         if made.exit_code != 0:
-            steps.append(ClusterStep("work directory", False, f"{workdir} is not writable: "
+            steps.append(ProbeStep("work directory", False, f"{workdir} is not writable: "
                                      f"{made.stderr.strip()[:200]}"))
             return report()
-        steps.append(ClusterStep("work directory", True, f"{workdir} (it must be on a file "
+        steps.append(ProbeStep("work directory", True, f"{workdir} (it must be on a file "
                                  "system the compute nodes share)"))
     except AccessError as exc:
-        steps.append(ClusterStep(STEP_NAMES[len(steps)], False, str(exc)))
+        steps.append(ProbeStep(STEP_NAMES[len(steps)], False, str(exc)))
         return report()
     return ClusterReport(profile.name, tuple(steps), query_queue(profile, access))
 
 
 def _partition_steps(profile: ClusterProfile, access: ClusterAccess,
-                     steps: list[ClusterStep]) -> bool:
+                     steps: list[ProbeStep]) -> bool:
     """The controller answers, and the partition exists and is up."""
     info = access.run("sinfo --noheader --format='%P|%a'", timeout=_TIMEOUT_S)
     if info.exit_code != 0:
-        steps.append(ClusterStep("controller", False, f"sinfo failed: "
+        steps.append(ProbeStep("controller", False, f"sinfo failed: "
                                  f"{info.stderr.strip()[:300]}"))
         return False
-    steps.append(ClusterStep("controller", True, "slurmctld answers"))
+    steps.append(ProbeStep("controller", True, "slurmctld answers"))
     partitions: dict[str, str] = {}
     default = ""
     for line in info.stdout.decode("utf-8", "replace").splitlines():
@@ -185,13 +177,13 @@ def _partition_steps(profile: ClusterProfile, access: ClusterAccess,
     wanted = profile.partition or default
     if wanted not in partitions:
         shown = ", ".join(sorted(partitions)) or "none"
-        steps.append(ClusterStep("partition", False, f"no partition {wanted!r} (there are: "
+        steps.append(ProbeStep("partition", False, f"no partition {wanted!r} (there are: "
                                  f"{shown})"))
         return False
     if partitions[wanted] != "up":
-        steps.append(ClusterStep("partition", False, f"{wanted} is {partitions[wanted]}: jobs "
+        steps.append(ProbeStep("partition", False, f"{wanted} is {partitions[wanted]}: jobs "
                                  "would wait in the queue"))
         return False
-    steps.append(ClusterStep("partition", True, f"{wanted} is up"
+    steps.append(ProbeStep("partition", True, f"{wanted} is up"
                              + ("" if profile.partition else " (the default)")))
     return True
