@@ -160,11 +160,15 @@ class SlotTable:
             return self.trials_per_gpu * len(self._load)
         return self.cpu_slots
 
+    def _used(self, gpu: int | None) -> int:
+        """Trials on ``gpu`` now (None: CPU slots in use); a subclass may count more."""
+        return self._cpu_used if gpu is None else self._load[gpu]
+
     def free(self) -> int:
         """How many 1-GPU trials (0-GPU trials on a host without GPUs) fit now."""
         if self._load:
-            return sum(max(0, self.trials_per_gpu - load) for load in self._load.values())
-        return max(0, self.cpu_slots - self._cpu_used)
+            return sum(max(0, self.trials_per_gpu - self._used(g)) for g in self._load)
+        return max(0, self.cpu_slots - self._used(None))
 
     def claim(self, n_gpus: int, what: str = "trial") -> tuple[int, ...]:
         """Reserve room for a trial needing ``n_gpus`` GPUs; returns its GPUs (``()``: CPU).
@@ -173,25 +177,29 @@ class SlotTable:
             ValueError: ``n_gpus`` is negative or more than the host has.
             NoFreeSlot: the host has the GPUs, but not enough with room now.
         """
+        chosen = self._choose(n_gpus, what)
+        self.occupy(chosen)
+        return chosen
+
+    def _choose(self, n_gpus: int, what: str) -> tuple[int, ...]:
+        """The GPUs :meth:`claim` would take (least used first), counting nothing yet."""
         if n_gpus < 0:
             raise ValueError(f"{what}: gpus must be >= 0, got {n_gpus}")
         if n_gpus == 0:
-            if self._cpu_used >= self.cpu_slots:
+            if self._used(None) >= self.cpu_slots:
                 raise NoFreeSlot(f"{what}: all {self.cpu_slots} CPU slots of {self.host} are busy")
-            self._cpu_used += 1
             return ()
         if n_gpus > len(self._load):
             raise ValueError(
                 f"{what} asks for {n_gpus} GPU(s) but {self.host} has {len(self._load)}"
             )
-        room = sorted((load, index) for index, load in self._load.items()
+        used = {index: self._used(index) for index in self._load}
+        room = sorted((load, index) for index, load in used.items()
                       if load < self.trials_per_gpu)
         if len(room) < n_gpus:
             raise NoFreeSlot(f"{what}: only {len(room)} GPU(s) of {self.host} have room, "
                              f"{n_gpus} needed")
-        chosen = tuple(sorted(index for _, index in room[:n_gpus]))
-        self.occupy(chosen)
-        return chosen
+        return tuple(sorted(index for _, index in room[:n_gpus]))
 
     def occupy(self, gpus: Sequence[int]) -> None:
         """Count a trial already running on ``gpus`` (``()``: a CPU slot), even over capacity."""

@@ -88,15 +88,10 @@ class SharedSlots(SlotTable):
         self.locks = locks
 
     def _used(self, gpu: int | None) -> int:
+        """This executor's count, or the locked places when other processes use more."""
         if gpu is None:
             return max(self._cpu_used, self.locks.used("cpu", self.cpu_slots))
         return max(self._load[gpu], self.locks.used(f"gpu{gpu}", self.trials_per_gpu))
-
-    def free(self) -> int:
-        """Room left now, counting every process's trials on this machine."""
-        if self._load:
-            return sum(max(0, self.trials_per_gpu - self._used(g)) for g in self._load)
-        return max(0, self.cpu_slots - self._used(None))
 
     def claim_locked(self, n_gpus: int, what: str = "trial") -> tuple[tuple[int, ...], list[int]]:
         """:meth:`claim` that also locks each place taken; returns the GPUs and the open
@@ -106,24 +101,25 @@ class SharedSlots(SlotTable):
             ValueError: ``n_gpus`` is negative or more than the host has.
             NoFreeSlot: not enough room now, counting other processes.
         """
-        if n_gpus < 0 or n_gpus > len(self._load):
-            return self.claim(n_gpus, what), []  # raises the plain claim's ValueError
-        wanted = ([None] if n_gpus == 0 else
-                  [g for _, g in sorted((self._used(g), g) for g in self._load)][:n_gpus])
+        try:
+            chosen = self._choose(n_gpus, what)
+        except NoFreeSlot as exc:
+            raise NoFreeSlot(f"{exc}: the places are taken (by this or another "
+                             "Sweeplab)") from exc
+        places: list[int | None] = list(chosen) if chosen else [None]  # None: a CPU slot
         fds: list[int] = []
-        for gpu in wanted:
-            kind, places = ("cpu", self.cpu_slots) if gpu is None else (
+        for gpu in places:
+            kind, count = ("cpu", self.cpu_slots) if gpu is None else (
                 f"gpu{gpu}", self.trials_per_gpu)
-            fd = self.locks.take(kind, places)
-            if fd is None:
+            fd = self.locks.take(kind, count)
+            if fd is None:  # another process took it since the count
                 close_all(fds)
                 where = "CPU slots" if gpu is None else f"places on GPU {gpu}"
                 raise NoFreeSlot(f"{what}: all {where} of {self.host} are taken "
                                  "(by this or another Sweeplab)")
             fds.append(fd)
-        gpus = tuple(sorted(g for g in wanted if g is not None))
-        self.occupy(gpus)
-        return gpus, fds
+        self.occupy(chosen)
+        return chosen, fds
 
 
 def close_all(fds: Sequence[int]) -> None:
