@@ -20,6 +20,7 @@ from typing import Any
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import DrivenElsewhere, check_not_driven, is_free
+from app.engine.orders import request_stop
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.reruns import failed_to_requeue
 from app.engine.runner import Runner
@@ -230,8 +231,7 @@ class Session:
         if runner is not None:
             runner.stop()
         elif self.driven_elsewhere(experiment_id):
-            self.store.update_experiment(experiment_id, state=ExperimentState.STOPPED)
-            self.store.add_event(experiment_id, "command", f"stop requested from {DRIVER}")
+            request_stop(self.store, experiment_id, DRIVER)
             self._changed(experiment_id, "stop requested")
 
     def orphans(self) -> list[ExperimentRecord]:

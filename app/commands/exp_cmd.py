@@ -11,6 +11,7 @@ from rich.table import Table
 
 from app.commands.console import best_trials, console, format_kpi, trials_table
 from app.definitions import BrokenExperiment, checked_config, config_or_broken
+from app.engine.orders import request_stop
 from app.engine.trial import ExperimentState
 from app.exporting import export_text, write_export
 from app.wiring import open_store
@@ -95,8 +96,7 @@ def _stop(args: argparse.Namespace) -> int:
         if exp.state not in (ExperimentState.RUNNING, ExperimentState.PAUSED):
             console.print(f"{exp.name} is {exp.state.value}; nothing to stop", markup=False)
             return 0
-        store.update_experiment(exp.id, state=ExperimentState.STOPPED)
-        store.add_event(exp.id, "command", "stop requested from the command line")
+        request_stop(store, exp.id, "the command line")
     console.print(f"stop requested: the sweeplab running {exp.name} stops its trials",
                   markup=False)
     return 0

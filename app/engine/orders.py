@@ -1,4 +1,5 @@
-"""What a caller may ask of a running experiment: :class:`Command` and :class:`Order`."""
+"""What a caller may ask of a running experiment: :class:`Command` and :class:`Order`
+to its runner in this process, :func:`request_stop` to one in any program."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
+
+from app.engine.ports import TrialRepository
+from app.engine.trial import ExperimentState
 
 
 class Command(str, Enum):
@@ -32,3 +36,11 @@ class Order:
 def now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def request_stop(repo: TrialRepository, experiment_id: int, source: str) -> None:
+    """Ask the program that drives the experiment, wherever it runs, to stop its trials:
+    its runner sees the stored state STOPPED within a second (``source`` goes in the log,
+    "the command line" say)."""
+    repo.update_experiment(experiment_id, state=ExperimentState.STOPPED)
+    repo.add_event(experiment_id, "command", f"stop requested from {source}")
