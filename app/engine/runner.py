@@ -236,6 +236,7 @@ class Runner:
             return self._state
         if self._taken_over:
             return self._hand_over()
+        self._end_waiting()
         if self._stopping:
             final = ExperimentState.STOPPED
         elif self._state is ExperimentState.PAUSED:
@@ -250,11 +251,9 @@ class Runner:
             return True
         if self._live:
             return False
-        if self._stopping or self._budget_spent:
-            self._end_waiting()
         if self._stopping:
             return True
-        if self._dispatch.waiting:
+        if self._dispatch.waiting and not self._budget_spent:
             return False
         if self._state is ExperimentState.PAUSED or (self._reruns and not self._budget_spent):
             return False
