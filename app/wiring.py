@@ -11,6 +11,7 @@ import queue
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -222,39 +223,25 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
     """
     config = config_of(experiment)
     lease = Lease.claim(store, experiment.id, experiment.name, driver)
-    try:
-        return _build_runner(store, experiment, config, lease, fresh_snapshot=fresh_snapshot,
-                             grace=grace, progress=progress, reruns=reruns, secrets=secrets,
-                             offline_timeout=offline_timeout, paused=paused)
-    except BaseException:
-        lease.release()
-        raise
-
-
-def _build_runner(store: Store, experiment: ExperimentRecord, config: ExperimentConfig,
-                  lease: Lease, *, fresh_snapshot: bool, grace: float,
-                  progress: Progress | None, reruns: Sequence[tuple[dict[str, Any], int]],
-                  secrets: Callable[[ServerProfile], Secrets], offline_timeout: float,
-                  paused: bool) -> tuple[Runner, Pool]:
-    # the pool first: an unknown host is refused before the snapshot changes anything
-    pool = build_pool(store, config, grace=grace, secrets=secrets,
-                      offline_timeout=offline_timeout)
-    try:
+    with ExitStack() as undo:  # on any failure: the pool closed, the lease released
+        undo.callback(lease.release)
+        # the pool first: an unknown host is refused before the snapshot changes anything
+        pool = build_pool(store, config, grace=grace, secrets=secrets,
+                          offline_timeout=offline_timeout)
+        undo.callback(pool.close)
         snapshot = snapshot_of(store, experiment, config, fresh_snapshot, progress)
-    except BaseException:
-        pool.close()
-        raise
-    names = {host.name for host in pool.hosts}
-    left = settle_leftovers(store, experiment.id, lambda trial: trial.host in names
-                            and trial.trial_dir is not None)
-    attached = []
-    for trial in left.attached:
-        assert trial.host is not None and trial.trial_dir is not None
-        pool.follow(trial.host, trial.id, trial.trial_dir, trial.log_offset, trial.pid,
-                    gpus=trial.gpus, queued=trial.state is TrialState.QUEUED)
-        attached.append((trial, pool))
-    searcher = build_searcher(config, store, experiment.id)
-    runner = Runner(store, experiment.id, config, [pool], searcher, snapshot, grace=grace,
-                    reruns=[*left.reruns, *reruns], attached=attached, lease=lease,
-                    paused=paused)
+        names = {host.name for host in pool.hosts}
+        left = settle_leftovers(store, experiment.id, lambda trial: trial.host in names
+                                and trial.trial_dir is not None)
+        attached = []
+        for trial in left.attached:
+            assert trial.host is not None and trial.trial_dir is not None
+            pool.follow(trial.host, trial.id, trial.trial_dir, trial.log_offset, trial.pid,
+                        gpus=trial.gpus, queued=trial.state is TrialState.QUEUED)
+            attached.append((trial, pool))
+        searcher = build_searcher(config, store, experiment.id)
+        runner = Runner(store, experiment.id, config, [pool], searcher, snapshot, grace=grace,
+                        reruns=[*left.reruns, *reruns], attached=attached, lease=lease,
+                        paused=paused)
+        undo.pop_all()  # built: the caller owns the pool, the runner the lease
     return runner, pool
