@@ -20,6 +20,7 @@ from app.remote.ssh.connection import (
     ConnectFailed,
     ConnectionLost,
     SshConnection,
+    close_channel,
 )
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
@@ -59,6 +60,22 @@ def test_a_dropped_connection_fails_commands_in_plain_words(
     with pytest.raises(ConnectionLost, match="lab1: "):
         conn.run("true", timeout=5)
     assert not conn.alive
+
+
+def test_closing_a_channel_while_its_connection_breaks_is_quiet(
+    profile: ServerProfile, known_hosts: KnownHosts
+) -> None:
+    """The window of a breaking connection: the socket is shut, the channels are not yet
+    marked closed, and paramiko's close() raises. That once killed a trial's thread."""
+    conn = SshConnection(profile, Secrets(), known_hosts)
+    conn.connect()
+    first, second = conn.open_channel(5), conn.open_channel(5)
+    assert conn._transport is not None
+    conn._transport.packetizer.close()
+    with pytest.raises(EOFError):
+        first.close()
+    close_channel(second)
+    conn.close()
 
 
 def test_nothing_listening_is_connect_failed(

@@ -21,6 +21,7 @@ from app.remote.snapshot import take_snapshot
 from app.remote.ssh.executor import ExecutorClosed, SshExecutor
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
+from app.remote.ssh.stream import HelperStream
 from tests.helpers import wait_until
 from tests.remote.remote_support import Events, group_gone, spec
 from tests.ssh.sshd import Sshd, gone
@@ -31,6 +32,7 @@ EXITED = ProcessEventKind.EXITED
 OUTPUT = ProcessEventKind.OUTPUT
 STARTED = ProcessEventKind.STARTED
 START_FAILED = ProcessEventKind.START_FAILED
+LOST = ProcessEventKind.LOST
 
 
 @pytest.fixture
@@ -280,6 +282,25 @@ def test_start_failures_are_events_and_free_their_slot(
     executor.submit(spec(snap, CMD + " exit 0", 5))  # sent again, and it runs
     events.wait_end(5)
     assert events.last(5, EXITED).exit_code == 0 and executor.snapshot_uploads == 2
+
+
+def test_an_unexpected_error_in_a_trial_thread_ends_the_trial_lost(
+    make: Callable[..., SshExecutor], profile: ServerProfile, snap: Snapshot,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in following a trial must not leave it RUNNING for ever."""
+    def broken_close(self: HelperStream) -> None:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(HelperStream, "close", broken_close)
+    executor = make(profile)
+    events = Events(executor)
+    executor.submit(spec(snap, CMD + " exit 0", 1))
+    events.pump(lambda: bool(events.of(1)) and events.of(1)[-1].kind is LOST, 15.0,
+                "trial 1 to be LOST")
+    message = events.last(1, LOST).message
+    assert "following trial 1 on lab1 failed (RuntimeError: injected fault)" in message
+    assert executor.free_slots() == 4
 
 
 def test_bad_arguments_are_refused_with_a_clear_message(

@@ -284,7 +284,7 @@ class SshConnection:
             raise ConnectionLost(self.name, f"{self.name}: the connection broke while "
                                  f"running a command ({exc or type(exc).__name__})") from None
         finally:
-            channel.close()
+            close_channel(channel)
         return status, bytes(out), bytes(err)
 
     def _timeout(self, command: str, timeout: float) -> CommandTimeout:
@@ -322,6 +322,18 @@ class SshConnection:
                 sftp.close()
         if transport is not None:
             transport.close()
+
+
+def close_channel(channel: paramiko.Channel) -> None:
+    """Close ``channel``; a connection that already broke is not an error here.
+
+    paramiko sends the close message on the transport, which raises ``EOFError`` or
+    ``OSError`` once the socket is gone; the channel is over either way.
+    """
+    try:
+        channel.close()
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        log.debug("closing a channel of a broken connection: %r", exc)
 
 
 def wait_readable(channel: paramiko.Channel, timeout: float) -> None:

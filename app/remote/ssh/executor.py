@@ -23,6 +23,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,7 +234,8 @@ class SshExecutor:
             trial_dir = f"{hello.workdir}/{spec.experiment_id}/{spec.trial_id}"
             trial = RemoteTrial(spec.trial_id, trial_dir, gpus)
             self._trials[spec.trial_id] = trial
-            trial.thread = threading.Thread(target=self._start, args=(trial, spec, hello),
+            trial.thread = threading.Thread(target=self._host.guarded,
+                                            args=(trial, partial(self._start, trial, spec, hello)),
                                             name=f"sweeplab-{self.name}-{what}", daemon=True)
             trial.thread.start()
 
@@ -266,7 +268,8 @@ class SshExecutor:
             else:
                 self._slots.occupy(trial.gpus)
             self._trials[trial_id] = trial
-            trial.thread = threading.Thread(target=self._host.follow, args=(trial,),
+            trial.thread = threading.Thread(target=self._host.guarded,
+                                            args=(trial, partial(self._host.follow, trial)),
                                             name=f"sweeplab-{self.name}-follow-{trial_id}",
                                             daemon=True)
             trial.thread.start()

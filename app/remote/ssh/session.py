@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import paramiko
 
-from app.remote.ssh.connection import CommandResult, SshConnection
+from app.remote.ssh.connection import CommandResult, SshConnection, close_channel
 from app.remote.ssh.errors import ConnectFailed, ConnectionLost, SshError
 from app.remote.ssh.hello import Hello, parse_hello
 from app.remote.ssh.hostkeys import KnownHosts
@@ -335,9 +335,10 @@ class ServerSession:
 
     def _ping(self, conn: SshConnection) -> bool:
         try:
-            conn.open_channel(PING_TIMEOUT_S).close()
+            channel = conn.open_channel(PING_TIMEOUT_S)
         except ConnectionLost as exc:
             return exc.refused  # a full connection is still a live one
+        close_channel(channel)
         return True
 
     def _lose(self, why: str) -> None:

@@ -15,7 +15,7 @@ import time
 import paramiko
 
 from app.remote.logtail import LineSplitter
-from app.remote.ssh.connection import read_available, wait_readable
+from app.remote.ssh.connection import close_channel, read_available, wait_readable
 from app.remote.ssh.scripts import MARK
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class HelperStream:
 
     def close(self) -> None:
         """Close the channel: the helper stops its ``tail`` and exits."""
-        self.channel.close()
+        close_channel(self.channel)
 
 
 def _int_or_none(text: str) -> int | None:

@@ -21,6 +21,7 @@ import paramiko
 
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.launcher import PID_FILE
+from app.remote.ssh.connection import close_channel
 from app.remote.ssh.errors import ConnectionLost, SshError
 from app.remote.ssh.scripts import follow_command, q, snapshot_path, stop_command
 from app.remote.ssh.session import Link, ServerSession
@@ -124,6 +125,23 @@ class TrialHost:
         log.info("%s: %s", self.name, message)
         self._finish(trial, ProcessEventKind.START_FAILED, message=message)
 
+    def guarded(self, trial: RemoteTrial, work: Callable[[], None]) -> None:
+        """Run a trial thread's ``work``; an error it did not expect ends the trial LOST.
+
+        Without this a bug in a trial's thread (or a paramiko error nobody foresaw)
+        would end the thread silently and leave the trial RUNNING for ever.
+        """
+        try:
+            work()
+        except Exception as exc:
+            log.exception("%s: trial %s: following it failed", self.name, trial.trial_id)
+            with self._lock:
+                done = trial.done
+            if not done and not self._closing.is_set():
+                self._finish(trial, ProcessEventKind.LOST, offset=trial.offset, message=(
+                    f"following trial {trial.trial_id} on {self.name} failed "
+                    f"({type(exc).__name__}: {exc}); it may still be running there"))
+
     def _lost(self, trial: RemoteTrial) -> None:
         message = (f"server {self.name} has not answered for {self.offline_timeout:g} s; "
                    f"trial {trial.trial_id} is lost (it may still be running there)")
@@ -197,7 +215,7 @@ class TrialHost:
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 log.info("%s: launching trial %s failed (%s); retrying", self.name,
                          trial.trial_id, exc)
-                channel.close()
+                close_channel(channel)
                 self.session.release(link)
                 self.session.report_failure(link.conn)
                 continue
@@ -297,7 +315,7 @@ class TrialHost:
                 channel.exec_command(follow_command(self.workdir, trial.trial_dir, offset,
                                                     trial.pid))
             except (paramiko.SSHException, OSError, EOFError, SshError):
-                channel.close()
+                close_channel(channel)
                 self.session.release(link)
                 self.session.report_failure(link.conn)
                 continue
