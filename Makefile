@@ -28,8 +28,12 @@ lint: $(STAMP)
 	$(BIN)/mypy app
 	$(BIN)/lint-imports
 
+# Two workers: most tests wait on trial processes, sshd or Slurm rather than compute,
+# so two at a time on two cores take ~2/3 of the time; each test module stays on one
+# worker (its module fixtures are made once). TEST_WORKERS=auto uses every core.
+TEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 ## bench: every benchmark under bench/ (Optuna is a benchmark-only extra; the tests smoke-run them)
 bench: $(STAMP) system-deps

@@ -43,6 +43,7 @@ from tests.reliability.bad_support import (
 from tests.run.conftest import Harness, harness
 
 __all__ = ["harness"]
+pytestmark = pytest.mark.slow
 
 SPACE, EXPERIMENT, PROFILE = cases("space"), cases("experiment"), cases("profile")
 DATABASE = cases("database")

@@ -11,6 +11,7 @@ from app.remote.slurm.access import LocalAccess
 from app.remote.slurm.executor import SlurmExecutor
 from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
+from tests.helpers import wait_until
 from tests.slurm.conftest import PYTHON
 
 END = (ProcessEventKind.EXITED, ProcessEventKind.START_FAILED, ProcessEventKind.LOST)
@@ -65,3 +66,20 @@ def slurm_state(slurm: LocalSlurm, job_id: int) -> str:
     done = slurm.command("squeue", "--noheader", "--states=all", f"--jobs={job_id}",
                          "--format=%T|%r", check=False)
     return done.stdout.strip()
+
+
+UNSETTLED = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED")
+
+
+def final_state(slurm: LocalSlurm, job_id: int, timeout: float = 30.0) -> str:
+    """``STATE|REASON`` of a job once Slurm has settled it (its accounting can lag a
+    moment behind the end a trial's wrapper reports)."""
+    state = ""
+
+    def settled() -> bool:
+        nonlocal state
+        state = slurm_state(slurm, job_id)
+        return bool(state) and not state.startswith(UNSETTLED)
+
+    wait_until(settled, timeout, f"Slurm to settle job {job_id}")
+    return state

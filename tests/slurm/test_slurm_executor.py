@@ -15,7 +15,7 @@ from app.remote.gpu import NoFreeSlot
 from app.remote.slurm.executor import SlurmExecutor
 from app.remote.slurm.localcluster import LocalSlurm
 from tests.helpers import wait_until
-from tests.slurm.slurm_support import Events, make_executor, slurm_state
+from tests.slurm.slurm_support import Events, final_state, make_executor, slurm_state
 
 K = ProcessEventKind
 
@@ -49,7 +49,7 @@ def test_a_trial_is_one_job_running_the_wrapper_with_the_trial_protocol(
     assert started[0].trial_dir == str(trial_dir) and started[0].host == "hpc"
     assert (trial_dir / "job_id").read_text().strip() == str(end.pid)
     assert stat.S_IMODE(trial_dir.stat().st_mode) == 0o700  # for the user only
-    assert slurm_state(slurm, end.pid) == "COMPLETED|None"
+    assert final_state(slurm, end.pid) == "COMPLETED|None"
     doc = json.loads(events.lines(1)[0].removeprefix("ENV "))
     assert doc["cwd"] == str(trial_dir / "code") and doc["lr"] == 0.5
     assert doc["env"]["MY_VAR"] == "x y" and doc["env"]["SWEEPLAB_MAX_EPOCHS"] == "7"
@@ -83,10 +83,10 @@ def test_stop_sends_sigint_to_the_running_trial_which_ends_cleanly(
     for end in ends:
         assert end.kind is K.EXITED and end.exit_code is not None, end
         assert end.pid is not None
-        assert "JobLaunchFailure" not in slurm_state(slurm, end.pid)
+        assert "JobLaunchFailure" not in final_state(slurm, end.pid)
     assert ends[2].exit_code == 0
     assert events.lines(3) == ["ready", "caught KeyboardInterrupt"]
-    assert ends[2].pid is not None and slurm_state(slurm, ends[2].pid) == "COMPLETED|None"
+    assert ends[2].pid is not None and final_state(slurm, ends[2].pid) == "COMPLETED|None"
 
 
 def test_a_trial_deaf_to_sigint_is_cancelled_after_the_grace(
@@ -100,7 +100,7 @@ def test_a_trial_deaf_to_sigint_is_cancelled_after_the_grace(
     (end,) = events.ended(1, timeout=30)
     assert (end.kind, end.message) == (K.EXITED, "")
     assert end.exit_code in (None, 137)  # SIGKILLed after Slurm's KillWait
-    assert end.pid is not None and slurm_state(slurm, end.pid).startswith("CANCELLED")
+    assert end.pid is not None and final_state(slurm, end.pid).startswith("CANCELLED")
     trial_dir = str(tmp_path / "work" / "5" / "1")
 
     def leftovers() -> list[str]:
@@ -132,7 +132,7 @@ def test_a_job_pending_in_a_down_partition_says_why_and_stop_cancels_it(
     (end,) = events.ended(1)
     assert (end.kind, end.exit_code, end.message) == (K.EXITED, None, "")
     assert not events.of(1, K.STARTED) and len(events.of(1, K.PENDING)) == 1
-    assert pending.pid is not None and slurm_state(slurm, pending.pid).startswith("CANCELLED")
+    assert pending.pid is not None and final_state(slurm, pending.pid).startswith("CANCELLED")
 
 
 def test_max_parallel_caps_jobs_and_sbatch_refusals_are_start_failures(

@@ -20,7 +20,7 @@ from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
 from app.store.store import Store
 from tests.helpers import gated_trial, running, store_experiment, wait_until
-from tests.slurm.slurm_support import slurm_state
+from tests.slurm.slurm_support import final_state
 
 ROOT = Path(__file__).resolve().parents[2]
 GATED = gated_trial(steps=3)
@@ -73,7 +73,7 @@ def test_an_optimisation_runs_through_slurm_beside_this_machine(
         assert [p.step for p in store.get_metrics(trial.id)] == [1, 2, 3]
         assert trial.trial_dir is not None and trial.pid is not None
         assert (Path(trial.trial_dir) / "job_id").read_text().strip() == str(trial.pid)
-        assert slurm_state(slurm, trial.pid) == "COMPLETED|None"
+        assert final_state(slurm, trial.pid) == "COMPLETED|None"
     assert store.get_experiment(experiment_id).state is ExperimentState.COMPLETED
 
 
@@ -93,7 +93,7 @@ def test_stop_ends_running_jobs_stopped_not_failed(
         (t.number, t.state, t.error) for t in trials]
     for trial in trials:
         assert trial.pid is not None
-        assert slurm_state(slurm, trial.pid) in ("COMPLETED|None", "FAILED|NonZeroExitCode")
+        assert final_state(slurm, trial.pid) in ("COMPLETED|None", "FAILED|NonZeroExitCode")
     assert store.get_experiment(experiment_id).state is ExperimentState.STOPPED
 
 
@@ -117,7 +117,7 @@ def test_asha_prunes_trials_on_slurm(tmp_path: Path, store: Store, slurm: LocalS
     for trial in _trials(store, experiment_id, TrialState.PRUNED):
         points = store.get_metrics(trial.id, "loss")
         assert points and max(p.step or 0 for p in points) < 9 and trial.error is None
-        assert trial.pid is not None and "FAILED" not in slurm_state(slurm, trial.pid)
+        assert trial.pid is not None and "FAILED" not in final_state(slurm, trial.pid)
 
 
 def test_a_trial_pending_in_the_queue_is_queued_with_slurms_reason(
@@ -164,4 +164,4 @@ def test_a_job_slurm_kills_at_its_time_limit_fails_with_slurms_reason(
     assert trial.state is TrialState.FAILED and trial.error is not None
     assert trial.error.startswith(f"Slurm ended job {trial.pid}: it reached its time limit "
                                   "(TIMEOUT, TimeLimit); the trial ")
-    assert slurm_state(slurm, trial.pid) == "TIMEOUT|TimeLimit"
+    assert final_state(slurm, trial.pid) == "TIMEOUT|TimeLimit"

@@ -25,7 +25,7 @@ from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.wiring import known_hosts
 from tests.helpers import running, store_experiment, wait_until
-from tests.slurm.slurm_support import Events, slurm_state
+from tests.slurm.slurm_support import Events, final_state
 from tests.ssh.conftest import client_key, make_profile, sshd_factory, workdir
 from tests.ssh.sshd import Sshd
 
@@ -73,7 +73,7 @@ def test_an_optimisation_runs_on_a_cluster_behind_an_ssh_login_node(
     for trial in trials:
         assert trial.host == "hpc-ssh" and trial.pid is not None
         assert [p.step for p in store.get_metrics(trial.id)] == [1, 2, 3]
-        assert slurm_state(slurm, trial.pid) == "COMPLETED|None"
+        assert final_state(slurm, trial.pid) == "COMPLETED|None"
         assert stat.S_IMODE(Path(trial.trial_dir or "").stat().st_mode) == 0o700
         assert (Path(trial.trial_dir or "") / "command.sh").read_text().startswith(
             "command -v source")  # the cluster's setup runs on the compute node too
