@@ -27,7 +27,7 @@ ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 class _Reads(Protocol):
     def get_experiment(self, key: int | str) -> ExperimentRecord: ...
     def list_trials(self, experiment_id: int) -> list[TrialRecord]: ...
-    def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]: ...
+    def metrics_since(self, trial_id: int, after: int = 0) -> tuple[list[MetricPoint], int]: ...
     def experiment_ids(self) -> set[int]: ...
 
 
@@ -51,6 +51,8 @@ class Follower:
         """Whether another program drove it at the last look (its owner keeps this)."""
         self._trials = {trial.id: trial for trial in trials}
         self._counts: dict[tuple[int, str], int] = {}
+        self._marks: dict[int, int] = {}
+        """Per trial, the number of the last stored point read (see ``metrics_since``)."""
         for point in points:
             key = (point.trial_id, point.name)
             self._counts[key] = self._counts.get(key, 0) + 1
@@ -65,6 +67,7 @@ class Follower:
             for point in event.metrics:
                 key = (point.trial_id, point.name)
                 self._counts[key] = self._counts.get(key, 0) + 1
+                self._marks.pop(point.trial_id, None)  # counted now, not marked
             if event.kind is RunnerEventKind.EXPERIMENT and event.state is not None:
                 self.state = event.state
 
@@ -94,15 +97,21 @@ class Follower:
         return events
 
     def _new_points(self, trial_id: int) -> list[MetricPoint]:
-        """Points past those already sent, per metric (stored in step order)."""
-        by_name: dict[str, list[MetricPoint]] = {}
-        for point in self._store.get_metrics(trial_id):
-            by_name.setdefault(point.name, []).append(point)
+        """Points stored since the last read. The first read of a trial takes all of
+        them, in stored order, and leaves out per metric as many as were already shown
+        (those were stored first); later reads take only what was stored since."""
+        mark = self._marks.get(trial_id)
+        points, self._marks[trial_id] = self._store.metrics_since(trial_id, mark or 0)
+        shown = {} if mark is not None else {
+            name: count for (trial, name), count in self._counts.items() if trial == trial_id}
         fresh: list[MetricPoint] = []
-        for name, points in by_name.items():
-            seen = self._counts.get((trial_id, name), 0)
-            fresh.extend(points[seen:])
-            self._counts[trial_id, name] = len(points)
+        for point in points:
+            key = (trial_id, point.name)
+            if shown.get(point.name, 0) > 0:
+                shown[point.name] -= 1
+                continue
+            fresh.append(point)
+            self._counts[key] = self._counts.get(key, 0) + 1
         return fresh
 
 

@@ -409,6 +409,19 @@ class Store(LeaseMethods):
             lookup.trial_row(session, self._target, trial_id)
             return [MetricPoint(*row) for row in session.execute(query)]
 
+    def metrics_since(self, trial_id: int, after: int = 0) -> tuple[list[MetricPoint], int]:
+        """Points of one trial stored after the point numbered ``after``, in the order
+        they were stored, and the number of the last one (``after`` when none): reading
+        a growing trial costs what is new, not everything again."""
+        table = METRICS.c
+        query = (sa.select(table.id, table.trial_id, table.name, table.value, table.step,
+                           table.time)
+                 .where(table.trial_id == trial_id, table.id > after).order_by(table.id))
+        with self._session(write=False) as session:
+            lookup.trial_row(session, self._target, trial_id)
+            rows = session.execute(query).all()
+        return [MetricPoint(*row[1:]) for row in rows], rows[-1][0] if rows else after
+
     def add_event(
         self, experiment_id: int, kind: str, message: str, trial_id: int | None = None
     ) -> EventRecord:

@@ -218,6 +218,23 @@ class TestStoreContract:
         assert [p.value for p in store.get_metrics(trial_id, "acc")] == [0.5]
         assert store.get_metrics(trial_id, "nothing") == []
 
+    def test_metrics_since_reads_only_what_is_new_in_stored_order(self, store: Store) -> None:
+        experiment_id, trial_id = _experiment_with_trial(store)
+        other = store.create_trial(experiment_id, {}).id
+        assert store.metrics_since(trial_id) == ([], 0)
+        first = [MetricPoint(trial_id, "loss", 2.0, 2, 1.0),
+                 MetricPoint(trial_id, "acc", 0.1, 1, 1.0)]
+        store.add_metrics([*first, MetricPoint(other, "loss", 9.0, 1, 1.0)])
+        points, mark = store.metrics_since(trial_id)
+        assert points == first and mark > 0
+        assert store.metrics_since(trial_id, mark) == ([], mark)
+        later = [MetricPoint(trial_id, "loss", 1.0, 1, 2.0)]  # a lower step, stored later
+        store.add_output(trial_id, later, 10, None)
+        points, newer = store.metrics_since(trial_id, mark)
+        assert points == later and newer > mark
+        with pytest.raises(NotFound, match="no trial with id 424242"):
+            store.metrics_since(424242)
+
     def test_metrics_batch_is_atomic(self, store: Store) -> None:
         _, trial_id = _experiment_with_trial(store)
         batch = [MetricPoint(trial_id, "loss", 1.0, 1, 0.0), MetricPoint(999_999, "x", 1, 1, 0)]

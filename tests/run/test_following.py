@@ -1,0 +1,65 @@
+"""Follower: another program's stored changes, read back as runner events, each point
+once, and (after the first look at a trial) only what was stored since."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.records import MetricPoint
+from app.engine.trial import TrialState
+from app.following import Follower
+from app.store.store import Store
+from tests.helpers import store_experiment
+
+
+class CountingStore:
+    """The real store, counting the points each ``metrics_since`` call reads."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.read: list[int] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def metrics_since(self, trial_id: int, after: int = 0) -> tuple[list[MetricPoint], int]:
+        points, mark = self._store.metrics_since(trial_id, after)
+        self.read.append(len(points))
+        return points, mark
+
+
+def sent(events: list[RunnerEvent]) -> list[tuple[str, float]]:
+    return [(p.name, p.value) for e in events if e.kind is RunnerEventKind.METRICS
+            for p in e.metrics]
+
+
+def test_points_are_sent_once_and_a_growing_trial_is_read_from_where_it_was(
+        tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        trial = store.create_trial(experiment, {"x": 1.0})
+        store.update_trial(trial.id, state=TrialState.RUNNING)
+        shown = [MetricPoint(trial.id, "loss", 1.0, 1, 1.0),
+                 MetricPoint(trial.id, "acc", 0.1, 1, 1.0)]
+        store.add_output(trial.id, shown, 10, None)
+        counting = CountingStore(store)
+        follower = Follower(counting, store.get_experiment(experiment),
+                            [store.get_trial(trial.id)], store.get_metrics(trial.id))
+        assert follower.poll() == []  # nothing changed since it was shown
+
+        store.add_output(trial.id, [MetricPoint(trial.id, "loss", 0.5, 2, 2.0)], 20, None)
+        assert sent(follower.poll()) == [("loss", 0.5)]
+        store.add_output(trial.id, [MetricPoint(trial.id, "loss", 0.7, 0, 3.0),  # lower step
+                                    MetricPoint(trial.id, "acc", 0.2, 2, 3.0)], 30, None)
+        assert sent(follower.poll()) == [("loss", 0.7), ("acc", 0.2)]
+        assert counting.read == [3, 2], "the first look reads all; later ones what is new"
+
+        # this program's own runner showed a point: it is not sent again
+        mine = MetricPoint(trial.id, "loss", 0.4, 3, 4.0)
+        store.add_output(trial.id, [mine], 40, None)
+        follower.absorb(RunnerEvent(RunnerEventKind.METRICS, experiment, metrics=(mine,)))
+        store.add_output(trial.id, [MetricPoint(trial.id, "loss", 0.3, 4, 5.0)], 50, None)
+        assert sent(follower.poll()) == [("loss", 0.3)]
+        store.update_trial(trial.id, log_offset=60)
+        assert sent(follower.poll()) == []
