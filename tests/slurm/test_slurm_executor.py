@@ -123,15 +123,18 @@ def test_a_job_pending_in_a_down_partition_says_why_and_stop_cancels_it(
     made.append(executor)
     events = Events(executor)
     executor.submit(_spec(1, snap, "env"))
-    (pending,) = events.until(lambda seen: bool(events.of(1, K.PENDING)), 30,
-                              "the pending reason")[-1:]
+    events.until(lambda seen: len(events.of(1, K.PENDING)) == 2, 30, "the pending reason")
+    submitted, pending = events.of(1, K.PENDING)
+    assert submitted.message == f"submitted to hpc as job {submitted.pid}"
+    assert submitted.pid == pending.pid and submitted.trial_dir == pending.trial_dir
+    assert submitted.trial_dir == str(tmp_path / "work" / "5" / "1")
     assert pending.message == (f"pending in Slurm as job {pending.pid}: its partition is "
                                "down (PartitionDown)")
     assert executor.free_slots() == 2 and executor.status().pending == 1
     executor.stop(1)
     (end,) = events.ended(1)
     assert (end.kind, end.exit_code, end.message) == (K.EXITED, None, "")
-    assert not events.of(1, K.STARTED) and len(events.of(1, K.PENDING)) == 1
+    assert not events.of(1, K.STARTED) and len(events.of(1, K.PENDING)) == 2
     assert pending.pid is not None and final_state(slurm, pending.pid).startswith("CANCELLED")
 
 

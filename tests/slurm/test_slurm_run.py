@@ -125,11 +125,15 @@ def test_a_trial_pending_in_the_queue_is_queued_with_slurms_reason(
     experiment_id = _experiment(tmp_path, store, GATED, hosts=["queue-only"],
                                 limits={"max_trials": 1, "max_parallel": 1})
     with running(store, experiment_id, tmp_path / "gate", grace=1.0) as (runner, _):
-        wait_until(lambda: bool(store.list_trials(experiment_id))
-                   and store.list_trials(experiment_id)[0].error is not None, 30,
-                   "the pending reason on the trial")
+        def error() -> str:
+            trials = store.list_trials(experiment_id)
+            return (trials[0].error or "") if trials else ""
+
+        wait_until(lambda: error().startswith("pending in Slurm as job "), 30,
+                   "Slurm's reason on the trial")
         (trial,) = store.list_trials(experiment_id)
         assert (trial.state, trial.host) == (TrialState.QUEUED, "queue-only")
+        assert trial.pid is not None and trial.trial_dir is not None
         assert trial.error is not None and trial.error.startswith("pending in Slurm as job ")
         assert trial.error.endswith(": its partition is down (PartitionDown)")
         runner.stop()

@@ -83,8 +83,9 @@ class SlurmExecutor:
         ValueError: an invalid profile, negative times, a missing sdk_path.
 
     Events:
-        PENDING (message: Slurm's reason) while a job waits, each time the reason
-        changes; STARTED (pid = job id, trial_dir) once its wrapper runs, or
+        PENDING (pid = job id, trial_dir) as soon as the job is submitted, then
+        (message: Slurm's reason) while it waits, each time the reason changes;
+        STARTED (pid = job id, trial_dir) once its wrapper runs, or
         START_FAILED (message) when it could not be submitted; OUTPUT with complete
         lines and the log offset after them; EXITED (exit status, None when the wrapper
         left none; message: Slurm's reason when Slurm ended the job: time limit, out of
@@ -302,6 +303,10 @@ class SlurmExecutor:
         with self._lock:
             job.job_id = job_id
         log.debug("%s: %s is job %s", self.name, what, job_id)
+        # at once, with the job id: a run that crashes from here on follows this job on
+        # resume instead of submitting the trial again (Slurm's reason comes later)
+        self._table.emit(job, ProcessEventKind.PENDING,
+                         message=f"submitted to {self.name} as job {job_id}")
         self._wake.set()
 
     def _monitor_loop(self) -> None:
