@@ -158,7 +158,7 @@ def test_charts_draw_only_the_top_k_trials(qtbot: QtBot) -> None:
     panel.set_top_k(2)  # not a choice of the box, but allowed
     panel.refresh_all()
     assert set(panel.curves._finished_drawn) == {105, 102}
-    assert panel.curves.running_item.trial_ids() == []
+    assert panel.curves.running_item.trial_ids() == [109], "running curves stay in view"
     assert panel.parallel.line_count == 2
     assert set(panel.scatter.plotted()[2].tolist()) == {105, 102}
     assert len(panel.best.number_dots.getData()[0]) == 5  # best so far keeps every trial

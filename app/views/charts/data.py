@@ -26,7 +26,8 @@ class ChartData:
         trials_version: grows whenever a trial record is added or changes.
         kpi_version: grows whenever the KPI name, the goal or the top-K filter changes
             (everything redraws).
-        top_k: draw only the K completed trials with the best KPI (None: every trial).
+        top_k: draw only the K completed trials with the best KPI (None: every trial);
+            the KPI curves keep drawing the running ones.
     """
 
     def __init__(self, kpi_name: str = "", goal: Goal = Goal.MIN) -> None:

@@ -134,10 +134,12 @@ class KpiCurvesChart(QWidget):
         finished: dict[int, int] = {}
         running: dict[int, int] = {}
         for trial_id in buffers.trial_ids():
-            if buffers.size(trial_id, name) == 0 or not data.is_shown(trial_id):
+            if buffers.size(trial_id, name) == 0:
                 continue
-            target = finished if data.is_finished(trial_id) else running
-            target[trial_id] = buffers.trial_version(trial_id)
+            if not data.is_finished(trial_id):  # top K or not: watching them is the point
+                running[trial_id] = buffers.trial_version(trial_id)
+            elif data.is_shown(trial_id):
+                finished[trial_id] = buffers.trial_version(trial_id)
         self._refresh_finished(finished)
         self._refresh_running(running, complete=True)
 
