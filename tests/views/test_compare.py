@@ -188,6 +188,33 @@ def test_compare_request_opens_the_dialog_over_the_charts_data(
     dialog.close()
 
 
+def test_an_open_dialog_follows_running_trials_until_another_experiment_is_shown(
+        qtbot: QtBot, data: ChartData) -> None:
+    running = trial(4, None, ADAM, TrialState.RUNNING)
+    data.update_trial(running)
+    data.add_points(curve(104, "loss", 4.0, steps=2))
+    dialog = open_compare([101, 104], data)
+    qtbot.addWidget(dialog)
+    assert dialog.following and dialog.curve_data("loss", 104)[0].tolist() == [0, 1]
+    assert not dialog.refresh(), "nothing new"
+    data.add_points([MetricPoint(104, "loss", 0.4, 2, 2.0),
+                     MetricPoint(104, "val_loss", 0.6, 2, 2.0)])  # a metric new to both
+    qtbot.waitUntil(lambda: dialog.curve_data("loss", 104)[0].tolist() == [0, 1, 2],
+                    timeout=5000)  # the dialog's own timer
+    assert dialog.metric_names() == ["loss", "val_loss"]
+    assert dialog.curve_data("val_loss", 104)[1].tolist() == [0.6]
+    assert dialog.curve_data("loss", 101)[0].tolist() == list(range(6))
+    data.update_trial(trial(4, 0.1, ADAM))  # it completes, best of the two
+    assert dialog.refresh()
+    kpi_row = next(i for i, row in enumerate(dialog.rows) if row.label == "loss")
+    assert dialog.rows[kpi_row].best == 1
+    assert dialog.table.item(kpi_row, 1).font().bold()
+    data.set_trials([trial(7, 0.3, SGD)])  # the window shows another experiment now
+    assert not dialog.refresh() and not dialog.following
+    assert dialog.curve_data("loss", 104)[0].tolist() == [0, 1, 2], "kept as it was"
+    dialog.close()
+
+
 def test_screenshots_are_written(qtbot: QtBot, tmp_path: Path) -> None:
     written = render_screenshots(tmp_path)
     assert [p.name for p in written] == ["compare.png", "importance.png"]

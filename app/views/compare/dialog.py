@@ -5,6 +5,8 @@ fact, then per dotted parameter; parameter rows whose values differ are
 highlighted, and "Only differing parameters" hides the others. Below, one plot
 per metric (the KPI first) overlays the trials' curves, each in its trial's
 colour, with a legend of trial numbers. Right-click the plots to export them.
+Opened from the window it stays live (:meth:`CompareDialog.follow`): running trials'
+curves grow and a trial that ends gets its new KPI and state, every second.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -43,6 +45,8 @@ DIFFERS_BACKGROUND = "#fff1c2"
 PLOT_COLUMNS = 2
 PLOT_ROW_HEIGHT = 230
 SYMBOLS_BELOW = 3  # curves this short get point symbols, or one point would not show
+FOLLOW_MS = 1000
+"""How often a followed dialog looks for new points and changed trials."""
 
 
 class CompareDialog(QDialog):
@@ -73,6 +77,9 @@ class CompareDialog(QDialog):
         self.records = list(records)
         self.kpi_name, self.goal = kpi_name, goal
         self._series = {r.id: dict(series.get(r.id, {})) for r in self.records}
+        self._source: ChartData | None = None
+        self._versions: dict[int, int] = {}
+        self._timer: QTimer | None = None
         self.rows = compare_rows(self.records, kpi_name, goal)
         numbers = ", ".join(f"#{r.number}" for r in self.records)
         self.setWindowTitle(f"Compare trials {numbers}")
@@ -118,16 +125,58 @@ class CompareDialog(QDialog):
         missing = [t for t in trial_ids if t not in data.trials]
         if missing:
             raise ValueError(f"cannot compare: trial ids {missing} are not in this experiment")
-        buffers = data.buffers
-        series: dict[int, dict[str, Series]] = {}
-        for trial_id in trial_ids:
-            series[trial_id] = {}
-            for name in buffers.names():
-                if buffers.size(trial_id, name):
-                    steps, values = buffers.series(trial_id, name)
-                    series[trial_id][name] = (steps.copy(), values.copy())
         records = [data.trials[t] for t in trial_ids]
-        return cls(records, series, data.kpi_name or "KPI", data.goal, parent)
+        return cls(records, _series_of(trial_ids, data), data.kpi_name or "KPI", data.goal,
+                   parent)
+
+    # -- following a Charts panel's data -----------------------------------------------
+
+    def follow(self, data: ChartData) -> None:
+        """Keep the dialog current with ``data`` while it is open (see :meth:`refresh`)."""
+        self._source = data
+        self._versions = self._trial_versions(data)
+        self._timer = QTimer(self)
+        self._timer.setInterval(FOLLOW_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+
+    def refresh(self) -> bool:
+        """Take in what changed in the followed data: new points extend the curves, a
+        changed trial (it ended, its KPI) its column. Following ends when the data no
+        longer holds these trials (another experiment is shown). True if anything changed.
+        """
+        data = self._source
+        if data is None:
+            return False
+        if any(r.id not in data.trials for r in self.records):
+            self._source = None
+            if self._timer is not None:
+                self._timer.stop()
+            return False
+        records = [data.trials[r.id] for r in self.records]
+        versions = self._trial_versions(data)
+        changed = False
+        if records != self.records:
+            self.records = records
+            self.rows = compare_rows(records, self.kpi_name, self.goal)
+            self._fill_table(self.table)
+            self._apply_row_filter(self.only_differences.isChecked())
+            self.summary.setText(self._summary_text())
+            changed = True
+        if versions != self._versions:
+            self._versions = versions
+            self._series = _series_of([r.id for r in records], data)
+            self._redraw()
+            changed = True
+        return changed
+
+    @property
+    def following(self) -> bool:
+        """Whether the dialog still follows a Charts panel's data."""
+        return self._source is not None
+
+    def _trial_versions(self, data: ChartData) -> dict[int, int]:
+        return {r.id: data.buffers.trial_version(r.id) for r in self.records}
 
     # -- queries (tests, callers) ----------------------------------------------------------
 
@@ -182,11 +231,18 @@ class CompareDialog(QDialog):
                 f"differ (highlighted)")
 
     def _build_table(self) -> QTableWidget:
-        table = QTableWidget(len(self.rows), len(self.records))
+        table = QTableWidget()
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         table.setWordWrap(False)
         table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+        self._fill_table(table)
+        table.horizontalHeader().setStretchLastSection(True)
+        return table
+
+    def _fill_table(self, table: QTableWidget) -> None:
+        table.setRowCount(len(self.rows))
+        table.setColumnCount(len(self.records))
         for column, record in enumerate(self.records):
             swatch = QPixmap(10, 10)
             swatch.fill(self.trial_colour(record.id))
@@ -213,8 +269,6 @@ class CompareDialog(QDialog):
                     item.setToolTip(f"the best {self.kpi_name} of these trials")
                 table.setItem(index, column, item)
         table.resizeColumnsToContents()
-        table.horizontalHeader().setStretchLastSection(True)
-        return table
 
     def _apply_row_filter(self, only_differences: bool) -> None:
         for index, row in enumerate(self.rows):
@@ -251,23 +305,50 @@ class CompareDialog(QDialog):
             self.plots.addLabel("No metric points were reported by these trials.",
                                 color=text_color())
 
+    def _redraw(self) -> None:
+        """New points: update each curve in place; a metric seen for the first time
+        (or one gone) lays the plots out again."""
+        names: set[str] = set()
+        for by_name in self._series.values():
+            names.update(by_name)
+        if names != set(self._plot_items):
+            self.plots.clear()
+            self._plot_items.clear()
+            self._curves.clear()
+            self._draw_plots()
+            return
+        for name, item in self._plot_items.items():
+            for record in self.records:
+                curve = self._curves.get((name, record.id))
+                series = self._series[record.id].get(name)
+                if series is None:
+                    continue
+                if curve is None:
+                    self._draw_curve(name, item, record)
+                else:
+                    curve.setData(*series)
+                    curve.setSymbol("o" if len(series[0]) < SYMBOLS_BELOW else None)
+
     def _draw_curves(self, name: str, item: pg.PlotItem) -> None:
         for record in self.records:
-            series: Mapping[str, Series] = self._series[record.id]
-            if name not in series:
-                continue
-            x, y = series[name]
-            colour = self.trial_colour(record.id)
-            curve = item.plot(x, y, pen=pg.mkPen(colour, width=2), name=f"#{record.number}")
-            if len(x) < SYMBOLS_BELOW:
-                curve.setSymbol("o")
-                curve.setSymbolBrush(colour)
-            self._curves[(name, record.id)] = curve
+            if name in self._series[record.id]:
+                self._draw_curve(name, item, record)
+
+    def _draw_curve(self, name: str, item: pg.PlotItem, record: TrialRecord) -> None:
+        series: Mapping[str, Series] = self._series[record.id]
+        x, y = series[name]
+        colour = self.trial_colour(record.id)
+        curve = item.plot(x, y, pen=pg.mkPen(colour, width=2), name=f"#{record.number}")
+        curve.setSymbolBrush(colour)
+        if len(x) < SYMBOLS_BELOW:
+            curve.setSymbol("o")
+        self._curves[(name, record.id)] = curve
 
 
 def open_compare(trial_ids: Sequence[int], data: ChartData,
                  parent: QWidget | None = None) -> CompareDialog:
-    """Show a non-modal :class:`CompareDialog` over ``data`` (deleted when closed).
+    """Show a non-modal :class:`CompareDialog` over ``data``, following it (deleted
+    when closed).
 
     Connect ``TrialsPanel.compareRequested`` to this with the Charts panel's data.
 
@@ -275,6 +356,20 @@ def open_compare(trial_ids: Sequence[int], data: ChartData,
         ValueError: see :meth:`CompareDialog.from_chart_data`.
     """
     dialog = CompareDialog.from_chart_data(trial_ids, data, parent)
+    dialog.follow(data)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog
+
+
+def _series_of(trial_ids: Sequence[int], data: ChartData) -> dict[int, dict[str, Series]]:
+    """Copies of every metric series the trials have in ``data``."""
+    buffers = data.buffers
+    series: dict[int, dict[str, Series]] = {}
+    for trial_id in trial_ids:
+        series[trial_id] = {}
+        for name in buffers.names():
+            if buffers.size(trial_id, name):
+                steps, values = buffers.series(trial_id, name)
+                series[trial_id][name] = (steps.copy(), values.copy())
+    return series
