@@ -17,7 +17,6 @@ gone for ``offline_timeout`` seconds.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -27,24 +26,17 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.engine.params import flatten, params_document
-from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import drain
-from app.remote.gpu import GpuInfo, NoFreeSlot, SlotTable
-from app.remote.launcher import PARAMS_FILE, SDK_DIR, trial_environment
+from app.remote.gpu import GpuInfo, NoFreeSlot
 from app.remote.local import DEFAULT_SDK, ExecutorClosed
 from app.remote.ssh.errors import SshError
 from app.remote.ssh.hello import GpuProbe, Hello, parse_gpu_probe, usable_gpus
 from app.remote.ssh.hostkeys import KnownHosts
+from app.remote.ssh.payload import Sdk, launch_payload
+from app.remote.ssh.places import RemoteSlots
 from app.remote.ssh.profile import Secrets, ServerProfile
-from app.remote.ssh.scripts import (
-    gpu_status_script,
-    launch_command,
-    pack_payload,
-    trial_command,
-    trial_files,
-)
+from app.remote.ssh.scripts import gpu_status_script
 from app.remote.ssh.session import ServerSession
 from app.remote.ssh.trial import RemoteTrial, TrialHost
 
@@ -53,6 +45,8 @@ __all__ = ["ExecutorClosed", "HostStatus", "SshExecutor"]
 log = logging.getLogger(__name__)
 
 STATUS_TIMEOUT_S = 15.0
+PLACE_RETRY_S = 1.0
+"""How often a trial waiting for a GPU place another run holds looks again."""
 _JOIN_S = 5.0
 
 
@@ -132,11 +126,10 @@ class SshExecutor:
         self.grace = grace
         self.offline_timeout = offline_timeout
         sdk = Path(sdk_path) if sdk_path is not None else DEFAULT_SDK
-        self._sdk_name = sdk.name
-        self._sdk = sdk.read_bytes() if sdk.is_file() else None
+        self._sdk = Sdk(sdk.name, sdk.read_bytes() if sdk.is_file() else None)
         self._events: queue.Queue[ProcessEvent] = events if events is not None else queue.Queue()
         self._lock = threading.Lock()
-        self._slots: SlotTable | None = None
+        self._slots: RemoteSlots | None = None
         self._pending: list[RemoteTrial] = []  # re-attached before the GPUs were known
         self._probe = GpuProbe()
         self._trials: dict[int, RemoteTrial] = {}
@@ -187,8 +180,8 @@ class SshExecutor:
             self._probe = hello.probe
             if self._slots is None:
                 gpus = usable_gpus(self.profile, hello.probe)
-                self._slots = SlotTable(gpus, self.profile.trials_per_gpu,
-                                        self.profile.max_parallel, self.name)
+                self._slots = RemoteSlots(gpus, self.profile.trials_per_gpu,
+                                          self.profile.max_parallel, self.name)
                 for pending in self._pending:
                     self._slots.occupy(pending.gpus)
                 self._pending.clear()
@@ -336,37 +329,52 @@ class SshExecutor:
     # --- per-trial work ----------------------------------------------------------------
 
     def _start(self, trial: RemoteTrial, spec: TrialSpec, hello: Hello) -> None:
-        try:
-            payload, command = self._prepare(trial, spec, hello)
-        except (ValueError, TypeError) as exc:
-            self._host.start_failed(trial, f"trial {trial.trial_id} could not start: {exc}")
-            return
-        self._host.launch(trial, spec.snapshot, payload, command)
+        while True:
+            try:
+                payload, command = self._prepare(trial, spec, hello)
+            except (ValueError, TypeError) as exc:
+                self._host.start_failed(trial, f"trial {trial.trial_id} could not start: {exc}")
+                return
+            busy = self._host.launch(trial, spec.snapshot, payload, command)
+            if busy is None or not self._find_place(trial, busy):
+                return
+
+    def _find_place(self, trial: RemoteTrial, busy: str) -> bool:
+        """Another run holds every place of GPU ``busy``: choose the trial's GPUs again
+        (that one counts as full for a while), waiting while none has room. False when
+        the trial was stopped meanwhile (it has ended then)."""
+        with self._lock:
+            slots = self._slots
+            gpu = slots.mark_held(busy) if slots is not None else None
+        which = f"GPU {gpu}" if gpu is not None else busy
+        note = f"waiting for a GPU on {self.name}: {which} is taken by another Sweeplab run"
+        while True:
+            with self._lock:
+                stopped = trial.stop_grace is not None
+                if not stopped and not self._closing.is_set() and slots is not None:
+                    slots.release(trial.gpus)
+                    try:
+                        trial.gpus = slots.claim(len(trial.gpus), f"trial {trial.trial_id}")
+                        return True
+                    except NoFreeSlot:
+                        slots.occupy(trial.gpus)
+            if stopped or self._closing.is_set():
+                reason = "it was stopped" if stopped else "the executor closed"
+                self._host.start_failed(trial, f"trial {trial.trial_id} was not started: "
+                                               f"{reason}")
+                return False
+            if note != trial.pending_note:  # said once, when it has to wait
+                trial.pending_note = note
+                self._emit(trial, ProcessEventKind.PENDING, message=note)
+            self._closing.wait(PLACE_RETRY_S)
 
     def _prepare(self, trial: RemoteTrial, spec: TrialSpec, hello: Hello) -> tuple[bytes, str]:
         """The payload (tar of the trial's files, then the command) and its exec line."""
-        if not spec.snapshot.archive.is_file():
-            raise ValueError(f"snapshot archive {spec.snapshot.archive} does not exist")
-        trial_dir = trial.trial_dir
-        params_path = f"{trial_dir}/{PARAMS_FILE}"
-        document = json.dumps(params_document(spec.params), indent=2, default=_json_value)
-        python = self.profile.python
-        if python.startswith("~/") and hello.home:
-            python = hello.home + python[1:]
-        names = {PYTHON_PLACEHOLDER: python, **flatten(spec.params)}
-        command = render_command(spec.command, names, params_path)
-        env = trial_environment(spec, Path(trial_dir), trial.gpus, {})
-        text = trial_command(command, env, self.profile.setup, f"{trial_dir}/{SDK_DIR}",
-                             keep_server_pythonpath="PYTHONPATH" not in spec.env)
-        if self._sdk is None:
+        if self._sdk.data is None:
             log.warning("%s: SDK %s is missing; trial %s runs without it", self.name,
-                        self._sdk_name, trial.trial_id)
-        files = pack_payload(trial_files(document, self._sdk_name, self._sdk))
-        cmd_bytes = text.encode("utf-8")
-        exec_line = launch_command(hello.workdir, trial_dir,
-                                   self._host.snapshot_path(spec.snapshot), len(files),
-                                   len(cmd_bytes))
-        return files + cmd_bytes, exec_line
+                        self._sdk.name, trial.trial_id)
+        return launch_payload(self.profile, hello, spec, trial.trial_dir, trial.gpus, self._sdk,
+                              self._host.snapshot_path(spec.snapshot))
 
     def _release(self, trial: RemoteTrial) -> None:
         with self._lock:
@@ -382,13 +390,6 @@ class SshExecutor:
             trial_id=trial.trial_id, kind=kind, host=self.name, pid=trial.pid,
             gpus=trial.gpus, trial_dir=trial.trial_dir, **fields,
         ))
-
-
-def _json_value(value: Any) -> Any:
-    """numpy scalars and arrays in params.json as plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} is not JSON")
 
 
 if TYPE_CHECKING:

@@ -7,8 +7,14 @@ that carry their content hash (so an upgraded app never runs a stale helper).
 
 **trial helper** (:data:`TRIAL_HELPER`), one exec channel per trial:
 
-- ``launch DIR SNAPSHOT TAR_BYTES CMD_BYTES``: stdin brings a tar of the trial's own
-  files (``params.json``, ``sdk/``, ``launch.sh``) and then the command; the helper
+- ``launch DIR SNAPSHOT TAR_BYTES CMD_BYTES PLACES``: first, for each ``gpuN:K`` of
+  PLACES, an exclusive ``flock`` on one of ``.sweeplab/slots/gpuN.0.lock`` ..
+  ``gpuN.{K-1}.lock``, held on fds 4-9, which the trial inherits: two runs sharing the
+  server's work folder (two experiments, two programs, two machines) never put more
+  than K trials on one GPU; ``@busy gpuN`` (and nothing done) when a GPU has no free
+  place. Without ``flock`` (util-linux) nothing is locked. Then stdin brings a tar of
+  the trial's own files (``params.json``, ``sdk/``, ``launch.sh``) and then the
+  command; the helper
   makes DIR, unpacks the code snapshot into ``DIR/code``, starts the wrapper of
   :mod:`app.remote.launcher` with ``setsid -f`` (its own session and process group),
   reads its pid from the ``pid`` file and says ``@started PID``; then it follows like
@@ -60,9 +66,30 @@ d=$2
 exec 3<&0 </dev/null
 say() { printf '@%s\n' "$*" >&2; }
 fail() { say failed "$1"; exit 1; }
+# take_places "gpu0:2 gpu3:2": per GPU a free place (an flock'ed file in slots/, held
+# on fds 4-9 that the trial inherits), or "@busy gpuN" and exit when one has none.
+take_places() {
+    command -v flock >/dev/null 2>&1 || return 0
+    s=${0%/*}/slots
+    mkdir -p -m 700 -- "$s" 2>/dev/null && [ -w "$s" ] || return 0
+    f=4
+    for item in $1; do
+        kind=${item%:*}
+        k=0
+        while :; do
+            if [ "$k" -ge "${item#*:}" ]; then say busy "$kind"; exit 1; fi
+            eval "exec $f>>\"\$s/$kind.$k.lock\"" || fail "cannot open a lock file in $s"
+            if flock -n "$f"; then break; fi
+            eval "exec $f>&-"
+            k=$((k + 1))
+        done
+        f=$((f + 1))
+    done
+}
 p=
 off=0
 if [ "$mode" = launch ]; then
+    if [ -n "$6" ]; then take_places "$6"; fi
     if [ -e "$d" ]; then rm -rf -- "$d" || fail "cannot remove the old directory $d"; fi
     mkdir -p -m 700 -- "$d" "$d/code" || fail "cannot create the trial directory $d"
     head -c "$4" <&3 | tar -xf - -C "$d" || fail "cannot write the trial files into $d"
@@ -226,11 +253,24 @@ def gpu_status_script() -> str:
 
 
 def launch_command(workdir: str, trial_dir: str, archive: str, tar_bytes: int,
-                   cmd_bytes: int) -> str:
-    """The exec line that sets up, starts and follows one trial (stdin: the payload)."""
+                   cmd_bytes: int, places: str = "") -> str:
+    """The exec line that sets up, starts and follows one trial (stdin: the payload);
+    ``places`` (:func:`places_arg`) are the GPU places it must lock first."""
     helper = f"{workdir}/{HELPER_DIR}/{TRIAL_HELPER_NAME}"
     return " ".join(["/bin/sh", q(helper), "launch", q(trial_dir), q(archive),
-                     str(tar_bytes), str(cmd_bytes)])
+                     str(tar_bytes), str(cmd_bytes), q(places)])
+
+
+MAX_LOCKED_GPUS = 6
+"""The helper holds one place per GPU on fds 4 to 9 (a POSIX sh has no more)."""
+
+
+def places_arg(gpus: tuple[int, ...], trials_per_gpu: int) -> str:
+    """The helper's ``gpuN:PLACES`` list for a trial on ``gpus``; empty (nothing is
+    locked) for a CPU trial or one with more than :data:`MAX_LOCKED_GPUS` GPUs."""
+    if not 0 < len(gpus) <= MAX_LOCKED_GPUS:
+        return ""
+    return " ".join(f"gpu{gpu}:{trials_per_gpu}" for gpu in gpus)
 
 
 def follow_command(workdir: str, trial_dir: str, offset: int, pid: int | None) -> str:

@@ -39,6 +39,9 @@ class HelperStream:
         self.name = name
         self.started_pid: int | None = None
         self.failed: str | None = None
+        self.busy: str | None = None
+        """The GPU place kind (``gpu3``) another run holds all of, said instead of
+        ``@started``."""
         self.ended = False
         self.exit_code: int | None = None
         self.end_size: int | None = None
@@ -104,6 +107,8 @@ class HelperStream:
                 self.failed = f"the server's helper sent a bad pid {rest!r}"
         elif word == f"{MARK}failed":
             self.failed = rest
+        elif word == f"{MARK}busy":
+            self.busy = rest.strip()
         elif word == f"{MARK}end":
             code, _, size = rest.partition(" ")
             self.ended = True

@@ -53,6 +53,8 @@ class RemoteTrial:
     started: bool = False
     stop_grace: float | None = None
     done: bool = False
+    pending_note: str | None = None
+    """What the last PENDING event said (the trial's own thread reads and writes it)."""
     thread: threading.Thread | None = field(default=None, repr=False)
 
 
@@ -151,11 +153,16 @@ class TrialHost:
     # --- launch ------------------------------------------------------------------
 
     def launch(self, trial: RemoteTrial, snapshot: Snapshot, payload: bytes,
-               exec_line: str) -> None:
-        """Set up and start the trial, then follow it to its end (blocks)."""
+               exec_line: str) -> str | None:
+        """Set up and start the trial, then follow it to its end (blocks).
+
+        Returns the GPU (``gpu3``) whose places another run holds when the server
+        refused the start for that (nothing was done there; the trial goes on waiting),
+        else None once the trial has ended.
+        """
         opened = self._send_launch(trial, snapshot, payload, exec_line)
         if opened is None:
-            return
+            return None
         link, stream = opened
         early = stream.pump_until(time.monotonic() + LAUNCH_TIMEOUT_S)
         if stream.started_pid is not None:
@@ -170,20 +177,22 @@ class TrialHost:
             if stop is not None:
                 self.send_stop(trial)
             self._follow_stream(trial, link, stream)
-            return
+            return None
         stream.close()
         self.session.release(link)
+        if stream.busy is not None:
+            return stream.busy
         if stream.failed is not None:
             if stream.failed.startswith("cannot unpack the code snapshot"):
                 self.forget_snapshot(snapshot)  # deleted on the server? send it again
             detail = "; ".join(stream.diagnostics)
             self.start_failed(trial, f"trial {trial.trial_id} could not start on {self.name}: "
                                      f"{stream.failed}" + (f" ({detail})" if detail else ""))
-            return
-        if self._closing.is_set():
-            return
-        self.session.report_failure(link.conn)
-        self._recover(trial)
+            return None
+        if not self._closing.is_set():
+            self.session.report_failure(link.conn)
+            self._recover(trial)
+        return None
 
     def _send_launch(self, trial: RemoteTrial, snapshot: Snapshot, payload: bytes,
                      exec_line: str) -> tuple[Link, HelperStream] | None:
