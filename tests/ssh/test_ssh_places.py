@@ -4,12 +4,15 @@ trial on a GPU the first one fills; its trial moves to a free GPU or waits."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from app.engine.records import ProcessEventKind, Snapshot
+from app.remote.launcher import read_pid_file
 from app.remote.ssh.executor import SshExecutor
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.places import RemoteSlots
@@ -46,6 +49,16 @@ def pair(sshd_factory: Callable[..., Sshd], gpu_bin: Path, tmp_path: Path,
         executor.close()
 
 
+def holders(lock: Path) -> set[int]:
+    """The processes that have ``lock`` open."""
+    found = set()
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) == str(lock):
+                found.add(int(fd.parts[2]))
+    return found
+
+
 def go(profile: ServerProfile, trial_id: int) -> None:
     (Path(profile.workdir) / "7" / str(trial_id) / "go").touch()
 
@@ -58,6 +71,13 @@ def test_a_full_gpu_makes_the_other_runs_trial_wait_then_start_there(
     mine, theirs = Events(first), Events(second)
     first.submit(spec(snap, WAIT, 1, gpus=1))
     mine.wait_line(1, "waiting 0")
+    first.close()  # the app that started it is gone: the trial itself holds the place
+    wrapper = read_pid_file(Path(profile.workdir) / "7" / "1")
+    assert wrapper is not None
+    lock = Path(profile.workdir) / ".sweeplab" / "slots" / "gpu0.0.lock"
+    wait_until(lambda: holders(lock) and all(os.getpgid(pid) == wrapper.pid
+                                             for pid in holders(lock)), 15,
+               "only the trial's own processes to hold GPU 0's place")
     assert second.free_slots() == 1, "the second run cannot know before it tries"
     second.submit(spec(snap, WAIT, 2, gpus=1))
     theirs.pump(lambda: bool(theirs.of(2)), 15.0, "trial 2's first event")
@@ -67,7 +87,6 @@ def test_a_full_gpu_makes_the_other_runs_trial_wait_then_start_there(
     assert second.free_slots() == 0, "the held GPU counts as full"
     assert not (Path(profile.workdir) / "7" / "2").exists(), "nothing was set up for it"
     go(profile, 1)
-    mine.wait_end(1)
     theirs.wait_line(2, "waiting 0", timeout=30.0)  # it looks again within a few seconds
     assert theirs.last(2, K.STARTED).gpus == (0,)
     assert [e.kind for e in theirs.of(2)].count(K.PENDING) == 1, "said once"
