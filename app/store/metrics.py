@@ -1,0 +1,101 @@
+"""The store's metric points: batched inserts, the output of a trial's log with its
+offset in one transaction, and reads (see :class:`~app.store.store.Store`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.engine.ports import NotFound
+from app.engine.records import MetricPoint, TrialRecord
+from app.engine.trial import InvalidTransition, TrialState
+from app.store import convert, lookup, validate
+from app.store.bulk import METRICS, MetricInsert
+from app.store.connect import Target
+from app.store.models import TrialRow
+
+
+class _Parts(Protocol):
+    _target: Target
+    _metric_insert: MetricInsert
+
+    def _session(self, *, write: bool) -> AbstractContextManager[Session]: ...
+
+
+class MetricMethods:
+    """Mixed into :class:`~app.store.store.Store`."""
+
+    def add_metrics(self: _Parts, points: Sequence[MetricPoint]) -> None:
+        """Insert many points in one transaction with one executemany.
+
+        Raises:
+            ValueError: a point is malformed (its index is named).
+            NotFound: a point names a trial that does not exist; nothing is written.
+        """
+        rows = validate.metric_rows(points)
+        if not rows:
+            return
+        trial_ids = {row[0] for row in rows}
+        with self._session(write=True) as session:
+            found = set(session.scalars(sa.select(TrialRow.id).where(TrialRow.id.in_(trial_ids))))
+            missing = sorted(trial_ids - found)
+            if missing:
+                raise NotFound(f"add_metrics: no trial with id {', '.join(map(str, missing))}")
+            self._metric_insert.run(session.connection(), rows)
+
+    def add_output(self: _Parts, trial_id: int, points: Sequence[MetricPoint], offset: int,
+                   kpi: float | None) -> TrialRecord:
+        """Points read from the trial's log and the log offset after them, in one
+        transaction: after a crash the log is followed again from ``offset``, so no
+        point is lost and none is stored twice.
+
+        Raises:
+            ValueError: a malformed point, a point of another trial, a negative offset.
+            InvalidTransition: the trial has finished.
+            NotFound: no such trial.
+        """
+        rows = validate.metric_rows(points)
+        if any(row[0] != trial_id for row in rows):
+            raise ValueError(f"add_output({trial_id}): every point must belong to trial "
+                             f"{trial_id}")
+        changes = validate.trial_fields(trial_id, {"log_offset": offset, "kpi": kpi})
+        with self._session(write=True) as session:
+            row = lookup.trial_row(session, self._target, trial_id, lock=True)
+            if TrialState(row.state).is_finished():
+                raise InvalidTransition(f"trial {trial_id}: it has finished ({row.state}); "
+                                        "its output is complete")
+            if rows:
+                self._metric_insert.run(session.connection(), rows)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            return convert.trial_record(row)
+
+    def get_metrics(self: _Parts, trial_id: int, name: str | None = None) -> list[MetricPoint]:
+        """Points of one trial ordered by (name, step, time); points without a step first."""
+        table = METRICS.c
+        query = sa.select(table.trial_id, table.name, table.value, table.step, table.time).where(
+            table.trial_id == trial_id
+        )
+        if name is not None:
+            query = query.where(table.name == name)
+        query = query.order_by(table.name, table.step.asc().nulls_first(), table.time, table.id)
+        with self._session(write=False) as session:
+            lookup.trial_row(session, self._target, trial_id)
+            return [MetricPoint(*row) for row in session.execute(query)]
+
+    def metrics_since(self: _Parts, trial_id: int, after: int = 0) -> tuple[list[MetricPoint], int]:
+        """Points of one trial stored after the point numbered ``after``, in the order
+        they were stored, and the number of the last one (``after`` when none): reading
+        a growing trial costs what is new, not everything again."""
+        table = METRICS.c
+        query = (sa.select(table.id, table.trial_id, table.name, table.value, table.step,
+                           table.time)
+                 .where(table.trial_id == trial_id, table.id > after).order_by(table.id))
+        with self._session(write=False) as session:
+            lookup.trial_row(session, self._target, trial_id)
+            rows = session.execute(query).all()
+        return [MetricPoint(*row[1:]) for row in rows], rows[-1][0] if rows else after
