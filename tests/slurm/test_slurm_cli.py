@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -96,6 +97,24 @@ def test_hosts_may_name_a_cluster_and_unknown_names_are_refused(tmp_path: Path) 
             config = experiment_from_dict({**doc, "hosts": hosts}, tmp_path)
             with pytest.raises(ExperimentError, match=re.escape(message)):
                 resolve_hosts(store, config)
+
+
+def test_a_name_both_kinds_have_in_an_older_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    with Store(f"sqlite:///{path}") as store:
+        ServerProfiles(store).add(ServerProfile("box", "127.0.0.1", "me"))
+        ClusterProfiles(store).add(ClusterProfile("hpc"))
+    with sqlite3.connect(path) as db:  # as a Sweeplab from before the cross-kind check
+        db.execute("UPDATE cluster_profiles SET name = 'box' WHERE name = 'hpc'")
+    with Store(f"sqlite:///{path}") as store:
+        doc = {"version": 1, "name": "e", "code_dir": str(tmp_path), "command": "true",
+               "kpi": {"name": "loss"}, "space": {"version": 1, "space": []},
+               "hosts": ["box"]}
+        config = experiment_from_dict(doc, tmp_path)
+        with pytest.raises(ExperimentError, match=re.escape(
+                "'box' is both a saved server and a saved cluster; rename one "
+                "(`sweeplab clusters rm box`)")):
+            resolve_hosts(store, config)
 
 
 def test_test_reports_each_check_against_the_real_slurm(
