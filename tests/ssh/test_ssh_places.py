@@ -133,3 +133,18 @@ def test_held_gpus_count_as_full_for_a_while_and_only_known_gpus_are_marked() ->
     assert slots.free() == 3 and slots.claim(1) == (1,)
     assert places_arg((0, 3), 2) == "gpu0:2 gpu3:2"
     assert places_arg((), 2) == "" and places_arg(tuple(range(7)), 1) == ""
+
+
+def test_a_lock_file_that_cannot_be_opened_fails_the_start_in_plain_words(
+        pair: Callable[[], tuple[SshExecutor, SshExecutor, ServerProfile]],
+        gpu_bin: Path, snap: Snapshot) -> None:
+    (gpu_bin / "gpus.csv").write_text(ONE_GPU)
+    first, _, profile = pair()
+    lock = Path(profile.workdir) / ".sweeplab" / "slots" / "gpu0.0.lock"
+    lock.mkdir(parents=True)  # a folder where the lock file belongs
+    events = Events(first)
+    first.submit(spec(snap, WAIT, 1, gpus=1))
+    events.wait_end(1)
+    assert events.last(1, K.START_FAILED).message.startswith(
+        f"trial 1 could not start on lab1: cannot open the lock file {lock}")
+    assert first.free_slots() == 1

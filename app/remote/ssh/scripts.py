@@ -78,7 +78,9 @@ take_places() {
         k=0
         while :; do
             if [ "$k" -ge "${item#*:}" ]; then say busy "$kind"; exit 1; fi
-            eval "exec $f>>\"\$s/$kind.$k.lock\"" || fail "cannot open a lock file in $s"
+            # "command": a failed redirection of a bare exec would end the helper silently
+            eval "command exec $f>>\"\$s/$kind.$k.lock\"" ||
+                fail "cannot open the lock file $s/$kind.$k.lock"
             if flock -n "$f"; then break; fi
             eval "exec $f>&-"
             k=$((k + 1))
