@@ -348,25 +348,20 @@ class SshExecutor:
             gpu = slots.mark_held(busy) if slots is not None else None
         which = f"GPU {gpu}" if gpu is not None else busy
         note = f"waiting for a GPU on {self.name}: {which} is taken by another Sweeplab run"
-        while True:
+        while not self._host.given_up(trial):
             with self._lock:
-                stopped = trial.stop_grace is not None
-                if not stopped and not self._closing.is_set() and slots is not None:
+                if slots is not None:
                     slots.release(trial.gpus)
                     try:
                         trial.gpus = slots.claim(len(trial.gpus), f"trial {trial.trial_id}")
                         return True
                     except NoFreeSlot:
                         slots.occupy(trial.gpus)
-            if stopped or self._closing.is_set():
-                reason = "it was stopped" if stopped else "the executor closed"
-                self._host.start_failed(trial, f"trial {trial.trial_id} was not started: "
-                                               f"{reason}")
-                return False
             if note != trial.pending_note:  # said once, when it has to wait
                 trial.pending_note = note
                 self._emit(trial, ProcessEventKind.PENDING, message=note)
             self._closing.wait(PLACE_RETRY_S)
+        return False
 
     def _prepare(self, trial: RemoteTrial, spec: TrialSpec, hello: Hello) -> tuple[bytes, str]:
         """The payload (tar of the trial's files, then the command) and its exec line."""

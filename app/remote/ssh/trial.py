@@ -122,6 +122,17 @@ class TrialHost:
         self._release(trial)
         self._emit(trial, kind, **fields)
 
+    def given_up(self, trial: RemoteTrial) -> bool:
+        """End a trial not started yet with START_FAILED if it was stopped meanwhile, or
+        the executor closed; True then."""
+        with self._lock:
+            stopped = trial.stop_grace is not None
+        if not stopped and not self._closing.is_set():
+            return False
+        reason = "it was stopped" if stopped else "the executor closed"
+        self.start_failed(trial, f"trial {trial.trial_id} was not started: {reason}")
+        return True
+
     def start_failed(self, trial: RemoteTrial, message: str) -> None:
         """End a trial that never started with START_FAILED."""
         log.info("%s: %s", self.name, message)
@@ -197,11 +208,7 @@ class TrialHost:
     def _send_launch(self, trial: RemoteTrial, snapshot: Snapshot, payload: bytes,
                      exec_line: str) -> tuple[Link, HelperStream] | None:
         while True:
-            with self._lock:
-                stopped = trial.stop_grace is not None
-            if stopped or self._closing.is_set():
-                reason = "it was stopped" if stopped else "the executor closed"
-                self.start_failed(trial, f"trial {trial.trial_id} was not started: {reason}")
+            if self.given_up(trial):
                 return None
             if not self._wait_online():
                 reason = ("the executor closed" if self._closing.is_set() else
