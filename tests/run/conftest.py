@@ -47,10 +47,14 @@ class Harness:
         return experiment_from_dict(experiment_doc(self.code, **({"limits": limits} | fields)),
                                     self.code)
 
-    def runner(self, config: ExperimentConfig, grace: float = 2.0) -> Runner:
+    def runner(self, config: ExperimentConfig, grace: float = 2.0,
+               executor: LocalExecutor | None = None) -> Runner:
+        """A runner of ``config`` (stored now) on ``executor``, by default a local one
+        with 4 CPU slots."""
         experiment = self.store.create_experiment(config.name, config.to_dict())
         snapshot = take_snapshot(config.code_dir, self.root / "snapshots")
-        executor = LocalExecutor(self.root / "trials", gpus=[], cpu_slots=4, grace=grace)
+        if executor is None:
+            executor = LocalExecutor(self.root / "trials", gpus=[], cpu_slots=4, grace=grace)
         self.executors.append(executor)
         runner = Runner(self.store, experiment.id, config, [executor],
                         build_searcher(config, self.store, experiment.id), snapshot,

@@ -8,12 +8,9 @@ from pathlib import Path
 import pytest
 
 from app.engine.records import TrialSpec
-from app.engine.resume import build_searcher
-from app.engine.runner import Runner
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.gpu import NoFreeSlot
 from app.remote.local import LocalExecutor
-from app.remote.snapshot import take_snapshot
 from app.session import Session
 from tests.helpers import gated_trial, store_experiment, wait_until
 from tests.run.conftest import Harness
@@ -67,16 +64,11 @@ class _PlaceTakenOnce(LocalExecutor):
 def test_a_trial_that_finds_no_room_after_all_waits_and_runs_later(harness: Harness) -> None:
     harness.script("train.py", "import sweeplab\nsweeplab.report('loss', sweeplab.param('x'))\n")
     config = harness.config(limits={"max_trials": 3, "max_parallel": 1})
-    experiment = harness.store.create_experiment(config.name, config.to_dict())
-    executor = _PlaceTakenOnce(harness.root / "trials", gpus=[], cpu_slots=1, grace=2.0)
-    harness.executors.append(executor)
-    runner = Runner(harness.store, experiment.id, config, [executor],
-                    build_searcher(config, harness.store, experiment.id),
-                    take_snapshot(config.code_dir, harness.root / "snapshots"),
-                    grace=2.0, poll_interval=0.05)
+    runner = harness.runner(config, executor=_PlaceTakenOnce(
+        harness.root / "trials", gpus=[], cpu_slots=1, grace=2.0))
     runner.start()
     assert runner.wait(60)
-    trials = harness.store.list_trials(experiment.id)
+    trials = harness.store.list_trials(harness.store.get_experiment(config.name).id)
     assert runner.state is ExperimentState.COMPLETED, harness.log(config.name)
     assert [t.state for t in trials] == [TrialState.COMPLETED] * 3, "none failed, none lost"
     assert "trial 1 waits for room: trial 1: all CPU slots of local are taken" in harness.log(
