@@ -218,6 +218,14 @@ CliRun = Callable[..., tuple[int, str, str]]
 """``run("servers", "ls")``: the command's exit code, stdout and stderr."""
 
 
+def fresh_cli(home: Path, monkeypatch: Any, capsys: Any) -> CliRun:
+    """:func:`in_process_cli` with its data in ``home`` (a fresh data directory) and no
+    ``$SWEEPLAB_DB`` from the caller's environment."""
+    monkeypatch.setenv("SWEEPLAB_HOME", str(home))
+    monkeypatch.delenv("SWEEPLAB_DB", raising=False)
+    return in_process_cli(capsys)
+
+
 def in_process_cli(capsys: Any) -> CliRun:
     """``sweeplab ARGS`` run by :func:`app.cli.main` in this process, its output taken
     from ``capsys`` (pytest's capture fixture)."""

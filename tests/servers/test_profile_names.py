@@ -22,7 +22,7 @@ from app.store.named import _PG_LOCK_KEY, HOSTS_CLASH
 from app.store.pgcluster import PgCluster
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from tests.helpers import CliRun, in_process_cli
+from tests.helpers import CliRun, fresh_cli
 from tests.servers.conftest import MemoryKeyring, make_profile
 
 
@@ -113,10 +113,7 @@ Run = CliRun
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> Run:
     """``sweeplab ARGS`` in this process with a fresh data directory: (code, out, err)."""
-    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SWEEPLAB_DB", raising=False)
-
-    return in_process_cli(capsys)
+    return fresh_cli(tmp_path / "home", monkeypatch, capsys)
 
 
 def test_the_cli_refuses_both_directions_with_the_same_message(

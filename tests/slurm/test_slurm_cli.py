@@ -20,7 +20,7 @@ from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.wiring import resolve_hosts
-from tests.helpers import CliRun, in_process_cli
+from tests.helpers import CliRun, fresh_cli
 
 Run = CliRun
 
@@ -29,13 +29,10 @@ Run = CliRun
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> Run:
     """``sweeplab ARGS`` in this process with a fresh data directory: (code, out, err)."""
-    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SWEEPLAB_DB", raising=False)
     monkeypatch.setattr(console_module, "console", Console(width=200))
     import app.commands.clusters_cmd as clusters_cmd
     monkeypatch.setattr(clusters_cmd, "console", console_module.console)
-
-    return in_process_cli(capsys)
+    return fresh_cli(tmp_path / "home", monkeypatch, capsys)
 
 
 def _db(tmp_path: Path) -> Store:
