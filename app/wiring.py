@@ -7,7 +7,6 @@ ignorant of each other.
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -25,10 +24,11 @@ from app.engine.experiment import (
     experiment_from_dict,
 )
 from app.engine.lease import Lease
-from app.engine.records import ExperimentRecord, ProcessEvent, Snapshot
+from app.engine.records import ExperimentRecord, Snapshot
 from app.engine.resume import build_searcher, settle_leftovers
 from app.engine.runner import Runner
 from app.engine.trial import TrialState
+from app.remote.events import EventQueue
 from app.remote.local import LocalExecutor
 from app.remote.pool import Host, Pool
 from app.remote.slurm.connect import cluster_access, tick_for
@@ -92,7 +92,7 @@ def snapshot_of(store: Store, experiment: ExperimentRecord, config: ExperimentCo
 
 
 def local_executor(grace: float = 5.0,
-                   events: queue.Queue[ProcessEvent] | None = None) -> LocalExecutor:
+                   events: EventQueue | None = None) -> LocalExecutor:
     """This machine's executor, trials under the data directory.
 
     Raises:
@@ -181,7 +181,7 @@ def build_pool(store: Store, config: ExperimentConfig, *, grace: float = 5.0,
     named = _resolve(config, servers, clusters)
     trusted = known_hosts()
 
-    def make(events: queue.Queue[ProcessEvent]) -> list[Host]:
+    def make(events: EventQueue) -> list[Host]:
         hosts: list[Host] = []
         if LOCAL_HOST in config.hosts:
             hosts.append(local_executor(grace, events))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from app.engine.params import flatten, params_document
 from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
-from app.remote.events import drain
+from app.remote.events import EventQueue, drain
 from app.remote.gpu import probe_gpus
 from app.remote.launcher import (
     CODE_DIR,
@@ -116,7 +115,7 @@ class LocalExecutor:
         sdk_path: Path | None = None,
         grace: float = 5.0,
         python: str = sys.executable,
-        events: queue.Queue[ProcessEvent] | None = None,
+        events: EventQueue | None = None,
         slot_folder: Path | None = None,
     ) -> None:
         if grace < 0:
@@ -133,7 +132,7 @@ class LocalExecutor:
         self._slots = shared_slots(list(gpus), trials_per_gpu,
                                    cpu_slots or os.cpu_count() or 1, name, slot_folder)
         self._sdk = Path(sdk_path) if sdk_path is not None else DEFAULT_SDK
-        self._events: queue.Queue[ProcessEvent] = events if events is not None else queue.Queue()
+        self._events = events if events is not None else EventQueue()
         self._lock = threading.Lock()
         self._runs: dict[int, _Run] = {}
         self._closing = threading.Event()
@@ -250,6 +249,7 @@ class LocalExecutor:
             for run in self._runs.values():
                 run.wake.set()
             threads = [run.thread for run in self._runs.values() if run.thread is not None]
+        self._events.release()  # a follower waiting to queue output must not hold us up
         for thread in threads:
             if thread is not threading.current_thread():
                 thread.join(_JOIN_S)

@@ -9,7 +9,6 @@ then the most free slots, then the order given.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from app.engine.ports import NoRoom
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
-from app.remote.events import drain
+from app.remote.events import EventQueue, drain
 
 
 class Host(Protocol):
@@ -51,8 +50,8 @@ class Pool:
 
     name = "pool"
 
-    def __init__(self, make_hosts: Callable[[queue.Queue[ProcessEvent]], Sequence[Host]]) -> None:
-        self._events: queue.Queue[ProcessEvent] = queue.Queue()
+    def __init__(self, make_hosts: Callable[[EventQueue], Sequence[Host]]) -> None:
+        self._events = EventQueue()
         self.hosts = list(make_hosts(self._events))
         if not self.hosts:
             raise ValueError("a pool needs at least one host")
@@ -137,6 +136,7 @@ class Pool:
 
     def close(self) -> None:
         """Close every host; trials keep running."""
+        self._events.release()
         for host in self.hosts:
             host.close()
 

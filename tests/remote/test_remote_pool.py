@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import queue
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from app.engine.records import ProcessEvent, ProcessEventKind
+from app.engine.records import ProcessEventKind
+from app.remote.events import EventQueue
 from app.remote.local import LocalExecutor
 from app.remote.pool import Host, Pool
 from app.remote.snapshot import take_snapshot
@@ -24,7 +24,7 @@ WAIT = (f"{PYTHON} -c \"import os,pathlib,time\n"
 def hosts(tmp_path: Path) -> tuple[Pool, list[LocalExecutor]]:
     made: list[LocalExecutor] = []
 
-    def make(events: queue.Queue[ProcessEvent]) -> list[Host]:
+    def make(events: EventQueue) -> list[Host]:
         for name, slots in (("small", 1), ("big", 3)):
             made.append(LocalExecutor(tmp_path / name, gpus=[], cpu_slots=slots, name=name,
                                       grace=0.5, events=events))

@@ -9,6 +9,7 @@ from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.engine.resume import build_searcher
 from app.engine.runner import Runner
 from app.engine.trial import ExperimentState, TrialState
+from app.remote.events import EventQueue
 from app.remote.local import LocalExecutor
 from app.remote.snapshot import take_snapshot
 from tests.helpers import wait_until
@@ -205,7 +206,7 @@ def test_a_retry_goes_to_another_host_first(harness: Harness, tmp_path: Path) ->
     exp = harness.store.create_experiment(config.name, config.to_dict())
     snapshot = take_snapshot(config.code_dir, harness.root / "snapshots")
 
-    def make(events: queue.Queue[ProcessEvent]) -> list[Host]:
+    def make(events: EventQueue) -> list[Host]:
         return [LocalExecutor(harness.root / name, gpus=[], cpu_slots=1, name=name,
                               events=events) for name in ("a", "b")]
 

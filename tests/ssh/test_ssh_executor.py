@@ -4,7 +4,6 @@ snapshots, stop, re-attach, GPUs, and more trials than a connection's MaxSession
 from __future__ import annotations
 
 import json
-import queue
 import shutil
 import signal
 import time
@@ -15,7 +14,8 @@ import pytest
 
 from app.engine.params import params_document
 from app.engine.protocol import LineParser, MetricReport, ProgressReport
-from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot
+from app.engine.records import ProcessEventKind, Snapshot
+from app.remote.events import EventQueue
 from app.remote.gpu import NoFreeSlot
 from app.remote.snapshot import take_snapshot
 from app.remote.ssh.executor import ExecutorClosed, SshExecutor
@@ -331,7 +331,7 @@ def test_gpus_from_nvidia_smi_over_ssh(
     hosts.accept("127.0.0.1", server.port, server.host_key)
     (gpu_bin / "apps").write_text("GPU-bbbb, 999999999\n")  # someone else's process on GPU 1
     profile = make_profile(server, max_parallel=3)
-    shared: queue.Queue[ProcessEvent] = queue.Queue()
+    shared = EventQueue()
     executor = SshExecutor(profile, Secrets(), hosts, events=shared)
     try:
         executor.connect()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
-from app.remote.events import drain
+from app.remote.events import EventQueue, drain
 from app.remote.gpu import NoFreeSlot
 from app.remote.local import DEFAULT_SDK, ExecutorClosed
 from app.remote.slurm.access import AccessError, ClusterAccess, SubmitFailed
@@ -98,7 +98,7 @@ class SlurmExecutor:
 
     def __init__(self, profile: ClusterProfile, access: ClusterAccess, *, grace: float = 5.0,
                  max_trial_seconds: float | None = None, sdk_path: Path | None = None,
-                 events: queue.Queue[ProcessEvent] | None = None, tick: float = 0.25,
+                 events: EventQueue | None = None, tick: float = 0.25,
                  squeue_interval: float = 2.0, offline_timeout: float = 60.0) -> None:
         problems = profile.problems()
         if problems:
@@ -120,7 +120,7 @@ class SlurmExecutor:
         sdk = Path(sdk_path) if sdk_path is not None else DEFAULT_SDK
         self._sdk_name = sdk.name
         self._sdk = sdk.read_bytes() if sdk.is_file() else None
-        self._events: queue.Queue[ProcessEvent] = events if events is not None else queue.Queue()
+        self._events = events if events is not None else EventQueue()
         self._tick = tick
         self._table = JobTable(self.name, self._events)
         self._lock = self._table.lock
@@ -214,6 +214,7 @@ class SlurmExecutor:
         with self._lock:
             self._closing.set()
             threads = list(self._threads)
+        self._events.release()  # a follower waiting to queue output must not hold us up
         self._wake.set()
         for _ in range(SUBMITTERS):
             self._submissions.put(None)

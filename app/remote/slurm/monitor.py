@@ -10,12 +10,12 @@ escalations on (:func:`~app.remote.slurm.tracking.stop_step`).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from typing import Any
 
 from app.engine.records import ProcessEvent, ProcessEventKind
+from app.remote.events import EventQueue
 from app.remote.slurm.access import AccessError, ClusterAccess
 from app.remote.slurm.commands import (
     JobState,
@@ -43,7 +43,7 @@ class JobTable:
     Thread safety: ``lock`` guards ``jobs`` and every :class:`Job`'s fields.
     """
 
-    def __init__(self, name: str, events: queue.Queue[ProcessEvent]) -> None:
+    def __init__(self, name: str, events: EventQueue) -> None:
         self.name = name
         self.events = events
         self.lock = threading.Lock()

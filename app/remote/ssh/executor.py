@@ -18,7 +18,6 @@ gone for ``offline_timeout`` seconds.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
-from app.remote.events import drain
+from app.remote.events import EventQueue, drain
 from app.remote.gpu import GpuInfo, NoFreeSlot
 from app.remote.local import DEFAULT_SDK, ExecutorClosed
 from app.remote.ssh.errors import SshError
@@ -108,7 +107,7 @@ class SshExecutor:
         sdk_path: Path | None = None,
         grace: float = 5.0,
         offline_timeout: float = 60.0,
-        events: queue.Queue[ProcessEvent] | None = None,
+        events: EventQueue | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
         problems = profile.problems()
@@ -127,7 +126,7 @@ class SshExecutor:
         self.offline_timeout = offline_timeout
         sdk = Path(sdk_path) if sdk_path is not None else DEFAULT_SDK
         self._sdk = Sdk(sdk.name, sdk.read_bytes() if sdk.is_file() else None)
-        self._events: queue.Queue[ProcessEvent] = events if events is not None else queue.Queue()
+        self._events = events if events is not None else EventQueue()
         self._lock = threading.Lock()
         self._slots: RemoteSlots | None = None
         self._pending: list[RemoteTrial] = []  # re-attached before the GPUs were known
@@ -297,6 +296,7 @@ class SshExecutor:
         with self._lock:
             self._closing.set()
             threads = [t.thread for t in self._trials.values() if t.thread is not None]
+        self._events.release()  # a follower waiting to queue output must not hold us up
         self._session.close()
         for thread in threads:
             if thread is not threading.current_thread():
