@@ -86,6 +86,11 @@ class Dispatcher:
                 self._log(f"trial {record.number} waits for room: {exc}", record.id)
                 return
 
+    def take_back(self, record: TrialRecord, host: str, why: str) -> None:
+        """A host gave back a trial it had not started: submit it first, elsewhere first."""
+        self.waiting.insert(0, (record, (host,)))
+        self._log(f"trial {record.number} goes to another host: {why}", record.id)
+
     def _rerun(self, params: dict[str, Any], of: int) -> TrialRecord:
         record = self._new_trial(params, of)
         try:

@@ -107,14 +107,15 @@ class LiveTrial:
               lost: bool = False) -> tuple[TrialState, str | None]:
         """The state and message a trial ends with: :meth:`outcome`, unless it could not
         start (``error``: FAILED), its host was lost (LOST, to be queued again), or it
-        ended before it was seen to start (STOPPED while queued)."""
+        ended before it was seen to start (STOPPED while queued, also when the host
+        reports it could not start because of that stop)."""
         state, message = self.outcome(exit_code)
-        if error is not None:
+        queued = self.record.state is TrialState.QUEUED
+        if error is not None and not (queued and self.stop_reason is not None):
             state, message = TrialState.FAILED, error
         if lost:
             state, message = TrialState.LOST, f"{error or 'its host was lost'}; queued again"
-        if self.record.state is TrialState.QUEUED and state not in (TrialState.FAILED,
-                                                                    TrialState.LOST):
+        if queued and state not in (TrialState.FAILED, TrialState.LOST):
             state = TrialState.STOPPED
         return state, message
 

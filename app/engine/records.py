@@ -137,6 +137,10 @@ class ProcessEventKind(str, Enum):
     PENDING = "pending"
     """A batch scheduler (Slurm) holds the trial in its queue; ``message`` says why.
     Sent again whenever the reason changes; the trial stays QUEUED until STARTED."""
+    RETURNED = "returned"
+    """The host gives back a trial it has not started and cannot start now, because
+    another host has room (``message`` says why). Nothing of it runs; the runner
+    submits it again, other hosts first."""
 
 
 @dataclass(frozen=True)

@@ -389,6 +389,12 @@ class Runner:
                                  (event.host,))  # elsewhere first: that host is away
             elif event.kind is ProcessEventKind.PENDING:
                 self._pending(live, event)
+            elif event.kind is ProcessEventKind.RETURNED:
+                if live.stop_reason is not None:  # stopped as it was given back
+                    endings.append(self._conclude(live, None, event.message))
+                else:
+                    del self._live[live.record.id]
+                    self._dispatch.take_back(live.record, event.host, event.message)
         if endings and self._state is ExperimentState.RUNNING and not self._stopping:
             # The searcher knows the results already: start the next trials first and
             # write the finished ones after, off the path from one trial to the next.

@@ -4,11 +4,14 @@ most free room relative to its size, so every host is equally busy.
 The hosts share one event queue, so the runner waits on one queue whatever the
 number of hosts. Placement (AETROS: "all servers equally busy based on max parallel
 jobs and queue length"): the host with the highest ``free_slots() / capacity()``,
-then the most free slots, then the order given.
+then the most free slots, then the order given. A host that finds it cannot start a
+trial after all (an SSH server whose GPU another run took) gives it back when another
+host has room; the runner then submits it again, other hosts first.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,6 +63,13 @@ class Pool:
             raise ValueError(f"host names must differ, got {names}")
         self._placed: dict[int, Host] = {}
         self._lock = threading.Lock()
+        for host in self.hosts:
+            if hasattr(host, "elsewhere"):  # it may give a waiting trial back (RETURNED)
+                host.elsewhere = functools.partial(self._room_elsewhere, host)
+
+    def _room_elsewhere(self, asker: Host, gpus: int) -> bool:
+        """Whether a host other than ``asker`` has room now for ``gpus`` 1-GPU places."""
+        return any(host.free_slots() >= max(1, gpus) for host in self.hosts if host is not asker)
 
     def host(self, name: str) -> Host:
         """The host of that name (KeyError if none)."""
@@ -123,7 +133,7 @@ class Pool:
         with self._lock:
             for event in events:
                 if event.kind in (ProcessEventKind.EXITED, ProcessEventKind.START_FAILED,
-                                  ProcessEventKind.LOST):
+                                  ProcessEventKind.LOST, ProcessEventKind.RETURNED):
                     self._placed.pop(event.trial_id, None)
         return events
 

@@ -12,6 +12,7 @@ import pytest
 
 from app.engine.events import RunnerEvent
 from app.engine.experiment import ExperimentConfig, experiment_from_dict
+from app.engine.ports import Executor
 from app.engine.records import TrialRecord
 from app.engine.resume import build_searcher
 from app.engine.runner import Runner
@@ -32,7 +33,7 @@ class Harness:
     root: Path
     store: Store
     events: list[RunnerEvent] = field(default_factory=list)
-    executors: list[LocalExecutor] = field(default_factory=list)
+    executors: list[Executor] = field(default_factory=list)
 
     @property
     def code(self) -> Path:
@@ -48,7 +49,7 @@ class Harness:
                                     self.code)
 
     def runner(self, config: ExperimentConfig, grace: float = 2.0,
-               executor: LocalExecutor | None = None) -> Runner:
+               executor: Executor | None = None) -> Runner:
         """A runner of ``config`` (stored now) on ``executor``, by default a local one
         with 4 CPU slots."""
         experiment = self.store.create_experiment(config.name, config.to_dict())

@@ -7,12 +7,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.launcher import read_pid_file
+from app.remote.pool import Pool
 from app.remote.ssh.executor import SshExecutor
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.places import RemoteSlots
@@ -121,6 +123,43 @@ def test_a_trial_moves_to_a_free_gpu_and_a_waiting_one_can_be_stopped(
     go(profile, 2)
     mine.wait_end(1)
     theirs.wait_end(2)
+
+
+def test_a_trial_whose_gpu_another_run_took_goes_to_another_server_of_the_pool(
+        pair: Callable[[], tuple[SshExecutor, SshExecutor, ServerProfile]],
+        sshd_factory: Callable[..., Sshd], make_profile: Callable[..., ServerProfile],
+        gpu_bin: Path, tmp_path: Path, snap: Snapshot) -> None:
+    (gpu_bin / "gpus.csv").write_text(ONE_GPU)
+    first, _, profile = pair()
+    mine = Events(first)
+    first.submit(spec(snap, WAIT, 1, gpus=1))  # another run fills lab1's one GPU
+    mine.wait_line(1, "waiting 0")
+    other = sshd_factory(gpus=gpu_bin)
+    hosts = KnownHosts(tmp_path / "kh", system_file=None)  # knows lab1 already
+    hosts.accept("127.0.0.1", other.port, other.host_key)
+    lab2 = make_profile(other, name="lab2", workdir=str(tmp_path / "lab2"))
+    pool = Pool(lambda events: [SshExecutor(server, Secrets(), hosts, grace=2.0, events=events)
+                                for server in (profile, lab2)])
+    try:
+        for host in pool.hosts:
+            host.connect()  # type: ignore[attr-defined]
+        ours = Events(pool)
+        pool.submit(replace(spec(snap, WAIT, 2, gpus=1), avoid_hosts=("lab2",)))  # lab1 first
+        ours.pump(lambda: bool(ours.of(2)), 15.0, "trial 2's first event")
+        (returned,) = ours.of(2)
+        assert (returned.kind, returned.host) == (K.RETURNED, "lab1")
+        assert returned.message == ("trial 2 was not started on lab1: GPU 0 is taken by "
+                                    "another Sweeplab run")
+        assert not (Path(profile.workdir) / "7" / "2").exists(), "nothing was set up on lab1"
+        pool.submit(replace(spec(snap, WAIT, 2, gpus=1), avoid_hosts=("lab1",)))
+        ours.wait_line(2, "waiting 0")
+        assert ours.last(2, K.STARTED).host == "lab2"
+        (tmp_path / "lab2" / "7" / "2" / "go").touch()
+        ours.wait_end(2)
+    finally:
+        pool.close()
+    go(profile, 1)
+    mine.wait_end(1)
 
 
 def test_held_gpus_count_as_full_for_a_while_and_only_known_gpus_are_marked() -> None:

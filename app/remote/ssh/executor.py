@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -91,7 +91,9 @@ class SshExecutor:
         STARTED (pid, gpus, trial_dir) or START_FAILED (message) after each submit;
         OUTPUT with complete lines and the log offset after them; EXITED with the exit
         status (None when the wrapper was SIGKILLed) last; or LOST (message) when the
-        server stayed unreachable past ``offline_timeout``.
+        server stayed unreachable past ``offline_timeout``. PENDING (message) while a
+        trial waits for a GPU another run holds; RETURNED (message) instead when
+        :attr:`elsewhere` says another host has room.
 
     Thread safety: as ``LocalExecutor``; :meth:`status` and :meth:`refresh_status` may
     also come from a GUI worker thread. Slots are released before the last event of a
@@ -134,6 +136,9 @@ class SshExecutor:
         self._trials: dict[int, RemoteTrial] = {}
         self._closing = threading.Event()
         self._connect_timeout = connect_timeout
+        self.elsewhere: Callable[[int], bool] | None = None
+        """Set by a pool: whether another host has room now for a trial of that many
+        GPUs. A trial that would wait here for a GPU is given back (RETURNED) then."""
         self._session = ServerSession(profile, secrets, known_hosts,
                                       connect_timeout=connect_timeout, on_hello=self._hello)
         self._host = TrialHost(self.name, self._session, offline_timeout, self._emit,
@@ -347,7 +352,8 @@ class SshExecutor:
             slots = self._slots
             gpu = slots.mark_held(busy) if slots is not None else None
         which = f"GPU {gpu}" if gpu is not None else busy
-        note = f"waiting for a GPU on {self.name}: {which} is taken by another Sweeplab run"
+        why = f"{which} is taken by another Sweeplab run"
+        note = f"waiting for a GPU on {self.name}: {why}"
         while not self._host.given_up(trial):
             with self._lock:
                 if slots is not None:
@@ -357,6 +363,11 @@ class SshExecutor:
                         return True
                     except NoFreeSlot:
                         slots.occupy(trial.gpus)
+            elsewhere = self.elsewhere
+            if elsewhere is not None and elsewhere(len(trial.gpus)):
+                self._host.hand_back(trial, f"trial {trial.trial_id} was not started on "
+                                            f"{self.name}: {why}")
+                return False
             if note != trial.pending_note:  # said once, when it has to wait
                 trial.pending_note = note
                 self._emit(trial, ProcessEventKind.PENDING, message=note)

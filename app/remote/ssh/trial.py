@@ -133,6 +133,11 @@ class TrialHost:
         self.start_failed(trial, f"trial {trial.trial_id} was not started: {reason}")
         return True
 
+    def hand_back(self, trial: RemoteTrial, message: str) -> None:
+        """Give a trial that was not started back to the runner (RETURNED)."""
+        log.info("%s: %s", self.name, message)
+        self._finish(trial, ProcessEventKind.RETURNED, message=message)
+
     def start_failed(self, trial: RemoteTrial, message: str) -> None:
         """End a trial that never started with START_FAILED."""
         log.info("%s: %s", self.name, message)
