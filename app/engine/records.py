@@ -67,6 +67,8 @@ class TrialRecord:
     """The number of the trial whose params this one repeats (a re-run or a requeued
     lost trial); None for a trial the searcher suggested. Only those count against
     max trials."""
+    updated_at: datetime | None = None
+    """When the stored trial last changed (None for a record not read from a store)."""
 
 
 @dataclass(frozen=True)

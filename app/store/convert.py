@@ -46,6 +46,7 @@ def trial_record(row: TrialRow) -> TrialRecord:
         commit=row.commit,
         dirty=row.dirty,
         rerun_of=row.rerun_of,
+        updated_at=row.updated_at,
     )
 
 

@@ -72,6 +72,7 @@ class MetricMethods:
                 self._metric_insert.run(session.connection(), rows)
             for key, value in changes.items():
                 setattr(row, key, value)
+            session.flush()  # sets updated_at
             return convert.trial_record(row)
 
     def get_metrics(self: _Parts, trial_id: int, name: str | None = None) -> list[MetricPoint]:

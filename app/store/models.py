@@ -66,7 +66,9 @@ class TrialRow(Base):
     """One trial, numbered 1, 2, ... within its experiment."""
 
     __tablename__ = "trials"
-    __table_args__ = (sa.UniqueConstraint("experiment_id", "number"),)
+    __table_args__ = (sa.UniqueConstraint("experiment_id", "number"),
+                      sa.Index("ix_trials_experiment_id_updated_at", "experiment_id",
+                               "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     experiment_id: Mapped[int] = mapped_column(
@@ -90,6 +92,11 @@ class TrialRow(Base):
     dirty: Mapped[bool | None] = mapped_column(sa.Boolean)
     rerun_of: Mapped[int | None] = mapped_column(sa.Integer)
     """The number of the trial whose params this one repeats; None for the searcher's."""
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utc_now,
+                                                        onupdate=utc_now)
+    """When the row last changed (None: not since the database was upgraded to 0005);
+    a program following a run elsewhere reads only the trials changed since its last
+    look."""
 
 
 class MetricRow(Base):

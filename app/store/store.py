@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -323,6 +324,7 @@ class Store(LeaseMethods, MetricMethods):
                 changes["state"] = new.value
             for key, value in changes.items():
                 setattr(row, key, value)
+            session.flush()  # sets updated_at
             return convert.trial_record(row)
 
     def get_trial(self, trial_id: int) -> TrialRecord:
@@ -331,10 +333,15 @@ class Store(LeaseMethods, MetricMethods):
             return convert.trial_record(lookup.trial_row(session, self._target, trial_id))
 
     def list_trials(
-        self, experiment_id: int, states: Sequence[TrialState] | None = None
+        self, experiment_id: int, states: Sequence[TrialState] | None = None, *,
+        changed_since: datetime | None = None,
     ) -> list[TrialRecord]:
-        """Trials of one experiment by number, optionally only those in ``states``."""
+        """Trials of one experiment by number, optionally only those in ``states``, or
+        changed at or after ``changed_since`` (by their ``updated_at``)."""
         query = sa.select(TrialRow).where(TrialRow.experiment_id == experiment_id)
+        since = validate.aware_datetime(changed_since, "list_trials: changed_since")
+        if since is not None:
+            query = query.where(TrialRow.updated_at >= since)
         if states is not None:
             wanted = [validate.enum_member(TrialState, s, "list_trials: states").value
                       for s in states]

@@ -3,10 +3,11 @@ once, and (after the first look at a trial) only what was stored since."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from app.engine.events import RunnerEvent, RunnerEventKind
-from app.engine.records import MetricPoint
+from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import TrialState
 from app.following import Follower
 from app.store.store import Store
@@ -14,11 +15,19 @@ from tests.helpers import store_experiment
 
 
 class CountingStore:
-    """The real store, counting the points each ``metrics_since`` call reads."""
+    """The real store, counting the points each ``metrics_since`` call reads and the
+    trials each ``list_trials`` call reads."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self.read: list[int] = []
+        self.listed: list[int] = []
+
+    def list_trials(self, experiment_id: int, *,
+                    changed_since: datetime | None = None) -> list[TrialRecord]:
+        trials = self._store.list_trials(experiment_id, changed_since=changed_since)
+        self.listed.append(len(trials))
+        return trials
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
@@ -63,3 +72,23 @@ def test_points_are_sent_once_and_a_growing_trial_is_read_from_where_it_was(
         assert sent(follower.poll()) == [("loss", 0.3)]
         store.update_trial(trial.id, log_offset=60)
         assert sent(follower.poll()) == []
+
+
+def test_each_look_reads_only_the_trials_changed_since_the_last(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        trials = [store.create_trial(experiment, {"x": float(i)}) for i in range(30)]
+        counting = CountingStore(store)
+        follower = Follower(counting, store.get_experiment(experiment), trials, [],
+                            overlap=timedelta(0))
+        assert follower.poll() == []
+        changed = store.update_trial(trials[4].id, state=TrialState.RUNNING)
+        added = store.create_trial(experiment, {"x": 99.0})
+        events = follower.poll()
+        assert [e.trial for e in events if e.kind is RunnerEventKind.TRIAL] == [changed, added]
+        assert follower.poll() == []
+        assert max(counting.listed) <= 3, f"read {counting.listed} trials, not all 31"
+
+        store.update_trial(trials[0].id, kpi=0.5)  # one more change is still seen
+        (event,) = follower.poll()
+        assert event.trial is not None and event.trial.kpi == 0.5

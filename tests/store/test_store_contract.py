@@ -179,6 +179,26 @@ class TestStoreContract:
         assert fetched.gpus == (0, 3)
         assert (fetched.log_offset, fetched.commit, fetched.dirty) == (2**40, "c0ffee", False)
 
+    def test_trials_changed_since_a_time(self, store: Store) -> None:
+        experiment_id, first = _experiment_with_trial(store)
+        second, third = (store.create_trial(experiment_id, {}) for _ in range(2))
+        assert third.updated_at is not None and second.updated_at is not None
+        assert third.updated_at > second.updated_at
+        mark = third.updated_at
+        assert [t.id for t in store.list_trials(experiment_id, changed_since=mark)] == [third.id]
+        updated = store.update_trial(first, state=TrialState.RUNNING)
+        assert updated.updated_at is not None and updated.updated_at > mark
+        assert store.get_trial(first) == updated
+        output = store.add_output(second.id, [MetricPoint(second.id, "loss", 1.0, 1, 1.0)],
+                                  10, None)
+        assert output.updated_at is not None and output.updated_at > updated.updated_at
+        assert [t.id for t in store.list_trials(experiment_id, changed_since=mark)] == [
+            first, second.id, third.id]
+        assert store.list_trials(experiment_id, changed_since=output.updated_at) == [output]
+        with pytest.raises(ValueError, match=r"list_trials: changed_since must be "
+                           r"timezone-aware .*, got 2026-01-01 00:00:00"):
+            store.list_trials(experiment_id, changed_since=datetime(2026, 1, 1))
+
     def test_metrics_round_trip_special_values(self, store: Store) -> None:
         _, trial_id = _experiment_with_trial(store)
         values = [math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324, -0.0, 0.1]
