@@ -28,6 +28,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from app.engine.doc_reader import DocReader
 from app.engine.docio import load_file
 from app.engine.errors import Problem, ValidationError
 from app.engine.protocol import (
@@ -42,16 +43,12 @@ from app.engine.search.hyperopt_searcher import (
     DEFAULT_INITIAL_RANDOM,
     EARLY_STOPPING_INITIAL_RANDOM,
 )
-from app.engine.space.document import describe, number_problem, space_to_dict
+from app.engine.space.document import describe, space_to_dict
 from app.engine.space.files import space_from_document
 from app.engine.space.nodes import Space
 
 EXPERIMENT_VERSION = 1
 LOCAL_HOST = "local"
-MAX_INTEGER = 2**31 - 1
-"""Largest whole number a limit, seed or count may be."""
-MAX_SECONDS = 10.0 * 365 * 24 * 3600
-"""Longest time limit: ten years (anything more is a typo, and overflows timers)."""
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """``local`` or a saved server's name (the same rule as a server profile's name)."""
 
@@ -162,77 +159,6 @@ _TOP = {"version", "name", "code_dir", "command", "kpi", "space", "algorithm", "
 _LIMITS = {"max_trials", "max_parallel", "max_epochs", "max_trial_seconds", "max_seconds"}
 
 
-class _Reader:
-    def __init__(self, doc: dict[str, Any]) -> None:
-        self.doc = doc
-        self.problems: list[Problem] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
-
-    def mapping(self, key: str, allowed: set[str]) -> dict[str, Any]:
-        value = self.doc.get(key, {})
-        if not isinstance(value, dict):
-            self.problem(key, f"expected a mapping, got {describe(value)}")
-            return {}
-        for extra in sorted(set(value) - allowed):
-            self.problem(f"{key}.{extra}", "unknown field")
-        return value
-
-    def text(self, where: dict[str, Any], key: str, path: str, default: str | None = None) -> str:
-        value = where.get(key, default)
-        if not isinstance(value, str) or not value.strip():
-            self.problem(path, "missing" if value is None else
-                         f"expected a non-empty text, got {describe(value)}")
-            return ""
-        return value
-
-    def integer(self, where: dict[str, Any], key: str, path: str, default: int | None,
-                minimum: int) -> int | None:
-        value = where.get(key, default)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(path, f"expected a whole number, got {describe(value)}")
-            return default
-        if value < minimum:
-            self.problem(path, f"must be >= {minimum}, got {describe(value)}")
-            return default
-        if value > MAX_INTEGER:
-            self.problem(path, f"must be <= {MAX_INTEGER}, got {describe(value)}")
-            return default
-        return value
-
-    def seconds(self, where: dict[str, Any], key: str, path: str) -> float | None:
-        value = where.get(key)
-        if value is None:
-            return None
-        if number_problem(value) is not None or value <= 0 or value > MAX_SECONDS:
-            self.problem(path, f"expected a positive number of seconds (at most "
-                               f"{MAX_SECONDS:g}), got {describe(value)}")
-            return None
-        return float(value)
-
-    def path(self, raw: str, base_dir: Path, path: str) -> Path | None:
-        """``raw`` (``~`` expanded) against ``base_dir``, absolute; None with a problem."""
-        try:
-            return (base_dir / Path(raw).expanduser()).resolve()
-        except (ValueError, RuntimeError, OSError) as exc:  # NUL byte, ~nobody, too long
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self.problem(path, f"{describe(raw)} is not a usable path: {reason}")
-            return None
-
-    def enum(self, where: dict[str, Any], key: str, path: str, kind: type[Enum],
-             default: Enum) -> Any:
-        value = where.get(key, default.value)
-        try:
-            return kind(value)
-        except ValueError:
-            names = ", ".join(str(m.value) for m in kind)
-            self.problem(path, f"unknown {describe(value)} (expected one of {names})")
-            return default
-
-
 def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> ExperimentConfig:
     """Validate an experiment document; relative paths are read from ``base_dir``.
 
@@ -242,7 +168,7 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
     if not isinstance(doc, dict):
         raise ExperimentError([Problem(source, "an experiment file is a mapping of fields, got "
                                                f"{describe(doc)}")])
-    r = _Reader(doc)
+    r = DocReader(doc)
     version = doc.get("version")
     if version != EXPERIMENT_VERSION or isinstance(version, bool):
         r.problem("version", "missing; add 'version: 1'" if version is None else
@@ -285,7 +211,7 @@ def load_experiment(path: Path) -> ExperimentConfig:
     return experiment_from_dict(load_file(path), path.resolve().parent, str(path))
 
 
-def _code_dir(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Path:
+def _code_dir(r: DocReader, doc: dict[str, Any], base_dir: Path) -> Path:
     raw = doc.get("code_dir", ".")
     if not isinstance(raw, str):
         r.problem("code_dir", f"expected a path, got {describe(raw)}")
@@ -303,7 +229,7 @@ def _code_dir(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Path:
     return path
 
 
-def _limits(r: _Reader) -> Limits:
+def _limits(r: DocReader) -> Limits:
     d = r.mapping("limits", _LIMITS)
     max_trials = r.integer(d, "max_trials", "limits.max_trials", 20, 1) or 20
     max_parallel = r.integer(d, "max_parallel", "limits.max_parallel", 1, 1) or 1
@@ -315,7 +241,7 @@ def _limits(r: _Reader) -> Limits:
     )
 
 
-def _scheduler(r: _Reader, limits: Limits) -> SchedulerConfig:
+def _scheduler(r: DocReader, limits: Limits) -> SchedulerConfig:
     d = r.mapping("scheduler", {"name", "grace_period", "reduction_factor", "min_trials"})
     name = r.enum(d, "name", "scheduler.name", SchedulerName, SchedulerName.FIFO)
     config = SchedulerConfig(
@@ -331,7 +257,7 @@ def _scheduler(r: _Reader, limits: Limits) -> SchedulerConfig:
     return config
 
 
-def _space(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Space:
+def _space(r: DocReader, doc: dict[str, Any], base_dir: Path) -> Space:
     raw = doc.get("space")
     source = "space"
     try:
@@ -357,7 +283,8 @@ def _space(r: _Reader, doc: dict[str, Any], base_dir: Path) -> Space:
         return Space()
 
 
-def _metrics(r: _Reader, raw: object) -> tuple[tuple[MetricRegex, ...], tuple[dict[str, str], ...]]:
+def _metrics(r: DocReader,
+             raw: object) -> tuple[tuple[MetricRegex, ...], tuple[dict[str, str], ...]]:
     if not isinstance(raw, list):
         r.problem("metrics", f"expected a list of {{name, regex}}, got {describe(raw)}")
         return (), ()
@@ -382,7 +309,7 @@ def _metrics(r: _Reader, raw: object) -> tuple[tuple[MetricRegex, ...], tuple[di
     return tuple(out), tuple(specs)
 
 
-def _hosts(r: _Reader, raw: object) -> tuple[str, ...]:
+def _hosts(r: DocReader, raw: object) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(h, str) for h in raw):
         r.problem("hosts", f"expected a list of host names such as [local], got {describe(raw)}")
         return (LOCAL_HOST,)
@@ -398,7 +325,7 @@ def _hosts(r: _Reader, raw: object) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _env(r: _Reader, raw: object) -> dict[str, str]:
+def _env(r: DocReader, raw: object) -> dict[str, str]:
     if not isinstance(raw, dict):
         r.problem("env", f"expected a mapping of NAME: value, got {describe(raw)}")
         return {}
@@ -413,7 +340,7 @@ def _env(r: _Reader, raw: object) -> dict[str, str]:
     return out
 
 
-def _flag(r: _Reader, doc: dict[str, Any], key: str, default: bool) -> bool:
+def _flag(r: DocReader, doc: dict[str, Any], key: str, default: bool) -> bool:
     value = doc.get(key, default)
     if not isinstance(value, bool):
         r.problem(key, f"expected true or false, got {describe(value)}")
@@ -421,7 +348,7 @@ def _flag(r: _Reader, doc: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _check_placeholders(r: _Reader, config: ExperimentConfig) -> None:
+def _check_placeholders(r: DocReader, config: ExperimentConfig) -> None:
     if not config.command:
         return
     try:
