@@ -83,3 +83,24 @@ def test_without_clusters_the_window_shows_no_cluster_panel(qtbot: QtBot, store:
     qtbot.addWidget(dialog)
     assert dialog.clusters is None
     dialog.done(0)
+
+
+def test_a_new_server_may_not_take_a_clusters_name(qtbot: QtBot, store: Store,
+                                                   tmp_path: Path, slurm: LocalSlurm) -> None:
+    dialog = ServersDialog(ServerProfiles(store), SecretStore(fail.Keyring()),
+                           KnownHosts(tmp_path / "known_hosts", system_file=None),
+                           refresh_s=0.5, clusters=ClusterProfiles(store))
+    qtbot.addWidget(dialog)
+    form = dialog.add_server()
+    form.host.setText("10.0.0.9")
+    form.name.setText("hpc")  # shown as typed, not only when saving
+    assert form.problems()["name"] == ("a Slurm cluster is named 'hpc'; a server needs a "
+                                       "name of its own")
+    assert not form.errors["name"].isHidden()
+    form.name.setText("hpc-gpu")
+    assert "name" not in form.problems()
+    form.reject()
+    assert dialog.clusters is not None
+    closer = dialog.clusters.close_queues()
+    closer.join(30)
+    dialog.done(0)

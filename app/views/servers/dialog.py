@@ -103,6 +103,7 @@ class ServersDialog(QDialog):
         self.keeper = keeper if keeper is not None else SecretKeeper(secrets)
         self.known_hosts = known_hosts
         self._ssh_config = ssh_config
+        self._cluster_profiles = clusters
         self._saved: dict[str, ServerProfile] = {}
         self._statuses: dict[str, HostStatus] = {}
         source = status_source if status_source is not None else ExecutorStatusSource(known_hosts)
@@ -277,7 +278,8 @@ class ServersDialog(QDialog):
     @Slot()
     def add_server(self) -> ServerForm:
         """Open the form for a new server (window-modal); saved when accepted."""
-        form = ServerForm(self.keeper, self, taken=self._saved, known_hosts=self.known_hosts)
+        form = ServerForm(self.keeper, self, taken=self._saved, known_hosts=self.known_hosts,
+                          clusters=self._cluster_names())
         form.accepted.connect(lambda: self._save(form, new=True))
         form.open()
         return form
@@ -293,6 +295,12 @@ class ServersDialog(QDialog):
         form.accepted.connect(lambda: self._save(form, new=False))
         form.open()
         return form
+
+    def _cluster_names(self) -> list[str]:
+        try:  # unread, a clash is still refused when saving
+            return self._cluster_profiles.names() if self._cluster_profiles else []
+        except StoreError:
+            return []
 
     def _save(self, form: ServerForm, *, new: bool) -> None:
         try:

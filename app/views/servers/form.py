@@ -59,17 +59,20 @@ class ServerForm(QDialog):
         parent: the owning window.
         profile: the profile to edit (its name cannot change); None adds a new one.
         taken: names of saved servers, which a new one may not take.
+        clusters: names of saved Slurm clusters, which no server may take either (a
+            host name in an experiment means one or the other).
         known_hosts: when given, a "Test connection" button tests the typed profile.
     """
 
     def __init__(self, keeper: SecretKeeper, parent: QWidget | None = None, *,
                  profile: ServerProfile | None = None, taken: Collection[str] = (),
-                 known_hosts: KnownHosts | None = None) -> None:
+                 clusters: Collection[str] = (), known_hosts: KnownHosts | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Edit server {profile.name}" if profile else "Add a server")
         self._keeper = keeper
         self._editing = profile is not None
         self._taken = {name for name in taken if profile is None or name != profile.name}
+        self._clusters = set(clusters)
         self._profile: ServerProfile | None = None
         self._problems: dict[str, str] = {}
         self.errors: dict[str, QLabel] = {}
@@ -229,6 +232,9 @@ class ServerForm(QDialog):
         if not self._editing and profile.name in self._taken:
             found.setdefault("name", []).append(
                 f"a server named {profile.name!r} exists already; pick another name")
+        elif not self._editing and profile.name in self._clusters:
+            found.setdefault("name", []).append(
+                f"a Slurm cluster is named {profile.name!r}; a server needs a name of its own")
         return (None if found else profile), found
 
     def _notes(self, auth: AuthKind) -> dict[str, str]:
