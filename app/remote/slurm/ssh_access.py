@@ -9,10 +9,7 @@ offsets, never decoded on the way); snapshots go up over SFTP once per content h
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Sequence
-
-import paramiko
 
 from app.engine.records import Snapshot
 from app.remote.slurm.access import AccessError, ShellResult, SubmitFailed, setup_failure
@@ -33,6 +30,7 @@ from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.remote.ssh.scripts import PayloadFile, pack_payload
 from app.remote.ssh.session import ServerSession
+from app.remote.ssh.uploads import SnapshotUploadFailed, SnapshotUploads
 
 SNAPSHOTS = "snapshots"
 _SUBMIT_TIMEOUT_S = 120.0
@@ -64,10 +62,13 @@ class SshAccess:
         self._session = ServerSession(login, secrets, known_hosts,
                                       connect_timeout=connect_timeout)
         self._lock = threading.Lock()
-        self._uploaded: set[tuple[int, str]] = set()
+        self._uploads = SnapshotUploads(login.name, self._session)
         self._made: int | None = None  # the session generation the work dir was made in
-        self.uploads = 0
+
+    @property
+    def uploads(self) -> int:
         """Snapshots actually sent (for tests)."""
+        return self._uploads.count
 
     @property
     def online(self) -> bool:
@@ -172,8 +173,7 @@ class SshAccess:
     # --- snapshots ---------------------------------------------------------------------
 
     def _forget(self, snapshot: Snapshot) -> None:
-        with self._lock:
-            self._uploaded = {k for k in self._uploaded if k[1] != snapshot.content_hash}
+        self._uploads.forget(snapshot)
 
     def _ensure_snapshot(self, snapshot: Snapshot) -> str:
         """The archive's path there, uploaded unless present with the right size."""
@@ -181,39 +181,19 @@ class SshAccess:
         path = f"{workdir}/{SNAPSHOTS}/{snapshot.content_hash}.tar.gz"
         with self._lock:
             generation = self._session.generation
-            key = (generation, snapshot.content_hash)
-            if key in self._uploaded:
-                return path
             if self._made != generation:
                 made = self.run(f"mkdir -p -- {q(workdir)}/{SNAPSHOTS}", timeout=30.0)
                 if made.exit_code != 0:
                     raise SubmitFailed(f"cannot create the work directory {workdir} on "
                                        f"{self.login.name}: {made.stderr.strip()[:300]}")
                 self._made = generation
-            try:
-                size = snapshot.archive.stat().st_size
-            except OSError as exc:
-                raise SubmitFailed(f"snapshot archive {snapshot.archive} cannot be read: "
-                                   f"{exc.strerror or exc}") from None
-            try:
-                sftp = self._session.main().sftp()
-                try:
-                    if sftp.stat(path).st_size == size:
-                        self._uploaded.add(key)
-                        return path
-                except FileNotFoundError:
-                    pass
-                temp = f"{path}.part-{uuid.uuid4().hex[:12]}"
-                sftp.put(str(snapshot.archive), temp, confirm=True)
-                sftp.posix_rename(temp, path)
-            except SshError as exc:
-                raise AccessError(str(exc)) from None
-            except (OSError, paramiko.SSHException, EOFError) as exc:
-                raise SubmitFailed(f"cannot upload the code snapshot to {self.login.name}:"
-                                   f"{path} ({exc})") from None
-            self.uploads += 1
-            self._uploaded.add(key)
-            return path
+        try:
+            self._uploads.ensure(snapshot, path)
+        except SnapshotUploadFailed as exc:
+            raise SubmitFailed(str(exc)) from None
+        except SshError as exc:
+            raise AccessError(str(exc)) from None
+        return path
 
 
 def _run_raw(conn: SshConnection, command: str, timeout: float, stdin: bytes) -> ShellResult:

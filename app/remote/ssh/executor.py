@@ -160,7 +160,7 @@ class SshExecutor:
     @property
     def snapshot_uploads(self) -> int:
         """How many snapshot archives this executor actually sent (not found there)."""
-        return self._host.uploads
+        return self._host.uploads.count
 
     def connect(self, timeout: float | None = None) -> None:
         """Connect now and wait for the outcome (otherwise the first call that needs the

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from app.remote.ssh.errors import ConnectionLost, SshError
 from app.remote.ssh.scripts import follow_command, q, snapshot_path, stop_command
 from app.remote.ssh.session import Link, ServerSession
 from app.remote.ssh.stream import HelperStream
+from app.remote.ssh.uploads import SnapshotUploadFailed, SnapshotUploads
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,6 @@ class RemoteTrial:
     thread: threading.Thread | None = field(default=None, repr=False)
 
 
-class SnapshotUploadFailed(Exception):
-    """The server refused the snapshot (disk full, permissions): the trial cannot start."""
-
-
 class TrialHost:
     """Runs and follows trials on one server for an executor.
 
@@ -85,10 +81,7 @@ class TrialHost:
         self._release = release
         self._closing = closing
         self._lock = lock
-        self._upload_lock = threading.Lock()
-        self._uploaded: set[tuple[int, str]] = set()
-        self.uploads = 0
-        """Snapshots actually sent (for tests and benchmarks)."""
+        self.uploads = SnapshotUploads(name, session)
 
     # --- helpers -----------------------------------------------------------------
 
@@ -200,7 +193,7 @@ class TrialHost:
             return stream.busy
         if stream.failed is not None:
             if stream.failed.startswith("cannot unpack the code snapshot"):
-                self.forget_snapshot(snapshot)  # deleted on the server? send it again
+                self.uploads.forget(snapshot)  # deleted on the server? send it again
             detail = "; ".join(stream.diagnostics)
             self.start_failed(trial, f"trial {trial.trial_id} could not start on {self.name}: "
                                      f"{stream.failed}" + (f" ({detail})" if detail else ""))
@@ -221,7 +214,7 @@ class TrialHost:
                 self.start_failed(trial, f"trial {trial.trial_id} was not started: {reason}")
                 return None
             try:
-                self._ensure_snapshot(snapshot)
+                self.uploads.ensure(snapshot, self.snapshot_path(snapshot))
                 link, channel = self.session.open_follower()
             except SnapshotUploadFailed as exc:
                 self.start_failed(trial, f"trial {trial.trial_id} could not start: {exc}")
@@ -241,46 +234,6 @@ class TrialHost:
                 self.session.report_failure(link.conn)
                 continue
             return link, HelperStream(channel, 0, self.name)
-
-    def _ensure_snapshot(self, snapshot: Snapshot) -> None:
-        """Upload the archive unless this server has it (right size) already."""
-        with self._upload_lock:
-            key = (self.session.generation, snapshot.content_hash)
-            if key in self._uploaded:
-                return
-            path = self.snapshot_path(snapshot)
-            try:
-                size = snapshot.archive.stat().st_size
-            except OSError as exc:
-                raise SnapshotUploadFailed(f"snapshot archive {snapshot.archive} cannot be "
-                                           f"read: {exc.strerror or exc}") from None
-            conn = self.session.main()
-            sftp = conn.sftp()
-            try:
-                try:
-                    if sftp.stat(path).st_size == size:
-                        self._uploaded.add(key)
-                        return
-                except FileNotFoundError:
-                    pass
-                temp = f"{path}.part-{uuid.uuid4().hex[:12]}"
-                sftp.put(str(snapshot.archive), temp, confirm=True)
-                sftp.posix_rename(temp, path)
-            except (OSError, paramiko.SSHException, EOFError) as exc:
-                if not conn.alive:
-                    raise ConnectionLost(self.name, f"{self.name}: the connection dropped "
-                                         "while uploading the code snapshot") from None
-                raise SnapshotUploadFailed(f"cannot upload the code snapshot to {self.name}:"
-                                           f"{path} ({exc}); is the disk full, or the work "
-                                           "directory not writable?") from None
-            self.uploads += 1
-            self._uploaded.add(key)
-            log.info("%s: uploaded snapshot %s (%d bytes)", self.name, path, size)
-
-    def forget_snapshot(self, snapshot: Snapshot) -> None:
-        """Check (and if needed upload) this snapshot again before the next trial."""
-        with self._upload_lock:
-            self._uploaded = {key for key in self._uploaded if key[1] != snapshot.content_hash}
 
     def _recover(self, trial: RemoteTrial) -> None:
         """The connection broke during the launch: did the trial start?"""
