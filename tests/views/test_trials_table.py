@@ -229,3 +229,28 @@ def test_table_widget_filters_and_activates(qtbot: QtBot) -> None:
     QTest.mouseRelease(table.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert blocker.args == [table.model.trial_id(1)]
     assert table.selected_trial() == table.model.trial_id(1)
+
+
+def test_columns_grow_as_a_live_run_fills_them_but_not_those_sized_by_hand(
+        qtbot: QtBot) -> None:
+    table = TrialTable()
+    qtbot.addWidget(table)
+    table.resize(1200, 400)
+    table.set_trials([trial(0, TrialState.QUEUED, host=None, started_at=None)], "loss")
+    table.show()
+    qtbot.waitExposed(table)
+    view, header = table.view, table.view.horizontalHeader()
+    narrow = {column: view.columnWidth(column) for column in (Column.STATE, Column.KPI)}
+    header.resizeSection(Column.HOST, 40)  # as a drag of the header would
+    assert table.fitter.by_hand() == {Column.HOST}
+    table.update_trial(trial(0, TrialState.COMPLETED, kpi=123.456789012,
+                             host="a-long-server-name"))
+    qtbot.waitUntil(lambda: not table.fitter.pending and view.columnWidth(Column.KPI)
+                    > narrow[Column.KPI], timeout=5000)
+    for column in (Column.STATE, Column.KPI, Column.STARTED, Column.ENDED):
+        assert view.columnWidth(column) >= view.sizeHintForColumn(column), column
+    assert view.columnWidth(Column.STATE) > narrow[Column.STATE]  # "completed" > "queued"
+    assert view.columnWidth(Column.HOST) == 40, "a column sized by hand is left alone"
+    table.set_trials([trial(1)], "loss")  # another experiment: fitted afresh
+    assert table.fitter.by_hand() == set()
+    assert view.columnWidth(Column.HOST) >= view.sizeHintForColumn(Column.HOST)

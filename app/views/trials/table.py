@@ -29,6 +29,7 @@ from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
 from app.views.trials.columns import ALWAYS_SHOWN, ColumnChoices
+from app.views.trials.fit import ColumnFitter
 from app.views.trials.rows import Column
 from app.views.trials.style import LEGEND_STATES, state_colour
 from app.views.trials.table_model import TRIAL_ID_ROLE, TrialTableModel
@@ -133,6 +134,8 @@ class TrialTable(QWidget):
         header.setStretchLastSection(False)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._show_column_menu)
+        self.fitter = ColumnFitter(self.view)
+        """Widens columns as a live run fills them (not those the user sized)."""
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._show_row_menu)
         top = QHBoxLayout()
@@ -157,6 +160,8 @@ class TrialTable(QWidget):
             signal.connect(self._recount)
         self.model.modelReset.connect(self._apply_hidden)
         self.model.columnsInserted.connect(self._apply_hidden)
+        for signal in (self.model.dataChanged, self.model.rowsInserted):
+            signal.connect(self.fitter.schedule)
         self._recount()
         self._selection_changed()
 
@@ -177,7 +182,7 @@ class TrialTable(QWidget):
         self._set_experiment(experiment if experiment is not None else
                              str(records[0].experiment_id) if records else None)
         self.model.set_trials(records, kpi_name, goal)
-        self.view.resizeColumnsToContents()
+        self.fitter.fit_all()
 
     def update_trial(self, record: TrialRecord) -> None:
         """Add or refresh one trial's row."""
@@ -185,8 +190,9 @@ class TrialTable(QWidget):
             self._set_experiment(str(record.experiment_id))
         columns = self.model.columnCount()
         self.model.update_trial(record)
-        for column in range(columns, self.model.columnCount()):
-            self.view.resizeColumnToContents(column)
+        with self.fitter.quietly():
+            for column in range(columns, self.model.columnCount()):
+                self.view.resizeColumnToContents(column)
 
     # --- selection and compare ----------------------------------------------------------
 
@@ -327,8 +333,9 @@ class TrialTable(QWidget):
         self._apply_hidden()
 
     def _apply_hidden(self, *_args: object) -> None:
-        for column in range(self.model.columnCount()):
-            self.view.setColumnHidden(column, self.model.column_key(column) in self._hidden)
+        with self.fitter.quietly():
+            for column in range(self.model.columnCount()):
+                self.view.setColumnHidden(column, self.model.column_key(column) in self._hidden)
 
     # --- slots --------------------------------------------------------------------------
 
