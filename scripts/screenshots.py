@@ -65,6 +65,7 @@ def main() -> int:
     wait(app, lambda: sum(t.state is TrialState.COMPLETED
                           for t in session.trials(demo.id)) >= 8)
     window.tabs.setCurrentWidget(window.panels.trials)
+    wait(app, lambda: not window.panels.trials.table.fitter.pending)  # columns fitted
     save("trials-running.png", window)
     window.tabs.setCurrentWidget(window.panels.charts)
     window.panels.charts.refresh_all()

@@ -2,7 +2,7 @@
 
 A table loaded while the run's first trials were queued sized its columns for
 "queued" and empty cells; the states, KPIs and times that come later would be cut
-("co…", "11.9…"). After changes settle, each shown column that is now too narrow for
+("co…", "11.9…"). Shortly after a change, each shown column that is now too narrow for
 its contents is widened. Columns only grow, so a row that changes back does not make
 the table jump, and a column the user sized by hand is left as it is.
 """
@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QTableView
 
 SETTLE_MS = 300
-"""How long after the last change the columns are looked at."""
+"""How long after a change the columns are looked at (changes meanwhile wait with it)."""
 
 
 class ColumnFitter(QObject):
@@ -65,8 +65,10 @@ class ColumnFitter(QObject):
 
     @Slot()
     def schedule(self, *_args: object) -> None:
-        """Look at the columns once changes have stopped for a moment."""
-        self._timer.start()
+        """Look at the columns a moment from now (from the first change since the last
+        look: a busy run, changing rows all the time, still gets its columns fitted)."""
+        if not self._timer.isActive():
+            self._timer.start()
 
     @Slot()
     def grow(self) -> None:
