@@ -185,3 +185,28 @@ def test_running_curves_refuse_mismatched_arrays() -> None:
         item.set_curve(3, np.arange(2.0), np.ones(1), pg.mkPen("r"))
     item.set_curve(3, np.arange(5000.0), np.ones(5000), pg.mkPen("r"))
     assert len(item.curve(3)[0]) <= 2000  # long curves are peak-decimated
+
+
+def test_a_running_curve_shows_a_dot_on_its_newest_point(qtbot: QtBot) -> None:
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    plot.resize(400, 300)
+    item = RunningCurvesItem()
+    plot.addItem(item)
+    red, blue = pg.mkPen((255, 0, 0)), pg.mkPen((0, 0, 255))
+    item.set_curves([(1, np.array([5.0]), np.array([5.0]), red),  # one point so far
+                     (2, np.array([1.0, 2.0, np.nan]), np.array([1.0, 2.0, np.nan]), blue)])
+    plot.setRange(xRange=(0, 10), yRange=(0, 10), padding=0)
+    plot.show()
+    qtbot.waitExposed(plot)
+    image = plot.grab().toImage()
+    view = plot.getPlotItem().getViewBox()
+
+    def colour_at(x: float, y: float) -> tuple[int, int, int]:
+        spot = plot.mapFromScene(view.mapViewToScene(QPointF(x, y)))
+        pixel = image.pixelColor(spot)
+        return pixel.red(), pixel.green(), pixel.blue()
+
+    assert colour_at(5, 5) == (255, 0, 0), "a trial with one point is a red dot"
+    assert colour_at(2, 2) == (0, 0, 255), "the newest finite point, past a NaN"
+    assert colour_at(8, 8) != (255, 0, 0)

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPen, QTransform
 
 from app.views.charts.geometry import decimate_peak
 from app.views.charts.layer import Bounds, data_rect, finite_bounds, union
 
 MAX_POINTS = 2000  # a longer curve is peak-decimated (more than a plot is pixels wide)
+
+
+HEAD_RADIUS = 3.0
+"""Pixels: each running curve's newest point is a dot, so a trial with one point so far
+shows, and the eye finds where each one is now."""
 
 
 @dataclass
@@ -30,6 +35,16 @@ class _Curve:
     pen: QPen
     path: QPainterPath
     bounds: Bounds | None
+    head: QPointF | None
+    """The newest finite point (data coordinates)."""
+
+
+def _head(x: np.ndarray, y: np.ndarray) -> QPointF | None:
+    finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if not len(finite):
+        return None
+    last = finite[-1]
+    return QPointF(float(x[last]), float(y[last]))
 
 
 class RunningCurvesItem(pg.GraphicsObject):  # type: ignore[misc]
@@ -63,7 +78,7 @@ class RunningCurvesItem(pg.GraphicsObject):  # type: ignore[misc]
             if len(y) > MAX_POINTS:
                 x, y = decimate_peak(x, y, MAX_POINTS)
             path = pg.arrayToQPath(x, y, connect="finite") if len(y) else QPainterPath()
-            self._curves[trial_id] = _Curve(x, y, pen, path, finite_bounds(x, y))
+            self._curves[trial_id] = _Curve(x, y, pen, path, finite_bounds(x, y), _head(x, y))
         self._changed()
 
     def remove(self, trial_ids: Iterable[int]) -> None:
@@ -118,7 +133,8 @@ class RunningCurvesItem(pg.GraphicsObject):  # type: ignore[misc]
         return QPainterPath()
 
     def paint(self, p: QPainter, opt: object, widget: object = None) -> None:
-        """Each curve's cached path with its pen, twice, one pixel apart (see :attr:`bold`)."""
+        """Each curve's cached path with its pen, twice, one pixel apart (see :attr:`bold`),
+        then a dot on its newest point."""
         world = p.worldTransform()
         shifts = (world, world * QTransform.fromTranslate(0, 1)) if self.bold else (world,)
         for transform in shifts:
@@ -126,4 +142,10 @@ class RunningCurvesItem(pg.GraphicsObject):  # type: ignore[misc]
             for curve in self._curves.values():
                 p.setPen(curve.pen)
                 p.drawPath(curve.path)
+        p.setWorldTransform(QTransform())  # dots in pixels, whatever the zoom
+        p.setPen(Qt.PenStyle.NoPen)
+        for curve in self._curves.values():
+            if curve.head is not None:
+                p.setBrush(curve.pen.color())
+                p.drawEllipse(world.map(curve.head), HEAD_RADIUS, HEAD_RADIUS)
         p.setWorldTransform(world)
