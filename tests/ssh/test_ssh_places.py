@@ -148,7 +148,7 @@ def test_a_trial_whose_gpu_another_run_took_goes_to_another_server_of_the_pool(
         ours.pump(lambda: bool(ours.of(2)), 15.0, "trial 2's first event")
         (returned,) = ours.of(2)
         assert (returned.kind, returned.host) == (K.RETURNED, "lab1")
-        assert returned.message == ("trial 2 was not started on lab1: GPU 0 is taken by "
+        assert returned.message == ("nothing was started on lab1: GPU 0 is taken by "
                                     "another Sweeplab run")
         assert not (Path(profile.workdir) / "7" / "2").exists(), "nothing was set up on lab1"
         pool.submit(replace(spec(snap, WAIT, 2, gpus=1), avoid_hosts=("lab1",)))

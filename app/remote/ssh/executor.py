@@ -365,8 +365,7 @@ class SshExecutor:
                         slots.occupy(trial.gpus)
             elsewhere = self.elsewhere
             if elsewhere is not None and elsewhere(len(trial.gpus)):
-                self._host.hand_back(trial, f"trial {trial.trial_id} was not started on "
-                                            f"{self.name}: {why}")
+                self._host.hand_back(trial, f"nothing was started on {self.name}: {why}")
                 return False
             if note != trial.pending_note:  # said once, when it has to wait
                 trial.pending_note = note
