@@ -116,6 +116,10 @@ class NoFreeSlot(NoRoom):
     """A trial was submitted while its executor had no room for it."""
 
 
+class TooFewGpus(ValueError):
+    """A trial asks for more GPUs than its host has: it can never run there."""
+
+
 class SlotTable:
     """Who uses which GPU (or CPU slot) on one host. Not thread-safe: guard it.
 
@@ -174,7 +178,8 @@ class SlotTable:
         """Reserve room for a trial needing ``n_gpus`` GPUs; returns its GPUs (``()``: CPU).
 
         Raises:
-            ValueError: ``n_gpus`` is negative or more than the host has.
+            ValueError: ``n_gpus`` is negative.
+            TooFewGpus: ``n_gpus`` is more than the host has.
             NoFreeSlot: the host has the GPUs, but not enough with room now.
         """
         chosen = self._choose(n_gpus, what)
@@ -190,7 +195,7 @@ class SlotTable:
                 raise NoFreeSlot(f"{what}: all {self.cpu_slots} CPU slots of {self.host} are busy")
             return ()
         if n_gpus > len(self._load):
-            raise ValueError(
+            raise TooFewGpus(
                 f"{what} asks for {n_gpus} GPU(s) but {self.host} has {len(self._load)}"
             )
         used = {index: self._used(index) for index in self._load}

@@ -12,6 +12,7 @@ host has room; the runner then submits it again, other hosts first.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,9 @@ from typing import TYPE_CHECKING, Protocol
 from app.engine.ports import NoRoom
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import EventQueue, drain
+from app.remote.gpu import TooFewGpus
+
+log = logging.getLogger(__name__)
 
 
 class Host(Protocol):
@@ -63,13 +67,24 @@ class Pool:
             raise ValueError(f"host names must differ, got {names}")
         self._placed: dict[int, Host] = {}
         self._lock = threading.Lock()
+        self._too_few: dict[str, tuple[int, str]] = {}
+        """Per host, the fewest GPUs a trial asked for that it has not (for this run),
+        with its words."""
+        self._need = 0
+        """The GPUs of the last trial submitted (what :meth:`free_slots` counts room for)."""
         for host in self.hosts:
             if hasattr(host, "elsewhere"):  # it may give a waiting trial back (RETURNED)
                 host.elsewhere = functools.partial(self._room_elsewhere, host)
 
     def _room_elsewhere(self, asker: Host, gpus: int) -> bool:
         """Whether a host other than ``asker`` has room now for ``gpus`` 1-GPU places."""
-        return any(host.free_slots() >= max(1, gpus) for host in self.hosts if host is not asker)
+        return any(host.free_slots() >= max(1, gpus) for host in self._fitting(gpus)
+                   if host is not asker)
+
+    def _fitting(self, gpus: int) -> list[Host]:
+        """The hosts not known to have fewer than ``gpus`` GPUs."""
+        return [host for host in self.hosts
+                if gpus <= 0 or self._too_few.get(host.name, (gpus + 1, ""))[0] > gpus]
 
     def host(self, name: str) -> Host:
         """The host of that name (KeyError if none)."""
@@ -79,19 +94,21 @@ class Pool:
         raise KeyError(name)
 
     def capacity(self) -> int:
-        """The sum of the hosts' capacities."""
-        return sum(host.capacity() for host in self.hosts)
+        """The sum of the capacities of the hosts that can run the run's trials."""
+        return sum(host.capacity() for host in self._fitting(self._need))
 
     def free_slots(self) -> int:
-        """The sum of the hosts' free slots."""
-        return sum(max(0, host.free_slots()) for host in self.hosts)
+        """The sum of the free slots of the hosts that can run the run's trials (a host
+        without enough GPUs for them, found at the first submit, no longer counts)."""
+        return sum(max(0, host.free_slots()) for host in self._fitting(self._need))
 
-    def pick(self, avoid: Sequence[str] = ()) -> Host | None:
+    def pick(self, avoid: Sequence[str] = (), gpus: int = 0) -> Host | None:
         """The host the next trial goes to, or None when all are full; hosts named in
-        ``avoid`` only when no other has room."""
+        ``avoid`` only when no other has room, hosts known to have fewer than ``gpus``
+        GPUs never."""
         best: Host | None = None
         best_key = (0, 0.0, 0)
-        for host in self.hosts:
+        for host in self._fitting(gpus):
             free = host.free_slots()
             if free <= 0:
                 continue
@@ -101,17 +118,27 @@ class Pool:
         return best
 
     def submit(self, spec: TrialSpec) -> None:
-        """Start the trial on :meth:`pick`'s host.
+        """Start the trial on :meth:`pick`'s host. A host with fewer GPUs than the trial
+        asks for (a laptop beside GPU servers) is passed over, from now on.
 
         Raises:
-            NoRoom: every host is full (check :meth:`free_slots` first).
+            NoRoom: every host that can run it is full (check :meth:`free_slots` first).
+            TooFewGpus: no host has that many GPUs.
         """
-        host = self.pick(spec.avoid_hosts)
-        if host is None:
-            raise NoRoom(f"trial {spec.trial_id}: every host is full")
-        with self._lock:
-            self._placed[spec.trial_id] = host
-        host.submit(spec)
+        self._need = spec.gpus
+        while (host := self.pick(spec.avoid_hosts, spec.gpus)) is not None:
+            try:
+                host.submit(spec)
+            except TooFewGpus as exc:
+                log.info("%s; such trials go to other hosts", exc)
+                self._too_few[host.name] = (spec.gpus, str(exc))
+                continue
+            with self._lock:
+                self._placed[spec.trial_id] = host
+            return
+        if not self._fitting(spec.gpus):
+            raise TooFewGpus("; ".join(words for _, words in self._too_few.values()))
+        raise NoRoom(f"trial {spec.trial_id}: every host is full")
 
     def follow(self, host_name: str, trial_id: int, trial_dir: Path | str, offset: int,
                pid: int | None, *, gpus: Sequence[int] = (), queued: bool = False) -> None:

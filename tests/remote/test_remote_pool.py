@@ -9,6 +9,7 @@ import pytest
 
 from app.engine.records import ProcessEventKind
 from app.remote.events import EventQueue
+from app.remote.gpu import TooFewGpus
 from app.remote.local import LocalExecutor
 from app.remote.pool import Host, Pool
 from app.remote.snapshot import take_snapshot
@@ -73,3 +74,50 @@ def test_a_pool_needs_distinct_hosts(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must differ"):
         Pool(lambda events: [LocalExecutor(tmp_path / "a", gpus=[], events=events),
                              LocalExecutor(tmp_path / "b", gpus=[], events=events)])
+
+
+def test_a_host_without_enough_gpus_is_passed_over_for_gpu_trials(tmp_path: Path) -> None:
+    """A laptop beside a GPU server: GPU trials go to the server, its CPU slots no longer
+    count as room for them, and CPU trials may still use it."""
+    def make(events: EventQueue) -> list[Host]:
+        return [LocalExecutor(tmp_path / "laptop", gpus=[], cpu_slots=2, name="laptop",
+                              grace=0.5, events=events, slot_folder=tmp_path / "s1"),
+                LocalExecutor(tmp_path / "gpubox", gpus=[0], cpu_slots=2, name="gpubox",
+                              grace=0.5, events=events, slot_folder=tmp_path / "s2")]
+
+    pool = Pool(make)
+    try:
+        snapshot = take_snapshot(write(tmp_path / "code" / "README", "x").parent,
+                                 tmp_path / "snaps")
+        gate = {"GATE": str(tmp_path / "gate")}
+        assert pool.pick(gpus=1) is not None and pool.pick(gpus=1).name == "laptop"  # type: ignore[union-attr]
+        pool.submit(spec(snapshot, WAIT, 1, gpus=1, env=gate))  # the laptop refuses it
+        assert pool.free_slots() == 0, "the laptop's CPU slots are no room for GPU trials"
+        assert pool.pick(gpus=1) is None
+        with pytest.raises(RuntimeError, match="every host is full"):  # waits; no failure
+            pool.submit(spec(snapshot, WAIT, 2, gpus=1, env=gate))
+        pool.submit(spec(snapshot, WAIT, 3, gpus=0, env=gate))
+        events = Events(pool)
+        events.pump(lambda: all("up" in events.lines(t) for t in (1, 3)), 30, "both up")
+        assert [(events.last(t, ProcessEventKind.STARTED).host,
+                 events.last(t, ProcessEventKind.STARTED).gpus) for t in (1, 3)] == [
+            ("gpubox", (0,)), ("laptop", ())]
+        (tmp_path / "gate").touch()
+        events.wait_end(1, 3, timeout=30)
+    finally:
+        pool.close()
+
+
+def test_a_gpu_trial_no_host_can_run_is_refused_in_plain_words(tmp_path: Path) -> None:
+    pool = Pool(lambda events: [
+        LocalExecutor(tmp_path / name, gpus=gpus, name=name, events=events,
+                      slot_folder=tmp_path / f"slots-{name}")
+        for name, gpus in (("laptop", []), ("desktop", [0]))])
+    try:
+        snapshot = take_snapshot(write(tmp_path / "code" / "README", "x").parent,
+                                 tmp_path / "snaps")
+        with pytest.raises(TooFewGpus, match=r"trial 1 asks for 2 GPU\(s\) but laptop has 0; "
+                                             r"trial 1 asks for 2 GPU\(s\) but desktop has 1"):
+            pool.submit(spec(snapshot, WAIT, 1, gpus=2))
+    finally:
+        pool.close()
