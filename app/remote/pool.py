@@ -6,7 +6,8 @@ number of hosts. Placement (AETROS: "all servers equally busy based on max paral
 jobs and queue length"): the host with the highest ``free_slots() / capacity()``,
 then the most free slots, then the order given. A host that finds it cannot start a
 trial after all (an SSH server whose GPU another run took) gives it back when another
-host has room; the runner then submits it again, other hosts first.
+host has room; the runner then submits it again, other hosts first. A host with
+fewer GPUs than the run's trials ask for is passed over once it has said so.
 """
 
 from __future__ import annotations
