@@ -19,7 +19,7 @@ from app.engine.live import LiveTrial, StopReason, searcher_value
 from app.engine.orders import now
 from app.engine.ports import TrialRepository
 from app.engine.protocol import LineParser
-from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot
+from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot, TrialRecord
 from app.engine.reruns import RerunQueue
 from app.engine.schedulers import Decision, Scheduler
 from app.engine.search.base import Searcher
@@ -70,7 +70,7 @@ class TrialEvents:
                     endings.append(self._conclude(live, None, event.message))
                 else:
                     del self._live[live.record.id]
-                    self._dispatch.take_back(live.record, event.host, event.message)
+                    self._dispatch.take_back(self._given_back(live), event.host, event.message)
         if endings and self._state is ExperimentState.RUNNING and not self._stopping:
             # The searcher knows the results already: start the next trials first and
             # write the finished ones after, off the path from one trial to the next.
@@ -94,6 +94,14 @@ class TrialEvents:
             self._journal.trial(live.record)
             self._journal.log(f"trial {live.number}: {event.message}", live.record.id,
                               persist=False)
+
+    def _given_back(self, live: LiveTrial) -> TrialRecord:
+        """A host gave the QUEUED trial back: it is nowhere now (its waiting note, host
+        and folder there are cleared, for the grid and for a resume)."""
+        record = self._repo.update_trial(live.record.id, host=None, error=None, pid=None,
+                                         trial_dir=None)
+        self._journal.trial(record)
+        return record
 
     def _started_trial(self, live: LiveTrial, event: ProcessEvent) -> None:
         live.started = time.monotonic()

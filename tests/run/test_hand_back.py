@@ -88,6 +88,12 @@ def test_a_given_back_trial_runs_on_another_host_and_is_counted_once(harness: Ha
     assert box.submitted == [t.id for t in trials], "each went to box first, then elsewhere"
     log = harness.log(config.name)
     assert "trial 1 goes to another host: " + TAKEN in log
+    shown = [(e.trial.host, e.trial.error) for e in harness.events
+             if e.trial is not None and e.trial.id == trials[0].id
+             and e.trial.state is TrialState.QUEUED]
+    waiting = shown.index(("box", "waiting for a GPU on box: GPU 0 is taken by another "
+                                  "Sweeplab run"))
+    assert set(shown[waiting + 1:]) == {(None, None)}, "the grid saw it leave box"
 
 
 def test_a_trial_stopped_as_it_is_given_back_ends_stopped(harness: Harness) -> None:
