@@ -12,7 +12,7 @@ notices experiments created or deleted elsewhere.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -33,7 +33,8 @@ class _Reads(Protocol):
     def get_experiment(self, key: int | str) -> ExperimentRecord: ...
     def list_trials(self, experiment_id: int, *,
                     changed_since: datetime | None = None) -> list[TrialRecord]: ...
-    def metrics_since(self, trial_id: int, after: int = 0) -> tuple[list[MetricPoint], int]: ...
+    def metrics_since_many(self, marks: Mapping[int, int]
+                           ) -> dict[int, tuple[list[MetricPoint], int]]: ...
     def experiment_ids(self) -> set[int]: ...
 
 
@@ -67,7 +68,7 @@ class Follower:
         """The latest ``updated_at`` seen; None: read every trial at the next look."""
         self._counts: dict[tuple[int, str], int] = {}
         self._marks: dict[int, int] = {}
-        """Per trial, the number of the last stored point read (see ``metrics_since``)."""
+        """Per trial, the number of the last stored point read (see ``metrics_since_many``)."""
         for point in points:
             key = (point.trial_id, point.name)
             self._counts[key] = self._counts.get(key, 0) + 1
@@ -93,6 +94,7 @@ class Follower:
 
     def _poll(self) -> list[RunnerEvent]:
         events: list[RunnerEvent] = []
+        grown: list[int] = []
         since = self._newest - self._overlap if self._newest is not None else None
         for trial in self._store.list_trials(self.experiment_id, changed_since=since):
             if trial.updated_at is not None and (self._newest is None
@@ -104,7 +106,11 @@ class Follower:
             self._trials[trial.id] = trial
             events.append(RunnerEvent(RunnerEventKind.TRIAL, self.experiment_id, trial=trial))
             if known is None or known.log_offset != trial.log_offset:
-                fresh = self._new_points(trial.id)
+                grown.append(trial.id)
+        if grown:  # one query for every grown trial's new points
+            read = self._store.metrics_since_many({t: self._marks.get(t, 0) for t in grown})
+            for trial_id in grown:
+                fresh = self._fresh(trial_id, *read[trial_id])
                 if fresh:
                     events.append(RunnerEvent(RunnerEventKind.METRICS, self.experiment_id,
                                               metrics=tuple(fresh)))
@@ -115,13 +121,14 @@ class Follower:
                                       state=record.state, message="changed elsewhere"))
         return events
 
-    def _new_points(self, trial_id: int) -> list[MetricPoint]:
-        """Points stored since the last read. The first read of a trial takes all of
-        them, in stored order, and leaves out per metric as many as were already shown
-        (those were stored first); later reads take only what was stored since."""
-        mark = self._marks.get(trial_id)
-        points, self._marks[trial_id] = self._store.metrics_since(trial_id, mark or 0)
-        shown = {} if mark is not None else {
+    def _fresh(self, trial_id: int, points: list[MetricPoint], mark: int) -> list[MetricPoint]:
+        """The points of ``trial_id`` stored since the last read (``mark``: the last one's
+        number). The first read of a trial takes all of them, in stored order, and
+        leaves out per metric as many as were already shown (those were stored first);
+        later reads take only what was stored since."""
+        first = trial_id not in self._marks
+        self._marks[trial_id] = mark
+        shown = {} if not first else {
             name: count for (trial, name), count in self._counts.items() if trial == trial_id}
         fresh: list[MetricPoint] = []
         for point in points:

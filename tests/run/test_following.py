@@ -3,6 +3,7 @@ once, and (after the first look at a trial) only what was stored since."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from tests.helpers import store_experiment
 
 
 class CountingStore:
-    """The real store, counting the points each ``metrics_since`` call reads and the
-    trials each ``list_trials`` call reads."""
+    """The real store, counting the points each ``metrics_since_many`` call reads and
+    the trials each ``list_trials`` call reads."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -32,10 +33,11 @@ class CountingStore:
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
 
-    def metrics_since(self, trial_id: int, after: int = 0) -> tuple[list[MetricPoint], int]:
-        points, mark = self._store.metrics_since(trial_id, after)
-        self.read.append(len(points))
-        return points, mark
+    def metrics_since_many(self, marks: Mapping[int, int]
+                           ) -> dict[int, tuple[list[MetricPoint], int]]:
+        read = self._store.metrics_since_many(marks)
+        self.read.append(sum(len(points) for points, _ in read.values()))
+        return read
 
 
 def sent(events: list[RunnerEvent]) -> list[tuple[str, float]]:

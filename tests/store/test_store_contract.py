@@ -241,19 +241,28 @@ class TestStoreContract:
     def test_metrics_since_reads_only_what_is_new_in_stored_order(self, store: Store) -> None:
         experiment_id, trial_id = _experiment_with_trial(store)
         other = store.create_trial(experiment_id, {}).id
-        assert store.metrics_since(trial_id) == ([], 0)
+        assert store.metrics_since_many({trial_id: 0}) == {trial_id: ([], 0)}
         first = [MetricPoint(trial_id, "loss", 2.0, 2, 1.0),
                  MetricPoint(trial_id, "acc", 0.1, 1, 1.0)]
-        store.add_metrics([*first, MetricPoint(other, "loss", 9.0, 1, 1.0)])
-        points, mark = store.metrics_since(trial_id)
-        assert points == first and mark > 0
-        assert store.metrics_since(trial_id, mark) == ([], mark)
+        theirs = MetricPoint(other, "loss", 9.0, 1, 1.0)
+        store.add_metrics([*first, theirs])
+        read = store.metrics_since_many({trial_id: 0, other: 0, 424242: 0})
+        (points, mark), (their_points, their_mark) = read[trial_id], read[other]
+        assert points == first and mark > 0 and their_points == [theirs] and their_mark > mark
+        assert read[424242] == ([], 0), "a trial deleted meanwhile has no points"
+        assert store.metrics_since_many({trial_id: mark}) == {trial_id: ([], mark)}
         later = [MetricPoint(trial_id, "loss", 1.0, 1, 2.0)]  # a lower step, stored later
         store.add_output(trial_id, later, 10, None)
-        points, newer = store.metrics_since(trial_id, mark)
-        assert points == later and newer > mark
-        with pytest.raises(NotFound, match="no trial with id 424242"):
-            store.metrics_since(424242)
+        read = store.metrics_since_many({trial_id: mark, other: their_mark})
+        assert read[trial_id][0] == later and read[trial_id][1] > mark
+        assert read[other] == ([], their_mark)
+
+    def test_metrics_since_many_reads_hundreds_of_trials(self, store: Store) -> None:
+        experiment_id, _ = _experiment_with_trial(store)
+        trials = [store.create_trial(experiment_id, {}).id for _ in range(450)]
+        store.add_metrics([MetricPoint(t, "loss", float(t), 1, 1.0) for t in trials])
+        read = store.metrics_since_many(dict.fromkeys(trials, 0))
+        assert [read[t][0][0].value for t in trials] == [float(t) for t in trials]
 
     def test_metrics_batch_is_atomic(self, store: Store) -> None:
         _, trial_id = _experiment_with_trial(store)
