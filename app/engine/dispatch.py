@@ -55,6 +55,8 @@ class Dispatcher:
         self._next_number = max((trial.number for trial in existing), default=0) + 1
         self.waiting: list[tuple[TrialRecord, tuple[str, ...]]] = []
         """Stored trials an executor had no room for after all, submitted first."""
+        self._said_busy = ""
+        """Why nothing could start, as last logged ("": nothing waits)."""
 
     def fill(self, live: dict[int, LiveTrial]) -> None:
         """Start trials while slots, max parallel and max trials allow; adds them to ``live``."""
@@ -62,6 +64,8 @@ class Dispatcher:
         while len(live) < limits.max_parallel:
             executor = self._pick_executor()
             if executor is None:
+                if not live and self._has_work():
+                    self._say_busy()
                 return
             avoid: tuple[str, ...] = ()
             if self.waiting:
@@ -81,10 +85,24 @@ class Dispatcher:
                 return
             try:
                 live[record.id] = self._submit(record, executor, avoid)
+                self._said_busy = ""
             except NoRoom as exc:
                 self.waiting.insert(0, (record, avoid))
                 self._log(f"trial {record.number} waits for room: {exc}", record.id)
                 return
+
+    def _has_work(self) -> bool:
+        limits = self._config.limits
+        return bool(self.waiting or self._reruns or (
+            not self.exhausted and self.created < limits.max_trials))
+
+    def _say_busy(self) -> None:
+        """Nothing runs and no host has room: say why in the log (once per reason), so
+        a run that sits still explains itself (a server offline, its GPUs taken)."""
+        why = "; ".join(executor.busy_reason() for executor in self._executors)
+        if why != self._said_busy:
+            self._said_busy = why
+            self._log(f"waiting for room: {why}", None)
 
     def take_back(self, record: TrialRecord, host: str, why: str) -> None:
         """A host gave back a trial it had not started: submit it first, elsewhere first."""

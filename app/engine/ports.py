@@ -142,6 +142,11 @@ class Executor(Protocol):
         it so every host is equally busy relative to its size."""
         ...
 
+    def busy_reason(self) -> str:
+        """Why :meth:`free_slots` is 0, in words for the experiment's log ("gpu-box is
+        offline: …"); asked only then."""
+        ...
+
     def submit(self, spec: TrialSpec) -> None:
         """Start the trial (non-blocking); a STARTED or START_FAILED event follows."""
         ...

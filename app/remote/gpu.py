@@ -168,6 +168,13 @@ class SlotTable:
         """Trials on ``gpu`` now (None: CPU slots in use); a subclass may count more."""
         return self._cpu_used if gpu is None else self._load[gpu]
 
+    def busy_reason(self) -> str:
+        """Why no trial fits now, in words."""
+        if self._load:
+            return (f"each GPU of {self.host} has its {self.trials_per_gpu} trial(s) "
+                    "(of this or another Sweeplab run)")
+        return f"all {self.cpu_slots} CPU slots of {self.host} are taken"
+
     def free(self) -> int:
         """How many 1-GPU trials (0-GPU trials on a host without GPUs) fit now."""
         if self._load:

@@ -151,6 +151,11 @@ class LocalExecutor:
         with self._lock:
             return self._slots.free()
 
+    def busy_reason(self) -> str:
+        """Why no trial fits now (every place taken), in words."""
+        with self._lock:
+            return self._slots.busy_reason()
+
     def capacity(self) -> int:
         """How many trials fit here when none runs (balances load across hosts)."""
         return self._slots.capacity()

@@ -34,6 +34,8 @@ class Host(Protocol):
 
     def capacity(self) -> int: ...
 
+    def busy_reason(self) -> str: ...
+
     def free_slots(self) -> int: ...
 
     def submit(self, spec: TrialSpec) -> None: ...
@@ -102,6 +104,14 @@ class Pool:
         """The sum of the free slots of the hosts that can run the run's trials (a host
         without enough GPUs for them, found at the first submit, no longer counts)."""
         return sum(max(0, host.free_slots()) for host in self._fitting(self._need))
+
+    def busy_reason(self) -> str:
+        """Each host's reason for having no room (those with too few GPUs say so)."""
+        fitting = self._fitting(self._need)
+        reasons = [host.busy_reason() for host in fitting if host.free_slots() <= 0]
+        reasons += [f"{host.name} has too few GPUs for these trials" for host in self.hosts
+                    if host not in fitting]
+        return "; ".join(reasons)
 
     def pick(self, avoid: Sequence[str] = (), gpus: int = 0) -> Host | None:
         """The host the next trial goes to, or None when all are full; hosts named in

@@ -96,6 +96,9 @@ def test_a_host_without_enough_gpus_is_passed_over_for_gpu_trials(tmp_path: Path
         assert pool.pick(gpus=1) is None
         with pytest.raises(RuntimeError, match="every host is full"):  # waits; no failure
             pool.submit(spec(snapshot, WAIT, 2, gpus=1, env=gate))
+        assert pool.busy_reason() == ("each GPU of gpubox has its 1 trial(s) (of this or "
+                                      "another Sweeplab run); laptop has too few GPUs for "
+                                      "these trials")
         pool.submit(spec(snapshot, WAIT, 3, gpus=0, env=gate))
         events = Events(pool)
         events.pump(lambda: all("up" in events.lines(t) for t in (1, 3)), 30, "both up")

@@ -36,6 +36,9 @@ class TakenBox:
     def free_slots(self) -> int:
         return 0 if self.waiting is not None else 1
 
+    def busy_reason(self) -> str:
+        return "box waits for its GPU"
+
     def submit(self, spec: TrialSpec) -> None:
         self.submitted.append(spec.trial_id)
         self._put(spec.trial_id, ProcessEventKind.PENDING,

@@ -118,6 +118,9 @@ class VanishingHost:
     def free_slots(self) -> int:
         return 0 if self.used else 1
 
+    def busy_reason(self) -> str:
+        return "vanishing is gone"
+
     def submit(self, spec: TrialSpec) -> None:
         self.used = True
         self._events.put(ProcessEvent(spec.trial_id, ProcessEventKind.STARTED, self.name,

@@ -146,6 +146,8 @@ def test_max_parallel_caps_jobs_and_sbatch_refusals_are_start_failures(
     executor.submit(_spec(1, snap, "env"))
     executor.submit(_spec(2, snap, "env"))
     assert executor.free_slots() == 0
+    assert executor.busy_reason() == (f"{executor.name} keeps its maximum of 2 job(s) "
+                                      "pending or running")
     with pytest.raises(NoFreeSlot, match="keeps its maximum of 2 job"):
         executor.submit(_spec(3, snap, "env"))
     with pytest.raises(ValueError, match="trial 2 is already here"):

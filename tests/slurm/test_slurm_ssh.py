@@ -119,6 +119,7 @@ def test_a_login_node_gone_past_its_timeout_loses_its_trials(
         assert end.message == (f"hpc-ssh: the login node has not answered for 2 s; trial 1 "
                                f"is lost (Slurm job {job_id} may still run)")
         assert executor.free_slots() == 0  # offline: nothing new goes there
+        assert executor.busy_reason() == "the login node of hpc-ssh does not answer"
     finally:
         executor.close()
         if job_id is not None:

@@ -59,6 +59,8 @@ def test_trials_of_a_vanished_server_are_lost_after_the_timeout(
     ssh_server.kill()
     wait_until(lambda: not executor.online, 10, "the server to be seen offline")
     assert executor.free_slots() == 0 and not executor.status().online
+    wait_until(lambda: executor.busy_reason().startswith("lab1 is offline: "), 10,
+               "the reason to name the failed reconnect")
     events.pump(lambda: bool([e for e in events.of(1) if e.kind is LOST]), 20, "LOST")
     lost = events.last(1, LOST)
     assert lost.message == ("server lab1 has not answered for 1.5 s; trial 1 is lost "

@@ -141,6 +141,14 @@ class SlurmExecutor:
         with self._lock:
             return max(0, self.profile.max_parallel - len(self._jobs))
 
+    def busy_reason(self) -> str:
+        """Why :meth:`free_slots` is 0: the login node is away, or ``max_parallel`` jobs
+        wait or run."""
+        if not self.access.online:
+            return f"the login node of {self.name} does not answer"
+        return (f"{self.name} keeps its maximum of {self.profile.max_parallel} job(s) "
+                "pending or running")
+
     def capacity(self) -> int:
         """``max_parallel``: the jobs Sweeplab keeps pending plus running here."""
         return self.profile.max_parallel

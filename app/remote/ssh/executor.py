@@ -200,6 +200,19 @@ class SshExecutor:
                 return 0
             return max(0, min(self._slots.free(), self.profile.max_parallel - len(self._trials)))
 
+    def busy_reason(self) -> str:
+        """Why :meth:`free_slots` is 0: offline (and why), at ``max_parallel``, or every
+        GPU place taken."""
+        if not self._session.online:
+            error = self._session.last_error
+            return f"{self.name} is offline: {error}" if error else f"{self.name} is connecting"
+        with self._lock:
+            if self._slots is None:
+                return f"{self.name} is connecting"
+            if len(self._trials) >= self.profile.max_parallel:
+                return f"{self.name} runs its maximum of {self.profile.max_parallel} trial(s)"
+            return self._slots.busy_reason()
+
     def capacity(self) -> int:
         """How many trials fit here when none runs (``max_parallel`` before connecting)."""
         with self._lock:
