@@ -9,10 +9,8 @@ that :meth:`LocalExecutor.poll` drains.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -21,26 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from app.engine.params import flatten, params_document
-from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import EventQueue, drain
 from app.remote.gpu import probe_gpus
 from app.remote.launcher import (
     CODE_DIR,
     LOG_FILE,
-    PARAMS_FILE,
-    SDK_DIR,
     is_alive,
     launch,
     read_exit_code,
     read_pid_file,
     stop_group,
-    trial_environment,
 )
 from app.remote.logtail import LineSplitter
 from app.remote.slot_locks import SharedSlots, close_all, shared_slots
-from app.remote.snapshot import unpack_snapshot
+from app.remote.trial_dir import prepare_trial_dir
 
 log = logging.getLogger(__name__)
 
@@ -292,24 +285,10 @@ class LocalExecutor:
         self._follow(run, 0)
 
     def _prepare(self, run: _Run, spec: TrialSpec) -> tuple[str, dict[str, str]]:
-        trial_dir = run.trial_dir
-        if trial_dir.exists():
-            shutil.rmtree(trial_dir)  # a stale directory of the same trial id
-        trial_dir.mkdir(mode=0o700, parents=True)
-        trial_dir.chmod(0o700)  # only the user: its params, code and log (whatever the umask)
-        unpack_snapshot(spec.snapshot, trial_dir / CODE_DIR)
-        params_path = trial_dir / PARAMS_FILE
-        document = json.dumps(params_document(spec.params), indent=2, default=_json_value)
-        params_path.write_text(document, encoding="utf-8")
-        names = {PYTHON_PLACEHOLDER: self.python, **flatten(spec.params)}
-        command = render_command(spec.command, names, str(params_path))
-        (trial_dir / SDK_DIR).mkdir()
-        if self._sdk.is_file():
-            shutil.copy2(self._sdk, trial_dir / SDK_DIR / self._sdk.name)
-        else:
+        if not self._sdk.is_file():
             log.warning("%s: SDK %s is missing; trial %s runs without it",
                         self.name, self._sdk, run.trial_id)
-        return command, trial_environment(spec, trial_dir, run.gpus, os.environ)
+        return prepare_trial_dir(run.trial_dir, spec, self.python, self._sdk, run.gpus)
 
     def _follow(self, run: _Run, offset: int) -> None:
         try:
@@ -408,10 +387,3 @@ def _open_at(path: Path, offset: int) -> BinaryIO | None:
         return None
     log_file.seek(offset)
     return log_file
-
-
-def _json_value(value: Any) -> Any:
-    """numpy scalars and arrays in params.json as plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} is not JSON")
