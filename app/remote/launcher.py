@@ -31,6 +31,7 @@ The ``/proc`` helpers are Linux-only; elsewhere they report nothing running.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -38,8 +39,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from app.engine.protocol import ENV_MAX_EPOCHS, ENV_PARAMS, ENV_TRIAL_DIR, ENV_TRIAL_ID
+from app.engine.params import flatten, params_document
+from app.engine.protocol import (
+    ENV_MAX_EPOCHS,
+    ENV_PARAMS,
+    ENV_TRIAL_DIR,
+    ENV_TRIAL_ID,
+    PYTHON_PLACEHOLDER,
+    render_command,
+)
 from app.engine.records import TrialSpec
 
 CODE_DIR = "code"
@@ -99,6 +109,33 @@ def write_launcher(trial_dir: Path) -> Path:
     path.write_text(LAUNCH_SCRIPT, encoding="utf-8")
     path.chmod(0o755)
     return path
+
+
+def params_json(params: Mapping[str, Any]) -> str:
+    """The text of ``params.json``: the params nested and dotted, numpy scalars and
+    arrays as plain JSON values.
+
+    Raises:
+        TypeError: a parameter value JSON cannot hold.
+    """
+    return json.dumps(params_document(params), indent=2, default=_json_value)
+
+
+def command_line(spec: TrialSpec, python: str, params_path: str) -> str:
+    """The trial's command with ``{python}``, ``{params_file}`` and its dotted params
+    filled in.
+
+    Raises:
+        ValueError: the command names an unknown placeholder.
+    """
+    names = {PYTHON_PLACEHOLDER: python, **flatten(spec.params)}
+    return render_command(spec.command, names, params_path)
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} is not JSON")
 
 
 def trial_environment(

@@ -8,17 +8,20 @@ environment. The SSH executor sends the same files as a payload
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from app.engine.params import flatten, params_document
-from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import TrialSpec
-from app.remote.launcher import CODE_DIR, PARAMS_FILE, SDK_DIR, trial_environment
+from app.remote.launcher import (
+    CODE_DIR,
+    PARAMS_FILE,
+    SDK_DIR,
+    command_line,
+    params_json,
+    trial_environment,
+)
 from app.remote.snapshot import unpack_snapshot
 
 
@@ -38,18 +41,10 @@ def prepare_trial_dir(trial_dir: Path, spec: TrialSpec, python: str, sdk: Path,
     trial_dir.chmod(0o700)  # only the user: its params, code and log (whatever the umask)
     unpack_snapshot(spec.snapshot, trial_dir / CODE_DIR)
     params_path = trial_dir / PARAMS_FILE
-    document = json.dumps(params_document(spec.params), indent=2, default=_json_value)
-    params_path.write_text(document, encoding="utf-8")
-    names = {PYTHON_PLACEHOLDER: python, **flatten(spec.params)}
-    command = render_command(spec.command, names, str(params_path))
+    params_path.write_text(params_json(spec.params), encoding="utf-8")
+    command = command_line(spec, python, str(params_path))
     (trial_dir / SDK_DIR).mkdir()
     if sdk.is_file():
         shutil.copy2(sdk, trial_dir / SDK_DIR / sdk.name)
     return command, trial_environment(spec, trial_dir, gpus, os.environ)
 
-
-def _json_value(value: Any) -> Any:
-    """numpy scalars and arrays in params.json as plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} is not JSON")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from app.engine.params import flatten, params_document
-from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import TrialSpec
-from app.remote.launcher import PARAMS_FILE, SDK_DIR, trial_environment
+from app.remote.launcher import (
+    PARAMS_FILE,
+    SDK_DIR,
+    command_line,
+    params_json,
+    trial_environment,
+)
 from app.remote.slurm.commands import COMMAND_FILE, JOB_FILE, job_name, job_script
 from app.remote.slurm.profile import ClusterProfile, sbatch_options
 from app.remote.ssh.scripts import PayloadFile, trial_command, trial_files
@@ -34,9 +36,8 @@ def job_files(profile: ClusterProfile, spec: TrialSpec, trial_dir: str, *, pytho
     """
     if not spec.snapshot.archive.is_file():
         raise ValueError(f"snapshot archive {spec.snapshot.archive} does not exist")
-    document = json.dumps(params_document(spec.params), indent=2, default=_json_value)
-    names = {PYTHON_PLACEHOLDER: python, **flatten(spec.params)}
-    command = render_command(spec.command, names, f"{trial_dir}/{PARAMS_FILE}")
+    document = params_json(spec.params)
+    command = command_line(spec, python, f"{trial_dir}/{PARAMS_FILE}")
     env = trial_environment(spec, Path(trial_dir), (), {})
     env.pop("CUDA_VISIBLE_DEVICES", None)  # Slurm sets it for the GPUs it allocates
     text = trial_command(command, env, profile.setup, f"{trial_dir}/{SDK_DIR}",
@@ -48,9 +49,3 @@ def job_files(profile: ClusterProfile, spec: TrialSpec, trial_dir: str, *, pytho
                              trial_dir=trial_dir, gpus=spec.gpus, time_limit=time_limit)
     return files, options
 
-
-def _json_value(value: Any) -> Any:
-    """numpy scalars and arrays in params.json as plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} is not JSON")

@@ -3,15 +3,17 @@ of the trial's own files, then its command) and the helper's exec line."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from app.engine.params import flatten, params_document
-from app.engine.protocol import PYTHON_PLACEHOLDER, render_command
 from app.engine.records import TrialSpec
-from app.remote.launcher import PARAMS_FILE, SDK_DIR, trial_environment
+from app.remote.launcher import (
+    PARAMS_FILE,
+    SDK_DIR,
+    command_line,
+    params_json,
+    trial_environment,
+)
 from app.remote.ssh.hello import Hello
 from app.remote.ssh.profile import ServerProfile
 from app.remote.ssh.scripts import (
@@ -44,12 +46,11 @@ def launch_payload(profile: ServerProfile, hello: Hello, spec: TrialSpec, trial_
     if not spec.snapshot.archive.is_file():
         raise ValueError(f"snapshot archive {spec.snapshot.archive} does not exist")
     params_path = f"{trial_dir}/{PARAMS_FILE}"
-    document = json.dumps(params_document(spec.params), indent=2, default=_json_value)
+    document = params_json(spec.params)
     python = profile.python
     if python.startswith("~/") and hello.home:
         python = hello.home + python[1:]
-    names = {PYTHON_PLACEHOLDER: python, **flatten(spec.params)}
-    command = render_command(spec.command, names, params_path)
+    command = command_line(spec, python, params_path)
     env = trial_environment(spec, Path(trial_dir), gpus, {})
     text = trial_command(command, env, profile.setup, f"{trial_dir}/{SDK_DIR}",
                          keep_server_pythonpath="PYTHONPATH" not in spec.env)
@@ -59,9 +60,3 @@ def launch_payload(profile: ServerProfile, hello: Hello, spec: TrialSpec, trial_
                                places_arg(gpus, profile.trials_per_gpu))
     return files + cmd_bytes, exec_line
 
-
-def _json_value(value: Any) -> Any:
-    """numpy scalars and arrays in params.json as plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} is not JSON")
