@@ -137,8 +137,9 @@ class ProcessEventKind(str, Enum):
     LOST = "lost"
     """The host has been unreachable past its timeout; the trial's fate is unknown."""
     PENDING = "pending"
-    """A batch scheduler (Slurm) holds the trial in its queue; ``message`` says why.
-    Sent again whenever the reason changes; the trial stays QUEUED until STARTED."""
+    """The trial waits before it starts: a batch scheduler (Slurm) holds it in its
+    queue, or a server's GPU is taken by another run; ``message`` says why. Sent again
+    whenever the reason changes; the trial stays QUEUED until STARTED."""
     RETURNED = "returned"
     """The host gives back a trial it has not started and cannot start now, because
     another host has room (``message`` says why). Nothing of it runs; the runner

@@ -83,8 +83,9 @@ class TrialEvents:
                     self._log(decision, live.record.id)
 
     def _pending(self, live: LiveTrial, event: ProcessEvent) -> None:
-        """A batch queue (Slurm) holds a QUEUED trial: its reason goes on the record, where
-        the grid's tooltip shows it, and to the Log tab (not stored there)."""
+        """A QUEUED trial waits (in Slurm's queue, for a server's GPU): its reason goes on
+        the record, where the grid's tooltip shows it, and to the Log tab (not stored
+        there)."""
         if live.record.state is TrialState.QUEUED:
             # the job id and folder too: a run resumed after a crash follows the job
             # still in the queue instead of submitting its trial again

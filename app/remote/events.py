@@ -66,7 +66,7 @@ class EventQueue(queue.Queue[ProcessEvent]):
 
     def put(self, item: ProcessEvent, block: bool = True, timeout: float | None = None) -> None:
         """Queue ``item``; an OUTPUT event first waits for room (see the class)."""
-        if block and output_size(item):
+        if block and item.kind is ProcessEventKind.OUTPUT:  # its size is counted in _put
             self._wait_for_room()
         super().put(item, block, timeout)
 
