@@ -162,3 +162,33 @@ def test_the_charts_panel_has_an_importance_tab_that_ignores_top_k(qtbot: QtBot)
     assert panel.tabs.tabText(panel.tabs.currentIndex()) == "Parameter importance"
     assert blocker.args[0].trials_used == 30  # every completed trial, not the top 5
     assert panel.importance.bar_values()[0][0] == "lr"
+
+
+def test_switching_to_an_experiment_without_trials_clears_every_array(
+        qtbot: QtBot, data: ChartData) -> None:
+    """Bars drawn for 10 parameters, then an experiment with no trials: the whiskers
+    get empty arrays for every option (x, y, left, right), so the next paint has
+    nothing of the old length left (it aborted the process: a mismatch raised inside
+    ``boundingRect``)."""
+    chart = make_chart(qtbot, data, Recorder())
+    many = [TrialRecord(id=500 + n, experiment_id=1, number=n, state=TrialState.COMPLETED,
+                        params={f"p{k}": float((n * (k + 3)) % 7) for k in range(10)},
+                        created_at=T0, kpi=float(n % 5)) for n in range(24)]
+    data.set_trials(many)
+    with qtbot.waitSignal(chart.worker.finished, timeout=60_000):
+        chart.refresh()
+    assert len(chart.bar_values()) == 10
+    chart.plot_widget.grab()  # painted with 10 whiskers
+    data.set_trials([])
+    chart.refresh()
+    assert chart.bar_values() == []
+    for name in ("x", "y", "left", "right"):
+        value = chart.errors.opts[name]
+        assert value is None or len(value) == 0, name
+    assert chart.bars.opts["x0"] is not None and len(chart.bars.opts["x0"]) == 0
+    image = chart.plot_widget.grab()  # the paint that used to abort
+    assert not image.isNull()
+    data.set_trials(many)  # and back: the bars come again
+    with qtbot.waitSignal(chart.worker.finished, timeout=60_000):
+        chart.recompute()
+    assert len(chart.bar_values()) == 10

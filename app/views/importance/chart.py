@@ -108,16 +108,17 @@ class ImportanceChart(QWidget):
     def _maybe_start(self) -> None:
         if self._wanted is None or self._wanted == self._started_key or self.worker.busy:
             return
-        pause = max(RECOMPUTE_MIN_S, self._last_duration / BUSY_SHARE)
-        if time.monotonic() - self._started_at < pause and self.result is not None:
-            return  # trials stream in: recompute a while later
         trials = list(self._data.trials.values())
         kpi_name = self._data.kpi_name or "KPI"
         have = len(usable_trials(trials))
-        self._started_key = self._wanted
-        if have < MIN_TRIALS:  # no thread needed to say so
+        if have < MIN_TRIALS:  # at once (another experiment shown): no thread needed
+            self._started_key = self._wanted
             self._show_refusal(str(NotEnoughTrials(MIN_TRIALS, have, kpi_name)))
             return
+        pause = max(RECOMPUTE_MIN_S, self._last_duration / BUSY_SHARE)
+        if time.monotonic() - self._started_at < pause and self.result is not None:
+            return  # trials stream in: recompute a while later
+        self._started_key = self._wanted
         self._started_at = time.monotonic()
         self.worker.start(trials, kpi_name)
         self.status.setText(f"Computing the importance of each parameter for {kpi_name} "
@@ -136,9 +137,20 @@ class ImportanceChart(QWidget):
         self.note.setText("")
 
     def _clear_bars(self) -> None:
-        self.bars.setOpts(x0=[], y=[], width=[], height=BAR_HEIGHT)
-        self.errors.setData(x=np.empty(0), y=np.empty(0))
+        self._draw_bars(np.empty(0), np.empty(0), np.empty(0))
         self.plot_item.getAxis("left").setTicks([[]])
+
+    def _draw_bars(self, y: np.ndarray, means: np.ndarray, stds: np.ndarray) -> None:
+        """Bars and whiskers from arrays of one length, every array given each time.
+
+        pyqtgraph's ``setOpts``/``setData`` keep any option not passed: whiskers given new
+        ``x``/``y`` but not ``left``/``right`` would pair them with the old arrays, and a
+        paint with mismatched lengths raises inside ``boundingRect``, which aborts the
+        process (shiboken cannot return from it).
+        """
+        self.bars.setOpts(x0=np.zeros(len(y)), y=y, width=means, height=BAR_HEIGHT)
+        self.errors.setData(x=means, y=y, left=np.minimum(stds, means), right=stds,
+                            top=None, bottom=None, height=None, width=None, beam=0.2)
 
     def _show_refusal(self, message: str) -> None:
         self._last_duration = time.monotonic() - self._started_at
@@ -155,9 +167,7 @@ class ImportanceChart(QWidget):
         y = np.arange(count - 1, -1, -1, dtype=float)  # the most important on top
         means = np.array([max(p.mean, 0.0) for p in result.params])
         stds = np.array([p.std for p in result.params])
-        self.bars.setOpts(x0=np.zeros(count), y=y, width=means, height=BAR_HEIGHT)
-        self.errors.setData(x=means, y=y, left=np.minimum(stds, means), right=stds,
-                            height=None, beam=0.2)
+        self._draw_bars(y, means, stds)
         self.plot_item.getAxis("left").setTicks([[(float(y[i]), p.name)
                                                   for i, p in enumerate(result.params)]])
         self.plot_item.setLabel("bottom", f"share of {result.kpi_name}'s variance lost "
