@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest system-deps bench screenshots clean dist test-dist
+.PHONY: run test lint pytest system-deps bench screenshots clean dist test-dist gpu-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ dist: $(STAMP)
 ## test-dist: build the bundle, then start it offscreen with --smoke (tests/bundle, `bundle` marker)
 test-dist: dist
 	SWEEPLAB_TEST_BUNDLE=dist/sweeplab $(BIN)/python -m pytest -q -m bundle tests/bundle
+
+## gpu-check: on a machine with an NVIDIA GPU, check GPU discovery, placement and readings
+## against the driver (scripts/gpu-check; uses the existing .venv, installs nothing)
+gpu-check:
+	scripts/gpu-check
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
