@@ -308,7 +308,7 @@ def find_driver(nvidia_smi: str) -> tuple[str | None, str | None, str]:
     return smi, lib, why
 
 
-def probe_driver(python: str) -> tuple[dict[str, Any], list[GpuInfo] | None, str]:
+def probe_driver(python: str, nvidia_smi: str) -> tuple[dict[str, Any], list[GpuInfo] | None, str]:
     """Every device the driver shows a process with all GPUs visible, and nvidia-smi
     read while that process holds a context on each."""
     env = {key: value for key, value in os.environ.items()
@@ -321,7 +321,7 @@ def probe_driver(python: str) -> tuple[dict[str, Any], list[GpuInfo] | None, str
         answer = json.loads(child.stdout.readline() or '{"error": "the probe said nothing"}')
         during = None
         if "error" not in answer:
-            during = read_gpus(os.environ.get("GPU_CHECK_NVIDIA_SMI", "nvidia-smi"))
+            during = read_gpus(nvidia_smi)
     finally:
         child.stdin.close()
         child.wait(timeout=30)
@@ -439,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report()
     report.facts.append(f"GPUs: {', '.join(f'{g.info.index}: {g.info.name}' for g in smi)}")
     report.facts.append(f"driver {driver_version} ({lib}); Python {sys.version.split()[0]}")
-    answer, during, error = probe_driver(sys.executable)
+    answer, during, error = probe_driver(sys.executable, smi_path)
     if error:
         report.add("the driver answers (cuInit, cuDeviceGetCount, cuDeviceGetName, "
                    "cuMemGetInfo)", False, error)
@@ -452,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             os.environ["SWEEPLAB_HOME"] = str(work / "home")
             run_experiment(work, smi_path, report, smi, deadline)
+        except Exception as exc:  # a check, not a traceback: say what broke and go on
+            report.add("the experiment ran", False, f"{type(exc).__name__}: {exc}")
         finally:
             if args.keep:
                 report.facts.append(f"work folder kept: {work}")

@@ -28,7 +28,10 @@ CONTEXT_MIB = 300
 
 
 def machine() -> dict[str, Any]:
-    return json.loads(Path(os.environ["FAKE_GPU_MACHINE"]).read_text(encoding="utf-8"))
+    """The machine ``$FAKE_GPU_MACHINE`` describes."""
+    box: dict[str, Any] = json.loads(
+        Path(os.environ["FAKE_GPU_MACHINE"]).read_text(encoding="utf-8"))
+    return box
 
 
 def alive(pid: int) -> bool:

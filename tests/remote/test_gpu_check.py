@@ -35,7 +35,7 @@ check = load_check()
 
 
 def run_check(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(WRAPPER)], env={**env, "PYTHON": sys.executable}, cwd=cwd,
+    return subprocess.run([str(WRAPPER)], env={**env, "GPU_CHECK_PYTHON": sys.executable}, cwd=cwd,
                           capture_output=True, text=True, timeout=170, check=False)
 
 
