@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest system-deps bench screenshots clean dist test-dist
+.PHONY: run test lint pytest system-deps bench screenshots clean dist test-dist gpu-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,13 @@ lint: $(STAMP)
 # Two workers: most tests wait on trial processes, sshd or Slurm rather than compute,
 # so two at a time on two cores take ~2/3 of the time; each test module stays on one
 # worker (its module fixtures are made once). TEST_WORKERS=auto uses every core.
+# The tests marked `bundle` need the built bundle (a PyInstaller build, minutes on two
+# cores): make test-dist runs them, and pytest's summary counts them as deselected here.
 TEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder \
+		-m 'not bundle'
+	@echo "make test left out the tests marked 'bundle' (tests/bundle/test_dist.py): make test-dist runs them"
 
 ## bench: every benchmark under bench/ (Optuna is a benchmark-only extra; the tests smoke-run them)
 bench: $(STAMP) system-deps
@@ -51,9 +55,14 @@ dist: $(STAMP)
 		installers/sweeplab.spec
 	installers/linux/make_tarball.sh
 
-## test-dist: build the bundle, then start it offscreen with --smoke (tests/dist)
+## test-dist: build the bundle, then start it offscreen with --smoke (tests/bundle, `bundle` marker)
 test-dist: dist
-	SWEEPLAB_TEST_BUNDLE=dist/sweeplab $(BIN)/python -m pytest -q tests/dist
+	SWEEPLAB_TEST_BUNDLE=dist/sweeplab $(BIN)/python -m pytest -q -m bundle tests/bundle
+
+## gpu-check: on a machine with an NVIDIA GPU, check GPU discovery, placement and readings
+## against the driver (scripts/gpu-check; uses the existing .venv, installs nothing)
+gpu-check:
+	scripts/gpu-check
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import sqlite3
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +36,9 @@ DEFAULT_BUSY_TIMEOUT = 10.0
 WRITE_OPTION = "sweeplab_write"
 """Execution option that marks a connection used for a write transaction."""
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+# Pauses between tries of the WAL switch (SQLite's busy handler: 1 ms up to 100 ms).
+_FIRST_PAUSE = 0.001
+_LAST_PAUSE = 0.05
 
 
 class Backend(StrEnum):
@@ -234,16 +239,42 @@ def _sqlite_engine(target: Target, busy_timeout: float) -> Engine:
     return engine
 
 
-def use_wal(engine: Engine) -> None:
+def use_wal(engine: Engine, busy_timeout: float) -> None:
     """Switch a SQLite file to WAL (persistent; readers then never wait for the writer).
 
     Called once the file is known to be Sweeplab's, so a foreign file is never changed.
+
+    SQLite applies no busy timeout to this switch: the pragma reads the file header
+    under a read lock, then upgrades it to a write lock, and an upgrade that finds
+    another writer fails at once (waiting there could deadlock with that writer). So
+    a program opening a new database while another still wrote its schema, or
+    switched it, failed at once with "database is locked". The switch is tried again
+    here, from no lock held, until ``busy_timeout`` has passed: the wait that the busy
+    timeout gives every other write.
+
+    Raises:
+        sqlite3.OperationalError: still locked after ``busy_timeout`` seconds, or
+            another SQLite error.
     """
+    deadline = time.monotonic() + busy_timeout
+    pause = _FIRST_PAUSE
     raw = engine.raw_connection()
     try:
-        cursor = raw.cursor()
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.close()
+        while True:
+            cursor = raw.cursor()
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or left <= 0:
+                    raise
+            finally:
+                cursor.close()
+            # Nothing tells when the other writer is done: poll, as SQLite's own
+            # busy handler does, holding no lock in between.
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, _LAST_PAUSE)
     finally:
         raw.close()
 

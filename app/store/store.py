@@ -89,7 +89,7 @@ class Store(LeaseMethods, MetricMethods):
         try:
             self._bring_up_to_date()
             if self._target.sqlite_path is not None:
-                use_wal(self._engine)
+                use_wal(self._engine, busy_timeout)
         except (SQLAlchemyError, sqlite3.Error) as exc:
             self._engine.dispose()
             raise describe(exc, self._target, busy_timeout) from exc

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -89,10 +90,16 @@ def test_a_database_that_needs_creating_waits_for_the_lock_and_says_so(
         Store(sqlite_url(path), busy_timeout=0.2)
 
 
-def test_stores_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path) -> None:
-    """Each reads "not current", then the upgrade checks again under the write lock."""
+@pytest.mark.parametrize("round_", range(5))
+def test_stores_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path,
+                                                              round_: int) -> None:
+    """Each reads "not current", then the upgrade checks again under the write lock; the
+    one that wrote the schema switches the file to WAL while the others still hold or
+    wait for the write lock (which failed at once, about one time in twenty, before the
+    switch waited for it). Eight openers, five times, to meet that often."""
     url = sqlite_url(tmp_path / "race.db")
-    barrier = threading.Barrier(4)
+    openers = 8
+    barrier = threading.Barrier(openers)
     errors: list[BaseException] = []
 
     def open_one() -> None:
@@ -102,7 +109,7 @@ def test_stores_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path) -
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    threads = [threading.Thread(target=open_one) for _ in range(openers)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -111,6 +118,44 @@ def test_stores_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path) -
     raw = sqlite3.connect(tmp_path / "race.db")
     assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [
         (head_revision(),)]
+    assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    raw.close()
+
+
+def test_the_switch_to_wal_waits_for_another_writer_as_long_as_it_says(
+        tmp_path: Path) -> None:
+    """A current database not yet in WAL, another program writing: SQLite fails the
+    switch at once (it would upgrade a read lock), so opening said "locked (waited
+    0.5 s)" after no wait at all. Now it waits the busy timeout, and switches once free."""
+    path = tmp_path / "db" / "sweeplab.db"
+    path.parent.mkdir()
+    make_golden(path)
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)
+    raw.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys\n"
+         "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE')\n"
+         "print('locked', flush=True)\n"
+         "sys.stdin.read()\n", str(path)],
+        text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=f"the database file {path} is locked by "
+                                             r"another program \(waited 0.5 s\)"):
+            Store(sqlite_url(path), busy_timeout=0.5)
+        assert time.monotonic() - started >= 0.5
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        assert holder.wait(timeout=30) == 0
+    with Store(sqlite_url(path), busy_timeout=0.5) as store:
+        assert [e.name for e in store.list_experiments()] == ["kept"]
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     raw.close()
 
 

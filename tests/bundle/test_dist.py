@@ -1,9 +1,11 @@
 """The built bundle (``make dist``) starts offscreen with ``--smoke``, away from the checkout.
 
-Builds ``dist/sweeplab`` with ``make dist`` unless the bundle there is newer than every
-file it is made from. ``$SWEEPLAB_TEST_BUNDLE`` names a bundle folder to test as it is:
-``make test-dist`` builds first and sets it, so a file edited meanwhile (someone else's)
-does not start a second build.
+Marked ``bundle``: ``make test`` deselects these three (its summary counts them as
+deselected and says where they run) and ``make test-dist`` runs them; a plain ``pytest``
+runs them too. Builds ``dist/sweeplab`` with ``make dist`` unless the bundle there is
+newer than every file it is made from. ``$SWEEPLAB_TEST_BUNDLE`` names a bundle folder
+to test as it is: ``make test-dist`` builds first and sets it, so a file edited meanwhile
+(someone else's) does not start a second build.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ TIMING = re.compile(r"^smoke: first window shown after (\d+\.\d+) s \(since (.+)
 BUILD_TIMEOUT = 1200
 RUN_TIMEOUT = 120
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT + 3 * RUN_TIMEOUT)]
+pytestmark = [pytest.mark.slow, pytest.mark.bundle,
+              pytest.mark.timeout(BUILD_TIMEOUT + 3 * RUN_TIMEOUT)]
 
 
 def newest_source() -> float:

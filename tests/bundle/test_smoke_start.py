@@ -9,11 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from installers.bundle_config import excludes
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMING = re.compile(r"^smoke: first window shown after (\d+\.\d+) s \(since (.+)\)$", re.M)
 TIMEOUT = 120
+
+pytestmark = pytest.mark.slow  # three app starts (~30 s): first, with make test's workers
 
 
 def smoke_env(tmp_path: Path) -> dict[str, str]:
