@@ -292,7 +292,7 @@ def _step(node: NumberParam) -> float | int | None:
 
 def _shown(value: object) -> str:
     if isinstance(value, Distribution | ChoiceKind):
-        return value.value
+        return str(value.value)
     if isinstance(value, float):
         return f"{value:.6g}"
     return "none" if value is None else describe(value)
