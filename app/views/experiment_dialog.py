@@ -56,7 +56,8 @@ class ExperimentDialog(QDialog):
         self.name = QLineEdit("my-experiment")
         self.command = QLineEdit("{python} train.py")
         self.command.setToolTip("Run by sh in the trial's copy of the code. {python}, "
-                                "{params_file} and {dotted.name} placeholders are substituted, "
+                                "{params_file}, {aup_params} (Auptimizer's file) and "
+                                "{dotted.name} placeholders are substituted, "
                                 "shell-quoted.")
         self.code_dir = QLineEdit(str(Path.cwd()))
         browse = QPushButton("Browse…")
