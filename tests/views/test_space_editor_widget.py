@@ -383,6 +383,19 @@ def test_range_editor_switches_between_bounds_and_mu_sigma(qtbot: QtBot) -> None
     assert widget.fields() == {"distribution": None, "step": None}
 
 
+def test_range_editor_offers_no_step_where_a_step_has_no_effect(qtbot: QtBot) -> None:
+    widget = NumberRangeEditor()
+    qtbot.addWidget(widget)
+    widget.set_fields({"distribution": "quniform", "min": 0, "max": 8, "step": 2},
+                      integer=True)
+    assert widget.step.isEnabled() and widget.fields()["step"] == 2
+    widget.distribution.setCurrentIndex(widget.distribution.findText("randint"))
+    assert not widget.step.isEnabled()
+    assert widget.fields() == {"distribution": "randint", "min": 0, "max": 8, "step": None}
+    widget.distribution.setCurrentIndex(0)  # fixed
+    assert not widget.step.isEnabled() and widget.fields()["step"] is None
+
+
 def test_values_editor_adds_and_removes(qtbot: QtBot) -> None:
     widget = ValuesEditor()
     widget.set_values([16, 32.5, "x"])

@@ -5,8 +5,9 @@ line edits, numbers from spin boxes, enum members) into the exact field values
 to store, or refuses with a :class:`SpaceEditError` naming the node and field.
 It also completes changes that would otherwise leave a node needlessly invalid:
 switching a number to searched gives it a range, a new distribution gets the
-parameters it needs (and no distribution means fixed), and a choice whose values
-change keeps a default among them.
+parameters it needs and loses those it would ignore (min and max on normal; no
+distribution means fixed, with none of them), and a choice whose values change
+keeps a default among them.
 Problems of the combination (min > max) are left to validation, which marks them.
 """
 
@@ -210,6 +211,18 @@ def _complete_number(node: NumberParam, planned: dict[str, Any]) -> None:
         planned["auto"] = False  # "fixed": the default is used as a constant
     if "distribution" in planned and now("distribution") is not None:
         _fill_parameters(now("distribution"), now, planned)
+    if "distribution" in planned:
+        for key in _ignored_by(now("distribution")):
+            if key not in planned and now(key) is not None:
+                planned[key] = None  # validation would refuse it: it has no effect
+
+
+def _ignored_by(dist: Distribution | None) -> tuple[str, ...]:
+    """The number fields ``dist`` has no use for (validate refuses them)."""
+    if dist is None:
+        return NUMBER_FIELDS
+    unused = ("min", "max") if dist.is_gaussian else ("mu", "sigma")
+    return (*unused, "step") if dist is Distribution.RANDINT else unused
 
 
 def _fill_parameters(dist: Distribution, now: Any, planned: dict[str, Any]) -> None:
