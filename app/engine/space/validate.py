@@ -100,7 +100,7 @@ def number_problems(node: NumberParam) -> list[str]:
     if dist is None:
         if node.auto:
             out.append("auto needs a distribution (uniform, loguniform, ...)")
-        unused = _set_fields(node, ("min", "max", "mu", "sigma", "step"))
+        unused = _set_fields(node, ignored_fields(None))
         if unused:
             out.append(f"{_fields_text(unused)} {_have(unused)} no effect on a fixed number "
                        "(no distribution): remove "
@@ -124,24 +124,28 @@ def number_problems(node: NumberParam) -> list[str]:
     return out
 
 
+def ignored_fields(dist: Distribution | None) -> tuple[str, ...]:
+    """The number fields ``dist`` has no use for (None: a fixed number); set, they
+    are refused."""
+    if dist is None:
+        return ("min", "max", "mu", "sigma", "step")
+    unused = ("min", "max") if dist.is_gaussian else ("mu", "sigma")
+    return (*unused, "step") if dist is Distribution.RANDINT else unused
+
+
 def _unused_problems(node: NumberParam, dist: Distribution) -> list[str]:
     """Fields that ``dist`` would ignore, refused with the reason."""
     out: list[str] = []
-    if dist.is_gaussian:
-        unused = _set_fields(node, ("min", "max"))
-        if unused:
-            out.append(f"{_fields_text(unused)} {_have(unused)} no effect on {dist.value}, "
-                       "which is unbounded (set by mu and sigma): remove "
-                       f"{'it' if len(unused) == 1 else 'them'}, or choose a bounded "
-                       "distribution such as uniform")
-    else:
-        unused = _set_fields(node, ("mu", "sigma"))
-        if unused:
-            out.append(f"{_fields_text(unused)} {_have(unused)} no effect on {dist.value}, "
-                       "which is bounded by min and max: remove "
-                       f"{'it' if len(unused) == 1 else 'them'}, or choose normal or "
-                       "lognormal")
-    if dist is Distribution.RANDINT and node.step is not None:
+    unused = _set_fields(node, ignored_fields(dist))
+    params = [key for key in unused if key != "step"]
+    if params:
+        what = (f"{_fields_text(params)} {_have(params)} no effect on {dist.value}, "
+                + ("which is unbounded (set by mu and sigma)" if dist.is_gaussian
+                   else "which is bounded by min and max"))
+        fix = ("a bounded distribution such as uniform" if dist.is_gaussian
+               else "normal or lognormal")
+        out.append(f"{what}: remove {'it' if len(params) == 1 else 'them'}, or choose {fix}")
+    if "step" in unused:
         out.append(f"step {node.step} has no effect on randint, which takes every whole "
                    "number in [min, max]: remove it, or use quniform with integer for "
                    "multiples of a step")

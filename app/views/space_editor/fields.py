@@ -29,6 +29,7 @@ from app.engine.space.nodes import (
     Scalar,
     StringParam,
 )
+from app.engine.space.validate import ignored_fields
 from app.views.space_editor.tree import SpaceEditError, check_name
 
 NUMBER_FIELDS = ("min", "max", "mu", "sigma", "step")
@@ -212,17 +213,9 @@ def _complete_number(node: NumberParam, planned: dict[str, Any]) -> None:
     if "distribution" in planned and now("distribution") is not None:
         _fill_parameters(now("distribution"), now, planned)
     if "distribution" in planned:
-        for key in _ignored_by(now("distribution")):
+        for key in ignored_fields(now("distribution")):
             if key not in planned and now(key) is not None:
                 planned[key] = None  # validation would refuse it: it has no effect
-
-
-def _ignored_by(dist: Distribution | None) -> tuple[str, ...]:
-    """The number fields ``dist`` has no use for (validate refuses them)."""
-    if dist is None:
-        return NUMBER_FIELDS
-    unused = ("min", "max") if dist.is_gaussian else ("mu", "sigma")
-    return (*unused, "step") if dist is Distribution.RANDINT else unused
 
 
 def _fill_parameters(dist: Distribution, now: Any, planned: dict[str, Any]) -> None:
