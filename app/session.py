@@ -24,6 +24,7 @@ from app.engine.orders import request_stop
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.reruns import failed_to_requeue
 from app.engine.runner import Runner
+from app.engine.search import searcher_problems
 from app.engine.trial import ExperimentState
 from app.exporting import write_export
 from app.following import ACTIVE, Watcher
@@ -315,7 +316,19 @@ class Session:
 
     def restart(self, experiment_id: int, timeout: float = 60.0, *,
                 progress: Progress | None = None) -> None:
-        """Drop every trial, take a new code snapshot, and start afresh."""
+        """Drop every trial, take a new code snapshot, and start afresh.
+
+        Raises:
+            SessionError: the algorithm cannot search the space (grid search on a
+                continuous number), checked before anything is stopped or dropped.
+        """
+        config = self.config(experiment_id)
+        problems = searcher_problems(config.algorithm, config.space)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise SessionError(f"cannot restart with {config.algorithm.value} search: "
+                               f"{problems[0]}{more}; no trial was dropped. Choose another "
+                               "algorithm in Settings, or give the number a step")
         runner = self._runner(experiment_id)
         if runner is not None:
             runner.stop()

@@ -105,6 +105,8 @@ def test_convert_to_nni_and_back(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     nni = json.loads(nni_path.read_text())
     assert nni["lr"] == {"_type": "loguniform", "_value": [0.0001, 0.1]}
+    assert "note: NNI's format has no defaults and no fixed nodes" in result.stderr
+    assert "  lr: default 0.01 comes back as 0.00316228" in result.stderr
     back = sweeplab("space", "convert", nni_path, "--to", "sweeplab")
     assert back.returncode == 0 and back.stdout.startswith("version: 1")
     assert sweeplab("space", "check", nni_path).returncode == 0

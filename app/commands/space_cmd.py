@@ -11,6 +11,7 @@ from app.engine.errors import SpaceError
 from app.engine.params import flatten
 from app.engine.search import Algorithm, GridSearcher, make_searcher
 from app.engine.space.files import SpaceFormat, dump_space, load_space
+from app.engine.space.nni import nni_losses
 from app.engine.space.nodes import NumberParam, Space
 
 
@@ -88,7 +89,14 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _convert(args: argparse.Namespace) -> int:
     space = _load(args.file)
-    text = dump_space(space, SpaceFormat(args.to), "json" if args.json else "yaml")
+    fmt = SpaceFormat(args.to)
+    text = dump_space(space, fmt, "json" if args.json else "yaml")
+    losses = nni_losses(space) if fmt is SpaceFormat.NNI else []
+    if losses:
+        print(f"note: NNI's format has no defaults and no fixed nodes; read back, "
+              f"{len(losses)} thing{'s' if len(losses) > 1 else ''} change:", file=sys.stderr)
+        for line in losses:
+            print(f"  {line}", file=sys.stderr)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:

@@ -32,6 +32,7 @@ from app.engine.doc_reader import DocReader
 from app.engine.docio import load_file
 from app.engine.errors import Problem, ValidationError
 from app.engine.protocol import (
+    AUP_PARAMS_PLACEHOLDER,
     PARAMS_FILE_PLACEHOLDER,
     PYTHON_PLACEHOLDER,
     MetricRegex,
@@ -356,7 +357,7 @@ def _check_placeholders(r: DocReader, config: ExperimentConfig) -> None:
     except ValueError as exc:
         r.problem("command", str(exc))
         return
-    known = {PARAMS_FILE_PLACEHOLDER, PYTHON_PLACEHOLDER}
+    known = {PARAMS_FILE_PLACEHOLDER, AUP_PARAMS_PLACEHOLDER, PYTHON_PLACEHOLDER}
     known |= {path for path, _ in config.space.walk()}
     for name in names:
         if name not in known:

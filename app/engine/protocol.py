@@ -36,6 +36,9 @@ from typing import Any
 MARKER = "#sweeplab "
 AUPTIMIZER_MARKER = "#Auptimizer:"
 PARAMS_FILE_PLACEHOLDER = "params_file"
+AUP_PARAMS_PLACEHOLDER = "aup_params"
+"""The path of ``auptimizer.json``: the dotted params as top-level keys, for Auptimizer's
+``BasicConfig().load(sys.argv[1])``."""
 PYTHON_PLACEHOLDER = "python"
 """``{python}``: the host's Python (this app's interpreter locally, a profile's over SSH)."""
 
@@ -316,8 +319,9 @@ def placeholders(template: str) -> list[str]:
     return names
 
 
-def render_command(template: str, dotted: Mapping[str, Any], params_file: str) -> str:
-    """Substitute ``{dotted.name}`` and ``{params_file}`` placeholders, shell-quoted.
+def render_command(template: str, dotted: Mapping[str, Any], params_file: str,
+                   aup_params_file: str | None = None) -> str:
+    """Substitute ``{dotted.name}``, ``{params_file}`` and ``{aup_params}``, shell-quoted.
 
     Values become text as: strings as they are; booleans ``true``/``false``; numbers
     by ``str`` (``0.001``, ``1e-05``); lists, dicts and None as compact JSON. Every
@@ -328,26 +332,31 @@ def render_command(template: str, dotted: Mapping[str, Any], params_file: str) -
         template: The experiment's command, e.g. ``python train.py --lr {optimizer.lr}``.
         dotted: The trial's parameters in dotted form.
         params_file: Path of the trial's ``params.json`` (for ``{params_file}``).
+        aup_params_file: Path of the trial's ``auptimizer.json`` (for ``{aup_params}``);
+            None where there is none.
 
     Raises:
         ValueError: The template is malformed, names an unknown placeholder (the
-            message lists the known names), or uses ``{params_file}`` while a
-            parameter has that name too.
+            message lists the known names), or uses ``{params_file}`` or
+            ``{aup_params}`` while a parameter has that name too.
     """
+    files = {PARAMS_FILE_PLACEHOLDER: params_file}
+    if aup_params_file is not None:
+        files[AUP_PARAMS_PLACEHOLDER] = aup_params_file
     parts: list[str] = []
     for token in _tokens(template):
         if isinstance(token, str):
             parts.append(token)
             continue
         text = token.name
-        if text == PARAMS_FILE_PLACEHOLDER:
-            if PARAMS_FILE_PLACEHOLDER in dotted:
+        if text in files:
+            if text in dotted:
                 raise ValueError(f"command template: {{{text}}} is also a parameter's name")
-            parts.append(shlex.quote(str(params_file)))
+            parts.append(shlex.quote(str(files[text])))
         elif text in dotted:
             parts.append(shlex.quote(value_text(dotted[text])))
         else:
-            known = sorted([*dotted, PARAMS_FILE_PLACEHOLDER])
+            known = sorted([*dotted, *files])
             close = difflib.get_close_matches(text, known, n=1)
             hint = f" (did you mean {{{close[0]}}}?)" if close else ""
             known_text = ", ".join(known)

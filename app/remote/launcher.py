@@ -4,6 +4,7 @@ A trial directory holds::
 
     code/         its own copy of the code snapshot (the command's working directory)
     params.json   the parameters, nested and dotted (``SWEEPLAB_PARAMS``)
+    auptimizer.json  the dotted parameters as top-level keys (``{aup_params}``)
     sdk/          ``sweeplab.py``, first on the trial's ``PYTHONPATH``
     launch.sh     the wrapper below (copied in, so a remote host needs only /bin/sh)
     output.log    stdout and stderr of the command, appended
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import signal
 import subprocess
 import time
@@ -54,6 +56,7 @@ from app.engine.records import TrialSpec
 
 CODE_DIR = "code"
 PARAMS_FILE = "params.json"
+AUP_PARAMS_FILE = "auptimizer.json"
 SDK_DIR = "sdk"
 LAUNCH_FILE = "launch.sh"
 LOG_FILE = "output.log"
@@ -121,15 +124,27 @@ def params_json(params: Mapping[str, Any]) -> str:
     return json.dumps(params_document(params), indent=2, default=_json_value)
 
 
+def aup_params_json(params: Mapping[str, Any]) -> str:
+    """The text of ``auptimizer.json``: one top-level key per dotted name, as an
+    Auptimizer script reads it (``BasicConfig().load(sys.argv[1])``, then ``config.lr``
+    or ``config["optimizer.lr"]``).
+
+    Raises:
+        TypeError: a parameter value JSON cannot hold.
+    """
+    return json.dumps(flatten(params), indent=2, default=_json_value)
+
+
 def command_line(spec: TrialSpec, python: str, params_path: str) -> str:
-    """The trial's command with ``{python}``, ``{params_file}`` and its dotted params
-    filled in.
+    """The trial's command with ``{python}``, ``{params_file}``, ``{aup_params}`` (the
+    ``auptimizer.json`` beside ``params_path``) and its dotted params filled in.
 
     Raises:
         ValueError: the command names an unknown placeholder.
     """
     names = {PYTHON_PLACEHOLDER: python, **flatten(spec.params)}
-    return render_command(spec.command, names, params_path)
+    aup_path = posixpath.join(posixpath.dirname(params_path), AUP_PARAMS_FILE)
+    return render_command(spec.command, names, params_path, aup_path)
 
 
 def _json_value(value: Any) -> Any:

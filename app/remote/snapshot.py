@@ -17,20 +17,13 @@ Which files go in:
   None, dirty False.
 - Symbolic links are archived as links, never followed.
 
-``.sweeplabignore`` (at the top of the code directory) narrows either set. Its
-supported syntax, a subset of gitignore's:
-
-- one pattern per line; blank lines and lines starting with ``#`` are skipped;
-- ``*``, ``?`` and ``[abc]`` as in :mod:`fnmatch` (case-sensitive);
-- a pattern without ``/`` matches any single path component (``*.ckpt``,
-  ``__pycache__``), at any depth;
-- a pattern containing ``/`` is anchored at the code directory (a leading ``/`` is
-  optional) and matches a file or any of its parent directories (``data/raw``,
-  ``/logs``); here ``*`` also crosses ``/``, so ``runs/**/*.pt`` works;
-- a trailing ``/`` matches directories only (``build/``);
-- ``!pattern`` re-includes what an earlier pattern excluded; the last pattern that
-  matches a file decides (unlike git, a file can be re-included from an excluded
-  directory).
+``.sweeplabignore`` (at the top of the code directory) narrows either set. It is
+read with git's own rules for a ``.gitignore`` (pathspec's ``GitIgnoreSpec``), so
+a pattern means there what it means in ``.gitignore``: ``*`` never crosses ``/``
+(``runs/**/*.pt`` does, and also matches ``runs/m.pt``), a pattern with a ``/``
+before its end is anchored at the code directory, a backslash escapes a leading
+``#`` or ``!``, and a file inside an excluded directory cannot be re-included by
+``!`` (exclude ``logs/*`` rather than ``logs/`` to keep ``!logs/keep.txt``).
 
 The archive is reproducible: names sorted, mtimes 0, owners root, modes 0644 or
 0755, gzip header time 0. Equal content gives an equal hash.
@@ -38,7 +31,6 @@ The archive is reproducible: names sorted, mtimes 0, owners root, modes 0644 or
 
 from __future__ import annotations
 
-import fnmatch
 import gzip
 import hashlib
 import io
@@ -49,8 +41,10 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
+
+from pathspec import GitIgnoreSpec
 
 from app.engine.records import Snapshot
 
@@ -61,16 +55,6 @@ _BIGGEST_SHOWN = 5
 _LINK_MODE = "120000"
 Progress = Callable[[int, int], None]
 """Called with (done, total) as a long action advances."""
-
-
-@dataclass(frozen=True)
-class IgnoreRule:
-    """One line of a ``.sweeplabignore`` file."""
-
-    pattern: str
-    negate: bool
-    dir_only: bool
-    anchored: bool
 
 
 @dataclass(frozen=True, order=True)
@@ -92,41 +76,58 @@ class _Entry:
     open: Callable[[], IO[bytes]] | None
 
 
-def parse_ignore(text: str) -> list[IgnoreRule]:
-    """Rules from the text of a ``.sweeplabignore`` file (syntax in the module doc)."""
-    rules: list[IgnoreRule] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        body = line[1:] if negate else line
-        dir_only = body.endswith("/")
-        body = body.rstrip("/")
-        anchored = "/" in body
-        body = body.lstrip("/")
-        if body:
-            rules.append(IgnoreRule(body, negate, dir_only, anchored))
-    return rules
+class IgnoreSpec:
+    """The patterns of one ignore file, applied with git's rules.
+
+    A file is decided by pathspec's ``GitIgnoreSpec`` (last matching pattern wins,
+    ``*`` stops at ``/``, escapes, anchoring). What ``GitIgnoreSpec`` leaves out is
+    git's rule for folders: a file inside an excluded folder stays excluded whatever
+    later patterns say about the file, so each folder on the way down is decided
+    first, by the patterns that match a folder (``logs``, ``logs/``, not ``logs/**``).
+    """
+
+    def __init__(self, text: str) -> None:
+        lines = text.splitlines()
+        self._files = GitIgnoreSpec.from_lines(lines)
+        self._dir_rules = [rule for rule in map(_dir_rule, lines) if rule is not None]
+        self._dirs: dict[str, bool] = {}
+
+    def ignores(self, rel_path: str) -> bool:
+        """Whether the file ``rel_path`` (posix, relative to the code directory) is excluded."""
+        parts = rel_path.split("/")
+        if any(self._ignores_dir("/".join(parts[:n])) for n in range(1, len(parts))):
+            return True
+        return bool(self._files.match_file(rel_path))
+
+    def _ignores_dir(self, rel_dir: str) -> bool:
+        if rel_dir not in self._dirs:
+            verdict = False
+            for negate, spec in self._dir_rules:  # the last matching pattern decides
+                if spec.match_file(rel_dir):
+                    verdict = not negate
+            self._dirs[rel_dir] = verdict
+        return self._dirs[rel_dir]
 
 
-def is_ignored(rel_path: str, rules: Sequence[IgnoreRule]) -> bool:
-    """Whether ``rel_path`` (posix, relative to the code directory) is excluded."""
-    parts = PurePosixPath(rel_path).parts
-    ignored = False
-    for rule in rules:
-        if _matches(rule, parts):
-            ignored = not rule.negate
-    return ignored
+def _dir_rule(line: str) -> tuple[bool, GitIgnoreSpec] | None:
+    """One line as a (negated, pattern) matching a folder's own path, or None for none."""
+    body = line.rstrip(" ") if not line.endswith("\\ ") else line
+    negate = body.startswith("!")
+    body = body[1:] if negate else body
+    body = body[:-1] if body.endswith("/") else body  # "logs/": folders only, as here
+    if not body or body.startswith("#"):
+        return None
+    return negate, GitIgnoreSpec.from_lines([body])
 
 
-def _matches(rule: IgnoreRule, parts: tuple[str, ...]) -> bool:
-    last = len(parts) if not rule.dir_only else len(parts) - 1
-    if rule.anchored:
-        return any(
-            fnmatch.fnmatchcase("/".join(parts[:n]), rule.pattern) for n in range(1, last + 1)
-        )
-    return any(fnmatch.fnmatchcase(part, rule.pattern) for part in parts[:last])
+def parse_ignore(text: str) -> IgnoreSpec:
+    """The patterns of a ``.sweeplabignore`` file, read with gitignore's rules."""
+    return IgnoreSpec(text)
+
+
+def is_ignored(rel_path: str, spec: IgnoreSpec) -> bool:
+    """Whether the file ``rel_path`` (posix, relative to the code directory) is excluded."""
+    return spec.ignores(rel_path)
 
 
 def take_snapshot(
@@ -162,14 +163,15 @@ def take_snapshot(
     code_dir = code_dir.resolve()
     dest_dir = Path(dest_dir).resolve()
     ignore_file = code_dir / IGNORE_FILE
-    rules = parse_ignore(ignore_file.read_text("utf-8", "replace")) if ignore_file.is_file() else []
+    ignore_text = ignore_file.read_text("utf-8", "replace") if ignore_file.is_file() else ""
+    ignore = parse_ignore(ignore_text)
     inside = dest_dir.is_relative_to(code_dir) and dest_dir != code_dir
     skip_dest = dest_dir.relative_to(code_dir).as_posix() if inside else None
 
     def keep(rel: str) -> bool:
         if skip_dest is not None and (rel == skip_dest or rel.startswith(skip_dest + "/")):
             return False
-        return not is_ignored(rel, rules)
+        return not is_ignored(rel, ignore)
 
     git = _Git(code_dir)
     commit: str | None = None

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from app.engine.records import TrialSpec
 from app.remote.launcher import (
+    AUP_PARAMS_FILE,
     CODE_DIR,
     PARAMS_FILE,
     SDK_DIR,
+    aup_params_json,
     command_line,
     params_json,
     trial_environment,
@@ -42,6 +44,7 @@ def prepare_trial_dir(trial_dir: Path, spec: TrialSpec, python: str, sdk: Path,
     unpack_snapshot(spec.snapshot, trial_dir / CODE_DIR)
     params_path = trial_dir / PARAMS_FILE
     params_path.write_text(params_json(spec.params), encoding="utf-8")
+    (trial_dir / AUP_PARAMS_FILE).write_text(aup_params_json(spec.params), encoding="utf-8")
     command = command_line(spec, python, str(params_path))
     (trial_dir / SDK_DIR).mkdir()
     if sdk.is_file():

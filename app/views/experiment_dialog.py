@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.engine.errors import ValidationError
 from app.engine.experiment import LOCAL_HOST, ExperimentConfig, experiment_from_dict
 from app.engine.schedulers import SchedulerName
+from app.engine.search import searcher_problems
 from app.engine.search.base import Algorithm, Goal
 from app.engine.space.document import space_to_dict
 from app.engine.space.nodes import Space
@@ -55,7 +56,8 @@ class ExperimentDialog(QDialog):
         self.name = QLineEdit("my-experiment")
         self.command = QLineEdit("{python} train.py")
         self.command.setToolTip("Run by sh in the trial's copy of the code. {python}, "
-                                "{params_file} and {dotted.name} placeholders are substituted, "
+                                "{params_file}, {aup_params} (Auptimizer's file) and "
+                                "{dotted.name} placeholders are substituted, "
                                 "shell-quoted.")
         self.code_dir = QLineEdit(str(Path.cwd()))
         browse = QPushButton("Browse…")
@@ -237,6 +239,8 @@ class ExperimentDialog(QDialog):
                                   else f"{field.text()}; {problem.message}")
                     field.show()
             self.general_error.setText("\n".join(general))
+        else:
+            self._check_searcher(self._config)
         if not self.checked_hosts():
             self._errors["hosts"].setText("check at least one host: this machine or a "
                                           "saved server")
@@ -244,6 +248,16 @@ class ExperimentDialog(QDialog):
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(self._config is not None)
         return self._config is not None
+
+    def _check_searcher(self, config: ExperimentConfig) -> None:
+        """Refuse an algorithm that cannot search the space (grid on a continuous number)."""
+        problems = searcher_problems(config.algorithm, config.space)
+        if problems:
+            self._config = None
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self._errors["algorithm"].setText(
+                f"{config.algorithm.value} cannot search this space: {problems[0]}{more}")
+            self._errors["algorithm"].show()
 
     def _algorithm_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"name": self.algorithm.currentText(), "seed": self.seed.value()}

@@ -88,8 +88,9 @@ def examples(kpi: str = "loss") -> list[Example]:
             "4. Auptimizer's result line",
             "Scripts written for Auptimizer work unchanged: the value of the "
             f"<code>{html.escape(AUPTIMIZER_MARKER)}</code> line is reported under the "
-            "experiment's KPI name. Ask for the params file as the last argument with "
-            "<code>{params_file}</code> in the command.",
+            "experiment's KPI name. Ask for Auptimizer's params file (the parameters as "
+            "top-level keys, dotted names for nested ones) as the last argument with "
+            "<code>{aup_params}</code> in the command.",
             f'print("{AUPTIMIZER_MARKER}0.42")\n'),
     ]
 

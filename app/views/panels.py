@@ -38,6 +38,7 @@ class ExperimentPanels(QObject):
              points: Sequence[MetricPoint]) -> None:
         """Load an experiment: its space, trials and stored metric points."""
         self._config = config
+        self.space.set_algorithm(config.algorithm)
         self.space.set_space(config.space)
         self.trials.set_trials(trials, config.kpi.name, config.kpi.goal,
                                config.limits.max_epochs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,8 +11,11 @@ import pytest
 from app.engine.errors import SpaceError
 from app.engine.search import Algorithm, make_searcher
 from app.engine.space import Choice, ChoiceKind, Group, NumberParam, space_from_dict
-from app.engine.space.nni import from_nni, looks_like_nni, to_nni
+from app.engine.space.files import load_space
+from app.engine.space.nni import from_nni, looks_like_nni, nni_losses, to_nni
 from tests.engine.spaces import EVERY_KIND
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NNI = {
     "lr": {"_type": "loguniform", "_value": [1e-4, 0.1]},
@@ -67,3 +72,38 @@ def test_export_then_import_keeps_the_searched_structure() -> None:
 def test_bad_nni_entries_are_named(doc: dict[str, Any], message: str) -> None:
     with pytest.raises(SpaceError, match=message):
         from_nni(doc)
+
+
+def test_an_integer_number_stays_an_integer_through_nni() -> None:
+    """Issue 15.13: units (integer quniform) came back as a float, 112.0."""
+    space = load_space(ROOT / "examples" / "digits-mlp" / "space.yaml")
+    exported = to_nni(space)
+    assert exported["units"] == {"_type": "quniform", "_value": [16, 128, 16]}
+    back = from_nni(json.loads(json.dumps(exported)))
+    units = back.find("units")
+    assert isinstance(units, NumberParam) and units.integer and units.gives_int
+    assert isinstance(units.default, int)
+    searcher = make_searcher(Algorithm.RANDOM, back, seed=3)
+    for trial in range(1, 20):
+        params = searcher.suggest(trial)
+        assert params is not None and isinstance(params["units"], int)
+
+
+def test_a_float_number_with_whole_bounds_stays_a_float() -> None:
+    space = space_from_dict({"version": 1, "space": [
+        {"name": "x", "type": "number", "auto": True, "distribution": "quniform",
+         "min": 0, "max": 10, "step": 1, "default": 5}]})
+    exported = to_nni(space)
+    assert exported["x"] == {"_type": "quniform", "_value": [0.0, 10.0, 1.0]}
+    x = from_nni(json.loads(json.dumps(exported))).find("x")
+    assert isinstance(x, NumberParam) and not x.integer
+
+
+def test_nni_losses_name_what_the_format_cannot_carry() -> None:
+    losses = nni_losses(space_from_dict(EVERY_KIND))
+    assert "lr: default 0.01 comes back as 0.00316228" in losses
+    assert "optimizer: default 'adam' comes back as 'sgd'" in losses
+    assert ("optimizer.adam.beta1: a fixed float comes back as a choice of numbers of its one "
+            "value") in losses
+    assert not [line for line in losses if "integer" in line or "step" in line]
+    assert nni_losses(from_nni(NNI)) == []  # what came from NNI goes back unchanged

@@ -77,6 +77,33 @@ def test_asha_nan_never_promotes_and_never_poisons_the_cutoff() -> None:
     assert asha.on_result(4, 1, 0.6) is S
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_asha_nan_peers_never_raise_how_many_a_rung_keeps(bad: float) -> None:
+    """Issue 15.2: six NaN peers at a rung must not let 0.8 and 0.7 through with 0.9."""
+    asha = AshaScheduler(Goal.MAX, max_resource=9, grace_period=1, reduction_factor=3)
+    assert [asha.on_result(t, 1, bad) for t in range(1, 7)] == [S] * 6
+    assert [asha.on_result(t, 1, v) for t, v in ((7, 0.9), (8, 0.8), (9, 0.7))] == [C, S, S]
+    clean = AshaScheduler(Goal.MAX, max_resource=9, grace_period=1, reduction_factor=3)
+    assert [clean.on_result(t, 1, v) for t, v in ((7, 0.9), (8, 0.8), (9, 0.7))] == [C, S, S]
+
+
+def test_asha_a_trial_stopped_for_nan_stays_stopped_and_unrecorded() -> None:
+    asha = AshaScheduler(Goal.MAX, max_resource=9, grace_period=1, reduction_factor=3)
+    assert asha.on_result(1, 1, math.nan) is S
+    assert asha.on_result(1, 2, 5.0) is S  # a value arriving while it is being stopped
+    assert asha.on_result(2, 1, 0.9) is C
+    assert asha.on_result(3, 1, 0.8) is S  # rung 1 holds 0.9 and 0.8 only: keeps one
+
+
+def test_hyperband_leaves_nan_out_of_its_rungs_too() -> None:
+    band = HyperbandScheduler(Goal.MAX, max_resource=9, grace_period=1, reduction_factor=3)
+    first = [t for t in range(1, 200) if band.bracket_of(t) == 0][:9]
+    for trial in first[:6]:
+        assert band.on_result(trial, 1, math.nan) is S
+    decisions = [band.on_result(t, 1, v) for t, v in zip(first[6:], (0.9, 0.8, 0.7), strict=True)]
+    assert decisions == [C, S, S]
+
+
 def test_trials_that_finish_before_a_rung_never_enter_it() -> None:
     asha = AshaScheduler(Goal.MIN, max_resource=27, grace_period=3, reduction_factor=3)
     asha.on_result(1, 1, 0.1)

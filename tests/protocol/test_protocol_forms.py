@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from protocol_support import parse_lines
 
-from app.engine.protocol import MetricRegex, MetricReport, render_command
+from app.engine.params import flatten
+from app.engine.protocol import MetricRegex, MetricReport
+from app.engine.records import TrialSpec
+from app.remote.snapshot import take_snapshot
+from app.remote.trial_dir import prepare_trial_dir
+
+AUPTIMIZER = Path(__file__).resolve().parents[1] / "data" / "auptimizer"
 
 REGEXES = [MetricRegex.compile("val_acc", r"val_acc=([0-9.eE+-]+)", r"epoch=(\d+)")]
 FORMS = {
@@ -38,16 +48,34 @@ def test_form_delivers_the_metric(form: str, make_trial: Callable[..., dict[str,
     assert parse_lines(lines, kpi="val_acc", regexes=REGEXES) == [EXPECTED[form]]
 
 
-def test_auptimizer_style_script_gets_params_file_as_last_argument(
-    make_trial: Callable[..., dict[str, str]]
-) -> None:
-    env = make_trial({"x": 0.5})
-    code = ("import json, sys; p = json.load(open(sys.argv[-1]))['dotted']; "
-            "print('\\n#Auptimizer:%s' % (p['x'] * 2), file=sys.stderr)")
-    template = "{python} -c {code} {params_file}"
-    command = render_command(template, {"python": sys.executable, "code": code},
-                             env["SWEEPLAB_PARAMS"])
-    result = subprocess.run(["/bin/sh", "-c", command], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, timeout=30, check=False)
-    assert result.returncode == 0, result.stdout
-    assert parse_lines(result.stdout.splitlines(), kpi="score") == [MetricReport("score", 1.0)]
+@pytest.mark.parametrize(("optimizer", "expected"), [
+    ({"_name": "adam", "beta1": 0.9}, 0.25 + 0.064),
+    ({"_name": "sgd", "momentum": 0.5}, 0.25 + 0.064 + 0.5),
+])
+def test_an_auptimizer_script_runs_unchanged_with_aup_params(
+        tmp_path: Path, optimizer: dict[str, Any], expected: float) -> None:
+    """Issue 15.12: an Auptimizer script reads top-level keys of the JSON file in argv[1].
+
+    The trial directory is made by the executors' own code; the script and its ``aup``
+    module are Auptimizer's, not a line changed.
+    """
+    code = tmp_path / "code"
+    code.mkdir()
+    for name in ("train.py", "aup.py"):
+        shutil.copy(AUPTIMIZER / name, code / name)
+    snapshot = take_snapshot(code, tmp_path / "snaps")
+    params = {"x": 0.5, "units": 64, "optimizer": optimizer}
+    spec = TrialSpec(1, 1, "{python} train.py {aup_params}", params, snapshot)
+    trial_dir = tmp_path / "trial"
+    command, env = prepare_trial_dir(trial_dir, spec, sys.executable, tmp_path / "no-sdk", ())
+    assert command.endswith(f"train.py {trial_dir / 'auptimizer.json'}")
+    result = subprocess.run(["/bin/sh", "-c", command], cwd=trial_dir / "code", env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    reports = parse_lines(result.stderr.splitlines(), kpi="loss")
+    assert len(reports) == 1 and isinstance(reports[0], MetricReport)
+    assert reports[0].value == pytest.approx(expected)
+    written = json.loads((trial_dir / "auptimizer.json").read_text())
+    assert written == flatten(params)  # dotted names as top-level keys
+    assert json.loads((trial_dir / "params.json").read_text()) == {
+        "nested": params, "dotted": flatten(params)}  # the SDK's file is unchanged

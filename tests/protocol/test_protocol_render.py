@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.engine.experiment import experiment_from_dict
 from app.engine.protocol import placeholders, render_command, value_text
 
 ARGV_DUMP = "import json, sys; print(json.dumps(sys.argv[1:]))"
@@ -124,6 +125,21 @@ def test_params_file_clash_is_refused() -> None:
     with pytest.raises(ValueError, match=r"\{params_file\} is also a parameter's name"):
         render_command("run {params_file}", {"params_file": "x"}, "p.json")
     assert render_command("run {lr}", {"params_file": "x", "lr": 1}, "p.json") == "run 1"
+
+
+def test_aup_params_names_the_auptimizer_file() -> None:
+    command = render_command("{python} train.py {aup_params}", {"python": "py"},
+                             "/t 1/params.json", "/t 1/auptimizer.json")
+    assert command == "py train.py '/t 1/auptimizer.json'"
+    with pytest.raises(ValueError, match=r"\{aup_params\} is also a parameter's name"):
+        render_command("run {aup_params}", {"aup_params": 1}, "p.json", "a.json")
+
+
+def test_an_experiment_may_use_aup_params(tmp_path: Path) -> None:
+    doc = {"version": 1, "name": "aup", "code_dir": str(tmp_path),
+           "command": "{python} train.py {aup_params}", "kpi": {"name": "loss"},
+           "space": {"version": 1, "space": [{"name": "x", "type": "number", "default": 1}]}}
+    assert experiment_from_dict(doc, tmp_path).command.endswith("{aup_params}")
 
 
 def test_template_must_be_text() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from remote_support import PYTHON, Events, group_gone, spec, write
 
-from app.engine.params import params_document
+from app.engine.params import flatten, params_document
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.gpu import NoFreeSlot
 from app.remote.launcher import read_pid_file, signal_group
@@ -54,7 +54,7 @@ def test_trial_gets_its_files_params_environment_and_sdk(
 ) -> None:
     executor = make()
     params = {"optimizer": {"_name": "adam", "lr": 0.01}, "name": "a b; echo pwned"}
-    executor.submit(spec(snap, CMD + " env {name} {params_file}", 3, params=params,
+    executor.submit(spec(snap, CMD + " env {name} {params_file} {aup_params}", 3, params=params,
                          env={"MY_VAR": "mine", "PYTHONUNBUFFERED": "0"}, max_epochs=12))
     events = Events(executor)
     events.wait_end(3)
@@ -65,7 +65,9 @@ def test_trial_gets_its_files_params_environment_and_sdk(
     assert started.gpus == () and started.host == "local" and exited.exit_code == 0
     (line,) = [line for line in events.lines(3) if line.startswith("ENV ")]
     doc = json.loads(line[4:])
-    assert doc["argv"] == ["a b; echo pwned", str(trial_dir / "params.json")]
+    assert doc["argv"] == ["a b; echo pwned", str(trial_dir / "params.json"),
+                           str(trial_dir / "auptimizer.json")]
+    assert json.loads((trial_dir / "auptimizer.json").read_text()) == flatten(params)
     assert doc["cwd"] == str(trial_dir / "code")
     assert doc["params"] == params_document(params)
     assert doc["lr"] == 0.01 and doc["sdk"] == str(trial_dir / "sdk" / "sweeplab.py")
@@ -76,7 +78,8 @@ def test_trial_gets_its_files_params_environment_and_sdk(
     assert (env["PYTHONUNBUFFERED"], env["CUDA_VISIBLE_DEVICES"]) == ("1", "")
     assert env["PYTHONPATH"].split(":")[0] == str(trial_dir / "sdk")
     assert sorted(p.name for p in trial_dir.iterdir()) == [
-        "code", "exit_code", "launch.sh", "output.log", "params.json", "pid", "sdk"]
+        "auptimizer.json", "code", "exit_code", "launch.sh", "output.log", "params.json",
+        "pid", "sdk"]
 
 
 def test_gpus_from_nvidia_smi_are_shared_out(

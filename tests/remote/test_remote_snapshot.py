@@ -175,10 +175,46 @@ def test_refusals_name_the_problem(tmp_path: Path) -> None:
         ("/logs", "logs/a.txt", True),
         ("/logs", "src/logs/a.txt", False),  # anchored
         ("runs/**/*.pt", "runs/1/2/m.pt", True),
-        ("build/\n!build/keep.txt", "build/keep.txt", False),
+        ("build/\n!build/keep.txt", "build/keep.txt", True),  # git: no re-include
+        ("build/*\n!build/keep.txt", "build/keep.txt", False),
         ("build/\n!build/keep.txt", "build/other.txt", True),
         ("# comment\n\n", "# comment", False),
     ],
 )
 def test_ignore_patterns(patterns: str, path: str, ignored: bool) -> None:
     assert is_ignored(path, parse_ignore(patterns)) is ignored
+
+
+# Where the old ".sweeplabignore" dialect and gitignore disagreed (issue 15.15).
+_DIALECT_CASES = [
+    ("runs/*.pt", ["runs/m.pt", "runs/a/m.pt"]),  # * does not cross /
+    ("runs/**/*.pt", ["runs/m.pt", "runs/a/b/m.pt", "other/m.pt"]),  # ** matches no folder too
+    ("logs/\n!logs/keep.txt", ["logs/keep.txt", "logs/other.txt"]),  # no re-include
+    ("logs/*\n!logs/keep.txt", ["logs/keep.txt", "logs/other.txt"]),
+    ("\\#notes\n\\!bang", ["#notes", "!bang", "notes"]),  # escaped # and !
+    ("doc/*.txt", ["doc/a.txt", "src/doc/a.txt"]),  # a middle / anchors
+    ("*.log  ", ["a.log", "b/c.log"]),  # trailing spaces dropped
+    ("a/**/b", ["a/b", "a/x/y/b", "c/a/b"]),
+    ("data/**\n!data/keep.txt", ["data/keep.txt", "data/x.bin"]),  # data itself not excluded
+    ("*\n!*/\n!*.py", ["a.py", "b.txt", "src/c.py", "src/d.txt"]),  # keep only .py files
+    ("src\n!src/a.py", ["src/a.py", "src/b.py", "a.py"]),
+    ("sub/\n!sub/", ["sub/a.py"]),
+]
+
+
+@pytest.mark.parametrize(("patterns", "paths"), _DIALECT_CASES)
+def test_sweeplabignore_agrees_with_git(tmp_path: Path, patterns: str, paths: list[str]) -> None:
+    """The same text as .gitignore (git decides) and as .sweeplabignore (we decide)."""
+    code = tmp_path / "code"
+    for rel in paths:
+        write(code / rel, "x\n")
+    write(code / ".gitignore", patterns + "\n")
+    git(code, "init", "-q")
+    kept_by_git = set(git(code, "ls-files", "--others", "--exclude-standard").splitlines())
+    expected = sorted(p for p in paths if p in kept_by_git)
+    (code / ".gitignore").rename(code / ".sweeplabignore")
+    plain = tmp_path / "plain"
+    (code / ".git").rename(tmp_path / "dotgit")  # outside git: only .sweeplabignore applies
+    code.rename(plain)
+    snap = take_snapshot(plain, tmp_path / "snaps")
+    assert sorted(m for m in members(snap) if m != ".sweeplabignore") == expected

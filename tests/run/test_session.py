@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.experiment import load_experiment
+from app.engine.search.base import Algorithm
 from app.engine.trial import ExperimentState, TrialState
 from app.session import Session, SessionError
 from tests.helpers import wait_until
@@ -85,6 +87,24 @@ def test_stop_restart_and_resume(session: Session, quadratic: Path) -> None:
     session.resume(record.id)  # completed: a resumed run has nothing left to do
     assert session.wait(record.id, 30)
     assert len(session.trials(record.id)) == before == 4
+
+
+def test_restart_refuses_a_searcher_the_space_cannot_take_before_dropping_trials(
+        session: Session, quadratic: Path) -> None:
+    """Issue 15.5: grid search on a continuous number deleted every trial, then refused."""
+    config = load_experiment(quadratic)
+    record = session.create(config)
+    session.start(record.id)
+    assert session.wait(record.id, 60)
+    wait_until(lambda: not session.is_running(record.id), what="the run to be released")
+    before = session.trials(record.id)
+    assert len(before) == 4
+    session.update(record.id, replace(config, algorithm=Algorithm.GRID))
+    with pytest.raises(SessionError, match=r"cannot restart with grid search: .*step.*"
+                                           r"no trial was dropped"):
+        session.restart(record.id)
+    assert session.trials(record.id) == before
+    assert session.experiment(record.id).state is ExperimentState.COMPLETED
 
 
 def test_rerun_of_a_finished_experiment_starts_it_for_that_trial(session: Session,

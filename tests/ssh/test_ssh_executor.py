@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.params import params_document
+from app.engine.params import flatten, params_document
 from app.engine.protocol import LineParser, MetricReport, ProgressReport
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.events import EventQueue
@@ -61,7 +61,7 @@ def test_trial_gets_its_files_params_environment_and_sdk(
 ) -> None:
     executor = make(profile)
     params = {"optimizer": {"_name": "adam", "lr": 0.01}, "name": "a b; echo pwned"}
-    executor.submit(spec(snap, CMD + " env {name} {params_file}", 3, params=params,
+    executor.submit(spec(snap, CMD + " env {name} {params_file} {aup_params}", 3, params=params,
                          env={"MY_VAR": "mine", "PYTHONUNBUFFERED": "0"}, max_epochs=12))
     events = Events(executor)
     events.wait_end(3)
@@ -72,7 +72,9 @@ def test_trial_gets_its_files_params_environment_and_sdk(
     assert (started.gpus, started.host, exited.exit_code) == ((), "lab1", 0)
     (line,) = [line for line in events.lines(3) if line.startswith("ENV ")]
     doc = json.loads(line[4:])
-    assert doc["argv"] == ["a b; echo pwned", str(where / "params.json")]
+    assert doc["argv"] == ["a b; echo pwned", str(where / "params.json"),
+                           str(where / "auptimizer.json")]
+    assert json.loads((where / "auptimizer.json").read_text()) == flatten(params)
     assert doc["cwd"] == str(where / "code") and doc["params"] == params_document(params)
     assert doc["lr"] == 0.01 and doc["sdk"] == str(where / "sdk" / "sweeplab.py")
     env = doc["env"]
@@ -82,7 +84,8 @@ def test_trial_gets_its_files_params_environment_and_sdk(
     assert (env["PYTHONUNBUFFERED"], env["CUDA_VISIBLE_DEVICES"]) == ("1", "")
     assert env["PYTHONPATH"].split(":")[0] == str(where / "sdk")
     assert sorted(p.name for p in where.iterdir()) == [
-        "code", "exit_code", "launch.sh", "output.log", "params.json", "pid", "sdk"]
+        "auptimizer.json", "code", "exit_code", "launch.sh", "output.log", "params.json",
+        "pid", "sdk"]
 
 
 def test_hostile_parameter_values_reach_the_script_literally(

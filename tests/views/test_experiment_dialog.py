@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from app.engine.experiment import load_experiment
 from app.engine.schedulers import SchedulerName
+from app.engine.search.base import Algorithm
 from app.views.experiment_dialog import ExperimentDialog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +67,18 @@ def test_tpe_random_start_shows_auto_until_chosen(qtbot: QtBot, tmp_path: Path) 
     reopened = ExperimentDialog(config=dialog.config(), title="Settings")
     qtbot.addWidget(reopened)
     assert reopened.initial_random.value() == 12
+
+
+def test_settings_refuse_grid_for_a_continuous_space_as_it_is_chosen(qtbot: QtBot) -> None:
+    """Issue 15.5: the demo's space has continuous numbers, which grid cannot count."""
+    config = load_experiment(ROOT / "examples" / "quadratic" / "experiment.yaml")
+    dialog = ExperimentDialog(config=config, title="Settings")
+    qtbot.addWidget(dialog)
+    assert _ok(dialog)
+    dialog.algorithm.setCurrentText(Algorithm.GRID.value)
+    assert not _ok(dialog)
+    error = dialog._errors["algorithm"]
+    assert not error.isHidden()
+    assert error.text().startswith("grid cannot search this space: x: grid search needs a step")
+    dialog.algorithm.setCurrentText(Algorithm.RANDOM.value)
+    assert _ok(dialog) and error.isHidden()

@@ -9,6 +9,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
+from app.engine.errors import SpaceError
 from app.engine.space import space_from_dict, space_to_dict
 from app.engine.space.nodes import Distribution, NumberParam
 from app.views.space_editor import NodeKind, SpaceEditError, SpaceTreeModel
@@ -223,15 +224,40 @@ def test_number_edits_are_completed_sensibly() -> None:
     assert (node.auto, node.distribution, node.min, node.max) == (
         True, Distribution.UNIFORM, 0, 3.5)
     model.setData(at(model, "x", Column.SEARCH), {"distribution": "normal"})
-    assert (node.mu, node.sigma) == (2.5, 3.5 / 4)
+    # normal ignores min and max, which validation refuses: switching drops them
+    assert (node.mu, node.sigma, node.min, node.max) == (2.5, 3.5 / 4, None, None)
+    assert model.is_valid(), model.problems()
     model.setData(at(model, "x", Column.TYPE), "int")
-    assert (node.integer, node.default, node.min, node.max) == (True, 2, 0, 4)
+    assert (node.integer, node.default, node.mu) == (True, 2, 2)
     model.setData(at(model, "x", Column.SEARCH), {"distribution": "quniform"})
+    assert (node.min, node.max, node.mu, node.sigma) == (0, 3, None, None)
     assert node.step is None and node.effective_step() == 1
     assert model.is_valid(), model.problems()
+    model.setData(at(model, "x", Column.SEARCH), {"distribution": "randint", "step": 2})
+    assert model.problems()[0].message.startswith("step 2 has no effect on randint")
     model.setData(at(model, "x", Column.SEARCH), {"distribution": None})
-    assert (node.auto, node.distribution) == (False, None)
+    assert (node.auto, node.distribution, node.min, node.max, node.step) == (
+        False, None, None, None, None)
     assert at(model, "x", Column.SEARCH).data() == "fixed"
+    assert model.is_valid(), model.problems()
+
+
+@pytest.mark.parametrize(("fields", "node"), [
+    ({"sigma": 0.1}, number("drop", "uniform", min=0, max=0.5, sigma=0.1, default=0.2)),
+    ({"distribution": "randint", "min": 1, "max": 8, "step": 2, "default": 2},
+     number("drop", "randint", min=1, max=8, step=2, default=2)),
+])
+def test_the_editor_refuses_what_the_file_check_refuses(fields: dict[str, Any],
+                                                        node: dict[str, Any]) -> None:
+    """Issue 15.1: one validation function for both, so the same message."""
+    model = make_model(doc(number("drop", "uniform", min=0, max=0.5, default=0.2)))
+    assert model.is_valid()
+    model.set_fields(at(model, "drop"), **fields)
+    with pytest.raises(SpaceError) as caught:
+        space_from_dict(doc(node))
+    assert [str(p) for p in model.problems()] == [str(p) for p in caught.value.problems]
+    assert "has no effect on" in model.problems()[0].message
+    assert at(model, "drop", Column.SEARCH).data(Qt.ItemDataRole.ToolTipRole)
 
 
 def test_choice_values_edit_keeps_the_default_among_them() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,18 @@ from pytestqt.qtbot import QtBot
 
 from app.engine.docio import DocumentError
 from app.engine.errors import SpaceError
+from app.engine.experiment import load_experiment
+from app.engine.search.base import Algorithm
 from app.engine.space import space_from_dict, space_to_dict
 from app.engine.space.files import SpaceFormat, load_space
+from app.views.panels import ExperimentPanels
 from app.views.space_editor import NodeKind, Placement, SpaceEditor
 from app.views.space_editor.cells import Column
 from app.views.space_editor.editors import NumberRangeEditor, NumberSpinBox, ValuesEditor
+from app.views.space_editor.preview import ERROR_STYLE, MUTED_STYLE
 from tests.engine.spaces import EVERY_KIND, GRIDDABLE, GRIDDABLE_SIZE
+
+ROOT = Path(__file__).resolve().parents[2]
 
 Key = Qt.Key
 
@@ -288,7 +295,13 @@ def test_preview_shows_ten_samples_and_the_grid_size(qtbot: QtBot, editor: Space
     editor.model.set_fields(editor.model.index_for_path("drop"), distribution="uniform",
                             step=None)
     qtbot.waitUntil(lambda: preview.grid_label.text().startswith(
-        "Grid search not possible: drop: grid search needs a step"), timeout=2000)
+        "Grid size: not countable (other algorithms sample it; grid search would need: "
+        "drop: grid search needs a step"), timeout=2000)
+    assert preview.grid_label.styleSheet() == MUTED_STYLE  # information, not a problem
+    editor.set_algorithm(Algorithm.GRID)
+    assert preview.grid_label.text().startswith(
+        "Grid search not possible: drop: grid search needs a step")
+    assert preview.grid_label.styleSheet() == ERROR_STYLE
     assert preview.table.rowCount() == 10  # random sampling still works
     editor.model.set_fields(editor.model.index_for_path("drop"), min=2.0)
     qtbot.waitUntil(lambda: preview.table.rowCount() == 0, timeout=2000)
@@ -370,6 +383,19 @@ def test_range_editor_switches_between_bounds_and_mu_sigma(qtbot: QtBot) -> None
     assert widget.fields() == {"distribution": None, "step": None}
 
 
+def test_range_editor_offers_no_step_where_a_step_has_no_effect(qtbot: QtBot) -> None:
+    widget = NumberRangeEditor()
+    qtbot.addWidget(widget)
+    widget.set_fields({"distribution": "quniform", "min": 0, "max": 8, "step": 2},
+                      integer=True)
+    assert widget.step.isEnabled() and widget.fields()["step"] == 2
+    widget.distribution.setCurrentIndex(widget.distribution.findText("randint"))
+    assert not widget.step.isEnabled()
+    assert widget.fields() == {"distribution": "randint", "min": 0, "max": 8, "step": None}
+    widget.distribution.setCurrentIndex(0)  # fixed
+    assert not widget.step.isEnabled() and widget.fields()["step"] is None
+
+
 def test_values_editor_adds_and_removes(qtbot: QtBot) -> None:
     widget = ValuesEditor()
     widget.set_values([16, 32.5, "x"])
@@ -378,3 +404,19 @@ def test_values_editor_adds_and_removes(qtbot: QtBot) -> None:
     widget.remove_current()
     widget.add_value("64")
     assert widget.values() == ["16", "x", "64"]
+
+
+def test_a_demo_searched_by_tpe_shows_grid_facts_as_information(qtbot: QtBot) -> None:
+    """Issue 15.14: the demo uses TPE; its continuous numbers are no grid problem."""
+    config = load_experiment(ROOT / "examples" / "quadratic" / "experiment.yaml")
+    panels = ExperimentPanels()
+    qtbot.addWidget(panels.space)
+    panels.show(config, [], [])
+    label = panels.space.preview.grid_label
+    assert label.text().startswith("Grid size: not countable (tpe samples it; grid search "
+                                   "would need: x: grid search needs a step")
+    assert label.styleSheet() == MUTED_STYLE
+    assert "not possible" not in label.text()
+    panels.show(replace(config, algorithm=Algorithm.GRID), [], [])
+    assert label.text().startswith("Grid search not possible: x:")
+    assert label.styleSheet() == ERROR_STYLE

@@ -5,7 +5,8 @@ Rungs sit at ``grace * eta**k`` below the max resource. When a trial reaches a
 rung its value is recorded there; it continues only if it is in the top
 ``1/eta`` of the values recorded at that rung so far (itself included), as in
 Ray Tune's implementation. Values are scored so that higher is better for either
-goal; ties at the cutoff continue.
+goal; ties at the cutoff continue. A NaN or infinite value stops its trial and is
+never recorded, so it cannot raise how many trials a rung keeps.
 
 A rung holding fewer than ``eta`` values cannot tell the top ``1/eta`` apart, so
 the first trial to reach it always goes on: with few workers, the first trials
@@ -37,19 +38,25 @@ class _Bracket:
             milestones.append(resource)
             resource *= eta
         self.eta = eta
+        self.unscored: set[int] = set()  # trials stopped for a NaN or infinite value
         # highest rung first: (milestone, each trial's score there)
         self.rungs: list[tuple[int, dict[int, float]]] = [
             (m, {}) for m in reversed(milestones)]
 
     def on_result(self, trial: int, step: int, value: float) -> Decision:
+        if trial in self.unscored:
+            return Decision.STOP  # its later values come too late to count
         for index, (milestone, recorded) in enumerate(self.rungs):  # highest rung first
             if step < milestone:
                 continue
             if trial in recorded:
                 return Decision.CONTINUE  # decided at this rung already
-            recorded[trial] = value
-            if value == -math.inf:  # NaN or infinite: never promoted, counted as worst
+            if value == -math.inf:
+                # NaN or infinite: stopped, and never recorded, so it neither
+                # promotes the trial nor enlarges the number kept at the rung
+                self.unscored.add(trial)
                 return Decision.STOP
+            recorded[trial] = value
             if not self._in_top(recorded, value):
                 return Decision.STOP
             if len(recorded) >= self.eta:

@@ -3,8 +3,13 @@
 NNI has no plain groups: on export a group's children become dotted keys
 (``first_dense.neurons``); on import dotted keys are nested back into groups,
 so export -> import keeps the tree. A fixed (non-auto) value exports as a
-one-value ``choice``. NNI's quantised numbers are floats, so an integer number
-exported with ``quniform`` comes back as a float; randint keeps integers.
+one-value ``choice``. An integer number keeps being one: it is written with
+whole numbers (``[16, 256, 16]``) and a quantised entry whose bounds and step are
+whole numbers written as such (not ``16.0``) is read back as an integer; a float
+number is written with floats. What NNI's format cannot carry is told by
+:func:`nni_losses`: defaults (a number comes back with the middle of its range,
+a choice with its first value), and what a fixed node would search (its
+distribution, the other values or branches of a fixed choice).
 """
 
 from __future__ import annotations
@@ -121,6 +126,9 @@ def _entry(name: str, spec: object, path: str, problems: list[Problem],
 
 def _number(name: str, dist: Distribution, value: list[float]) -> NumberParam:
     node = NumberParam(name, auto=True, distribution=dist)
+    if dist.is_quantised and _written_whole(value[2]) and (
+            dist.is_gaussian or all(_written_whole(v) for v in value[:2])):
+        node.integer = True  # how to_nni writes an integer number
     if dist is Distribution.RANDINT:
         node.min, node.max, node.integer = int(value[0]), int(value[1]) - 1, True
         node.default = node.min
@@ -141,7 +149,14 @@ def _number(name: str, dist: Distribution, value: list[float]) -> NumberParam:
             node.default = multiple((bounds[0] + bounds[1]) // 2, value[2])
         elif dist.is_gaussian and value[2] > 0 and math.isfinite(node.default / value[2]):
             node.default = multiple(round(node.default / value[2]), value[2]) or value[2]
+    if node.integer and math.isfinite(node.default):
+        node.default = round(node.default)
     return node
+
+
+def _written_whole(value: float) -> bool:
+    """An int in the JSON (``16``), not a float that happens to be whole (``16.0``)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _choice(name: str, values: list[Any], path: str, problems: list[Problem],
@@ -213,9 +228,71 @@ def _export_number(node: NumberParam) -> dict[str, Any]:
     if not node.auto or dist is None:
         return {"_type": "choice", "_value": [node.default]}
     if dist is Distribution.RANDINT:
-        return {"_type": "randint", "_value": [node.min, (node.max or 0) + 1]}
+        return {"_type": "randint", "_value": [int(node.min or 0), int(node.max or 0) + 1]}
     first, second = (node.mu, node.sigma) if dist.is_gaussian else (node.min, node.max)
-    value: list[Any] = [first, second]
+    whole = node.gives_int and not dist.is_gaussian
+    value: list[Any] = [_written(first, whole), _written(second, whole)]
     if dist.is_quantised:
-        value.append(node.effective_step())
+        value.append(_written(node.effective_step(), node.gives_int))
     return {"_type": dist.value, "_value": value}
+
+
+def _written(value: float | int | None, whole: bool) -> float | int:
+    """An int for an integer number's bounds and step, a float for everything else."""
+    return int(value or 0) if whole else float(value or 0)
+
+
+def nni_losses(space: Space) -> list[str]:
+    """What writing ``space`` as an NNI search space loses, one line per node and field.
+
+    Found by reading the export back: NNI's format has no defaults, and a fixed
+    node is written as its one value.
+    """
+    try:
+        back = from_nni(to_nni(space))
+    except SpaceError as exc:  # pragma: no cover - every valid space reads back
+        return [f"the NNI file does not read back: {exc}"]
+    found = dict(back.walk())
+    out: list[str] = []
+    for path, node in space.walk():
+        other = found.get(path)
+        if other is None:
+            out.append(f"{path}: left out (a branch a fixed choice does not take)")
+        elif type(other) is not type(node):
+            out.append(f"{path}: a fixed {node.kind_label} comes back as a "
+                       f"{other.kind_label} of its one value")
+        else:
+            out.extend(f"{path}: {key} {_shown(old)} comes back as {_shown(new)}"
+                       for key, old, new in _changed_fields(node, other))
+    return out
+
+
+def _changed_fields(node: Node, other: Node) -> list[tuple[str, object, object]]:
+    """Fields that differ in meaning (a number's effective distribution and step)."""
+    if isinstance(node, NumberParam) and isinstance(other, NumberParam):
+        pairs: list[tuple[str, object, object]] = [
+            ("integer", node.gives_int, other.gives_int),
+            ("distribution", node.effective_distribution(), other.effective_distribution()),
+            ("step", _step(node), _step(other)),
+            *((key, getattr(node, key), getattr(other, key))
+              for key in ("min", "max", "mu", "sigma", "default")),
+        ]
+    elif isinstance(node, Choice) and isinstance(other, Choice):
+        pairs = [("default", node.default, other.default)]
+        if node.kind is not ChoiceKind.GROUPS:
+            pairs.append(("values", node.values, other.values))
+    else:
+        pairs = [("default", getattr(node, "default", None), getattr(other, "default", None))]
+    return [(key, old, new) for key, old, new in pairs if old != new]
+
+
+def _step(node: NumberParam) -> float | int | None:
+    return None if node.effective_distribution() is Distribution.RANDINT else node.effective_step()
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, Distribution | ChoiceKind):
+        return str(value.value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "none" if value is None else describe(value)

@@ -98,8 +98,10 @@ class NumberParam(Node):
 
     Bounded distributions use ``min``/``max`` (inclusive, in real units also for
     the log ones); gaussian ones use ``mu``/``sigma`` (of the log for lognormal).
-    ``step`` is hyperopt's ``q``: values are multiples of it. An integer number
-    without a step has step 1, and ``randint`` always gives integers.
+    ``step`` is hyperopt's ``q``: values are multiples of it, whatever the
+    distribution is called (``uniform`` with a step samples as ``quniform``). An
+    integer number without a step has step 1, and ``randint`` always gives
+    integers. Which fields each distribution refuses: :mod:`app.engine.space.validate`.
     """
 
     default: float | int = 0
@@ -122,9 +124,10 @@ class NumberParam(Node):
         return self.integer or self.distribution is Distribution.RANDINT
 
     def effective_distribution(self) -> Distribution | None:
-        """The distribution actually sampled: integers without a step are quantised by 1."""
+        """The distribution actually sampled: a step, or being an integer (step 1),
+        quantises it (``uniform`` with a step is ``quniform``)."""
         dist = self.distribution
-        if dist is not None and self.integer and self.step is None:
+        if dist is not None and (self.integer or self.step is not None):
             return dist.quantised()
         return dist
 

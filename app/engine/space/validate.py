@@ -1,4 +1,29 @@
-"""Checks of a space tree; every problem is named by its dotted tree path."""
+"""Checks of a space tree; every problem is named by its dotted tree path.
+
+The file check (:func:`app.engine.space.document.space_from_dict`) and the space
+editor both call :func:`validate`, so they refuse the same things. No field is
+accepted without an effect; for a number:
+
+=============  ===============================================================
+field          meaning, or why it is refused
+=============  ===============================================================
+distribution   what AUTO searches; none: a fixed number (then min, max, mu,
+               sigma and step are refused: nothing would use them)
+min, max       bounds of uniform, loguniform, randint and their q-variants;
+               refused on the gaussian ones (normal, lognormal: unbounded)
+mu, sigma      of normal and lognormal (of the log); refused on bounded ones
+step           values are multiples of it: ``uniform`` with a step samples as
+               ``quniform`` (likewise loguniform, normal, lognormal); refused on
+               randint, which takes every whole number
+integer        values are whole numbers (step 1 when none is set)
+default        the value used while AUTO is off; inside [min, max]
+=============  ===============================================================
+
+A distribution is kept while AUTO is off (switching AUTO on searches it again),
+and is checked the same. A string cannot be AUTO (a choice of strings is the
+searched form); ``values`` belong to choices only (the file reader refuses fields a
+kind does not have).
+"""
 
 from __future__ import annotations
 
@@ -75,7 +100,13 @@ def number_problems(node: NumberParam) -> list[str]:
     if dist is None:
         if node.auto:
             out.append("auto needs a distribution (uniform, loguniform, ...)")
+        unused = _set_fields(node, ignored_fields(None))
+        if unused:
+            out.append(f"{_fields_text(unused)} {_have(unused)} no effect on a fixed number "
+                       "(no distribution): remove "
+                       f"{'it' if len(unused) == 1 else 'them'}, or choose a distribution")
         return out
+    out.extend(_unused_problems(node, dist))
     if dist.is_gaussian:
         for key in ("mu", "sigma"):
             if getattr(node, key) is None:
@@ -91,6 +122,46 @@ def number_problems(node: NumberParam) -> list[str]:
     if not out:
         out.extend(_span_problems(node, dist))
     return out
+
+
+def ignored_fields(dist: Distribution | None) -> tuple[str, ...]:
+    """The number fields ``dist`` has no use for (None: a fixed number); set, they
+    are refused."""
+    if dist is None:
+        return ("min", "max", "mu", "sigma", "step")
+    unused = ("min", "max") if dist.is_gaussian else ("mu", "sigma")
+    return (*unused, "step") if dist is Distribution.RANDINT else unused
+
+
+def _unused_problems(node: NumberParam, dist: Distribution) -> list[str]:
+    """Fields that ``dist`` would ignore, refused with the reason."""
+    out: list[str] = []
+    unused = _set_fields(node, ignored_fields(dist))
+    params = [key for key in unused if key != "step"]
+    if params:
+        what = (f"{_fields_text(params)} {_have(params)} no effect on {dist.value}, "
+                + ("which is unbounded (set by mu and sigma)" if dist.is_gaussian
+                   else "which is bounded by min and max"))
+        fix = ("a bounded distribution such as uniform" if dist.is_gaussian
+               else "normal or lognormal")
+        out.append(f"{what}: remove {'it' if len(params) == 1 else 'them'}, or choose {fix}")
+    if "step" in unused:
+        out.append(f"step {node.step} has no effect on randint, which takes every whole "
+                   "number in [min, max]: remove it, or use quniform with integer for "
+                   "multiples of a step")
+    return out
+
+
+def _set_fields(node: NumberParam, keys: tuple[str, ...]) -> list[str]:
+    return [key for key in keys if getattr(node, key) is not None]
+
+
+def _fields_text(keys: list[str]) -> str:
+    return " and ".join(keys) if len(keys) <= 2 else ", ".join(keys[:-1]) + " and " + keys[-1]
+
+
+def _have(keys: list[str]) -> str:
+    return "has" if len(keys) == 1 else "have"
 
 
 def _span_problems(node: NumberParam, dist: Distribution) -> list[str]:
@@ -145,7 +216,9 @@ def _bounded_problems(node: NumberParam, dist: Distribution) -> list[str]:
     if not low <= node.default <= high:
         out.append(f"default {node.default} is outside [{low}, {high}]")
     step = node.effective_step()
-    quantised = dist.is_quantised or dist is Distribution.RANDINT or node.integer
+    effective = node.effective_distribution()
+    quantised = effective is not None and (effective.is_quantised
+                                          or effective is Distribution.RANDINT)
     if quantised and step is not None and step > 0 and node.grid_bounds() is None:
         out.append(f"no multiple of step {step} lies in [{low}, {high}]")
     return out

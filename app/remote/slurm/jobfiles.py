@@ -8,6 +8,7 @@ from app.engine.records import TrialSpec
 from app.remote.launcher import (
     PARAMS_FILE,
     SDK_DIR,
+    aup_params_json,
     command_line,
     params_json,
     trial_environment,
@@ -42,7 +43,7 @@ def job_files(profile: ClusterProfile, spec: TrialSpec, trial_dir: str, *, pytho
     env.pop("CUDA_VISIBLE_DEVICES", None)  # Slurm sets it for the GPUs it allocates
     text = trial_command(command, env, profile.setup, f"{trial_dir}/{SDK_DIR}",
                          keep_server_pythonpath="PYTHONPATH" not in spec.env)
-    files = trial_files(document, sdk_name, sdk)
+    files = trial_files(document, sdk_name, sdk, aup_params_json(spec.params))
     files += [PayloadFile(JOB_FILE, job_script(trial_dir).encode("utf-8"), 0o755),
               PayloadFile(COMMAND_FILE, text.encode("utf-8"))]
     options = sbatch_options(profile, job_name=job_name(spec.experiment_id, spec.trial_id),

@@ -10,6 +10,7 @@ from app.engine.records import TrialSpec
 from app.remote.launcher import (
     PARAMS_FILE,
     SDK_DIR,
+    aup_params_json,
     command_line,
     params_json,
     trial_environment,
@@ -54,7 +55,8 @@ def launch_payload(profile: ServerProfile, hello: Hello, spec: TrialSpec, trial_
     env = trial_environment(spec, Path(trial_dir), gpus, {})
     text = trial_command(command, env, profile.setup, f"{trial_dir}/{SDK_DIR}",
                          keep_server_pythonpath="PYTHONPATH" not in spec.env)
-    files = pack_payload(trial_files(document, sdk.name, sdk.data))
+    files = pack_payload(trial_files(document, sdk.name, sdk.data,
+                                     aup_params_json(spec.params)))
     cmd_bytes = text.encode("utf-8")
     exec_line = launch_command(hello.workdir, trial_dir, archive, len(files), len(cmd_bytes),
                                places_arg(gpus, profile.trials_per_gpu))

@@ -52,7 +52,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.remote.gpu import QUERY
-from app.remote.launcher import LAUNCH_FILE, LAUNCH_SCRIPT, PARAMS_FILE, SDK_DIR
+from app.remote.launcher import (
+    AUP_PARAMS_FILE,
+    LAUNCH_FILE,
+    LAUNCH_SCRIPT,
+    PARAMS_FILE,
+    SDK_DIR,
+)
 
 HELPER_DIR = ".sweeplab"
 SNAPSHOT_DIR = "snapshots"
@@ -335,9 +341,11 @@ class PayloadFile:
     mode: int = 0o644
 
 
-def trial_files(params_json: str, sdk_name: str | None, sdk: bytes | None) -> list[PayloadFile]:
+def trial_files(params_json: str, sdk_name: str | None, sdk: bytes | None,
+                aup_params_json: str = "{}") -> list[PayloadFile]:
     """The files every trial directory gets besides ``code/`` and the wrapper's output."""
     files = [PayloadFile(PARAMS_FILE, params_json.encode("utf-8")),
+             PayloadFile(AUP_PARAMS_FILE, aup_params_json.encode("utf-8")),
              PayloadFile(LAUNCH_FILE, LAUNCH_SCRIPT.encode("utf-8"), 0o755)]
     if sdk_name is not None and sdk is not None:
         files.append(PayloadFile(f"{SDK_DIR}/{sdk_name}", sdk))

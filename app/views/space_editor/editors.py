@@ -153,7 +153,9 @@ class NumberRangeEditor(QWidget):
         """The distribution and the parameters it uses (the others are left as they are)."""
         self._keep()
         dist = _distribution(self.distribution.currentData())
-        out: dict[str, Any] = {"distribution": dist, "step": self.step.number()}
+        stepped = dist is not None and dist is not Distribution.RANDINT
+        out: dict[str, Any] = {"distribution": dist,
+                               "step": self.step.number() if stepped else None}
         keys = ("mu", "sigma") if dist is not None and dist.is_gaussian else ("min", "max")
         if dist is not None:
             out.update({key: self._values.get(key) for key in keys})
@@ -187,6 +189,8 @@ class NumberRangeEditor(QWidget):
         self.high.set_number(self._values.get(high))
         for widget in (self.low, self.high, self.low_label, self.high_label):
             widget.setEnabled(dist is not None)
+        # randint takes every whole number, a fixed number nothing: no step for them
+        self.step.setEnabled(dist is not None and dist is not Distribution.RANDINT)
 
 
 def _distribution(value: object) -> Distribution | None:

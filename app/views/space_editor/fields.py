@@ -5,8 +5,9 @@ line edits, numbers from spin boxes, enum members) into the exact field values
 to store, or refuses with a :class:`SpaceEditError` naming the node and field.
 It also completes changes that would otherwise leave a node needlessly invalid:
 switching a number to searched gives it a range, a new distribution gets the
-parameters it needs (and no distribution means fixed), and a choice whose values
-change keeps a default among them.
+parameters it needs and loses those it would ignore (min and max on normal; no
+distribution means fixed, with none of them), and a choice whose values change
+keeps a default among them.
 Problems of the combination (min > max) are left to validation, which marks them.
 """
 
@@ -28,6 +29,7 @@ from app.engine.space.nodes import (
     Scalar,
     StringParam,
 )
+from app.engine.space.validate import ignored_fields
 from app.views.space_editor.tree import SpaceEditError, check_name
 
 NUMBER_FIELDS = ("min", "max", "mu", "sigma", "step")
@@ -210,6 +212,10 @@ def _complete_number(node: NumberParam, planned: dict[str, Any]) -> None:
         planned["auto"] = False  # "fixed": the default is used as a constant
     if "distribution" in planned and now("distribution") is not None:
         _fill_parameters(now("distribution"), now, planned)
+    if "distribution" in planned:
+        for key in ignored_fields(now("distribution")):
+            if key not in planned and now(key) is not None:
+                planned[key] = None  # validation would refuse it: it has no effect
 
 
 def _fill_parameters(dist: Distribution, now: Any, planned: dict[str, Any]) -> None:

@@ -15,14 +15,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.errors import Problem, SpaceError
+from app.engine.errors import Problem
 from app.engine.params import flatten
-from app.engine.search import Algorithm, GridSearcher, make_searcher
+from app.engine.search import Algorithm, GridSearcher, make_searcher, searcher_problems
 from app.engine.space.nodes import Space
 from app.views.space_editor.cells import format_number
 
 PREVIEW_COUNT = 10
 MUTED_STYLE = "color: #666;"
+ERROR_STYLE = "color: #c62828;"
 
 
 def sample_configurations(space: Space, count: int, seed: int) -> list[dict[str, Any]]:
@@ -37,19 +38,30 @@ def sample_configurations(space: Space, count: int, seed: int) -> list[dict[str,
     return out
 
 
-def grid_text(space: Space) -> str:
-    """``Grid size: 1,440 points`` or why grid search cannot enumerate the space."""
-    try:
+def grid_text(space: Space, algorithm: Algorithm | None = None) -> tuple[str, bool]:
+    """The grid facts of ``space`` and whether they are a problem for ``algorithm``.
+
+    ``Grid size: 1,440 points``, or why grid search cannot enumerate the space:
+    a problem (True) only when the experiment searches with grid; for any other
+    algorithm, or none chosen yet, a piece of information (False).
+    """
+    problems = searcher_problems(Algorithm.GRID, space)
+    if not problems:
         size = GridSearcher(space).size
-    except SpaceError as exc:
-        more = len(exc.problems) - 1
-        return (f"Grid search not possible: {exc.problems[0]}"
-                + (f" (and {more} more)" if more else ""))
-    return f"Grid size: {size:,} point{'s' if size != 1 else ''}"
+        return f"Grid size: {size:,} point{'s' if size != 1 else ''}", False
+    more = len(problems) - 1
+    reason = f"{problems[0]}" + (f" (and {more} more)" if more else "")
+    if algorithm is Algorithm.GRID:
+        return f"Grid search not possible: {reason}", True
+    used = "other algorithms sample it" if algorithm is None else f"{algorithm.value} samples it"
+    return f"Grid size: not countable ({used}; grid search would need: {reason})", False
 
 
 class SpacePreview(QWidget):
     """Ten random configurations (one row each, a column per dotted name) and the grid size.
+
+    ``algorithm`` is the experiment's searcher (None: not chosen); grid facts are a
+    problem only for grid search.
 
     Events:
         resampleRequested(): the person asked for other samples.
@@ -61,6 +73,7 @@ class SpacePreview(QWidget):
         super().__init__(parent)
         self.count = count
         self.seed = 0
+        self.algorithm: Algorithm | None = None
         self.samples: list[dict[str, Any]] = []
         self.title = QLabel(f"<b>{count} sampled configurations</b>")
         self.resample = QPushButton("Resample")
@@ -102,7 +115,9 @@ class SpacePreview(QWidget):
                                                      for column in self._columns().values())
                 self.message.setText("" if searched else
                                      "Nothing is searched yet: switch AUTO on for a parameter.")
-            self.grid_label.setText(grid_text(space))
+            text, is_problem = grid_text(space, self.algorithm)
+            self.grid_label.setText(text)
+            self.grid_label.setStyleSheet(ERROR_STYLE if is_problem else MUTED_STYLE)
         self.message.setVisible(bool(self.message.text()))
         self._fill()
 

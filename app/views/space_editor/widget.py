@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.errors import Problem, SpaceError
+from app.engine.search.base import Algorithm
 from app.engine.space.files import SpaceFormat, dump_space, load_space
 from app.engine.space.nodes import Choice, Space
 from app.views.space_editor.cells import Column
@@ -106,6 +107,11 @@ class SpaceEditor(QWidget):
             self.tree.setColumnWidth(column, self.tree.columnWidth(column) + 16)
         self._show_status()
         self._update_actions()
+        self.refresh_preview()
+
+    def set_algorithm(self, algorithm: Algorithm | None) -> None:
+        """The experiment's searcher: grid facts are a problem only for grid search."""
+        self.preview.algorithm = algorithm
         self.refresh_preview()
 
     def problems(self) -> list[Problem]:
