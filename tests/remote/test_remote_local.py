@@ -13,9 +13,10 @@ import pytest
 from remote_support import PYTHON, Events, group_gone, spec, write
 
 from app.engine.params import params_document
+from app.engine.processes import signal_group
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.gpu import NoFreeSlot
-from app.remote.launcher import read_pid_file, signal_group
+from app.remote.launcher import read_pid_file
 from app.remote.local import ExecutorClosed, LocalExecutor
 from app.remote.snapshot import take_snapshot
 from tests.helpers import proc_state, wait_until

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from remote_support import PYTHON, Events, spec, write
 
+from app.engine.processes import signal_group
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.gpu import NoFreeSlot
-from app.remote.launcher import read_pid_file, signal_group
+from app.remote.launcher import read_pid_file
 from app.remote.local import LocalExecutor
 from app.remote.slot_locks import SlotLocks
 from tests.helpers import wait_until
