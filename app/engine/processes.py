@@ -30,7 +30,10 @@ START_SLACK_S = 1.0
 """How far a process's creation time may be from the recorded start and still match
 (clock ticks are rounded, and the boot time psutil adds moves with clock steps)."""
 POLL_S = 0.02
-"""How often :func:`wait_gone` looks again."""
+"""How often :func:`wait_group_gone` and :func:`end_leftovers` look again."""
+LEFTOVER_GRACE_S = 5.0
+"""Seconds between the SIGTERM and the SIGKILL that end what a finished trial left
+running (:func:`end_leftovers`, and the SSH trial helper's shell twin)."""
 _ENDED = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 
@@ -123,7 +126,8 @@ def wait_group_gone(pgid: int, timeout: float) -> bool:
     return True
 
 
-def end_leftovers(leader: int, grace: float, kill_wait: float = 5.0) -> list[int]:
+def end_leftovers(leader: int, grace: float = LEFTOVER_GRACE_S,
+                  kill_wait: float = 5.0) -> list[int]:
     """End what a finished trial left running: every live process of the group or
     session ``leader`` led gets SIGTERM, and SIGKILL if still there after ``grace`` s.
 

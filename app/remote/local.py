@@ -25,7 +25,6 @@ from app.remote.events import EventQueue, drain
 from app.remote.gpu import probe_gpus
 from app.remote.launcher import (
     CODE_DIR,
-    KILL_WAIT_S,
     LOG_FILE,
     TrialProcess,
     launch,
@@ -360,15 +359,16 @@ class LocalExecutor:
 
     def _end_leftovers(self, run: _Run) -> None:
         """The trial's main command ended: end what it left running in its process
-        group or session (SIGTERM, SIGKILL after ``grace``), which may hold its slot
-        locks, before the slots are released (a batch system's rule, see the README)."""
+        group or session (SIGTERM, SIGKILL after
+        :data:`~app.engine.processes.LEFTOVER_GRACE_S`), which may hold its slot locks,
+        before the slots are released (a batch system's rule, see the README)."""
         if run.pid is None:
             return
         if run.proc is None:  # re-attached: the wrapper may be writing its last lines
             deadline = time.monotonic() + _WRAPPER_END_S
             while is_alive(run.pid, run.start_time) and time.monotonic() < deadline:
                 time.sleep(_MIN_DELAY_S)
-        left = end_leftovers(run.pid, self.grace, KILL_WAIT_S)
+        left = end_leftovers(run.pid)
         if left:
             log.info("%s: trial %s ended with %d of its processes still running; they "
                      "were ended: %s", self.name, run.trial_id, len(left),
