@@ -51,7 +51,12 @@ from pathlib import Path
 from typing import Any
 
 from app.engine.params import flatten, params_document
-from app.engine.processes import group_members, signal_group, wait_group_gone
+from app.engine.processes import (
+    LEFTOVER_GRACE_S,
+    group_members,
+    signal_group,
+    wait_group_gone,
+)
 from app.engine.protocol import (
     ENV_MAX_EPOCHS,
     ENV_PARAMS,
@@ -101,6 +106,55 @@ cd "$trial_dir" || exit "$status"
 printf '%s\n' "$status" >exit_code
 exit "$status"
 """
+
+END_LEFTOVERS_SH = r"""# Sweeplab: end what a finished trial left running. $w: the pid that
+# leads its process group or session (the wrapper's, or this shell's own). Every
+# process of that group or session but this shell gets SIGTERM, and SIGKILL if still there
+# after the grace. Not while another process with pid $w runs: that is the wrapper
+# still writing its end, or a process that got its pid later (then nothing of the
+# trial is left). Linux (/proc) only; sets i, m, n, f, st.
+runs() {
+    st=
+    read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+    set -f
+    set -- ${st##*) }
+    set +f
+    case $1 in Z|X|x) return 1 ;; esac
+}
+leftovers() {
+    m=
+    for f in /proc/[0-9]*/stat; do
+        st=
+        read -r st 2>/dev/null <"$f" || continue
+        set -f
+        set -- ${st##*) }
+        set +f
+        case $1 in Z|X|x) continue ;; esac
+        f=${f#/proc/}
+        f=${f%/stat}
+        if [ "$f" != $$ ] && { [ "$3" = "$w" ] || [ "$4" = "$w" ]; }; then m="$m $f"; fi
+    done
+    [ -n "$m" ]
+}
+still() {
+    n=
+    for f in $m; do if runs "$f"; then n="$n $f"; fi; done
+    m=$n
+    [ -n "$m" ]
+}
+if [ -n "$w" ] && [ -r /proc/self/stat ]; then
+    i=0
+    while [ "$w" != $$ ] && runs "$w" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done
+    if { [ "$w" = $$ ] || ! runs "$w"; } && leftovers; then
+        kill -s TERM $m 2>/dev/null
+        i=0
+        while [ "$i" -lt @STEPS@ ] && still; do sleep 0.05; i=$((i + 1)); done
+        if leftovers; then kill -s KILL $m 2>/dev/null; fi
+    fi
+fi
+""".replace("@STEPS@", str(round(LEFTOVER_GRACE_S / 0.05)))
+"""The shell twin of :func:`app.engine.processes.end_leftovers`, for the SSH trial helper
+and the Slurm job script (POSIX sh; ``/proc``, so Linux servers and clusters)."""
 
 
 @dataclass(frozen=True)

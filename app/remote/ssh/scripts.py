@@ -56,9 +56,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.engine.processes import LEFTOVER_GRACE_S
 from app.remote.gpu import QUERY
-from app.remote.launcher import LAUNCH_FILE, LAUNCH_SCRIPT, PARAMS_FILE, SDK_DIR
+from app.remote.launcher import (
+    END_LEFTOVERS_SH,
+    LAUNCH_FILE,
+    LAUNCH_SCRIPT,
+    PARAMS_FILE,
+    SDK_DIR,
+)
 
 HELPER_DIR = ".sweeplab"
 SNAPSHOT_DIR = "snapshots"
@@ -160,50 +165,16 @@ while [ ! -s exit_code ] && alive; do
     sleep "$iv"
     case $iv in 0.02) iv=0.05 ;; 0.05) iv=0.1 ;; 0.1) iv=0.2 ;; *) iv=0.5 ;; esac
 done
-# The main command ended: what it left running in its process group or session gets
-# SIGTERM, and SIGKILL after the grace. Not while a process with the wrapper's pid
-# runs: that is the wrapper still writing its end, or a process that got its pid
-# later (then nothing of the trial is left). Linux (/proc) only.
-runs() {
-    st=
-    read -r st <"/proc/$1/stat" 2>/dev/null || return 1
-    set -f
-    set -- ${st##*) }
-    set +f
-    case $1 in Z|X|x) return 1 ;; esac
-}
-leftovers() {
-    m=
-    for f in /proc/[0-9]*/stat; do
-        st=
-        read -r st <"$f" 2>/dev/null || continue
-        set -f
-        set -- ${st##*) }
-        set +f
-        case $1 in Z|X|x) continue ;; esac
-        if [ "$3" = "$w" ] || [ "$4" = "$w" ]; then f=${f#/proc/}; m="$m ${f%/stat}"; fi
-    done
-    [ -n "$m" ]
-}
 w=$p
 [ -n "$w" ] || { read -r w <pid; } 2>/dev/null || w=
-if [ -n "$w" ] && [ -r /proc/self/stat ]; then
-    i=0
-    while runs "$w" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done
-    if ! runs "$w" && leftovers; then
-        kill -s TERM $m 2>/dev/null
-        i=0
-        while [ "$i" -lt @LEFTOVER_STEPS@ ] && leftovers; do sleep 0.05; i=$((i + 1)); done
-        ! leftovers || kill -s KILL $m 2>/dev/null
-    fi
-fi
+@END_LEFTOVERS@
 code=
 [ ! -s exit_code ] || read -r code <exit_code
 size=
 [ ! -e output.log ] || size=$(wc -c <output.log)
 say end "$code" $size
 wait "$c"
-""".replace("@LEFTOVER_STEPS@", str(round(LEFTOVER_GRACE_S / STOP_STEP_S)))
+""".replace("@END_LEFTOVERS@\n", END_LEFTOVERS_SH)
 
 STOP_HELPER = r"""# Sweeplab stop helper (written by Sweeplab; see app/remote/ssh/scripts.py).
 d=$1
