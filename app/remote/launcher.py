@@ -109,10 +109,10 @@ exit "$status"
 
 END_LEFTOVERS_SH = r"""# Sweeplab: end what a finished trial left running. $w: the pid that
 # leads its process group or session (the wrapper's, or this shell's own). Every
-# process of that group or session but this shell gets SIGTERM, and SIGKILL if still there
-# after the grace. Not while another process with pid $w runs: that is the wrapper
-# still writing its end, or a process that got its pid later (then nothing of the
-# trial is left). Linux (/proc) only; sets i, m, n, f, st.
+# process of that group or session but this shell gets SIGTERM, and SIGKILL if
+# still there after the grace. Not while another process with pid $w runs: that is
+# the wrapper still writing its end, or a process that got its pid later (then
+# nothing of the trial is left). Linux (/proc) only; sets i, m, n, f, st.
 runs() {
     st=
     read -r st 2>/dev/null <"/proc/$1/stat" || return 1
@@ -260,14 +260,25 @@ _DEFAULT_SIGNALS = frozenset(
 
 
 def _file_actions(pass_fds: Sequence[int]) -> list[tuple[Any, ...]]:
-    """``posix_spawn`` file actions: ``pass_fds`` duplicated to numbers above every one
-    of them (a dup2'ed descriptor is inherited; the originals stay close-on-exec), then
-    stdin, stdout and stderr on ``/dev/null``."""
+    """``posix_spawn`` file actions: stdin, stdout and stderr on ``/dev/null`` and
+    ``pass_fds`` inherited, under other numbers (a dup2'ed descriptor is inherited; the
+    originals stay close-on-exec, so no process another thread starts meanwhile gets
+    them).
+
+    Where Python has ``POSIX_SPAWN_CLOSEFROM`` (3.13), ``pass_fds`` end up on 3, 4, ...
+    and every descriptor above them is closed, as ``close_fds`` does; before 3.13 a
+    descriptor this process inherited without close-on-exec (Python opens none such)
+    reaches the trial too.
+    """
     actions: list[tuple[Any, ...]] = []
-    target = max((*pass_fds, 2)) + 1
-    for fd in pass_fds:
-        actions.append((os.POSIX_SPAWN_DUP2, fd, target))
-        target += 1
+    above = max((*pass_fds, 2)) + 1  # above every source: no dup2 hits one not yet copied
+    for index, fd in enumerate(pass_fds):
+        actions.append((os.POSIX_SPAWN_DUP2, fd, above + index))
+    closefrom = getattr(os, "POSIX_SPAWN_CLOSEFROM", None)
+    if closefrom is not None:  # then down to 3, 4, ... (all still above 3 + n)
+        for index in range(len(pass_fds)):
+            actions.append((os.POSIX_SPAWN_DUP2, above + index, 3 + index))
+        actions.append((closefrom, 3 + len(pass_fds)))
     actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
     actions.append((os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0))
     actions.append((os.POSIX_SPAWN_DUP2, 1, 2))

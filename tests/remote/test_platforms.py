@@ -29,6 +29,6 @@ def test_ssh_and_slurm_import_without_posix_only_modules() -> None:
 def test_local_trials_are_refused_on_windows_with_what_to_do(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "name", "nt")
-    with pytest.raises(ValueError, match="cannot run on this computer itself on Windows.*"
-                                         "SSH server or a Slurm cluster"):
+    with pytest.raises(ValueError, match=r"cannot run on this computer itself on Windows.*"
+                                         r"SSH server or a Slurm cluster"):
         LocalExecutor(tmp_path / "work", gpus=[])
