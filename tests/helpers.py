@@ -150,16 +150,25 @@ def running(store: Store, experiment_id: int, gate: Path | None = None,
         pool.close()
 
 
+_FOREGROUND_APP = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'app'; runpy.run_module('app', run_name='__main__', alter_sys=True)")
+"""``python -m app`` with SIGINT handled as Python does when it starts with it at default."""
+
+
 @contextmanager
 def app_process(env: Mapping[str, str], *args: str | Path,
                 **popen: Any) -> Iterator[subprocess.Popen[str]]:
     """``python -m app *args`` started from the repository root with ``env``, its output
     piped as text unless ``popen`` says otherwise; killed and reaped on leaving if it
-    still runs, so a failing test leaves no app behind."""
+    still runs, so a failing test leaves no app behind.
+
+    It gets SIGINT as a terminal's foreground job does (Ctrl-C raises KeyboardInterrupt)
+    even when the tests run with SIGINT ignored (``make test &``, ``nohup``)."""
     options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
                                "text": True, **popen}
-    proc = subprocess.Popen([sys.executable, "-m", "app", *map(str, args)], cwd=ROOT,
-                            env=dict(env), **options)
+    proc = subprocess.Popen([sys.executable, "-c", _FOREGROUND_APP, *map(str, args)],
+                            cwd=ROOT, env=dict(env), **options)
     try:
         yield proc
     finally:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from app.engine.ports import StoreError
+from app.engine.processes import is_alive
 
 LEASE_SECONDS = 30.0
 """A driver not heard of for this long is gone; its experiment may be taken over."""
@@ -78,7 +78,7 @@ class Driver:
         """
         if self.host != socket.gethostname():
             return False
-        return self.pid == os.getpid() or not process_alive(self.pid)
+        return self.pid == os.getpid() or not is_alive(self.pid)
 
 
 def other_driver(holder: str | None) -> Driver | None:
@@ -87,30 +87,6 @@ def other_driver(holder: str | None) -> Driver | None:
     if driver is None or (driver.host == socket.gethostname() and driver.pid == os.getpid()):
         return None
     return driver
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host still runs (a zombie does not).
-
-    Where that cannot be told (not POSIX), it is assumed to run: the lease then
-    expires by time alone.
-    """
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            state = stat.read().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): kill(0) said it exists
-    return state not in ("Z", "X")
 
 
 class DrivenElsewhere(ValueError):

@@ -27,7 +27,15 @@ the foreground, then exits with that program's status and runs nothing more of t
 command. Without the trap, that sh would die of the SIGINT a trial catches, and the
 trial's clean exit 0 would be recorded as 130.
 
-The ``/proc`` helpers are Linux-only; elsewhere they report nothing running.
+Signals: :func:`launch` starts the wrapper with every signal at its default
+disposition and none blocked (``posix_spawn``), however Sweeplab itself was started:
+a signal ignored on entry to a non-interactive sh can be neither trapped nor reset
+there, and ``nohup``, ``&`` in a script, some launchers and service managers start
+Sweeplab with SIGINT ignored, which every trial would inherit.
+
+Process facts (alive, group members, waiting) come from :mod:`app.engine.processes`.
+POSIX only (Linux, macOS); on Windows :func:`launch` is never called (see
+:class:`~app.remote.local.LocalExecutor`).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import os
 import posixpath
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +53,12 @@ from pathlib import Path
 from typing import Any
 
 from app.engine.params import flatten, params_document
+from app.engine.processes import (
+    LEFTOVER_GRACE_S,
+    group_members,
+    signal_group,
+    wait_group_gone,
+)
 from app.engine.protocol import (
     ENV_MAX_EPOCHS,
     ENV_PARAMS,
@@ -62,8 +77,6 @@ LAUNCH_FILE = "launch.sh"
 LOG_FILE = "output.log"
 PID_FILE = "pid"
 EXIT_CODE_FILE = "exit_code"
-_PROC = Path("/proc")
-_POLL_S = 0.02
 KILL_WAIT_S = 5.0
 """How long :func:`stop_group` waits for the kernel after SIGKILL."""
 
@@ -96,6 +109,55 @@ cd "$trial_dir" || exit "$status"
 printf '%s\n' "$status" >exit_code
 exit "$status"
 """
+
+END_LEFTOVERS_SH = r"""# Sweeplab: end what a finished trial left running. $w: the pid that
+# leads its process group or session (the wrapper's, or this shell's own). Every
+# process of that group or session but this shell gets SIGTERM, and SIGKILL if
+# still there after the grace. Not while another process with pid $w runs: that is
+# the wrapper still writing its end, or a process that got its pid later (then
+# nothing of the trial is left). Linux (/proc) only; sets i, m, n, f, st.
+runs() {
+    st=
+    read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+    set -f
+    set -- ${st##*) }
+    set +f
+    case $1 in Z|X|x) return 1 ;; esac
+}
+leftovers() {
+    m=
+    for f in /proc/[0-9]*/stat; do
+        st=
+        read -r st 2>/dev/null <"$f" || continue
+        set -f
+        set -- ${st##*) }
+        set +f
+        case $1 in Z|X|x) continue ;; esac
+        f=${f#/proc/}
+        f=${f%/stat}
+        if [ "$f" != $$ ] && { [ "$3" = "$w" ] || [ "$4" = "$w" ]; }; then m="$m $f"; fi
+    done
+    [ -n "$m" ]
+}
+still() {
+    n=
+    for f in $m; do if runs "$f"; then n="$n $f"; fi; done
+    m=$n
+    [ -n "$m" ]
+}
+if [ -n "$w" ] && [ -r /proc/self/stat ]; then
+    i=0
+    while [ "$w" != $$ ] && runs "$w" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done
+    if { [ "$w" = $$ ] || ! runs "$w"; } && leftovers; then
+        kill -s TERM $m 2>/dev/null
+        i=0
+        while [ "$i" -lt @STEPS@ ] && still; do sleep 0.05; i=$((i + 1)); done
+        if leftovers; then kill -s KILL $m 2>/dev/null; fi
+    fi
+fi
+""".replace("@STEPS@", str(round(LEFTOVER_GRACE_S / 0.05)))
+"""The shell twin of :func:`app.engine.processes.end_leftovers`, for the SSH trial helper
+and the Slurm job script (POSIX sh; ``/proc``, so Linux servers and clusters)."""
 
 
 @dataclass(frozen=True)
@@ -182,11 +244,14 @@ def trial_environment(
 def launch(
     trial_dir: Path, code_dir: Path, command: str, env: Mapping[str, str],
     *, pass_fds: Sequence[int] = (),
-) -> subprocess.Popen[bytes]:
+) -> TrialProcess:
     """Start the wrapper detached in its own session; returns at once.
 
-    ``output.log`` is created first, so a follower can open it straight away.
-    ``pass_fds`` stay open in the trial's processes (its slot locks).
+    The wrapper starts with default dispositions for every signal and an empty
+    signal mask, stdin/stdout/stderr on ``/dev/null``. ``output.log`` is created
+    first, so a follower can open it straight away. ``pass_fds`` stay open in the
+    trial's processes (its slot locks), under other numbers; the caller's own copies
+    are untouched (no other process started meanwhile, from any thread, gets them).
 
     Raises:
         OSError: ``/bin/sh`` cannot be started.
@@ -194,17 +259,99 @@ def launch(
     trial_dir = trial_dir.resolve()
     script = write_launcher(trial_dir)
     (trial_dir / LOG_FILE).touch()
-    return subprocess.Popen(
-        ["/bin/sh", str(script), str(trial_dir), str(code_dir.resolve()), command],
-        cwd=trial_dir,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        pass_fds=tuple(pass_fds),
-    )
+    argv = ["/bin/sh", str(script), str(trial_dir), str(code_dir.resolve()), command]
+    try:
+        pid = os.posix_spawn("/bin/sh", argv, dict(env), file_actions=_file_actions(pass_fds),
+                             setsid=True, setsigmask=(), setsigdef=_DEFAULT_SIGNALS)
+    except NotImplementedError as exc:  # pragma: no cover - a libc without POSIX_SPAWN_SETSID
+        raise OSError(f"cannot start a trial in its own session here: {exc}") from exc
+    return TrialProcess(pid)
+
+
+_DEFAULT_SIGNALS = frozenset(
+    sig for sig in signal.Signals
+    if sig not in (signal.SIGKILL, signal.SIGSTOP)) if os.name == "posix" else frozenset()
+"""Every named signal a process may handle: a trial gets each at its default."""
+
+
+def _file_actions(pass_fds: Sequence[int]) -> list[tuple[Any, ...]]:
+    """``posix_spawn`` file actions: stdin, stdout and stderr on ``/dev/null`` and
+    ``pass_fds`` inherited, under other numbers (a dup2'ed descriptor is inherited; the
+    originals stay close-on-exec, so no process another thread starts meanwhile gets
+    them).
+
+    Where Python has ``POSIX_SPAWN_CLOSEFROM`` (3.13), ``pass_fds`` end up on 3, 4, ...
+    and every descriptor above them is closed, as ``close_fds`` does; before 3.13 a
+    descriptor this process inherited without close-on-exec (Python opens none such)
+    reaches the trial too.
+    """
+    actions: list[tuple[Any, ...]] = []
+    above = max((*pass_fds, 2)) + 1  # above every source: no dup2 hits one not yet copied
+    for index, fd in enumerate(pass_fds):
+        actions.append((os.POSIX_SPAWN_DUP2, fd, above + index))
+    closefrom = getattr(os, "POSIX_SPAWN_CLOSEFROM", None)
+    if closefrom is not None:  # then down to 3, 4, ... (all still above 3 + n)
+        for index in range(len(pass_fds)):
+            actions.append((os.POSIX_SPAWN_DUP2, above + index, 3 + index))
+        actions.append((closefrom, 3 + len(pass_fds)))
+    actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
+    actions.append((os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0))
+    actions.append((os.POSIX_SPAWN_DUP2, 1, 2))
+    return actions
+
+
+class TrialProcess:
+    """The wrapper process :func:`launch` started (this process is its parent).
+
+    ``poll`` and ``wait`` may be called from different threads: one waitpid at a time
+    reaps it, and both then report the same status.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._lock = threading.Lock()
+
+    def poll(self) -> int | None:
+        """The exit status (``-N`` for signal N) once it ended, else None (never blocks)."""
+        if self.returncode is None and self._lock.acquire(blocking=False):
+            try:
+                self._reap(os.WNOHANG)
+            finally:
+                self._lock.release()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until it ends and return its exit status.
+
+        Raises:
+            subprocess.TimeoutExpired: it still runs after ``timeout`` s.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.0005
+        while True:
+            if deadline is None:
+                with self._lock:
+                    self._reap(0)
+            elif self.poll() is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise subprocess.TimeoutExpired(["/bin/sh", LAUNCH_FILE], timeout or 0)
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 0.05)
+            if self.returncode is not None:
+                return self.returncode
+
+    def _reap(self, flags: int) -> None:
+        if self.returncode is not None:
+            return
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:  # reaped elsewhere: its status is lost
+            self.returncode = 255
+            return
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
 
 
 def read_pid_file(trial_dir: Path) -> PidRecord | None:
@@ -223,77 +370,6 @@ def read_exit_code(trial_dir: Path) -> int | None:
         return int((trial_dir / EXIT_CODE_FILE).read_text(encoding="ascii").strip())
     except (OSError, ValueError, UnicodeDecodeError):
         return None
-
-
-@dataclass(frozen=True)
-class ProcStat:
-    """The fields of ``/proc/PID/stat`` this module needs."""
-
-    state: str
-    pgrp: int
-    start_time: int
-
-
-def proc_stat(pid: int) -> ProcStat | None:
-    """``/proc/PID/stat`` of a process, or None if there is no such process."""
-    try:
-        text = (_PROC / str(pid) / "stat").read_bytes().decode("ascii", "replace")
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()  # the name may hold spaces and ')'
-    try:
-        return ProcStat(state=fields[0], pgrp=int(fields[2]), start_time=int(fields[19]))
-    except (IndexError, ValueError):
-        return None
-
-
-def is_alive(pid: int, start_time: int | None = None) -> bool:
-    """Whether ``pid`` runs (zombies count as gone) and, if given, started at ``start_time``.
-
-    The start time tells the trial's wrapper from an unrelated process that got its
-    pid after a reboot or pid wrap-around.
-    """
-    stat = proc_stat(pid)
-    if stat is None or stat.state in ("Z", "X", "x"):
-        return False
-    return start_time is None or stat.start_time == start_time
-
-
-def group_members(pgid: int) -> list[int]:
-    """Pids of the live (non-zombie) processes in process group ``pgid``."""
-    members: list[int] = []
-    try:
-        names = os.listdir(_PROC)
-    except OSError:
-        return members
-    for name in names:
-        if name.isdigit():
-            stat = proc_stat(int(name))
-            if stat is not None and stat.pgrp == pgid and stat.state not in ("Z", "X", "x"):
-                members.append(int(name))
-    return members
-
-
-def signal_group(pgid: int, sig: signal.Signals) -> bool:
-    """Send ``sig`` to the group if any live process is in it; False if none was."""
-    if not group_members(pgid):
-        return False
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def wait_group_gone(pgid: int, timeout: float) -> bool:
-    """Poll until no live process is left in ``pgid``; True if it emptied in time."""
-    deadline = time.monotonic() + timeout
-    while group_members(pgid):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(_POLL_S, remaining))
-    return True
 
 
 def stop_group(pgid: int, grace: float) -> bool:

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from app.engine.processes import end_leftovers, is_alive
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import EventQueue, drain
 from app.remote.gpu import probe_gpus
 from app.remote.launcher import (
     CODE_DIR,
     LOG_FILE,
-    is_alive,
+    TrialProcess,
     launch,
     read_exit_code,
     read_pid_file,
@@ -42,6 +43,8 @@ _CHUNK = 1 << 20
 _MIN_DELAY_S = 0.005
 _MAX_DELAY_S = 0.1
 _JOIN_S = 5.0
+_WRAPPER_END_S = 2.0
+"""How long a re-attached trial's wrapper may take from writing ``exit_code`` to exiting."""
 
 
 class ExecutorClosed(RuntimeError):
@@ -55,7 +58,7 @@ class _Run:
     trial_id: int
     trial_dir: Path
     gpus: tuple[int, ...]
-    proc: subprocess.Popen[bytes] | None = None
+    proc: TrialProcess | None = None
     pid: int | None = None
     start_time: int | None = None
     stop_requested: bool = False
@@ -85,7 +88,8 @@ class LocalExecutor:
             :mod:`app.remote.slot_locks`); None counts this executor's trials only.
 
     Raises:
-        ValueError: bad counts or GPU indices, a negative grace, or a missing sdk_path.
+        ValueError: bad counts or GPU indices, a negative grace, a missing sdk_path, or
+            Windows (local trials need POSIX process groups and sessions).
 
     Events:
         STARTED (pid, gpus, trial_dir) or START_FAILED (message) after each submit;
@@ -111,6 +115,11 @@ class LocalExecutor:
         events: EventQueue | None = None,
         slot_folder: Path | None = None,
     ) -> None:
+        if os.name != "posix":
+            raise ValueError(
+                f"{name}: trials cannot run on this computer itself on Windows (only on "
+                "Linux and macOS); put an SSH server or a Slurm cluster in the "
+                "experiment's hosts instead of `local`")
         if grace < 0:
             raise ValueError(f"{name}: grace must be >= 0 seconds, got {grace}")
         if sdk_path is not None and not Path(sdk_path).is_file():
@@ -304,8 +313,11 @@ class LocalExecutor:
         delay = _MIN_DELAY_S
         log_file: BinaryIO | None = None
         try:
+            ended = False
             while not self._closing.is_set():
-                ended = self._has_ended(run)
+                if not ended and self._has_ended(run):
+                    ended = True
+                    self._end_leftovers(run)  # before the rest of the log: they write too
                 if log_file is None:
                     log_file = _open_at(run.trial_dir / LOG_FILE, offset)
                 data = log_file.read(_CHUNK) if log_file is not None else b""
@@ -344,6 +356,23 @@ class LocalExecutor:
                 return True  # never started, or its files are gone
             run.pid, run.start_time = record.pid, record.start_time
         return not is_alive(run.pid, run.start_time)
+
+    def _end_leftovers(self, run: _Run) -> None:
+        """The trial's main command ended: end what it left running in its process
+        group or session (SIGTERM, SIGKILL after
+        :data:`~app.engine.processes.LEFTOVER_GRACE_S`), which may hold its slot locks,
+        before the slots are released (a batch system's rule, see the README)."""
+        if run.pid is None:
+            return
+        if run.proc is None:  # re-attached: the wrapper may be writing its last lines
+            deadline = time.monotonic() + _WRAPPER_END_S
+            while is_alive(run.pid, run.start_time) and time.monotonic() < deadline:
+                time.sleep(_MIN_DELAY_S)
+        left = end_leftovers(run.pid)
+        if left:
+            log.info("%s: trial %s ended with %d of its processes still running; they "
+                     "were ended: %s", self.name, run.trial_id, len(left),
+                     " ".join(map(str, left)))
 
     def _fail(self, run: _Run, message: str) -> None:
         log.info("%s: %s", self.name, message)

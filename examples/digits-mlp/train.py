@@ -16,7 +16,6 @@ Run it by hand with the defaults: ``PYTHONPATH=app/sdk python examples/digits-ml
 
 from __future__ import annotations
 
-import signal
 import warnings
 from typing import Any
 
@@ -53,9 +52,6 @@ def build_model() -> MLPClassifier:
 
 
 def main() -> None:
-    # Stop arrives as SIGINT; make sure it raises KeyboardInterrupt even if the
-    # parent started us with SIGINT ignored (nohup, background jobs).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     features, labels = load_digits(return_X_y=True)
     x_train, x_val, y_train, y_val = train_test_split(
         features / 16.0, labels, test_size=0.25, random_state=0, stratify=labels

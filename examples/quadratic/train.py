@@ -12,7 +12,6 @@ Run it by hand with the defaults: ``PYTHONPATH=app/sdk python examples/quadratic
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 import sweeplab
@@ -26,9 +25,6 @@ def optimizer_term() -> float:
 
 
 def main() -> None:
-    # Stop arrives as SIGINT; make sure it raises KeyboardInterrupt even if the
-    # parent started us with SIGINT ignored (nohup, background jobs).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     x = float(sweeplab.param("x", 0.0))
     y = float(sweeplab.param("y", 0.0))
     target = (x - 1.0) ** 2 + (y + 2.0) ** 2 + optimizer_term()

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
-
-import pytest
+from typing import Any
 
 from app.engine.params import params_document
 from app.engine.protocol import LineParser, Report
@@ -69,41 +65,3 @@ def parse_lines(
 def log_lines(data: bytes) -> list[str]:
     """Split raw log bytes the way executors do: on ``\\n``, UTF-8 with replacement."""
     return [part.decode("utf-8", errors="replace") for part in data.split(b"\n")]
-
-
-class LineReader:
-    """Reads a pipe on a thread so a test can wait for a line with a timeout."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> str:
-        """The first new line that satisfies ``predicate``; fails on timeout or EOF."""
-        while True:
-            try:
-                line = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                pytest.fail(f"no matching line within {timeout} s; got {self.lines[-5:]}")
-            if line is None:
-                pytest.fail(f"output ended without a matching line; got {self.lines[-5:]}")
-            self.lines.append(line)
-            if predicate(line):
-                return line
-
-    def rest(self, timeout: float = 20.0) -> list[str]:
-        """All remaining lines up to EOF."""
-        while True:
-            try:
-                line = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                pytest.fail(f"output did not end within {timeout} s")
-            if line is None:
-                return self.lines
-            self.lines.append(line)

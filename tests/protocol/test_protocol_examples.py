@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from protocol_support import EXAMPLES, PROCESS_TIMEOUT, LineReader, parse_lines, trial_env
+from protocol_support import EXAMPLES, PROCESS_TIMEOUT, parse_lines, trial_env
 
 from app.engine.protocol import (
     MetricRegex,
@@ -22,6 +22,8 @@ from app.engine.protocol import (
     ProtocolWarning,
     render_command,
 )
+from app.remote.launcher import launch
+from tests.helpers import wait_until
 
 MakeTrial = Callable[..., dict[str, str]]
 QUADRATIC = EXAMPLES / "quadratic" / "train.py"
@@ -55,23 +57,28 @@ def test_quadratic_adam_branch_and_defaults(make_trial: MakeTrial) -> None:
     assert losses[-1].value == pytest.approx(4 + 4 + 0.1 * 0.1 + 0.7**20)
 
 
-def test_quadratic_stops_cleanly_on_sigint(make_trial: MakeTrial) -> None:
+def test_quadratic_stops_cleanly_on_sigint(make_trial: MakeTrial, tmp_path: Path) -> None:
+    """The example has no signal code of its own: started by the launcher from a
+    Sweeplab that runs with SIGINT ignored (as under nohup), it still gets SIGINT."""
     env = make_trial(QUADRATIC_PARAMS, SWEEPLAB_MAX_EPOCHS="1000", QUADRATIC_EPOCH_SECONDS="0.05")
-    # Started with SIGINT ignored (as under nohup): the script must not depend on its parent.
-    script = f"trap '' INT; exec {shlex.quote(sys.executable)} {shlex.quote(str(QUADRATIC))}"
-    process = subprocess.Popen(["/bin/sh", "-c", script], env=env, stdout=subprocess.PIPE,
-                               text=True, start_new_session=True)
+    trial_dir = tmp_path / "launched"
+    trial_dir.mkdir()
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(QUADRATIC))}"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        assert process.stdout is not None
-        reader = LineReader(process.stdout)
-        reader.wait_for(lambda line: '"step": 2}' in line)
+        process = launch(trial_dir, QUADRATIC.parent, command, env)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    log = trial_dir / "output.log"
+    try:
+        wait_until(lambda: '"step": 2}' in log.read_text(), PROCESS_TIMEOUT, "epoch 2")
         os.killpg(process.pid, signal.SIGINT)
-        lines = reader.rest()
         assert process.wait(timeout=PROCESS_TIMEOUT) == 0
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    lines = log.read_text().splitlines()
     assert any(line.startswith("interrupted at epoch") for line in lines), lines[-3:]
     reports = parse_lines(lines)
     assert isinstance(reports[-1], MetricReport) and reports[-1].name == "loss"

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from app.engine.processes import group_members
 from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot, TrialSpec
-from app.remote.launcher import group_members
 from tests.helpers import proc_state, wait_until
 
 __all__ = ["PYTHON", "Events", "git", "group_gone", "proc_state", "spec", "wait_until",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +15,10 @@ import pytest
 from remote_support import PYTHON, Events, group_gone, spec, write
 
 from app.engine.params import flatten, params_document
+from app.engine.processes import signal_group
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.gpu import NoFreeSlot
-from app.remote.launcher import read_pid_file, signal_group
+from app.remote.launcher import read_pid_file
 from app.remote.local import ExecutorClosed, LocalExecutor
 from app.remote.snapshot import take_snapshot
 from tests.helpers import proc_state, wait_until
@@ -381,3 +384,21 @@ def test_bad_arguments_are_refused_with_a_clear_message(
     events.wait_line(1, "waiting ")
     (executor.trial_dir(7, 1) / "go").touch()
     events.wait_end(1)
+
+
+def test_a_parent_that_ignores_sigint_still_stops_its_trial_by_sigint(
+    tmp_path: Path, snap: Snapshot
+) -> None:
+    """Item 1 of issue 14: a trial starts with default signal dispositions and no
+    blocked signals, however Sweeplab was started; the stop is a prompt KeyboardInterrupt
+    and exit 0, not SIGTERM (143) after the whole 30 s grace."""
+    driver = HERE / "trials" / "ignoring_parent.py"
+    result = subprocess.run(
+        [sys.executable, str(driver), str(tmp_path / "work"), str(snap.archive),
+         snap.content_hash, f"{CMD} catch"],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=90,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert "caught KeyboardInterrupt" in report["lines"], report
+    assert report["exit_code"] == 0 and report["took"] < 10, report

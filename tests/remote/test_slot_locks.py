@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from remote_support import PYTHON, Events, spec, write
 
+from app.engine.processes import signal_group
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.gpu import NoFreeSlot
-from app.remote.launcher import read_pid_file, signal_group
+from app.remote.launcher import read_pid_file
 from app.remote.local import LocalExecutor
 from app.remote.slot_locks import SlotLocks
-from tests.helpers import wait_until
+from tests.helpers import proc_state, wait_until
 
 HERE = Path(__file__).parent
 WAIT = f"{PYTHON} trial.py wait"
@@ -104,3 +105,27 @@ def test_a_slot_folder_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
     blocker = write(tmp_path / "file", "not a folder")
     with pytest.raises(OSError):
         LocalExecutor(tmp_path / "work", gpus=[], slot_folder=blocker / "slots")
+
+
+LEFTOVERS = (
+    "sleep 300 & echo $! >plain; "
+    f"{PYTHON} -c 'import os, time; os.setpgid(0, 0); time.sleep(300)' & echo $! >grouped; "
+    "(trap '' TERM; exec sleep 300) & echo $! >stubborn; echo main-done")
+"""A main command that ends at once and leaves three processes: one in its group, one
+in a group of its own (still in the trial's session), one that ignores SIGTERM."""
+
+
+def test_what_a_trial_leaves_running_ends_with_it_and_its_slot_is_free(
+        make: Callable[..., LocalExecutor], snap: Snapshot) -> None:
+    executor = make("first", gpus=[], grace=1.0)
+    executor.submit(spec(snap, LEFTOVERS, 1))
+    events = Events(executor)
+    events.wait_end(1, timeout=30)
+    assert events.last(1, ProcessEventKind.EXITED).exit_code == 0
+    code = executor.trial_dir(7, 1) / "code"
+    pids = [int((code / name).read_text()) for name in ("plain", "grouped", "stubborn")]
+    assert all(proc_state(pid) in (None, "Z") for pid in pids), \
+        [(pid, proc_state(pid)) for pid in pids]
+    executor.submit(spec(snap, WAIT, 2))  # NoFreeSlot while a leftover holds the lock
+    events.pump(lambda: bool(events.of(2)), what="the next trial to start")
+    assert events.of(2)[0].kind is ProcessEventKind.STARTED

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.lease import DrivenElsewhere, Driver, Lease, process_alive
+from app.engine.lease import DrivenElsewhere, Driver, Lease
+from app.engine.processes import is_alive
 from app.engine.trial import ExperimentState, TrialState
 from app.store.store import Store
 from tests.helpers import gated_trial, proc_state, running, store_experiment, wait_until
@@ -66,7 +67,7 @@ def test_a_dead_process_of_this_host_is_taken_over_at_once(store: Store,
         wait_until(lambda: proc_state(child.pid) == "Z", 20, "the child to become a zombie")
     else:
         child.wait(20)
-    assert not process_alive(child.pid)
+    assert not is_alive(child.pid)
     eid = _experiment(store)
     dead = Driver("sweeplab run", socket.gethostname(), child.pid, "dead")
     store.claim_experiment(eid, dead.encode(), None)

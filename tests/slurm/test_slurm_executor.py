@@ -4,12 +4,15 @@ detached wrapper, its log streamed, stopped gracefully, followed again after a r
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from app.engine.processes import is_alive
 from app.engine.records import ProcessEventKind, Snapshot, TrialSpec
 from app.remote.gpu import NoFreeSlot
 from app.remote.slurm.executor import SlurmExecutor
@@ -185,3 +188,25 @@ def test_a_new_executor_follows_a_running_job_from_its_offset(
     assert not again.of(1, K.STARTED)  # it had started already
     with pytest.raises(ValueError, match="offset must be >= 0"):
         second.follow(2, trial_dir, -1, job_id)
+
+
+def test_what_a_trial_leaves_running_ends_with_its_job(
+        tmp_path: Path, snap: Snapshot, slurm: LocalSlurm, made: list[SlurmExecutor]) -> None:
+    """Item 4 of issue 14 on Slurm: the job script ends what the main command left in
+    the job's process group (one process that takes SIGTERM, one that ignores it). One
+    that made a group of its own is Slurm's process tracking's to end (cgroups); this
+    test cluster's proctrack/linuxproc loses such orphans, so the test ends it."""
+    executor = make_executor(tmp_path / "work")
+    made.append(executor)
+    events = Events(executor)
+    executor.submit(TrialSpec(1, 5, (
+        "sleep 300 & echo $! >plain; "
+        "{python} -c 'import os, time; os.setpgid(0, 0); time.sleep(300)' & "
+        "echo $! >grouped; (trap '' TERM; exec sleep 300) & echo $! >stubborn; "
+        "echo main-done"), {}, snap))
+    (end,) = events.ended(1)
+    assert (end.kind, end.exit_code) == (K.EXITED, 0)
+    code = tmp_path / "work" / "5" / "1" / "code"
+    os.kill(int((code / "grouped").read_text()), signal.SIGKILL)
+    pids = [int((code / name).read_text()) for name in ("plain", "stubborn")]
+    wait_until(lambda: not any(is_alive(pid) for pid in pids), 15, "the leftovers to end")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.processes import signal_group
 from app.engine.records import Snapshot
-from app.remote.launcher import read_pid_file, signal_group
+from app.remote.launcher import read_pid_file
 from app.remote.snapshot import take_snapshot
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import AuthKind, ServerProfile

@@ -428,3 +428,22 @@ def test_closed_executor_leaves_trials_running(
     wait_until(lambda: (trial_dir(profile, 1) / "exit_code").exists(), 10, "the trial to end")
     assert (trial_dir(profile, 1) / "exit_code").read_text() == "0\n"
     shutil.rmtree(trial_dir(profile, 1))
+
+
+def test_what_a_trial_leaves_running_ends_with_it(
+    make: Callable[..., SshExecutor], profile: ServerProfile, snap: Snapshot
+) -> None:
+    """Item 4 of issue 14, over SSH: one leftover in the trial's group, one in a group
+    of its own, one that ignores SIGTERM; all end once the main command has."""
+    executor = make(profile)
+    events = Events(executor)
+    executor.submit(spec(snap, (
+        "sleep 300 & echo $! >plain; "
+        "{python} -c 'import os, time; os.setpgid(0, 0); time.sleep(300)' & "
+        "echo $! >grouped; (trap '' TERM; exec sleep 300) & echo $! >stubborn; "
+        "echo main-done"), 1))
+    events.wait_end(1, timeout=30)
+    assert events.last(1, EXITED).exit_code == 0
+    code = trial_dir(profile, 1) / "code"
+    pids = [int((code / name).read_text()) for name in ("plain", "grouped", "stubborn")]
+    assert all(gone(pid) for pid in pids), pids

@@ -2,8 +2,12 @@
 
 Per trial directory (besides the wrapper's files, see :mod:`app.remote.launcher`):
 
-    job.sh       the batch script: ``exec``s the wrapper, so the batch step *is* the
-                 wrapper (its ``pid`` file appears once it runs and traps INT/TERM)
+    job.sh       the batch script: traps INT and TERM (so it outlives a stop), runs
+                 the wrapper in the foreground (its ``pid`` file appears once it runs
+                 and traps INT/TERM), then ends what the trial left running in the
+                 job's process group (Slurm makes the batch script its leader), and
+                 exits with the wrapper's status. A process that left the group is
+                 ended by Slurm's own process tracking when the job ends (cgroups)
     command.sh   the text the wrapper runs (setup, environment, the trial's command)
     job_id       the Slurm job id, written when ``sbatch`` accepted the job
     slurm.out    Slurm's own messages about the job (the trial's go to output.log)
@@ -20,7 +24,13 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from app.remote.launcher import EXIT_CODE_FILE, LAUNCH_FILE, LOG_FILE, PID_FILE
+from app.remote.launcher import (
+    END_LEFTOVERS_SH,
+    EXIT_CODE_FILE,
+    LAUNCH_FILE,
+    LOG_FILE,
+    PID_FILE,
+)
 
 JOB_FILE = "job.sh"
 COMMAND_FILE = "command.sh"
@@ -128,11 +138,19 @@ def job_name(experiment_id: int, trial_id: int) -> str:
 
 
 def job_script(trial_dir: str) -> str:
-    """The batch script: the wrapper replaces the batch shell (see the module doc)."""
+    """The batch script: runs the wrapper, then ends what the trial left running in
+    the job's process group (see the module doc)."""
     return ("#!/bin/sh\n"
             "# Sweeplab trial job (written by Sweeplab; see app/remote/slurm/commands.py).\n"
             f"d={q(trial_dir)}\n"
-            f'exec /bin/sh "$d/{LAUNCH_FILE}" "$d" "$d/code" "$(cat "$d/{COMMAND_FILE}")"\n')
+            "trap ':' INT TERM\n"
+            "dflt=\n"
+            'if env --default-signal true 2>/dev/null; then dflt="env --default-signal"; fi\n'
+            f'$dflt /bin/sh "$d/{LAUNCH_FILE}" "$d" "$d/code" "$(cat "$d/{COMMAND_FILE}")"\n'
+            "status=$?\n"
+            "w=$$\n"
+            f"{END_LEFTOVERS_SH}"
+            'exit "$status"\n')
 
 
 def with_setup(setup: str, script: str) -> str:

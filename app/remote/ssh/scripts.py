@@ -20,14 +20,19 @@ that carry their content hash (so an upgraded app never runs a stale helper).
   reads its pid from the ``pid`` file and says ``@started PID``; then it follows like
   ``follow`` from offset 0. The wrapper is started in the foreground (``setsid -f``
   forks): a background ``&`` job of a non-interactive dash gets SIGINT ignored, for
-  good, and the trial would never see the stop signal.
+  good, and the trial would never see the stop signal. Where GNU ``env`` has
+  ``--default-signal`` (coreutils 8.31 and later) it starts the wrapper with every
+  signal at its default; sshd starts a session's commands so anyway.
 - ``follow DIR OFFSET [PID]``: streams ``output.log`` from byte OFFSET on stdout
   (``tail -c +N -f``) and polls for the end (every 20 ms at first, backing off to
   500 ms): ``exit_code`` is written, or the wrapper is gone (a zombie counts as gone;
   a pid reused by another process, told apart by the start time in the ``pid`` file,
   too).
 
-At the end it says ``@end CODE SIZE`` (CODE empty when ``exit_code`` is missing; SIZE
+Once the trial's main command has ended (and its wrapper is gone), what it left
+running in its process group or session gets SIGTERM, and SIGKILL if still there
+after :data:`~app.engine.processes.LEFTOVER_GRACE_S` (Linux: the processes are found
+in ``/proc``). At the end it says ``@end CODE SIZE`` (CODE empty when ``exit_code`` is missing; SIZE
 the log's size then). The client reads stdout up to SIZE and closes the channel; the
 helper stops its ``tail`` when its stdin reaches end of file, which also happens when
 the connection drops, so nothing is left behind. ``@failed WHY`` replaces
@@ -54,6 +59,7 @@ from dataclasses import dataclass
 from app.remote.gpu import QUERY
 from app.remote.launcher import (
     AUP_PARAMS_FILE,
+    END_LEFTOVERS_SH,
     LAUNCH_FILE,
     LAUNCH_SCRIPT,
     PARAMS_FILE,
@@ -63,6 +69,7 @@ from app.remote.launcher import (
 HELPER_DIR = ".sweeplab"
 SNAPSHOT_DIR = "snapshots"
 STOP_STEP_S = 0.05
+"""The stop and trial helpers' polling step, in seconds."""
 MARK = "@"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -105,7 +112,10 @@ if [ "$mode" = launch ]; then
     tar -xzmf "$3" -C "$d/code" || fail "cannot unpack the code snapshot $3"
     cd -- "$d" || fail "cannot enter $d"
     : >output.log || fail "cannot create $d/output.log"
-    setsid -f /bin/sh "$d/launch.sh" "$d" "$d/code" "$cmd" </dev/null >/dev/null 2>&1 3<&- ||
+    # every signal at its default where GNU env can say so (sshd gives that anyway)
+    dflt=
+    if env --default-signal true 2>/dev/null; then dflt="env --default-signal"; fi
+    setsid -f $dflt /bin/sh "$d/launch.sh" "$d" "$d/code" "$cmd" </dev/null >/dev/null 2>&1 3<&- ||
         fail "cannot start the trial: setsid -f failed (util-linux is needed)"
     i=0
     until [ -s pid ]; do
@@ -156,13 +166,16 @@ while [ ! -s exit_code ] && alive; do
     sleep "$iv"
     case $iv in 0.02) iv=0.05 ;; 0.05) iv=0.1 ;; 0.1) iv=0.2 ;; *) iv=0.5 ;; esac
 done
+w=$p
+[ -n "$w" ] || { read -r w <pid; } 2>/dev/null || w=
+@END_LEFTOVERS@
 code=
 [ ! -s exit_code ] || read -r code <exit_code
 size=
 [ ! -e output.log ] || size=$(wc -c <output.log)
 say end "$code" $size
 wait "$c"
-"""
+""".replace("@END_LEFTOVERS@\n", END_LEFTOVERS_SH)
 
 STOP_HELPER = r"""# Sweeplab stop helper (written by Sweeplab; see app/remote/ssh/scripts.py).
 d=$1
