@@ -1,0 +1,181 @@
+"""A kill -9 of the driving program at any instant of a trial's life, then ``sweeplab
+resume``, loses nothing: every point its script printed is stored once, each params
+set is executed once, no process is left behind and every slot lock is free.
+
+The instants: the named crash points of :mod:`app.engine.crashpoint` (a trial stored
+but not launched, its launch intent stored but its process not started, its process
+running but not stored RUNNING, a batch of points stored, its exit seen but not
+stored, its end stored), one after the other in one experiment; and, in the slow
+soak, kills from outside at spread delays, over and over until the run is done.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.engine.crashpoint import CRASH_ENV, CrashPoint
+from app.engine.docio import dump_text
+from app.engine.trial import ExperimentState, TrialState
+from app.store.store import Store
+from tests.helpers import ROOT, experiment_doc, proc_state, trials_of, wait_until, write_code
+
+STEPS = 6
+TRIALS = 5
+NAME = "crashy"
+
+# Appends its x to $STARTS first thing: each line is one execution of a params set.
+TRAIN = f"""
+import os, time, sweeplab
+x = sweeplab.param("x")
+with open(os.environ["STARTS"], "a") as starts:
+    starts.write(repr(x) + "\\n")
+for step in range(1, {STEPS + 1}):
+    sweeplab.report("loss", x + 1.0 / step, step=step)
+    time.sleep(0.05)
+"""
+
+
+def _setup(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The app's environment (a private home and database, 2 local slots) and the
+    experiment file: 5 trials of TRAIN, 2 at a time."""
+    doc = experiment_doc(write_code(tmp_path, TRAIN), name=NAME,
+                         algorithm={"name": "random", "seed": 5},
+                         limits={"max_trials": TRIALS, "max_parallel": 2},
+                         env={"STARTS": str(tmp_path / "starts")}, hosts=["local"])
+    path = tmp_path / "experiment.yaml"
+    path.write_text(dump_text(doc))
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}", "SWEEPLAB_LOCAL_SLOTS": "2"}
+    env.pop(CRASH_ENV, None)
+    return env, path
+
+
+def _driver(env: dict[str, str], path: Path, first: bool,
+            crash: str | None = None) -> subprocess.Popen[bytes]:
+    """``sweeplab run`` (first) or ``sweeplab resume``, SIGKILLing itself at ``crash``."""
+    args = ["run", str(path)] if first else ["resume", NAME]
+    env = {**env, CRASH_ENV: crash} if crash else env
+    return subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _finish(env: dict[str, str], path: Path, store: Store) -> None:
+    """Resume until the experiment is COMPLETED (one resume should do)."""
+    for _ in range(3):
+        if store.get_experiment(NAME).state is ExperimentState.COMPLETED:
+            return
+        driver = _driver(env, path, first=False)
+        _, err = driver.communicate(timeout=120)
+        assert driver.returncode == 0, err.decode()
+    assert store.get_experiment(NAME).state is ExperimentState.COMPLETED
+
+
+def _check_nothing_lost(tmp_path: Path, store: Store) -> None:
+    """Each trial's stored points are exactly what it printed, each params set ran
+    once, no trial process is left, every slot lock is free."""
+    trials = trials_of(store, NAME)
+    assert len(trials) == TRIALS, [(t.number, t.state, t.error) for t in trials]
+    assert all(t.state is TrialState.COMPLETED and t.rerun_of is None for t in trials), [
+        (t.number, t.state, t.error) for t in trials]
+    for trial in trials:
+        steps = sorted(p.step for p in store.get_metrics(trial.id, "loss")
+                       if p.step is not None)
+        assert steps == list(range(1, STEPS + 1)), f"trial {trial.number}: {steps}"
+        assert trial.kpi == trial.params["x"] + 1.0 / STEPS
+    starts = (tmp_path / "starts").read_text().split()
+    assert sorted(starts) == sorted(repr(t.params["x"]) for t in trials), \
+        "each params set was executed exactly once"
+    assert _leftover_processes(tmp_path) == []
+    for lock in (tmp_path / "home" / "slots").glob("*.lock"):
+        with lock.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while held
+
+
+def _leftover_processes(tmp_path: Path) -> list[str]:
+    """Live processes whose working folder or command line is under ``tmp_path``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or proc_state(int(entry.name)) in (None, "Z", "X"):
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd.startswith(str(tmp_path)) or str(tmp_path) in cmdline:
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def _wait_trials_quiet(tmp_path: Path) -> None:
+    """No trial of a killed driver runs any more (they end on their own)."""
+    wait_until(lambda: not _leftover_processes(tmp_path), 60, "the trials to end")
+
+
+# Each kill is at another instant of a trial's life; the later ones count passes, so
+# they hit trials other than the first.
+CHAIN = [
+    f"{CrashPoint.TRIAL_STORED.value}:2",
+    f"{CrashPoint.INTENT_STORED.value}:1",
+    f"{CrashPoint.STARTED_SEEN.value}:1",
+    f"{CrashPoint.OUTPUT_STORED.value}:2",
+    f"{CrashPoint.EXIT_SEEN.value}:1",
+    f"{CrashPoint.ENDED_STORED.value}:1",
+]
+
+
+def test_kill_9_at_each_instant_of_a_trial_then_resume_loses_nothing(tmp_path: Path) -> None:
+    env, path = _setup(tmp_path)
+    with Store(env["SWEEPLAB_DB"]) as store:
+        for index, crash in enumerate(CHAIN):
+            driver = _driver(env, path, first=index == 0, crash=crash)
+            _, err = driver.communicate(timeout=120)
+            assert driver.returncode == -signal.SIGKILL, \
+                f"{crash}: not reached ({driver.returncode}): {err.decode()}"
+        _finish(env, path, store)
+        _check_nothing_lost(tmp_path, store)
+
+
+def _kill_after(driver: subprocess.Popen[bytes], store: Store, delay: float) -> None:
+    """SIGKILL ``driver`` ``delay`` s after it drives the experiment (or once it ends)."""
+    def driving() -> bool:
+        return driver.poll() is not None or any(
+            e.name == NAME and e.state is ExperimentState.RUNNING and e.driver
+            for e in store.list_experiments())
+
+    wait_until(driving, 60, "the driver to take the experiment")
+    end = time.monotonic() + delay
+    while driver.poll() is None and time.monotonic() < end:
+        time.sleep(0.005)  # the instant of the kill, not a synchronisation
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("let_trials_end", [False, True], ids=["resume-at-once",
+                                                               "resume-after-trials-end"])
+def test_kill_9_at_spread_instants_over_and_over_loses_nothing(
+        tmp_path: Path, let_trials_end: bool) -> None:
+    env, path = _setup(tmp_path)
+    delays = [0.0, 0.05, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 1.7]
+    with Store(env["SWEEPLAB_DB"]) as store:
+        first = True
+        for delay in delays:
+            if not first and store.get_experiment(NAME).state is ExperimentState.COMPLETED:
+                break
+            driver = _driver(env, path, first=first)
+            first = False
+            _kill_after(driver, store, delay)
+            if let_trials_end:
+                _wait_trials_quiet(tmp_path)
+        _finish(env, path, store)
+        _check_nothing_lost(tmp_path, store)
+
