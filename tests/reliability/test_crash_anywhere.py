@@ -12,11 +12,13 @@ soak, kills from outside at spread delays, over and over until the run is done.
 from __future__ import annotations
 
 import fcntl
+import getpass
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,8 +26,15 @@ import pytest
 from app.engine.crashpoint import CRASH_ENV, CrashPoint
 from app.engine.docio import dump_text
 from app.engine.trial import ExperimentState, TrialState
+from app.remote.ssh.hostkeys import KnownHosts
+from app.remote.ssh.profile import AuthKind, ServerProfile
+from app.store.servers import ServerProfiles
 from app.store.store import Store
 from tests.helpers import ROOT, experiment_doc, proc_state, trials_of, wait_until, write_code
+from tests.ssh.conftest import client_key, sshd_factory, workdir
+from tests.ssh.sshd import Sshd
+
+__all__ = ["client_key", "sshd_factory", "workdir"]
 
 STEPS = 6
 TRIALS = 5
@@ -43,13 +52,13 @@ for step in range(1, {STEPS + 1}):
 """
 
 
-def _setup(tmp_path: Path) -> tuple[dict[str, str], Path]:
+def _setup(tmp_path: Path, host: str = "local") -> tuple[dict[str, str], Path]:
     """The app's environment (a private home and database, 2 local slots) and the
-    experiment file: 5 trials of TRAIN, 2 at a time."""
+    experiment file: 5 trials of TRAIN on ``host``, 2 at a time."""
     doc = experiment_doc(write_code(tmp_path, TRAIN), name=NAME,
                          algorithm={"name": "random", "seed": 5},
                          limits={"max_trials": TRIALS, "max_parallel": 2},
-                         env={"STARTS": str(tmp_path / "starts")}, hosts=["local"])
+                         env={"STARTS": str(tmp_path / "starts")}, hosts=[host])
     path = tmp_path / "experiment.yaml"
     path.write_text(dump_text(doc))
     env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
@@ -78,9 +87,10 @@ def _finish(env: dict[str, str], path: Path, store: Store) -> None:
     assert store.get_experiment(NAME).state is ExperimentState.COMPLETED
 
 
-def _check_nothing_lost(tmp_path: Path, store: Store) -> None:
+def _check_nothing_lost(tmp_path: Path, store: Store, trials_root: Path | None = None) -> None:
     """Each trial's stored points are exactly what it printed, each params set ran
-    once, no trial process is left, every slot lock is free."""
+    once, no trial process is left under ``trials_root`` (default: this machine's trial
+    folders), every slot lock is free."""
     trials = trials_of(store, NAME)
     assert len(trials) == TRIALS, [(t.number, t.state, t.error) for t in trials]
     assert all(t.state is TrialState.COMPLETED and t.rerun_of is None for t in trials), [
@@ -93,14 +103,16 @@ def _check_nothing_lost(tmp_path: Path, store: Store) -> None:
     starts = (tmp_path / "starts").read_text().split()
     assert sorted(starts) == sorted(repr(t.params["x"]) for t in trials), \
         "each params set was executed exactly once"
-    assert _leftover_processes(tmp_path) == []
+    root = trials_root or tmp_path / "home" / "trials"
+    wait_until(lambda: not _leftover_processes(root), 15,
+               f"no trial process left (found {_leftover_processes(root)})")
     for lock in (tmp_path / "home" / "slots").glob("*.lock"):
         with lock.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while held
 
 
-def _leftover_processes(tmp_path: Path) -> list[str]:
-    """Live processes whose working folder or command line is under ``tmp_path``."""
+def _leftover_processes(root: Path) -> list[str]:
+    """Live processes whose working folder or command line is under ``root``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or proc_state(int(entry.name)) in (None, "Z", "X"):
@@ -110,14 +122,15 @@ def _leftover_processes(tmp_path: Path) -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if cwd.startswith(str(tmp_path)) or str(tmp_path) in cmdline:
+        if cwd.startswith(str(root)) or str(root) in cmdline:
             found.append(f"{entry.name}: {cmdline}")
     return found
 
 
 def _wait_trials_quiet(tmp_path: Path) -> None:
     """No trial of a killed driver runs any more (they end on their own)."""
-    wait_until(lambda: not _leftover_processes(tmp_path), 60, "the trials to end")
+    root = tmp_path / "home" / "trials"
+    wait_until(lambda: not _leftover_processes(root), 60, "the trials to end")
 
 
 # Each kill is at another instant of a trial's life; the later ones count passes, so
@@ -179,3 +192,25 @@ def test_kill_9_at_spread_instants_over_and_over_loses_nothing(
         _finish(env, path, store)
         _check_nothing_lost(tmp_path, store)
 
+
+
+def test_kill_9_between_launching_on_a_server_and_storing_it_running(
+        tmp_path: Path, sshd_factory: Callable[..., Sshd], client_key: Path,
+        workdir: Path) -> None:
+    env, path = _setup(tmp_path, "lab")
+    server = sshd_factory()
+    with Store(env["SWEEPLAB_DB"]) as store:
+        ServerProfiles(store).add(ServerProfile(
+            "lab", "127.0.0.1", getpass.getuser(), port=server.port, auth=AuthKind.KEY,
+            key_file=str(client_key), workdir=str(workdir), python=sys.executable,
+            max_parallel=2))
+        KnownHosts(tmp_path / "home" / "known_hosts").accept("127.0.0.1", server.port,
+                                                             server.host_key)
+        for index, crash in enumerate([f"{CrashPoint.INTENT_STORED.value}:1",
+                                       f"{CrashPoint.STARTED_SEEN.value}:2"]):
+            driver = _driver(env, path, first=index == 0, crash=crash)
+            _, err = driver.communicate(timeout=120)
+            assert driver.returncode == -signal.SIGKILL, \
+                f"{crash}: not reached ({driver.returncode}): {err.decode()}"
+        _finish(env, path, store)
+        _check_nothing_lost(tmp_path, store, workdir)
