@@ -7,6 +7,7 @@ dictionary look-up. The points, in the order a trial meets them:
 
 - ``trial-stored``: a new trial is stored QUEUED, nothing launched yet;
 - ``intent-stored``: its host and folder are stored, its process not started;
+- ``pending-seen``: a batch queue took its job, the job id is not stored yet;
 - ``started-seen``: its process runs, the trial is not stored RUNNING yet;
 - ``output-stored``: a batch of its points is stored with the log offset after it;
 - ``exit-seen``: its process has ended, the ending is not stored yet;
@@ -28,6 +29,7 @@ class CrashPoint(str, Enum):
 
     TRIAL_STORED = "trial-stored"
     INTENT_STORED = "intent-stored"
+    PENDING_SEEN = "pending-seen"
     STARTED_SEEN = "started-seen"
     OUTPUT_STORED = "output-stored"
     EXIT_SEEN = "exit-seen"

@@ -90,6 +90,7 @@ class TrialEvents:
         the record, where the grid's tooltip shows it, and to the Log tab (not stored
         there)."""
         if live.record.state is TrialState.QUEUED:
+            crash_point(CrashPoint.PENDING_SEEN)
             # the job id and folder too: a run resumed after a crash follows the job
             # still in the queue instead of submitting its trial again
             live.record = self._repo.update_trial(live.record.id, host=event.host,

@@ -26,15 +26,19 @@ import pytest
 from app.engine.crashpoint import CRASH_ENV, CrashPoint
 from app.engine.docio import dump_text
 from app.engine.trial import ExperimentState, TrialState
+from app.remote.slurm.localcluster import LocalSlurm
+from app.remote.slurm.profile import ClusterProfile
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import AuthKind, ServerProfile
+from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from tests.helpers import ROOT, experiment_doc, proc_state, trials_of, wait_until, write_code
+from tests.slurm.conftest import slurm
 from tests.ssh.conftest import client_key, sshd_factory, workdir
 from tests.ssh.sshd import Sshd
 
-__all__ = ["client_key", "sshd_factory", "workdir"]
+__all__ = ["client_key", "slurm", "sshd_factory", "workdir"]
 
 STEPS = 6
 TRIALS = 5
@@ -215,3 +219,24 @@ def test_kill_9_between_launching_on_a_server_and_storing_it_running(
                 f"{crash}: not reached ({driver.returncode}): {err.decode()}"
         _finish(env, path, store)
         _check_nothing_lost(tmp_path, store, workdir)
+
+
+def test_kill_9_between_sbatch_and_storing_the_job(tmp_path: Path, slurm: LocalSlurm) -> None:
+    env, path = _setup(tmp_path, "hpc")
+    env = {**env, **slurm.env}
+    work = tmp_path / "work"
+    with Store(env["SWEEPLAB_DB"]) as store:
+        ClusterProfiles(store).add(ClusterProfile("hpc", workdir=str(work),
+                                                  python=sys.executable, max_parallel=2))
+        for index, crash in enumerate([f"{CrashPoint.INTENT_STORED.value}:1",
+                                       f"{CrashPoint.PENDING_SEEN.value}:1",
+                                       f"{CrashPoint.PENDING_SEEN.value}:2",
+                                       f"{CrashPoint.STARTED_SEEN.value}:1"]):
+            driver = _driver(env, path, first=index == 0, crash=crash)
+            _, err = driver.communicate(timeout=120)
+            assert driver.returncode == -signal.SIGKILL, \
+                f"{crash}: not reached ({driver.returncode}): {err.decode()}"
+        _finish(env, path, store)
+        _check_nothing_lost(tmp_path, store, work)
+        left = slurm.command("squeue", "--noheader", "--format=%j", check=False).stdout
+        assert "sweeplab" not in left, f"jobs left in Slurm's queue: {left}"
