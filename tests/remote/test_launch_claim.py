@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from remote_support import PYTHON, spec
+from remote_support import PYTHON, Events, spec
 
-from app.engine.records import LaunchClaim, Snapshot
+from app.engine.ports import StoreError
+from app.engine.records import LaunchClaim, ProcessEventKind, Snapshot
 from app.remote.launcher import (
     ABANDONED,
     PID_FILE,
@@ -22,6 +24,7 @@ from app.remote.launcher import (
     read_pid_file,
     signal_group,
 )
+from app.remote.local import LocalExecutor
 from app.remote.ssh.scripts import claim_command
 from app.remote.trial_dir import prepare_trial_dir
 from tests.helpers import wait_until
@@ -98,3 +101,34 @@ def test_preparing_never_removes_the_folder_of_a_running_trial(tmp_path: Path,
         wrapper.wait(10)
     prepare_trial_dir(trial, trial_spec, PYTHON, sdk, ())  # ended: a stale folder
     assert not (trial / PID_FILE).exists()
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["stored", "store-fails"])
+def test_the_local_executor_stores_the_intent_before_the_process_starts(
+        tmp_path: Path, snap: Snapshot, fails: bool) -> None:
+    seen: list[tuple[str, str, bool]] = []
+
+    def intent(host: str, folder: str) -> None:
+        seen.append((host, folder, (Path(folder) / PID_FILE).exists()))
+        if fails:
+            raise StoreError("the database is locked")
+
+    executor = LocalExecutor(tmp_path / "work", gpus=[], cpu_slots=1)
+    events = Events(executor)
+    try:
+        executor.submit(replace(spec(snap, RUN, 3), on_launch=intent))
+        events.pump(lambda: any(e.kind in (ProcessEventKind.STARTED,
+                                           ProcessEventKind.START_FAILED)
+                                for e in events.of(3)), what="the start")
+        folder = executor.trial_dir(7, 3)
+        assert seen == [("local", str(folder), False)], "stored before the wrapper ran"
+        if fails:
+            failed = events.last(3, ProcessEventKind.START_FAILED)
+            assert "storing its folder failed" in failed.message
+            assert not (folder / PID_FILE).exists(), "nothing was started"
+            assert executor.free_slots() == 1
+        else:
+            executor.stop(3, 0.1)
+            events.wait_end(3)
+    finally:
+        executor.close()
