@@ -232,7 +232,7 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
         snapshot = snapshot_of(store, experiment, config, fresh_snapshot, progress)
         names = {host.name for host in pool.hosts}
         left = settle_leftovers(store, experiment.id, lambda trial: trial.host in names
-                                and trial.trial_dir is not None)
+                                and trial.trial_dir is not None, pool.claim)
         attached = []
         for trial in left.attached:
             assert trial.host is not None and trial.trial_dir is not None
@@ -241,7 +241,8 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
             attached.append((trial, pool))
         searcher = build_searcher(config, store, experiment.id)
         runner = Runner(store, experiment.id, config, [pool], searcher, snapshot, grace=grace,
-                        reruns=[*left.reruns, *reruns], attached=attached, lease=lease,
+                        reruns=[*left.reruns, *reruns], waiting=left.waiting,
+                        attached=attached, lease=lease,
                         paused=paused)
         undo.pop_all()  # built: the caller owns the pool, the runner the lease
     return runner, pool

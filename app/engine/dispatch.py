@@ -3,16 +3,20 @@
 Re-runs go first (a user's "Re-run with these params", a retry, a trial lost with its
 host), then the searcher's suggestions until max trials. Each new trial is stored
 QUEUED before it is submitted to the executor with the most free room relative to
-its size (balanced load). A trial the executor then has no room for after all
-(another program took the place meanwhile, a server went away) waits, stored QUEUED,
-and is submitted first when room comes back.
+its size (balanced load); the executor calls back with the trial's host and folder
+before its process starts, and they are stored with it (the launch intent a resume
+after a crash looks at, see :class:`~app.engine.records.LaunchClaim`). A trial the
+executor then has no room for after all (another program took the place meanwhile, a
+server went away) waits, stored QUEUED, and is submitted first when room comes back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
+from app.engine.crashpoint import CrashPoint, crash_point
 from app.engine.experiment import ExperimentConfig
 from app.engine.journal import Journal
 from app.engine.live import LiveTrial
@@ -132,7 +136,14 @@ class Dispatcher:
         if record.number != number:
             raise RuntimeError(f"store numbered trial {record.number}, expected {number}")
         self._next_number += 1
+        crash_point(CrashPoint.TRIAL_STORED)
         return record
+
+    def _launching(self, trial_id: int, host: str, trial_dir: str) -> None:
+        """The launch intent (an executor's thread): where the trial's process is about
+        to start, stored before it starts."""
+        self._repo.update_trial(trial_id, host=host, trial_dir=trial_dir)
+        crash_point(CrashPoint.INTENT_STORED)
 
     def _submit(self, record: TrialRecord, executor: Executor,
                 avoid: tuple[str, ...]) -> LiveTrial:
@@ -147,6 +158,7 @@ class Dispatcher:
             gpus=config.gpus_per_trial,
             max_epochs=config.limits.max_epochs,
             avoid_hosts=avoid,
+            on_launch=partial(self._launching, record.id),
         )
         live = LiveTrial(record, executor, config.kpi)
         executor.submit(spec)

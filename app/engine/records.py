@@ -6,7 +6,7 @@ immutable snapshot that may be passed between threads freely.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -125,6 +125,30 @@ class TrialSpec:
     max_epochs: int | None = None
     avoid_hosts: tuple[str, ...] = ()
     """Hosts to use only when no other has room (a retry goes elsewhere first)."""
+    on_launch: Callable[[str, str], None] | None = field(default=None, compare=False,
+                                                          repr=False)
+    """The launch intent: called by the executor, on its own thread, with the host's
+    name and the trial's folder there, once the folder is ready and before the process
+    starts. The runner stores both with the still QUEUED trial, so a resume after a
+    crash knows where to look (see :class:`LaunchClaim`). If it raises, the trial is
+    not started (START_FAILED)."""
+
+
+class LaunchClaim(str, Enum):
+    """What a resume finds in the folder of a trial stored with a launch intent but not
+    seen starting (the driver died between the two).
+
+    The trial's wrapper and the resume both claim the trial by creating its ``pid``
+    file exclusively; whoever creates it first wins, so a wrapper that starts late
+    exits without running the command once the resume has decided "never started".
+    """
+
+    STARTED = "started"
+    """The wrapper won: the trial runs, or ran; follow its log from the start."""
+    ABANDONED = "abandoned"
+    """The resume won: the command never ran and never will; the trial runs again."""
+    UNKNOWN = "unknown"
+    """The host did not answer: the trial's fate is unknown there."""
 
 
 class ProcessEventKind(str, Enum):

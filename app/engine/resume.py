@@ -9,8 +9,9 @@ from typing import Any
 
 from app.engine.experiment import ExperimentConfig
 from app.engine.live import searcher_value
+from app.engine.orders import now
 from app.engine.ports import TrialRepository
-from app.engine.records import TrialRecord
+from app.engine.records import LaunchClaim, TrialRecord
 from app.engine.schedulers import Scheduler, make_scheduler
 from app.engine.search import Searcher, make_searcher
 from app.engine.space.sampling import ParamsMismatch
@@ -63,35 +64,49 @@ class Leftovers:
     """What an earlier run left unfinished, once settled.
 
     Attributes:
-        attached: RUNNING trials whose process this run follows again.
-        reruns: ``(params, number)`` of trials that never ran or were lost, to run again
-            first (each is stored with ``rerun_of``, so max trials counts it once).
+        attached: RUNNING trials whose process this run follows again (and QUEUED ones
+            whose job still waits in a batch queue).
+        waiting: QUEUED trials whose command never ran: each starts again as itself
+            (same number, same params) before anything new.
+        reruns: ``(params, number)`` of trials that were lost, to run again first (each
+            is stored with ``rerun_of``, so max trials counts it once).
     """
 
     attached: list[TrialRecord] = field(default_factory=list)
+    waiting: list[TrialRecord] = field(default_factory=list)
     reruns: list[tuple[dict[str, Any], int]] = field(default_factory=list)
 
 
+Claim = Callable[[TrialRecord], LaunchClaim]
+"""Claims a trial stored with a launch intent in its folder on its host (see
+:class:`LaunchClaim`)."""
+
+
 def settle_leftovers(repo: TrialRepository, experiment_id: int,
-                     can_follow: Callable[[TrialRecord], bool]) -> Leftovers:
+                     can_follow: Callable[[TrialRecord], bool],
+                     claim: Claim | None = None) -> Leftovers:
     """End or adopt the trials an earlier run (crashed, killed, closed) left unfinished.
 
-    Queued trials never started: STOPPED, and run again, unless a batch queue (Slurm)
-    still holds their job (a job id and folder are stored): those are followed, as are
-    running ones. Running ones whose host this
-    run has (``can_follow``) are re-attached: their process may still run, or have
-    ended with its exit code and the rest of its log waiting. The others are LOST (their
-    host is not among this run's hosts) and run again.
+    A QUEUED trial whose host and folder were stored (the launch intent) may have
+    started after all: ``claim`` looks there first. If its wrapper had claimed it, it
+    becomes RUNNING and is followed from the start of its log; otherwise the claim
+    makes sure it never starts late, and it waits to start again as itself, as does a
+    QUEUED trial never sent anywhere. A QUEUED trial whose batch job (Slurm) is stored
+    is followed. RUNNING ones whose host this run has (``can_follow``) are
+    re-attached: their process may still run, or have ended with its exit code and the
+    rest of its log waiting. The others are LOST (or STOPPED while QUEUED: their host
+    is not among this run's hosts or does not answer) and run again.
     """
     left = Leftovers()
     for trial in repo.list_trials(experiment_id):
         of = trial.rerun_of or trial.number
         if trial.state is TrialState.QUEUED and trial.pid is not None and can_follow(trial):
             left.attached.append(trial)  # still waiting in a batch queue: follow its job
+        elif trial.state is TrialState.QUEUED and trial.trial_dir is not None:
+            _settle_launch(repo, trial, can_follow, claim, left)
         elif trial.state in (TrialState.CREATED, TrialState.QUEUED):
-            repo.update_trial(trial.id, state=TrialState.STOPPED,
-                              error="never started: the run was interrupted; queued again")
-            left.reruns.append((trial.params, of))
+            queued = {"state": TrialState.QUEUED} if trial.state is TrialState.CREATED else {}
+            left.waiting.append(repo.update_trial(trial.id, host=None, error=None, **queued))
         elif trial.state is TrialState.RUNNING and can_follow(trial):
             left.attached.append(trial)
         elif trial.state is TrialState.RUNNING:
@@ -99,3 +114,20 @@ def settle_leftovers(repo: TrialRepository, experiment_id: int,
                 f"its host {trial.host!r} is not among this run's hosts; queued again"))
             left.reruns.append((trial.params, of))
     return left
+
+
+def _settle_launch(repo: TrialRepository, trial: TrialRecord,
+                   can_follow: Callable[[TrialRecord], bool], claim: Claim | None,
+                   left: Leftovers) -> None:
+    """A QUEUED trial stored with its launch intent: started, abandoned, or unknown."""
+    found = claim(trial) if claim is not None and can_follow(trial) else LaunchClaim.UNKNOWN
+    if found is LaunchClaim.STARTED:
+        left.attached.append(repo.update_trial(trial.id, state=TrialState.RUNNING,
+                                               started_at=now(), log_offset=0, error=None))
+    elif found is LaunchClaim.ABANDONED:  # the claim stands: no late start is possible
+        left.waiting.append(repo.update_trial(trial.id, host=None, trial_dir=None, error=None))
+    else:
+        repo.update_trial(trial.id, state=TrialState.STOPPED, error=(
+            f"its host {trial.host!r} is not among this run's hosts or did not answer, "
+            "so whether it started there is unknown; queued again"))
+        left.reruns.append((trial.params, trial.rerun_of or trial.number))

@@ -66,6 +66,8 @@ class Runner(TrialEvents):
         grace: seconds between SIGINT, SIGTERM and SIGKILL when stopping a trial.
         poll_interval: the longest the loop waits for process events.
         reruns: ``(params, number)`` pairs to run first, each repeating trial ``number``.
+        waiting: stored QUEUED trials of an earlier run that never ran (it was killed
+            before their process started); each starts first, as itself.
         attached: RUNNING trials of an earlier run that ``executor`` follows again
             (re-attach after a crash); their stored KPI values are taken up.
         lease: this process's hold on the experiment, renewed from the loop and
@@ -88,6 +90,7 @@ class Runner(TrialEvents):
         poll_interval: float = 0.1,
         scheduler: Scheduler | None = None,
         reruns: Sequence[tuple[dict[str, Any], int]] = (),
+        waiting: Sequence[TrialRecord] = (),
         attached: Sequence[tuple[TrialRecord, Executor]] = (),
         lease: Lease | None = None,
         paused: bool = False,
@@ -123,6 +126,7 @@ class Runner(TrialEvents):
         self._reruns = RerunQueue(config.retries, existing, reruns)
         self._dispatch = Dispatcher(repo, experiment_id, config, executors, searcher,
                                     snapshot, self._journal, self._reruns, existing, self._log)
+        self._dispatch.waiting.extend((record, ()) for record in waiting)
         for record, executor in attached:
             self._attach(record, executor)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from app.engine.crashpoint import CrashPoint, crash_point
 from app.engine.dispatch import Dispatcher
 from app.engine.experiment import ExperimentConfig
 from app.engine.journal import Journal
@@ -55,6 +56,7 @@ class TrialEvents:
             elif event.kind is ProcessEventKind.OUTPUT:
                 self._output(live, event)
             elif event.kind is ProcessEventKind.EXITED:
+                crash_point(CrashPoint.EXIT_SEEN)
                 endings.append(self._conclude(live, event.exit_code, None,
                                               note=event.message))
             elif event.kind is ProcessEventKind.START_FAILED:
@@ -77,6 +79,7 @@ class TrialEvents:
             self._fill_slots()
         for live, fields in endings:
             live.record = self._journal.ended(live.record, fields)
+            crash_point(CrashPoint.ENDED_STORED)
             if fields["state"] is TrialState.FAILED and not self._stopping:
                 decision = self._reruns.after_failure(live.record, live.record.host)
                 if decision is not None:
@@ -87,6 +90,7 @@ class TrialEvents:
         the record, where the grid's tooltip shows it, and to the Log tab (not stored
         there)."""
         if live.record.state is TrialState.QUEUED:
+            crash_point(CrashPoint.PENDING_SEEN)
             # the job id and folder too: a run resumed after a crash follows the job
             # still in the queue instead of submitting its trial again
             live.record = self._repo.update_trial(live.record.id, host=event.host,
@@ -106,6 +110,7 @@ class TrialEvents:
 
     def _started_trial(self, live: LiveTrial, event: ProcessEvent) -> None:
         live.started = time.monotonic()
+        crash_point(CrashPoint.STARTED_SEEN)
         live.record = self._journal.started(live.record, event, self._snapshot)
         if live.stop_reason is not None:  # stopped while it was starting
             live.executor.stop(live.record.id, self._grace)
@@ -118,6 +123,7 @@ class TrialEvents:
             self._ask_scheduler(live, step, value)
         live.record = self._journal.output(live.record, reading.points, event.offset,
                                            live.kpi_value())
+        crash_point(CrashPoint.OUTPUT_STORED)
         if self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.MAX_EPOCHS)
 

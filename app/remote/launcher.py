@@ -10,7 +10,8 @@ A trial directory holds::
     output.log    stdout and stderr of the command, appended
     pid           line 1: the wrapper's pid (= its process group and session id);
                   line 2: its start time in clock ticks since boot (field 22 of
-                  /proc/PID/stat; empty where there is no /proc)
+                  /proc/PID/stat; empty where there is no /proc); or ``abandoned``
+                  when a resume claimed the trial first (see :func:`claim_launch`)
     exit_code     the command's exit status, written (one write) when it ends;
                   128+N when signal N killed it; absent if the wrapper was SIGKILLed
 
@@ -67,7 +68,7 @@ from app.engine.protocol import (
     PYTHON_PLACEHOLDER,
     render_command,
 )
-from app.engine.records import TrialSpec
+from app.engine.records import LaunchClaim, TrialSpec
 
 CODE_DIR = "code"
 PARAMS_FILE = "params.json"
@@ -77,6 +78,11 @@ LAUNCH_FILE = "launch.sh"
 LOG_FILE = "output.log"
 PID_FILE = "pid"
 EXIT_CODE_FILE = "exit_code"
+ABANDONED = "abandoned"
+"""What a resume writes into ``pid`` when it claims a trial whose wrapper never ran."""
+CLAIM_WAIT_S = 2.0
+"""How long :func:`claim_launch` waits for a wrapper that created ``pid`` to fill it."""
+_POLL_S = 0.02
 KILL_WAIT_S = 5.0
 """How long :func:`stop_group` waits for the kernel after SIGKILL."""
 
@@ -97,7 +103,12 @@ if read -r stat </proc/$$/stat 2>/dev/null; then
 fi
 # One short printf is one write(): a reader sees an empty file or all of it (and
 # treats empty as "not yet"), so no temporary file and no mv process are needed.
-printf '%s\n%s\n' "$$" "$start" >pid
+# The claim: pid is created exclusively (noclobber, O_EXCL). A resume that finds the
+# trial not started claims it the same way; whoever creates pid first wins, and a
+# wrapper that loses runs nothing.
+set -C
+{ printf '%s\n%s\n' "$$" "$start" >pid; } 2>/dev/null || exit 0
+set +C
 trap ':' INT TERM
 if cd "$code_dir"; then
     /bin/sh -c 'trap "exit \$?" INT TERM; eval "$1"' sweeplab "$command"
@@ -362,6 +373,38 @@ def read_pid_file(trial_dir: Path) -> PidRecord | None:
         return PidRecord(int(lines[0]), int(start) if start else None)
     except (OSError, ValueError, IndexError, UnicodeDecodeError):
         return None
+
+
+def claim_launch(trial_dir: Path) -> LaunchClaim:
+    """For a resume: claim a trial whose launch intent was stored but whose start was
+    not, by creating its ``pid`` file exclusively, as its wrapper does.
+
+    STARTED when the wrapper created it first (it runs or ran; its ``pid`` is filled
+    in within :data:`CLAIM_WAIT_S`), ABANDONED when this call did (or an earlier
+    resume did): the wrapper, however late it starts, runs nothing then. A missing
+    folder is created for the claim.
+
+    Raises:
+        OSError: the folder or file cannot be written.
+    """
+    trial_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = trial_dir / PID_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        deadline = time.monotonic() + CLAIM_WAIT_S
+        while True:
+            text = path.read_text(encoding="ascii", errors="replace").strip()
+            if text == ABANDONED:
+                return LaunchClaim.ABANDONED
+            if text or time.monotonic() >= deadline:
+                return LaunchClaim.STARTED
+            time.sleep(_POLL_S)
+    try:
+        os.write(fd, f"{ABANDONED}\n".encode("ascii"))
+    finally:
+        os.close(fd)
+    return LaunchClaim.ABANDONED
 
 
 def read_exit_code(trial_dir: Path) -> int | None:

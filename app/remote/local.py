@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from app.engine.processes import end_leftovers, is_alive
-from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import EventQueue, drain
 from app.remote.gpu import probe_gpus
 from app.remote.launcher import (
     CODE_DIR,
     LOG_FILE,
     TrialProcess,
+    claim_launch,
     launch,
     read_exit_code,
     read_pid_file,
@@ -222,6 +223,16 @@ class LocalExecutor:
                                           name=f"sweeplab-follow-{trial_id}", daemon=True)
             run.thread.start()
 
+    def claim(self, trial_dir: str) -> LaunchClaim:
+        """For a resume: whether the trial stored as launching in ``trial_dir`` started
+        (see :func:`~app.remote.launcher.claim_launch`); UNKNOWN if the folder cannot
+        be written."""
+        try:
+            return claim_launch(Path(trial_dir))
+        except OSError as exc:
+            log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
+            return LaunchClaim.UNKNOWN
+
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events since the last call, waiting at most ``timeout`` s for the first."""
         return drain(self._events, timeout, self.name)
@@ -270,6 +281,15 @@ class LocalExecutor:
             if not isinstance(exc, ValueError | TypeError | OSError):
                 log.exception("%s: preparing trial %s failed", self.name, run.trial_id)
             self._fail(run, f"trial {run.trial_id} could not start: {exc}")
+            return
+        try:
+            if spec.on_launch is not None:  # stored before the process starts
+                spec.on_launch(self.name, str(run.trial_dir))
+        except Exception as exc:
+            log.warning("%s: storing where trial %s starts failed: %s", self.name,
+                        run.trial_id, exc)
+            self._fail(run, f"trial {run.trial_id} was not started: storing its folder "
+                            f"failed: {exc}")
             return
         with self._lock:
             if run.stop_requested or self._closing.is_set():

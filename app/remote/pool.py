@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from app.engine.ports import NoRoom
-from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialRecord, TrialSpec
 from app.remote.events import EventQueue, drain
 from app.remote.gpu import TooFewGpus
 
@@ -44,6 +44,8 @@ class Host(Protocol):
 
     def follow(self, trial_id: int, trial_dir: Path | str, offset: int, pid: int | None,
                *, gpus: Sequence[int] = (), queued: bool = False) -> None: ...
+
+    def claim(self, trial_dir: str) -> LaunchClaim: ...
 
     def close(self) -> None: ...
 
@@ -164,6 +166,17 @@ class Pool:
         host.follow(trial_id, trial_dir, offset, pid, gpus=gpus, queued=queued)
         with self._lock:
             self._placed[trial_id] = host
+
+    def claim(self, trial: TrialRecord) -> LaunchClaim:
+        """Claim a trial stored with a launch intent (host and folder) on its host, for
+        a resume: did its process start? (See :class:`LaunchClaim`.)"""
+        if trial.host is None or trial.trial_dir is None:
+            return LaunchClaim.UNKNOWN
+        try:
+            host = self.host(trial.host)
+        except KeyError:
+            return LaunchClaim.UNKNOWN
+        return host.claim(trial.trial_dir)
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events of every host since the last call, waiting at most ``timeout`` s."""

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.engine.processes import is_alive
 from app.engine.records import TrialSpec
 from app.remote.launcher import (
     AUP_PARAMS_FILE,
@@ -22,6 +23,7 @@ from app.remote.launcher import (
     aup_params_json,
     command_line,
     params_json,
+    read_pid_file,
     trial_environment,
 )
 from app.remote.snapshot import unpack_snapshot
@@ -30,15 +32,19 @@ from app.remote.snapshot import unpack_snapshot
 def prepare_trial_dir(trial_dir: Path, spec: TrialSpec, python: str, sdk: Path,
                       gpus: Sequence[int]) -> tuple[str, dict[str, str]]:
     """Make ``trial_dir`` afresh (only the user may read it) and return the command and
-    environment to launch in it. A missing ``sdk`` file is left out.
+    environment to launch in it. A missing ``sdk`` file is left out. A folder whose
+    wrapper still runs is never removed.
 
     Raises:
         ValueError: the command names an unknown placeholder.
         TypeError: a parameter value JSON cannot hold.
-        OSError: the directory or its files cannot be written.
+        OSError: the directory or its files cannot be written, or its trial runs.
     """
     if trial_dir.exists():
-        shutil.rmtree(trial_dir)  # a stale directory of the same trial id
+        running = read_pid_file(trial_dir)
+        if running is not None and is_alive(running.pid, running.start_time):
+            raise OSError(f"{trial_dir} belongs to a trial whose process {running.pid} runs")
+        shutil.rmtree(trial_dir)  # a stale directory of the same trial id, or abandoned
     trial_dir.mkdir(mode=0o700, parents=True)
     trial_dir.chmod(0o700)  # only the user: its params, code and log (whatever the umask)
     unpack_snapshot(spec.snapshot, trial_dir / CODE_DIR)

@@ -94,6 +94,7 @@ def test_missing_code_dir_and_missing_command(trial_dir: Path) -> None:
     proc = start(trial_dir, "true")
     assert proc.wait(10) == 126 and read_exit_code(trial_dir) == 126
     (trial_dir / "code").mkdir()
+    (trial_dir / "pid").unlink()  # a folder is launched once (the pid file is its claim)
     proc = start(trial_dir, "no-such-command-sweeplab")
     assert proc.wait(10) == 127 and read_exit_code(trial_dir) == 127
     assert "not found" in log_text(trial_dir)

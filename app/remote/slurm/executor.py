@@ -19,19 +19,21 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.engine.ports import StoreError
+from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import EventQueue, drain
 from app.remote.gpu import NoFreeSlot
 from app.remote.local import DEFAULT_SDK, ExecutorClosed
 from app.remote.slurm.access import AccessError, ClusterAccess, SubmitFailed
-from app.remote.slurm.commands import scancel_script
+from app.remote.slurm.commands import job_name, q, scancel_script
 from app.remote.slurm.jobfiles import job_files
 from app.remote.slurm.monitor import COMMAND_TIMEOUT_S, JobTable, Monitor
 from app.remote.slurm.profile import ClusterProfile, time_limit_minutes
 from app.remote.slurm.tracking import Job
+from app.remote.ssh.scripts import claim_script
 
 __all__ = ["ClusterStatus", "SlurmExecutor"]
 
@@ -198,6 +200,32 @@ class SlurmExecutor:
             self._start_threads()
         self._wake.set()
 
+    def claim(self, trial_dir: str) -> LaunchClaim:
+        """For a resume: whether the trial stored as launching in ``trial_dir`` started
+        (see :func:`~app.remote.ssh.scripts.claim_script`). When the claim wins, a job
+        of the trial that ``sbatch`` took before the crash is cancelled (found by its
+        name); should it start anyway, its wrapper runs nothing. UNKNOWN if the login
+        node does not answer."""
+        folder = PurePosixPath(trial_dir)
+        script = claim_script(trial_dir)
+        if folder.name.isdigit() and folder.parent.name.isdigit():
+            name = job_name(int(folder.parent.name), int(folder.name))
+            script = (f"out=$({script})\necho \"$out\"\n"
+                      f'[ "$out" != @abandoned ] || scancel --name={q(name)} 2>/dev/null\n'
+                      "exit 0\n")
+        try:
+            result = self.access.run(script, timeout=COMMAND_TIMEOUT_S)
+        except AccessError as exc:
+            log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
+            return LaunchClaim.UNKNOWN
+        answer = result.stdout.decode("utf-8", "replace").strip()
+        if answer == "@started":
+            return LaunchClaim.STARTED
+        if answer == "@abandoned":
+            return LaunchClaim.ABANDONED
+        log.warning("%s: claiming %s gave %r", self.name, trial_dir, answer)
+        return LaunchClaim.UNKNOWN
+
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events since the last call, waiting at most ``timeout`` s for the first."""
         return drain(self._events, timeout, self.name)
@@ -296,9 +324,11 @@ class SlurmExecutor:
                 files, options = job_files(
                     self.profile, spec, trial_dir, python=self.access.expand(self.profile.python),
                     sdk_name=self._sdk_name, sdk=self._sdk, time_limit=self._time_limit)
+                if spec.on_launch is not None:  # stored before the job can start
+                    spec.on_launch(self.name, trial_dir)
                 job_id = self.access.submit(trial_dir, spec.snapshot, files, options)
                 break
-            except (SubmitFailed, ValueError, TypeError) as exc:
+            except (SubmitFailed, ValueError, TypeError, StoreError) as exc:
                 self._table.finish(job, ProcessEventKind.START_FAILED,
                                    message=f"{what} could not be submitted to {self.name}: {exc}")
                 return

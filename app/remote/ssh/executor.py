@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import EventQueue, drain
 from app.remote.gpu import GpuInfo, NoFreeSlot
 from app.remote.local import DEFAULT_SDK, ExecutorClosed
@@ -35,7 +35,7 @@ from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.payload import Sdk, launch_payload
 from app.remote.ssh.places import RemoteSlots
 from app.remote.ssh.profile import Secrets, ServerProfile
-from app.remote.ssh.scripts import gpu_status_script
+from app.remote.ssh.scripts import claim_command, gpu_status_script
 from app.remote.ssh.session import ServerSession
 from app.remote.ssh.trial import RemoteTrial, TrialHost
 
@@ -285,6 +285,25 @@ class SshExecutor:
             trial.thread.start()
         self._session.start()
 
+    def claim(self, trial_dir: str) -> LaunchClaim:
+        """For a resume: whether the trial stored as launching in ``trial_dir`` on this
+        server started (one command there, see
+        :func:`~app.remote.ssh.scripts.claim_command`); UNKNOWN if the server does not
+        answer within the connect timeout."""
+        try:
+            self.connect()
+            result = self._session.run(claim_command(trial_dir), timeout=STATUS_TIMEOUT_S)
+        except SshError as exc:
+            log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
+            return LaunchClaim.UNKNOWN
+        answer = result.stdout.strip()
+        if answer == "@started":
+            return LaunchClaim.STARTED
+        if answer == "@abandoned":
+            return LaunchClaim.ABANDONED
+        log.warning("%s: claiming %s gave %r", self.name, trial_dir, answer)
+        return LaunchClaim.UNKNOWN
+
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events since the last call, waiting at most ``timeout`` s for the first."""
         return drain(self._events, timeout, self.name)
@@ -353,7 +372,9 @@ class SshExecutor:
             except (ValueError, TypeError) as exc:
                 self._host.start_failed(trial, f"trial {trial.trial_id} could not start: {exc}")
                 return
-            busy = self._host.launch(trial, spec.snapshot, payload, command)
+            intent = (partial(spec.on_launch, self.name, trial.trial_dir)
+                      if spec.on_launch is not None else None)
+            busy = self._host.launch(trial, spec.snapshot, payload, command, intent)
             if busy is None or not self._find_place(trial, busy):
                 return
 

@@ -15,7 +15,10 @@ that carry their content hash (so an upgraded app never runs a stale helper).
   place. Without ``flock`` (util-linux) nothing is locked. Then stdin brings a tar of
   the trial's own files (``params.json``, ``sdk/``, ``launch.sh``) and then the
   command; the helper
-  makes DIR, unpacks the code snapshot into ``DIR/code``, starts the wrapper of
+  makes DIR (an old one is removed unless its wrapper runs), unpacks the code snapshot
+  into ``DIR/code``, says ``@ready`` and waits for the client's ``go`` line (sent once
+  the client has stored the trial's folder, its launch intent; without it, say when
+  the client died, nothing starts), starts the wrapper of
   :mod:`app.remote.launcher` with ``setsid -f`` (its own session and process group),
   reads its pid from the ``pid`` file and says ``@started PID``; then it follows like
   ``follow`` from offset 0. The wrapper is started in the foreground (``setsid -f``
@@ -105,13 +108,24 @@ p=
 off=0
 if [ "$mode" = launch ]; then
     if [ -n "$6" ]; then take_places "$6"; fi
-    if [ -e "$d" ]; then rm -rf -- "$d" || fail "cannot remove the old directory $d"; fi
+    if [ -e "$d" ]; then
+        q=
+        { read -r q <"$d/pid"; } 2>/dev/null
+        case $q in ''|abandoned|*[!0-9]*) ;; *)
+            ! kill -0 "$q" 2>/dev/null || fail "$d belongs to a trial whose process $q runs" ;;
+        esac
+        rm -rf -- "$d" || fail "cannot remove the old directory $d"
+    fi
     mkdir -p -m 700 -- "$d" "$d/code" || fail "cannot create the trial directory $d"
     head -c "$4" <&3 | tar -xf - -C "$d" || fail "cannot write the trial files into $d"
     cmd=$(head -c "$5" <&3) || fail "the trial command did not arrive"
     tar -xzmf "$3" -C "$d/code" || fail "cannot unpack the code snapshot $3"
     cd -- "$d" || fail "cannot enter $d"
     : >output.log || fail "cannot create $d/output.log"
+    say ready
+    go=
+    read -r go <&3 || exit 0
+    [ "$go" = go ] || exit 0
     # every signal at its default where GNU env can say so (sshd gives that anyway)
     dflt=
     if env --default-signal true 2>/dev/null; then dflt="env --default-signal"; fi
@@ -124,6 +138,7 @@ if [ "$mode" = launch ]; then
         i=$((i + 1))
     done
     read -r p <pid
+    [ "$p" != abandoned ] || fail "a resume claimed the trial first; it did not start"
     say started "$p"
 else
     off=$3
@@ -308,6 +323,30 @@ def stop_command(workdir: str, trial_dir: str, grace: float, pid: int | None) ->
     inner = " ".join(["setsid", "/bin/sh", q(helper), q(trial_dir), str(steps),
                       "" if pid is None else str(pid)])
     return f"/bin/sh -c {q(inner + ' </dev/null >/dev/null 2>&1 &')}"
+
+
+_CLAIM = r"""[ -d "$d" ] || { echo @abandoned; exit 0; }
+if ( set -C; printf 'abandoned\n' >"$d/pid" ) 2>/dev/null; then echo @abandoned; exit 0; fi
+i=0
+while [ ! -s "$d/pid" ] && [ "$i" -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
+p=
+read -r p <"$d/pid"
+if [ "$p" = abandoned ]; then echo @abandoned; else echo @started; fi
+"""
+
+
+def claim_script(trial_dir: str) -> str:
+    """A script that claims a trial whose launch intent was stored, for a resume (see
+    :class:`~app.engine.records.LaunchClaim`). It prints ``@started`` when the wrapper
+    created ``pid`` first, else ``@abandoned``: a folder never made (the helper starts
+    nothing without its ``go``), or ``pid`` created here exclusively, so no late
+    wrapper runs the command."""
+    return f"d={q(trial_dir)}\n{_CLAIM}"
+
+
+def claim_command(trial_dir: str) -> str:
+    """:func:`claim_script` as one exec line."""
+    return f"/bin/sh -c {q(claim_script(trial_dir))}"
 
 
 def snapshot_path(workdir: str, content_hash: str) -> str:

@@ -1,8 +1,8 @@
 """Reading one trial helper's channel: :class:`HelperStream`.
 
 The helper (:data:`app.remote.ssh.scripts.TRIAL_HELPER`) writes the trial's
-``output.log`` from a byte offset on stdout and control lines on stderr
-(``@started PID``, ``@failed WHY``, ``@end CODE SIZE``). This class cuts stdout into
+``output.log`` from a byte offset on stdout and control lines on stderr (``@ready``,
+``@started PID``, ``@failed WHY``, ``@end CODE SIZE``). This class cuts stdout into
 complete lines with their offsets (:class:`~app.remote.logtail.LineSplitter`), keeps
 stdout bytes past the end size out, and parses the control lines.
 """
@@ -38,6 +38,8 @@ class HelperStream:
         self.received = offset
         self.name = name
         self.started_pid: int | None = None
+        self.ready = False
+        """The helper set the trial up and waits for ``go`` before starting it."""
         self.failed: str | None = None
         self.busy: str | None = None
         """The GPU place kind (``gpu3``) another run holds all of, said instead of
@@ -74,12 +76,14 @@ class HelperStream:
         self.received += len(out)
         return self.splitter.feed(bytes(out)) if out else []
 
-    def pump_until(self, done: float) -> list[str]:
-        """Read until ``@started`` or ``@failed`` arrives (or the channel ends, or
-        ``done``, a ``time.monotonic()`` value, passes); return the log lines that came
-        with it (a fast trial's output may arrive in the same read)."""
+    def pump_until(self, done: float, *, ready: bool = False) -> list[str]:
+        """Read until ``@started`` or ``@failed`` arrives (or ``@ready`` when ``ready``,
+        or the channel ends, or ``done``, a ``time.monotonic()`` value, passes); return
+        the log lines that came with it (a fast trial's output may arrive in the same
+        read)."""
         lines: list[str] = []
-        while self.started_pid is None and self.failed is None and not self._eof:
+        while (self.started_pid is None and self.failed is None and not self._eof
+               and not (ready and self.ready)):
             remaining = done - time.monotonic()
             if remaining <= 0:
                 break
@@ -105,6 +109,8 @@ class HelperStream:
                 self.started_pid = int(rest)
             except ValueError:
                 self.failed = f"the server's helper sent a bad pid {rest!r}"
+        elif word == f"{MARK}ready":
+            self.ready = True
         elif word == f"{MARK}failed":
             self.failed = rest
         elif word == f"{MARK}busy":

@@ -162,8 +162,12 @@ class TrialHost:
     # --- launch ------------------------------------------------------------------
 
     def launch(self, trial: RemoteTrial, snapshot: Snapshot, payload: bytes,
-               exec_line: str) -> str | None:
+               exec_line: str, intent: Callable[[], None] | None = None) -> str | None:
         """Set up and start the trial, then follow it to its end (blocks).
+
+        ``intent`` is called once the trial's folder is ready there and before its
+        process starts (it stores where the trial starts); the helper starts nothing
+        until it returns, and nothing at all if it raises (START_FAILED then).
 
         Returns the GPU (``gpu3``) whose places another run holds when the server
         refused the start for that (nothing was done there; the trial goes on waiting),
@@ -173,7 +177,16 @@ class TrialHost:
         if opened is None:
             return None
         link, stream = opened
-        early = stream.pump_until(time.monotonic() + LAUNCH_TIMEOUT_S)
+        deadline = time.monotonic() + LAUNCH_TIMEOUT_S
+        early = stream.pump_until(deadline, ready=True)
+        if stream.ready and stream.started_pid is None and stream.failed is None:
+            failure = self._go(stream, intent)
+            if failure is not None:
+                stream.close()
+                self.session.release(link)
+                self.start_failed(trial, f"trial {trial.trial_id} was not started: {failure}")
+                return None
+            early += stream.pump_until(deadline)
         if stream.started_pid is not None:
             with self._lock:
                 trial.pid, trial.started = stream.started_pid, True
@@ -202,6 +215,21 @@ class TrialHost:
             self.session.report_failure(link.conn)
             self._recover(trial)
         return None
+
+    def _go(self, stream: HelperStream, intent: Callable[[], None] | None) -> str | None:
+        """Store the launch intent, then tell the waiting helper to start the trial;
+        why not, or None once told."""
+        try:
+            if intent is not None:
+                intent()
+        except Exception as exc:
+            log.warning("%s: storing where a trial starts failed: %s", self.name, exc)
+            return f"storing its folder failed: {exc}"
+        try:
+            stream.channel.sendall(b"go\n")
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            log.info("%s: the go to a trial helper was not sent: %s", self.name, exc)
+        return None  # a lost go: the channel broke, _recover looks at the server
 
     def _send_launch(self, trial: RemoteTrial, snapshot: Snapshot, payload: bytes,
                      exec_line: str) -> tuple[Link, HelperStream] | None:
