@@ -108,8 +108,9 @@ def _drive(store: Store, experiment: ExperimentRecord, driver: str, *, fresh_sna
     finally:
         executor.close()
     trials = store.list_trials(experiment.id)
-    console.print(trials_table(best_trials(trials, config, 5), config.kpi.name,
-                               f"best trials of {experiment.name}"))
+    best = best_trials(trials, config, 5)
+    if best:
+        console.print(trials_table(best, config.kpi.name, f"best trials of {experiment.name}"))
     final = store.get_experiment(experiment.id).state
     console.print(f"{escape(experiment.name)}: {final.value}, {len(trials)} trials, "
                   f"{escape(best_line(trials, config))}")
