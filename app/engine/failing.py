@@ -17,10 +17,12 @@ class FailingStart:
     """Watches the trials of one run end, until one succeeds or two fail differently.
 
     A trial succeeds when it ends COMPLETED or PRUNED (it ran and reported its KPI);
-    STOPPED and LOST trials say nothing either way. Once ``needed`` trials in a row
-    failed with the same first line of their message (``python3: command not found``)
-    and none succeeded, :meth:`observe` returns why the run should stop; after a
-    success, or a failure of another kind, it never does.
+    STOPPED and LOST trials say nothing either way, and neither does the failure of a
+    re-run (a retry the experiment's ``retries`` asked for gets its chance: only the
+    searcher's own trials count). Once ``needed`` of those failed with the same first
+    line of their message (``python3: command not found``) and none succeeded,
+    :meth:`observe` returns why the run should stop; after a success, or a failure of
+    another kind, it never does.
 
     Args:
         needed: how many failures stop the run (at least 1).
@@ -38,14 +40,15 @@ class FailingStart:
         self._cause: str | None = None
         self._failures = 0
 
-    def observe(self, state: TrialState, error: str | None) -> str | None:
-        """Take one ended trial's state and message; returns the reason to stop the run,
-        once, or None."""
+    def observe(self, state: TrialState, error: str | None, *,
+                rerun: bool = False) -> str | None:
+        """Take one ended trial's state and message (``rerun``: it repeats an earlier
+        trial); returns the reason to stop the run, once, or None."""
         if not self._armed:
             return None
         if state in (TrialState.COMPLETED, TrialState.PRUNED):
             self._armed = False
-        elif state is TrialState.FAILED:
+        elif state is TrialState.FAILED and not rerun:
             cause = first_line(error)
             if self._cause is not None and cause != self._cause:
                 self._armed = False

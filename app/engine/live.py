@@ -137,19 +137,28 @@ class LiveTrial:
             return TrialState.COMPLETED, None
         if exit_code == 0:
             return (TrialState.COMPLETED, None) if kpi is not None else (TrialState.FAILED, never)
-        return TrialState.FAILED, failure_message(exit_code, list(self.tail))
+        return TrialState.FAILED, failure_message(exit_code, list(self.tail),
+                                                  self.record.trial_dir)
 
 
 _NOT_FOUND = re.compile(r"([^:]+):\s*(?:command )?not found\s*$")
 _CANNOT_OPEN = re.compile(r"can't open file ")
 
 
-def failure_cause(exit_code: int | None, tail: Sequence[str]) -> str | None:
+def failure_cause(exit_code: int | None, tail: Sequence[str],
+                  trial_dir: str | None = None) -> str | None:
     """What a failed trial's log says went wrong, as one line, or None when it does not
     say: ``<cmd>: command not found`` (exit 127, from the shell's complaint), the last
     line of a Python traceback (``ModuleNotFoundError: No module named 'x'``), Python's
-    ``can't open file '...'`` (a wrong path)."""
-    lines = [line.rstrip() for line in tail if line.strip()]
+    ``can't open file '...'`` (a wrong path). Paths inside ``trial_dir`` are shortened
+    to be relative to it, so the same mistake reads the same in every trial."""
+    cause = _cause(exit_code, [line.rstrip() for line in tail if line.strip()])
+    if cause is not None and trial_dir:
+        cause = cause.replace(trial_dir.rstrip("/") + "/", "")
+    return cause
+
+
+def _cause(exit_code: int | None, lines: list[str]) -> str | None:
     if exit_code == 127:
         for line in reversed(lines):
             if match := _NOT_FOUND.search(line):
@@ -166,7 +175,8 @@ def failure_cause(exit_code: int | None, tail: Sequence[str]) -> str | None:
     return None
 
 
-def failure_message(exit_code: int | None, tail: Sequence[str]) -> str:
+def failure_message(exit_code: int | None, tail: Sequence[str],
+                    trial_dir: str | None = None) -> str:
     """A failed trial's message: its first line names the cause where the log says it
     (:func:`failure_cause`), else how the process ended; then how it ended and the last
     lines of its log. That first line is what tables, the CSV and tooltips show, and
@@ -175,7 +185,7 @@ def failure_message(exit_code: int | None, tail: Sequence[str]) -> str:
     text = f"the trial {what}"
     if tail:
         text += "; last lines:\n" + "\n".join(tail)
-    cause = failure_cause(exit_code, tail)
+    cause = failure_cause(exit_code, tail, trial_dir)
     return text if cause is None else f"{cause}\n{text}"
 
 

@@ -27,7 +27,7 @@ from app.engine.best import count_trials, run_outcome
 from app.engine.dispatch import Dispatcher
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber
 from app.engine.experiment import ExperimentConfig
-from app.engine.failing import FAILING_START_TRIALS, FailingStart, first_line
+from app.engine.failing import FailingStart, first_line
 from app.engine.journal import Journal
 from app.engine.lease import Lease
 from app.engine.live import LiveTrial, StopReason
@@ -122,9 +122,8 @@ class Runner(TrialEvents):
         self._started = 0.0
         self._next_check = 0.0
         existing = repo.list_trials(experiment_id)
-        self._failing = FailingStart(
-            min(FAILING_START_TRIALS, config.limits.max_trials),
-            armed=not any(t.state in (TrialState.COMPLETED, TrialState.PRUNED) for t in existing))
+        self._failing = FailingStart(armed=not any(
+            t.state in (TrialState.COMPLETED, TrialState.PRUNED) for t in existing))
         self._failure: str | None = None
         self._reruns = RerunQueue(config.retries, existing, reruns)
         self._dispatch = Dispatcher(repo, experiment_id, config, executors, searcher,

@@ -74,8 +74,9 @@ class TrialEvents:
                 else:
                     del self._live[live.record.id]
                     self._dispatch.take_back(self._given_back(live), event.host, event.message)
-        for _, fields in endings:  # before any next trial starts
-            reason = self._failing.observe(fields["state"], fields["error"])
+        for live, fields in endings:  # before any next trial starts
+            reason = self._failing.observe(fields["state"], fields["error"],
+                                           rerun=live.record.rerun_of is not None)
             if reason is not None and not self._stopping:
                 self._fail_run(reason)
         if endings and self._state is ExperimentState.RUNNING and not self._stopping:

@@ -99,8 +99,10 @@ def test_the_first_line_of_a_failure_names_its_cause() -> None:
     assert message.split("\n")[:2] == ["ModuleNotFoundError: No module named 'torchx'",
                                        "the trial exited with code 1; last lines:"]
     assert message.endswith("cleanup done")
-    wrong_path = ["/usr/bin/python3: can't open file '/w/tr.py': [Errno 2] No such file"]
+    wrong_path = ["/usr/bin/python3: can't open file '/w/7/code/tr.py': [Errno 2] No such file"]
     assert first_line(failure_message(2, wrong_path)) == wrong_path[0]
+    assert first_line(failure_message(2, wrong_path, "/w/7")) == (  # the same in every trial
+        "/usr/bin/python3: can't open file 'code/tr.py': [Errno 2] No such file")
     assert first_line(failure_message(1, ["plain output"])) == \
         "the trial exited with code 1; last lines:"
     assert failure_message(None, []) == "the trial was killed"
@@ -111,6 +113,7 @@ def test_a_run_stops_when_its_first_trials_fail_the_same_way() -> None:
     why = "python3: command not found\nthe trial exited with code 127"
     assert watch.observe(TrialState.FAILED, why) is None
     assert watch.observe(TrialState.STOPPED, StopReason.USER.value) is None  # says nothing
+    assert watch.observe(TrialState.FAILED, why, rerun=True) is None  # a retry: not counted
     assert watch.observe(TrialState.FAILED, why) is None
     assert watch.observe(TrialState.FAILED, why) == (
         "stopping: the first 3 trials all failed the same way: python3: command not found")

@@ -205,8 +205,11 @@ def test_a_missing_script_fails_with_its_message(harness: Harness) -> None:
     trials = harness.store.list_trials(harness.store.get_experiment("exp").id)
     assert [t.state for t in trials] == [TrialState.FAILED] * 2
     cause = first_line(trials[0].error)
-    assert "can't open file" in cause and "does_not_exist.py" in cause, trials[0].error
+    assert cause.endswith("can't open file 'code/does_not_exist.py': [Errno 2] No such file "
+                          "or directory"), trials[0].error
+    assert first_line(trials[1].error) == cause  # the trial's own folder is left out
     assert harness.store.get_experiment("exp").state is ExperimentState.FAILED
+    assert f"failed: no trial completed; 2 failed, the last with: {cause}" in harness.log("exp")
 
 
 def test_a_command_that_does_not_exist_ends_the_run_failed_after_three_trials(
@@ -226,6 +229,25 @@ def test_a_command_that_does_not_exist_ends_the_run_failed_after_three_trials(
     assert stored.state is ExperimentState.FAILED
     assert ("stopping: the first 3 trials all failed the same way: sweeplab-no-such-command: "
             "command not found") in harness.log("exp")
+
+
+def test_a_missing_module_stops_the_run_naming_the_exception(harness: Harness) -> None:
+    """Two at a time: the run stops once three have failed with the same exception line,
+    the trials still running are stopped, and the experiment ends FAILED."""
+    harness.script("train.py", """
+        print("loading data")
+        import torchx_not_installed
+    """)
+    config = harness.config(limits={"max_trials": 12, "max_parallel": 2})
+    assert harness.runner(config).run() is ExperimentState.FAILED
+    trials = harness.store.list_trials(harness.store.get_experiment("exp").id)
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    assert len(failed) >= 3 and len(trials) < 12
+    assert {first_line(t.error) for t in failed} == {
+        "ModuleNotFoundError: No module named 'torchx_not_installed'"}
+    assert all(t.state is TrialState.STOPPED for t in trials if t not in failed)
+    assert ("stopping: the first 3 trials all failed the same way: ModuleNotFoundError: No "
+            "module named 'torchx_not_installed'") in harness.log("exp")
 
 
 def test_nan_kpi_is_stored_but_not_fed_to_the_searcher(harness: Harness) -> None:
