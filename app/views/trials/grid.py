@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from app.engine.best import ranked
+from app.engine.best import count_trials, ranked
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
@@ -180,10 +180,10 @@ class TrialGrid(QWidget):
 
     def state_counts(self) -> dict[TrialState, int]:
         """How many trials are in each state (CREATED counted as QUEUED)."""
-        counts: dict[TrialState, int] = {}
-        for record in self._trials.values():
-            state = TrialState.QUEUED if record.state is TrialState.CREATED else record.state
-            counts[state] = counts.get(state, 0) + 1
+        counts = dict(count_trials(self._trials.values()).by_state)
+        if TrialState.CREATED in counts:
+            counts[TrialState.QUEUED] = counts.get(TrialState.QUEUED, 0) + counts.pop(
+                TrialState.CREATED)
         return counts
 
     def tooltip_text(self, trial_id: int, now: datetime | None = None) -> str:
