@@ -6,16 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from app.engine import best as best_rule
 from app.engine.params import flatten, params_document
 from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
-from app.engine.trial import TrialState
 
 
 class ExportFormat(str, Enum):
@@ -78,21 +77,16 @@ def write_export(trials: Sequence[TrialRecord], path: Path, fmt: str) -> None:
 
 
 def best_trial(trials: Sequence[TrialRecord], goal: Goal) -> TrialRecord:
-    """The completed trial with the best finite KPI (the earliest one on a tie).
+    """The best trial by the one rule (:func:`app.engine.best.best_trial`).
 
     Raises:
         ValueError: no trial completed with a finite KPI yet.
     """
-    best: tuple[TrialRecord, float] | None = None
-    for trial in trials:
-        kpi = trial.kpi
-        if (trial.state is TrialState.COMPLETED and kpi is not None and math.isfinite(kpi)
-                and (best is None or goal.better(kpi, best[1]))):
-            best = trial, kpi
+    best = best_rule.best_trial(trials, goal)
     if best is None:
         raise ValueError("no trial has completed with a KPI value yet, so there is no best "
                          "trial to export")
-    return best[0]
+    return best
 
 
 def best_params_text(trials: Sequence[TrialRecord], goal: Goal) -> tuple[TrialRecord, str]:

@@ -1,29 +1,24 @@
 """The K best trials by KPI, aware of the goal (no Qt): what "Top K" filters keep.
 
-Only completed trials with a finite KPI compete, as for the best trial everywhere
-else: a pruned or stopped trial's KPI comes from an early step. Ties keep the
-order the trials were given in (arrival order).
+Which trials compete, and in which order, is the one rule of :mod:`app.engine.best`
+(completed trials with a finite KPI; ties: the lower trial number first).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
 
+from app.engine.best import competing_kpi, ranked
 from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
-from app.engine.trial import TrialState
 
 
 def ranked_result(record: TrialRecord) -> float | None:
-    """The KPI a trial competes with: a completed trial's finite KPI, else None."""
-    kpi = record.kpi
-    if record.state is TrialState.COMPLETED and kpi is not None and math.isfinite(kpi):
-        return kpi
-    return None
+    """The KPI a trial competes with (:func:`app.engine.best.competing_kpi`), else None."""
+    return competing_kpi(record)
 
 
 def top_k_mask(kpis: npt.NDArray[np.float64], eligible: npt.NDArray[np.bool_], goal: Goal,
@@ -59,7 +54,4 @@ def best_trial_ids(records: Iterable[TrialRecord], goal: Goal, k: int) -> list[i
     """
     if k < 1:
         raise ValueError(f"top K needs K >= 1, got {k}")
-    scored = [(kpi, record.id) for record in records
-              if (kpi := ranked_result(record)) is not None]
-    scored.sort(key=lambda pair: goal.sign * pair[0])  # stable: ties keep arrival order
-    return [trial_id for _, trial_id in scored[:k]]
+    return [record.id for record in ranked(records, goal)[:k]]

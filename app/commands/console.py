@@ -11,8 +11,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.engine.best import best_trial, count_trials, is_better, ranked
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.experiment import ExperimentConfig
+from app.engine.failing import first_line
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
 from app.engine.trial import TrialState
@@ -30,18 +32,42 @@ def format_kpi(value: float | None) -> str:
 
 def best_trials(trials: Sequence[TrialRecord], config: ExperimentConfig,
                 count: int) -> list[TrialRecord]:
-    """The ``count`` best completed trials with a finite KPI, best first."""
-    scored = [t for t in trials if t.state in (TrialState.COMPLETED, TrialState.PRUNED)
-              and t.kpi is not None and math.isfinite(t.kpi)]
-    scored.sort(key=lambda t: config.kpi.goal.sign * (t.kpi or 0.0))
-    return scored[:count]
+    """The ``count`` best trials by the one rule (:mod:`app.engine.best`), best first."""
+    return ranked(trials, config.kpi.goal)[:count]
+
+
+def best_line(trials: Sequence[TrialRecord], config: ExperimentConfig) -> str:
+    """``best loss 0.25 (trial 3)``, or why there is none, by the one rule."""
+    best = best_trial(trials, config.kpi.goal)
+    if best is None:
+        return f"best {config.kpi.name} — (no trial completed with a finite {config.kpi.name})"
+    return f"best {config.kpi.name} {format_kpi(best.kpi)} (trial {best.number})"
+
+
+def trial_counts(trials: Sequence[TrialRecord]) -> str:
+    """``6 trials: 2 completed, 3 failed, 1 stopped (1 cut by the time budget)``."""
+    counts = count_trials(trials)
+    parts = []
+    for state in TrialState:
+        if counts[state]:
+            parts.append(f"{counts[state]} {state.value}")
+            if state is TrialState.STOPPED and counts.budget_cut:
+                parts[-1] += f" ({counts.budget_cut} cut by the time budget)"
+    total = f"{counts.total} trial{'' if counts.total == 1 else 's'}"
+    return f"{total}: {', '.join(parts)}" if parts else total
+
+
+def note(trial: TrialRecord) -> str:
+    """The first line of a trial's message: a failure's cause, why it was stopped
+    (``cut by the experiment's time budget``), a batch queue's reason."""
+    return first_line(trial.error)
 
 
 def trials_table(trials: Sequence[TrialRecord], kpi_name: str, title: str) -> Table:
     """A table of trials with their state, KPI, host and params (all shown literally:
     a name or value with ``[...]`` is no Rich markup)."""
     table = Table(title=escape(title), title_justify="left")
-    for column in ("#", "state", kpi_name, "host", "seconds", "params"):
+    for column in ("#", "state", kpi_name, "host", "seconds", "params", "note"):
         table.add_column(escape(column), overflow="fold")
     for trial in trials:
         seconds = duration(trial)
@@ -49,35 +75,37 @@ def trials_table(trials: Sequence[TrialRecord], kpi_name: str, title: str) -> Ta
                            for k, v in flatten(trial.params).items())
         table.add_row(str(trial.number), trial.state.value, format_kpi(trial.kpi),
                       escape(trial.host or ""), "" if seconds is None else f"{seconds:.1f}",
-                      escape(params))
+                      escape(params), escape(note(trial)))
     return table
 
 
 class RunDisplay:
     """A live progress bar fed by runner events (called on the runner thread)."""
 
-    def __init__(self, config: ExperimentConfig, done: int) -> None:
+    def __init__(self, config: ExperimentConfig, trials: Sequence[TrialRecord]) -> None:
         self._config = config
         self._lock = threading.Lock()
-        self._done = done
+        self._done = count_trials(trials).done
         self._running = 0
-        self._best: float | None = None
+        self._best = best_trial(trials, config.kpi.goal)
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
         )
         self._task = self.progress.add_task(config.name, total=config.limits.max_trials,
-                                            completed=done, status="")
+                                            completed=self._done, status=self._status())
 
     def __call__(self, event: RunnerEvent) -> None:
         with self._lock:
             if event.kind is RunnerEventKind.TRIAL and event.trial is not None:
                 self._on_trial(event.trial)
             elif event.kind is RunnerEventKind.EXPERIMENT:
-                self.progress.console.print(f"[bold]{event.message}")
-            status = f"running {self._running}, best {self._config.kpi.name} " \
-                     f"{format_kpi(self._best)}"
-            self.progress.update(self._task, completed=self._done, status=status)
+                self.progress.console.print(f"[bold]{escape(event.message or '')}")
+            self.progress.update(self._task, completed=self._done, status=self._status())
+
+    def _status(self) -> str:
+        best = None if self._best is None else self._best.kpi
+        return f"running {self._running}, best {self._config.kpi.name} {format_kpi(best)}"
 
     def _on_trial(self, trial: TrialRecord) -> None:
         if trial.state is TrialState.RUNNING:
@@ -86,15 +114,12 @@ class RunDisplay:
             self._running = max(0, self._running - 1) if trial.started_at else self._running
             self._done += 1
             kpi = trial.kpi
-            goal = self._config.kpi.goal
-            if (trial.state in (TrialState.COMPLETED, TrialState.PRUNED) and kpi is not None
-                    and math.isfinite(kpi)
-                    and (self._best is None or goal.better(kpi, self._best))):
-                self._best = kpi
+            if is_better(trial, self._best, self._config.kpi.goal):
+                self._best = trial
             colour = {TrialState.COMPLETED: "green", TrialState.PRUNED: "yellow"}.get(
                 trial.state, "red")
             line = f"trial {trial.number}: [{colour}]{trial.state.value}[/] " \
                    f"{self._config.kpi.name}={format_kpi(kpi)}"
-            if trial.error and trial.state is TrialState.FAILED:
-                line += f" — {trial.error.splitlines()[0]}"
+            if trial.error and trial.state in (TrialState.FAILED, TrialState.STOPPED):
+                line += f" — {escape(note(trial))}"
             self.progress.console.print(line)

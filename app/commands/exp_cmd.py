@@ -9,8 +9,9 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from app.commands.console import best_trials, console, format_kpi, trials_table
+from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
 from app.definitions import BrokenExperiment, checked_config, config_or_broken
+from app.engine.best import best_trial
 from app.engine.orders import request_stop
 from app.engine.trial import ExperimentState
 from app.exporting import export_text, write_export
@@ -50,10 +51,10 @@ def _ls(args: argparse.Namespace) -> int:
                 broken.append(config)
                 state, kpi = "[red]broken[/]", "—"
             else:
-                best = best_trials(trials, config, 1)
+                best = best_trial(trials, config.kpi.goal)
                 state = exp.state.value
-                kpi = f"{config.kpi.name} {format_kpi(best[0].kpi)}" if best else "—"
-            table.add_row(str(exp.id), escape(exp.name), state, str(len(trials)), escape(kpi),
+                kpi = "—" if best is None else f"{config.kpi.name} {format_kpi(best.kpi)}"
+            table.add_row(str(exp.id), escape(exp.name), state, trial_counts(trials), escape(kpi),
                           exp.created_at.strftime("%Y-%m-%d %H:%M"))
         console.print(table)
     for problem in broken:
@@ -69,6 +70,7 @@ def _show(args: argparse.Namespace) -> int:
         trials = store.list_trials(exp.id)
         console.print(trials_table(trials, config.kpi.name,
                                    f"{exp.name} ({exp.state.value}), {len(trials)} trials"))
+        console.print(f"{trial_counts(trials)}; {best_line(trials, config)}", markup=False)
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from app.commands.console import RunDisplay, best_trials, console, trials_table
+from app.commands.console import RunDisplay, best_line, best_trials, console, trials_table
 from app.definitions import checked_config
 from app.engine.experiment import load_experiment
 from app.engine.lease import check_not_driven
@@ -19,6 +19,8 @@ from app.store.store import Store
 from app.wiring import build_runner, open_store, resolve_hosts
 
 EXIT_STOPPED = 130
+EXIT_FAILED = 3
+"""The experiment ended FAILED: no trial completed and at least one failed."""
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -83,8 +85,7 @@ def _drive(store: Store, experiment: ExperimentRecord, driver: str, *, fresh_sna
     config = checked_config(experiment)
     runner, executor = build_runner(store, experiment, fresh_snapshot=fresh_snapshot,
                                     reruns=reruns or (), driver=driver)
-    done = sum(1 for t in store.list_trials(experiment.id) if t.state.is_finished())
-    display = RunDisplay(config, done)
+    display = RunDisplay(config, store.list_trials(experiment.id))
     runner.subscribe(display)
     console.print(f"experiment [bold]{escape(experiment.name)}[/] (id {experiment.id}) in "
                   f"{escape(store.url)}")
@@ -107,8 +108,12 @@ def _drive(store: Store, experiment: ExperimentRecord, driver: str, *, fresh_sna
     finally:
         executor.close()
     trials = store.list_trials(experiment.id)
-    console.print(trials_table(best_trials(trials, config, 5), config.kpi.name,
-                               f"best trials of {experiment.name}"))
+    best = best_trials(trials, config, 5)
+    if best:
+        console.print(trials_table(best, config.kpi.name, f"best trials of {experiment.name}"))
     final = store.get_experiment(experiment.id).state
-    console.print(f"{escape(experiment.name)}: {final.value}, {len(trials)} trials")
-    return EXIT_STOPPED if stops else 0
+    console.print(f"{escape(experiment.name)}: {final.value}, {len(trials)} trials, "
+                  f"{escape(best_line(trials, config))}")
+    if stops:
+        return EXIT_STOPPED
+    return EXIT_FAILED if final is ExperimentState.FAILED else 0

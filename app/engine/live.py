@@ -7,7 +7,9 @@ error message, why the runner asked it to stop, and the final state that follows
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -27,8 +29,9 @@ class StopReason(str, Enum):
     USER = "stopped by the user"
     MAX_EPOCHS = "reached max epochs"
     MAX_TIME = "reached the max time per trial"
-    BUDGET = "the experiment's time budget ran out"
+    BUDGET = "cut by the experiment's time budget"
     PRUNED = "pruned by the early-stopping scheduler"
+    FAILING_START = "the run stopped: its first trials all failed the same way"
 
 
 @dataclass
@@ -123,7 +126,8 @@ class LiveTrial:
         """The final state and error message once the process has ended."""
         kpi = self.kpi_value()
         never = f"the trial never reported the KPI '{self.kpi.name}'"
-        if self.stop_reason is StopReason.USER:
+        if self.stop_reason in (StopReason.USER, StopReason.BUDGET, StopReason.FAILING_START):
+            # not the trial's own end: its KPI so far is kept but does not compete
             return TrialState.STOPPED, self.stop_reason.value
         if self.stop_reason is StopReason.PRUNED:
             return TrialState.PRUNED, None
@@ -133,9 +137,56 @@ class LiveTrial:
             return TrialState.COMPLETED, None
         if exit_code == 0:
             return (TrialState.COMPLETED, None) if kpi is not None else (TrialState.FAILED, never)
-        what = "was killed" if exit_code is None else f"exited with code {exit_code}"
-        tail = "\n".join(self.tail)
-        return TrialState.FAILED, f"the trial {what}" + (f"; last lines:\n{tail}" if tail else "")
+        return TrialState.FAILED, failure_message(exit_code, list(self.tail),
+                                                  self.record.trial_dir)
+
+
+_NOT_FOUND = re.compile(r"([^:]+):\s*(?:command )?not found\s*$")
+_CANNOT_OPEN = re.compile(r"can't open file ")
+
+
+def failure_cause(exit_code: int | None, tail: Sequence[str],
+                  trial_dir: str | None = None) -> str | None:
+    """What a failed trial's log says went wrong, as one line, or None when it does not
+    say: ``<cmd>: command not found`` (exit 127, from the shell's complaint), the last
+    line of a Python traceback (``ModuleNotFoundError: No module named 'x'``), Python's
+    ``can't open file '...'`` (a wrong path). Paths inside ``trial_dir`` are shortened
+    to be relative to it, so the same mistake reads the same in every trial."""
+    cause = _cause(exit_code, [line.rstrip() for line in tail if line.strip()])
+    if cause is not None and trial_dir:
+        cause = cause.replace(trial_dir.rstrip("/") + "/", "")
+    return cause
+
+
+def _cause(exit_code: int | None, lines: list[str]) -> str | None:
+    if exit_code == 127:
+        for line in reversed(lines):
+            if match := _NOT_FOUND.search(line):
+                return f"{match.group(1).strip()}: command not found"
+    traceback = max((i for i, line in enumerate(lines)
+                     if line.startswith("Traceback (most recent call last)")), default=None)
+    if traceback is not None:  # the exception is the first line not indented after it
+        for line in lines[traceback + 1:]:
+            if not line[:1].isspace():
+                return line
+    for line in reversed(lines):
+        if _CANNOT_OPEN.search(line):
+            return line.strip()
+    return None
+
+
+def failure_message(exit_code: int | None, tail: Sequence[str],
+                    trial_dir: str | None = None) -> str:
+    """A failed trial's message: its first line names the cause where the log says it
+    (:func:`failure_cause`), else how the process ended; then how it ended and the last
+    lines of its log. That first line is what tables, the CSV and tooltips show, and
+    what tells two failures apart (:class:`app.engine.failing.FailingStart`)."""
+    what = "was killed" if exit_code is None else f"exited with code {exit_code}"
+    text = f"the trial {what}"
+    if tail:
+        text += "; last lines:\n" + "\n".join(tail)
+    cause = failure_cause(exit_code, tail, trial_dir)
+    return text if cause is None else f"{cause}\n{text}"
 
 
 def searcher_value(state: TrialState, kpi: float | None) -> float | None:

@@ -23,9 +23,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from app.engine.best import count_trials, run_outcome
 from app.engine.dispatch import Dispatcher
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber
 from app.engine.experiment import ExperimentConfig
+from app.engine.failing import FailingStart, first_line
 from app.engine.journal import Journal
 from app.engine.lease import Lease
 from app.engine.live import LiveTrial, StopReason
@@ -123,6 +125,9 @@ class Runner(TrialEvents):
         self._started = 0.0
         self._next_check = 0.0
         existing = repo.list_trials(experiment_id)
+        self._failing = FailingStart(armed=not any(
+            t.state in (TrialState.COMPLETED, TrialState.PRUNED) for t in existing))
+        self._failure: str | None = None
         self._reruns = RerunQueue(config.retries, existing, reruns)
         self._dispatch = Dispatcher(repo, experiment_id, config, executors, searcher,
                                     snapshot, self._journal, self._reruns, existing, self._log)
@@ -241,13 +246,18 @@ class Runner(TrialEvents):
         if self._taken_over:
             return self._hand_over()
         self._end_waiting()
-        if self._stopping:
-            final = ExperimentState.STOPPED
+        if self._failure is not None:
+            final, message = ExperimentState.FAILED, self._failure
+        elif self._stopping:
+            final, message = ExperimentState.STOPPED, "stopped"
         elif self._state is ExperimentState.PAUSED:
-            final = ExperimentState.PAUSED
+            final, message = ExperimentState.PAUSED, self._end_message()
         else:
-            final = ExperimentState.COMPLETED
-        self._set_state(final, self._end_message(final))
+            trials = self._repo.list_trials(self._experiment_id)
+            final = run_outcome(count_trials(trials))
+            message = (self._end_message() if final is ExperimentState.COMPLETED
+                       else _failed_message(trials))
+        self._set_state(final, message)
         return final
 
     def _finished(self) -> bool:
@@ -267,9 +277,7 @@ class Runner(TrialEvents):
             or self._dispatch.created >= self._config.limits.max_trials
         )
 
-    def _end_message(self, final: ExperimentState) -> str:
-        if final is ExperimentState.STOPPED:
-            return "stopped"
+    def _end_message(self) -> str:
         if self._budget_spent:
             return "finished: the time budget ran out"
         if self._dispatch.exhausted:
@@ -376,3 +384,12 @@ class Runner(TrialEvents):
     def _set_state(self, state: ExperimentState, message: str) -> None:
         self._state = state
         self._journal.set_state(state, message)
+
+
+def _failed_message(trials: Sequence[TrialRecord]) -> str:
+    """Why a run that ended by itself failed: no trial completed; the last failure's cause."""
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    last = max(failed, key=lambda t: (t.ended_at is not None, t.ended_at or t.created_at,
+                                      t.number))
+    return (f"failed: no trial completed; {len(failed)} failed, the last with: "
+            f"{first_line(last.error)}")

@@ -15,6 +15,7 @@ from typing import Any
 from app.engine.crashpoint import CrashPoint, crash_point
 from app.engine.dispatch import Dispatcher
 from app.engine.experiment import ExperimentConfig
+from app.engine.failing import FailingStart
 from app.engine.journal import Journal
 from app.engine.live import LiveTrial, StopReason, searcher_value
 from app.engine.orders import now
@@ -42,6 +43,8 @@ class TrialEvents:
     _state: ExperimentState
     _stopping: bool
     _budget_spent: bool
+    _failing: FailingStart
+    _failure: str | None
     _reruns: RerunQueue
     _dispatch: Dispatcher
 
@@ -73,6 +76,11 @@ class TrialEvents:
                 else:
                     del self._live[live.record.id]
                     self._dispatch.take_back(self._given_back(live), event.host, event.message)
+        for live, fields in endings:  # before any next trial starts
+            reason = self._failing.observe(fields["state"], fields["error"],
+                                           rerun=live.record.rerun_of is not None)
+            if reason is not None and not self._stopping:
+                self._fail_run(reason)
         if endings and self._state is ExperimentState.RUNNING and not self._stopping:
             # The searcher knows the results already: start the next trials first and
             # write the finished ones after, off the path from one trial to the next.
@@ -161,6 +169,14 @@ class TrialEvents:
             self._searcher.on_trial_complete(live.number, searcher_value(state, kpi), state)
         return live, {"state": state, "ended_at": now(), "exit_code": exit_code, "kpi": kpi,
                       "error": message}
+
+    def _fail_run(self, reason: str) -> None:
+        """End the run FAILED with ``reason``: the trials still running are stopped."""
+        self._failure = reason
+        self._log(reason)
+        self._stopping = True
+        for live in list(self._live.values()):
+            self._stop_trial(live, StopReason.FAILING_START)
 
     def _stop_trial(self, live: LiveTrial, reason: StopReason) -> None:
         if live.stop_reason is not None:

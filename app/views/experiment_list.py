@@ -6,7 +6,6 @@ broken with the reason, so that it can be seen, exported or deleted.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +13,9 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor
 
 from app.definitions import BrokenExperiment
+from app.engine.best import TrialCounts, best_trial, count_trials
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord, TrialRecord
-from app.engine.trial import TrialState
 
 Index = QModelIndex | QPersistentModelIndex
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -31,7 +30,7 @@ class ExperimentRow:
     record: ExperimentRecord
     kpi_name: str
     goal_sign: int
-    counts: dict[TrialState, int]
+    counts: TrialCounts
     best: float | None
     problem: str | None = None
     """Why the stored definition is unusable (``definition invalid: ...``); None if fine."""
@@ -42,9 +41,7 @@ class ExperimentRow:
             reason = self.problem if len(self.problem) <= _REASON_CHARS else (
                 self.problem[:_REASON_CHARS - 1] + "…")
             return f"{self.record.name}\nbroken · {reason}"
-        running = self.counts.get(TrialState.RUNNING, 0)
-        done = sum(n for s, n in self.counts.items() if s.is_finished())
-        failed = self.counts.get(TrialState.FAILED, 0)
+        running, done, failed = self.counts.running, self.counts.done, self.counts.failed
         best = "—" if self.best is None else f"{self.best:.4g}"
         parts = [f"{done} done"]
         if running:
@@ -57,17 +54,10 @@ class ExperimentRow:
 
 def summarise(record: ExperimentRecord, config: ExperimentConfig,
               trials: list[TrialRecord]) -> ExperimentRow:
-    """Counts per state and the best finite KPI of completed or pruned trials."""
-    counts: dict[TrialState, int] = {}
-    best: float | None = None
-    goal = config.kpi.goal
-    for trial in trials:
-        counts[trial.state] = counts.get(trial.state, 0) + 1
-        kpi = trial.kpi
-        if (trial.state in (TrialState.COMPLETED, TrialState.PRUNED) and kpi is not None
-                and math.isfinite(kpi) and (best is None or goal.better(kpi, best))):
-            best = kpi
-    return ExperimentRow(record, config.kpi.name, goal.sign, counts, best)
+    """Counts per state and the best trial's KPI, by the one rule (:mod:`app.engine.best`)."""
+    best = best_trial(trials, config.kpi.goal)
+    return ExperimentRow(record, config.kpi.name, config.kpi.goal.sign, count_trials(trials),
+                         None if best is None else best.kpi)
 
 
 def summarise_any(record: ExperimentRecord, config: ExperimentConfig | BrokenExperiment,
@@ -76,10 +66,7 @@ def summarise_any(record: ExperimentRecord, config: ExperimentConfig | BrokenExp
     without a valid definition there is no goal to rank by)."""
     if not isinstance(config, BrokenExperiment):
         return summarise(record, config, trials)
-    counts: dict[TrialState, int] = {}
-    for trial in trials:
-        counts[trial.state] = counts.get(trial.state, 0) + 1
-    return ExperimentRow(record, "", 1, counts, None, problem=config.reason)
+    return ExperimentRow(record, "", 1, count_trials(trials), None, problem=config.reason)
 
 
 class ExperimentListModel(QAbstractListModel):

@@ -369,12 +369,14 @@ class MainWindow(QMainWindow):
             return
         counts = row.counts
         best = "—" if row.best is None else f"{row.best:.5g}"
+        stopped = counts[TrialState.STOPPED]
+        cut = f" ({counts.budget_cut} by the time budget)" if counts.budget_cut else ""
         self.status.setText(
-            f"{row.record.state.value} · running {counts.get(TrialState.RUNNING, 0)} · "
-            f"queued {counts.get(TrialState.QUEUED, 0)} · completed "
-            f"{counts.get(TrialState.COMPLETED, 0)} · pruned {counts.get(TrialState.PRUNED, 0)}"
-            f" · failed {counts.get(TrialState.FAILED, 0)} · best {row.kpi_name} {best}"
-            + _driven_by(row.record))
+            f"{row.record.state.value} · running {counts.running} · "
+            f"queued {counts[TrialState.QUEUED]} · completed {counts.completed} · "
+            f"pruned {counts[TrialState.PRUNED]} · failed {counts.failed}"
+            + (f" · stopped {stopped}{cut}" if stopped else "")
+            + f" · best {row.kpi_name} {best}" + _driven_by(row.record))
 
     # --- window state ----------------------------------------------------------------
 

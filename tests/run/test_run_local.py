@@ -6,6 +6,9 @@ import math
 import os
 from pathlib import Path
 
+from app.engine.best import best_trial, budget_cut
+from app.engine.failing import first_line
+from app.engine.live import StopReason
 from app.engine.trial import ExperimentState, TrialState
 from tests.helpers import wait_until
 from tests.run.conftest import Harness
@@ -197,9 +200,54 @@ def test_broken_trials_fail_clearly_and_the_experiment_goes_on(harness: Harness)
 def test_a_missing_script_fails_with_its_message(harness: Harness) -> None:
     config = harness.config(command="{python} does_not_exist.py",
                             limits={"max_trials": 2, "max_parallel": 1})
-    trials = harness.run(config)
+    runner = harness.runner(config)
+    assert runner.run() is ExperimentState.FAILED  # nothing completed, both failed
+    trials = harness.store.list_trials(harness.store.get_experiment("exp").id)
     assert [t.state for t in trials] == [TrialState.FAILED] * 2
-    assert "does_not_exist.py" in (trials[0].error or "")
+    cause = first_line(trials[0].error)
+    assert cause.endswith("can't open file 'code/does_not_exist.py': [Errno 2] No such file "
+                          "or directory"), trials[0].error
+    assert first_line(trials[1].error) == cause  # the trial's own folder is left out
+    assert harness.store.get_experiment("exp").state is ExperimentState.FAILED
+    assert f"failed: no trial completed; 2 failed, the last with: {cause}" in harness.log("exp")
+
+
+def test_a_command_that_does_not_exist_ends_the_run_failed_after_three_trials(
+        harness: Harness) -> None:
+    """The first trials all fail the same way before any succeeds: the run stops early,
+    FAILED, saying why, instead of running all 20."""
+    config = harness.config(command="sweeplab-no-such-command --x {x}",
+                            limits={"max_trials": 20, "max_parallel": 1})
+    runner = harness.runner(config)
+    assert runner.run() is ExperimentState.FAILED
+    trials = harness.store.list_trials(harness.store.get_experiment("exp").id)
+    assert [t.state for t in trials] == [TrialState.FAILED] * 3
+    assert [t.exit_code for t in trials] == [127] * 3
+    assert {first_line(t.error) for t in trials} == {"sweeplab-no-such-command: command not found"}
+    assert "exited with code 127; last lines:" in (trials[0].error or "")
+    stored = harness.store.get_experiment("exp")
+    assert stored.state is ExperimentState.FAILED
+    assert ("stopping: the first 3 trials all failed the same way: sweeplab-no-such-command: "
+            "command not found") in harness.log("exp")
+
+
+def test_a_missing_module_stops_the_run_naming_the_exception(harness: Harness) -> None:
+    """Two at a time: the run stops once three have failed with the same exception line,
+    the trials still running are stopped, and the experiment ends FAILED."""
+    harness.script("train.py", """
+        print("loading data")
+        import torchx_not_installed
+    """)
+    config = harness.config(limits={"max_trials": 12, "max_parallel": 2})
+    assert harness.runner(config).run() is ExperimentState.FAILED
+    trials = harness.store.list_trials(harness.store.get_experiment("exp").id)
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    assert len(failed) >= 3 and len(trials) < 12
+    assert {first_line(t.error) for t in failed} == {
+        "ModuleNotFoundError: No module named 'torchx_not_installed'"}
+    assert all(t.state is TrialState.STOPPED for t in trials if t not in failed)
+    assert ("stopping: the first 3 trials all failed the same way: ModuleNotFoundError: No "
+            "module named 'torchx_not_installed'") in harness.log("exp")
 
 
 def test_nan_kpi_is_stored_but_not_fed_to_the_searcher(harness: Harness) -> None:
@@ -274,5 +322,12 @@ def test_the_time_budget_stops_running_trials_and_starts_no_more(harness: Harnes
     config = harness.config(limits={"max_trials": 10, "max_parallel": 2, "max_seconds": 1.5})
     trials = harness.run(config)
     assert len(trials) == 2
-    assert [t.state for t in trials] == [TrialState.COMPLETED] * 2
+    # cut short, not finished: STOPPED with the budget's mark, their KPI kept but not
+    # competing for best, and the experiment still completed (nothing failed)
+    assert [t.state for t in trials] == [TrialState.STOPPED] * 2
+    assert [t.error for t in trials] == [StopReason.BUDGET.value] * 2
+    assert all(budget_cut(t) for t in trials)
+    assert [t.kpi for t in trials] == [2.0, 2.0]
+    assert best_trial(trials, config.kpi.goal) is None
     assert "time budget ran out" in harness.log("exp")
+    assert harness.store.get_experiment("exp").state is ExperimentState.COMPLETED

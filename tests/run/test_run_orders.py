@@ -194,7 +194,9 @@ def test_retries_give_up_after_the_policy(harness: Harness, tmp_path: Path) -> N
     harness.script("train.py", FLAKY)
     config = harness.config(limits={"max_trials": 1, "max_parallel": 1}, retries=1,
                             env={"MARKS": str(tmp_path / "marks"), "FAILS": "5"})
-    trials = harness.run(config)
+    runner = harness.runner(config)
+    assert runner.run() is ExperimentState.FAILED  # no trial completed, all failed
+    trials = harness.store.list_trials(harness.store.get_experiment("exp").id)
     assert [(t.state, t.rerun_of) for t in trials] == [(TrialState.FAILED, None),
                                                      (TrialState.FAILED, 1)]
     assert "failed 2 times: no retry left" in harness.log("exp")

@@ -66,8 +66,10 @@ def test_rows_mark_the_parameters_that_differ_and_the_best_kpi() -> None:
     assert maximise["acc"].best == 0
     one_or_true = compare_rows([trial(0, 1.0, {"x": 1}), trial(1, 1.0, {"x": True})])
     assert one_or_true[-1].differs  # True is not the number 1 here
-    assert best_index([None, float("nan"), 0.3, 0.3], Goal.MIN) == 2
-    assert best_index([None], Goal.MAX) is None
+    scored = [trial(0, None, {}), trial(1, float("nan"), {}), trial(2, 0.3, {}),
+              trial(3, 0.3, {}), trial(4, 0.1, {}, TrialState.PRUNED)]
+    assert best_index(scored, Goal.MIN) == 2  # the pruned one's early KPI does not compete
+    assert best_index(scored[:1], Goal.MAX) is None
 
 
 def test_points_are_grouped_by_trial_and_sorted_by_step() -> None:

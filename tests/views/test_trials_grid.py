@@ -156,8 +156,11 @@ def test_progress_set_by_the_window_wins_over_the_default_total(grid: TrialGrid)
 
 
 def test_failed_trial_tooltip_shows_the_error_and_dashes(grid: TrialGrid) -> None:
-    grid.set_trials([trial(1, TrialState.FAILED, host=None, gpus=(),
-                           error="Traceback...\nValueError: bad lr")], "loss", Goal.MIN)
+    """The message's first line names the cause (the runner puts it there)."""
+    error = ("ValueError: bad lr\nthe trial exited with code 1; last lines:\nTraceback...\n"
+             "ValueError: bad lr\nsome output after it")
+    grid.set_trials([trial(1, TrialState.FAILED, host=None, gpus=(), error=error)], "loss",
+                    Goal.MIN)
     text = grid.tooltip_text(101)
     assert "host: —   GPU: —" in text
     assert "error: ValueError: bad lr" in text

@@ -6,8 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from app.engine.best import competing_kpi
 from app.engine.records import TrialRecord
-from app.engine.trial import TrialState
 from app.views.charts.axes import best_so_far
 from app.views.charts.data import ChartData
 from app.views.charts.style import BEST_PEN, NO_KPI_PEN, make_plot
@@ -68,8 +68,7 @@ class BestSoFarChart(QWidget):
         self._seen = seen
         for plot in (self.by_number, self.by_time):
             plot.getPlotItem().setLabel("left", data.kpi_name or "KPI")
-        done = [r for r in data.trials.values()
-                if r.state is TrialState.COMPLETED and r.kpi is not None and np.isfinite(r.kpi)]
+        done = [r for r in data.trials.values() if competing_kpi(r) is not None]
         self._draw_by_number(sorted(done, key=lambda r: r.number))
         self._draw_by_time(done)
 

@@ -6,11 +6,11 @@ versions they last drew and redraw only when a version moved.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 
 from app.analysis.ranking import best_trial_ids, ranked_result
+from app.engine.best import best_trial, is_better
 from app.engine.params import flatten
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
@@ -62,10 +62,9 @@ class ChartData:
         self.trials[record.id] = record
         if record.id == self._best_id:
             self._best_known = False  # the best got worse, or stopped counting
-        elif self._best_known and (kpi := _result(record)) is not None:
+        elif self._best_known:
             best = self.trials.get(self._best_id) if self._best_id is not None else None
-            best_kpi = None if best is None else _result(best)
-            if best_kpi is None or self.goal.better(kpi, best_kpi):
+            if is_better(record, best, self.goal):
                 self._best_id = record.id
         self.trials_version += 1
         self._log.append((self.trials_version, record.id))
@@ -126,20 +125,12 @@ class ChartData:
         return self.buffers.add(points)
 
     def best_trial_id(self) -> int | None:
-        """The completed trial with the best finite KPI (the first seen on a tie), or None.
-
-        Pruned and stopped trials do not count: their KPI is from an early step.
-        """
+        """The best trial by the one rule (:func:`app.engine.best.best_trial`), or None."""
         if self._best_known:
             return self._best_id
-        best_id: int | None = None
-        best_kpi = math.nan
-        for record in self.trials.values():
-            kpi = _result(record)
-            if kpi is not None and (best_id is None or self.goal.better(kpi, best_kpi)):
-                best_id, best_kpi = record.id, kpi
-        self._best_id, self._best_known = best_id, True
-        return best_id
+        best = best_trial(self.trials.values(), self.goal)
+        self._best_id, self._best_known = (None if best is None else best.id), True
+        return self._best_id
 
     def describe_trial(self, trial_id: int, max_params: int = 12) -> str:
         """A tooltip text: number, id, state, KPI and the dotted params."""

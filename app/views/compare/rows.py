@@ -8,7 +8,6 @@ not taken, differs from any value).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.engine.best import best_trial
 from app.engine.params import flatten
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
@@ -70,7 +70,7 @@ def compare_rows(records: Sequence[TrialRecord], kpi_name: str = "KPI",
             for label, fact in summary]
     kpi_row = next(i for i, (label, _) in enumerate(summary) if label == kpi_name)
     rows[kpi_row] = CompareRow(kpi_name, rows[kpi_row].cells, RowKind.SUMMARY,
-                               best=best_index([r.kpi for r in records], goal))
+                               best=best_index(records, goal))
     flats = [flatten(r.params) for r in records]
     names: dict[str, None] = {}
     for flat in flats:
@@ -96,15 +96,12 @@ def summary_facts(kpi_name: str) -> list[tuple[str, Callable[[TrialRecord], str]
     ]
 
 
-def best_index(kpis: Sequence[float | None], goal: Goal) -> int | None:
-    """The index of the best finite KPI (the first on a tie), or None."""
-    best: tuple[int, float] | None = None
-    for i, kpi in enumerate(kpis):
-        if kpi is None or not math.isfinite(kpi):
-            continue
-        if best is None or goal.better(kpi, best[1]):
-            best = (i, kpi)
-    return None if best is None else best[0]
+def best_index(records: Sequence[TrialRecord], goal: Goal) -> int | None:
+    """The index of the best of ``records`` by the one rule
+    (:func:`app.engine.best.best_trial`: a pruned or stopped trial's KPI does not
+    compete), or None."""
+    best = best_trial(records, goal)
+    return None if best is None else next(i for i, r in enumerate(records) if r is best)
 
 
 def series_from_points(points: Iterable[MetricPoint]) -> dict[int, dict[str, Series]]:

@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from app.engine.best import count_trials, ranked
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
@@ -179,10 +180,10 @@ class TrialGrid(QWidget):
 
     def state_counts(self) -> dict[TrialState, int]:
         """How many trials are in each state (CREATED counted as QUEUED)."""
-        counts: dict[TrialState, int] = {}
-        for record in self._trials.values():
-            state = TrialState.QUEUED if record.state is TrialState.CREATED else record.state
-            counts[state] = counts.get(state, 0) + 1
+        counts = dict(count_trials(self._trials.values()).by_state)
+        if TrialState.CREATED in counts:
+            counts[TrialState.QUEUED] = counts.get(TrialState.QUEUED, 0) + counts.pop(
+                TrialState.CREATED)
         return counts
 
     def tooltip_text(self, trial_id: int, now: datetime | None = None) -> str:
@@ -290,12 +291,10 @@ class TrialGrid(QWidget):
     def _ensure_rank(self) -> None:
         if not self._rank_dirty:
             return
-        scored = sorted(
-            (self._goal.sign * r.kpi, r.number, r.id) for r in self._trials.values()
-            if r.state is TrialState.COMPLETED and r.kpi is not None and math.isfinite(r.kpi))
+        scored = ranked(self._trials.values(), self._goal)
         count = len(scored)
-        self._rank = {tid: 1.0 - i / max(count - 1, 1) for i, (_, _, tid) in enumerate(scored)}
-        self._best = scored[0][2] if scored else None
+        self._rank = {r.id: 1.0 - i / max(count - 1, 1) for i, r in enumerate(scored)}
+        self._best = scored[0].id if scored else None
         self._rank_dirty = False
 
     def paintEvent(self, event: QPaintEvent) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.analysis.ranking import top_k_mask
+from app.engine.best import competing_kpi
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
@@ -29,6 +30,7 @@ from app.views.trials.text import (
     format_gpus,
     format_time,
     format_value,
+    state_label,
 )
 
 IndexArray = npt.NDArray[np.intp]
@@ -301,9 +303,9 @@ class TrialRows:
         """
         if self._top is not None and self._top[:2] == (k, self.goal):
             return self._top[2]
-        completed = np.fromiter((row.record.state is TrialState.COMPLETED for row in self._rows),
+        competing = np.fromiter((competing_kpi(row.record) is not None for row in self._rows),
                                 dtype=bool, count=len(self._rows))
-        mask = top_k_mask(self.key_array(Column.KPI), completed, self.goal, k)
+        mask = top_k_mask(self.key_array(Column.KPI), competing, self.goal, k)
         self._top = (k, self.goal, mask)
         return mask
 
@@ -333,7 +335,7 @@ class TrialRows:
 def _make_row(record: TrialRecord, flat: dict[str, Any]) -> _Row:
     cells = [
         str(record.number),
-        record.state.value,
+        state_label(record),
         format_value(record.kpi),
         format_duration(duration_seconds(record)) if record.state.is_finished() else "",
         record.host or MISSING,

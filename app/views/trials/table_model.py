@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QTimer,
 )
 
+from app.engine.failing import first_line
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
@@ -317,7 +318,7 @@ class TrialTableModel(QAbstractTableModel):
             return state_colour(record.state) if column == Column.STATE else None
         text = self._data.cell(trial, column)  # the tooltip
         if column == Column.STATE and record.error:
-            return f"{text}: {record.error.strip().splitlines()[-1]}"
+            return f"{text}: {first_line(record.error)}"
         return text
 
     def headerData(self, section: int, orientation: Qt.Orientation,

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.engine.best import budget_cut
+from app.engine.failing import first_line
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
+from app.engine.trial import TrialState
 
 MISSING = "—"
 
@@ -96,6 +99,19 @@ def format_progress(facts: LiveFacts) -> str:
     return f"{facts.step}/{facts.total} ({fraction:.0%})"
 
 
+def state_label(record: TrialRecord) -> str:
+    """A trial's state as the table and tooltips show it: ``stopped (time budget)`` for a
+    trial the experiment's time budget cut (:func:`app.engine.best.budget_cut`)."""
+    return record.state.value + (" (time budget)" if budget_cut(record) else "")
+
+
+def note_line(record: TrialRecord) -> str:
+    """``error: <cause>`` for a failed trial, ``note: <why>`` for another with a message
+    (stopped, waiting): the message's first line, which names the cause."""
+    label = "error" if record.state is TrialState.FAILED else "note"
+    return f"{label}: {first_line(record.error)}"
+
+
 def tooltip_text(record: TrialRecord, kpi_name: str, facts: LiveFacts,
                  now: datetime | None = None) -> str:
     """Everything hovering a trial shows, one fact a line, then every dotted parameter.
@@ -108,7 +124,7 @@ def tooltip_text(record: TrialRecord, kpi_name: str, facts: LiveFacts,
     """
     current = facts.current_kpi if facts.current_kpi is not None else record.kpi
     lines = [
-        f"Trial {record.number} — {record.state.value}",
+        f"Trial {record.number} — {state_label(record)}",
         f"progress: {format_progress(facts)}",
         f"host: {record.host or MISSING}   GPU: {format_gpus(record.gpus)}",
         f"started: {format_time(record.started_at)}",
@@ -120,7 +136,7 @@ def tooltip_text(record: TrialRecord, kpi_name: str, facts: LiveFacts,
         lines.append("")
         lines.extend(f"{name} = {format_value(value)}" for name, value in flat.items())
     if record.error:
-        lines += ["", f"error: {record.error.strip().splitlines()[-1]}"]
+        lines += ["", note_line(record)]
     return "\n".join(lines)
 
 
