@@ -81,7 +81,30 @@ def _unreadable(path: Path) -> None:
     path.chmod(0)
 
 
+def _experiment_beside(path: Path, code: str) -> Path:
+    """An experiment file at ``path`` whose code is the folder ``code`` beside it."""
+    folder = path.parent / code
+    folder.mkdir()
+    (folder / "train.py").write_text("print('ok')\n")
+    path.write_text(yaml.safe_dump({**GOLDEN_EXPERIMENT, "name": path.stem, "code_dir": code}))
+    return folder
+
+
+def _unreadable_code(path: Path) -> None:
+    secret = _experiment_beside(path, "code") / "secret.txt"
+    secret.write_text("not for the trials\n")
+    secret.chmod(0)
+
+
+def _big_code(path: Path) -> None:
+    with (_experiment_beside(path, "code") / "big.bin").open("wb") as big:
+        big.truncate(200_000_001)  # sparse: over the snapshot limit, nothing written
+
+
 MAKERS: dict[str, Callable[[Path], object]] = {
+    "@dev-zero.yaml": lambda p: p.symlink_to("/dev/zero"),
+    "@unreadable-code.yaml": _unreadable_code,
+    "@big-code.yaml": _big_code,
     "@huge.yaml": _huge_document,
     "@deep-list.json": lambda p: p.write_text("[" * 100_000 + "]" * 100_000),
     "@long-integer.yaml": lambda p: p.write_text(
