@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.experiment import ExperimentConfig
@@ -62,9 +63,10 @@ class RunDisplay:
         self._done = done
         self._running = 0
         self._best: float | None = None
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+        self.progress = Progress(  # names and KPIs are the user's: never read as markup
+            TextColumn("{task.description}", style="bold", markup=False), BarColumn(),
+            MofNCompleteColumn(), TextColumn("{task.fields[status]}", markup=False),
+            TimeElapsedColumn(), console=console,
         )
         self._task = self.progress.add_task(config.name, total=config.limits.max_trials,
                                             completed=done, status="")
@@ -74,7 +76,7 @@ class RunDisplay:
             if event.kind is RunnerEventKind.TRIAL and event.trial is not None:
                 self._on_trial(event.trial)
             elif event.kind is RunnerEventKind.EXPERIMENT:
-                self.progress.console.print(f"[bold]{event.message}")
+                self.progress.console.print(Text(event.message, style="bold"))
             status = f"running {self._running}, best {self._config.kpi.name} " \
                      f"{format_kpi(self._best)}"
             self.progress.update(self._task, completed=self._done, status=status)
@@ -93,8 +95,8 @@ class RunDisplay:
                 self._best = kpi
             colour = {TrialState.COMPLETED: "green", TrialState.PRUNED: "yellow"}.get(
                 trial.state, "red")
-            line = f"trial {trial.number}: [{colour}]{trial.state.value}[/] " \
-                   f"{self._config.kpi.name}={format_kpi(kpi)}"
+            line = Text.assemble(f"trial {trial.number}: ", (trial.state.value, colour),
+                                 f" {self._config.kpi.name}={format_kpi(kpi)}")
             if trial.error and trial.state is TrialState.FAILED:
-                line += f" — {trial.error.splitlines()[0]}"
+                line.append(f" — {trial.error.splitlines()[0]}")
             self.progress.console.print(line)
