@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from app.engine.experiment import load_experiment
+from app.engine.names import name_problem
 from app.engine.schedulers import SchedulerName
 from app.views.experiment_dialog import ExperimentDialog
 
@@ -66,3 +67,15 @@ def test_tpe_random_start_shows_auto_until_chosen(qtbot: QtBot, tmp_path: Path) 
     reopened = ExperimentDialog(config=dialog.config(), title="Settings")
     qtbot.addWidget(reopened)
     assert reopened.initial_random.value() == 12
+
+
+def test_a_name_breaking_the_name_rule_is_said_beside_the_name(qtbot: QtBot,
+                                                             tmp_path: Path) -> None:
+    dialog = ExperimentDialog()
+    qtbot.addWidget(dialog)
+    dialog.code_dir.setText(str(tmp_path))
+    dialog.name.setText("-rf")
+    assert not _ok(dialog)
+    assert dialog._errors["name"].text() == name_problem("-rf")
+    dialog.name.setText("rf")
+    assert _ok(dialog)
