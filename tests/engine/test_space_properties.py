@@ -60,7 +60,8 @@ def leaf_nodes(name: str) -> st.SearchStrategy[dict[str, Any]]:
         number_nodes(name),
         st.builds(lambda d, a: {"name": name, "type": "boolean", "default": d, "auto": a},
                   st.booleans(), st.booleans()),
-        st.builds(lambda d: {"name": name, "type": "string", "default": d}, st.text(SENDABLE, max_size=8)),
+        st.builds(lambda d: {"name": name, "type": "string", "default": d},
+                  st.text(SENDABLE, max_size=8)),
         st.lists(st.text(SENDABLE, max_size=5), min_size=1, max_size=4, unique=True).flatmap(
             lambda vs: st.builds(
                 lambda d, a: {"name": name, "type": "choice", "values": vs, "default": d,
