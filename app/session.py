@@ -20,6 +20,7 @@ from typing import Any
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import DrivenElsewhere, check_not_driven, is_free
+from app.engine.names import check_name
 from app.engine.orders import request_stop
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.reruns import failed_to_requeue
@@ -155,8 +156,10 @@ class Session:
         self._changed(experiment_id, "deleted")
 
     def _check_name_free(self, name: str) -> None:
-        if not name.strip():
-            raise SessionError("an experiment needs a name")
+        try:
+            check_name(name)  # the one rule the file check and the store apply too
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
         if name in {e.name for e in self.store.list_experiments()}:
             raise SessionError(f"an experiment named {name!r} already exists")
 

@@ -25,10 +25,11 @@ from app.engine.experiment import (
 )
 from app.engine.lease import Lease
 from app.engine.records import ExperimentRecord, Snapshot
-from app.engine.resume import build_searcher, settle_leftovers
+from app.engine.resume import build_searcher, check_buildable, settle_leftovers
 from app.engine.runner import Runner
 from app.engine.trial import TrialState
 from app.remote.events import EventQueue
+from app.remote.gpu import probe_gpus
 from app.remote.local import LocalExecutor
 from app.remote.pool import Host, Pool
 from app.remote.slurm.connect import cluster_access, tick_for
@@ -170,6 +171,63 @@ def _resolve(config: ExperimentConfig, servers: dict[str, ServerProfile],
         raise ExperimentError(problems[:1])
     return [servers[name] if name in servers else clusters[name]
             for name in config.hosts if name != LOCAL_HOST]
+
+
+def gpu_problem(config: ExperimentConfig,
+                named: Sequence[ServerProfile | ClusterProfile]) -> Problem | None:
+    """A problem when every host of the experiment is known to have fewer GPUs than
+    ``gpus_per_trial`` (so no trial could ever start), naming each host's count; None
+    when one may have enough.
+
+    Known without connecting: this machine (``nvidia-smi``) and a server whose profile
+    lists its GPUs. A server that finds its GPUs when it connects, or a Slurm cluster
+    (whose scheduler grants GPUs), may have enough.
+    """
+    need = config.gpus_per_trial
+    if need <= 0:
+        return None
+    counts: list[str] = []
+    for name in config.hosts:
+        profile = next((p for p in named if p.name == name), None)
+        if name == LOCAL_HOST:
+            count = len(probe_gpus())
+        elif isinstance(profile, ServerProfile) and profile.gpus is not None:
+            count = len(profile.gpus)
+        else:
+            return None
+        if count >= need:
+            return None
+        counts.append(f"{name} has {count}")
+    return Problem("gpus_per_trial", f"each trial asks for {need} GPU(s), but no host has "
+                                     f"that many: {', '.join(counts)}")
+
+
+def store_new_experiment(store: Store, name: str, config: ExperimentConfig,
+                         progress: Progress | None = None) -> ExperimentRecord:
+    """Check all that a first run of ``config`` needs, pack its code, and only then
+    store it as ``name`` (DRAFT, with its code snapshot): a refusal leaves the
+    database as it was.
+
+    Checked first: the hosts are saved, one of them may have ``gpus_per_trial`` GPUs,
+    the searcher and scheduler can be built (grid search needs steps), and the code
+    directory packs (readable, within the size limit).
+
+    Raises:
+        ExperimentError: an unknown host, or no host with enough GPUs.
+        ValueError: the searcher refuses the space, or the code cannot be packed.
+        OSError: the code directory cannot be read.
+        StoreError: the name is taken (another program was faster).
+    """
+    named = resolve_hosts(store, config)
+    problem = gpu_problem(config, named)
+    if problem is not None:
+        raise ExperimentError([problem])
+    check_buildable(config)
+    snapshot = take_snapshot(config.code_dir, data_dir() / "snapshots",
+                             config.include_uncommitted, progress=progress)
+    record = store.create_experiment(name, {**config.to_dict(), "name": name})
+    return store.update_experiment(record.id, snapshot_hash=snapshot.content_hash,
+                                   commit=snapshot.commit, dirty=snapshot.dirty)
 
 
 def build_pool(store: Store, config: ExperimentConfig, *, grace: float = 5.0,

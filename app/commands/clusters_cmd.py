@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from rich.markup import escape
 from rich.table import Table
 
 from app.commands.console import console
@@ -108,12 +109,13 @@ def _ls(args: argparse.Namespace) -> int:
         if not saved:
             print(f"no clusters saved in {store.url}; add one with `sweeplab clusters add`")
             return 0
-        table = Table(title=f"clusters in {store.url}", title_justify="left")
+        table = Table(title=f"clusters in {escape(store.url)}", title_justify="left")
     for column in ("name", "login", "partition", "resources per trial", "parallel", "workdir"):
         table.add_column(column, overflow="fold", no_wrap=column == "name")
-    for profile in saved:
-        table.add_row(profile.name, _login_text(profile), profile.partition or "default",
-                      _resources(profile), str(profile.max_parallel), profile.workdir)
+    for profile in saved:  # every cell literally: a user's text may hold '[...]'
+        table.add_row(*(escape(cell) for cell in (
+            profile.name, _login_text(profile), profile.partition or "default",
+            _resources(profile), str(profile.max_parallel), profile.workdir)))
     console.print(table)
     return 0
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from app.engine.best import best_trial, count_trials, is_better, ranked
 from app.engine.events import RunnerEvent, RunnerEventKind
@@ -88,9 +89,10 @@ class RunDisplay:
         self._done = count_trials(trials).done
         self._running = 0
         self._best = best_trial(trials, config.kpi.goal)
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+        self.progress = Progress(  # names and KPIs are the user's: never read as markup
+            TextColumn("{task.description}", style="bold", markup=False), BarColumn(),
+            MofNCompleteColumn(), TextColumn("{task.fields[status]}", markup=False),
+            TimeElapsedColumn(), console=console,
         )
         self._task = self.progress.add_task(config.name, total=config.limits.max_trials,
                                             completed=self._done, status=self._status())
@@ -100,7 +102,7 @@ class RunDisplay:
             if event.kind is RunnerEventKind.TRIAL and event.trial is not None:
                 self._on_trial(event.trial)
             elif event.kind is RunnerEventKind.EXPERIMENT:
-                self.progress.console.print(f"[bold]{escape(event.message or '')}")
+                self.progress.console.print(Text(event.message or "", style="bold"))
             self.progress.update(self._task, completed=self._done, status=self._status())
 
     def _status(self) -> str:
@@ -118,8 +120,8 @@ class RunDisplay:
                 self._best = trial
             colour = {TrialState.COMPLETED: "green", TrialState.PRUNED: "yellow"}.get(
                 trial.state, "red")
-            line = f"trial {trial.number}: [{colour}]{trial.state.value}[/] " \
-                   f"{self._config.kpi.name}={format_kpi(kpi)}"
+            line = Text.assemble(f"trial {trial.number}: ", (trial.state.value, colour),
+                                 f" {self._config.kpi.name}={format_kpi(kpi)}")
             if trial.error and trial.state in (TrialState.FAILED, TrialState.STOPPED):
-                line += f" — {escape(note(trial))}"
+                line.append(f" — {note(trial)}")
             self.progress.console.print(line)

@@ -41,7 +41,7 @@ def _ls(args: argparse.Namespace) -> int:
     with its reason under the table, instead of ending the listing."""
     broken: list[BrokenExperiment] = []
     with open_store(args.db) as store:
-        table = Table(title=f"experiments in {store.url}", title_justify="left")
+        table = Table(title=f"experiments in {escape(store.url)}", title_justify="left")
         for column in ("id", "name", "state", "trials", "best KPI", "created"):
             table.add_column(column)
         for exp in store.list_experiments():

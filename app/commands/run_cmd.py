@@ -10,13 +10,15 @@ from rich.markup import escape
 
 from app.commands.console import RunDisplay, best_line, best_trials, console, trials_table
 from app.definitions import checked_config
-from app.engine.experiment import load_experiment
+from app.engine.errors import Problem
+from app.engine.experiment import ExperimentError, load_experiment
 from app.engine.lease import check_not_driven
+from app.engine.names import name_problem
 from app.engine.records import ExperimentRecord
 from app.engine.reruns import failed_to_requeue
 from app.engine.trial import ExperimentState
 from app.store.store import Store
-from app.wiring import build_runner, open_store, resolve_hosts
+from app.wiring import build_runner, open_store, store_new_experiment
 
 EXIT_STOPPED = 130
 EXIT_FAILED = 3
@@ -43,18 +45,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 def _run(args: argparse.Namespace) -> int:
     config = load_experiment(args.file)
-    definition = config.to_dict()
-    if args.name:
-        definition["name"] = args.name
+    name = config.name
+    if args.name is not None:
+        problem = name_problem(args.name)
+        if problem is not None:
+            raise ExperimentError([Problem("--name", problem)])
+        name = args.name
     with open_store(args.db) as store:
         names = {e.name for e in store.list_experiments()}
-        if definition["name"] in names:
+        if name in names:
             raise ValueError(
-                f"an experiment named {definition['name']!r} already exists in {store.url}: "
-                f"continue it with `sweeplab resume {definition['name']}`, or pass --name NEW")
-        resolve_hosts(store, config)  # before anything is stored
-        experiment = store.create_experiment(definition["name"], definition)
-        return _drive(store, experiment, "sweeplab run", fresh_snapshot=True)
+                f"an experiment named {name!r} already exists in {store.url}: "
+                f"continue it with `sweeplab resume {name}`, or pass --name NEW")
+        experiment = store_new_experiment(store, name, config)  # checks all, then stores
+        return _drive(store, experiment, "sweeplab run", fresh_snapshot=False)
 
 
 def _resume(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from app.commands.console import console
@@ -220,12 +221,13 @@ def _ls(args: argparse.Namespace) -> int:
             print(f"no servers saved in {store.url}; add one with `sweeplab servers add` "
                   "or `sweeplab servers import`")
             return 0
-        table = Table(title=f"servers in {store.url}", title_justify="left")
+        table = Table(title=f"servers in {escape(store.url)}", title_justify="left")
     for column in ("name", "address", "auth", "workdir", "parallel", "GPUs", "setup"):
         table.add_column(column, overflow="fold", no_wrap=column in ("name", "address"))
-    for profile in saved:
-        table.add_row(profile.name, _address(profile), _auth_text(profile), profile.workdir,
-                      str(profile.max_parallel), _gpus_text(profile.gpus), profile.setup)
+    for profile in saved:  # every cell literally: a setup command may hold '[...]'
+        table.add_row(*(escape(cell) for cell in (
+            profile.name, _address(profile), _auth_text(profile), profile.workdir,
+            str(profile.max_parallel), _gpus_text(profile.gpus), profile.setup)))
     console.print(table)
     return 0
 

@@ -77,10 +77,8 @@ def load_file(path: Path) -> Any:
     source = str(path)
     try:
         size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise DocumentError([Problem(source, f"file is {size} bytes; documents larger "
-                                                 f"than {MAX_DOCUMENT_BYTES} are refused")])
-        raw = path.read_bytes()
+        with path.open("rb") as file:  # at most one byte past the limit: a device such
+            raw = file.read(MAX_DOCUMENT_BYTES + 1)  # as /dev/zero or a pipe never ends
     except FileNotFoundError:
         raise DocumentError([Problem(source, "no such file")]) from None
     except IsADirectoryError:
@@ -89,6 +87,11 @@ def load_file(path: Path) -> Any:
         raise DocumentError([Problem(source, f"cannot read: {exc.strerror}")]) from None
     except ValueError as exc:  # a NUL byte in the name
         raise DocumentError([Problem(source, f"not a usable file name: {exc}")]) from None
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        what = (f"file is {size} bytes" if size > MAX_DOCUMENT_BYTES else
+                f"holds more than {MAX_DOCUMENT_BYTES} bytes (a device or a pipe without end?)")
+        raise DocumentError([Problem(source, f"{what}; documents larger than "
+                                             f"{MAX_DOCUMENT_BYTES} are refused")])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -31,12 +31,14 @@ from typing import Any
 from app.engine.doc_reader import DocReader
 from app.engine.docio import load_file
 from app.engine.errors import Problem, ValidationError
+from app.engine.names import name_problem
 from app.engine.protocol import (
     AUP_PARAMS_PLACEHOLDER,
     PARAMS_FILE_PLACEHOLDER,
     PYTHON_PLACEHOLDER,
     MetricRegex,
     placeholders,
+    unsendable,
 )
 from app.engine.schedulers import SchedulerConfig, SchedulerName
 from app.engine.search.base import Algorithm, Goal
@@ -176,8 +178,8 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
                   f"unknown version {describe(version)} (this Sweeplab reads version 1)")
     for extra in sorted(set(doc) - _TOP):
         r.problem(str(extra), "unknown field")
-    name = r.text(doc, "name", "name")
-    command = r.text(doc, "command", "command")
+    name = _name(r, doc)
+    command = _command(r, doc)
     code_dir = _code_dir(r, doc, base_dir)
     kpi_doc = r.mapping("kpi", {"name", "goal", "use"})
     kpi = Kpi(r.text(kpi_doc, "name", "kpi.name"),
@@ -189,7 +191,9 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
     initial = r.integer(algo_doc, "initial_random", "algorithm.initial_random", None, 0)
     limits = _limits(r)
     scheduler = _scheduler(r, limits)
+    found = len(r.problems)
     space = _space(r, doc, base_dir)
+    space_read = len(r.problems) == found  # else its names are unknown, not missing
     metrics, specs = _metrics(r, doc.get("metrics", []))
     config = ExperimentConfig(
         name=name, code_dir=code_dir, command=command, kpi=kpi, space=space,
@@ -201,7 +205,7 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
         include_uncommitted=_flag(r, doc, "include_uncommitted", True),
         retries=r.integer(doc, "retries", "retries", 0, 0) or 0,
     )
-    _check_placeholders(r, config)
+    _check_placeholders(r, config, space_read)
     if r.problems:
         raise ExperimentError(r.problems)
     return config
@@ -210,6 +214,23 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
 def load_experiment(path: Path) -> ExperimentConfig:
     """Read and validate an experiment file. Raises DocumentError or ExperimentError."""
     return experiment_from_dict(load_file(path), path.resolve().parent, str(path))
+
+
+def _name(r: DocReader, doc: dict[str, Any]) -> str:
+    raw = doc.get("name")
+    problem = "missing" if raw is None else name_problem(raw)
+    if problem is not None or not isinstance(raw, str):
+        r.problem("name", str(problem))
+        return ""
+    return raw
+
+
+def _command(r: DocReader, doc: dict[str, Any]) -> str:
+    command = r.text(doc, "command", "command")
+    problem = unsendable(command)
+    if problem is not None:
+        r.problem("command", problem)
+    return command
 
 
 def _code_dir(r: DocReader, doc: dict[str, Any], base_dir: Path) -> Path:
@@ -333,9 +354,12 @@ def _env(r: DocReader, raw: object) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in raw.items():
         if not isinstance(key, str) or not key.isidentifier():
-            r.problem("env", f"invalid variable name {describe(key)}")
+            r.problem("env", f"invalid variable name {describe(key)}: letters, digits and "
+                             "'_', not starting with a digit")
         elif not isinstance(value, str | int | float) or isinstance(value, bool):
             r.problem(f"env.{key}", f"expected a text or number, got {describe(value)}")
+        elif (problem := unsendable(str(value))) is not None:
+            r.problem(f"env.{key}", problem)
         else:
             out[key] = str(value)
     return out
@@ -349,7 +373,7 @@ def _flag(r: DocReader, doc: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _check_placeholders(r: DocReader, config: ExperimentConfig) -> None:
+def _check_placeholders(r: DocReader, config: ExperimentConfig, space_read: bool) -> None:
     if not config.command:
         return
     try:
@@ -360,5 +384,5 @@ def _check_placeholders(r: DocReader, config: ExperimentConfig) -> None:
     known = {PARAMS_FILE_PLACEHOLDER, AUP_PARAMS_PLACEHOLDER, PYTHON_PLACEHOLDER}
     known |= {path for path, _ in config.space.walk()}
     for name in names:
-        if name not in known:
+        if name not in known and space_read:
             r.problem("command", f"unknown placeholder {{{name}}}: not a parameter of the space")

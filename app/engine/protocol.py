@@ -414,3 +414,24 @@ def _tokens(template: str) -> list[str | _Placeholder]:
             )
     tokens.append(template[last:])
     return tokens
+
+
+def unsendable(text: str) -> str | None:
+    """Why ``text`` cannot reach a trial's process as an argument or an environment
+    value, or None when it can.
+
+    ``execve`` takes NUL-terminated byte strings, so a NUL byte cannot be passed at
+    all; and a lone surrogate (``"\\ud800"``, possible in a JSON file) has no UTF-8
+    bytes. Every text that becomes part of a trial's command line or environment
+    (the command, ``env`` names and values, string and choice values of the space)
+    is checked with this one rule, before anything is stored.
+    """
+    if "\0" in text:
+        return (f"holds a NUL byte (\\0) at position {text.index(chr(0))}: no process can "
+                "receive it (arguments and environment values end at the first NUL)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"holds {text[exc.start]!r} at position {exc.start}, a lone surrogate "
+                "with no UTF-8 bytes: no process can receive it")
+    return None

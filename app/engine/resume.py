@@ -20,14 +20,35 @@ from app.engine.trial import TrialState
 log = logging.getLogger(__name__)
 
 
+def check_buildable(config: ExperimentConfig) -> None:
+    """Build the experiment's searcher and scheduler once, to be thrown away: what
+    cannot be built (grid search over a continuous number) is refused here, before a
+    new run stores anything.
+
+    Raises:
+        ValueError: the searcher or the scheduler refuses the experiment.
+    """
+    _new_searcher(config)
+    _new_scheduler(config)
+
+
+def _new_searcher(config: ExperimentConfig) -> Searcher:
+    return make_searcher(config.algorithm, config.space, config.kpi.goal, config.seed,
+                         config.random_start)
+
+
+def _new_scheduler(config: ExperimentConfig) -> Scheduler:
+    return make_scheduler(config.scheduler, config.kpi.goal, config.limits.max_epochs,
+                          config.seed)
+
+
 def build_searcher(config: ExperimentConfig, repo: TrialRepository, experiment_id: int) -> Searcher:
     """A searcher for ``config`` told every stored trial, so it continues where it was.
 
     Trials whose params no longer fit the space (it was edited) are skipped with a
     stored warning.
     """
-    searcher = make_searcher(config.algorithm, config.space, config.kpi.goal, config.seed,
-                             config.random_start)
+    searcher = _new_searcher(config)
     for trial in repo.list_trials(experiment_id):
         try:
             searcher.restore(trial.number, trial.params,
@@ -46,8 +67,7 @@ def build_scheduler(config: ExperimentConfig, repo: TrialRepository,
     Values go in trial order, each trial's by step, so rung contents are the same
     as in an uninterrupted run whose trials finished in that order.
     """
-    scheduler = make_scheduler(config.scheduler, config.kpi.goal, config.limits.max_epochs,
-                               config.seed)
+    scheduler = _new_scheduler(config)
     for trial in repo.list_trials(experiment_id):
         if not trial.state.is_finished():
             continue

@@ -185,7 +185,7 @@ class LocalExecutor:
             run = _Run(spec.trial_id, self.trial_dir(spec.experiment_id, spec.trial_id), gpus)
             run.lock_fds = fds
             self._runs[spec.trial_id] = run
-            run.thread = threading.Thread(target=self._start_and_follow, args=(run, spec),
+            run.thread = threading.Thread(target=self._trial_thread, args=(run, spec),
                                           name=f"sweeplab-{what}", daemon=True)
             run.thread.start()
 
@@ -274,6 +274,30 @@ class LocalExecutor:
 
     # --- per-trial threads -----------------------------------------------------------
 
+    def _trial_thread(self, run: _Run, spec: TrialSpec) -> None:
+        """A submitted trial's thread. Whatever error escapes it still ends the trial,
+        with the reason, and frees its slot: START_FAILED before its process started,
+        EXITED after. Nothing is left QUEUED or RUNNING for ever."""
+        try:
+            self._start_and_follow(run, spec)
+        except Exception as exc:
+            log.exception("%s: the thread of trial %s failed", self.name, run.trial_id)
+            self._end_after_error(run, exc)
+
+    def _end_after_error(self, run: _Run, exc: Exception) -> None:
+        with self._lock:
+            if self._runs.get(run.trial_id) is not run:
+                return  # it has ended (and said so) already
+            started = run.pid is not None
+        reason = f"{type(exc).__name__}: {exc}"
+        if not started:
+            self._fail(run, f"trial {run.trial_id} could not start: {reason}")
+            return
+        self._release(run)
+        self._emit(run, ProcessEventKind.EXITED, exit_code=read_exit_code(run.trial_dir),
+                   message=f"following trial {run.trial_id} failed ({reason}); it may "
+                           "still be running")
+
     def _start_and_follow(self, run: _Run, spec: TrialSpec) -> None:
         try:
             command, env = self._prepare(run, spec)
@@ -303,6 +327,9 @@ class LocalExecutor:
                     run.pid = run.proc.pid
                 except OSError as exc:
                     failure = f"trial {run.trial_id} could not start /bin/sh: {exc}"
+                except Exception as exc:  # a value no process can receive (a NUL byte)
+                    log.exception("%s: launching trial %s failed", self.name, run.trial_id)
+                    failure = f"trial {run.trial_id} could not start: {type(exc).__name__}: {exc}"
             close_all(run.lock_fds)  # the trial's processes hold them now (or nobody)
             run.lock_fds = []
         if failure is not None:

@@ -93,7 +93,41 @@ def sqlite_url(path: Path) -> str:
 
 
 def _mask_raw(url: str) -> str:
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """``url`` as typed, with everything between the user's ``:`` and the last ``@``
+    shown as ``***``: for a URL SQLAlchemy cannot parse, so that a password holding
+    ``@``, ``:`` or ``/`` is hidden whole."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, place = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{place}"
+
+
+def _port_problem(url: str) -> str:
+    """What is wrong with the port of a URL SQLAlchemy could not read (it fails on a
+    port that is not a number); never a part of the password."""
+    place = url.partition("://")[2].rpartition("@")[2]
+    host_port = re.split(r"[/?]", place, maxsplit=1)[0]
+    port = host_port.rpartition("]")[2] if host_port.startswith("[") else host_port
+    if ":" in port and not port.rpartition(":")[2].isdigit():
+        return (f"its port {port.rpartition(':')[2]!r} is not a number (expected a whole "
+                "number from 1 to 65535)")
+    return _UNSPLIT
+
+
+_UNSPLIT = ("it cannot be split into user, password, host and port (write '@', ':' and '/' "
+            "inside a user name or password as %40, %3A and %2F)")
+
+
+def _check_parts(url: str, parsed: URL) -> None:
+    """Refuse what SQLAlchemy reads but no database server could be: a host holding
+    ``@`` (the rest of a password with an ``@`` in it) or a port outside 1 to 65535."""
+    if parsed.host is not None and "@" in parsed.host:
+        raise StoreError(f"the database URL {_mask_raw(url)!r} is not usable: {_UNSPLIT}")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise StoreError(f"the database URL {parsed.render_as_string(hide_password=True)!r}: "
+                         f"its port {parsed.port} is outside 1 to 65535")
 
 
 @dataclass(frozen=True)
@@ -139,6 +173,10 @@ def parse_url(url: str) -> Target:
             f"{_mask_raw(url)!r} is not a database URL; expected e.g. "
             "sqlite:////path/to/sweeplab.db or postgresql+psycopg://user@host:5432/db"
         ) from exc
+    except ValueError:  # int() of the port; its message may quote a part of a password
+        raise StoreError(f"the database URL {_mask_raw(url)!r} is not usable: "
+                         f"{_port_problem(url)}") from None
+    _check_parts(url, parsed)
     name = parsed.get_backend_name()
     if name not in {b.value for b in Backend}:
         raise StoreError(

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.engine.names import check_name
 from app.engine.ports import NotFound, StoreError
 from app.engine.records import EventRecord, ExperimentRecord, TrialRecord
 from app.engine.trial import ExperimentState, InvalidTransition, TrialState, check_transition
@@ -180,7 +181,7 @@ class Store(LeaseMethods, MetricMethods):
 
     def create_experiment(self, name: str, definition: dict[str, Any]) -> ExperimentRecord:
         """Store a new experiment in DRAFT. Raises StoreError if the name is taken."""
-        name = validate.name(name, "experiment name")
+        name = check_name(name)
         definition = validate.json_dict(definition, f"definition of experiment {name!r}")
         now = utc_now()
         row = ExperimentRow(
@@ -255,7 +256,7 @@ class Store(LeaseMethods, MetricMethods):
 
     def rename_experiment(self, experiment_id: int, name: str) -> ExperimentRecord:
         """Give an experiment a new, unused name. Raises StoreError if it is taken."""
-        name = validate.name(name, "experiment name")
+        name = check_name(name)
         with self._session(write=True) as session:
             row = lookup.experiment_row(session, self._target, experiment_id)
             if row.name != name:

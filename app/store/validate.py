@@ -16,15 +16,6 @@ from app.store.models import NAME_LENGTH
 E = TypeVar("E", bound=Enum)
 
 
-def name(value: object, what: str) -> str:
-    """A non-empty name of at most :data:`NAME_LENGTH` characters."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
-    if len(value) > NAME_LENGTH:
-        raise ValueError(f"{what} is {len(value)} characters long; the limit is {NAME_LENGTH}")
-    return value
-
-
 def json_dict(value: object, what: str) -> dict[str, Any]:
     """A mapping that serialises to strict JSON (no NaN or infinity, string keys)."""
     if not isinstance(value, Mapping):

@@ -21,6 +21,8 @@ from tests.engine.spaces import EVERY_KIND
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
 FINITE = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 POSITIVE = st.floats(1e-6, 1e6, allow_nan=False, allow_infinity=False)
+SENDABLE = st.characters(exclude_characters="\0")
+"""Characters a trial's process can receive (a NUL byte is refused by validation)."""
 
 
 @st.composite
@@ -58,8 +60,9 @@ def leaf_nodes(name: str) -> st.SearchStrategy[dict[str, Any]]:
         number_nodes(name),
         st.builds(lambda d, a: {"name": name, "type": "boolean", "default": d, "auto": a},
                   st.booleans(), st.booleans()),
-        st.builds(lambda d: {"name": name, "type": "string", "default": d}, st.text(max_size=8)),
-        st.lists(st.text(max_size=5), min_size=1, max_size=4, unique=True).flatmap(
+        st.builds(lambda d: {"name": name, "type": "string", "default": d},
+                  st.text(SENDABLE, max_size=8)),
+        st.lists(st.text(SENDABLE, max_size=5), min_size=1, max_size=4, unique=True).flatmap(
             lambda vs: st.builds(
                 lambda d, a: {"name": name, "type": "choice", "values": vs, "default": d,
                               "auto": a}, st.sampled_from(vs), st.booleans())),

@@ -67,6 +67,16 @@ def make_golden(path: Path) -> StoredState:
     return StoredState.of(path)
 
 
+PASSWORD = "s3cret:pw"
+"""The password in every bad URL: no message may show it, nor a part of it."""
+BAD_URLS: dict[str, str] = {
+    "@bad-port.url": f"postgresql://ada:{PASSWORD}@db.lab:54x2/sweeplab",
+    "@port-range.url": f"postgresql://ada:{PASSWORD}@db.lab:99999/sweeplab",
+    "@at-in-password.url": f"postgresql://ada:{PASSWORD}@t@db.lab/sweeplab",
+}
+"""The ``@*.url`` cases of tests/data/bad/database: database URLs with one part wrong."""
+
+
 def make_database(name: str, folder: Path, golden: Path) -> Path:
     """The broken database file ``name`` (an ``@`` case of tests/data/bad/database)."""
     folder.mkdir(parents=True)

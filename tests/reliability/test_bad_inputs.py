@@ -27,7 +27,14 @@ from app.engine.protocol import LineParser
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
 from app.remote.logtail import LineSplitter
-from tests.reliability.bad_db import GOLDEN_EXPERIMENT, StoredState, make_database, make_golden
+from tests.reliability.bad_db import (
+    BAD_URLS,
+    GOLDEN_EXPERIMENT,
+    PASSWORD,
+    StoredState,
+    make_database,
+    make_golden,
+)
 from tests.reliability.bad_output import blocks
 from tests.reliability.bad_support import (
     CORPUS,
@@ -46,7 +53,8 @@ __all__ = ["harness"]
 pytestmark = pytest.mark.slow
 
 SPACE, EXPERIMENT, PROFILE = cases("space"), cases("experiment"), cases("profile")
-DATABASE = cases("database")
+DATABASE = [case for case in cases("database") if case.name not in BAD_URLS]
+URLS = [case for case in cases("database") if case.name in BAD_URLS]
 OUTPUT_SPEC: dict[str, dict[str, Any]] = yaml.safe_load(
     (CORPUS / "output" / EXPECTED_FILE).read_text("utf-8"))
 WORKERS = 3
@@ -54,9 +62,10 @@ WORKERS = 3
 
 
 def test_the_corpus_has_at_least_50_cases_each_with_its_expected_error() -> None:
-    every = [*SPACE, *EXPERIMENT, *PROFILE, *DATABASE, *OUTPUT_SPEC]
+    every = [*SPACE, *EXPERIMENT, *PROFILE, *DATABASE, *URLS, *OUTPUT_SPEC]
     assert len(every) >= 50, f"only {len(every)} cases"
-    assert all(str(case.expect).strip() for case in [*SPACE, *EXPERIMENT, *PROFILE, *DATABASE])
+    assert all(str(case.expect).strip()
+               for case in [*SPACE, *EXPERIMENT, *PROFILE, *DATABASE, *URLS])
     committed = [p for p in CORPUS.rglob("*") if p.is_file() and p.name != EXPECTED_FILE]
     assert all(p.stat().st_size < 1 << 20 for p in committed), "big cases are made at test time"
     outputs = {p.name for p in (CORPUS / "output").iterdir()} - {EXPECTED_FILE}
@@ -81,7 +90,30 @@ def _unreadable(path: Path) -> None:
     path.chmod(0)
 
 
+def _experiment_beside(path: Path, code: str) -> Path:
+    """An experiment file at ``path`` whose code is the folder ``code`` beside it."""
+    folder = path.parent / code
+    folder.mkdir()
+    (folder / "train.py").write_text("print('ok')\n")
+    path.write_text(yaml.safe_dump({**GOLDEN_EXPERIMENT, "name": path.stem, "code_dir": code}))
+    return folder
+
+
+def _unreadable_code(path: Path) -> None:
+    secret = _experiment_beside(path, "code") / "secret.txt"
+    secret.write_text("not for the trials\n")
+    secret.chmod(0)
+
+
+def _big_code(path: Path) -> None:
+    with (_experiment_beside(path, "code") / "big.bin").open("wb") as big:
+        big.truncate(200_000_001)  # sparse: over the snapshot limit, nothing written
+
+
 MAKERS: dict[str, Callable[[Path], object]] = {
+    "@dev-zero.yaml": lambda p: p.symlink_to("/dev/zero"),
+    "@unreadable-code.yaml": _unreadable_code,
+    "@big-code.yaml": _big_code,
     "@huge.yaml": _huge_document,
     "@deep-list.json": lambda p: p.write_text("[" * 100_000 + "]" * 100_000),
     "@long-integer.yaml": lambda p: p.write_text(
@@ -271,6 +303,22 @@ def test_broken_database_is_refused_and_left_as_it_was(
         assert db.read_bytes() == before, "the database file changed"
     if case.name in ("@read-only.db", "@locked.db"):
         assert StoredState.of(db) == golden[1]
+
+
+@pytest.mark.parametrize("case", URLS, ids=[c.id for c in URLS])
+def test_a_bad_database_url_is_refused_naming_the_part_and_hiding_the_password(
+        case: Case, tmp_path: Path) -> None:
+    url, home = BAD_URLS[case.name], tmp_path / "home"
+    experiment = tmp_path / "exp" / "experiment.yaml"
+    experiment.parent.mkdir()
+    experiment.write_text(yaml.safe_dump({**GOLDEN_EXPERIMENT,
+                                          "code_dir": str(experiment.parent)}))
+    for what, result in (("ls --db", sweeplab("ls", "--db", url, home=home)),
+                         ("run with SWEEPLAB_DB", sweeplab("run", str(experiment), home=home,
+                                                           env={"SWEEPLAB_DB": url}))):
+        assert_refused(result, case.expect, f"{what} {case.id}")
+        shown = [part for part in PASSWORD.split(":") if part in result.text]
+        assert not shown, f"{what} {case.id}: the password shows: {result.text}"
 
 
 # --- trial outputs -----------------------------------------------------------------------

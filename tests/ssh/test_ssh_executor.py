@@ -287,11 +287,12 @@ def test_start_failures_are_events_and_free_their_slot(
     assert events.last(5, EXITED).exit_code == 0 and executor.snapshot_uploads == 2
 
 
-def test_an_unexpected_error_in_a_trial_thread_ends_the_trial_lost(
+def test_an_unexpected_error_in_following_a_trial_ends_it_failed_and_frees_its_slot(
     make: Callable[..., SshExecutor], profile: ServerProfile, snap: Snapshot,
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bug in following a trial must not leave it RUNNING for ever."""
+    """A bug in following a trial must not leave it RUNNING for ever; nor may it end
+    LOST, which would run the same params again into the same bug."""
     def broken_close(self: HelperStream) -> None:
         raise RuntimeError("injected fault")
 
@@ -299,10 +300,44 @@ def test_an_unexpected_error_in_a_trial_thread_ends_the_trial_lost(
     executor = make(profile)
     events = Events(executor)
     executor.submit(spec(snap, CMD + " exit 0", 1))
-    events.pump(lambda: bool(events.of(1)) and events.of(1)[-1].kind is LOST, 15.0,
-                "trial 1 to be LOST")
-    message = events.last(1, LOST).message
+    events.wait_end(1)
+    assert [e.kind for e in events.of(1) if e.kind is not OUTPUT] == [STARTED, EXITED]
+    message = events.last(1, EXITED).message
     assert "following trial 1 on lab1 failed (RuntimeError: injected fault)" in message
+    assert executor.free_slots() == 4
+
+
+def test_an_unexpected_error_before_a_trial_started_ends_it_and_frees_its_slot(
+    make: Callable[..., SshExecutor], profile: ServerProfile, snap: Snapshot,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_launch(*args: object) -> None:
+        raise RuntimeError("injected fault")
+
+    executor = make(profile)
+    monkeypatch.setattr(executor._host, "launch", broken_launch)
+    events = Events(executor)
+    executor.submit(spec(snap, CMD + " exit 0", 1))
+    events.wait_end(1)
+    assert [e.kind for e in events.of(1)] == [START_FAILED]
+    assert events.last(1, START_FAILED).message == (
+        "trial 1 could not start on lab1: RuntimeError: injected fault")
+    assert executor.free_slots() == 4
+
+
+def test_a_nul_byte_that_slipped_past_the_checks_is_never_sent(
+    make: Callable[..., SshExecutor], profile: ServerProfile, snap: Snapshot
+) -> None:
+    """A shell would drop the NUL or cut the text there, and run something else."""
+    executor = make(profile)
+    events = Events(executor)
+    executor.submit(spec(snap, CMD + " exit 0", 1, env={"FOO": "a\0b"}))
+    executor.submit(spec(snap, CMD + " exit 0 {tag}", 2, params={"tag": "x\0y"}))
+    events.wait_end(1, 2)
+    assert [e.kind for e in events.all] == [START_FAILED, START_FAILED]
+    first, second = events.last(1, START_FAILED), events.last(2, START_FAILED)
+    assert "trial 1 could not start: env.FOO holds a NUL byte" in first.message
+    assert "trial 2 could not start: the command holds a NUL byte" in second.message
     assert executor.free_slots() == 4
 
 

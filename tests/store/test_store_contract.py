@@ -59,15 +59,19 @@ class TestStoreContract:
             store.get_experiment("beta")
 
     def test_bad_names_and_definitions(self, store: Store) -> None:
-        with pytest.raises(ValueError, match="experiment name must be a non-empty string"):
+        with pytest.raises(ValueError, match="experiment name '  ': it is only spaces"):
             store.create_experiment("  ", {})
-        with pytest.raises(ValueError, match="limit is 255"):
+        with pytest.raises(ValueError, match="over the limit of 255"):
             store.create_experiment("x" * 256, {})
+        with pytest.raises(ValueError, match=r"holds '\\n' at position 1, which is not printable"):
+            store.create_experiment("a\nb", {})
+        with pytest.raises(ValueError, match="starts with '-'"):
+            store.rename_experiment(store.create_experiment("a", {}).id, "-rf")
+        assert [e.name for e in store.list_experiments()] == ["a"]
         with pytest.raises(ValueError, match="definition of experiment 'a' cannot be stored"):
             store.create_experiment("a", {"bad": object()})
         with pytest.raises(ValueError, match="get_experiment: key must be an id or a name"):
             store.get_experiment(1.5)  # type: ignore[arg-type]
-        assert store.list_experiments() == []
 
     def test_update_experiment_changes_given_fields_only(self, store: Store) -> None:
         created = store.create_experiment("alpha", DEFINITION)

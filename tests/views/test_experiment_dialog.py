@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from app.engine.experiment import load_experiment
+from app.engine.names import name_problem
 from app.engine.schedulers import SchedulerName
 from app.engine.search.base import Algorithm
 from app.views.experiment_dialog import ExperimentDialog
@@ -82,3 +83,15 @@ def test_settings_refuse_grid_for_a_continuous_space_as_it_is_chosen(qtbot: QtBo
     assert error.text().startswith("grid cannot search this space: x: grid search needs a step")
     dialog.algorithm.setCurrentText(Algorithm.RANDOM.value)
     assert _ok(dialog) and error.isHidden()
+
+
+def test_a_name_breaking_the_name_rule_is_said_beside_the_name(qtbot: QtBot,
+                                                             tmp_path: Path) -> None:
+    dialog = ExperimentDialog()
+    qtbot.addWidget(dialog)
+    dialog.code_dir.setText(str(tmp_path))
+    dialog.name.setText("-rf")
+    assert not _ok(dialog)
+    assert dialog._errors["name"].text() == name_problem("-rf")
+    dialog.name.setText("rf")
+    assert _ok(dialog)

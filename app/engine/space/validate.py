@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 
 from app.engine.errors import Problem, join_path
+from app.engine.protocol import unsendable
 from app.engine.space.nodes import (
     NAME_RE,
     BooleanParam,
@@ -79,9 +80,12 @@ def _check_node(node: Node, path: str, problems: list[Problem]) -> None:
         problems.extend(Problem(path, m) for m in number_problems(node))
     elif isinstance(node, Choice):
         _check_choice(node, path, problems)
-    elif isinstance(node, StringParam) and node.auto:
-        problems.append(Problem(path, "a string is fixed text and cannot be auto; "
-                                      "use a choice of strings to search texts"))
+    elif isinstance(node, StringParam):
+        if node.auto:
+            problems.append(Problem(path, "a string is fixed text and cannot be auto; "
+                                          "use a choice of strings to search texts"))
+        if isinstance(node.default, str) and (why := unsendable(node.default)) is not None:
+            problems.append(Problem(path, f"default {why}"))
     elif isinstance(node, BooleanParam) and not isinstance(node.default, bool):
         problems.append(Problem(path, f"default {node.default!r} is not true or false"))
 
@@ -232,9 +236,11 @@ def _check_choice(node: Choice, path: str, problems: list[Problem]) -> None:
         _check_siblings(list(node.branches), path, problems)
     else:
         seen: list[object] = []
-        for value in node.values:
+        for number, value in enumerate(node.values, 1):
             if any(value == s and type(value) is type(s) for s in seen):
                 problems.append(Problem(path, f"value {value!r} is listed twice"))
+            if isinstance(value, str) and (why := unsendable(value)) is not None:
+                problems.append(Problem(path, f"value {number} {why}"))
             seen.append(value)
     if node.default is None:
         problems.append(Problem(path, "default is missing"))

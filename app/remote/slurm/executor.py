@@ -43,6 +43,9 @@ _JOIN_S = 10.0
 SUBMITTERS = 4
 """Trials prepared and ``sbatch``-ed at once: sbatch mostly waits on the controller, and
 a busy controller answers in tenths of a second."""
+MONITOR_FAILURES = 3
+"""Checks of the jobs in a row that may fail with an error nobody foresaw (a bug, not
+an unreachable login node) before every followed trial is ended FAILED with it."""
 
 
 @dataclass(frozen=True)
@@ -349,12 +352,22 @@ class SlurmExecutor:
         self._wake.set()
 
     def _monitor_loop(self) -> None:
+        failures = 0
         while not self._closing.is_set():
             self._wake.clear()
             try:
                 self._monitor.check()
-            except Exception:  # keep following: one bad answer must not end the monitor
-                log.exception("%s: checking the jobs failed", self.name)
+                failures = 0
+            except Exception as exc:  # keep following: one bad answer must not end it
+                failures += 1
+                if failures == 1:
+                    log.exception("%s: checking the jobs failed", self.name)
+                else:
+                    log.warning("%s: checking the jobs failed again (%d times in a row): %s",
+                                self.name, failures, exc)
+                if failures >= MONITOR_FAILURES:  # it will not get better: end the trials
+                    self._monitor.give_up(None, exc)
+                    failures = 0
             self._wake.wait(self._tick)
 
 

@@ -120,17 +120,34 @@ class Monitor:
             self._unreachable(jobs, now, str(exc))
             return
         self._offline_since = None
-        by_trial = {job.trial_id: job for job in jobs}
-        for result in results:
-            if result.key in by_trial:
-                self._take_read(by_trial[result.key], result, now)
+        read = {result.key: result for result in results}
         for job in jobs:
-            if states is not None and job.job_id is not None:
-                self._take_state(job, states.get(job.job_id), now)
-            end = ending(job, now)
+            try:
+                if job.trial_id in read:
+                    self._take_read(job, read[job.trial_id], now)
+                if states is not None and job.job_id is not None:
+                    self._take_state(job, states.get(job.job_id), now)
+                end = ending(job, now)
+            except Exception as exc:  # a bug with one job ends that job, not the others
+                log.exception("%s: following trial %s failed", self.table.name, job.trial_id)
+                self.give_up([job], exc)
+                continue
             if end is not None:
                 self.table.finish(job, end.kind, exit_code=end.exit_code, message=end.message)
         self._escalate(jobs, now)
+
+    def give_up(self, jobs: list[Job] | None, exc: Exception) -> None:
+        """End ``jobs`` (None: every job followed now) after an error nobody foresaw in
+        following them: each ends EXITED with the reason (FAILED), its slot free."""
+        if jobs is None:
+            with self.table.lock:
+                jobs = [job for job in self.table.jobs.values() if job.job_id is not None
+                        or (job.trial_dir and job.started)]
+        for job in jobs:
+            job_words = f"Slurm job {job.job_id}" if job.job_id is not None else "its job"
+            self.table.finish(job, ProcessEventKind.EXITED, exit_code=None, message=(
+                f"following trial {job.trial_id} on {self.table.name} failed "
+                f"({type(exc).__name__}: {exc}); {job_words} may still run"))
 
     def _slurm_states(self, job_ids: list[int]) -> dict[int, JobState] | None:
         """One squeue for every job (sacct for those it forgot); None if squeue failed."""

@@ -59,6 +59,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from app.engine.protocol import unsendable
 from app.remote.gpu import QUERY
 from app.remote.launcher import (
     AUP_PARAMS_FILE,
@@ -365,8 +366,14 @@ def trial_command(command: str, env: Mapping[str, str], setup: str,
     ``keep_server_pythonpath`` is false (the trial's own ``env`` set it).
 
     Raises:
-        ValueError: a variable name that is not a valid shell name.
+        ValueError: a variable name that is not a valid shell name, or a value or the
+            command holding what no process can receive (a NUL byte: a shell would
+            drop it, or cut the text there, and run something else).
     """
+    for what, text in (("the command", command), *((f"env.{k}", v) for k, v in env.items())):
+        problem = unsendable(text)
+        if problem is not None:
+            raise ValueError(f"{what} {problem}")
     lines: list[str] = []
     if setup.strip():
         lines.append('command -v source >/dev/null 2>&1 || source() { . "$@"; }')

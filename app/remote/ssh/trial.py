@@ -137,21 +137,30 @@ class TrialHost:
         self._finish(trial, ProcessEventKind.START_FAILED, message=message)
 
     def guarded(self, trial: RemoteTrial, work: Callable[[], None]) -> None:
-        """Run a trial thread's ``work``; an error it did not expect ends the trial LOST.
+        """Run a trial thread's ``work``; an error it did not expect ends the trial with
+        the reason and frees its slot: START_FAILED before it started, EXITED after
+        (both end it FAILED; not LOST, which would run the same params again into the
+        same error).
 
         Without this a bug in a trial's thread (or a paramiko error nobody foresaw)
-        would end the thread silently and leave the trial RUNNING for ever.
+        would end the thread silently and leave the trial QUEUED or RUNNING for ever.
         """
         try:
             work()
         except Exception as exc:
-            log.exception("%s: trial %s: following it failed", self.name, trial.trial_id)
+            log.exception("%s: the thread of trial %s failed", self.name, trial.trial_id)
             with self._lock:
-                done = trial.done
-            if not done and not self._closing.is_set():
-                self._finish(trial, ProcessEventKind.LOST, offset=trial.offset, message=(
-                    f"following trial {trial.trial_id} on {self.name} failed "
-                    f"({type(exc).__name__}: {exc}); it may still be running there"))
+                done, started = trial.done, trial.started
+            if done or self._closing.is_set():
+                return
+            reason = f"{type(exc).__name__}: {exc}"
+            if not started:
+                self.start_failed(trial, f"trial {trial.trial_id} could not start on "
+                                         f"{self.name}: {reason}")
+                return
+            self._finish(trial, ProcessEventKind.EXITED, offset=trial.offset, exit_code=None,
+                         message=f"following trial {trial.trial_id} on {self.name} failed "
+                                 f"({reason}); it may still be running there")
 
     def _lost(self, trial: RemoteTrial) -> None:
         message = (f"server {self.name} has not answered for {self.offline_timeout:g} s; "
