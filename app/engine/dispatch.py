@@ -20,7 +20,8 @@ from app.engine.crashpoint import CrashPoint, crash_point
 from app.engine.experiment import ExperimentConfig
 from app.engine.journal import Journal
 from app.engine.live import LiveTrial
-from app.engine.ports import Executor, NoRoom, TrialRepository
+from app.engine.orders import now
+from app.engine.ports import CannotRun, Executor, NoRoom, TrialRepository
 from app.engine.records import Snapshot, TrialRecord, TrialSpec
 from app.engine.reruns import RerunQueue
 from app.engine.search.base import Searcher
@@ -94,6 +95,10 @@ class Dispatcher:
                 self.waiting.insert(0, (record, avoid))
                 self._log(f"trial {record.number} waits for room: {exc}", record.id)
                 return
+            except CannotRun as exc:  # the run ends: leave no trial QUEUED behind
+                self._repo.update_trial(record.id, state=TrialState.FAILED, error=str(exc),
+                                        ended_at=now())
+                raise
 
     def _has_work(self) -> bool:
         limits = self._config.limits

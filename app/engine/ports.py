@@ -32,6 +32,11 @@ class NoRoom(RuntimeError):
     place, or a server went away, between the check and the submit. Try again later."""
 
 
+class CannotRun(ValueError):
+    """No executor can ever run the experiment's trials (every host has too few GPUs
+    for ``gpus_per_trial``): the run ends FAILED with this message, no traceback."""
+
+
 class TrialRepository(Protocol):
     """Where experiments, trials, metrics and events live.
 

@@ -32,7 +32,7 @@ from app.engine.journal import Journal
 from app.engine.lease import Lease
 from app.engine.live import LiveTrial, StopReason
 from app.engine.orders import Command, Order, now
-from app.engine.ports import Executor, StoreError, TrialRepository
+from app.engine.ports import CannotRun, Executor, StoreError, TrialRepository
 from app.engine.protocol import LineParser
 from app.engine.records import (
     ProcessEvent,
@@ -222,6 +222,13 @@ class Runner(TrialEvents):
                     log.warning("could not release experiment %s", self._experiment_id)
             self._done.set()
 
+    def _fail_outright(self, message: str) -> ExperimentState:
+        """Stop every running trial and end the experiment FAILED with ``message``."""
+        for live in list(self._live.values()):
+            live.executor.stop(live.record.id, self._grace)
+        self._set_state(ExperimentState.FAILED, message)
+        return self._state
+
     def _run(self) -> ExperimentState:
         self._started = time.monotonic()
         if self._state is ExperimentState.PAUSED:
@@ -237,12 +244,11 @@ class Runner(TrialEvents):
                 if self._state is ExperimentState.RUNNING and not self._stopping:
                     self._fill_slots()
                 self._handle_events(self._poll_executors())
+        except CannotRun as exc:  # known before any trial could start: plain words
+            return self._fail_outright(str(exc))
         except Exception as exc:  # a bug must not leave trials running unwatched
             log.exception("runner of experiment %s failed", self._experiment_id)
-            for live in list(self._live.values()):
-                live.executor.stop(live.record.id, self._grace)
-            self._set_state(ExperimentState.FAILED, f"the runner failed: {exc}")
-            return self._state
+            return self._fail_outright(f"the runner failed: {exc}")
         if self._taken_over:
             return self._hand_over()
         self._end_waiting()

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.engine.ports import NoRoom
+from app.engine.ports import CannotRun, NoRoom
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class NoFreeSlot(NoRoom):
     """A trial was submitted while its executor had no room for it."""
 
 
-class TooFewGpus(ValueError):
+class TooFewGpus(CannotRun):
     """A trial asks for more GPUs than its host has: it can never run there."""
 
 
