@@ -36,3 +36,13 @@ def test_make_test_leaves_out_only_the_bundle_tests_and_says_so() -> None:
                     if path != Path(__file__).resolve()
                     and "pytest.mark.bundle" in path.read_text(encoding="utf-8"))
     assert marked == ["test_dist.py"]
+
+
+def test_no_two_test_files_share_a_name_pytest_would_mix_up() -> None:
+    """Test folders are not packages, so pytest imports each file by its bare name: two
+    ``test_gpu_check.py`` in two folders made the second an import error in CI."""
+    seen: dict[str, list[str]] = {}
+    for path in TESTS.rglob("test_*.py"):
+        if not (path.parent / "__init__.py").exists():
+            seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

@@ -76,7 +76,7 @@ def test_an_error_in_following_a_started_trial_ends_it_failed(
     runner = harness.runner(config, executor=executor)
     runner.start()
     assert runner.wait(60), "the run hung on a trial nobody follows"
-    assert runner.state is ExperimentState.COMPLETED
+    assert runner.state is ExperimentState.FAILED  # it ended: every trial failed
     trials = harness.store.list_trials(harness.store.get_experiment("exp").id)
     assert [t.state for t in trials] == [TrialState.FAILED] * 2
     assert all("following trial" in (t.error or "") and "RuntimeError: injected fault"
