@@ -33,7 +33,7 @@ from app.remote.slurm.jobfiles import job_files
 from app.remote.slurm.monitor import COMMAND_TIMEOUT_S, JobTable, Monitor
 from app.remote.slurm.profile import ClusterProfile, time_limit_minutes
 from app.remote.slurm.tracking import Job
-from app.remote.ssh.scripts import claim_script
+from app.remote.ssh.scripts import claim_answer, claim_script
 
 __all__ = ["ClusterStatus", "SlurmExecutor"]
 
@@ -222,10 +222,9 @@ class SlurmExecutor:
             log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
             return LaunchClaim.UNKNOWN
         answer = result.stdout.decode("utf-8", "replace").strip()
-        if answer == "@started":
-            return LaunchClaim.STARTED
-        if answer == "@abandoned":
-            return LaunchClaim.ABANDONED
+        claim = claim_answer(answer)
+        if claim is not None:
+            return claim
         log.warning("%s: claiming %s gave %r", self.name, trial_dir, answer)
         return LaunchClaim.UNKNOWN
 

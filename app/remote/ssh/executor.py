@@ -35,7 +35,7 @@ from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.payload import Sdk, launch_payload
 from app.remote.ssh.places import RemoteSlots
 from app.remote.ssh.profile import Secrets, ServerProfile
-from app.remote.ssh.scripts import claim_command, gpu_status_script
+from app.remote.ssh.scripts import claim_answer, claim_command, gpu_status_script
 from app.remote.ssh.session import ServerSession
 from app.remote.ssh.trial import RemoteTrial, TrialHost
 
@@ -297,10 +297,9 @@ class SshExecutor:
             log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
             return LaunchClaim.UNKNOWN
         answer = result.stdout.strip()
-        if answer == "@started":
-            return LaunchClaim.STARTED
-        if answer == "@abandoned":
-            return LaunchClaim.ABANDONED
+        claim = claim_answer(answer)
+        if claim is not None:
+            return claim
         log.warning("%s: claiming %s gave %r", self.name, trial_dir, answer)
         return LaunchClaim.UNKNOWN
 

@@ -60,6 +60,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.engine.protocol import unsendable
+from app.engine.records import LaunchClaim
 from app.remote.gpu import QUERY
 from app.remote.launcher import (
     AUP_PARAMS_FILE,
@@ -348,6 +349,12 @@ def claim_script(trial_dir: str) -> str:
 def claim_command(trial_dir: str) -> str:
     """:func:`claim_script` as one exec line."""
     return f"/bin/sh -c {q(claim_script(trial_dir))}"
+
+
+def claim_answer(answer: str) -> LaunchClaim | None:
+    """What :func:`claim_script` printed, as a claim; None for anything else."""
+    return {"@started": LaunchClaim.STARTED, "@abandoned": LaunchClaim.ABANDONED}.get(
+        answer.strip())
 
 
 def snapshot_path(workdir: str, content_hash: str) -> str:
