@@ -24,7 +24,7 @@ system-deps:
 	@scripts/ensure-system-packages.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests bench examples
+	$(BIN)/ruff check app tests bench examples devtools scripts
 	$(BIN)/mypy app
 	$(BIN)/lint-imports
 

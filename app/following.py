@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
 from app.engine.ports import NotFound
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState
@@ -208,7 +208,7 @@ class Watcher:
         if known is None or known == ids:
             return 0
         for gone in known - ids:
-            self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, gone, message="deleted"))
+            self._publish(RunnerEvent.changed(gone, ExperimentChange.DELETED))
         for new in ids - known:
-            self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, new, message="created"))
+            self._publish(RunnerEvent.changed(new, ExperimentChange.CREATED))
         return len(ids ^ known)

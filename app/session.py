@@ -5,8 +5,9 @@ No Qt here: views call these methods and listen to the events through a bridge
 :meth:`restart` (which waits for a running experiment to stop) and the exports.
 
 Events:
-    Every :class:`RunnerEvent` of every runner, plus EXPERIMENT events (state None)
-    when an experiment is created, renamed, edited or deleted, go to the callbacks
+    Every :class:`RunnerEvent` of every runner, plus EXPERIMENT events with an
+    :class:`ExperimentChange` (state None) when an experiment is created, renamed,
+    edited, deleted, restarted or asked to stop elsewhere, go to the callbacks
     given to :meth:`Session.subscribe`, on whichever thread caused them.
 """
 
@@ -17,7 +18,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
+from app.engine.events import (
+    ExperimentChange,
+    RunnerEvent,
+    RunnerEventKind,
+    Subscriber,
+    Subscribers,
+)
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import DrivenElsewhere, check_not_driven, is_free
 from app.engine.names import check_name
@@ -68,8 +75,8 @@ class Session:
         self.watcher.absorb(event)
         self._subscribers.publish(event)
 
-    def _changed(self, experiment_id: int, message: str) -> None:
-        self._publish(RunnerEvent(RunnerEventKind.EXPERIMENT, experiment_id, message=message))
+    def _changed(self, experiment_id: int, change: ExperimentChange) -> None:
+        self._publish(RunnerEvent.changed(experiment_id, change))
 
     # --- reading -----------------------------------------------------------------
 
@@ -118,7 +125,7 @@ class Session:
         """Store a new experiment (its name must be new)."""
         self._check_name_free(config.name)
         record = self.store.create_experiment(config.name, config.to_dict())
-        self._changed(record.id, "created")
+        self._changed(record.id, ExperimentChange.CREATED)
         return record
 
     def update(self, experiment_id: int, config: ExperimentConfig) -> ExperimentRecord:
@@ -129,7 +136,7 @@ class Session:
             self._check_name_free(config.name)
             self.store.rename_experiment(experiment_id, config.name)
         record = self.store.update_experiment(experiment_id, definition=config.to_dict())
-        self._changed(experiment_id, "edited")
+        self._changed(experiment_id, ExperimentChange.EDITED)
         return record
 
     def duplicate(self, experiment_id: int, name: str) -> ExperimentRecord:
@@ -137,7 +144,7 @@ class Session:
         definition = dict(self.store.get_experiment(experiment_id).definition, name=name)
         self._check_name_free(name)
         record = self.store.create_experiment(name, definition)
-        self._changed(record.id, "created")
+        self._changed(record.id, ExperimentChange.CREATED)
         return record
 
     def rename(self, experiment_id: int, name: str) -> ExperimentRecord:
@@ -146,14 +153,14 @@ class Session:
         record = self.store.rename_experiment(experiment_id, name)
         definition = dict(record.definition, name=name)
         record = self.store.update_experiment(experiment_id, definition=definition)
-        self._changed(experiment_id, "renamed")
+        self._changed(experiment_id, ExperimentChange.RENAMED)
         return record
 
     def delete(self, experiment_id: int) -> None:
         """Delete an idle experiment with its trials, metrics and log."""
         self._check_idle(experiment_id, "delete")
         self.store.delete_experiment(experiment_id)
-        self._changed(experiment_id, "deleted")
+        self._changed(experiment_id, ExperimentChange.DELETED)
 
     def _check_name_free(self, name: str) -> None:
         try:
@@ -236,7 +243,7 @@ class Session:
             runner.stop()
         elif self.driven_elsewhere(experiment_id):
             request_stop(self.store, experiment_id, DRIVER)
-            self._changed(experiment_id, "stop requested")
+            self._changed(experiment_id, ExperimentChange.STOP_REQUESTED)
 
     def orphans(self) -> list[ExperimentRecord]:
         """Experiments left running or paused by a program that is gone (a crash)."""
@@ -342,7 +349,7 @@ class Session:
         self.store.delete_trials(experiment_id)
         self.store.update_experiment(experiment_id, state=ExperimentState.DRAFT)
         self.store.add_event(experiment_id, "log", "restarted: trials dropped, new snapshot")
-        self._changed(experiment_id, "restarted")
+        self._changed(experiment_id, ExperimentChange.RESTARTED)
         self.start(experiment_id, progress=progress)
 
     def wait(self, experiment_id: int, timeout: float | None = None) -> bool:

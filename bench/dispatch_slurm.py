@@ -11,7 +11,7 @@ warm-up job; the two alternate (each going first in turn) ``--repeats`` times. T
 ratio is of the median wall times (the best ones' ratio is printed too: on a shared
 machine Slurm's own timing varies by seconds). Goal: ratio <= 1.2.
 
-The cluster (:class:`app.remote.slurm.localcluster.LocalSlurm`) needs root and the
+The cluster (:class:`devtools.localcluster.LocalSlurm`) needs root and the
 Debian packages ``slurm-wlm`` and ``munge``; it is started and stopped here.
 
     .venv/bin/python bench/dispatch_slurm.py [--trials 100] [--quick] [--repeats 1]
@@ -40,10 +40,10 @@ from app.engine.runner import Runner
 from app.remote.slurm.access import LocalAccess
 from app.remote.slurm.commands import FINISHED, parse_squeue, squeue_script
 from app.remote.slurm.executor import SlurmExecutor
-from app.remote.slurm.localcluster import LocalSlurm, SlurmUnavailable
 from app.remote.slurm.profile import ClusterProfile
 from app.remote.snapshot import take_snapshot
 from app.store.store import Store
+from devtools.localcluster import LocalSlurm, SlurmUnavailable
 
 MARKED_LINE = '#sweeplab {"metric": "loss", "value": 1}'
 NOOPS = {

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import QApplication
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.views.charts.panel import ChartsPanel
-from app.views.charts.synthetic import KPI, SyntheticRun, synthetic_run
+from devtools.synthetic import KPI, SyntheticRun, synthetic_run
 
 TICK_MS = 10
 REFRESH_MS = 125

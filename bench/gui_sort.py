@@ -32,9 +32,9 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QApplication, QTableView
 
 from app.engine.trial import TrialState
-from app.views.charts.synthetic import KPI, synthetic_run
 from app.views.trials.rows import Column
 from app.views.trials.table import TrialTable
+from devtools.synthetic import KPI, synthetic_run
 
 COLUMNS = ("#", KPI, "duration", "state", "host", "started", "lr", "optimizer",
            "optimizer.beta1")

@@ -15,7 +15,7 @@ per call, i.e. one transaction and one commit per point, for ``--naive`` points
 outside the timers; the row counts are checked afterwards.
 
 SQLite is a file in a temporary directory (WAL, synchronous=NORMAL, as the app
-opens it). PostgreSQL is a throwaway local cluster (``app.store.pgcluster``) with
+opens it). PostgreSQL is a throwaway local cluster (``devtools.pgcluster``) with
 durable settings (fsync and synchronous_commit on), so a commit costs what it
 costs on a lab server's disk.
 
@@ -45,8 +45,8 @@ from rich.table import Table  # noqa: E402
 
 from app.engine.records import MetricPoint  # noqa: E402
 from app.store.connect import sqlite_url  # noqa: E402
-from app.store.pgcluster import PgCluster  # noqa: E402
 from app.store.store import Store  # noqa: E402
+from devtools.pgcluster import PgCluster  # noqa: E402
 
 
 @dataclass(frozen=True)

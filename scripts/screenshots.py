@@ -80,11 +80,11 @@ def main() -> int:
     dialog.show()
     save("new-optimisation-dialog.png", dialog)
     dialog.close()
-    from app.views.compare.screenshots import render_screenshots as compare_shots
-    from app.views.help_screenshots import render_screenshots as help_shots
-    from app.views.servers.screenshots import render_screenshots as servers_shots
-    from app.views.space_editor.screenshots import render_screenshots as editor_shots
-    from app.views.trials.screenshots import render_screenshots as trials_shots
+    from devtools.screenshots.compare import render_screenshots as compare_shots
+    from devtools.screenshots.help import render_screenshots as help_shots
+    from devtools.screenshots.servers import render_screenshots as servers_shots
+    from devtools.screenshots.space_editor import render_screenshots as editor_shots
+    from devtools.screenshots.trials import render_screenshots as trials_shots
 
     for path in [*editor_shots(OUT), *trials_shots(OUT), *servers_shots(OUT),
                  *help_shots(OUT), *compare_shots(OUT)]:

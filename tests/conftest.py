@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.store.pgcluster import PgCluster, PgClusterError
 from app.store.store import Store
+from devtools.pgcluster import PgCluster, PgClusterError
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -52,3 +52,66 @@ def test_cli_space_commands_work_without_qt(tmp_path: Path) -> None:
                             cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\n") == 3
+
+
+# --- app/ holds only the program: development code lives in devtools/ ---------------
+
+# Loaded as files rather than imported: the SDK is copied into every trial directory,
+# alembic reads the migrations from their folder.
+LOADED_AS_FILES = ("app.sdk", "app.store.migrations")
+
+
+def test_every_module_under_app_is_used_by_the_program() -> None:
+    """A module nothing in the program imports (a test fixture, a screenshot scene)
+    would still be installed with the package: it belongs in devtools/ or tests/."""
+    import grimp
+
+    graph = grimp.build_graph("app")
+    roots = ["app.main", "app.cli", "app.__main__"]
+    reached: set[str] = set()
+    pending = list(roots)
+    while pending:
+        module = pending.pop()
+        if module in reached:
+            continue
+        reached.add(module)
+        pending.extend(graph.find_modules_directly_imported_by(module))
+        parts = module.split(".")
+        pending.extend(".".join(parts[:end]) for end in range(1, len(parts)))
+    unused = sorted(module for module in graph.modules - reached
+                    if not module.startswith(LOADED_AS_FILES))
+    assert unused == [], f"modules under app/ the program never imports: {unused}"
+
+
+def _imported_names(path: Path) -> set[str]:
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_app_never_imports_devtools() -> None:
+    offenders = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "app").rglob("*.py"))
+                 if any(name.split(".")[0] == "devtools" for name in _imported_names(path))]
+    assert offenders == []
+
+
+def test_devtools_is_neither_installed_nor_bundled() -> None:
+    import fnmatch
+    import tomllib
+
+    from installers import bundle_config
+
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        find = tomllib.load(file)["tool"]["setuptools"]["packages"]["find"]
+    assert not any(fnmatch.fnmatch("devtools", pattern) for pattern in find["include"])
+    assert (ROOT / "devtools" / "__init__.py").is_file()
+    bundled = [*bundle_config.HIDDEN_IMPORTS, *(source for source, _ in bundle_config.DATA)]
+    assert not [name for name in bundled if name.startswith(("devtools", "tests"))]
+    spec = (ROOT / "installers" / "sweeplab.spec").read_text(encoding="utf-8")
+    assert "devtools" not in spec and "collect_submodules" not in spec

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from app.engine.balance import most_room
 from app.engine.crashpoint import CrashPoint, crash_point
 from app.engine.experiment import ExperimentConfig
 from app.engine.journal import Journal
@@ -130,9 +131,7 @@ class Dispatcher:
 
     def _pick_executor(self) -> Executor | None:
         """The executor with the most free room relative to its size (balanced load)."""
-        best = max(self._executors, key=lambda e: (e.free_slots() / max(1, e.capacity()),
-                                                   e.free_slots()))
-        return best if best.free_slots() > 0 else None
+        return most_room(self._executors)
 
     def _new_trial(self, params: dict[str, Any], rerun_of: int | None) -> TrialRecord:
         number = self._next_number

@@ -23,9 +23,31 @@ class RunnerEventKind(str, Enum):
     LOG = "log"  # a line for the experiment's log
 
 
+class ExperimentChange(str, Enum):
+    """What happened to an experiment itself rather than to its run: the ``change`` of
+    an EXPERIMENT event with no state. The value is the text shown for it."""
+
+    CREATED = "created"
+    EDITED = "edited"
+    RENAMED = "renamed"
+    DELETED = "deleted"
+    RESTARTED = "restarted"
+    STOP_REQUESTED = "stop requested"
+
+    @property
+    def lists_differ(self) -> bool:
+        """Whether the list of experiments (names, members, order) is different now."""
+        return self in (ExperimentChange.CREATED, ExperimentChange.EDITED,
+                        ExperimentChange.RENAMED, ExperimentChange.DELETED)
+
+
 @dataclass(frozen=True)
 class RunnerEvent:
-    """One thing that happened in a running experiment. Immutable; safe across threads."""
+    """One thing that happened in a running experiment. Immutable; safe across threads.
+
+    An EXPERIMENT event carries either the experiment's new ``state`` or the ``change``
+    made to the experiment itself; ``message`` is only for people to read.
+    """
 
     kind: RunnerEventKind
     experiment_id: int
@@ -33,6 +55,13 @@ class RunnerEvent:
     trial: TrialRecord | None = None
     metrics: tuple[MetricPoint, ...] = ()
     message: str = ""
+    change: ExperimentChange | None = None
+
+    @classmethod
+    def changed(cls, experiment_id: int, change: ExperimentChange) -> RunnerEvent:
+        """The EXPERIMENT event saying ``change`` was made to the experiment."""
+        return cls(RunnerEventKind.EXPERIMENT, experiment_id, message=change.value,
+                   change=change)
 
 
 Subscriber = Callable[[RunnerEvent], None]

@@ -3,11 +3,11 @@ most free room relative to its size, so every host is equally busy.
 
 The hosts share one event queue, so the runner waits on one queue whatever the
 number of hosts. Placement (AETROS: "all servers equally busy based on max parallel
-jobs and queue length"): the host with the highest ``free_slots() / capacity()``,
-then the most free slots, then the order given. A host that finds it cannot start a
-trial after all (an SSH server whose GPU another run took) gives it back when another
-host has room; the runner then submits it again, other hosts first. A host with
-fewer GPUs than the run's trials ask for is passed over once it has said so.
+jobs and queue length"): :func:`~app.engine.balance.most_room`, the rule the runner
+uses between executors too. A host that finds it cannot start a trial after all (an
+SSH server whose GPU another run took) gives it back when another host has room; the
+runner then submits it again, other hosts first. A host with fewer GPUs than the run's
+trials ask for is passed over once it has said so.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from app.engine.balance import most_room
 from app.engine.ports import NoRoom
 from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialRecord, TrialSpec
 from app.remote.events import EventQueue, drain
@@ -119,16 +120,7 @@ class Pool:
         """The host the next trial goes to, or None when all are full; hosts named in
         ``avoid`` only when no other has room, hosts known to have fewer than ``gpus``
         GPUs never."""
-        best: Host | None = None
-        best_key = (0, 0.0, 0)
-        for host in self._fitting(gpus):
-            free = host.free_slots()
-            if free <= 0:
-                continue
-            key = (host.name not in avoid, free / max(1, host.capacity()), free)
-            if best is None or key > best_key:
-                best, best_key = host, key
-        return best
+        return most_room(self._fitting(gpus), last_resort=lambda host: host.name in avoid)
 
     def submit(self, spec: TrialSpec) -> None:
         """Start the trial on :meth:`pick`'s host. A host with fewer GPUs than the trial

@@ -21,13 +21,17 @@ class EngineBridge(QObject):
     """Subscribe :meth:`on_event` to a session; connect widgets to the signals.
 
     Signals:
-        experimentChanged(int experiment_id, object state_or_None, str message)
+        experimentChanged(int experiment_id, object state_or_None, str message) — the
+            run's state (None: a message only)
+        experimentAltered(int experiment_id, object ExperimentChange) — the experiment
+            itself (created, renamed, deleted, …)
         trialChanged(object TrialRecord)
         metricsAdded(object list[MetricPoint]) — batched, at most 10 times a second
         logLine(int experiment_id, str message)
     """
 
     experimentChanged = Signal(int, object, str)
+    experimentAltered = Signal(int, object)
     trialChanged = Signal(object)
     metricsAdded = Signal(object)
     logLine = Signal(int, str)
@@ -55,6 +59,8 @@ class EngineBridge(QObject):
                 self._wake.emit()
         elif event.kind is RunnerEventKind.TRIAL and event.trial is not None:
             self.trialChanged.emit(event.trial)
+        elif event.kind is RunnerEventKind.EXPERIMENT and event.change is not None:
+            self.experimentAltered.emit(event.experiment_id, event.change)
         elif event.kind is RunnerEventKind.EXPERIMENT:
             self.experimentChanged.emit(event.experiment_id, event.state, event.message)
         elif event.kind is RunnerEventKind.LOG:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.definitions import BrokenExperiment, config_or_broken
+from app.engine.events import ExperimentChange
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import other_driver
 from app.engine.ports import StoreError
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.bridge.trialChanged.connect(self._on_trial)
         self.bridge.metricsAdded.connect(self._on_metrics)
         self.bridge.experimentChanged.connect(self._on_experiment)
+        self.bridge.experimentAltered.connect(self._on_altered)
         self.bridge.logLine.connect(self._on_log)
         self.notifications = NotificationWatcher(
             notifier or DesktopNotifier(self), lambda eid: session.experiment(eid).name, self)
@@ -303,13 +305,21 @@ class MainWindow(QMainWindow):
         if mine:
             self.panels.add_points(mine)
 
-    @Slot(int, object, str)
-    def _on_experiment(self, experiment_id: int, state: object, message: str) -> None:
-        if message in ("created", "deleted", "renamed", "edited"):
+    @Slot(int, object)
+    def _on_altered(self, experiment_id: int, change: ExperimentChange) -> None:
+        if change.lists_differ:
             self.reload_experiments()
             return
-        if message == "restarted" and experiment_id == self.current_id:
+        if change is ExperimentChange.RESTARTED and experiment_id == self.current_id:
             self.show_experiment(experiment_id)
+        self._refresh_experiment(experiment_id)
+
+    @Slot(int, object, str)
+    def _on_experiment(self, experiment_id: int, state: object, message: str) -> None:
+        self._refresh_experiment(experiment_id)
+
+    def _refresh_experiment(self, experiment_id: int) -> None:
+        """Show ``experiment_id``'s stored record and trials in its row (and the status)."""
         row = self.experiments.row_of(experiment_id)
         if row is not None:
             record = self.session.experiment(experiment_id)

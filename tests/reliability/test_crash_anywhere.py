@@ -26,13 +26,13 @@ import pytest
 from app.engine.crashpoint import CRASH_ENV, CrashPoint
 from app.engine.docio import dump_text
 from app.engine.trial import ExperimentState, TrialState
-from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import AuthKind, ServerProfile
 from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
+from devtools.localcluster import LocalSlurm
 from tests.helpers import ROOT, experiment_doc, proc_state, trials_of, wait_until, write_code
 from tests.slurm.conftest import slurm
 from tests.ssh.conftest import client_key, sshd_factory, workdir

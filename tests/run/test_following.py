@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import TrialState
-from app.following import Follower
+from app.following import Follower, Watcher
 from app.store.store import Store
 from tests.helpers import store_experiment
 
@@ -94,3 +94,19 @@ def test_each_look_reads_only_the_trials_changed_since_the_last(tmp_path: Path) 
         store.update_trial(trials[0].id, kpi=0.5)  # one more change is still seen
         (event,) = follower.poll()
         assert event.trial is not None and event.trial.kpi == 0.5
+
+
+def test_experiments_created_and_deleted_elsewhere_are_published_as_changes(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store, Store(url) as elsewhere:
+        events: list[RunnerEvent] = []
+        watcher = Watcher(store, events.append, lambda _id: False, lambda _id: False)
+        watcher.known(store.experiment_ids())
+        made = store_experiment(elsewhere, tmp_path, "pass\n")
+        assert watcher.poll() == 1
+        elsewhere.delete_experiment(made)
+        assert watcher.poll() == 1
+    assert [(e.kind, e.experiment_id, e.state, e.change, e.message) for e in events] == [
+        (RunnerEventKind.EXPERIMENT, made, None, ExperimentChange.CREATED, "created"),
+        (RunnerEventKind.EXPERIMENT, made, None, ExperimentChange.DELETED, "deleted")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.events import RunnerEvent, RunnerEventKind
+from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
 from app.engine.experiment import load_experiment
 from app.engine.search.base import Algorithm
 from app.engine.trial import ExperimentState, TrialState
@@ -41,7 +41,11 @@ def test_create_duplicate_rename_delete(session: Session, quadratic: Path) -> No
     assert renamed.name == "renamed" and session.config(copy.id).name == "renamed"
     session.delete(copy.id)
     assert [e.name for e in session.experiments()] == ["quadratic-demo"]
+    change = ExperimentChange
+    assert [e.change for e in events] == [change.CREATED, change.CREATED, change.RENAMED,
+                                          change.DELETED]
     assert [e.message for e in events] == ["created", "created", "renamed", "deleted"]
+    assert all(e.kind is RunnerEventKind.EXPERIMENT and e.state is None for e in events)
 
 
 def test_start_runs_to_the_end_and_exports(session: Session, quadratic: Path,

@@ -19,9 +19,9 @@ from app.store.clusters import ClusterProfiles
 from app.store.connect import sqlite_url
 from app.store.models import ClusterProfileRow
 from app.store.named import _PG_LOCK_KEY, HOSTS_CLASH
-from app.store.pgcluster import PgCluster
 from app.store.servers import ServerProfiles
 from app.store.store import Store
+from devtools.pgcluster import PgCluster
 from tests.helpers import CliRun, fresh_cli
 from tests.servers.conftest import MemoryKeyring, make_profile
 

@@ -1,6 +1,6 @@
 """Fixtures for the Slurm tests: one real, throwaway single-node Slurm per session.
 
-The cluster (:class:`~app.remote.slurm.localcluster.LocalSlurm`: munged, slurmctld and
+The cluster (:class:`~devtools.localcluster.LocalSlurm`: munged, slurmctld and
 slurmd with private state) starts on the first test that asks for it and is stopped,
 by pid, after the last. Clients find it through ``SLURM_CONF``. Where this machine
 cannot run slurmd at all, every Slurm test is skipped with the exact reason, and the
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from app.engine.records import Snapshot
-from app.remote.slurm.localcluster import LocalSlurm, SlurmUnavailable
 from app.remote.snapshot import take_snapshot
+from devtools.localcluster import LocalSlurm, SlurmUnavailable
 
 TRIAL_SCRIPT = Path(__file__).parents[1] / "remote" / "trials" / "trial.py"
 _SKIPPED: list[str] = []

@@ -9,8 +9,8 @@ from pathlib import Path
 from app.engine.records import ProcessEvent, ProcessEventKind
 from app.remote.slurm.access import LocalAccess
 from app.remote.slurm.executor import SlurmExecutor
-from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
+from devtools.localcluster import LocalSlurm
 from tests.helpers import wait_until
 from tests.slurm.conftest import PYTHON
 

@@ -16,7 +16,7 @@ from app.engine.processes import is_alive
 from app.engine.records import ProcessEventKind, Snapshot, TrialSpec
 from app.remote.gpu import NoFreeSlot
 from app.remote.slurm.executor import SlurmExecutor
-from app.remote.slurm.localcluster import LocalSlurm
+from devtools.localcluster import LocalSlurm
 from tests.helpers import wait_until
 from tests.slurm.slurm_support import Events, final_state, make_executor, slurm_state
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from app.engine.docio import dump_text
 from app.engine.trial import ExperimentState, TrialState
-from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
 from app.store.store import Store
+from devtools.localcluster import LocalSlurm
 from tests.helpers import experiment_doc, gated_trial, trials_of, wait_until, write_code
 from tests.slurm.slurm_support import slurm_state
 

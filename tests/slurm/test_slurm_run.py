@@ -15,10 +15,10 @@ import pytest
 
 from app.engine.records import TrialRecord
 from app.engine.trial import ExperimentState, TrialState
-from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
 from app.store.store import Store
+from devtools.localcluster import LocalSlurm
 from tests.helpers import gated_trial, running, store_experiment, wait_until
 from tests.slurm.slurm_support import final_state
 

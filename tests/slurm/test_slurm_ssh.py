@@ -16,7 +16,6 @@ from app.engine.records import ProcessEventKind, Snapshot, TrialSpec
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.slurm.connect import cluster_access
 from app.remote.slurm.executor import SlurmExecutor
-from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
 from app.remote.slurm.ssh_access import SshAccess
 from app.remote.ssh.profile import Secrets, ServerProfile
@@ -24,6 +23,7 @@ from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.wiring import known_hosts
+from devtools.localcluster import LocalSlurm
 from tests.helpers import running, store_experiment, wait_until
 from tests.slurm.slurm_support import Events, final_state
 from tests.ssh.conftest import client_key, make_profile, sshd_factory, workdir

@@ -12,9 +12,9 @@ import pytest
 from app.engine.records import ProcessEventKind, Snapshot, TrialSpec
 from app.remote.slurm.commands import ReadRequest, ReadResult
 from app.remote.slurm.executor import MONITOR_FAILURES, SlurmExecutor
-from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.monitor import Monitor
 from app.remote.slurm.tracking import Job
+from devtools.localcluster import LocalSlurm
 from tests.slurm.slurm_support import Events, make_executor
 
 K = ProcessEventKind

@@ -12,7 +12,6 @@ import pytest
 from keyring.backends import fail
 from pytestqt.qtbot import QtBot
 
-from app.remote.slurm.localcluster import LocalSlurm
 from app.remote.slurm.profile import ClusterProfile
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.secrets import SecretStore
@@ -21,6 +20,7 @@ from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.views.servers import ServersDialog
 from app.views.servers.clusters import ClusterPanel
+from devtools.localcluster import LocalSlurm
 
 WAIT_MS = 30_000
 

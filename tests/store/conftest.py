@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from app.store.connect import sqlite_url
 from app.store.models import Base
-from app.store.pgcluster import PgCluster
 from app.store.store import Store
+from devtools.pgcluster import PgCluster
 
 BACKENDS = ("sqlite", "postgresql")
 

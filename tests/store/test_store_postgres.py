@@ -8,8 +8,8 @@ import pytest
 
 from app.engine.ports import StoreError
 from app.store.connect import Backend
-from app.store.pgcluster import PgCluster, PgClusterError, find_bin_dir, free_port
 from app.store.store import Store
+from devtools.pgcluster import PgCluster, PgClusterError, find_bin_dir, free_port
 
 
 def test_password_is_masked(pg_cluster: PgCluster) -> None:

@@ -16,8 +16,8 @@ from app.engine.search.base import Goal
 from app.engine.trial import TrialState
 from app.views.charts.panel import ChartsPanel
 from app.views.charts.parallel import COLOR_BINS
-from app.views.charts.screenshots import render_screenshots
-from app.views.charts.synthetic import synthetic_run
+from devtools.screenshots.charts import render_screenshots
+from devtools.synthetic import synthetic_run
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -19,10 +19,10 @@ from app.engine.trial import TrialState
 from app.views.charts.data import ChartData
 from app.views.compare.dialog import DIFFERS_BACKGROUND, CompareDialog, open_compare
 from app.views.compare.rows import RowKind, best_index, compare_rows, series_from_points
-from app.views.compare.screenshots import render_screenshots
 from app.views.trials.panel import TrialsPanel
 from app.views.trials.rows import Column
 from app.views.trials.table import TrialTable
+from devtools.screenshots.compare import render_screenshots
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 SGD = {"lr": 0.1, "optimizer": {"_name": "sgd", "momentum": 0.9}, "bn": True, "layers": 3}

@@ -25,9 +25,9 @@ from app.views.help_dialogs import (
     package_version,
     shortcut_rows,
 )
-from app.views.help_screenshots import render_screenshots
 from app.views.help_text import examples, print_line_text, reporting_html, sdk_snippet
 from app.views.main_window import MainWindow
+from devtools.screenshots.help import render_screenshots
 from tests.views.test_main_window import ROOT
 from tests.views.window_helpers import open_window
 

@@ -256,3 +256,19 @@ def test_compare_selected_trials_opens_the_compare_dialog(qtbot: QtBot,
     dialogs = [d for d in window.findChildren(CompareDialog) if d.isVisible()]
     assert len(dialogs) == 1
     dialogs[0].close()
+
+
+def test_the_list_follows_experiments_created_renamed_and_deleted(
+        qtbot: QtBot, window: MainWindow) -> None:
+    def names() -> list[str]:
+        model = window.experiments
+        return [model.experiment_row(row).record.name for row in range(model.rowCount())]
+
+    first = window.current_id or 0
+    copy = window.session.duplicate(first, "copy")
+    qtbot.waitUntil(lambda: sorted(names()) == ["copy", "quadratic-demo"], timeout=5000)
+    window.session.rename(copy.id, "renamed")
+    qtbot.waitUntil(lambda: sorted(names()) == ["quadratic-demo", "renamed"], timeout=5000)
+    window.session.delete(copy.id)
+    qtbot.waitUntil(lambda: names() == ["quadratic-demo"], timeout=5000)
+    assert window.current_id == first

@@ -28,7 +28,7 @@ from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.views.experiment_dialog import ExperimentDialog
 from app.views.servers import ServerForm, ServersDialog
-from app.views.servers.screenshots import render_screenshots
+from devtools.screenshots.servers import render_screenshots
 from tests.servers.conftest import MemoryKeyring
 from tests.ssh.conftest import (
     client_key,

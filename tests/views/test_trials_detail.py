@@ -17,7 +17,7 @@ from app.engine.search.base import Goal
 from app.engine.trial import TrialState
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import read_log_tail
-from app.views.trials.screenshots import render_screenshots
+from devtools.screenshots.trials import render_screenshots
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 PARAMS: dict[str, Any] = {"lr": 0.01, "optimizer": {"_name": "sgd", "momentum": 0.9}}

@@ -16,7 +16,6 @@ from pytestqt.qtbot import QtBot
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
-from app.views.charts.synthetic import synthetic_run
 from app.views.trials.grid import GAP, TrialGrid
 from app.views.trials.legend import TrialGridView
 from app.views.trials.panel import TrialsPanel
@@ -27,6 +26,7 @@ from app.views.trials.style import (
     state_colour,
 )
 from app.views.trials.text import LiveFacts, format_duration, tooltip_text
+from devtools.synthetic import synthetic_run
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 PARAMS: dict[str, Any] = {"lr": 0.0123, "optimizer": {"_name": "adam", "beta1": 0.9},

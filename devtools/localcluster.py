@@ -143,7 +143,7 @@ class LocalSlurm:
             os.chown(path, user.pw_uid, user.pw_gid)
         munge.chmod(0o755)
         ctld, slurmd = free_port(), free_port()
-        self.conf.write_text(f"""# throwaway Slurm written by app/remote/slurm/localcluster.py
+        self.conf.write_text(f"""# throwaway Slurm written by devtools/localcluster.py
 ClusterName=sweeplab
 SlurmctldHost={self.node}(127.0.0.1)
 SlurmctldPort={ctld}

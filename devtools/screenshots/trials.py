@@ -14,11 +14,11 @@ from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
-from app.views.charts.synthetic import KPI, SyntheticRun, synthetic_run
 from app.views.trials.detail import TrialDetail
 from app.views.trials.legend import TrialGridView
 from app.views.trials.table import TrialTable
 from app.views.trials.text import LiveFacts
+from devtools.synthetic import KPI, SyntheticRun, synthetic_run
 
 GRID_SIZE = (1000, 470)
 TABLE_SIZE = (1100, 520)

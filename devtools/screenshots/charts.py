@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.engine.search.base import Goal
 from app.views.charts.panel import ChartsPanel
-from app.views.charts.synthetic import KPI, synthetic_run
+from devtools.synthetic import KPI, synthetic_run
 
 SIZE = (1100, 560)
 

@@ -16,8 +16,8 @@ from app.engine.search.base import Goal
 from app.engine.trial import TrialState
 from app.views.charts.data import ChartData
 from app.views.charts.panel import ChartsPanel
-from app.views.charts.synthetic import KPI, synthetic_run
 from app.views.compare.dialog import CompareDialog
+from devtools.synthetic import KPI, synthetic_run
 
 COMPARE_SIZE = (1100, 820)
 IMPORTANCE_SIZE = (1100, 560)
