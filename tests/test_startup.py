@@ -5,14 +5,20 @@ modules it imported."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from app.cli import build_parser
+from app.commands.parsers import Handler
 from app.store.store import Store
+from installers.bundle_config import HIDDEN_IMPORTS
 from tests.helpers import store_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,3 +71,25 @@ def test_reading_commands_load_no_searcher_ssh_or_qt(tmp_path: Path, database: s
     loaded = imported(tmp_path, *command, "--db", database)
     assert "sqlalchemy" in loaded  # it did read the database
     assert sorted(loaded & set(HEAVY)) == []
+
+
+def handlers(parser: argparse.ArgumentParser) -> Iterator[Handler]:
+    """Every lazily named handler of ``parser`` and its subcommands."""
+    handler = parser.get_default("handler")
+    if isinstance(handler, Handler):
+        yield handler
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from handlers(sub)
+
+
+def test_every_handler_exists_and_the_bundle_keeps_its_module() -> None:
+    """A handler is imported by name when its command runs: the name must be right, and
+    PyInstaller, which cannot see such an import, must be told to keep the module."""
+    found = list(handlers(build_parser()))
+    assert len(found) == 21  # space 3, run 3, experiments 4, servers 6, clusters 5
+    for handler in found:
+        module = importlib.import_module(f"app.commands.{handler.module}")
+        assert callable(getattr(module, handler.function)), handler
+        assert module.__name__ in HIDDEN_IMPORTS, handler
