@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from app.commands import clusters_cmd, exp_cmd, run_cmd, servers_cmd, space_cmd
+from app.commands import parsers
 from app.engine.errors import ValidationError
 from app.engine.ports import StoreError
 
@@ -18,21 +18,21 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+    """The argument parser with every subcommand (light: see :mod:`app.commands.parsers`)."""
     parser = argparse.ArgumentParser(
         prog="sweeplab",
         description="Hyperparameter optimisation from the desktop or a terminal. "
         "Without a command, opens the app (same as `sweeplab gui`).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    space_cmd.add_parser(sub)
+    parsers.add_space(sub)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="URL", default=None,
                         help="database URL (default: $SWEEPLAB_DB, else the local SQLite file)")
-    run_cmd.add_parsers(sub, common)
-    exp_cmd.add_parsers(sub, common)
-    servers_cmd.add_parser(sub, common)
-    clusters_cmd.add_parser(sub, common)
+    parsers.add_run(sub, common)
+    parsers.add_experiments(sub, common)
+    parsers.add_servers(sub, common)
+    parsers.add_clusters(sub, common)
     gui = sub.add_parser("gui", help="open the app (the default without a command)")
     gui.add_argument("--demo", action="store_true", help="make sure the demo experiment exists")
     gui.add_argument("--smoke", action="store_true",

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -32,18 +32,17 @@ from app.remote.events import EventQueue
 from app.remote.gpu import probe_gpus
 from app.remote.local import LocalExecutor
 from app.remote.pool import Host, Pool
-from app.remote.slurm.connect import cluster_access, tick_for
 from app.remote.slurm.executor import SlurmExecutor
 from app.remote.slurm.profile import ClusterProfile
 from app.remote.snapshot import Progress, take_snapshot
-from app.remote.ssh.executor import SshExecutor
-from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
-from app.remote.ssh.secrets import SecretStore
 from app.store.clusters import ClusterProfiles
 from app.store.connect import make_private_folder
 from app.store.servers import ServerProfiles
 from app.store.store import Store
+
+if TYPE_CHECKING:  # SSH (paramiko) and the keyring load when a command uses them
+    from app.remote.ssh.hostkeys import KnownHosts
 
 HOME_ENV = "SWEEPLAB_HOME"
 LOCAL_SLOTS_ENV = "SWEEPLAB_LOCAL_SLOTS"
@@ -120,11 +119,15 @@ def trial_python() -> str:
 
 def known_hosts() -> KnownHosts:
     """The host keys this user accepted (``<data dir>/known_hosts``, plus ~/.ssh's)."""
+    from app.remote.ssh.hostkeys import KnownHosts
+
     return KnownHosts(data_dir() / "known_hosts")
 
 
 def keyring_secrets(profile: ServerProfile) -> Secrets:
     """A server's secrets from the OS keyring (none when it has no usable backend)."""
+    from app.remote.ssh.secrets import SecretStore
+
     return SecretStore().get(profile.name)
 
 
@@ -235,6 +238,9 @@ def build_pool(store: Store, config: ExperimentConfig, *, grace: float = 5.0,
                offline_timeout: float = 60.0) -> Pool:
     """The executors of the experiment's hosts as one :class:`Pool`: this machine, SSH
     servers, and Slurm clusters (through their login server's secrets)."""
+    from app.remote.slurm.connect import cluster_access, tick_for
+    from app.remote.ssh.executor import SshExecutor
+
     servers, clusters = _saved_hosts(store)
     named = _resolve(config, servers, clusters)
     trusted = known_hosts()

@@ -111,6 +111,12 @@ HIDDEN_IMPORTS: list[str] = [
     "alembic.op",
     "alembic.context",
     "app.store.models",
+    # the command handlers, which app/commands/parsers.py imports by name when one runs
+    "app.commands.clusters_cmd",
+    "app.commands.exp_cmd",
+    "app.commands.run_cmd",
+    "app.commands.servers_cmd",
+    "app.commands.space_cmd",
 ]
 
 

@@ -24,52 +24,6 @@ from app.wiring import keyring_secrets, known_hosts, open_store
 EXIT_FAILED = 1
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-               common: argparse.ArgumentParser) -> None:
-    """Register ``clusters`` and its subcommands."""
-    clusters = sub.add_parser("clusters", help="saved Slurm clusters: add, list, test, remove")
-    cmds = clusters.add_subparsers(dest="clusters_command", required=True, metavar="COMMAND")
-
-    add = cmds.add_parser("add", parents=[common], help="save a Slurm cluster")
-    add.add_argument("name", help="the cluster's name, as used in `hosts: [local, NAME]`")
-    add.add_argument("--login", metavar="SERVER",
-                     help="the saved server of its login node (default: sbatch runs here)")
-    add.add_argument("--workdir", default="~/sweeplab",
-                     help="trial folder on a file system the compute nodes share")
-    add.add_argument("--partition", default="", help="--partition (default: the cluster's)")
-    add.add_argument("--account", default="", help="--account to charge")
-    add.add_argument("--qos", default="", help="--qos")
-    add.add_argument("--cpus", type=int, default=1, metavar="N", help="CPUs per trial")
-    add.add_argument("--mem", default="", metavar="SIZE", help="memory per trial, e.g. 8G")
-    add.add_argument("--gpus", type=int, default=None, metavar="N",
-                     help="GPUs per trial as --gres=gpu:N (default: the experiment's)")
-    add.add_argument("--max-parallel", type=int, default=10, metavar="N",
-                     help="jobs kept pending plus running at once")
-    add.add_argument("--setup", default="", metavar="CMD",
-                     help="shell code run before Slurm commands and trials, e.g. "
-                     "'module load slurm'")
-    add.add_argument("--python", default="python3", help="python on the compute nodes")
-    add.add_argument("--sbatch-arg", action="append", default=[], metavar="OPTION",
-                     dest="sbatch_args", help="an extra sbatch option, e.g. "
-                     "--sbatch-arg=--constraint=a100 (repeatable)")
-    add.set_defaults(handler=_add)
-
-    ls = cmds.add_parser("ls", parents=[common], help="list saved clusters")
-    ls.set_defaults(handler=_ls)
-    show = cmds.add_parser("show", parents=[common], help="one cluster's settings")
-    show.add_argument("name")
-    show.set_defaults(handler=_show)
-    test = cmds.add_parser("test", parents=[common],
-                           help="check that trials can be submitted there (exit 0 if so)")
-    test.add_argument("name")
-    test.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                      help="seconds for connecting to the login node")
-    test.set_defaults(handler=_test)
-    rm = cmds.add_parser("rm", parents=[common], help="forget a cluster (its jobs stay)")
-    rm.add_argument("name")
-    rm.set_defaults(handler=_rm)
-
-
 def _login_text(profile: ClusterProfile) -> str:
     return profile.login or "this machine"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
@@ -16,24 +15,6 @@ from app.engine.orders import request_stop
 from app.engine.trial import ExperimentState
 from app.exporting import export_text, write_export
 from app.wiring import open_store
-
-
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-                common: argparse.ArgumentParser) -> None:
-    """Register the experiment commands."""
-    ls = sub.add_parser("ls", parents=[common], help="list experiments")
-    ls.set_defaults(handler=_ls)
-    show = sub.add_parser("show", parents=[common], help="an experiment's trials")
-    show.add_argument("experiment", help="name or id")
-    show.set_defaults(handler=_show)
-    export = sub.add_parser("export", parents=[common], help="trials as CSV or JSON")
-    export.add_argument("experiment", help="name or id")
-    export.add_argument("--format", choices=["csv", "json"], default="csv")
-    export.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
-    export.set_defaults(handler=_export)
-    stop = sub.add_parser("stop", parents=[common], help="ask a running experiment to stop")
-    stop.add_argument("experiment", help="name or id")
-    stop.set_defaults(handler=_stop)
 
 
 def _ls(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -23,24 +22,6 @@ from app.wiring import build_runner, open_store, store_new_experiment
 EXIT_STOPPED = 130
 EXIT_FAILED = 3
 """The experiment ended FAILED: no trial completed and at least one failed."""
-
-
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-                common: argparse.ArgumentParser) -> None:
-    """Register ``run``, ``resume`` and ``requeue-failed``."""
-    run = sub.add_parser("run", parents=[common], help="run an experiment file in the foreground")
-    run.add_argument("file", type=Path)
-    run.add_argument("--name", help="store it under this name instead of the file's")
-    run.set_defaults(handler=_run)
-    resume = sub.add_parser("resume", parents=[common],
-                            help="continue a stopped or interrupted experiment")
-    resume.add_argument("experiment", help="name or id")
-    resume.set_defaults(handler=_resume)
-    requeue = sub.add_parser("requeue-failed", parents=[common],
-                             help="run every trial whose params only ever failed once more, "
-                                  "then continue the experiment")
-    requeue.add_argument("experiment", help="name or id")
-    requeue.set_defaults(handler=_requeue_failed)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -22,87 +22,13 @@ from app.commands.keyfile import key_file_problem
 from app.engine.errors import Problem, ValidationError
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
 from app.remote.ssh.secrets import SecretStore, SecretStoreError, key_needs_passphrase
-from app.remote.ssh.sshconfig import DEFAULT_PATH, scan_ssh_config
+from app.remote.ssh.sshconfig import scan_ssh_config
 from app.store.clusters import ClusterProfiles
 from app.store.named import HOSTS_CLASH
 from app.store.servers import InvalidProfile, ServerProfiles, check_profile
 from app.wiring import data_dir, open_store
 
 EXIT_FAILED = 1
-
-
-def gpu_list(text: str) -> tuple[int, ...] | None:
-    """``--gpus``: ``all`` (None), ``none`` (no GPU) or indices such as ``0,1``."""
-    value = text.strip().lower()
-    if value == "all":
-        return None
-    if value in ("none", ""):
-        return ()
-    try:
-        indices = tuple(int(part) for part in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected GPU indices like 0,1, or 'all' or 'none'; got {text!r}") from None
-    if any(index < 0 for index in indices):
-        raise argparse.ArgumentTypeError(f"GPU indices must be >= 0, got {text!r}")
-    return indices
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-               common: argparse.ArgumentParser) -> None:
-    """Register ``servers`` and its subcommands."""
-    servers = sub.add_parser("servers", help="saved lab servers: add, list, test, remove, import")
-    cmds = servers.add_subparsers(dest="servers_command", required=True, metavar="COMMAND")
-
-    add = cmds.add_parser("add", parents=[common], help="save a server profile")
-    add.add_argument("name", help="the profile's name, as used in `hosts: [local, NAME]`")
-    add.add_argument("--host", required=True, help="host name or address")
-    add.add_argument("--port", type=int, default=22)
-    add.add_argument("--user", required=True, help="login user")
-    auth = add.add_mutually_exclusive_group()
-    auth.add_argument("--key", metavar="FILE", help="log in with this private key")
-    auth.add_argument("--agent", action="store_true", help="log in with ssh-agent (default)")
-    auth.add_argument("--password-prompt", action="store_true",
-                      help="log in with a password, asked now and kept in the OS keyring")
-    add.add_argument("--passphrase-prompt", action="store_true",
-                     help="ask now for the passphrase of --key and keep it in the OS keyring")
-    add.add_argument("--workdir", default="~/sweeplab", help="trial folder on the server")
-    add.add_argument("--setup", default="", metavar="CMD",
-                     help="shell code run before each trial, e.g. 'conda activate x'")
-    add.add_argument("--python", default="python3", help="python to use on the server")
-    add.add_argument("--max-parallel", type=int, default=1, metavar="N")
-    add.add_argument("--gpus", type=gpu_list, default=None, metavar="0,1",
-                     help="GPU indices to use, 'all' (default) or 'none'")
-    add.add_argument("--trials-per-gpu", type=int, default=1, metavar="N")
-    add.add_argument("--allow-busy-gpus", action="store_true",
-                     help="also use GPUs that run other people's processes")
-    add.set_defaults(handler=_add)
-
-    ls = cmds.add_parser("ls", parents=[common], help="list saved servers (no secrets)")
-    ls.set_defaults(handler=_ls)
-
-    show = cmds.add_parser("show", parents=[common], help="one server's settings")
-    show.add_argument("name")
-    show.set_defaults(handler=_show)
-
-    test = cmds.add_parser("test", parents=[common],
-                           help="connect and check that trials can run there (exit 0 if so)")
-    test.add_argument("name")
-    test.add_argument("--accept-host-key", metavar="SHA256:...",
-                      help="accept the server's host key if it has this fingerprint")
-    test.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
-    test.set_defaults(handler=_test)
-
-    rm = cmds.add_parser("rm", parents=[common], help="forget a server and its saved secrets")
-    rm.add_argument("name")
-    rm.set_defaults(handler=_rm)
-
-    imp = cmds.add_parser("import", parents=[common], help="save the hosts of an ssh config")
-    imp.add_argument("--ssh-config", type=Path, default=DEFAULT_PATH, metavar="FILE",
-                     help="the OpenSSH client config to read (default ~/.ssh/config)")
-    imp.add_argument("--only", nargs="+", default=None, metavar="NAME",
-                     help="import only these hosts")
-    imp.set_defaults(handler=_import)
 
 
 def _note(text: str) -> None:

@@ -15,32 +15,6 @@ from app.engine.space.nni import nni_losses
 from app.engine.space.nodes import NumberParam, Space
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``space`` and its subcommands."""
-    space = sub.add_parser("space", help="check, sample and convert search-space files")
-    cmds = space.add_subparsers(dest="space_command", required=True, metavar="COMMAND")
-
-    check = cmds.add_parser("check", help="validate a space file (exit 2 on problems)")
-    check.add_argument("file", type=Path)
-    check.set_defaults(handler=_check)
-
-    sample = cmds.add_parser("sample", help="print sampled configurations as JSON lines")
-    sample.add_argument("file", type=Path)
-    sample.add_argument("-n", type=int, default=10, help="how many (default 10)")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument(
-        "--algo", choices=[a.value for a in Algorithm], default=Algorithm.RANDOM.value
-    )
-    sample.set_defaults(handler=_sample)
-
-    convert = cmds.add_parser("convert", help="write the space in another format")
-    convert.add_argument("file", type=Path)
-    convert.add_argument("--to", choices=[f.value for f in SpaceFormat], required=True)
-    convert.add_argument("--json", action="store_true", help="sweeplab format as JSON, not YAML")
-    convert.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
-    convert.set_defaults(handler=_convert)
-
-
 def _summary(space: Space) -> str:
     nodes = [node for _, node in space.walk()]
     searched = sum(1 for n in nodes if getattr(n, "auto", False))

@@ -23,7 +23,7 @@ from app.views.panels import ExperimentPanels
 from app.views.space_editor import NodeKind, Placement, SpaceEditor
 from app.views.space_editor.cells import Column
 from app.views.space_editor.editors import NumberRangeEditor, NumberSpinBox, ValuesEditor
-from app.views.space_editor.preview import ERROR_STYLE, MUTED_STYLE
+from app.views.space_editor.preview import ERROR_STYLE, MUTED_STYLE, SpacePreview
 from tests.engine.spaces import EVERY_KIND, GRIDDABLE, GRIDDABLE_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -404,6 +404,20 @@ def test_values_editor_adds_and_removes(qtbot: QtBot) -> None:
     widget.remove_current()
     widget.add_value("64")
     assert widget.values() == ["16", "x", "64"]
+
+
+def test_a_hidden_preview_tells_the_grid_now_and_samples_once_painted(qtbot: QtBot) -> None:
+    """Issue 18.6: the window's first paint does not wait for hyperopt; the Space tab's
+    samples are drawn after the preview is first painted."""
+    preview = SpacePreview()
+    qtbot.addWidget(preview)
+    preview.show_space(space_from_dict(GRIDDABLE), [])
+    assert preview.samples == [] and preview.table.rowCount() == 0
+    assert preview.message.text() == "Sampling…"
+    assert preview.grid_label.text() == f"Grid size: {GRIDDABLE_SIZE:,} points"
+    preview.show()
+    qtbot.waitUntil(lambda: preview.table.rowCount() == 10, timeout=10000)
+    assert len(preview.samples) == 10 and preview.message.text() == ""
 
 
 def test_a_demo_searched_by_tpe_shows_grid_facts_as_information(qtbot: QtBot) -> None:

@@ -5,6 +5,9 @@ the new document, and a result later marks it done with ``loss = sign x KPI``.
 hyperopt's trial ids are ours, and each suggestion's seed is derived from the
 searcher's seed and the trial id, so a searcher rebuilt from stored results
 suggests exactly what the original would have.
+
+hyperopt (and the scipy it loads, a second at start-up) is imported when a searcher is
+made, not with this module: the commands that only read experiments never load it.
 """
 
 from __future__ import annotations
@@ -12,20 +15,20 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
-
-from hyperopt import STATUS_FAIL, STATUS_OK, Domain, Trials, anneal, rand, tpe
-from hyperopt.base import JOB_STATE_DONE, JOB_STATE_NEW
+from typing import TYPE_CHECKING, Any
 
 from app.engine.search.base import Algorithm, Goal
 from app.engine.space.nodes import Space
 from app.engine.space.sampling import raw_values, to_hyperopt, values_from_raw
 from app.engine.trial import TrialState
 
+if TYPE_CHECKING:
+    from hyperopt import Domain, Trials
+
 # hyperopt logs every TPE call at INFO; that is noise in a trial log.
 logging.getLogger("hyperopt").setLevel(logging.WARNING)
 
-Suggest = Callable[[list[int], Domain, Trials, int], list[dict[str, Any]]]
+Suggest = Callable[[list[int], "Domain", "Trials", int], list[dict[str, Any]]]
 
 DEFAULT_INITIAL_RANDOM = 20
 """TPE's random start without early stopping (hyperopt's own default)."""
@@ -59,6 +62,8 @@ class HyperoptSearcher:
         seed: int = 0,
         initial_random: int = DEFAULT_INITIAL_RANDOM,
     ) -> None:
+        from hyperopt import Domain, Trials, anneal, rand, tpe
+
         if algorithm is Algorithm.GRID:
             raise ValueError("grid search is GridSearcher's job")
         if initial_random < 0:
@@ -134,6 +139,8 @@ class HyperoptSearcher:
             "idxs": {k: [trial_id] if k in raw else [] for k in self._labels},
             "vals": {k: [raw[k]] if k in raw else [] for k in self._labels},
         }
+        from hyperopt.base import JOB_STATE_NEW
+
         docs = self._trials.new_trial_docs([trial_id], [None], [{"status": "new"}], [misc])
         doc = docs[0]
         doc["state"] = JOB_STATE_NEW
@@ -146,6 +153,9 @@ class HyperoptSearcher:
         self._docs[trial_id] = self._trials._dynamic_trials[-1]
 
     def _finish(self, doc: dict[str, Any], value: float | None, state: TrialState) -> None:
+        from hyperopt import STATUS_FAIL, STATUS_OK
+        from hyperopt.base import JOB_STATE_DONE
+
         loss = self._goal.loss(value)
         doc["state"] = JOB_STATE_DONE
         if loss is None or state in (TrialState.FAILED, TrialState.LOST):

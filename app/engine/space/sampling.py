@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from hyperopt import hp
-
 from app.engine.errors import join_path
 from app.engine.params import BRANCH_KEY
 from app.engine.space.nodes import (
@@ -50,6 +48,8 @@ def _nodes_expr(nodes: list[Node], prefix: str) -> dict[str, Any]:
 
 
 def _node_expr(node: Node, path: str) -> Any:
+    from hyperopt import hp  # only a searcher needs hyperopt (and its scipy): not at import
+
     if isinstance(node, Group):
         return _nodes_expr(node.children, path)
     if isinstance(node, NumberParam) and node.auto:
@@ -68,6 +68,8 @@ def _node_expr(node: Node, path: str) -> Any:
 
 
 def _number_expr(node: NumberParam, path: str) -> Any:
+    from hyperopt import hp
+
     dist = node.effective_distribution()
     step = node.effective_step()
     low, high, mu, sigma = node.min, node.max, node.mu, node.sigma

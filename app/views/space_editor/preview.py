@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -75,6 +76,8 @@ class SpacePreview(QWidget):
         self.seed = 0
         self.algorithm: Algorithm | None = None
         self.samples: list[dict[str, Any]] = []
+        self._unsampled: Space | None = None  # shown while hidden: sampled when painted
+        self._sampling_due = False
         self.title = QLabel(f"<b>{count} sampled configurations</b>")
         self.resample = QPushButton("Resample")
         self.resample.setToolTip("draw other random configurations")
@@ -100,26 +103,59 @@ class SpacePreview(QWidget):
         layout.addWidget(self.grid_label)
 
     def show_space(self, space: Space, problems: list[Problem]) -> None:
-        """Sample ``space`` again; an invalid space shows why instead."""
+        """Sample ``space`` again; an invalid space shows why instead.
+
+        While the preview is hidden (another tab is current, or the window is not shown
+        yet, as at start-up), the grid facts are told now and the samples are drawn after
+        it is first painted: the random searcher loads hyperopt and scipy, a second the
+        window's first paint does without.
+        """
         self.samples = []
+        self._unsampled = None
         if problems:
             self.message.setText(f"Fix the space to preview it: {problems[0]}")
             self.grid_label.setText("")
         else:
-            try:
-                self.samples = sample_configurations(space, self.count, self.seed)
-            except Exception as exc:  # the preview must never take the editor down
-                self.message.setText(f"Cannot sample this space: {exc}")
-            else:
-                searched = bool(self.samples) and any(len(set(map(repr, column))) > 1
-                                                     for column in self._columns().values())
-                self.message.setText("" if searched else
-                                     "Nothing is searched yet: switch AUTO on for a parameter.")
             text, is_problem = grid_text(space, self.algorithm)
             self.grid_label.setText(text)
             self.grid_label.setStyleSheet(ERROR_STYLE if is_problem else MUTED_STYLE)
+            if not self.isVisible():
+                self._unsampled = space
+                self.message.setText("Sampling…")
+                self.message.setVisible(True)
+                self._fill()
+                return
+            self._sample(space)
         self.message.setVisible(bool(self.message.text()))
         self._fill()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Once painted, draw the samples :meth:`show_space` left for when the preview
+        is seen: in the next turn of the event loop, after the window's paint."""
+        super().paintEvent(event)
+        if self._unsampled is not None and not self._sampling_due:
+            self._sampling_due = True
+            QTimer.singleShot(0, self._sample_unsampled)
+
+    def _sample_unsampled(self) -> None:
+        self._sampling_due = False
+        if self._unsampled is None:  # a new space came meanwhile and was sampled
+            return
+        space, self._unsampled = self._unsampled, None
+        self._sample(space)
+        self.message.setVisible(bool(self.message.text()))
+        self._fill()
+
+    def _sample(self, space: Space) -> None:
+        try:
+            self.samples = sample_configurations(space, self.count, self.seed)
+        except Exception as exc:  # the preview must never take the editor down
+            self.message.setText(f"Cannot sample this space: {exc}")
+        else:
+            searched = bool(self.samples) and any(len(set(map(repr, column))) > 1
+                                                 for column in self._columns().values())
+            self.message.setText("" if searched else
+                                 "Nothing is searched yet: switch AUTO on for a parameter.")
 
     def _columns(self) -> dict[str, list[Any]]:
         names: dict[str, list[Any]] = {}

@@ -1,0 +1,17 @@
+"""bench/startup.py runs once per command and prints its RESULT line."""
+
+from __future__ import annotations
+
+import os
+
+from tests.helpers import result_figures, run_bench
+
+
+def test_one_run_prints_positive_figures() -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = run_bench("startup", "--runs", "1", timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    figures = result_figures(proc.stdout)
+    assert set(figures) == {"baseline_ms", "help_ms", "help_ratio", "ls_ms", "ls_ratio",
+                            "paint_ms"}
+    assert all(float(v) > 0 for v in figures.values())

@@ -1,0 +1,95 @@
+"""A command loads what it needs when it runs: ``sweeplab --help`` and the commands that
+only read the database load neither the searchers (hyperopt, scipy), nor sklearn, nor
+SSH (paramiko), nor Qt. Each command runs in a fresh interpreter, which then lists the
+modules it imported."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.cli import build_parser
+from app.commands.parsers import Handler
+from app.store.store import Store
+from installers.bundle_config import HIDDEN_IMPORTS
+from tests.helpers import store_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEAVY = ("hyperopt", "scipy", "sklearn", "paramiko", "PySide6", "shiboken6", "pyqtgraph")
+"""Packages no command below may load (each costs a large part of a second to import)."""
+
+LIST_MODULES = """
+import sys
+from app.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as exc:  # --help
+    status = exc.code
+print("MODULES", *sorted(sys.modules), flush=True)
+sys.exit(status)
+"""
+
+
+def imported(home: Path, *args: str) -> set[str]:
+    """The top-level packages ``sweeplab ARGS`` imported; fails unless it exited 0."""
+    env = {**os.environ, "SWEEPLAB_HOME": str(home)}
+    env.pop("SWEEPLAB_DB", None)
+    proc = subprocess.run([sys.executable, "-c", LIST_MODULES, *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("MODULES "))
+    return {name.split(".")[0] for name in line.split()[1:]}
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    """A SQLite database holding one stored experiment named ``exp`` with a trial."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store:
+        experiment = store_experiment(store, tmp_path, "print('hi')\n")
+        store.create_trial(experiment, {"x": 0.5})
+    return url
+
+
+def test_help_loads_no_searcher_ssh_or_qt(tmp_path: Path) -> None:
+    loaded = imported(tmp_path, "--help")
+    assert sorted(loaded & set(HEAVY)) == []
+    assert "sqlalchemy" not in loaded  # parsing needs no database either
+
+
+@pytest.mark.parametrize("command", [("ls",), ("show", "exp"), ("export", "exp")])
+def test_reading_commands_load_no_searcher_ssh_or_qt(tmp_path: Path, database: str,
+                                                      command: tuple[str, ...]) -> None:
+    loaded = imported(tmp_path, *command, "--db", database)
+    assert "sqlalchemy" in loaded  # it did read the database
+    assert sorted(loaded & set(HEAVY)) == []
+
+
+def handlers(parser: argparse.ArgumentParser) -> Iterator[Handler]:
+    """Every lazily named handler of ``parser`` and its subcommands."""
+    handler = parser.get_default("handler")
+    if isinstance(handler, Handler):
+        yield handler
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from handlers(sub)
+
+
+def test_every_handler_exists_and_the_bundle_keeps_its_module() -> None:
+    """A handler is imported by name when its command runs: the name must be right, and
+    PyInstaller, which cannot see such an import, must be told to keep the module."""
+    found = list(handlers(build_parser()))
+    assert len(found) == 21  # space 3, run 3, experiments 4, servers 6, clusters 5
+    for handler in found:
+        module = importlib.import_module(f"app.commands.{handler.module}")
+        assert callable(getattr(module, handler.function)), handler
+        assert module.__name__ in HIDDEN_IMPORTS, handler
