@@ -62,6 +62,7 @@ def render_screenshots(out_dir: Path) -> list[Path]:
     editor.resize(*SIZE)
     editor.set_space(demo_space())
     editor.show()
+    editor.refresh_preview()  # shown: sample now, not after the first paint
     editor.select("optimizer.adam.beta1")
     app.processEvents()
     written = [out_dir / "space-editor.png", out_dir / "space-editor-invalid.png"]
