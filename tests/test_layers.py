@@ -67,7 +67,7 @@ def test_every_module_under_app_is_used_by_the_program() -> None:
     import grimp
 
     graph = grimp.build_graph("app")
-    roots = ["app.main", "app.cli", "app.__main__"]
+    roots = ["app.main", "app.cli", "app.__main__", *_command_modules()]
     reached: set[str] = set()
     pending = list(roots)
     while pending:
@@ -81,6 +81,27 @@ def test_every_module_under_app_is_used_by_the_program() -> None:
     unused = sorted(module for module in graph.modules - reached
                     if not module.startswith(LOADED_AS_FILES))
     assert unused == [], f"modules under app/ the program never imports: {unused}"
+
+
+def _command_modules() -> set[str]:
+    """The modules ``sweeplab``'s commands load by name when they run (the parsers name
+    their handlers lazily, so that ``--help`` imports none of them)."""
+    import argparse
+
+    from app.cli import build_parser
+    from app.commands.parsers import Handler
+
+    modules: set[str] = set()
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        handler = parser.get_default("handler")
+        if isinstance(handler, Handler):
+            modules.add(f"app.commands.{handler.module}")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return modules
 
 
 def _imported_names(path: Path) -> set[str]:
