@@ -86,7 +86,8 @@ class RunDisplay:
     def __init__(self, config: ExperimentConfig, trials: Sequence[TrialRecord]) -> None:
         self._config = config
         self._lock = threading.Lock()
-        self._done = count_trials(trials).done
+        # the bar counts what max trials counts: not re-runs (retries, requeued trials)
+        self._done = count_trials(t for t in trials if t.rerun_of is None).done
         self._running = 0
         self._best = best_trial(trials, config.kpi.goal)
         self.progress = Progress(  # names and KPIs are the user's: never read as markup
@@ -114,7 +115,7 @@ class RunDisplay:
             self._running += 1
         elif trial.state.is_finished():
             self._running = max(0, self._running - 1) if trial.started_at else self._running
-            self._done += 1
+            self._done += trial.rerun_of is None
             kpi = trial.kpi
             if is_better(trial, self._best, self._config.kpi.goal):
                 self._best = trial
