@@ -21,7 +21,18 @@ from app.engine.records import TrialRecord
 from app.engine.trial import TrialState
 from app.exporting import duration
 
-console = Console(highlight=False)
+
+class _Console(Console):
+    """Rich's console, except that a reader gone away (``sweeplab show | head``) is a
+    :class:`BrokenPipeError`, which the command line ends quietly as for a plain
+    print (Rich's own handling exits 1, the status of an internal error)."""
+
+    def on_broken_pipe(self) -> None:
+        """Raise it for :func:`app.cli.main`, which silences stdout and exits 141."""
+        raise BrokenPipeError("the reader of the output went away")
+
+
+console = _Console(highlight=False)
 
 
 def format_kpi(value: float | None) -> str:
