@@ -15,6 +15,8 @@ from app.engine.ports import StoreError
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
+EXIT_PIPE_CLOSED = 141
+"""128 + SIGPIPE: what a shell reports for a writer whose reader went away."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {where}{problem}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `sweeplab ... | head`: the reader took what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no 2nd error at exit
+        return EXIT_PIPE_CLOSED
     except (ValueError, OSError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -34,6 +34,17 @@ def test_check_accepts_a_valid_space(tmp_path: Path) -> None:
     assert f"{GRIDDABLE_SIZE} grid points" in result.stdout
 
 
+def test_check_says_why_a_valid_space_cannot_be_gridded(tmp_path: Path) -> None:
+    stepped_normal = doc(number("n", "normal", mu=0, sigma=1, step=0.5, default=0),
+                         number("x", "uniform", min=0, max=1, default=0.5))
+    result = sweeplab("space", "check", write(tmp_path, stepped_normal))
+    assert result.returncode == 0, result.stderr
+    # n has a step: it cannot be gridded because normal has no bounds
+    assert "not griddable (n: normal has no bounds to enumerate" in result.stdout
+    assert "x: grid search needs a step" in result.stdout
+    assert "a continuous number has no step" not in result.stdout
+
+
 def test_check_reports_every_problem_with_its_path_and_exits_2(tmp_path: Path) -> None:
     bad = doc(
         {"name": "optimizer", "type": "choice", "auto": True, "default": "sgd", "values": [

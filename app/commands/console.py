@@ -21,7 +21,18 @@ from app.engine.records import TrialRecord
 from app.engine.trial import TrialState
 from app.exporting import duration
 
-console = Console(highlight=False)
+
+class _Console(Console):
+    """Rich's console, except that a reader gone away (``sweeplab show | head``) is a
+    :class:`BrokenPipeError`, which the command line ends quietly as for a plain
+    print (Rich's own handling exits 1, the status of an internal error)."""
+
+    def on_broken_pipe(self) -> None:
+        """Raise it for :func:`app.cli.main`, which silences stdout and exits 141."""
+        raise BrokenPipeError("the reader of the output went away")
+
+
+console = _Console(highlight=False)
 
 
 def format_kpi(value: float | None) -> str:
@@ -86,7 +97,8 @@ class RunDisplay:
     def __init__(self, config: ExperimentConfig, trials: Sequence[TrialRecord]) -> None:
         self._config = config
         self._lock = threading.Lock()
-        self._done = count_trials(trials).done
+        # the bar counts what max trials counts: not re-runs (retries, requeued trials)
+        self._done = count_trials(t for t in trials if t.rerun_of is None).done
         self._running = 0
         self._best = best_trial(trials, config.kpi.goal)
         self.progress = Progress(  # names and KPIs are the user's: never read as markup
@@ -114,7 +126,7 @@ class RunDisplay:
             self._running += 1
         elif trial.state.is_finished():
             self._running = max(0, self._running - 1) if trial.started_at else self._running
-            self._done += 1
+            self._done += trial.rerun_of is None
             kpi = trial.kpi
             if is_better(trial, self._best, self._config.kpi.goal):
                 self._best = trial

@@ -20,8 +20,8 @@ def _summary(space: Space) -> str:
     searched = sum(1 for n in nodes if getattr(n, "auto", False))
     try:
         grid = f"{GridSearcher(space).size} grid points"
-    except ValueError:
-        grid = "not griddable (a continuous number has no step)"
+    except SpaceError as exc:  # each number that cannot be enumerated, with its reason
+        grid = f"not griddable ({'; '.join(map(str, exc.problems))})"
     numbers = sum(1 for n in nodes if isinstance(n, NumberParam))
     return f"{len(nodes)} nodes, {searched} searched, {numbers} numbers; {grid}"
 

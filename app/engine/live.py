@@ -143,13 +143,16 @@ class LiveTrial:
 
 _NOT_FOUND = re.compile(r"([^:]+):\s*(?:command )?not found\s*$")
 _CANNOT_OPEN = re.compile(r"can't open file ")
+_FRAME = re.compile(r'\s+File "[^"]*", line \d+')
+_EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception)\b")
 
 
 def failure_cause(exit_code: int | None, tail: Sequence[str],
                   trial_dir: str | None = None) -> str | None:
     """What a failed trial's log says went wrong, as one line, or None when it does not
     say: ``<cmd>: command not found`` (exit 127, from the shell's complaint), the last
-    line of a Python traceback (``ModuleNotFoundError: No module named 'x'``), Python's
+    line of a Python traceback (``ModuleNotFoundError: No module named 'x'``) or of the
+    script's own ``SyntaxError`` (printed without a traceback header), Python's
     ``can't open file '...'`` (a wrong path). Paths inside ``trial_dir`` are shortened
     to be relative to it, so the same mistake reads the same in every trial."""
     cause = _cause(exit_code, [line.rstrip() for line in tail if line.strip()])
@@ -169,6 +172,11 @@ def _cause(exit_code: int | None, lines: list[str]) -> str | None:
         for line in lines[traceback + 1:]:
             if not line[:1].isspace():
                 return line
+    frame = max((i for i, line in enumerate(lines) if _FRAME.match(line)), default=None)
+    if frame is not None:  # a script's own SyntaxError: its frame, no Traceback header
+        exception = next((line for line in lines[frame + 1:] if not line[:1].isspace()), "")
+        if _EXCEPTION.match(exception):
+            return exception
     for line in reversed(lines):
         if _CANNOT_OPEN.search(line):
             return line.strip()

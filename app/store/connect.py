@@ -95,13 +95,21 @@ def sqlite_url(path: Path) -> str:
 def _mask_raw(url: str) -> str:
     """``url`` as typed, with everything between the user's ``:`` and the last ``@``
     shown as ``***``: for a URL SQLAlchemy cannot parse, so that a password holding
-    ``@``, ``:`` or ``/`` is hidden whole."""
+    ``@``, ``:`` or ``/`` is hidden whole. Without ``://`` (``me:pw@host/db``, a typo
+    such as ``postgresql:/me:pw@host/db``) the password starts at the first ``:`` not
+    followed by ``/`` (at the first ``:`` when every one is)."""
     scheme, sep, rest = url.partition("://")
-    userinfo, at, place = rest.rpartition("@")
-    if not sep or not at:
+    userinfo, at, place = (rest if sep else url).rpartition("@")
+    if not at:
         return url
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{place}"
+    if sep:
+        user, colon, _ = userinfo.partition(":")
+        return f"{scheme}://{user}{':***' if colon else ''}@{place}"
+    colons = [i for i, c in enumerate(userinfo) if c == ":"]
+    if not colons:
+        return url
+    cut = next((i for i in colons if not userinfo.startswith("/", i + 1)), colons[0])
+    return f"{userinfo[:cut]}:***@{place}"
 
 
 def _port_problem(url: str) -> str:

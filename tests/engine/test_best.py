@@ -108,6 +108,18 @@ def test_the_first_line_of_a_failure_names_its_cause() -> None:
     assert failure_message(None, []) == "the trial was killed"
 
 
+def test_a_syntax_error_in_the_script_is_named_too() -> None:
+    """Python prints a script's own SyntaxError without a 'Traceback' header: a typo in
+    train.py read 'the trial exited with code 1; last lines:' in every table."""
+    syntax = ['  File "/w/7/code/train.py", line 2', "    x = (1,", "        ^",
+              "SyntaxError: '(' was never closed"]
+    assert failure_cause(1, syntax) == "SyntaxError: '(' was never closed"
+    indent = ["epoch 0", '  File "train.py", line 3', "    return x", "IndentationError: "
+              "unexpected indent", "sweeplab: cleanup"]
+    assert failure_cause(1, indent) == "IndentationError: unexpected indent"
+    assert failure_cause(1, ['  File "notes.txt" is missing', "done"]) is None
+
+
 def test_a_run_stops_when_its_first_trials_fail_the_same_way() -> None:
     watch = FailingStart(3)
     why = "python3: command not found\nthe trial exited with code 127"

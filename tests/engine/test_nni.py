@@ -107,3 +107,15 @@ def test_nni_losses_name_what_the_format_cannot_carry() -> None:
             "value") in losses
     assert not [line for line in losses if "integer" in line or "step" in line]
     assert nni_losses(from_nni(NNI)) == []  # what came from NNI goes back unchanged
+
+
+def test_an_imported_default_is_the_middle_of_the_range_as_the_readme_says() -> None:
+    """A qnormal centred on 0 came back with default 0.5 (0 taken for 'none'), a randint
+    with its lowest value instead of the middle."""
+    space = from_nni({"noise": {"_type": "qnormal", "_value": [0, 1, 0.5]},
+                      "shift": {"_type": "qnormal", "_value": [-0.2, 1, 0.5]},
+                      "layers": {"_type": "randint", "_value": [1, 6]},
+                      "scale": {"_type": "qlognormal", "_value": [0, 1, 5]}})
+    defaults = {name: node.default for name in ("noise", "shift", "layers", "scale")
+                if isinstance(node := space.find(name), NumberParam)}
+    assert defaults == {"noise": 0, "shift": 0, "layers": 3, "scale": 5}

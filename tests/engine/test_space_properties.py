@@ -21,8 +21,8 @@ from tests.engine.spaces import EVERY_KIND
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
 FINITE = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 POSITIVE = st.floats(1e-6, 1e6, allow_nan=False, allow_infinity=False)
-SENDABLE = st.characters(exclude_characters="\0")
-"""Characters a trial's process can receive (a NUL byte is refused by validation)."""
+SENDABLE = st.characters(exclude_characters="\0", exclude_categories=("Cs",))
+"""Characters a trial's process can receive (a NUL byte and a lone surrogate are refused)."""
 
 
 @st.composite

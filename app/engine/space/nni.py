@@ -131,7 +131,7 @@ def _number(name: str, dist: Distribution, value: list[float]) -> NumberParam:
         node.integer = True  # how to_nni writes an integer number
     if dist is Distribution.RANDINT:
         node.min, node.max, node.integer = int(value[0]), int(value[1]) - 1, True
-        node.default = node.min
+        node.default = (node.min + node.max) // 2  # the middle, as for every range
         return node
     if dist.is_gaussian:
         node.mu, node.sigma = value[0], value[1]
@@ -148,7 +148,9 @@ def _number(name: str, dist: Distribution, value: list[float]) -> NumberParam:
         if bounds is not None:
             node.default = multiple((bounds[0] + bounds[1]) // 2, value[2])
         elif dist.is_gaussian and value[2] > 0 and math.isfinite(node.default / value[2]):
-            node.default = multiple(round(node.default / value[2]), value[2]) or value[2]
+            node.default = multiple(round(node.default / value[2]), value[2])
+            if dist is Distribution.QLOGNORMAL and node.default <= 0:  # its values are > 0
+                node.default = value[2]
     if node.integer and math.isfinite(node.default):
         node.default = round(node.default)
     return node
