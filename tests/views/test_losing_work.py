@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
@@ -29,6 +30,7 @@ from app.views.main_window import (
     SPACE_TAB_MODIFIED,
     MainWindow,
 )
+from app.views.prompts import Quitting, Unsaved
 from tests.views.test_main_window import quadratic
 from tests.views.window_helpers import Answer
 
@@ -57,8 +59,7 @@ class Lab:
     def window(self, session: Session | None = None, **options: bool) -> MainWindow:
         settings = QSettings(str(self.tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(session or self.sessions[0][0], "test", settings, **options)
-        self.qtbot.addWidget(window)
-        window.show()
+        window.show()  # closed by close(), after the runs: pytest-qt would close it first
         self.windows.append(window)
         return window
 
@@ -66,8 +67,12 @@ class Lab:
         """Runs stopped and edits dropped first, so that closing a window asks nothing."""
         for window in self.windows:
             window.panels.space.undo_stack.setClean()
-        for session, store in self.sessions:
+        for session, _ in self.sessions:
             session.close()
+        for window in self.windows:
+            window.close()
+            shiboken6.delete(window)  # with its bridge: no queued event reaches a closed store
+        for _, store in self.sessions:
             store.close()
 
 
@@ -76,9 +81,17 @@ def lab(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(QMessageBox, "question",  # Restart's own question: yes
                         lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    warned: list[str] = []  # a refusal fails the test, never waits on a box nobody clicks
+    monkeypatch.setattr(QMessageBox, "warning",
+                        lambda _parent, _title, text, *_a, **_k: warned.append(text))
     made = Lab(qtbot, tmp_path)
     yield made
+    # a test that failed half-way leaves a run or an edit: closing then asks nothing
+    monkeypatch.setattr("app.views.main_window.ask", lambda *_a, **_k: Quitting.STOP)
+    monkeypatch.setattr("app.views.main_window.ask_unsaved",
+                        lambda *_a, **_k: Unsaved.DISCARD)
     made.close()
+    assert warned == []
 
 
 def select(window: MainWindow, name: str) -> None:
@@ -240,7 +253,9 @@ def test_while_it_runs_the_space_says_which_space_runs_edits_wait_for_restart_an
     assert space_tab(window) == SPACE_TAB_MODIFIED
     assert "optimizer" in stored_names(window, "slow"), "the run goes on with its space"
     assert not actions["save"].isEnabled()
-    actions["restart"].trigger()
+    with qtbot.waitSignal(window.run_control.tasks.finished, timeout=60_000) as ended:
+        actions["restart"].trigger()
+    assert ended.args == ["restart", True]
     assert asked and "as you edited it" in str(asked[0])
     qtbot.waitUntil(lambda: any(t.state is TrialState.RUNNING
                                 for t in window.session.trials(experiment_id)), timeout=30_000)
