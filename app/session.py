@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, Trial
 from app.engine.reruns import failed_to_requeue
 from app.engine.runner import Runner
 from app.engine.search import searcher_problems
+from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState
 from app.exporting import write_export
 from app.following import ACTIVE, Watcher
@@ -227,7 +229,7 @@ class Session:
             return
         with self._lock:
             run = self._runs.get(experiment_id)
-            if run is None or (event.state in (*ACTIVE, None) and not run[0].taken_over):
+            if run is None or (event.state in (*ACTIVE, None) and not run[0].handed_over):
                 return
             del self._runs[experiment_id]
         run[1].close()
@@ -325,14 +327,17 @@ class Session:
             self.start(experiment_id)
 
     def restart(self, experiment_id: int, timeout: float = 60.0, *,
-                progress: Progress | None = None) -> None:
-        """Drop every trial, take a new code snapshot, and start afresh.
+                progress: Progress | None = None, space: Space | None = None) -> None:
+        """Drop every trial, take a new code snapshot, and start afresh; with ``space``
+        (edited while the experiment ran), stored once the run has stopped.
 
         Raises:
             SessionError: the algorithm cannot search the space (grid search on a
                 continuous number), checked before anything is stopped or dropped.
         """
         config = self.config(experiment_id)
+        if space is not None:
+            config = replace(config, space=space)
         problems = searcher_problems(config.algorithm, config.space)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -346,6 +351,8 @@ class Session:
                 raise SessionError("the running trials did not stop in time; try again")
         else:
             self._check_not_driven(experiment_id)
+        if space is not None:
+            self.update(experiment_id, config)
         self.store.delete_trials(experiment_id)
         self.store.update_experiment(experiment_id, state=ExperimentState.DRAFT)
         self.store.add_event(experiment_id, "log", "restarted: trials dropped, new snapshot")
@@ -372,6 +379,18 @@ class Session:
         if progress is not None:
             progress(len(trials), len(trials))
         return len(trials)
+
+    def leave(self, timeout: float = 30.0) -> None:
+        """Stop driving every run and leave its trials running (the window closes
+        without stopping them): each stored state stays and each lease is released, so
+        the next start takes the trials up (:meth:`reattach`). A runner that has not
+        let go within ``timeout`` is left to :meth:`close`."""
+        with self._lock:
+            runners = [runner for runner, _ in self._runs.values()]
+        for runner in runners:
+            runner.leave()
+        for runner in runners:
+            runner.wait(timeout)
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop every run and wait for it (trials get SIGINT, escalating)."""

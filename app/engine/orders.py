@@ -20,6 +20,9 @@ class Command(str, Enum):
     STOP = "stop"
     STOP_TRIAL = "stop_trial"
     RERUN = "rerun"
+    LEAVE = "leave"
+    """Stop driving and leave every trial running (the window closes without stopping
+    them): the stored state stays, the lease is released, the next start takes them up."""
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ class Runner(TrialEvents):
         self._state = ExperimentState.PAUSED if paused else ExperimentState.RUNNING
         self._lease = lease
         self._taken_over = False
+        self._leaving = False
         self._stopping = False
         self._budget_spent = False
         self._started = 0.0
@@ -159,6 +160,12 @@ class Runner(TrialEvents):
         """Another program took the experiment over; this runner stopped driving it."""
         return self._taken_over
 
+    @property
+    def handed_over(self) -> bool:
+        """This runner stopped driving and left the trials running: taken over, or
+        told to :meth:`leave`."""
+        return self._taken_over or self._leaving
+
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback`` with every event; returns a function that unsubscribes."""
         return self._journal.subscribe(callback)
@@ -187,6 +194,11 @@ class Runner(TrialEvents):
     def stop(self) -> None:
         """Stop every running trial (SIGINT, then escalating) and end the experiment."""
         self.command(Command.STOP)
+
+    def leave(self) -> None:
+        """Stop driving and leave every trial running, the stored state as it is; the
+        lease is released, so the next start takes the trials up (re-attach)."""
+        self.command(Command.LEAVE)
 
     def stop_trial(self, trial_id: int) -> None:
         """Stop one running trial (it ends STOPPED); the experiment goes on."""
@@ -250,7 +262,11 @@ class Runner(TrialEvents):
             log.exception("runner of experiment %s failed", self._experiment_id)
             return self._fail_outright(f"the runner failed: {exc}")
         if self._taken_over:
-            return self._hand_over()
+            return self._hand_over("another program took this experiment over; this one "
+                                   "stopped driving it", persist=False)
+        if self._leaving:
+            return self._hand_over("left running: the window closed without stopping the "
+                                   "trials; the next start takes them up", persist=True)
         self._end_waiting()
         if self._failure is not None:
             final, message = ExperimentState.FAILED, self._failure
@@ -267,7 +283,7 @@ class Runner(TrialEvents):
         return final
 
     def _finished(self) -> bool:
-        if self._taken_over:
+        if self._taken_over or self._leaving:
             return True
         if self._live:
             return False
@@ -301,6 +317,8 @@ class Runner(TrialEvents):
         kind = command.command
         if kind is Command.STOP:
             self._stop_all(StopReason.USER)
+        elif kind is Command.LEAVE:
+            self._leaving = True
         elif kind is Command.PAUSE and self._state is ExperimentState.RUNNING:
             self._set_state(ExperimentState.PAUSED, "paused: no new trials start")
         elif kind is Command.RESUME and self._state is ExperimentState.PAUSED:
@@ -377,10 +395,10 @@ class Runner(TrialEvents):
 
     # --- helpers ---------------------------------------------------------------
 
-    def _hand_over(self) -> ExperimentState:
-        """Stop driving without touching a trial: the program that took over follows them."""
-        message = "another program took this experiment over; this one stopped driving it"
-        self._journal.log(message, persist=False)
+    def _hand_over(self, message: str, *, persist: bool) -> ExperimentState:
+        """Stop driving without touching a trial: the program that took over, or the
+        next start, follows them. ``persist``: the message goes to the stored log too."""
+        self._journal.log(message, persist=persist)
         state = self._repo.get_experiment(self._experiment_id).state
         self._state = state
         self._journal.publish(RunnerEvent(RunnerEventKind.EXPERIMENT, self._experiment_id,

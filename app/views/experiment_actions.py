@@ -44,12 +44,14 @@ class ExperimentActions(QObject):
             window.statusBar().showMessage("space saved", 3000)
 
     def save_space(self, experiment_id: int) -> None:
-        """Store the space being edited when it differs from the stored one."""
+        """Store the space being edited when it differs from the stored one; either way
+        it is then saved (no unsaved mark)."""
         session = self._window.session
         space = self._window.panels.current_space()
         config = session.config(experiment_id)
         if space is not None and space != config.space:
             session.update(experiment_id, replace(config, space=space))
+        self._window.panels.space.undo_stack.setClean()
 
     @Slot()
     def new_experiment(self) -> None:
@@ -103,6 +105,10 @@ class ExperimentActions(QObject):
         """Delete the selected experiment after asking."""
         window = self._window
         if window.current_id is None:
+            return
+        action = window.actions_by_name["delete"]
+        if not action.isEnabled():  # running: the action says why, and nothing is asked
+            window.statusBar().showMessage(action.toolTip(), 5000)
             return
         name = window.session.experiment(window.current_id).name
         answer = QMessageBox.question(window, "Delete",

@@ -32,6 +32,7 @@ from app.engine.experiment import ExperimentConfig
 from app.engine.lease import other_driver
 from app.engine.ports import StoreError
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.ssh.secrets import SecretStore
 from app.session import Session, SessionError
@@ -49,9 +50,10 @@ from app.views.experiment_list import (
 )
 from app.views.exports import ExportActions
 from app.views.first_run import FirstRunWizard, open_guided_setup
-from app.views.menus import build_actions, update_actions
+from app.views.menus import build_actions, mirror, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
+from app.views.prompts import Quitting, Unsaved, ask, ask_unsaved
 from app.views.run_control import RunControl
 from app.views.servers import SecretKeeper, ServersDialog
 from app.views.trials.columns import ColumnChoices
@@ -64,9 +66,20 @@ _NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings",
 """Actions that read the experiment's definition: off while a broken one is shown."""
 log = logging.getLogger(__name__)
 _DATA_TABS = 3
+"""Space, Trials and Charts: the tabs that show an experiment's definition and trials."""
 FOLLOW_MS = 2000
 """How often the shown experiment is read back while another program drives it."""
-"""Space, Trials and Charts: the tabs that show an experiment's definition and trials."""
+SPACE_TAB, SPACE_TAB_MODIFIED = "Space", "Space •"
+"""The Space tab's title, without and with unsaved edits."""
+RUN_USES_START = ("This run uses the space as it was at Start. Edits made here apply at "
+                  "the next Restart, which stops the run, drops its trials and starts "
+                  "afresh with the edited space.")
+EDITING_FOR_RESTART = ("Editing for the next Restart: this run goes on with the space as it "
+                       "was at Start. Restart applies these edits; they cannot be saved "
+                       "while it runs.")
+RUN_ELSEWHERE = ("Another program runs this experiment with the space as it was at its "
+                 "start: stop it to edit the space.")
+EDIT_FOR_RESTART = "Edit for the next Restart"
 
 
 class MainWindow(QMainWindow):
@@ -89,8 +102,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.session = session
         self.settings = settings or QSettings()
-        self.setWindowTitle(f"Sweeplab — {title}")
+        self.setWindowTitle(f"Sweeplab — {title}[*]")  # [*]: unsaved space edits
         self.current_id: int | None = None
+        self._edit_for_restart = False
+        """The user chose to edit the space of the running experiment for its Restart."""
         self._trials: dict[int, TrialRecord] = {}
         # the shown experiment's record and validated definition, read once per change of
         # experiment or of its state, not on every trial update
@@ -119,12 +134,15 @@ class MainWindow(QMainWindow):
         self.list.selectionModel().currentChanged.connect(self._on_select)
         buttons = QHBoxLayout()
         self.editing = ExperimentActions(self)
+        list_buttons: dict[str, QPushButton] = {}
         for text, slot in (("New", self.editing.new_experiment),
                            ("Duplicate", self.editing.duplicate),
                            ("Rename", self.editing.rename), ("Delete", self.editing.delete)):
             button = QPushButton(text)
             button.clicked.connect(slot)
             buttons.addWidget(button)
+            list_buttons[text] = button
+        self.delete_button = list_buttons["Delete"]
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -134,14 +152,14 @@ class MainWindow(QMainWindow):
         self.panels = ExperimentPanels(self)
         self.log = LogView()
         self.run_control = RunControl(session, self, lambda: self.current_id,
-                                      self.editing.save_space)
+                                      self.editing.save_space, self._space_for_restart)
         self.run_control.changed.connect(self._update_actions)
         self.run_control.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.exports = ExportActions(session, self.run_control.tasks, self,
                                      lambda: self.current_id, lambda: list(self._trials.values()))
         self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.panels.space, "Space")
+        self.tabs.addTab(self.panels.space, SPACE_TAB)
         self.tabs.addTab(self.panels.trials, "Trials")
         self.tabs.addTab(self.panels.charts, "Charts")
         self.tabs.addTab(self.log, "Log")
@@ -151,6 +169,8 @@ class MainWindow(QMainWindow):
             lambda ids: open_compare(ids, self.panels.charts.data, self))
         self.panels.trials.set_column_choices(ColumnChoices(self.settings))
         self.panels.space.validityChanged.connect(lambda _ok, _why: self._update_actions())
+        self.panels.space.undo_stack.cleanChanged.connect(self._show_modified)
+        self.panels.space.bannerClicked.connect(self._edit_space_for_restart)
 
         self.splitter = QSplitter()
         self.splitter.addWidget(left)
@@ -162,6 +182,7 @@ class MainWindow(QMainWindow):
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status, 1)
         self.actions_by_name = build_actions(self)
+        mirror(self.actions_by_name["delete"], self.delete_button)
         self.reload_experiments()
         self._restore_settings()
         if first_run:
@@ -180,6 +201,72 @@ class MainWindow(QMainWindow):
         if self._broken is not None:
             for name in _NEEDS_DEFINITION:
                 self.actions_by_name[name].setEnabled(False)
+        self._update_space_lock()
+
+    # --- the space being edited ------------------------------------------------------
+
+    def _runs_now(self) -> bool:
+        """The shown experiment runs, here or in another program."""
+        eid = self.current_id
+        return eid is not None and (self.session.is_running(eid)
+                                    or self.session.driven_elsewhere(eid))
+
+    def _update_space_lock(self) -> None:
+        """While the shown experiment runs, its space is read-only and says which space
+        the run uses, until the user chooses to edit it for the next Restart."""
+        editor = self.panels.space
+        eid = self.current_id
+        here = eid is not None and self.session.is_running(eid)
+        elsewhere = eid is not None and not here and self.session.driven_elsewhere(eid)
+        if elsewhere:
+            editor.set_read_only(True)
+            editor.set_banner(RUN_ELSEWHERE)
+        elif here and (self._edit_for_restart or editor.is_modified()):
+            editor.set_read_only(False)
+            editor.set_banner(EDITING_FOR_RESTART)
+        elif here:
+            editor.set_read_only(True)
+            editor.set_banner(RUN_USES_START, EDIT_FOR_RESTART)
+        else:
+            self._edit_for_restart = False
+            editor.set_read_only(False)
+            editor.set_banner("")
+
+    @Slot()
+    def _edit_space_for_restart(self) -> None:
+        self._edit_for_restart = True
+        self._update_space_lock()
+
+    def _space_for_restart(self) -> Space | None:
+        """The space edited while the shown experiment runs (Restart applies it)."""
+        eid = self.current_id
+        editor = self.panels.space
+        if eid is None or not editor.is_modified() or not self.session.is_running(eid):
+            return None
+        return editor.space()
+
+    @Slot(bool)
+    def _show_modified(self, clean: bool) -> None:
+        """Mark unsaved space edits: "Space •" on the tab, ``*`` in the title."""
+        self.tabs.setTabText(self.tabs.indexOf(self.panels.space),
+                             SPACE_TAB if clean else SPACE_TAB_MODIFIED)
+        self.setWindowModified(not clean)
+
+    def settle_space_edits(self) -> bool:
+        """Ask what becomes of the shown experiment's unsaved space edits before it is
+        left (another experiment shown, the window closed): Save, Discard or Cancel.
+        False: stay (Cancel, or the save was refused and said why)."""
+        eid = self.current_id
+        editor = self.panels.space
+        if eid is None or self._broken is not None or not editor.is_modified():
+            return True
+        name = self._record.name if self._record is not None else str(eid)
+        answer = ask_unsaved(self, name, can_save=not self._runs_now())
+        if answer is Unsaved.CANCEL:
+            return False
+        if answer is Unsaved.SAVE:
+            return self.guard(lambda: self.editing.save_space(eid))
+        return True
 
     def guard(self, action: Any) -> bool:
         """Run ``action``; a refusal (SessionError, ValueError, OSError) goes to a message box."""
@@ -250,19 +337,31 @@ class MainWindow(QMainWindow):
         row = self.experiments.row_of(target) if target is not None else None
         if row is not None:
             self.list.setCurrentIndex(self.experiments.index(row))
-            self.show_experiment(self.experiments.experiment_row(row).record.id)
+            # the one shown now: the target, or the kept one when leaving it was cancelled
+            self.show_experiment(self.list.currentIndex().data(ID_ROLE))
         else:
             self.current_id = None
             self._update_actions()
 
     def _on_select(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
-            experiment_id = current.data(ID_ROLE)
-            if experiment_id != self.current_id:
-                self.show_experiment(experiment_id)
+        if not current.isValid():
+            return
+        experiment_id = current.data(ID_ROLE)
+        if experiment_id == self.current_id:
+            return
+        if not self.settle_space_edits():  # Cancel: the shown one stays selected
+            row = self.experiments.row_of(self.current_id or 0)
+            if row is not None:
+                self.list.setCurrentIndex(self.experiments.index(row))
+            return
+        self.show_experiment(experiment_id)
 
     def show_experiment(self, experiment_id: int) -> None:
-        """Load one experiment into the tabs."""
+        """Load one experiment into the tabs. Shown again (a reload), its space keeps
+        unsaved edits that differ from the stored one."""
+        same = experiment_id == self.current_id
+        if not same:
+            self._edit_for_restart = False
         self.current_id = experiment_id
         self._record = record = self.session.experiment(experiment_id)
         config = config_or_broken(record)
@@ -280,7 +379,9 @@ class MainWindow(QMainWindow):
         trials = self.session.trials(experiment_id)
         self._trials = {t.id: t for t in trials}
         points = self.session.metrics_for_trials(trials)
-        self.panels.show(config, trials, points)
+        editor = self.panels.space
+        keep = same and editor.is_modified() and editor.space() != config.space
+        self.panels.show(config, trials, points, space=not keep)
         self.session.watcher.follow(record, trials, points)
         self.log.set_text("".join(
             f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.session.events(experiment_id)))
@@ -406,17 +507,29 @@ class MainWindow(QMainWindow):
                 self.list.setCurrentIndex(self.experiments.index(row))
 
     def closeEvent(self, event: Any) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("splitter", self.splitter.saveState())
+        """Unsaved space edits: Save, Discard or Cancel. Runs going on: stop their
+        trials, or leave them running for the next start to take up, or Cancel."""
+        if not self.settle_space_edits():
+            event.ignore()
+            return
         running = [e for e in self.session.experiments() if self.session.is_running(e.id)]
+        answer = Quitting.STOP
         if running:
-            answer = QMessageBox.question(
-                self, "Quit", f"{len(running)} optimisation(s) running. Stop them and quit?")
-            if answer != QMessageBox.StandardButton.Yes:
+            names = ", ".join(repr(e.name) for e in running)
+            answer = ask(self, "Quit", f"{len(running)} optimisation(s) running: {names}.",
+                         [Quitting.STOP, Quitting.LEAVE, Quitting.CANCEL],
+                         informative="Stop their trials now, or leave them running: the "
+                         "next start of Sweeplab on this database takes them up again and "
+                         "follows them to the end (a paused one stays paused).")
+            if answer is Quitting.CANCEL:
                 event.ignore()
                 return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
         self._follow_timer.stop()
         self._unsubscribe()
+        if answer is Quitting.LEAVE:
+            self.session.leave()
         self.session.close()
         super().closeEvent(event)
 

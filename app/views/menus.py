@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QWidget
+from PySide6.QtWidgets import QAbstractButton, QDialog, QWidget
 
 from app.engine.trial import ExperimentState, TrialState
 from app.views.help_dialogs import AboutDialog, ReportingHelpDialog, ShortcutsDialog
@@ -105,7 +105,19 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
     delete_key.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
     delete_key.triggered.connect(window.editing.delete)
     window.list.addAction(delete_key)
+    mirror(actions["delete"], delete_key)
     return actions
+
+
+def mirror(action: QAction, other: QAction | QAbstractButton) -> None:
+    """Keep ``other`` (a button or key for the same command) enabled as ``action`` is,
+    with its tooltip: one rule for every place the command appears."""
+    def follow() -> None:
+        other.setEnabled(action.isEnabled())
+        other.setToolTip(action.toolTip())
+
+    action.changed.connect(follow)
+    follow()
 
 
 def update_actions(window: MainWindow) -> None:
@@ -134,6 +146,14 @@ def update_actions(window: MainWindow) -> None:
         trial.state is TrialState.FAILED for trial in window.held_trials()))
     for name in ("settings", "save", "delete"):
         actions[name].setEnabled(selected and not running and not elsewhere)
+    actions["delete"].setToolTip(
+        "it is running: stop it before you delete it" if running
+        else "another program runs it: stop it before you delete it" if elsewhere
+        else "delete the experiment with all its trials")
+    actions["save"].setToolTip(
+        "the run uses the space as it was at Start: Restart applies your edits" if running
+        else "another program runs it: stop it to edit the space" if elsewhere
+        else "store the edited space")
     for name in ("export", "export_json", "export_best", "duplicate", "rename"):
         actions[name].setEnabled(selected)
 

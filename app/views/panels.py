@@ -35,11 +35,13 @@ class ExperimentPanels(QObject):
         self._config: ExperimentConfig | None = None
 
     def show(self, config: ExperimentConfig, trials: Sequence[TrialRecord],
-             points: Sequence[MetricPoint]) -> None:
-        """Load an experiment: its space, trials and stored metric points."""
+             points: Sequence[MetricPoint], *, space: bool = True) -> None:
+        """Load an experiment: its space (unless ``space`` is False: the editor keeps
+        what it holds), trials and stored metric points."""
         self._config = config
         self.space.set_algorithm(config.algorithm)
-        self.space.set_space(config.space)
+        if space:
+            self.space.set_space(config.space)
         self.trials.set_trials(trials, config.kpi.name, config.kpi.goal,
                                config.limits.max_epochs)
         self.charts.set_experiment(config.kpi.name, config.kpi.goal, config.space)

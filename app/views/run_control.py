@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from app.engine.space.nodes import Space
 from app.session import Session
 from app.views.tasks import EXPECTED, TaskRunner
 
@@ -27,6 +28,8 @@ class RunControl(QObject):
         parent: the window dialogs and messages belong to.
         current: the selected experiment's id, or None.
         save_space: stores an edited space before a start (may raise ValueError).
+        space_for_restart: the space edited while the experiment runs, which Restart
+            applies once the run has stopped; None when there is none.
 
     Signals:
         changed(): a run began or an action ended; the window refreshes its actions.
@@ -37,12 +40,14 @@ class RunControl(QObject):
     message = Signal(str)
 
     def __init__(self, session: Session, parent: QWidget, current: Callable[[], int | None],
-                 save_space: Callable[[int], None]) -> None:
+                 save_space: Callable[[int], None],
+                 space_for_restart: Callable[[], Space | None] = lambda: None) -> None:
         super().__init__(parent)
         self.session = session
         self._parent = parent
         self._current = current
         self._save_space = save_space
+        self._space_for_restart = space_for_restart
         self.tasks = TaskRunner(parent)
         self.tasks.finished.connect(lambda _name, _ok: self.changed.emit())
 
@@ -55,12 +60,13 @@ class RunControl(QObject):
         return True
 
     def _packing(self, name: str, work: Callable[[int, Callable[[int, int], None]], Any],
-                 on_done: Callable[[Any], None] | None = None) -> bool:
-        """Save the space, then run ``work(experiment_id, progress)`` as a task."""
+                 on_done: Callable[[Any], None] | None = None, *, save: bool = True) -> bool:
+        """Save the space (unless ``save`` is False), then run
+        ``work(experiment_id, progress)`` as a task."""
         experiment_id = self._current()
         if experiment_id is None or self.tasks.busy:
             return False
-        if not self._guard(lambda: self._save_space(experiment_id)):
+        if save and not self._guard(lambda: self._save_space(experiment_id)):
             return False
         started = self.tasks.run(name, "Packing the code…",
                                  lambda progress: work(experiment_id, progress), on_done)
@@ -87,14 +93,17 @@ class RunControl(QObject):
 
     @Slot()
     def restart(self) -> bool:
-        """Drop every trial, take a new snapshot, start afresh (after asking)."""
+        """Drop every trial, take a new snapshot, start afresh (after asking); with the
+        space as edited while it ran, if it was."""
+        space = self._space_for_restart()
+        edited = "" if space is None else ", and with the space as you edited it"
         answer = QMessageBox.question(
             self._parent, "Restart", "Drop every trial of this experiment and start afresh "
-            "with a new snapshot of the code?")
+            f"with a new snapshot of the code{edited}?")
         if answer != QMessageBox.StandardButton.Yes:
             return False
         return self._packing("restart", lambda eid, progress: self.session.restart(
-            eid, progress=progress))
+            eid, progress=progress, space=space), save=space is None)
 
     @Slot()
     def stop(self) -> None:

@@ -17,6 +17,7 @@ from app.engine.trial import ExperimentState, TrialState
 from app.session import Session
 from app.store.store import Store
 from app.views.main_window import MainWindow
+from app.views.prompts import Quitting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +38,7 @@ def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr("app.views.main_window.ask", lambda *_a, **_k: Quitting.STOP)
     max_trials, epoch_seconds = getattr(request, "param", (6, "0.03"))
     folder = quadratic(tmp_path, max_trials, epoch_seconds)
     store = Store(f"sqlite:///{tmp_path / 'gui.db'}")

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.engine.records import TrialRecord
@@ -51,3 +52,36 @@ def finished_trial(session: Session, experiment_id: int, params: dict[str, Any],
     record = session.store.create_trial(experiment_id, params)
     session.store.update_trial(record.id, state=TrialState.RUNNING, host=host)
     return session.store.update_trial(record.id, state=state, kpi=kpi)
+
+
+class Answer:
+    """Clicks the button named ``button`` in the next message box shown (a modal one,
+    as a person would), and keeps what the box said and offered."""
+
+    def __init__(self, button: str) -> None:
+        self.button = button
+        self.text = ""
+        self.buttons: list[str] = []
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._answer)
+        self._timer.start()
+
+    @property
+    def asked(self) -> bool:
+        """A box was shown and answered."""
+        return bool(self.buttons)
+
+    def cancel(self) -> None:
+        """No box is expected any more."""
+        self._timer.stop()
+
+    def _answer(self) -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            return
+        self._timer.stop()
+        self.text = f"{box.text()}\n{box.informativeText()}"
+        self.buttons = [button.text() for button in box.buttons()]
+        chosen = [button for button in box.buttons() if button.text() == self.button]
+        (chosen[0] if chosen else box.escapeButton()).click()

@@ -78,6 +78,8 @@ class SpaceTreeBase(QAbstractItemModel):
         self._parents: dict[int, Node | Space] = {}
         self._findings = Findings()
         self.undo_stack = QUndoStack(self)
+        self.read_only = False
+        """Shown, not edited: no cell edits, checkboxes or drag and drop (see flags)."""
         self._reindex()
         self._revalidate(emit=False)
 
@@ -177,8 +179,10 @@ class SpaceTreeBase(QAbstractItemModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         flag = Qt.ItemFlag
         if not index.isValid():
-            return flag.ItemIsDropEnabled
+            return flag.NoItemFlags if self.read_only else flag.ItemIsDropEnabled
         node: Node = index.internalPointer()
+        if self.read_only:
+            return flag.ItemIsEnabled | flag.ItemIsSelectable
         out = flag.ItemIsEnabled | flag.ItemIsSelectable | flag.ItemIsDragEnabled
         if is_container(node):
             out |= flag.ItemIsDropEnabled

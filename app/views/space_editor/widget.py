@@ -13,9 +13,11 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMenu,
     QMessageBox,
+    QPushButton,
     QSplitter,
     QToolBar,
     QToolButton,
@@ -57,10 +59,12 @@ class SpaceEditor(QWidget):
     Events:
         changed(): the space was edited (also by undo and redo; not by set_space).
         validityChanged(bool, str): whether the space may run, and the first problem.
+        bannerClicked(): the banner's button (see :meth:`set_banner`) was clicked.
     """
 
     changed = Signal()
     validityChanged = Signal(bool, str)
+    bannerClicked = Signal()
 
     def __init__(self, space: Space | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +81,12 @@ class SpaceEditor(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._timer.timeout.connect(self.refresh_preview)
         self._refusal = ""
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(NOTICE_STYLE)
+        self.banner_button = QPushButton()
+        self.banner_button.clicked.connect(self.bannerClicked)
+        self._menu_buttons: list[QToolButton] = []
         self._build_actions()
         self._layout()
         self.model.spaceChanged.connect(self._on_changed)
@@ -123,8 +133,28 @@ class SpaceEditor(QWidget):
         return self.model.validity()
 
     def is_modified(self) -> bool:
-        """True when edited since ``set_space``."""
+        """True when edited since ``set_space`` (or since the last ``setClean``)."""
         return not self.undo_stack.isClean()
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Show the space without letting it change: no cell edit, add, delete, drag,
+        import, undo or redo (export stays)."""
+        self.model.read_only = read_only
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop if read_only
+                                  else QAbstractItemView.DragDropMode.InternalMove)
+        self._update_actions()
+
+    def is_read_only(self) -> bool:
+        """Whether edits are off (see :meth:`set_read_only`)."""
+        return self.model.read_only
+
+    def set_banner(self, text: str, button: str = "") -> None:
+        """A notice above the tree (none when ``text`` is empty), with a button labelled
+        ``button`` when given; a click emits ``bannerClicked``."""
+        self.banner.setText(text)
+        self.banner.setVisible(bool(text))
+        self.banner_button.setText(button)
+        self.banner_button.setVisible(bool(text and button))
 
     def import_space(self, path: Path) -> None:
         """Replace the tree by the space in ``path`` (ours or NNI's); one undo step.
@@ -248,7 +278,7 @@ class SpaceEditor(QWidget):
                 (self.redo_action, self.undo_stack.canRedoChanged,
                  self.undo_stack.redoTextChanged, "Redo")):
             action.setEnabled(False)
-            can.connect(action.setEnabled)
+            can.connect(action.setEnabled)  # while read-only the stack does not change
             text.connect(lambda t, a=action, p=prefix: a.setToolTip(f"{p} {t}".strip()))
         self.import_action = self._action("Import…", self._import_dialog, [])
         self.export_menu = QMenu("Export", self)
@@ -283,6 +313,7 @@ class SpaceEditor(QWidget):
             button.setMenu(menu)
             button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
             toolbar.addWidget(button)
+            self._menu_buttons.append(button)
         toolbar.addActions([self.duplicate_action, self.delete_action])
         toolbar.addSeparator()
         toolbar.addActions([self.undo_action, self.redo_action])
@@ -303,8 +334,14 @@ class SpaceEditor(QWidget):
         splitter.addWidget(self.preview)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        banner = QHBoxLayout()
+        banner.setContentsMargins(6, 4, 6, 4)
+        banner.addWidget(self.banner, 1)
+        banner.addWidget(self.banner_button)
+        self.set_banner("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(banner)
         layout.addWidget(toolbar)
         layout.addWidget(splitter, 1)
 
@@ -348,9 +385,17 @@ class SpaceEditor(QWidget):
 
     def _update_actions(self) -> None:
         node = self.model.node(self.current_index())
-        self.duplicate_action.setEnabled(node is not None)
-        self.delete_action.setEnabled(node is not None)
-        container = node is not None and is_container(node)
+        editable = not self.model.read_only
+        self.duplicate_action.setEnabled(editable and node is not None)
+        self.delete_action.setEnabled(editable and node is not None)
+        for menu in (self.add_menu, self.sibling_menu):
+            menu.setEnabled(editable)
+        for button in self._menu_buttons:
+            button.setEnabled(editable)
+        self.import_action.setEnabled(editable)
+        self.undo_action.setEnabled(editable and self.undo_stack.canUndo())
+        self.redo_action.setEnabled(editable and self.undo_stack.canRedo())
+        container = editable and node is not None and is_container(node)
         self.child_menu.setEnabled(container)
         for action in self.child_menu.actions():
             action.setEnabled(container and (not isinstance(node, Choice)
