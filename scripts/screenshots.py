@@ -60,6 +60,8 @@ def main() -> int:
         widget.grab().save(str(path))  # type: ignore[attr-defined]
         print(f"wrote {path.relative_to(ROOT)}")
 
+    preview = window.panels.space.preview
+    wait(app, lambda: preview.message.text() != "Sampling…")  # sampled once painted
     save("main-window.png", window)
     window.start()
     wait(app, lambda: sum(t.state is TrialState.COMPLETED
