@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.application.wiring import HOME_ENV, open_store
 from app.engine.experiment import load_experiment
 from app.store.store import Store
-from app.wiring import HOME_ENV, open_store
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
@@ -62,7 +62,7 @@ def run_gui(demo: bool = False, smoke: bool = False, db: str | None = None) -> i
         if db is not None:
             raise ValueError("--smoke runs on a temporary database; leave out --db")
         return run_smoke()
-    from app.session import Session
+    from app.application.workspace import Workspace
     from app.views.main_window import MainWindow
 
     app = _application()
@@ -71,7 +71,7 @@ def run_gui(demo: bool = False, smoke: bool = False, db: str | None = None) -> i
         new_user = not store.list_experiments()
         if demo or new_user:
             ensure_demo(store)
-        window = MainWindow(Session(store), store.url, first_run=new_user, take_up=True)
+        window = MainWindow(Workspace(store), store.url, first_run=new_user, take_up=True)
         window.show()
         return int(app.exec())
     finally:
@@ -114,10 +114,10 @@ def run_smoke(timeout: float = SMOKE_TIMEOUT_S) -> int:
 def _show_once(app: QApplication, store: Store, settings: QSettings, timeout: float) -> int:
     from PySide6.QtCore import QEvent, QObject, QTimer
 
-    from app.session import Session
+    from app.application.workspace import Workspace
     from app.views.main_window import MainWindow
 
-    window = MainWindow(Session(store), store.url, settings=settings)
+    window = MainWindow(Workspace(store), store.url, settings=settings)
     shown: list[float] = []
 
     def finish() -> None:

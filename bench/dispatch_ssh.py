@@ -30,12 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import paramiko
 
+from app.application.wiring import build_runner
 from app.engine.experiment import experiment_from_dict
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import AuthKind, ServerProfile
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from app.wiring import build_runner
 from tests.ssh.sshd import Sshd, keygen
 
 SERVERS = 3

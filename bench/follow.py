@@ -6,7 +6,7 @@ A SQLite store gets one experiment of ``--trials`` trials, finished an hour ago 
 metric point, then both ways of looking are timed, in turn:
 
 - the baseline, what the window did before: read every trial (``Store.list_trials``);
-- :class:`~app.following.Follower`: read the trials changed since the last look
+- :class:`~app.application.following.Follower`: read the trials changed since the last look
   (``list_trials(changed_since=...)``, indexed) and their new points.
 
     .venv/bin/python bench/follow.py [--trials 5000] [--running 16] [--rounds 20] [--quick]
@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.application.following import Follower
 from app.engine.records import MetricPoint
 from app.engine.trial import TrialState
-from app.following import Follower
 from app.store.store import Store
 
 

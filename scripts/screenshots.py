@@ -36,9 +36,9 @@ def main() -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from app.application.workspace import Workspace
     from app.engine.experiment import load_experiment
     from app.engine.trial import TrialState
-    from app.session import Session
     from app.store.store import Store
     from app.views.experiment_dialog import ExperimentDialog
     from app.views.main_window import MainWindow
@@ -47,10 +47,10 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "examples" / "quadratic", tmp / "quadratic")
     store = Store(f"sqlite:///{tmp / 'demo.db'}")
-    session = Session(store, grace=1.0)
-    demo = session.create(load_experiment(tmp / "quadratic" / "experiment.yaml"))
+    workspace = Workspace(store, grace=1.0)
+    demo = workspace.create(load_experiment(tmp / "quadratic" / "experiment.yaml"))
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(session, "demo", settings)
+    window = MainWindow(workspace, "demo", settings)
     window.resize(1400, 820)
     window.show()
 
@@ -65,7 +65,7 @@ def main() -> int:
     save("main-window.png", window)
     window.start()
     wait(app, lambda: sum(t.state is TrialState.COMPLETED
-                          for t in session.trials(demo.id)) >= 8)
+                          for t in workspace.trials(demo.id)) >= 8)
     window.tabs.setCurrentWidget(window.panels.trials)
     wait(app, lambda: not window.panels.trials.table.fitter.pending)  # columns fitted
     save("trials-running.png", window)
@@ -73,7 +73,7 @@ def main() -> int:
     window.panels.charts.refresh_all()
     save("charts-running.png", window)
     window.stop()
-    wait(app, lambda: not session.is_running(demo.id))
+    wait(app, lambda: not workspace.is_running(demo.id))
 
     dialog = ExperimentDialog(config=load_experiment(ROOT / "examples" / "digits-mlp"
                                                      / "experiment.yaml"))

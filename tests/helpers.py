@@ -25,13 +25,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from app.application.wiring import build_runner
 from app.engine.experiment import experiment_from_dict
 from app.engine.records import TrialRecord
 from app.engine.runner import Runner
 from app.engine.trial import TrialState
 from app.remote.pool import Pool
 from app.store.store import Store
-from app.wiring import build_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -131,7 +131,7 @@ def trials_of(store: Store, name: str, *states: TrialState) -> list[TrialRecord]
 def running(store: Store, experiment_id: int, gate: Path | None = None,
             **options: Any) -> Iterator[tuple[Runner, Pool]]:
     """Build the runner of a stored experiment as the CLI and the GUI do (a fresh code
-    snapshot; ``options`` go to :func:`~app.wiring.build_runner`) and start it.
+    snapshot; ``options`` go to :func:`~app.application.wiring.build_runner`) and start it.
 
     On leaving, a failed assertion included, it creates ``gate`` so no trial stays
     held, stops the runner, gives it 30 s to end and closes its pool: a failing test

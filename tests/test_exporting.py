@@ -12,11 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from app.application.exporting import (
+    ExportFormat,
+    best_params_text,
+    best_trial,
+    export_text,
+    write_best_params,
+)
 from app.engine.params import params_document
 from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
-from app.exporting import ExportFormat, best_params_text, best_trial, export_text, write_best_params
 
 SDK_DIR = Path(__file__).resolve().parents[1] / "app" / "sdk"
 NESTED = {"lr": 0.01, "optimizer": {"_name": "adam", "beta1": 0.9}, "layers": 3}

@@ -26,7 +26,7 @@ print('imported', len(MODULES))
 
 def _modules() -> list[str]:
     names = ["app.cli"]
-    for package in ("engine", "remote", "store", "sdk", "commands", "analysis"):
+    for package in ("engine", "remote", "store", "sdk", "commands", "application"):
         path = ROOT / "app" / package
         names.append(f"app.{package}")
         for info in pkgutil.walk_packages([str(path)], prefix=f"app.{package}."):

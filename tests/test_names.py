@@ -1,6 +1,6 @@
 """One rule for experiment names (app.engine.names), applied everywhere a name comes in:
 the experiment file, ``sweeplab run --name``, the app's Rename and Duplicate (through
-the session), and the store."""
+the workspace), and the store."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app.application.workspace import ActionRefused, Workspace
 from app.engine.experiment import ExperimentError, experiment_from_dict
 from app.engine.names import MAX_NAME_CHARS, NAME_RULE, check_name, name_problem
-from app.session import Session, SessionError
 from app.store.models import NAME_LENGTH
 from tests.helpers import experiment_doc
 from tests.reliability.bad_db import StoredState, make_golden
 from tests.reliability.bad_support import assert_refused, sweeplab
-from tests.run.conftest import session
+from tests.run.conftest import workspace
 
-__all__ = ["session"]
+__all__ = ["workspace"]
 
 GOOD = ["quadratic-demo", "lr sweep 2", "mark[/]up", "tokens/s", "résumé ε", "42", "a",
         "x" * MAX_NAME_CHARS]
@@ -63,17 +63,17 @@ def test_the_experiment_file_check_applies_the_rule(tmp_path: Path) -> None:
     assert problem.path == "name" and problem.message == name_problem("-rf")
 
 
-def test_rename_and_duplicate_in_the_app_apply_the_rule(session: Session,
+def test_rename_and_duplicate_in_the_app_apply_the_rule(workspace: Workspace,
                                                         tmp_path: Path) -> None:
     config = experiment_from_dict(experiment_doc(tmp_path), tmp_path)
-    record = session.create(config)
+    record = workspace.create(config)
     for bad in ("-rf", "two\nlines"):
         said = re.escape(f"experiment name {bad!r}: it ")
-        with pytest.raises(SessionError, match=said):
-            session.rename(record.id, bad)
-        with pytest.raises(SessionError, match=said):
-            session.duplicate(record.id, bad)
-    assert [e.name for e in session.experiments()] == ["exp"]
+        with pytest.raises(ActionRefused, match=said):
+            workspace.rename(record.id, bad)
+        with pytest.raises(ActionRefused, match=said):
+            workspace.duplicate(record.id, bad)
+    assert [e.name for e in workspace.experiments()] == ["exp"]
 
 
 def test_run_name_option_applies_the_rule_before_anything_is_stored(tmp_path: Path) -> None:

@@ -13,13 +13,13 @@ import shlex
 from rich.markup import escape
 from rich.table import Table
 
+from app.application.wiring import keyring_secrets, known_hosts, open_store
 from app.commands.console import console
 from app.engine.errors import Problem, ValidationError
 from app.engine.ports import NotFound
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles, InvalidProfile, check_cluster
 from app.store.servers import ServerProfiles
-from app.wiring import keyring_secrets, known_hosts, open_store
 
 EXIT_FAILED = 1
 

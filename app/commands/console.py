@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from app.application.exporting import duration
 from app.engine.best import best_trial, count_trials, is_better, ranked
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.experiment import ExperimentConfig
@@ -19,7 +20,6 @@ from app.engine.failing import first_line
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
 from app.engine.trial import TrialState
-from app.exporting import duration
 
 
 class _Console(Console):

@@ -7,8 +7,9 @@ from typing import Any
 
 from rich.markup import escape
 
+from app.application.definitions import checked_config
+from app.application.wiring import build_runner, open_store, store_new_experiment
 from app.commands.console import RunDisplay, best_line, best_trials, console, trials_table
-from app.definitions import checked_config
 from app.engine.errors import Problem
 from app.engine.experiment import ExperimentError, load_experiment
 from app.engine.lease import check_not_driven
@@ -17,7 +18,6 @@ from app.engine.records import ExperimentRecord
 from app.engine.reruns import failed_to_requeue
 from app.engine.trial import ExperimentState
 from app.store.store import Store
-from app.wiring import build_runner, open_store, store_new_experiment
 
 EXIT_STOPPED = 130
 EXIT_FAILED = 3

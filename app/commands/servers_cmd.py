@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
+from app.application.wiring import data_dir, open_store
 from app.commands.console import console
 from app.commands.keyfile import key_file_problem
 from app.engine.errors import Problem, ValidationError
@@ -26,7 +27,6 @@ from app.remote.ssh.sshconfig import scan_ssh_config
 from app.store.clusters import ClusterProfiles
 from app.store.named import HOSTS_CLASH
 from app.store.servers import InvalidProfile, ServerProfiles, check_profile
-from app.wiring import data_dir, open_store
 
 EXIT_FAILED = 1
 

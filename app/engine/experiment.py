@@ -343,7 +343,7 @@ def _hosts(r: DocReader, raw: object) -> tuple[str, ...]:
     if repeated:
         r.problem("hosts", f"{describe(repeated[0])} is listed twice")
     # whether a server of that name is saved is checked when the run starts (the
-    # engine does not know the store): see app.wiring
+    # engine does not know the store): see app.application.wiring
     return tuple(raw)
 
 

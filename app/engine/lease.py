@@ -72,7 +72,7 @@ class Driver:
         """Whether this process may take over from this driver without waiting.
 
         True for a process of this host that no longer runs, and for this very
-        process: within one process the Session (or the CLI's single run) already
+        process: within one process the Workspace (or the CLI's single run) already
         guards against two runners, and a runner that just ended may not have
         released its lease yet.
         """

@@ -18,7 +18,7 @@ FLUSH_MS = 100
 
 
 class EngineBridge(QObject):
-    """Subscribe :meth:`on_event` to a session; connect widgets to the signals.
+    """Subscribe :meth:`on_event` to a workspace; connect widgets to the signals.
 
     Signals:
         experimentChanged(int experiment_id, object state_or_None, str message) — the

@@ -1,7 +1,7 @@
 """New, settings, duplicate, rename, delete and save-space of the selected experiment.
 
 :class:`ExperimentActions` holds the window's experiment-editing slots (the menu and
-the buttons under the list call them); each goes through the session and reloads
+the buttons under the list call them); each goes through the workspace and reloads
 the list, and says plainly in a message box why an edit was refused.
 """
 
@@ -30,7 +30,7 @@ class ExperimentActions(QObject):
 
     def server_names(self) -> list[str]:
         """Every saved server and cluster, for the hosts of the dialog."""
-        store = self._window.session.store
+        store = self._window.workspace.store
         return ([profile.name for profile in ServerProfiles(store).list()]
                 + ClusterProfiles(store).names())
 
@@ -46,11 +46,11 @@ class ExperimentActions(QObject):
     def save_space(self, experiment_id: int) -> None:
         """Store the space being edited when it differs from the stored one; either way
         it is then saved (no unsaved mark)."""
-        session = self._window.session
+        workspace = self._window.workspace
         space = self._window.panels.current_space()
-        config = session.config(experiment_id)
+        config = workspace.config(experiment_id)
         if space is not None and space != config.space:
-            session.update(experiment_id, replace(config, space=space))
+            workspace.update(experiment_id, replace(config, space=space))
         self._window.panels.space.undo_stack.setClean()
 
     @Slot()
@@ -63,7 +63,7 @@ class ExperimentActions(QObject):
     def create_experiment(self, dialog: ExperimentDialog) -> None:
         """Store the experiment an accepted dialog describes and select it."""
         window = self._window
-        if window.guard(lambda: window.session.create(dialog.config())):
+        if window.guard(lambda: window.workspace.create(dialog.config())):
             window.reload_experiments(select_name=dialog.config().name)
 
     @Slot()
@@ -73,10 +73,10 @@ class ExperimentActions(QObject):
         if window.current_id is None:
             return
         experiment_id = window.current_id
-        dialog = ExperimentDialog(window, config=window.session.config(experiment_id),
+        dialog = ExperimentDialog(window, config=window.workspace.config(experiment_id),
                                   servers=self.server_names(),
                                   space=window.panels.current_space(), title="Settings")
-        if dialog.exec() and window.guard(lambda: window.session.update(experiment_id,
+        if dialog.exec() and window.guard(lambda: window.workspace.update(experiment_id,
                                                                        dialog.config())):
             window.reload_experiments()
 
@@ -87,7 +87,7 @@ class ExperimentActions(QObject):
         if window.current_id is None:
             return
         name, ok = QInputDialog.getText(window, "Duplicate", "Name of the copy:")
-        if ok and window.guard(lambda: window.session.duplicate(window.current_id or 0, name)):
+        if ok and window.guard(lambda: window.workspace.duplicate(window.current_id or 0, name)):
             window.reload_experiments(select_name=name)
 
     @Slot()
@@ -97,7 +97,7 @@ class ExperimentActions(QObject):
         if window.current_id is None:
             return
         name, ok = QInputDialog.getText(window, "Rename", "New name:")
-        if ok and window.guard(lambda: window.session.rename(window.current_id or 0, name)):
+        if ok and window.guard(lambda: window.workspace.rename(window.current_id or 0, name)):
             window.reload_experiments()
 
     @Slot()
@@ -110,10 +110,10 @@ class ExperimentActions(QObject):
         if not action.isEnabled():  # running: the action says why, and nothing is asked
             window.statusBar().showMessage(action.toolTip(), 5000)
             return
-        name = window.session.experiment(window.current_id).name
+        name = window.workspace.experiment(window.current_id).name
         answer = QMessageBox.question(window, "Delete",
                                       f"Delete {name!r} with all its trials?")
         if answer == QMessageBox.StandardButton.Yes and window.guard(
-                lambda: window.session.delete(window.current_id or 0)):
+                lambda: window.workspace.delete(window.current_id or 0)):
             window.current_id = None
             window.reload_experiments()

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from app.definitions import BrokenExperiment
+from app.application.definitions import BrokenExperiment
 from app.engine.best import TrialCounts, best_trial, count_trials
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord, TrialRecord

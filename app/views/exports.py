@@ -13,19 +13,19 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from app.application.exporting import ExportFormat, best_trial, write_best_params
+from app.application.workspace import Workspace
 from app.engine.records import TrialRecord
-from app.exporting import ExportFormat, best_trial, write_best_params
-from app.session import Session
 from app.views.tasks import TaskRunner
 
 FILTERS = {ExportFormat.CSV: "CSV (*.csv)", ExportFormat.JSON: "JSON (*.json)"}
 
 
 class ExportActions(QObject):
-    """The export actions over ``session`` for the experiment ``current()`` names.
+    """The export actions over ``workspace`` for the experiment ``current()`` names.
 
     Args:
-        session: the GUI's controller.
+        workspace: the GUI's controller.
         tasks: the window's task runner (shared with Start, Restart…).
         parent: the window dialogs and messages belong to.
         current: the selected experiment's id, or None.
@@ -38,11 +38,11 @@ class ExportActions(QObject):
 
     message = Signal(str)
 
-    def __init__(self, session: Session, tasks: TaskRunner, parent: QWidget,
+    def __init__(self, workspace: Workspace, tasks: TaskRunner, parent: QWidget,
                  current: Callable[[], int | None],
                  held: Callable[[], Sequence[TrialRecord]]) -> None:
         super().__init__(parent)
-        self.session = session
+        self.workspace = workspace
         self.tasks = tasks
         self._parent = parent
         self._current = current
@@ -79,7 +79,7 @@ class ExportActions(QObject):
             return False
         return self.tasks.run(
             "export", f"Exporting to {target.name}…",
-            lambda progress: self.session.export(experiment_id, target, fmt.value,
+            lambda progress: self.workspace.export(experiment_id, target, fmt.value,
                                                  progress=progress),
             lambda count: self.message.emit(f"exported {count} trials to {target}"))
 
@@ -95,7 +95,7 @@ class ExportActions(QObject):
         experiment_id = self._current()
         if experiment_id is None or self.tasks.busy:
             return False
-        goal = self.session.config(experiment_id).kpi.goal
+        goal = self.workspace.config(experiment_id).kpi.goal
         try:
             best_trial(self._held(), goal)
         except ValueError as exc:
@@ -108,7 +108,7 @@ class ExportActions(QObject):
 
         def work(progress: Callable[[int, int], None]) -> TrialRecord:
             progress(0, 1)
-            trial = write_best_params(self.session.trials(experiment_id), goal, target)
+            trial = write_best_params(self.workspace.trials(experiment_id), goal, target)
             progress(1, 1)
             return trial
 

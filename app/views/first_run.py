@@ -120,7 +120,7 @@ class FirstRunWizard(QWizard):
     """A guided first optimisation.
 
     Args:
-        create: stores the experiment (``Session.create``); its ValueError (a name in
+        create: stores the experiment (``Workspace.create``); its ValueError (a name in
             use, say) is shown on the last page and keeps the wizard open.
         taken: experiment names in use (the suggested name avoids them).
         parent: the main window.
@@ -369,8 +369,8 @@ class FirstRunWizard(QWizard):
 def open_guided_setup(window: MainWindow, welcome: bool = False) -> FirstRunWizard:
     """Open the wizard over ``window`` (window-modal, not blocking); when it finishes,
     select the experiment it made, or the demo."""
-    session = window.session
-    wizard = FirstRunWizard(session.create, [e.name for e in session.experiments()], window,
+    workspace = window.workspace
+    wizard = FirstRunWizard(workspace.create, [e.name for e in workspace.experiments()], window,
                             welcome=welcome)
     wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
@@ -392,11 +392,11 @@ def open_demo(window: MainWindow) -> None:
     """Select the demo experiment in ``window``, storing it first when it is missing."""
     from app.main import DEMO_EXPERIMENT  # the composition root knows where it lives
 
-    session = window.session
+    workspace = window.workspace
     try:
         config = load_experiment(DEMO_EXPERIMENT)
-        if config.name not in {e.name for e in session.experiments()}:
-            session.create(config)
+        if config.name not in {e.name for e in workspace.experiments()}:
+            workspace.create(config)
     except EXPECTED as exc:
         QMessageBox.warning(window, "Sweeplab", f"cannot open the demo: {exc}")
         return

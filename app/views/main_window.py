@@ -1,6 +1,6 @@
 """The main window: experiments on the left; Space, Trials, Charts and Log per experiment.
 
-The window renders the session's data and calls its commands; engine events
+The window renders the workspace's data and calls its commands; engine events
 reach it through :class:`~app.views.bridge.EngineBridge` as queued signals. Its
 actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 :mod:`app.views.exports`; notifications by :mod:`app.views.notify`.
@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.definitions import BrokenExperiment, config_or_broken
+from app.application.definitions import BrokenExperiment, config_or_broken
+from app.application.wiring import known_hosts
+from app.application.workspace import ActionRefused, Workspace
 from app.engine.events import ExperimentChange
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import other_driver
@@ -35,7 +37,6 @@ from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.ssh.secrets import SecretStore
-from app.session import Session, SessionError
 from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
@@ -59,7 +60,6 @@ from app.views.servers import SecretKeeper, ServersDialog
 from app.views.trials.columns import ColumnChoices
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
-from app.wiring import known_hosts
 
 _NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings", "save",
                      "export_best")
@@ -83,10 +83,10 @@ EDIT_FOR_RESTART = "Edit for the next Restart"
 
 
 class MainWindow(QMainWindow):
-    """Sweeplab's window over one :class:`Session` (one database).
+    """Sweeplab's window over one :class:`Workspace` (one database).
 
     Args:
-        session: the experiments and their runs.
+        workspace: the experiments and their runs.
         title: shown in the title bar (the database, say).
         settings: where geometry and the last experiment are kept (default: the app's).
         notifier: shows notifications (default: tray balloon, else the status bar).
@@ -96,11 +96,11 @@ class MainWindow(QMainWindow):
             left running or paused (off by default, as ``first_run``).
     """
 
-    def __init__(self, session: Session, title: str, settings: QSettings | None = None, *,
+    def __init__(self, workspace: Workspace, title: str, settings: QSettings | None = None, *,
                  notifier: Notifier | None = None, first_run: bool = False,
                  take_up: bool = False) -> None:
         super().__init__()
-        self.session = session
+        self.workspace = workspace
         self.settings = settings or QSettings()
         self.setWindowTitle(f"Sweeplab — {title}[*]")  # [*]: unsaved space edits
         self.current_id: int | None = None
@@ -114,16 +114,16 @@ class MainWindow(QMainWindow):
         self._broken: BrokenExperiment | None = None
 
         self._keeper: SecretKeeper | None = None
-        session.secrets = lambda profile: self.keeper.get(profile.name)
+        workspace.secrets = lambda profile: self.keeper.get(profile.name)
         self.bridge = EngineBridge(self)
-        self._unsubscribe = session.subscribe(self.bridge.on_event)
+        self._unsubscribe = workspace.subscribe(self.bridge.on_event)
         self.bridge.trialChanged.connect(self._on_trial)
         self.bridge.metricsAdded.connect(self._on_metrics)
         self.bridge.experimentChanged.connect(self._on_experiment)
         self.bridge.experimentAltered.connect(self._on_altered)
         self.bridge.logLine.connect(self._on_log)
         self.notifications = NotificationWatcher(
-            notifier or DesktopNotifier(self), lambda eid: session.experiment(eid).name, self)
+            notifier or DesktopNotifier(self), lambda eid: workspace.experiment(eid).name, self)
         self.bridge.experimentChanged.connect(self.notifications.on_experiment)
         self.bridge.trialChanged.connect(self.notifications.on_trial)
 
@@ -151,11 +151,11 @@ class MainWindow(QMainWindow):
 
         self.panels = ExperimentPanels(self)
         self.log = LogView()
-        self.run_control = RunControl(session, self, lambda: self.current_id,
+        self.run_control = RunControl(workspace, self, lambda: self.current_id,
                                       self.editing.save_space, self._space_for_restart)
         self.run_control.changed.connect(self._update_actions)
         self.run_control.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self.exports = ExportActions(session, self.run_control.tasks, self,
+        self.exports = ExportActions(workspace, self.run_control.tasks, self,
                                      lambda: self.current_id, lambda: list(self._trials.values()))
         self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs = QTabWidget()
@@ -208,16 +208,16 @@ class MainWindow(QMainWindow):
     def _runs_now(self) -> bool:
         """The shown experiment runs, here or in another program."""
         eid = self.current_id
-        return eid is not None and (self.session.is_running(eid)
-                                    or self.session.driven_elsewhere(eid))
+        return eid is not None and (self.workspace.is_running(eid)
+                                    or self.workspace.driven_elsewhere(eid))
 
     def _update_space_lock(self) -> None:
         """While the shown experiment runs, its space is read-only and says which space
         the run uses, until the user chooses to edit it for the next Restart."""
         editor = self.panels.space
         eid = self.current_id
-        here = eid is not None and self.session.is_running(eid)
-        elsewhere = eid is not None and not here and self.session.driven_elsewhere(eid)
+        here = eid is not None and self.workspace.is_running(eid)
+        elsewhere = eid is not None and not here and self.workspace.driven_elsewhere(eid)
         if elsewhere:
             editor.set_read_only(True)
             editor.set_banner(RUN_ELSEWHERE)
@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         """The space edited while the shown experiment runs (Restart applies it)."""
         eid = self.current_id
         editor = self.panels.space
-        if eid is None or not editor.is_modified() or not self.session.is_running(eid):
+        if eid is None or not editor.is_modified() or not self.workspace.is_running(eid):
             return None
         return editor.space()
 
@@ -269,10 +269,10 @@ class MainWindow(QMainWindow):
         return True
 
     def guard(self, action: Any) -> bool:
-        """Run ``action``; a refusal (SessionError, ValueError, OSError) goes to a message box."""
+        """Run ``action``; a refusal (ActionRefused, ValueError, OSError) goes to a message box."""
         try:
             action()
-        except (SessionError, ValueError, OSError) as exc:
+        except (ActionRefused, ValueError, OSError) as exc:
             QMessageBox.warning(self, "Sweeplab", str(exc))
             return False
         return True
@@ -292,9 +292,9 @@ class MainWindow(QMainWindow):
     @Slot()
     def open_servers(self) -> ServersDialog:
         """The saved lab servers: add, edit, test, live status."""
-        dialog = ServersDialog(ServerProfiles(self.session.store), self.keeper.store,
+        dialog = ServersDialog(ServerProfiles(self.workspace.store), self.keeper.store,
                                known_hosts(), self, keeper=self.keeper,
-                               clusters=ClusterProfiles(self.session.store))
+                               clusters=ClusterProfiles(self.workspace.store))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.notifications.follow(dialog.monitor)
         dialog.show()
@@ -314,9 +314,9 @@ class MainWindow(QMainWindow):
         record = self._trials.get(trial_id)
         if record is None or self.current_id is None:
             return None
-        config = self.session.config(self.current_id)
+        config = self.workspace.config(self.current_id)
         log = read_log_tail(Path(record.trial_dir) / "output.log") if record.trial_dir else ""
-        detail = TrialDetail(record, self.session.metrics(trial_id), log, config.command,
+        detail = TrialDetail(record, self.workspace.metrics(trial_id), log, config.command,
                              config.kpi.name, config.kpi.goal, self)
         detail.stopRequested.connect(self.run_control.stop_trial)
         detail.rerunRequested.connect(lambda _params: self.run_control.rerun(trial_id))
@@ -327,8 +327,8 @@ class MainWindow(QMainWindow):
 
     def reload_experiments(self, select_name: str | None = None) -> None:
         """Re-read every experiment's summary; keep (or set) the selection."""
-        rows = [summarise_any(e, config_or_broken(e), self.session.trials(e.id))
-                for e in self.session.experiments()]
+        rows = [summarise_any(e, config_or_broken(e), self.workspace.trials(e.id))
+                for e in self.workspace.experiments()]
         keep = self.current_id
         self.experiments.set_rows(rows)
         target = next((r.record.id for r in rows if r.record.name == select_name), keep)
@@ -363,7 +363,7 @@ class MainWindow(QMainWindow):
         if not same:
             self._edit_for_restart = False
         self.current_id = experiment_id
-        self._record = record = self.session.experiment(experiment_id)
+        self._record = record = self.workspace.experiment(experiment_id)
         config = config_or_broken(record)
         self._broken = config if isinstance(config, BrokenExperiment) else None
         for index in range(_DATA_TABS):  # a broken one has nothing to show in them
@@ -376,15 +376,15 @@ class MainWindow(QMainWindow):
             self._update_actions()
             return
         self._config = config
-        trials = self.session.trials(experiment_id)
+        trials = self.workspace.trials(experiment_id)
         self._trials = {t.id: t for t in trials}
-        points = self.session.metrics_for_trials(trials)
+        points = self.workspace.metrics_for_trials(trials)
         editor = self.panels.space
         keep = same and editor.is_modified() and editor.space() != config.space
         self.panels.show(config, trials, points, space=not keep)
-        self.session.watcher.follow(record, trials, points)
+        self.workspace.watcher.follow(record, trials, points)
         self.log.set_text("".join(
-            f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.session.events(experiment_id)))
+            f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.workspace.events(experiment_id)))
         self.settings.setValue("last_experiment", experiment_id)
         self._refresh_status()
         self._update_actions()
@@ -423,11 +423,11 @@ class MainWindow(QMainWindow):
         """Show ``experiment_id``'s stored record and trials in its row (and the status)."""
         row = self.experiments.row_of(experiment_id)
         if row is not None:
-            record = self.session.experiment(experiment_id)
+            record = self.workspace.experiment(experiment_id)
             if experiment_id == self.current_id:
                 self._record = record
             self.experiments.update_row(summarise_any(record, config_or_broken(record),
-                                                      self.session.trials(experiment_id)))
+                                                      self.workspace.trials(experiment_id)))
         if experiment_id == self.current_id:
             self._refresh_status()
             self._update_actions()
@@ -435,7 +435,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _poll_followed(self) -> None:
         try:
-            self.session.watcher.poll()
+            self.workspace.watcher.poll()
         except StoreError:  # busy or gone for a moment: the next tick tries again
             log.debug("reading back the shown experiment failed", exc_info=True)
 
@@ -459,7 +459,7 @@ class MainWindow(QMainWindow):
 
     @property
     def keeper(self) -> SecretKeeper:
-        """Server secrets (keyring, or memory for this session); made on first use, as
+        """Server secrets (keyring, or memory for this workspace); made on first use, as
         finding the keyring backend costs ~0.5 s of start-up on Linux."""
         if self._keeper is None:
             self._keeper = SecretKeeper(SecretStore())
@@ -512,7 +512,7 @@ class MainWindow(QMainWindow):
         if not self.settle_space_edits():
             event.ignore()
             return
-        running = [e for e in self.session.experiments() if self.session.is_running(e.id)]
+        running = [e for e in self.workspace.experiments() if self.workspace.is_running(e.id)]
         answer = Quitting.STOP
         if running:
             names = ", ".join(repr(e.name) for e in running)
@@ -529,8 +529,8 @@ class MainWindow(QMainWindow):
         self._follow_timer.stop()
         self._unsubscribe()
         if answer is Quitting.LEAVE:
-            self.session.leave()
-        self.session.close()
+            self.workspace.leave()
+        self.workspace.close()
         super().closeEvent(event)
 
 

@@ -126,12 +126,12 @@ def update_actions(window: MainWindow) -> None:
     actions = window.actions_by_name
     experiment_id = window.current_id
     selected = experiment_id is not None and window.run_control.tasks.busy is None
-    running = experiment_id is not None and selected and window.session.is_running(
+    running = experiment_id is not None and selected and window.workspace.is_running(
         experiment_id)
-    state = None if experiment_id is None else window.session.experiment(experiment_id).state
+    state = None if experiment_id is None else window.workspace.experiment(experiment_id).state
     valid, reason = window.panels.space_validity()
     elsewhere = (experiment_id is not None and selected and not running
-                 and window.session.driven_elsewhere(experiment_id))
+                 and window.workspace.driven_elsewhere(experiment_id))
     free = valid and not elsewhere  # another program's run is only watched (and stopped)
     actions["start"].setEnabled(selected and not running and free)
     actions["start"].setToolTip("another program runs it: watch it here, or stop it"
@@ -191,4 +191,4 @@ def where_it_works(window: MainWindow, action: QAction) -> str:
 
 def show_about(window: MainWindow) -> QDialog:
     """Help → About Sweeplab, with the database the window shows."""
-    return _show(AboutDialog(window.session.store.url, window))
+    return _show(AboutDialog(window.workspace.store.url, window))

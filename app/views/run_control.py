@@ -2,7 +2,7 @@
 
 :class:`RunControl` holds the toolbar's run actions for the main window. Actions that
 pack the code or write files go through :class:`~app.views.tasks.TaskRunner`, so the
-window never freezes on a large code directory; the quick ones call the session
+window never freezes on a large code directory; the quick ones call the workspace
 directly.
 """
 
@@ -15,16 +15,16 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from app.application.workspace import Workspace
 from app.engine.space.nodes import Space
-from app.session import Session
 from app.views.tasks import EXPECTED, TaskRunner
 
 
 class RunControl(QObject):
-    """The run actions over ``session`` for the experiment ``current()`` names.
+    """The run actions over ``workspace`` for the experiment ``current()`` names.
 
     Args:
-        session: the GUI's controller.
+        workspace: the GUI's controller.
         parent: the window dialogs and messages belong to.
         current: the selected experiment's id, or None.
         save_space: stores an edited space before a start (may raise ValueError).
@@ -39,11 +39,11 @@ class RunControl(QObject):
     changed = Signal()
     message = Signal(str)
 
-    def __init__(self, session: Session, parent: QWidget, current: Callable[[], int | None],
+    def __init__(self, workspace: Workspace, parent: QWidget, current: Callable[[], int | None],
                  save_space: Callable[[int], None],
                  space_for_restart: Callable[[], Space | None] = lambda: None) -> None:
         super().__init__(parent)
-        self.session = session
+        self.workspace = workspace
         self._parent = parent
         self._current = current
         self._save_space = save_space
@@ -76,7 +76,7 @@ class RunControl(QObject):
     @Slot()
     def start(self) -> bool:
         """Start (or continue) the selected experiment; the code is packed off the GUI thread."""
-        return self._packing("start", lambda eid, progress: self.session.start(
+        return self._packing("start", lambda eid, progress: self.workspace.start(
             eid, progress=progress))
 
     @Slot()
@@ -85,8 +85,8 @@ class RunControl(QObject):
         experiment_id = self._current()
         if experiment_id is None:
             return
-        if self.session.is_running(experiment_id):
-            self._guard(lambda: self.session.resume(experiment_id))
+        if self.workspace.is_running(experiment_id):
+            self._guard(lambda: self.workspace.resume(experiment_id))
             self.changed.emit()
         else:
             self.start()
@@ -102,18 +102,18 @@ class RunControl(QObject):
             f"with a new snapshot of the code{edited}?")
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        return self._packing("restart", lambda eid, progress: self.session.restart(
+        return self._packing("restart", lambda eid, progress: self.workspace.restart(
             eid, progress=progress, space=space), save=space is None)
 
     @Slot()
     def stop(self) -> None:
         """Stop the selected experiment's trials."""
-        self._each(self.session.stop)
+        self._each(self.workspace.stop)
 
     @Slot()
     def pause(self) -> None:
         """Start no new trials."""
-        self._each(self.session.pause)
+        self._each(self.workspace.pause)
 
     def _each(self, action: Callable[[int], None]) -> None:
         experiment_id = self._current()
@@ -126,27 +126,27 @@ class RunControl(QObject):
         """Stop one trial of the selected experiment; the others go on."""
         experiment_id = self._current()
         if experiment_id is not None and self._guard(
-                lambda: self.session.stop_trial(experiment_id, trial_id)):
+                lambda: self.workspace.stop_trial(experiment_id, trial_id)):
             self.message.emit("stopping the trial…")
 
     @Slot(int)
     def rerun(self, trial_id: int) -> bool:
         """Run a trial's params again as a new trial (starting the experiment if idle)."""
-        return self._packing("rerun", lambda eid, progress: self.session.rerun(
+        return self._packing("rerun", lambda eid, progress: self.workspace.rerun(
             eid, trial_id, progress=progress))
 
     @Slot()
     def requeue_failed(self) -> bool:
         """Run every trial whose params only ever failed once more."""
         return self._packing(
-            "requeue", lambda eid, progress: self.session.requeue_failed(eid, progress=progress),
+            "requeue", lambda eid, progress: self.workspace.requeue_failed(eid, progress=progress),
             lambda count: self.message.emit(f"{count} failed trial(s) queued again"))
 
     @Slot()
     def take_up(self) -> bool:
         """Follow again the runs a program that is gone left running or paused (after a
         crash); False when there are none. A paused one stays paused."""
-        if not self.session.orphans():
+        if not self.workspace.orphans():
             return False
 
         def done(lines: list[str]) -> None:
@@ -154,7 +154,7 @@ class RunControl(QObject):
             self.changed.emit()
 
         return self.tasks.run("take up", "Following the interrupted runs again…",
-                              lambda progress: self.session.reattach(progress), done)
+                              lambda progress: self.workspace.reattach(progress), done)
 
     @Slot()
     def export_csv(self, path: Path | None = None) -> bool:
@@ -171,5 +171,5 @@ class RunControl(QObject):
         target = path
         return self.tasks.run(
             "export", f"Exporting to {target.name}…",
-            lambda progress: self.session.export(experiment_id, target, progress=progress),
+            lambda progress: self.workspace.export(experiment_id, target, progress=progress),
             lambda count: self.message.emit(f"exported {count} trials to {target}"))

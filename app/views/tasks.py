@@ -19,8 +19,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
+from app.application.workspace import ActionRefused
 from app.engine.ports import StoreError
-from app.session import SessionError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ SHOW_AFTER_MS = 400
 POLL_MS = 30
 Work = Callable[[Callable[[int, int], None]], Any]
 """A task: called with a progress function taking (done, total)."""
-EXPECTED = (SessionError, StoreError, ValueError, OSError)
+EXPECTED = (ActionRefused, StoreError, ValueError, OSError)
 """Failures said to the user as they are; anything else is a bug, logged in full."""
 
 

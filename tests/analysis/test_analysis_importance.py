@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.analysis.importance import (
+from app.application.analysis.importance import (
     ABSENT,
     MIN_TRIALS,
     ImportanceError,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from app.analysis.ranking import best_trial_ids, ranked_result, top_k_mask
+from app.application.analysis.ranking import best_trial_ids, ranked_result, top_k_mask
 from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState

@@ -1,4 +1,4 @@
-"""app.analysis is below the views: it imports and computes with Qt absent."""
+"""app.application.analysis is below the views: it imports and computes with Qt absent."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class NoQt(importlib.abc.MetaPathFinder):
         return None
 sys.meta_path.insert(0, NoQt())
 from datetime import UTC, datetime
-from app.analysis import best_trial_ids, parameter_importance
+from app.application.analysis import best_trial_ids, parameter_importance
 from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.application.wiring import data_dir, open_store
 from app.engine.records import ProcessEventKind, Snapshot
 from app.remote.local import LocalExecutor
 from app.remote.snapshot import take_snapshot
@@ -18,7 +19,6 @@ from app.remote.ssh.executor import SshExecutor
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.store.store import Store
-from app.wiring import data_dir, open_store
 from tests.reliability.bad_support import sweeplab
 from tests.remote.remote_support import PYTHON, Events, spec
 from tests.ssh.conftest import (

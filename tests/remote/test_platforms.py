@@ -19,7 +19,7 @@ def test_ssh_and_slurm_import_without_posix_only_modules() -> None:
     code = ("import sys\n"
             "for name in ('fcntl', 'termios', 'pwd', 'grp'):\n"
             "    sys.modules[name] = None  # as on Windows\n"
-            "import app.cli, app.wiring, app.remote.pool, app.remote.ssh.executor\n"
+            "import app.cli, app.application.wiring, app.remote.pool, app.remote.ssh.executor\n"
             "import app.remote.slurm.executor, app.remote.local, app.engine.lease\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from app.application.workspace import Workspace
 from app.engine.events import RunnerEvent
 from app.engine.experiment import ExperimentConfig, experiment_from_dict
 from app.engine.ports import Executor
@@ -19,11 +20,10 @@ from app.engine.runner import Runner
 from app.engine.trial import ExperimentState
 from app.remote.local import LocalExecutor
 from app.remote.snapshot import take_snapshot
-from app.session import Session
 from app.store.store import Store
 from tests.helpers import SPACE_X, experiment_doc, wait_until, write_code
 
-__all__ = ["PYTHON", "SPACE_X", "Harness", "harness", "session", "wait_until"]
+__all__ = ["PYTHON", "SPACE_X", "Harness", "harness", "wait_until", "workspace"]
 
 
 @dataclass
@@ -76,11 +76,11 @@ class Harness:
 
 
 @pytest.fixture
-def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     """The GUI's controller over ``tmp_path/db.sqlite``, data in ``tmp_path/home``."""
     monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    opened = Session(store, grace=1.0)
+    opened = Workspace(store, grace=1.0)
     yield opened
     opened.close()
     store.close()

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from app.application.following import Follower, Watcher
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import TrialState
-from app.following import Follower, Watcher
 from app.store.store import Store
 from tests.helpers import store_experiment
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from app.application.wiring import gpu_problem, store_new_experiment
 from app.engine.experiment import ExperimentConfig, ExperimentError, experiment_from_dict
 from app.remote.slurm.profile import ClusterProfile
 from app.remote.ssh.profile import ServerProfile
 from app.store.store import Store
-from app.wiring import gpu_problem, store_new_experiment
 from tests.helpers import experiment_doc
 
 TWO_GPUS = "0, NVIDIA H100, 81559, 10, 0\n1, NVIDIA H100, 81559, 10, 0\n"

@@ -7,29 +7,29 @@ from pathlib import Path
 
 import pytest
 
+from app.application.workspace import Workspace
 from app.engine.records import TrialSpec
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.gpu import NoFreeSlot
 from app.remote.local import LocalExecutor
-from app.session import Session
 from tests.helpers import gated_trial, store_experiment, wait_until
 from tests.run.conftest import Harness
 
 
 def test_two_experiments_at_once_share_the_machines_slots(
-        session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWEEPLAB_LOCAL_SLOTS", "2")
-    store = session.store
+    store = workspace.store
     ids = []
     for name in ("first", "second"):
         ids.append(store_experiment(store, tmp_path / name, gated_trial(steps=2), name=name,
                                     limits={"max_trials": 2, "max_parallel": 2},
                                     env={"GATE": str(tmp_path / f"{name}-gate")}))
     first, second = ids
-    session.start(first)
+    workspace.start(first)
     wait_until(lambda: len(store.list_trials(first, [TrialState.RUNNING])) == 2, 60,
                "the first experiment's two trials running")
-    session.start(second)
+    workspace.start(second)
     wait_until(lambda: "started" in [e.message for e in store.list_events(second)], 30,
                "the second experiment to start")
     assert store.list_trials(second) == [], "no slot is free for it while the first runs"
@@ -38,7 +38,7 @@ def test_two_experiments_at_once_share_the_machines_slots(
                "the second experiment's trials to take the freed slots")
     (tmp_path / "second-gate").touch()
     for experiment_id in ids:
-        assert session.wait(experiment_id, 60)
+        assert workspace.wait(experiment_id, 60)
         assert store.get_experiment(experiment_id).state is ExperimentState.COMPLETED
     spans = [(t.started_at, t.ended_at) for eid in ids for t in store.list_trials(eid)]
     assert all(start is not None and end is not None for start, end in spans)

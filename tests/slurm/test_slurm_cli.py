@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from app.application.wiring import resolve_hosts
 from app.commands import console as console_module
 from app.engine.experiment import ExperimentError, experiment_from_dict
 from app.remote.slurm.profile import ClusterProfile
@@ -18,7 +19,6 @@ from app.remote.ssh.profile import ServerProfile
 from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from app.wiring import resolve_hosts
 from devtools.localcluster import LocalSlurm
 from tests.helpers import CliRun, fresh_cli
 

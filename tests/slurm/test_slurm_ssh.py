@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.application.wiring import known_hosts
 from app.engine.records import ProcessEventKind, Snapshot, TrialSpec
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.slurm.connect import cluster_access
@@ -22,7 +23,6 @@ from app.remote.ssh.profile import Secrets, ServerProfile
 from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from app.wiring import known_hosts
 from devtools.localcluster import LocalSlurm
 from tests.helpers import running, store_experiment, wait_until
 from tests.slurm.slurm_support import Events, final_state

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from app.application.wiring import known_hosts
 from app.engine.runner import Runner
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.ssh.profile import ServerProfile
 from app.store.servers import ServerProfiles
 from app.store.store import Store
-from app.wiring import known_hosts
 from tests.helpers import gated_trial, running, store_experiment, wait_until
 from tests.ssh.sshd import Sshd
 

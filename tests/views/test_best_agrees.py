@@ -19,15 +19,15 @@ PARAMS = {"x": 0.1, "y": -0.2, "optimizer": {"_name": "sgd", "momentum": 0.5}}
 
 def test_every_panel_shows_the_same_best(qtbot: QtBot, tmp_path: Path) -> None:
     with open_window(qtbot, tmp_path) as window:
-        window.session.create(load_experiment(ROOT / "examples" / "quadratic" /
+        window.workspace.create(load_experiment(ROOT / "examples" / "quadratic" /
                                               "experiment.yaml"))
         window.reload_experiments()
         exp = window.current_id or 0
-        store = window.session.store
-        best = finished_trial(window.session, exp, PARAMS, TrialState.COMPLETED, 0.25132)
-        finished_trial(window.session, exp, PARAMS, TrialState.PRUNED, 0.1)  # early step
-        finished_trial(window.session, exp, PARAMS, TrialState.COMPLETED, math.nan)
-        finished_trial(window.session, exp, PARAMS, TrialState.COMPLETED, 0.9)
+        store = window.workspace.store
+        best = finished_trial(window.workspace, exp, PARAMS, TrialState.COMPLETED, 0.25132)
+        finished_trial(window.workspace, exp, PARAMS, TrialState.PRUNED, 0.1)  # early step
+        finished_trial(window.workspace, exp, PARAMS, TrialState.COMPLETED, math.nan)
+        finished_trial(window.workspace, exp, PARAMS, TrialState.COMPLETED, 0.9)
         cut = store.create_trial(exp, PARAMS)
         store.update_trial(cut.id, state=TrialState.RUNNING, host="local")
         cut = store.update_trial(cut.id, state=TrialState.STOPPED, kpi=0.01,

@@ -25,7 +25,7 @@ BEST = {"x": 0.1, "y": -0.2, "optimizer": {"_name": "sgd", "momentum": 0.5}}
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     with open_window(qtbot, tmp_path) as win:
-        win.session.create(load_experiment(ROOT / "examples" / "quadratic" / "experiment.yaml"))
+        win.workspace.create(load_experiment(ROOT / "examples" / "quadratic" / "experiment.yaml"))
         win.reload_experiments()
         yield win
 
@@ -53,10 +53,10 @@ def save_as(monkeypatch: pytest.MonkeyPatch) -> SaveDialog:
 
 def with_trials(window: MainWindow) -> None:
     experiment_id = window.current_id or 0
-    finished_trial(window.session, experiment_id, {"x": 1.0, "y": 2.0,
+    finished_trial(window.workspace, experiment_id, {"x": 1.0, "y": 2.0,
                    "optimizer": {"_name": "adam", "beta1": 0.9}}, TrialState.COMPLETED, 5.0)
-    finished_trial(window.session, experiment_id, BEST, TrialState.COMPLETED, 0.05)
-    finished_trial(window.session, experiment_id, {"x": 0.0, "y": 0.0,
+    finished_trial(window.workspace, experiment_id, BEST, TrialState.COMPLETED, 0.05)
+    finished_trial(window.workspace, experiment_id, {"x": 0.0, "y": 0.0,
                    "optimizer": {"_name": "adam", "beta1": 0.8}}, TrialState.PRUNED, 0.01)
     window.show_experiment(experiment_id)
 
@@ -146,13 +146,13 @@ def test_exports_run_off_the_gui_thread(qtbot: QtBot, window: MainWindow, tmp_pa
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     with_trials(window)
     threads: list[threading.Thread] = []
-    real = window.session.trials
+    real = window.workspace.trials
 
     def trials(experiment_id: int) -> list[object]:
         threads.append(threading.current_thread())
         return list(real(experiment_id))
 
-    monkeypatch.setattr(window.session, "trials", trials)
+    monkeypatch.setattr(window.workspace, "trials", trials)
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=10_000):
         assert window.exports.export_best_params(tmp_path / "params.json")
     assert threads and all(t is not threading.main_thread() for t in threads)

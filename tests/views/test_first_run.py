@@ -61,10 +61,10 @@ def test_a_new_user_is_offered_the_demo(qtbot: QtBot, tmp_path: Path) -> None:
         wizard.demo_button.click()
         assert not wizard.isVisible() and wizard.choice() is Start.DEMO
         qtbot.waitUntil(lambda: window.experiments.rowCount() == 1)
-        assert window.session.experiment(window.current_id or 0).name == DEMO_NAME
+        assert window.workspace.experiment(window.current_id or 0).name == DEMO_NAME
         # a second visit does not store the demo twice
         window.guided_setup(welcome=True).demo_button.click()
-        assert [e.name for e in window.session.experiments()] == [DEMO_NAME]
+        assert [e.name for e in window.workspace.experiments()] == [DEMO_NAME]
 
 
 def test_guided_setup_creates_and_selects_the_users_experiment(
@@ -101,7 +101,7 @@ def test_guided_setup_creates_and_selects_the_users_experiment(
         click(wizard, QWizard.WizardButton.FinishButton)
 
         qtbot.waitUntil(lambda: window.experiments.rowCount() == 1)
-        config = window.session.config(window.current_id or 0)
+        config = window.workspace.config(window.current_id or 0)
         assert (config.name, config.kpi.name, config.kpi.goal) == ("mnist-cnn", "val_acc",
                                                                    Goal.MAX)
         assert config.code_dir == project and config.command == "{python} train.py"
@@ -144,7 +144,7 @@ def test_help_guided_setup_starts_on_the_script_and_checks_the_answers(
     click(wizard, QWizard.WizardButton.NextButton)
 
     # the name was taken meanwhile: Finish says so and the wizard stays open
-    window.session.create(replace(load_experiment(DEMO_EXPERIMENT), name="mine"))
+    window.workspace.create(replace(load_experiment(DEMO_EXPERIMENT), name="mine"))
     wizard.button(QWizard.WizardButton.FinishButton).click()
     assert wizard.isVisible() and wizard.currentId() == PageId.REPORT
     assert "an experiment named 'mine' already exists" in wizard.problem()
@@ -154,13 +154,13 @@ def test_help_guided_setup_starts_on_the_script_and_checks_the_answers(
     click(wizard, QWizard.WizardButton.NextButton)
     click(wizard, QWizard.WizardButton.NextButton)
     click(wizard, QWizard.WizardButton.FinishButton)
-    qtbot.waitUntil(lambda: window.session.experiment(window.current_id or 0).name == "mine-2")
-    assert window.session.config(window.current_id or 0).command == "{python} train.py --fast"
+    qtbot.waitUntil(lambda: window.workspace.experiment(window.current_id or 0).name == "mine-2")
+    assert window.workspace.config(window.current_id or 0).command == "{python} train.py --fast"
 
 
 def test_the_name_in_use_is_refused_on_the_script_page(
         qtbot: QtBot, window: MainWindow, project: Path) -> None:
-    window.session.create(load_experiment(DEMO_EXPERIMENT))
+    window.workspace.create(load_experiment(DEMO_EXPERIMENT))
     wizard = window.guided_setup()
     wizard.script.setText(str(project / "train.py"))
     wizard.name.setText(DEMO_NAME)

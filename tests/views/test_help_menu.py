@@ -38,7 +38,7 @@ SDK_DIR = ROOT / "app" / "sdk"
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     with open_window(qtbot, tmp_path) as win:
         config = load_experiment(ROOT / "examples" / "quadratic" / "experiment.yaml")
-        win.session.create(config)
+        win.workspace.create(config)
         win.reload_experiments()
         yield win
 
@@ -170,11 +170,11 @@ def test_about_lists_the_versions_and_the_database(window: MainWindow) -> None:
     assert rows["PySide6"] == PySide6.__version__
     for name in ("Qt", "pyqtgraph", "hyperopt", "SQLAlchemy", "paramiko"):
         assert rows[name] and rows[name] != "not installed", name
-    assert rows["Database"] == window.session.store.url
-    assert dialog.table.item(dialog.table.rowCount() - 1, 1).text() == window.session.store.url
+    assert rows["Database"] == window.workspace.store.url
+    assert dialog.table.item(dialog.table.rowCount() - 1, 1).text() == window.workspace.store.url
     copied = dialog.copy_versions()
     assert QGuiApplication.clipboard().text() == copied
-    assert f"Database: {window.session.store.url}\n" in copied
+    assert f"Database: {window.workspace.store.url}\n" in copied
     assert package_version("no-such-package-sweeplab") == "not installed"
     dialog.close()
 

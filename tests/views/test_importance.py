@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QThread
 from pytestqt.qtbot import QtBot
 
-from app.analysis.importance import MIN_TRIALS, ImportanceResult, parameter_importance
+from app.application.analysis.importance import MIN_TRIALS, ImportanceResult, parameter_importance
 from app.engine.records import TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState

@@ -17,10 +17,10 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.application.workspace import Workspace
 from app.engine.experiment import load_experiment
 from app.engine.processes import is_alive
 from app.engine.trial import ExperimentState, TrialState
-from app.session import Session
 from app.store.store import Store
 from app.views.main_window import (
     EDIT_FOR_RESTART,
@@ -44,21 +44,21 @@ class Lab:
         self.tmp_path = tmp_path
         config = load_experiment(quadratic(tmp_path, 3, "0.3") / "experiment.yaml")
         self.url = f"sqlite:///{tmp_path / 'gui.db'}"
-        self.sessions: list[tuple[Session, Store]] = []
+        self.workspaces: list[tuple[Workspace, Store]] = []
         self.windows: list[MainWindow] = []
-        session = self.open_session()
-        session.create(replace(config, name="slow"))
-        session.create(replace(config, name="other"))
+        workspace = self.open_workspace()
+        workspace.create(replace(config, name="slow"))
+        workspace.create(replace(config, name="other"))
 
-    def open_session(self) -> Session:
+    def open_workspace(self) -> Workspace:
         store = Store(self.url)
-        session = Session(store, grace=1.0)
-        self.sessions.append((session, store))
-        return session
+        workspace = Workspace(store, grace=1.0)
+        self.workspaces.append((workspace, store))
+        return workspace
 
-    def window(self, session: Session | None = None, **options: bool) -> MainWindow:
+    def window(self, workspace: Workspace | None = None, **options: bool) -> MainWindow:
         settings = QSettings(str(self.tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(session or self.sessions[0][0], "test", settings, **options)
+        window = MainWindow(workspace or self.workspaces[0][0], "test", settings, **options)
         window.show()  # closed by close(), after the runs: pytest-qt would close it first
         self.windows.append(window)
         return window
@@ -67,12 +67,12 @@ class Lab:
         """Runs stopped and edits dropped first, so that closing a window asks nothing."""
         for window in self.windows:
             window.panels.space.undo_stack.setClean()
-        for session, _ in self.sessions:
-            session.close()
+        for workspace, _ in self.workspaces:
+            workspace.close()
         for window in self.windows:
             window.close()
             shiboken6.delete(window)  # with its bridge: no queued event reaches a closed store
-        for _, store in self.sessions:
+        for _, store in self.workspaces:
             store.close()
 
 
@@ -102,7 +102,7 @@ def select(window: MainWindow, name: str) -> None:
 
 
 def shown_name(window: MainWindow) -> str:
-    return window.session.experiment(window.current_id or 0).name
+    return window.workspace.experiment(window.current_id or 0).name
 
 
 def space_tab(window: MainWindow) -> str:
@@ -110,8 +110,8 @@ def space_tab(window: MainWindow) -> str:
 
 
 def stored_names(window: MainWindow, name: str) -> list[str]:
-    experiment = next(e for e in window.session.experiments() if e.name == name)
-    return [node.name for node in window.session.config(experiment.id).space.children]
+    experiment = next(e for e in window.workspace.experiments() if e.name == name)
+    return [node.name for node in window.workspace.config(experiment.id).space.children]
 
 
 def edited_names(window: MainWindow) -> list[str]:
@@ -130,9 +130,9 @@ def start(qtbot: QtBot, window: MainWindow) -> int:
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
         window.actions_by_name["start"].trigger()
     qtbot.waitUntil(lambda: sum(t.state is TrialState.RUNNING
-                                for t in window.session.trials(experiment_id)) == 2,
+                                for t in window.workspace.trials(experiment_id)) == 2,
                     timeout=30_000)
-    qtbot.waitUntil(lambda: window.session.is_running(experiment_id))
+    qtbot.waitUntil(lambda: window.workspace.is_running(experiment_id))
     return experiment_id
 
 
@@ -188,12 +188,12 @@ def test_closing_while_trials_run_can_leave_them_running_for_the_next_start(
     assert sorted(answer.buttons) == sorted(
         ["Stop trials and quit", "Leave them running and quit", "Cancel"])
     assert "'slow'" in answer.text and "next start" in answer.text
-    assert window.isVisible() and window.session.is_running(experiment_id)
+    assert window.isVisible() and window.workspace.is_running(experiment_id)
 
     answer = Answer("Leave them running and quit")
     assert window.close()
     assert answer.asked and not window.isVisible()
-    store = window.session.store
+    store = window.workspace.store
     left = [t for t in store.list_trials(experiment_id) if t.state is TrialState.RUNNING]
     record = store.get_experiment(experiment_id)
     assert len(left) == 2 and record.state is ExperimentState.RUNNING
@@ -201,11 +201,11 @@ def test_closing_while_trials_run_can_leave_them_running_for_the_next_start(
     assert all(t.pid is not None and is_alive(t.pid) for t in left)
     assert any("left running" in e.message for e in store.list_events(experiment_id))
 
-    again = lab.window(lab.open_session(), take_up=True)  # the next start of Sweeplab
-    qtbot.waitUntil(lambda: again.session.is_running(experiment_id), timeout=30_000)
-    qtbot.waitUntil(lambda: again.session.experiment(experiment_id).state
+    again = lab.window(lab.open_workspace(), take_up=True)  # the next start of Sweeplab
+    qtbot.waitUntil(lambda: again.workspace.is_running(experiment_id), timeout=30_000)
+    qtbot.waitUntil(lambda: again.workspace.experiment(experiment_id).state
                     is ExperimentState.COMPLETED, timeout=60_000)
-    trials = {t.id: t for t in again.session.trials(experiment_id)}
+    trials = {t.id: t for t in again.workspace.trials(experiment_id)}
     assert all(trials[t.id].state is TrialState.COMPLETED for t in left), \
         "the trials left running were followed to their end, not run again"
     assert len(trials) == 3
@@ -241,7 +241,7 @@ def test_while_it_runs_the_space_says_which_space_runs_edits_wait_for_restart_an
     window.list.setFocus()
     qtbot.keyClick(window.list, Qt.Key.Key_Delete)
     window.editing.delete()
-    assert asked == [] and window.session.experiment(experiment_id).name == "slow"
+    assert asked == [] and window.workspace.experiment(experiment_id).name == "slow"
     assert "stop it before you delete it" in window.statusBar().currentMessage()
     asked.clear()
 
@@ -258,14 +258,14 @@ def test_while_it_runs_the_space_says_which_space_runs_edits_wait_for_restart_an
     assert ended.args == ["restart", True]
     assert asked and "as you edited it" in str(asked[0])
     qtbot.waitUntil(lambda: any(t.state is TrialState.RUNNING
-                                for t in window.session.trials(experiment_id)), timeout=30_000)
+                                for t in window.workspace.trials(experiment_id)), timeout=30_000)
     assert "optimizer" not in stored_names(window, "slow")
-    assert all("optimizer" not in t.params for t in window.session.trials(experiment_id))
+    assert all("optimizer" not in t.params for t in window.workspace.trials(experiment_id))
     qtbot.waitUntil(lambda: space_tab(window) == SPACE_TAB and editor.is_read_only())
     assert editor.banner.text() == RUN_USES_START
 
     window.actions_by_name["stop"].trigger()
-    qtbot.waitUntil(lambda: not window.session.is_running(experiment_id), timeout=30_000)
+    qtbot.waitUntil(lambda: not window.workspace.is_running(experiment_id), timeout=30_000)
     qtbot.waitUntil(lambda: actions["delete"].isEnabled())
     assert window.delete_button.isEnabled() and delete_key.isEnabled()
     assert not editor.is_read_only() and not editor.banner.isVisible()

@@ -12,9 +12,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.application.workspace import Workspace
 from app.engine.experiment import load_experiment
 from app.engine.trial import ExperimentState, TrialState
-from app.session import Session
 from app.store.store import Store
 from app.views.main_window import MainWindow
 from app.views.prompts import Quitting
@@ -42,19 +42,19 @@ def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     max_trials, epoch_seconds = getattr(request, "param", (6, "0.03"))
     folder = quadratic(tmp_path, max_trials, epoch_seconds)
     store = Store(f"sqlite:///{tmp_path / 'gui.db'}")
-    session = Session(store, grace=1.0)
-    session.create(load_experiment(folder / "experiment.yaml"))
+    workspace = Workspace(store, grace=1.0)
+    workspace.create(load_experiment(folder / "experiment.yaml"))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(session, "test", settings)
+    win = MainWindow(workspace, "test", settings)
     qtbot.addWidget(win)
     win.show()
     yield win
-    session.close()
+    workspace.close()
     store.close()
 
 
 def _trials(window: MainWindow) -> list[TrialState]:
-    return [t.state for t in window.session.trials(window.current_id or 0)]
+    return [t.state for t in window.workspace.trials(window.current_id or 0)]
 
 
 def test_start_watch_stop_restart_resume_export(qtbot: QtBot, window: MainWindow,
@@ -69,7 +69,7 @@ def test_start_watch_stop_restart_resume_export(qtbot: QtBot, window: MainWindow
     qtbot.waitUntil(lambda: TrialState.RUNNING in _trials(window), timeout=30_000)
     assert window.actions_by_name["stop"].isEnabled()
     qtbot.waitUntil(lambda: "running" in window.status.text(), timeout=10_000)
-    first = window.session.trials(window.current_id or 0)[0]
+    first = window.workspace.trials(window.current_id or 0)[0]
     tip = window.panels.trials.grid_view.grid.tooltip_text(first.id)
     assert "1" in tip and "x" in tip
     detail = window.open_trial(first.id)
@@ -77,27 +77,27 @@ def test_start_watch_stop_restart_resume_export(qtbot: QtBot, window: MainWindow
     detail.close()
 
     window.actions_by_name["stop"].trigger()
-    qtbot.waitUntil(lambda: window.session.experiment(window.current_id or 0).state
+    qtbot.waitUntil(lambda: window.workspace.experiment(window.current_id or 0).state
                     is ExperimentState.STOPPED, timeout=30_000)
-    qtbot.waitUntil(lambda: not window.session.is_running(window.current_id or 0))
+    qtbot.waitUntil(lambda: not window.workspace.is_running(window.current_id or 0))
     assert TrialState.STOPPED in _trials(window)
-    old_hash = window.session.experiment(window.current_id or 0).snapshot_hash
+    old_hash = window.workspace.experiment(window.current_id or 0).snapshot_hash
 
-    code = Path(window.session.config(window.current_id or 0).code_dir)
+    code = Path(window.workspace.config(window.current_id or 0).code_dir)
     (code / "train.py").write_text((code / "train.py").read_text() + "\n# changed\n")
     window.actions_by_name["restart"].trigger()
-    qtbot.waitUntil(lambda: window.session.experiment(window.current_id or 0).state
+    qtbot.waitUntil(lambda: window.workspace.experiment(window.current_id or 0).state
                     is ExperimentState.RUNNING, timeout=30_000)
-    assert window.session.experiment(window.current_id or 0).snapshot_hash != old_hash
+    assert window.workspace.experiment(window.current_id or 0).snapshot_hash != old_hash
     qtbot.waitUntil(lambda: TrialState.RUNNING in _trials(window), timeout=30_000)
     window.actions_by_name["stop"].trigger()
-    qtbot.waitUntil(lambda: not window.session.is_running(window.current_id or 0),
+    qtbot.waitUntil(lambda: not window.workspace.is_running(window.current_id or 0),
                     timeout=30_000)
     stopped = len(_trials(window))
 
     qtbot.waitUntil(lambda: window.actions_by_name["resume"].isEnabled())
     window.actions_by_name["resume"].trigger()
-    qtbot.waitUntil(lambda: window.session.experiment(window.current_id or 0).state
+    qtbot.waitUntil(lambda: window.workspace.experiment(window.current_id or 0).state
                     is ExperimentState.COMPLETED, timeout=90_000)
     states = _trials(window)
     assert len(states) == 6 and states.count(TrialState.COMPLETED) == 6 - stopped + \
@@ -133,7 +133,7 @@ def test_stop_one_trial_and_rerun_it_from_its_detail(qtbot: QtBot, window: MainW
         window.actions_by_name["start"].trigger()
 
     def running() -> list[int]:
-        return [t.id for t in window.session.trials(experiment_id)
+        return [t.id for t in window.workspace.trials(experiment_id)
                 if t.state is TrialState.RUNNING]
 
     qtbot.waitUntil(lambda: len(running()) == 2, timeout=30_000)
@@ -142,17 +142,17 @@ def test_stop_one_trial_and_rerun_it_from_its_detail(qtbot: QtBot, window: MainW
     detail = window.open_trial(first)
     assert detail is not None
     detail.stop_button.click()
-    qtbot.waitUntil(lambda: window.session.store.get_trial(first).state
+    qtbot.waitUntil(lambda: window.workspace.store.get_trial(first).state
                     is TrialState.STOPPED, timeout=30_000)
-    assert window.session.is_running(experiment_id), "the others go on"
+    assert window.workspace.is_running(experiment_id), "the others go on"
     detail.rerun_button.click()
-    qtbot.waitUntil(lambda: any(t.rerun_of == 1 for t in window.session.trials(experiment_id)),
+    qtbot.waitUntil(lambda: any(t.rerun_of == 1 for t in window.workspace.trials(experiment_id)),
                     timeout=30_000)
-    again = next(t for t in window.session.trials(experiment_id) if t.rerun_of == 1)
-    assert again.params == window.session.store.get_trial(first).params
+    again = next(t for t in window.workspace.trials(experiment_id) if t.rerun_of == 1)
+    assert again.params == window.workspace.store.get_trial(first).params
     detail.close()
     window.actions_by_name["stop"].trigger()
-    qtbot.waitUntil(lambda: not window.session.is_running(experiment_id), timeout=30_000)
+    qtbot.waitUntil(lambda: not window.workspace.is_running(experiment_id), timeout=30_000)
     qtbot.waitUntil(lambda: "stopped" in window.log.text())
     window.log.find_box.setText("stopped")
     assert window.log.match_count() >= 2  # the trial stopped by hand, then the experiment
@@ -179,13 +179,13 @@ def test_build_a_space_in_the_editor_save_it_and_run_it(qtbot: QtBot, window: Ma
     assert window.actions_by_name["save"].isEnabled()
     window.actions_by_name["save"].trigger()
     assert not editor.is_modified()
-    assert window.session.config(experiment_id).space == editor.space()
+    assert window.workspace.config(experiment_id).space == editor.space()
 
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
         window.actions_by_name["start"].trigger()
-    qtbot.waitUntil(lambda: window.session.experiment(experiment_id).state
+    qtbot.waitUntil(lambda: window.workspace.experiment(experiment_id).state
                     is ExperimentState.COMPLETED, timeout=90_000)
-    trials = window.session.trials(experiment_id)
+    trials = window.workspace.trials(experiment_id)
     assert len(trials) == 6 and all(t.state is TrialState.COMPLETED for t in trials)
     for trial in trials:
         assert set(trial.params) == set(names)
@@ -199,7 +199,7 @@ def test_servers_action_opens_the_servers_window_and_the_dialog_lists_them(
     from app.store.servers import ServerProfiles
     from app.views.servers import ServersDialog
 
-    ServerProfiles(window.session.store).add(ServerProfile("gpu-box", "127.0.0.1", "me"))
+    ServerProfiles(window.workspace.store).add(ServerProfile("gpu-box", "127.0.0.1", "me"))
     window.actions_by_name["servers"].trigger()
     dialogs = window.findChildren(ServersDialog)
     assert len(dialogs) == 1 and dialogs[0].isVisible()
@@ -221,23 +221,23 @@ def test_requeue_failed_trials_from_the_experiment_menu(qtbot: QtBot, window: Ma
         "    raise SystemExit(3)\n"
         "sweeplab.report('loss', 1.0)\n")
     (tmp_path / "marks").mkdir()
-    base = window.session.config(window.current_id or 0)
+    base = window.workspace.config(window.current_id or 0)
     config = replace(base, name="flaky", code_dir=code, limits=replace(base.limits, max_trials=2,
                                                                        max_epochs=None),
                      env={"MARKS": str(tmp_path / "marks")})
-    window.session.create(config)
+    window.workspace.create(config)
     window.reload_experiments(select_name="flaky")
     experiment_id = window.current_id or 0
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
         window.actions_by_name["start"].trigger()
-    qtbot.waitUntil(lambda: not window.session.is_running(experiment_id), timeout=60_000)
+    qtbot.waitUntil(lambda: not window.workspace.is_running(experiment_id), timeout=60_000)
     qtbot.waitUntil(lambda: window.actions_by_name["requeue_failed"].isEnabled(), timeout=10_000)
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
         window.actions_by_name["requeue_failed"].trigger()
-    qtbot.waitUntil(lambda: window.session.experiment(experiment_id).state
-                    is ExperimentState.COMPLETED and not window.session.is_running(experiment_id),
+    qtbot.waitUntil(lambda: window.workspace.experiment(experiment_id).state
+                    is ExperimentState.COMPLETED and not window.workspace.is_running(experiment_id),
                     timeout=60_000)
-    trials = window.session.trials(experiment_id)
+    trials = window.workspace.trials(experiment_id)
     assert [(t.state, t.rerun_of) for t in trials] == [
         (TrialState.FAILED, None), (TrialState.FAILED, None),
         (TrialState.COMPLETED, 1), (TrialState.COMPLETED, 2)]
@@ -250,10 +250,10 @@ def test_compare_selected_trials_opens_the_compare_dialog(qtbot: QtBot,
     experiment_id = window.current_id or 0
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
         window.actions_by_name["start"].trigger()
-    qtbot.waitUntil(lambda: window.session.experiment(experiment_id).state
+    qtbot.waitUntil(lambda: window.workspace.experiment(experiment_id).state
                     is ExperimentState.COMPLETED, timeout=90_000)
     qtbot.waitUntil(lambda: window.trial_count() == 6)
-    ids = [t.id for t in window.session.trials(experiment_id)[:3]]
+    ids = [t.id for t in window.workspace.trials(experiment_id)[:3]]
     window.panels.trials.compareRequested.emit(ids)
     dialogs = [d for d in window.findChildren(CompareDialog) if d.isVisible()]
     assert len(dialogs) == 1
@@ -267,10 +267,10 @@ def test_the_list_follows_experiments_created_renamed_and_deleted(
         return [model.experiment_row(row).record.name for row in range(model.rowCount())]
 
     first = window.current_id or 0
-    copy = window.session.duplicate(first, "copy")
+    copy = window.workspace.duplicate(first, "copy")
     qtbot.waitUntil(lambda: sorted(names()) == ["copy", "quadratic-demo"], timeout=5000)
-    window.session.rename(copy.id, "renamed")
+    window.workspace.rename(copy.id, "renamed")
     qtbot.waitUntil(lambda: sorted(names()) == ["quadratic-demo", "renamed"], timeout=5000)
-    window.session.delete(copy.id)
+    window.workspace.delete(copy.id)
     qtbot.waitUntil(lambda: names() == ["quadratic-demo"], timeout=5000)
     assert window.current_id == first

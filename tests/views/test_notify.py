@@ -48,13 +48,13 @@ def of_kind(recorder: Recorder, kind: NotificationKind) -> list[Notification]:
 def test_stopping_then_finishing_an_optimisation_notifies_each_time(
         qtbot: QtBot, window: MainWindow, recorder: Recorder, tmp_path: Path) -> None:
     folder = quadratic(tmp_path, 3, "0.05")
-    window.session.create(load_experiment(folder / "experiment.yaml"))
+    window.workspace.create(load_experiment(folder / "experiment.yaml"))
     window.reload_experiments()
     experiment_id = window.current_id or 0
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
         window.actions_by_name["start"].trigger()
     qtbot.waitUntil(lambda: any(t.state is TrialState.RUNNING
-                                for t in window.session.trials(experiment_id)), timeout=WAIT_MS)
+                                for t in window.workspace.trials(experiment_id)), timeout=WAIT_MS)
     assert recorder.sent == [], "starting is no news"
     window.actions_by_name["stop"].trigger()
     qtbot.waitUntil(lambda: len(recorder.sent) == 1, timeout=WAIT_MS)
@@ -66,7 +66,7 @@ def test_stopping_then_finishing_an_optimisation_notifies_each_time(
     window.actions_by_name["resume"].trigger()
     qtbot.waitUntil(lambda: len(recorder.sent) == 2, timeout=WAIT_MS)
     finished = recorder.sent[1]
-    assert window.session.experiment(experiment_id).state is ExperimentState.COMPLETED
+    assert window.workspace.experiment(experiment_id).state is ExperimentState.COMPLETED
     assert finished.title == "Optimisation finished: quadratic-demo"
     assert finished.message, "the runner's closing words are the message"
 
@@ -78,7 +78,7 @@ def test_a_server_going_offline_in_the_servers_window_notifies_once(
     server = sshd_factory()
     hosts = KnownHosts(tmp_path / "home" / "known_hosts")
     hosts.accept("127.0.0.1", server.port, server.host_key)
-    ServerProfiles(window.session.store).add(make_profile(server, name="lab1"))
+    ServerProfiles(window.workspace.store).add(make_profile(server, name="lab1"))
     dialog = window.open_servers()
     try:
         qtbot.waitUntil(lambda: (status := dialog.status_of("lab1")) is not None

@@ -13,7 +13,7 @@ from PySide6.QtCore import QItemSelectionModel, QSettings, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
-from app.analysis.ranking import best_trial_ids
+from app.application.analysis.ranking import best_trial_ids
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState

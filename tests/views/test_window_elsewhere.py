@@ -93,13 +93,13 @@ def test_runs_a_killed_program_left_are_taken_up_when_the_window_opens(
             terminal.kill()
         store.close()
     with open_window(qtbot, tmp_path, take_up=True) as window:
-        eid = window.session.store.get_experiment("crashed").id
-        qtbot.waitUntil(lambda: window.session.is_running(eid), timeout=30_000)
+        eid = window.workspace.store.get_experiment("crashed").id
+        qtbot.waitUntil(lambda: window.workspace.is_running(eid), timeout=30_000)
         qtbot.waitUntil(lambda: "crashed: taken up again (running)"
                         in window.statusBar().currentMessage(), timeout=20_000)
         (tmp_path / "gate").touch()
-        assert window.session.wait(eid, 60)
+        assert window.workspace.wait(eid, 60)
         qtbot.waitUntil(lambda: window._record is not None
                         and window._record.state is ExperimentState.COMPLETED, timeout=20_000)
-        trials = window.session.trials(eid)
+        trials = window.workspace.trials(eid)
         assert len(trials) == 4 and all(t.state is TrialState.COMPLETED for t in trials)

@@ -11,9 +11,9 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.application.workspace import Workspace
 from app.engine.records import TrialRecord
 from app.engine.trial import TrialState
-from app.session import Session
 from app.store.store import Store
 from app.views.main_window import MainWindow
 from app.views.notify import Notification
@@ -31,27 +31,27 @@ class Recorder:
 
 @contextmanager
 def open_window(qtbot: QtBot, tmp_path: Path, **options: Any) -> Iterator[MainWindow]:
-    """A shown window over ``tmp_path/gui.db``; session and store closed at the end."""
+    """A shown window over ``tmp_path/gui.db``; workspace and store closed at the end."""
     store = Store(f"sqlite:///{tmp_path / 'gui.db'}")
-    session = Session(store, grace=1.0)
+    workspace = Workspace(store, grace=1.0)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(session, "test", settings, **options)
+    window = MainWindow(workspace, "test", settings, **options)
     qtbot.addWidget(window)
     window.show()
     try:
         yield window
     finally:
-        session.close()  # runs end first, so closing the window asks nothing
+        workspace.close()  # runs end first, so closing the window asks nothing
         window.close()
         store.close()
 
 
-def finished_trial(session: Session, experiment_id: int, params: dict[str, Any],
+def finished_trial(workspace: Workspace, experiment_id: int, params: dict[str, Any],
                    state: TrialState, kpi: float | None, host: str = "local") -> TrialRecord:
     """A trial stored through its real life: queued, running, then ``state``."""
-    record = session.store.create_trial(experiment_id, params)
-    session.store.update_trial(record.id, state=TrialState.RUNNING, host=host)
-    return session.store.update_trial(record.id, state=state, kpi=kpi)
+    record = workspace.store.create_trial(experiment_id, params)
+    workspace.store.update_trial(record.id, state=TrialState.RUNNING, host=host)
+    return workspace.store.update_trial(record.id, state=state, kpi=kpi)
 
 
 class Answer:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from app.analysis.ranking import best_trial_ids, ranked_result
+from app.application.analysis.ranking import best_trial_ids, ranked_result
 from app.engine.best import best_trial, is_better
 from app.engine.params import flatten
 from app.engine.records import MetricPoint, TrialRecord

@@ -1,6 +1,6 @@
 """Parameter importance for the KPI as horizontal bars, most important on top.
 
-The numbers come from :func:`app.analysis.importance.parameter_importance`
+The numbers come from :func:`app.application.analysis.importance.parameter_importance`
 (scikit-learn's permutation importance over a random forest), computed by an
 :class:`~app.views.importance.worker.ImportanceWorker` off the GUI thread.
 :meth:`ImportanceChart.refresh` (the Charts panel calls it a few times a second
@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.analysis.importance import (
+from app.application.analysis.importance import (
     MIN_TRIALS,
     ImportanceResult,
     NotEnoughTrials,

@@ -16,7 +16,11 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.analysis.importance import ImportanceError, ImportanceResult, parameter_importance
+from app.application.analysis.importance import (
+    ImportanceError,
+    ImportanceResult,
+    parameter_importance,
+)
 from app.engine.records import TrialRecord
 
 log = logging.getLogger(__name__)
@@ -30,7 +34,7 @@ class ImportanceWorker(QObject):
     """Runs one importance computation at a time off the GUI thread. GUI thread only.
 
     Signals:
-        finished(object result): an :class:`~app.analysis.importance.ImportanceResult`.
+        finished(object result): an :class:`~app.application.analysis.importance.ImportanceResult`.
         failed(str message): why there is no result (too few trials, nothing to
             explain, or an internal error).
     """

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.analysis.ranking import top_k_mask
+from app.application.analysis.ranking import top_k_mask
 from app.engine.best import competing_kpi
 from app.engine.params import flatten
 from app.engine.records import TrialRecord

@@ -8,11 +8,11 @@ its trials stay in the database and can still be exported.
 
 from __future__ import annotations
 
+from app.application.wiring import config_of
 from app.engine.errors import Problem, ValidationError
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord
 from app.store.types import UNREADABLE_JSON
-from app.wiring import config_of
 
 _SHOWN_PROBLEMS = 3
 

@@ -1,4 +1,4 @@
-"""The GUI's Session and other programs: it never touches a run another live program
+"""The GUI's Workspace and other programs: it never touches a run another live program
 drives, and takes up (re-attaches) the runs a dead one left behind."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from app.application.workspace import ActionRefused, Workspace
 from app.engine.docio import dump_text
 from app.engine.lease import Driver
 from app.engine.trial import ExperimentState, TrialState
-from app.session import Session, SessionError
 from tests.helpers import (
     experiment_doc,
     gated_trial,
@@ -29,28 +29,28 @@ ELSEWHERE = Driver("sweeplab run", "lab-pc-2", 4242, "f00d")
 
 
 def test_a_run_driven_elsewhere_is_left_alone_but_can_be_asked_to_stop(
-        session: Session, tmp_path: Path) -> None:
-    store = session.store
+        workspace: Workspace, tmp_path: Path) -> None:
+    store = workspace.store
     eid = store_experiment(store, tmp_path, "print('never run')\n", name="exp")
     store.create_trial(eid, {"x": 0.5}, TrialState.RUNNING)
     store.update_experiment(eid, state=ExperimentState.RUNNING)
     assert store.claim_experiment(eid, ELSEWHERE.encode(), None)
-    assert session.driven_elsewhere(eid) and not session.is_running(eid)
-    assert session.orphans() == [], "a live driver's run is no orphan"
-    config = session.config(eid)
+    assert workspace.driven_elsewhere(eid) and not workspace.is_running(eid)
+    assert workspace.orphans() == [], "a live driver's run is no orphan"
+    config = workspace.config(eid)
     refusals = {
-        "start": lambda: session.start(eid),
-        "restart": lambda: session.restart(eid),
-        "delete": lambda: session.delete(eid),
-        "edit": lambda: session.update(eid, config),
-        "reattach": lambda: session.start(eid, paused=True),
+        "start": lambda: workspace.start(eid),
+        "restart": lambda: workspace.restart(eid),
+        "delete": lambda: workspace.delete(eid),
+        "edit": lambda: workspace.update(eid, config),
+        "reattach": lambda: workspace.start(eid, paused=True),
     }
     for action, call in refusals.items():
-        with pytest.raises(SessionError, match=r"exp is being run by sweeplab run \(pid 4242 "
+        with pytest.raises(ActionRefused, match=r"exp is being run by sweeplab run \(pid 4242 "
                                                r"on lab-pc-2\)"):
             call()
         assert len(store.list_trials(eid)) == 1, f"{action}: the trial is kept"
-    session.stop(eid)
+    workspace.stop(eid)
     assert store.get_experiment(eid).state is ExperimentState.STOPPED
     assert "stop requested from the Sweeplab window" in [
         e.message for e in store.list_events(eid)]
@@ -58,9 +58,9 @@ def test_a_run_driven_elsewhere_is_left_alone_but_can_be_asked_to_stop(
 
 
 @pytest.mark.parametrize("left", [ExperimentState.RUNNING, ExperimentState.PAUSED])
-def test_the_window_takes_up_what_a_killed_run_left(session: Session, tmp_path: Path,
+def test_the_window_takes_up_what_a_killed_run_left(workspace: Workspace, tmp_path: Path,
                                                     left: ExperimentState) -> None:
-    store = session.store
+    store = workspace.store
     gate = tmp_path / "gate"
     doc = experiment_doc(write_code(tmp_path, gated_trial(steps=3)), name="crash",
                          limits={"max_trials": 4, "max_parallel": 2},
@@ -79,7 +79,7 @@ def test_the_window_takes_up_what_a_killed_run_left(session: Session, tmp_path: 
                                              [TrialState.RUNNING]) if t.pid]) == 2
 
         wait_until(held, 60, "two trials running, held at the gate")
-        assert session.orphans() == [], "the run's own program is alive"
+        assert workspace.orphans() == [], "the run's own program is alive"
         killed.send_signal(signal.SIGKILL)
         killed.wait(20)
     finally:
@@ -89,11 +89,11 @@ def test_the_window_takes_up_what_a_killed_run_left(session: Session, tmp_path: 
     pids = {t.id: t.pid for t in store.list_trials(eid)}
     if left is ExperimentState.PAUSED:  # it had been paused before the crash
         store.update_experiment(eid, state=ExperimentState.PAUSED)
-    assert [r.name for r in session.orphans()] == ["crash"], "a dead driver is seen at once"
+    assert [r.name for r in workspace.orphans()] == ["crash"], "a dead driver is seen at once"
 
-    assert session.reattach() == [f"crash: taken up again ({left.value})"]
-    assert session.is_running(eid) and not session.driven_elsewhere(eid)
-    assert session.orphans() == []
+    assert workspace.reattach() == [f"crash: taken up again ({left.value})"]
+    assert workspace.is_running(eid) and not workspace.driven_elsewhere(eid)
+    assert workspace.orphans() == []
     assert store.get_experiment(eid).state is left
     gate.touch()
     if left is ExperimentState.PAUSED:
@@ -101,8 +101,8 @@ def test_the_window_takes_up_what_a_killed_run_left(session: Session, tmp_path: 
                    60, "the followed trials to finish")
         assert len(store.list_trials(eid)) == 2, "paused: no new trial started"
         assert store.get_experiment(eid).state is ExperimentState.PAUSED
-        session.resume(eid)
-    assert session.wait(eid, 60)
+        workspace.resume(eid)
+    assert workspace.wait(eid, 60)
     assert store.get_experiment(eid).state is ExperimentState.COMPLETED
     trials = store.list_trials(eid)
     assert len(trials) == 4 and all(t.state is TrialState.COMPLETED for t in trials)

@@ -1,14 +1,15 @@
-"""The GUI's controller: the experiments of one database and the runners driving them.
+"""The workspace: the experiments of one database and the runs driving them.
 
-No Qt here: views call these methods and listen to the events through a bridge
-(``app/views/bridge.py``). Every method returns quickly except :meth:`close`,
-:meth:`restart` (which waits for a running experiment to stop) and the exports.
+The application layer's service for both front ends. No Qt here: views call these
+methods and listen to the events through a bridge (``app/views/bridge.py``). Every
+method returns quickly except :meth:`close`, :meth:`restart` (which waits for a running
+experiment to stop) and the exports.
 
 Events:
     Every :class:`RunnerEvent` of every runner, plus EXPERIMENT events with an
     :class:`ExperimentChange` (state None) when an experiment is created, renamed,
     edited, deleted, restarted or asked to stop elsewhere, go to the callbacks
-    given to :meth:`Session.subscribe`, on whichever thread caused them.
+    given to :meth:`Workspace.subscribe`, on whichever thread caused them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from app.application.exporting import write_export
+from app.application.following import ACTIVE, Watcher
+from app.application.wiring import build_runner, config_of, keyring_secrets
 from app.engine.events import (
     ExperimentChange,
     RunnerEvent,
@@ -36,22 +40,19 @@ from app.engine.runner import Runner
 from app.engine.search import searcher_problems
 from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState
-from app.exporting import write_export
-from app.following import ACTIVE, Watcher
 from app.remote.pool import Pool
 from app.remote.snapshot import Progress
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.store.store import Store
-from app.wiring import build_runner, config_of, keyring_secrets
 
 DRIVER = "the Sweeplab window"
 
 
-class SessionError(ValueError):
+class ActionRefused(ValueError):
     """An action that cannot be done now, said for a person (e.g. delete while running)."""
 
 
-class Session:
+class Workspace:
     """Experiments in ``store`` and their runners; one runner per running experiment."""
 
     def __init__(self, store: Store, *, grace: float = 5.0,
@@ -65,7 +66,7 @@ class Session:
         self._subscribers = Subscribers()
         self.watcher = Watcher(store, self._subscribers.publish, self.is_running,
                                self.driven_elsewhere)
-        """Reads back what other programs store (see :mod:`app.following`)."""
+        """Reads back what other programs store (see :mod:`app.application.following`)."""
 
     # --- events ------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ class Session:
         return self.store.list_events(experiment_id)
 
     def is_running(self, experiment_id: int) -> bool:
-        """A runner of this session drives the experiment now."""
+        """A runner of this workspace drives the experiment now."""
         with self._lock:
             run = self._runs.get(experiment_id)
         return run is not None and not run[0].wait(0)
@@ -168,13 +169,13 @@ class Session:
         try:
             check_name(name)  # the one rule the file check and the store apply too
         except ValueError as exc:
-            raise SessionError(str(exc)) from None
+            raise ActionRefused(str(exc)) from None
         if name in {e.name for e in self.store.list_experiments()}:
-            raise SessionError(f"an experiment named {name!r} already exists")
+            raise ActionRefused(f"an experiment named {name!r} already exists")
 
     def _check_idle(self, experiment_id: int, action: str) -> None:
         if self.is_running(experiment_id):
-            raise SessionError(f"stop the experiment before you {action} it")
+            raise ActionRefused(f"stop the experiment before you {action} it")
         self._check_not_driven(experiment_id)
 
     def _check_not_driven(self, experiment_id: int) -> None:
@@ -183,10 +184,10 @@ class Session:
             check_not_driven(self.store, experiment_id,
                              self.store.get_experiment(experiment_id).name)
         except DrivenElsewhere as exc:
-            raise SessionError(str(exc)) from exc
+            raise ActionRefused(str(exc)) from exc
 
     def driven_elsewhere(self, experiment_id: int) -> bool:
-        """Another live program drives the experiment now (not this session)."""
+        """Another live program drives the experiment now (not this workspace)."""
         if self.is_running(experiment_id):
             return False
         holder, seen = self.store.experiment_driver(experiment_id)
@@ -203,10 +204,10 @@ class Session:
         follows the running trials without starting new ones.
 
         Raises:
-            SessionError: this session or another program runs it already.
+            ActionRefused: this workspace or another program runs it already.
         """
         if self.is_running(experiment_id):
-            raise SessionError("the experiment is running already")
+            raise ActionRefused("the experiment is running already")
         record = self.store.get_experiment(experiment_id)
         fresh = not self.store.list_trials(experiment_id)
         try:
@@ -215,7 +216,7 @@ class Session:
                 progress=progress, reruns=reruns, secrets=self.secrets, driver=DRIVER,
                 paused=paused)
         except DrivenElsewhere as exc:
-            raise SessionError(str(exc)) from exc
+            raise ActionRefused(str(exc)) from exc
         # release the run before the views hear of its end, so that a view reacting
         # to the final state already sees the experiment as not running
         runner.subscribe(lambda event: self._on_runner_event(experiment_id, event))
@@ -264,7 +265,7 @@ class Session:
             try:
                 self.start(record.id, progress=progress,
                            paused=record.state is ExperimentState.PAUSED)
-            except (SessionError, ValueError, OSError) as exc:
+            except (ActionRefused, ValueError, OSError) as exc:
                 lines.append(f"{record.name}: not taken up: {exc}")
             else:
                 lines.append(f"{record.name}: taken up again ({record.state.value})")
@@ -274,7 +275,7 @@ class Session:
         """Stop one running trial (SIGINT, escalating); the experiment goes on."""
         runner = self._runner(experiment_id)
         if runner is None:
-            raise SessionError("the experiment is not running, so none of its trials runs")
+            raise ActionRefused("the experiment is not running, so none of its trials runs")
         runner.stop_trial(trial_id)
 
     def rerun(self, experiment_id: int, trial_id: int, *,
@@ -286,7 +287,7 @@ class Session:
         """
         trial = self.store.get_trial(trial_id)
         if trial.experiment_id != experiment_id:
-            raise SessionError(f"trial {trial.number} belongs to another experiment")
+            raise ActionRefused(f"trial {trial.number} belongs to another experiment")
         self._run_again(experiment_id, [(trial.params, trial.rerun_of or trial.number)],
                         progress)
 
@@ -332,7 +333,7 @@ class Session:
         (edited while the experiment ran), stored once the run has stopped.
 
         Raises:
-            SessionError: the algorithm cannot search the space (grid search on a
+            ActionRefused: the algorithm cannot search the space (grid search on a
                 continuous number), checked before anything is stopped or dropped.
         """
         config = self.config(experiment_id)
@@ -341,14 +342,14 @@ class Session:
         problems = searcher_problems(config.algorithm, config.space)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise SessionError(f"cannot restart with {config.algorithm.value} search: "
+            raise ActionRefused(f"cannot restart with {config.algorithm.value} search: "
                                f"{problems[0]}{more}; no trial was dropped. Choose another "
                                "algorithm in Settings, or give the number a step")
         runner = self._runner(experiment_id)
         if runner is not None:
             runner.stop()
             if not runner.wait(timeout):
-                raise SessionError("the running trials did not stop in time; try again")
+                raise ActionRefused("the running trials did not stop in time; try again")
         else:
             self._check_not_driven(experiment_id)
         if space is not None:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.analysis.ranking import ranked_result
+from app.application.analysis.ranking import ranked_result
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
 

@@ -6,7 +6,7 @@ view can run them on a worker thread and the terminal can run them without Qt.
 
 from __future__ import annotations
 
-from app.analysis.importance import (
+from app.application.analysis.importance import (
     MIN_TRIALS,
     ImportanceError,
     ImportanceResult,
@@ -17,7 +17,7 @@ from app.analysis.importance import (
     param_table,
     parameter_importance,
 )
-from app.analysis.ranking import best_trial_ids, ranked_result, top_k_mask
+from app.application.analysis.ranking import best_trial_ids, ranked_result, top_k_mask
 
 __all__ = [
     "MIN_TRIALS",
