@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest system-deps bench screenshots clean dist test-dist gpu-check
+.PHONY: run test lint pytest system-deps bench monkey screenshots clean dist test-dist gpu-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/dispatch_slurm.py
 	$(BIN)/python bench/search_efficiency.py --plot docs/search_efficiency.png
 	$(BIN)/python bench/startup.py
+
+## monkey: random input on a window running real trials, 3 seeds x 3 minutes (bench/monkey.py;
+## a short run is part of make test). MONKEY_ARGS="--minutes 10 --seeds 5" for longer.
+MONKEY_ARGS ?=
+monkey: $(STAMP)
+	$(BIN)/python bench/monkey.py $(MONKEY_ARGS)
 
 ## dist: the Linux bundle in dist/sweeplab/ (PyInstaller, installers/sweeplab.spec) and its tarball
 dist: $(STAMP)
