@@ -317,9 +317,10 @@ class MainWindow(QMainWindow):
         config = self.workspace.config(self.current_id)
         log = read_log_tail(Path(record.trial_dir) / "output.log") if record.trial_dir else ""
         detail = TrialDetail(record, self.workspace.metrics(trial_id), log, config.command,
-                             config.kpi.name, config.kpi.goal, self)
+                             config.kpi.name, config.kpi.goal, self,
+                             scheduler=config.scheduler)
         detail.stopRequested.connect(self.run_control.stop_trial)
-        detail.rerunRequested.connect(lambda _params: self.run_control.rerun(trial_id))
+        detail.rerunRequested.connect(self.run_control.rerun)
         detail.show()
         return detail
 

@@ -6,7 +6,6 @@ main window feeds it live points and log text and acts on its two requests.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterable, Sequence
 
@@ -27,8 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.records import MetricPoint, TrialRecord
+from app.engine.schedulers import SchedulerConfig
 from app.engine.search.base import Goal
 from app.views.trials.log_view import LogView
+from app.views.trials.rerun_dialog import RerunDialog
 from app.views.trials.text import (
     duration_seconds,
     format_duration,
@@ -50,19 +51,22 @@ class TrialDetail(QDialog):
 
     Signals:
         stopRequested(int trial_id): "Stop this trial" was pressed.
-        rerunRequested(dict params): "Re-run with these params" was pressed (a copy of
-            the trial's nested params).
+        rerunRequested(int trial_id, EarlyStopping early_stopping): "Re-run with these
+            params" was confirmed in its dialog, exempt from early stopping or not.
     """
 
     stopRequested = Signal(int)
-    rerunRequested = Signal(dict)
+    rerunRequested = Signal(int, object)
 
     def __init__(self, record: TrialRecord, metrics: Sequence[MetricPoint] = (),
                  log_text: str = "", command: str = "", kpi_name: str = "KPI",
-                 goal: Goal = Goal.MIN, parent: QWidget | None = None) -> None:
+                 goal: Goal = Goal.MIN, parent: QWidget | None = None, *,
+                 scheduler: SchedulerConfig | None = None) -> None:
         super().__init__(parent)
         self.resize(900, 640)
         self._record = record
+        self._scheduler = scheduler
+        self.rerun_dialog: RerunDialog | None = None
         self._kpi_name, self._goal = kpi_name, goal
         self._points: dict[str, list[tuple[float, float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
@@ -110,8 +114,7 @@ class TrialDetail(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
         self.stop_button.clicked.connect(lambda: self.stopRequested.emit(self._record.id))
-        self.rerun_button.clicked.connect(
-            lambda: self.rerunRequested.emit(copy.deepcopy(dict(self._record.params))))
+        self.rerun_button.clicked.connect(self.ask_rerun)
         close.clicked.connect(self.close)
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -142,6 +145,16 @@ class TrialDetail(QDialog):
         self.params.setPlainText(params_json(record.params))
         self.stop_button.setEnabled(not record.state.is_finished())
         self._show_summary()
+
+    def ask_rerun(self) -> RerunDialog:
+        """Open the re-run dialog (window-modal); accepted, it emits ``rerunRequested``."""
+        dialog = RerunDialog(self._record, self._scheduler, self)
+        trial_id = self._record.id
+        dialog.accepted.connect(lambda: self.rerunRequested.emit(trial_id, dialog.choice()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.rerun_dialog = dialog
+        dialog.open()
+        return dialog
 
     def set_command(self, command: str) -> None:
         """The exact command line the trial ran."""
