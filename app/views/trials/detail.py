@@ -88,7 +88,7 @@ class TrialDetail(QDialog):
             self.plot.getAxis(axis).setPen(pg.mkPen(AXIS_COLOUR))
             self.plot.getAxis(axis).setTextPen(pg.mkPen(AXIS_COLOUR))
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=AXIS_COLOUR)
-        self.log = LogView()
+        self.log = LogView(protocol_toggle=True)
         self.params = QPlainTextEdit(readOnly=True)
         copy_params = QPushButton("Copy JSON")
         copy_params.clicked.connect(self.copy_params)
