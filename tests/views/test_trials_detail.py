@@ -165,3 +165,23 @@ def test_a_rerun_under_asha_runs_to_the_end_unless_told(qtbot: QtBot,
         dialog.run_button.click()
     assert rerun.args == [7, EarlyStopping.SCHEDULED if choose_scheduler
                           else EarlyStopping.EXEMPT]
+
+
+def test_each_metric_has_its_own_labelled_value_axis(detail: TrialDetail) -> None:
+    """loss (about 1) and acc (about 0.6) on separate stacked plots, each scaled to its
+    own values and named on its axis; they share the step axis."""
+    loss, acc = detail.metric_plot("loss"), detail.metric_plot("acc")
+    assert loss is not acc
+    assert loss.getAxis("left").labelText == "loss (KPI)"  # the experiment's KPI
+    assert acc.getAxis("left").labelText == "acc"
+    assert [item.name() for item in acc.listDataItems()] == ["acc"]
+    loss.getViewBox().autoRange(padding=0)
+    acc.getViewBox().autoRange(padding=0)
+    assert acc.getViewBox().viewRange()[1] == pytest.approx([0.5, 0.7], abs=0.01)
+    assert loss.getViewBox().viewRange()[1] == pytest.approx([1 / 3, 1.0], abs=0.01)
+    assert acc.getViewBox().linkedView(0) is loss.getViewBox()  # one step axis
+    assert detail.metric_plot("lr_used").getAxis("bottom").labelText == "step"  # the last
+    detail.set_metrics([p for p in points() if p.name == "acc"])  # a metric gone
+    assert detail.curve_names() == ["acc"]
+    with pytest.raises(KeyError):
+        detail.metric_plot("loss")
