@@ -17,6 +17,7 @@ from app.engine.trial import TrialState
 from app.views.charts.panel import ChartsPanel
 from app.views.charts.parallel import MISSING_LABEL, MISSING_POSITION
 from app.views.charts.titles import fit_titles
+from devtools.synthetic import synthetic_run
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SGD = {"optimizer": {"_name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4},
@@ -143,3 +144,33 @@ def test_fewer_trials_and_axes_while_one_is_hovered_paint_cleanly(qtbot: QtBot) 
         assert not chart.plot_widget.grab().isNull()
     assert chart.line_count == 0
     assert chart.hover.trial_id is None
+
+
+def test_every_chart_paints_after_its_data_shrinks(qtbot: QtBot) -> None:
+    """60 trials drawn (one hovered in each chart that hovers), then another experiment
+    with one trial, then none: every tab paints each time (an item given arrays of two
+    lengths raises inside its paint, which pytest-qt reports)."""
+    run = synthetic_run(trials=60, max_steps=20, running=4, seed=2)
+    panel = ChartsPanel(auto_refresh=False)
+    qtbot.addWidget(panel)
+    panel.resize(800, 450)
+    panel.set_experiment("loss", Goal.MIN)
+    panel.set_trials(run.trials)
+    panel.add_points(run.metric_points())
+    panel.show()
+    qtbot.waitExposed(panel)
+    first = run.trials[0]
+    one = [record(1, 0.5, {"lr": 0.1})]
+    for trials in (run.trials, one, []):
+        if trials is not run.trials:
+            panel.set_experiment("acc", Goal.MAX)
+            panel.set_trials(trials)
+        panel.refresh_all()
+        if trials:
+            hovered = first.id if trials is run.trials else trials[0].id
+            panel.curves.hover.set_trial(hovered)
+            panel.parallel.hover.set_trial(hovered)
+        for index in range(panel.tabs.count() - 1):  # importance has its own test
+            panel.tabs.setCurrentIndex(index)
+            assert not panel.grab().isNull()
+    assert panel.parallel.line_count == 0 and len(panel.scatter.plotted()[0]) == 0

@@ -156,10 +156,15 @@ class TrialDetail(QDialog):
         dialog = RerunDialog(self._record, self._scheduler, self)
         trial_id = self._record.id
         dialog.accepted.connect(lambda: self.rerunRequested.emit(trial_id, dialog.choice()))
-        dialog.finished.connect(dialog.deleteLater)
+        dialog.finished.connect(self._rerun_dialog_closed)
         self.rerun_dialog = dialog
         dialog.open()
         return dialog
+
+    def _rerun_dialog_closed(self) -> None:
+        if self.rerun_dialog is not None:
+            self.rerun_dialog.deleteLater()
+            self.rerun_dialog = None
 
     def set_command(self, command: str) -> None:
         """The exact command line the trial ran."""
