@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import platformdirs
 
@@ -25,6 +25,7 @@ from app.engine.experiment import (
 )
 from app.engine.lease import Lease
 from app.engine.records import ExperimentRecord, Snapshot
+from app.engine.reruns import Rerun
 from app.engine.resume import build_searcher, check_buildable, settle_leftovers
 from app.engine.runner import Runner
 from app.engine.trial import TrialState
@@ -268,15 +269,15 @@ def build_pool(store: Store, config: ExperimentConfig, *, grace: float = 5.0,
 
 def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: bool,
                  grace: float = 5.0, progress: Progress | None = None,
-                 reruns: Sequence[tuple[dict[str, Any], int]] = (),
+                 reruns: Sequence[Rerun] = (),
                  secrets: Callable[[ServerProfile], Secrets] = keyring_secrets,
                  offline_timeout: float = 60.0, driver: str = "sweeplab",
                  paused: bool = False) -> tuple[Runner, Pool]:
     """A runner that continues ``experiment`` from what the database holds.
 
-    ``progress`` follows the code snapshot; ``reruns`` are ``(params, number)`` pairs
-    to run first; ``secrets`` gives each server's password or passphrase; a server
-    unreachable for ``offline_timeout`` s loses its trials (they run again elsewhere).
+    ``progress`` follows the code snapshot; ``reruns`` run first; ``secrets`` gives
+    each server's password or passphrase; a server unreachable for ``offline_timeout``
+    s loses its trials (they run again elsewhere).
     ``driver`` names this program in the experiment's lease (see
     :mod:`app.engine.lease`); ``paused`` re-attaches without starting new trials.
     The caller closes the returned pool once the runner has ended.

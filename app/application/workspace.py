@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from app.application.exporting import write_export
 from app.application.following import ACTIVE, Watcher
@@ -35,11 +34,11 @@ from app.engine.lease import DrivenElsewhere, check_not_driven, is_free
 from app.engine.names import check_name
 from app.engine.orders import request_stop
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
-from app.engine.reruns import failed_to_requeue
+from app.engine.reruns import Rerun, failed_to_requeue
 from app.engine.runner import Runner
 from app.engine.search import searcher_problems
 from app.engine.space.nodes import Space
-from app.engine.trial import ExperimentState
+from app.engine.trial import EarlyStopping, ExperimentState
 from app.remote.pool import Pool
 from app.remote.snapshot import Progress
 from app.remote.ssh.profile import Secrets, ServerProfile
@@ -196,7 +195,7 @@ class Workspace:
     # --- running -----------------------------------------------------------------
 
     def start(self, experiment_id: int, *, progress: Progress | None = None,
-              reruns: Sequence[tuple[dict[str, Any], int]] = (), paused: bool = False) -> None:
+              reruns: Sequence[Rerun] = (), paused: bool = False) -> None:
         """Start, or continue after a stop or a crash (trials so far are kept).
 
         The first start packs the code (``progress`` follows it), so call this from a
@@ -279,16 +278,20 @@ class Workspace:
         runner.stop_trial(trial_id)
 
     def rerun(self, experiment_id: int, trial_id: int, *,
+              early_stopping: EarlyStopping = EarlyStopping.EXEMPT,
               progress: Progress | None = None) -> None:
         """Run a trial's params again as a new trial (on top of max trials).
 
         A running experiment queues it before its next suggestion; an idle one is
-        started for it (and goes on with its search if budget is left).
+        started for it (and goes on with its search if budget is left). By default it
+        runs to its end: the early-stopping scheduler never prunes it
+        (``EarlyStopping.SCHEDULED``: like any trial); the choice is stored with it.
         """
         trial = self.store.get_trial(trial_id)
         if trial.experiment_id != experiment_id:
             raise ActionRefused(f"trial {trial.number} belongs to another experiment")
-        self._run_again(experiment_id, [(trial.params, trial.rerun_of or trial.number)],
+        self._run_again(experiment_id,
+                        [replace(Rerun.of_trial(trial), early_stopping=early_stopping)],
                         progress)
 
     def requeue_failed(self, experiment_id: int, *,
@@ -303,13 +306,13 @@ class Workspace:
             self._run_again(experiment_id, reruns, progress)
         return len(reruns)
 
-    def _run_again(self, experiment_id: int, reruns: list[tuple[dict[str, Any], int]],
+    def _run_again(self, experiment_id: int, reruns: list[Rerun],
                    progress: Progress | None) -> None:
         """Queue re-runs on the running experiment, or start it for them."""
         runner = self._runner(experiment_id)
         if runner is not None and not runner.wait(0):
-            for params, of in reruns:
-                runner.rerun(params, of)
+            for rerun in reruns:
+                runner.rerun(rerun.params, rerun.of, rerun.early_stopping)
         else:
             self.start(experiment_id, progress=progress, reruns=reruns)
 

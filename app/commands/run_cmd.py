@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.markup import escape
 
@@ -15,7 +14,7 @@ from app.engine.experiment import ExperimentError, load_experiment
 from app.engine.lease import check_not_driven
 from app.engine.names import name_problem
 from app.engine.records import ExperimentRecord
-from app.engine.reruns import failed_to_requeue
+from app.engine.reruns import Rerun, failed_to_requeue
 from app.engine.trial import ExperimentState
 from app.store.store import Store
 
@@ -59,14 +58,14 @@ def _requeue_failed(args: argparse.Namespace) -> int:
         if not reruns:
             console.print(f"{escape(experiment.name)}: no failed trial to run again")
             return 0
-        numbers = ", ".join(str(of) for _, of in reruns)
+        numbers = ", ".join(str(rerun.of) for rerun in reruns)
         console.print(f"{escape(experiment.name)}: running trial(s) {numbers} again")
         return _drive(store, experiment, "sweeplab requeue-failed", fresh_snapshot=False,
                       reruns=reruns)
 
 
 def _drive(store: Store, experiment: ExperimentRecord, driver: str, *, fresh_snapshot: bool,
-           reruns: list[tuple[dict[str, Any], int]] | None = None) -> int:
+           reruns: list[Rerun] | None = None) -> int:
     config = checked_config(experiment)
     runner, executor = build_runner(store, experiment, fresh_snapshot=fresh_snapshot,
                                     reruns=reruns or (), driver=driver)

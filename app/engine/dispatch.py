@@ -24,10 +24,10 @@ from app.engine.live import LiveTrial
 from app.engine.orders import now
 from app.engine.ports import CannotRun, Executor, NoRoom, TrialRepository
 from app.engine.records import Snapshot, TrialRecord, TrialSpec
-from app.engine.reruns import RerunQueue
+from app.engine.reruns import Rerun, RerunQueue
 from app.engine.search.base import Searcher
 from app.engine.space.sampling import ParamsMismatch
-from app.engine.trial import TrialState
+from app.engine.trial import EarlyStopping, TrialState
 
 
 class Dispatcher:
@@ -79,7 +79,7 @@ class Dispatcher:
             elif self._reruns:
                 rerun = self._reruns.pop()
                 avoid = rerun.avoid_hosts
-                record = self._rerun(rerun.params, rerun.of)
+                record = self._rerun(rerun)
             elif not self.exhausted and self.created < limits.max_trials:
                 suggested = self._searcher.suggest(self._next_number)
                 if suggested is None:
@@ -119,24 +119,28 @@ class Dispatcher:
         self.waiting.insert(0, (record, (host,)))
         self._log(f"trial {record.number} goes to another host: {why}", record.id)
 
-    def _rerun(self, params: dict[str, Any], of: int) -> TrialRecord:
-        record = self._new_trial(params, of)
+    def _rerun(self, rerun: Rerun) -> TrialRecord:
+        record = self._new_trial(rerun.params, rerun.of, rerun.early_stopping)
+        if rerun.early_stopping is EarlyStopping.EXEMPT:
+            self._log(f"trial {record.number} repeats trial {rerun.of} and runs to its end: "
+                      "early stopping does not apply to it", record.id)
         try:
-            self._searcher.restore(record.number, params, None, TrialState.QUEUED)
+            self._searcher.restore(record.number, rerun.params, None, TrialState.QUEUED)
         except ParamsMismatch as exc:
             self.untold.add(record.number)
-            self._log(f"trial {record.number} repeats trial {of}, whose params no longer "
-                      f"fit the space ({exc}): the searcher ignores it", record.id)
+            self._log(f"trial {record.number} repeats trial {rerun.of}, whose params no "
+                      f"longer fit the space ({exc}): the searcher ignores it", record.id)
         return record
 
     def _pick_executor(self) -> Executor | None:
         """The executor with the most free room relative to its size (balanced load)."""
         return most_room(self._executors)
 
-    def _new_trial(self, params: dict[str, Any], rerun_of: int | None) -> TrialRecord:
+    def _new_trial(self, params: dict[str, Any], rerun_of: int | None,
+                   early_stopping: EarlyStopping = EarlyStopping.SCHEDULED) -> TrialRecord:
         number = self._next_number
         record = self._repo.create_trial(self._experiment_id, params, TrialState.QUEUED,
-                                         rerun_of=rerun_of)
+                                         rerun_of=rerun_of, early_stopping=early_stopping)
         if record.number != number:
             raise RuntimeError(f"store numbered trial {record.number}, expected {number}")
         self._next_number += 1

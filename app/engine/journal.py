@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
-from app.engine.failing import first_line
 from app.engine.orders import now
 from app.engine.ports import TrialRepository
 from app.engine.records import MetricPoint, ProcessEvent, Snapshot, TrialRecord
@@ -83,7 +82,8 @@ class Journal:
         routine = record.state is TrialState.COMPLETED and not message
         # A routine completion is in the trials table already: publish it, store
         # only what a person must be able to read later (failures, stops, prunes).
-        self.log(text if not message else f"{text}: {first_line(message)}", record.id,
+        # The whole message: a failure's cause may be only in the last lines of its log.
+        self.log(text if not message else f"{text}: {message.strip()}", record.id,
                  persist=not routine)
         self.trial(record)
         return record

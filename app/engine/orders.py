@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any
 
 from app.engine.ports import TrialRepository
-from app.engine.trial import ExperimentState
+from app.engine.trial import EarlyStopping, ExperimentState
 
 
 class Command(str, Enum):
@@ -27,13 +27,14 @@ class Command(str, Enum):
 
 @dataclass(frozen=True)
 class Order:
-    """One command with its arguments: ``trial_id`` for STOP_TRIAL; ``params`` and
-    ``of`` (the trial number repeated) for RERUN."""
+    """One command with its arguments: ``trial_id`` for STOP_TRIAL; ``params``, ``of``
+    (the trial number repeated) and ``early_stopping`` for RERUN."""
 
     command: Command
     trial_id: int | None = None
     params: dict[str, Any] | None = None
     of: int | None = None
+    early_stopping: EarlyStopping = EarlyStopping.SCHEDULED
 
 
 def now() -> datetime:

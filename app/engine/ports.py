@@ -16,7 +16,7 @@ from app.engine.records import (
     TrialRecord,
     TrialSpec,
 )
-from app.engine.trial import ExperimentState, TrialState
+from app.engine.trial import EarlyStopping, ExperimentState, TrialState
 
 
 class StoreError(Exception):
@@ -79,9 +79,11 @@ class TrialRepository(Protocol):
     def create_trial(
         self, experiment_id: int, params: dict[str, Any], state: TrialState = TrialState.QUEUED,
         *, rerun_of: int | None = None,
+        early_stopping: EarlyStopping = EarlyStopping.SCHEDULED,
     ) -> TrialRecord:
         """A new trial numbered 1, 2, ... within its experiment; ``rerun_of`` is the
-        number of the trial whose params it repeats (not counted against max trials)."""
+        number of the trial whose params it repeats (not counted against max trials);
+        ``early_stopping`` whether the scheduler may prune it (stored, never changed)."""
         ...
 
     def update_trial(self, trial_id: int, **fields: Any) -> TrialRecord:

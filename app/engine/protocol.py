@@ -305,6 +305,14 @@ def _snippet(line: str) -> str:
 # --- command rendering --------------------------------------------------------------
 
 
+def unmarked(line: str) -> str:
+    """What the script itself printed on ``line``: all of it but a marked report (from
+    :data:`MARKER` to the end of the line), so ``"50%|###  #sweeplab {...}"`` keeps the
+    progress bar in front and a line that is only a report leaves ``""``."""
+    at = line.find(MARKER)
+    return line if at < 0 else line[:at].rstrip()
+
+
 def placeholders(template: str) -> list[str]:
     """The placeholder names in a command template, in first-use order, without repeats.
 

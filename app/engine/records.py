@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from app.engine.trial import ExperimentState, TrialState
+from app.engine.trial import EarlyStopping, ExperimentState, TrialState
 
 JSONDict = dict[str, Any]
 
@@ -69,6 +69,8 @@ class TrialRecord:
     max trials."""
     updated_at: datetime | None = None
     """When the stored trial last changed (None for a record not read from a store)."""
+    early_stopping: EarlyStopping = EarlyStopping.SCHEDULED
+    """Whether the early-stopping scheduler may prune it (a re-run may be exempt)."""
 
 
 @dataclass(frozen=True)

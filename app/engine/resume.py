@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.engine.experiment import ExperimentConfig
 from app.engine.live import searcher_value
 from app.engine.orders import now
 from app.engine.ports import TrialRepository
 from app.engine.records import LaunchClaim, TrialRecord
+from app.engine.reruns import Rerun
 from app.engine.schedulers import Scheduler, make_scheduler
 from app.engine.search import Searcher, make_searcher
 from app.engine.space.sampling import ParamsMismatch
-from app.engine.trial import TrialState
+from app.engine.trial import EarlyStopping, TrialState
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,15 @@ def build_searcher(config: ExperimentConfig, repo: TrialRepository, experiment_i
 
 def build_scheduler(config: ExperimentConfig, repo: TrialRepository,
                     experiment_id: int) -> Scheduler:
-    """The experiment's scheduler, fed the stored KPI values of every finished trial.
+    """The experiment's scheduler, fed the stored KPI values of every finished trial
+    it saw (not the re-runs exempt from early stopping).
 
     Values go in trial order, each trial's by step, so rung contents are the same
     as in an uninterrupted run whose trials finished in that order.
     """
     scheduler = _new_scheduler(config)
     for trial in repo.list_trials(experiment_id):
-        if not trial.state.is_finished():
+        if not trial.state.is_finished() or trial.early_stopping is EarlyStopping.EXEMPT:
             continue
         points = repo.get_metrics(trial.id, config.kpi.name)
         for count, point in enumerate(points, start=1):
@@ -88,13 +89,13 @@ class Leftovers:
             whose job still waits in a batch queue).
         waiting: QUEUED trials whose command never ran: each starts again as itself
             (same number, same params) before anything new.
-        reruns: ``(params, number)`` of trials that were lost, to run again first (each
-            is stored with ``rerun_of``, so max trials counts it once).
+        reruns: trials that were lost, to run again first (each is stored with
+            ``rerun_of``, so max trials counts it once).
     """
 
     attached: list[TrialRecord] = field(default_factory=list)
     waiting: list[TrialRecord] = field(default_factory=list)
-    reruns: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    reruns: list[Rerun] = field(default_factory=list)
 
 
 Claim = Callable[[TrialRecord], LaunchClaim]
@@ -119,7 +120,6 @@ def settle_leftovers(repo: TrialRepository, experiment_id: int,
     """
     left = Leftovers()
     for trial in repo.list_trials(experiment_id):
-        of = trial.rerun_of or trial.number
         if trial.state is TrialState.QUEUED and trial.pid is not None and can_follow(trial):
             left.attached.append(trial)  # still waiting in a batch queue: follow its job
         elif trial.state is TrialState.QUEUED and trial.trial_dir is not None:
@@ -132,7 +132,7 @@ def settle_leftovers(repo: TrialRepository, experiment_id: int,
         elif trial.state is TrialState.RUNNING:
             repo.update_trial(trial.id, state=TrialState.LOST, error=(
                 f"its host {trial.host!r} is not among this run's hosts; queued again"))
-            left.reruns.append((trial.params, of))
+            left.reruns.append(Rerun.of_trial(trial))
     return left
 
 
@@ -150,4 +150,4 @@ def _settle_launch(repo: TrialRepository, trial: TrialRecord,
         repo.update_trial(trial.id, state=TrialState.STOPPED, error=(
             f"its host {trial.host!r} is not among this run's hosts or did not answer, "
             "so whether it started there is unknown; queued again"))
-        left.reruns.append((trial.params, trial.rerun_of or trial.number))
+        left.reruns.append(Rerun.of_trial(trial))

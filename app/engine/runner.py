@@ -39,11 +39,11 @@ from app.engine.records import (
     Snapshot,
     TrialRecord,
 )
-from app.engine.reruns import RerunQueue
+from app.engine.reruns import Rerun, RerunQueue
 from app.engine.resume import build_scheduler
 from app.engine.schedulers import Scheduler
 from app.engine.search.base import Searcher
-from app.engine.trial import ExperimentState, TrialState
+from app.engine.trial import EarlyStopping, ExperimentState, TrialState
 from app.engine.trial_events import TrialEvents
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Runner(TrialEvents):
             (``app.engine.resume.build_scheduler``).
         grace: seconds between SIGINT, SIGTERM and SIGKILL when stopping a trial.
         poll_interval: the longest the loop waits for process events.
-        reruns: ``(params, number)`` pairs to run first, each repeating trial ``number``.
+        reruns: trials to run again first (see :class:`~app.engine.reruns.Rerun`).
         waiting: stored QUEUED trials of an earlier run that never ran (it was killed
             before their process started); each starts first, as itself.
         attached: RUNNING trials of an earlier run that ``executor`` follows again
@@ -91,7 +91,7 @@ class Runner(TrialEvents):
         grace: float = 5.0,
         poll_interval: float = 0.1,
         scheduler: Scheduler | None = None,
-        reruns: Sequence[tuple[dict[str, Any], int]] = (),
+        reruns: Sequence[Rerun] = (),
         waiting: Sequence[TrialRecord] = (),
         attached: Sequence[tuple[TrialRecord, Executor]] = (),
         lease: Lease | None = None,
@@ -150,7 +150,8 @@ class Runner(TrialEvents):
             live.add_kpi(point.value)
             step = point.step if point.step is not None else count
             live.step = max(live.step or 0, step)
-            self._scheduler.on_result(record.number, step, point.value)
+            if record.early_stopping is EarlyStopping.SCHEDULED:
+                self._scheduler.on_result(record.number, step, point.value)
         self._live[record.id] = live
 
     # --- public API: any thread ------------------------------------------------
@@ -204,10 +205,13 @@ class Runner(TrialEvents):
         """Stop one running trial (it ends STOPPED); the experiment goes on."""
         self.command(Order(Command.STOP_TRIAL, trial_id=trial_id))
 
-    def rerun(self, params: dict[str, Any], of: int) -> None:
+    def rerun(self, params: dict[str, Any], of: int,
+              early_stopping: EarlyStopping = EarlyStopping.SCHEDULED) -> None:
         """Run ``params`` again as a new trial repeating trial number ``of``, before
-        the next suggestion and on top of max trials."""
-        self.command(Order(Command.RERUN, params=params, of=of))
+        the next suggestion and on top of max trials; ``EarlyStopping.EXEMPT``: the
+        scheduler never prunes it."""
+        self.command(Order(Command.RERUN, params=params, of=of,
+                           early_stopping=early_stopping))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the loop to end; True if it has."""
@@ -328,7 +332,8 @@ class Runner(TrialEvents):
             if live is not None:
                 self._stop_trial(live, StopReason.USER)
         elif kind is Command.RERUN and command.params is not None and command.of is not None:
-            self._reruns.add(command.params, command.of)
+            self._reruns.add(Rerun(command.params, command.of,
+                                   early_stopping=command.early_stopping))
             self._log(f"trial {command.of}: queued again with the same params")
 
     def _check_outside(self) -> None:

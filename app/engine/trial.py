@@ -26,6 +26,16 @@ class TrialState(str, Enum):
         return self in _FINISHED
 
 
+class EarlyStopping(str, Enum):
+    """Whether the experiment's early-stopping scheduler may prune a trial."""
+
+    SCHEDULED = "scheduled"
+    """Its KPI values go to the scheduler, which may prune it (every suggested trial)."""
+    EXEMPT = "exempt"
+    """It runs to its end (a user's re-run, chosen so): the scheduler never sees it;
+    the experiment's limits (max epochs, max time per trial) still hold."""
+
+
 _FINISHED = frozenset(
     {TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED,
      TrialState.LOST}

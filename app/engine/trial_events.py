@@ -22,10 +22,10 @@ from app.engine.orders import now
 from app.engine.ports import TrialRepository
 from app.engine.protocol import LineParser
 from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot, TrialRecord
-from app.engine.reruns import RerunQueue
+from app.engine.reruns import Rerun, RerunQueue
 from app.engine.schedulers import Decision, Scheduler
 from app.engine.search.base import Searcher
-from app.engine.trial import ExperimentState, TrialState
+from app.engine.trial import EarlyStopping, ExperimentState, TrialState
 
 
 class TrialEvents:
@@ -66,8 +66,8 @@ class TrialEvents:
                 endings.append(self._conclude(live, None, f"could not start: {event.message}"))
             elif event.kind is ProcessEventKind.LOST:
                 endings.append(self._conclude(live, None, event.message, lost=True))
-                self._reruns.add(live.record.params, live.record.rerun_of or live.number,
-                                 (event.host,))  # elsewhere first: that host is away
+                # elsewhere first: that host is away
+                self._reruns.add(Rerun.of_trial(live.record, (event.host,)))
             elif event.kind is ProcessEventKind.PENDING:
                 self._pending(live, event)
             elif event.kind is ProcessEventKind.RETURNED:
@@ -136,9 +136,12 @@ class TrialEvents:
             self._stop_trial(live, StopReason.MAX_EPOCHS)
 
     def _ask_scheduler(self, live: LiveTrial, step: int, value: float) -> None:
-        """Early stopping: each KPI value, at its step, goes to the scheduler."""
+        """Early stopping: each KPI value, at its step, goes to the scheduler (never
+        those of a trial exempt from it: a re-run the user wants to see to its end)."""
         if live.stop_reason is not None:
             return  # already stopping: its later values decide nothing
+        if live.record.early_stopping is EarlyStopping.EXEMPT:
+            return
         decision = self._scheduler.on_result(live.number, step, value)
         if decision is Decision.STOP and not self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.PRUNED)  # one that ran its budget is not pruned

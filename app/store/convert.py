@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
-from app.engine.trial import ExperimentState, TrialState
+from app.engine.trial import EarlyStopping, ExperimentState, TrialState
 from app.store.models import EventRow, ExperimentRow, MetricRow, TrialRow
 
 
@@ -47,6 +47,7 @@ def trial_record(row: TrialRow) -> TrialRecord:
         dirty=row.dirty,
         rerun_of=row.rerun_of,
         updated_at=row.updated_at,
+        early_stopping=EarlyStopping(row.early_stopping),
     )
 
 

@@ -92,6 +92,10 @@ class TrialRow(Base):
     dirty: Mapped[bool | None] = mapped_column(sa.Boolean)
     rerun_of: Mapped[int | None] = mapped_column(sa.Integer)
     """The number of the trial whose params this one repeats; None for the searcher's."""
+    early_stopping: Mapped[str] = mapped_column(sa.String(16), default="scheduled",
+                                                server_default="scheduled")
+    """:class:`~app.engine.trial.EarlyStopping`: "exempt" for a re-run the scheduler
+    must not prune (since 0006)."""
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utc_now,
                                                         onupdate=utc_now)
     """When the row last changed (None: not since the database was upgraded to 0005);

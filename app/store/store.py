@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 from app.engine.names import check_name
 from app.engine.ports import NotFound, StoreError
 from app.engine.records import EventRecord, ExperimentRecord, TrialRecord
-from app.engine.trial import ExperimentState, InvalidTransition, TrialState, check_transition
+from app.engine.trial import (
+    EarlyStopping,
+    ExperimentState,
+    InvalidTransition,
+    TrialState,
+    check_transition,
+)
 from app.store import convert, lookup, validate
 from app.store.bulk import MetricInsert
 from app.store.connect import (
@@ -277,14 +283,18 @@ class Store(LeaseMethods, MetricMethods):
     def create_trial(
         self, experiment_id: int, params: dict[str, Any], state: TrialState = TrialState.QUEUED,
         *, rerun_of: int | None = None,
+        early_stopping: EarlyStopping = EarlyStopping.SCHEDULED,
     ) -> TrialRecord:
         """A new trial numbered 1, 2, ... within its experiment (after the highest);
-        ``rerun_of`` is the number of the trial whose params it repeats."""
+        ``rerun_of`` is the number of the trial whose params it repeats;
+        ``early_stopping`` whether the scheduler may prune it (never changes)."""
         if rerun_of is not None and (type(rerun_of) is not int or rerun_of < 1):
             raise ValueError(f"create_trial({experiment_id}): rerun_of must be a trial "
                              f"number >= 1, got {rerun_of!r}")
         params = validate.json_dict(params, f"create_trial({experiment_id}): params")
         state = validate.enum_member(TrialState, state, f"create_trial({experiment_id}): state")
+        early_stopping = validate.enum_member(EarlyStopping, early_stopping,
+                                              f"create_trial({experiment_id}): early_stopping")
         with self._session(write=True) as session:
             lookup.experiment_row(session, self._target, experiment_id, lock=True)
             highest = session.scalar(
@@ -295,7 +305,7 @@ class Store(LeaseMethods, MetricMethods):
             row = TrialRow(
                 experiment_id=experiment_id, number=(highest or 0) + 1, state=state.value,
                 params=params, created_at=utc_now(), gpus=[], log_offset=0,
-                rerun_of=rerun_of,
+                rerun_of=rerun_of, early_stopping=early_stopping.value,
             )
             session.add(row)
             session.flush()

@@ -127,7 +127,7 @@ TRIAL_FIELDS: dict[str, Callable[[object, str], Any]] = {
 }
 """The trial fields :meth:`Store.update_trial` may set, each with its check."""
 
-_FIXED = ("id", "experiment_id", "number", "created_at", "rerun_of")
+_FIXED = ("id", "experiment_id", "number", "created_at", "rerun_of", "early_stopping")
 
 
 def trial_fields(trial_id: int, fields: Mapping[str, object]) -> dict[str, Any]:

@@ -317,9 +317,10 @@ class MainWindow(QMainWindow):
         config = self.workspace.config(self.current_id)
         log = read_log_tail(Path(record.trial_dir) / "output.log") if record.trial_dir else ""
         detail = TrialDetail(record, self.workspace.metrics(trial_id), log, config.command,
-                             config.kpi.name, config.kpi.goal, self)
+                             config.kpi.name, config.kpi.goal, self,
+                             scheduler=config.scheduler)
         detail.stopRequested.connect(self.run_control.stop_trial)
-        detail.rerunRequested.connect(lambda _params: self.run_control.rerun(trial_id))
+        detail.rerunRequested.connect(self.run_control.rerun)
         detail.show()
         return detail
 
@@ -383,8 +384,7 @@ class MainWindow(QMainWindow):
         keep = same and editor.is_modified() and editor.space() != config.space
         self.panels.show(config, trials, points, space=not keep)
         self.workspace.watcher.follow(record, trials, points)
-        self.log.set_text("".join(
-            f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.workspace.events(experiment_id)))
+        self.log.set_entries((e.time, e.message) for e in self.workspace.events(experiment_id))
         self.settings.setValue("last_experiment", experiment_id)
         self._refresh_status()
         self._update_actions()
@@ -442,7 +442,7 @@ class MainWindow(QMainWindow):
     @Slot(int, str)
     def _on_log(self, experiment_id: int, message: str) -> None:
         if experiment_id == self.current_id:
-            self.log.append_log(message + "\n")
+            self.log.append_entry(message)
 
     def _summary(self) -> ExperimentRow | None:
         """The shown experiment's summary from the trials this window holds (no I/O)."""

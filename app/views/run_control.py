@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.application.workspace import Workspace
 from app.engine.space.nodes import Space
+from app.engine.trial import EarlyStopping
 from app.views.tasks import EXPECTED, TaskRunner
 
 
@@ -129,11 +130,12 @@ class RunControl(QObject):
                 lambda: self.workspace.stop_trial(experiment_id, trial_id)):
             self.message.emit("stopping the trial…")
 
-    @Slot(int)
-    def rerun(self, trial_id: int) -> bool:
-        """Run a trial's params again as a new trial (starting the experiment if idle)."""
+    @Slot(int, object)
+    def rerun(self, trial_id: int, early_stopping: EarlyStopping = EarlyStopping.EXEMPT) -> bool:
+        """Run a trial's params again as a new trial (starting the experiment if idle),
+        by default to its end (exempt from early stopping)."""
         return self._packing("rerun", lambda eid, progress: self.workspace.rerun(
-            eid, trial_id, progress=progress))
+            eid, trial_id, early_stopping=early_stopping, progress=progress))
 
     @Slot()
     def requeue_failed(self) -> bool:

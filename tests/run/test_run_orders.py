@@ -6,6 +6,7 @@ import queue
 from pathlib import Path
 
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.engine.reruns import Rerun
 from app.engine.resume import build_searcher
 from app.engine.runner import Runner
 from app.engine.trial import ExperimentState, TrialState
@@ -75,7 +76,7 @@ def test_rerun_repeats_params_on_top_of_max_trials(harness: Harness) -> None:
     harness.executors.append(executor)
     runner = Runner(harness.store, exp.id, config, [executor],
                     build_searcher(config, harness.store, exp.id), snapshot,
-                    poll_interval=0.05, reruns=[(trials[0].params, 1)])
+                    poll_interval=0.05, reruns=[Rerun(trials[0].params, 1)])
     runner.start()
     assert runner.wait(30)
     after = harness.store.list_trials(exp.id)

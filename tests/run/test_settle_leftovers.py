@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.records import LaunchClaim, TrialRecord
+from app.engine.reruns import Rerun
 from app.engine.resume import settle_leftovers
 from app.engine.trial import TrialState
 from app.store.store import Store
@@ -37,7 +38,7 @@ def test_a_trial_stored_as_launching_is_settled_by_its_claim(tmp_path: Path,
             assert left.waiting == [after] and after.state is TrialState.QUEUED
             assert after.trial_dir is None and not left.reruns
         else:  # fate unknown: run its params again as a new trial
-            assert after.state is TrialState.STOPPED and left.reruns == [({"x": 0.5}, 1)]
+            assert after.state is TrialState.STOPPED and left.reruns == [Rerun({"x": 0.5}, 1)]
         assert len(store.list_trials(experiment_id)) == 1
 
 

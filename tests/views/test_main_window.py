@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from app.application.workspace import Workspace
 from app.engine.experiment import load_experiment
-from app.engine.trial import ExperimentState, TrialState
+from app.engine.trial import EarlyStopping, ExperimentState, TrialState
 from app.store.store import Store
 from app.views.main_window import MainWindow
 from app.views.prompts import Quitting
@@ -146,10 +146,13 @@ def test_stop_one_trial_and_rerun_it_from_its_detail(qtbot: QtBot, window: MainW
                     is TrialState.STOPPED, timeout=30_000)
     assert window.workspace.is_running(experiment_id), "the others go on"
     detail.rerun_button.click()
+    assert detail.rerun_dialog is not None
+    detail.rerun_dialog.run_button.click()  # the default: to the end
     qtbot.waitUntil(lambda: any(t.rerun_of == 1 for t in window.workspace.trials(experiment_id)),
                     timeout=30_000)
     again = next(t for t in window.workspace.trials(experiment_id) if t.rerun_of == 1)
     assert again.params == window.workspace.store.get_trial(first).params
+    assert again.early_stopping is EarlyStopping.EXEMPT
     detail.close()
     window.actions_by_name["stop"].trigger()
     qtbot.waitUntil(lambda: not window.workspace.is_running(experiment_id), timeout=30_000)

@@ -13,8 +13,9 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from app.engine.records import MetricPoint, TrialRecord
+from app.engine.schedulers import SchedulerConfig, SchedulerName
 from app.engine.search.base import Goal
-from app.engine.trial import TrialState
+from app.engine.trial import EarlyStopping, TrialState
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import read_log_tail
 from devtools.screenshots.trials import render_screenshots
@@ -105,11 +106,13 @@ def test_stop_and_rerun_emit_their_requests(detail: TrialDetail, qtbot: QtBot) -
     with qtbot.waitSignal(detail.stopRequested, timeout=1000) as stop:
         detail.stop_button.click()
     assert stop.args == [7]
+    detail.rerun_button.click()  # the dialog says what happens first
+    dialog = detail.rerun_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert not dialog.to_the_end.isVisible()  # no early stopping here: nothing to choose
     with qtbot.waitSignal(detail.rerunRequested, timeout=1000) as rerun:
-        detail.rerun_button.click()
-    assert rerun.args == [PARAMS]
-    rerun.args[0]["optimizer"]["momentum"] = 0.1
-    assert PARAMS["optimizer"]["momentum"] == 0.9  # a copy was handed out
+        dialog.run_button.click()
+    assert rerun.args == [7, EarlyStopping.EXEMPT]
     detail.set_record(record(TrialState.COMPLETED, kpi=0.3, error="exit code 1"))
     assert not detail.stop_button.isEnabled()
     assert detail.windowTitle() == "Trial 3 — completed"
@@ -137,3 +140,48 @@ def test_render_screenshots_writes_pngs(qtbot: QtBot, tmp_path: Path) -> None:
                                          "trials-table.png", "trial-detail-metrics.png",
                                          "trial-detail-log.png"]
     assert all(p.stat().st_size > 10_000 for p in written)
+
+
+@pytest.mark.parametrize("choose_scheduler", [False, True])
+def test_a_rerun_under_asha_runs_to_the_end_unless_told(qtbot: QtBot,
+                                                       choose_scheduler: bool) -> None:
+    """Under early stopping the dialog says so and offers both ways; "to the end" is
+    the default, and the choice goes out with the request. Cancel sends nothing."""
+    widget = TrialDetail(record(TrialState.PRUNED), points(), LOG, "python train.py", "loss",
+                         Goal.MIN, scheduler=SchedulerConfig(SchedulerName.ASHA, grace_period=2))
+    qtbot.addWidget(widget)
+    widget.show()
+    dialog = widget.ask_rerun()
+    assert "Trial 3's params run again as a new trial" in dialog.explanation.text()
+    assert dialog.to_the_end.isVisible() and dialog.to_the_end.isChecked()
+    assert dialog.to_the_end.text() == "Run it to the end (ASHA does not prune it)"
+    assert "may be pruned from step 2" in dialog.under_scheduler.text()
+    with qtbot.assertNotEmitted(widget.rerunRequested):
+        dialog.reject()
+    dialog = widget.ask_rerun()
+    if choose_scheduler:
+        dialog.under_scheduler.click()
+    with qtbot.waitSignal(widget.rerunRequested, timeout=1000) as rerun:
+        dialog.run_button.click()
+    assert rerun.args == [7, EarlyStopping.SCHEDULED if choose_scheduler
+                          else EarlyStopping.EXEMPT]
+
+
+def test_each_metric_has_its_own_labelled_value_axis(detail: TrialDetail) -> None:
+    """loss (about 1) and acc (about 0.6) on separate stacked plots, each scaled to its
+    own values and named on its axis; they share the step axis."""
+    loss, acc = detail.metric_plot("loss"), detail.metric_plot("acc")
+    assert loss is not acc
+    assert loss.getAxis("left").labelText == "loss (KPI)"  # the experiment's KPI
+    assert acc.getAxis("left").labelText == "acc"
+    assert [item.name() for item in acc.listDataItems()] == ["acc"]
+    loss.getViewBox().autoRange(padding=0)
+    acc.getViewBox().autoRange(padding=0)
+    assert acc.getViewBox().viewRange()[1] == pytest.approx([0.5, 0.7], abs=0.01)
+    assert loss.getViewBox().viewRange()[1] == pytest.approx([1 / 3, 1.0], abs=0.01)
+    assert acc.getViewBox().linkedView(0) is loss.getViewBox()  # one step axis
+    assert detail.metric_plot("lr_used").getAxis("bottom").labelText == "step"  # the last
+    detail.set_metrics([p for p in points() if p.name == "acc"])  # a metric gone
+    assert detail.curve_names() == ["acc"]
+    with pytest.raises(KeyError):
+        detail.metric_plot("loss")

@@ -2,7 +2,11 @@
 
 Every numeric parameter is an axis scaled to [0, 1] (log-scaled ones on a log
 scale), strings, booleans and branch names are categories; a trial without a
-parameter (a conditional branch not taken) leaves a gap there. Lines are
+value on an axis (a conditional branch not taken, no KPI yet) passes through the
+"—" band below the axes at :data:`MISSING_POSITION`, so every line stays whole
+and reaches the KPI axis. The axes' titles are laid out by
+:class:`~app.views.charts.titles.AxisTitles` (never overlapping, elided with
+the full name as tooltip). Lines are
 coloured by KPI: trials are binned into :data:`COLOR_BINS` colours and each bin
 is ONE NaN-separated curve item, better bins drawn on top; trials without a KPI
 are grey and at the bottom. 2,000 trials are 17 items, not 2,000.
@@ -32,9 +36,14 @@ from app.views.charts.style import (
     palette,
     text_color,
 )
+from app.views.charts.titles import AxisTitles
 
 COLOR_BINS = 16
 HOVER_RADIUS_PX = 5.0
+MISSING_POSITION = -0.15
+"""Where a trial without a value on an axis crosses it: the middle of the "—" band."""
+MISSING_BAND = (-0.2, -0.1)
+MISSING_LABEL = "—"
 
 
 class ParallelCoordinatesChart(QWidget):
@@ -44,9 +53,11 @@ class ParallelCoordinatesChart(QWidget):
         super().__init__(parent)
         self._data = data
         self.log_params: Collection[str] | None = None  # None: guess from the values
-        self.plot_widget = make_plot(self)
+        self.titles = AxisTitles()
+        self.plot_widget = make_plot(self, bottom=self.titles)
         self.plot_item = self.plot_widget.getPlotItem()
         self.plot_item.hideAxis("left")
+        self.titles.setPen(pg.mkPen(0, 0, 0, 0))  # no axis line under the titles
         self.plot_item.showGrid(x=False, y=False)
         self.plot_item.setMouseEnabled(x=False, y=False)
         layout = QVBoxLayout(self)
@@ -63,10 +74,19 @@ class ParallelCoordinatesChart(QWidget):
         self.hover_item = pg.PlotCurveItem(pen=pg.mkPen(text_color(), width=2), connect="finite")
         self.hover_item.setZValue(COLOR_BINS + 4)
         self.plot_item.addItem(self.hover_item)
+        band = palette().color(QPalette.ColorRole.Text)
+        band.setAlpha(28)
+        self.missing_band = pg.LinearRegionItem(MISSING_BAND, orientation="horizontal",
+                                                movable=False, brush=pg.mkBrush(band),
+                                                pen=pg.mkPen(None))
+        self.missing_band.setZValue(-1)
+        self.missing_band.setVisible(False)
+        self.plot_item.addItem(self.missing_band)
         self._labels: list[pg.TextItem] = []
-        self._axes_drawn: list[tuple[str, list[tuple[float, str]]]] = []
+        self._axes_drawn: list[tuple[str, list[tuple[float, str]], bool]] = []
         self._lines = JoinedCurves.empty()
         self._flat: dict[int, dict[str, Any]] = {}
+        self._missing_axes: list[bool] = []  # per axis: some trial has no value there
         self._drawn_key: object = None
         self._seen = (-1, -1)
         self.hover = HoverTracker(self.plot_widget, self.trial_at, data.describe_trial)
@@ -100,12 +120,16 @@ class ParallelCoordinatesChart(QWidget):
         for column, axis in enumerate(axes):
             matrix[:, column] = axis.positions([row.get(axis.name) for row in rows])
         matrix[:, n_axes - 1] = kpi_axis.positions(kpis)
+        kpi_pos = matrix[:, n_axes - 1].copy()
+        missing = np.isnan(matrix[:, :-1])
+        self._missing_axes = [bool(m) for m in missing.any(axis=0)]
+        matrix[:, :-1][missing] = MISSING_POSITION  # through the band: every line whole
         ids = np.array([r.id for r in records], dtype=np.int64)
         self._lines = JoinedCurves(
             x=np.tile(np.append(np.arange(n_axes, dtype=float), np.nan), len(records)),
             y=matrix.ravel(), ids=np.repeat(ids, n_axes + 1),
             ends=np.arange(len(records), dtype=np.intp) * (n_axes + 1) + n_axes - 1)
-        self._draw_lines(matrix, kpi_axis.positions(kpis))
+        self._draw_lines(matrix, kpi_pos)
         self._draw_best(matrix, ids)
         self._draw_axes()
         self.hover.set_trial(None)
@@ -153,7 +177,8 @@ class ParallelCoordinatesChart(QWidget):
 
     def _draw_axes(self) -> None:
         n = len(self.axes)
-        layout = [(axis.title, axis.ticks()) for axis in self.axes]
+        layout = [(axis.title, axis.ticks(), missing)
+                  for axis, missing in zip(self.axes, self._missing_axes, strict=True)]
         if layout == self._axes_drawn:
             return  # the same axes and labels: keep the text items (costly to make)
         self._axes_drawn = layout
@@ -166,19 +191,32 @@ class ParallelCoordinatesChart(QWidget):
         color = text_color()
         fill = palette().color(QPalette.ColorRole.Base)
         fill.setAlpha(200)
-        for i, axis in enumerate(self.axes):
-            for position, text in axis.ticks():
+        for i, (title, ticks, missing) in enumerate(layout):
+            labels = [(position, text, "") for position, text in ticks]
+            if missing:
+                labels.append((MISSING_POSITION, MISSING_LABEL,
+                               f"trials with no value for {title} cross here"))
+            for position, text, tip in labels:
                 label = pg.TextItem(text, color=color, anchor=(0, 0.5), fill=pg.mkBrush(fill))
                 label.setZValue(COLOR_BINS + 5)
                 label.setPos(i + 0.03, position)
+                label.setToolTip(tip)
                 self.plot_item.addItem(label)
                 self._labels.append(label)
-        bottom = self.plot_item.getAxis("bottom")
-        bottom.setTicks([[(i, axis.title) for i, axis in enumerate(self.axes)], []])
+        any_missing = any(missing for _t, _k, missing in layout)
+        self.missing_band.setVisible(any_missing)
+        self.titles.set_titles([(float(i), axis.title) for i, axis in enumerate(self.axes)])
         self.plot_item.setXRange(-0.2, max(n - 1, 1) + 0.6, padding=0)
-        self.plot_item.setYRange(-0.08, 1.08, padding=0)
+        self.plot_item.setYRange(MISSING_BAND[0] - 0.03 if any_missing else -0.08, 1.08,
+                                 padding=0)
         self.plot_item.setTitle(f"colour: {self._data.kpi_name or 'KPI'} (yellow = best)",
                                 color=color, size="9pt")
+
+    def axis_labels(self, index: int) -> list[str]:
+        """The value labels drawn along axis ``index`` (bottom to top, "—" for the band)."""
+        labels = [label for label in self._labels if round(label.pos().x()) == index]
+        return [label.textItem.toPlainText()
+                for label in sorted(labels, key=lambda label: label.pos().y())]
 
     @property
     def line_count(self) -> int:
@@ -186,7 +224,8 @@ class ParallelCoordinatesChart(QWidget):
         return len(self._lines.ends)
 
     def lines(self) -> JoinedCurves:
-        """Every trial's polyline, joined (positions in [0, 1], NaN for gaps)."""
+        """Every trial's polyline, joined (positions in [0, 1]; :data:`MISSING_POSITION` where
+        a trial has no value; NaN only as the separator after each line)."""
         return self._lines
 
     def trial_at(self, x: float, y: float, radius_px: float = HOVER_RADIUS_PX) -> int | None:

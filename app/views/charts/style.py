@@ -24,9 +24,14 @@ def text_color() -> QColor:
     return palette().color(QPalette.ColorRole.Text)
 
 
-def make_plot(parent: QWidget | None = None, title: str | None = None) -> pg.PlotWidget:
-    """A PlotWidget on the palette's base colour with grid lines and a few-pixel margin."""
-    plot = pg.PlotWidget(parent=parent, background=palette().color(QPalette.ColorRole.Base))
+def make_plot(parent: QWidget | None = None, title: str | None = None,
+              bottom: pg.AxisItem | None = None) -> pg.PlotWidget:
+    """A PlotWidget on the palette's base colour with grid lines and a few-pixel margin.
+
+    ``bottom`` replaces the bottom axis (e.g. the parallel-coordinates titles).
+    """
+    plot = pg.PlotWidget(parent=parent, background=palette().color(QPalette.ColorRole.Base),
+                         axisItems=None if bottom is None else {"bottom": bottom})
     item = plot.getPlotItem()
     axis_pen = pg.mkPen(text_color())
     for name in ("left", "bottom"):

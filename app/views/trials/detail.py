@@ -1,12 +1,15 @@
 """A trial's detail: every metric as a curve, the live log, params as JSON, the command.
 
+Each metric gets a small plot of its own, stacked, with its name on its own value
+axis (loss and accuracy differ in scale and unit: one shared axis flattened one of
+them); the plots share the step axis, so zooming one moves them all.
+
 It gets everything through its constructor and setters (no database access); the
 main window feeds it live points and log text and acts on its two requests.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterable, Sequence
 
@@ -21,14 +24,17 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app.engine.records import MetricPoint, TrialRecord
+from app.engine.schedulers import SchedulerConfig
 from app.engine.search.base import Goal
 from app.views.trials.log_view import LogView
+from app.views.trials.rerun_dialog import RerunDialog
 from app.views.trials.text import (
     duration_seconds,
     format_duration,
@@ -42,6 +48,8 @@ REFRESH_MS = 200
 AXIS_COLOUR = "#424242"
 CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
                  "#17becf", "#7f7f7f", "#bcbd22")
+LEFT_AXIS_PX = 70
+MIN_PLOT_PX = 130  # below this the plots scroll rather than shrink
 SYMBOLS_BELOW = 3  # curves this short get point symbols, or one point would not show
 
 
@@ -50,19 +58,22 @@ class TrialDetail(QDialog):
 
     Signals:
         stopRequested(int trial_id): "Stop this trial" was pressed.
-        rerunRequested(dict params): "Re-run with these params" was pressed (a copy of
-            the trial's nested params).
+        rerunRequested(int trial_id, EarlyStopping early_stopping): "Re-run with these
+            params" was confirmed in its dialog, exempt from early stopping or not.
     """
 
     stopRequested = Signal(int)
-    rerunRequested = Signal(dict)
+    rerunRequested = Signal(int, object)
 
     def __init__(self, record: TrialRecord, metrics: Sequence[MetricPoint] = (),
                  log_text: str = "", command: str = "", kpi_name: str = "KPI",
-                 goal: Goal = Goal.MIN, parent: QWidget | None = None) -> None:
+                 goal: Goal = Goal.MIN, parent: QWidget | None = None, *,
+                 scheduler: SchedulerConfig | None = None) -> None:
         super().__init__(parent)
         self.resize(900, 640)
         self._record = record
+        self._scheduler = scheduler
+        self.rerun_dialog: RerunDialog | None = None
         self._kpi_name, self._goal = kpi_name, goal
         self._points: dict[str, list[tuple[float, float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
@@ -76,15 +87,13 @@ class TrialDetail(QDialog):
         command_row.addWidget(QLabel("Command:"))
         command_row.addWidget(self.command, 1)
         command_row.addWidget(copy_command)
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
-        self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.setLabel("bottom", "step")
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setPen(pg.mkPen(AXIS_COLOUR))
-            self.plot.getAxis(axis).setTextPen(pg.mkPen(AXIS_COLOUR))
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=AXIS_COLOUR)
-        self.log = LogView()
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        self.metrics_page = QScrollArea()
+        self.metrics_page.setWidgetResizable(True)
+        self.metrics_page.setWidget(self.plots)
+        self._plots: dict[str, pg.PlotItem] = {}
+        self.log = LogView(protocol_toggle=True)
         self.params = QPlainTextEdit(readOnly=True)
         copy_params = QPushButton("Copy JSON")
         copy_params.clicked.connect(self.copy_params)
@@ -93,7 +102,7 @@ class TrialDetail(QDialog):
         params_layout.addWidget(self.params, 1)
         params_layout.addWidget(copy_params, 0, Qt.AlignmentFlag.AlignRight)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.plot, "Metrics")
+        self.tabs.addTab(self.metrics_page, "Metrics")
         self.tabs.addTab(self.log, "Log")
         self.tabs.addTab(params_page, "Params")
         self.stop_button = QPushButton("Stop this trial")
@@ -110,8 +119,7 @@ class TrialDetail(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
         self.stop_button.clicked.connect(lambda: self.stopRequested.emit(self._record.id))
-        self.rerun_button.clicked.connect(
-            lambda: self.rerunRequested.emit(copy.deepcopy(dict(self._record.params))))
+        self.rerun_button.clicked.connect(self.ask_rerun)
         close.clicked.connect(self.close)
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -142,6 +150,21 @@ class TrialDetail(QDialog):
         self.params.setPlainText(params_json(record.params))
         self.stop_button.setEnabled(not record.state.is_finished())
         self._show_summary()
+
+    def ask_rerun(self) -> RerunDialog:
+        """Open the re-run dialog (window-modal); accepted, it emits ``rerunRequested``."""
+        dialog = RerunDialog(self._record, self._scheduler, self)
+        trial_id = self._record.id
+        dialog.accepted.connect(lambda: self.rerunRequested.emit(trial_id, dialog.choice()))
+        dialog.finished.connect(self._rerun_dialog_closed)
+        self.rerun_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _rerun_dialog_closed(self) -> None:
+        if self.rerun_dialog is not None:
+            self.rerun_dialog.deleteLater()
+            self.rerun_dialog = None
 
     def set_command(self, command: str) -> None:
         """The exact command line the trial ran."""
@@ -182,6 +205,14 @@ class TrialDetail(QDialog):
         """The metrics drawn, in the order they first appeared."""
         return list(self._curves)
 
+    def metric_plot(self, name: str) -> pg.PlotItem:
+        """The plot of one metric (its own value axis, labelled with its name).
+
+        Raises:
+            KeyError: when no metric has that name.
+        """
+        return self._plots[name]
+
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """A drawn curve's x (step) and y arrays.
 
@@ -209,23 +240,47 @@ class TrialDetail(QDialog):
     def refresh_curves(self) -> None:
         """Draw the buffered points now, one curve per metric name."""
         self._refresh.stop()
-        for name in list(self._curves):
-            if name not in self._points:
-                self.plot.removeItem(self._curves.pop(name))
-        for position, (name, series) in enumerate(self._points.items()):
+        if list(self._plots) != list(self._points):
+            self._lay_out_plots()
+        for name, series in self._points.items():
             data = np.array(sorted(series), dtype=np.float64).reshape(-1, 2)
-            curve = self._curves.get(name)
-            if curve is None:
-                pen = pg.mkPen(CURVE_COLOURS[position % len(CURVE_COLOURS)], width=2)
-                curve = self.plot.plot(name=name, pen=pen)
-                curve.setDownsampling(auto=True, method="peak")
-                curve.setClipToView(True)
-                self._curves[name] = curve
+            curve = self._curves[name]
             symbol = "o" if len(data) < SYMBOLS_BELOW else None
             curve.setSymbol(symbol)
             curve.setSymbolBrush(curve.opts["pen"].color())
             curve.setData(data[:, 0], data[:, 1])
         self._show_summary()
+
+    def _lay_out_plots(self) -> None:
+        """One plot per metric, stacked in order of appearance, sharing the step axis."""
+        self.plots.clear()
+        self._plots.clear()
+        self._curves.clear()
+        first: pg.PlotItem | None = None
+        names = list(self._points)
+        for position, name in enumerate(names):
+            colour = CURVE_COLOURS[position % len(CURVE_COLOURS)]
+            plot = self.plots.addPlot(row=position, col=0)
+            plot.showGrid(x=True, y=True, alpha=0.3)
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setPen(pg.mkPen(AXIS_COLOUR))
+                plot.getAxis(side).setTextPen(pg.mkPen(AXIS_COLOUR))
+            plot.getAxis("left").setWidth(LEFT_AXIS_PX)  # the plots' edges line up
+            plot.getAxis("left").enableAutoSIPrefix(False)  # 0.93, not 930 (x0.001)
+            label = f"{name} (KPI)" if name == self._kpi_name else name
+            plot.setLabel("left", label, color=colour)
+            if position == len(names) - 1:
+                plot.setLabel("bottom", "step")
+            if first is None:
+                first = plot
+            else:
+                plot.setXLink(first)
+            curve = plot.plot(name=name, pen=pg.mkPen(colour, width=2))
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            self._plots[name] = plot
+            self._curves[name] = curve
+        self.plots.setMinimumHeight(MIN_PLOT_PX * len(names))
 
     def _show_summary(self) -> None:
         record = self._record

@@ -84,6 +84,11 @@ def format_time(moment: datetime | None) -> str:
     return f"{_aware(moment).astimezone():%Y-%m-%d %H:%M:%S}"
 
 
+def format_clock(moment: datetime) -> str:
+    """A local wall-clock time of day ``11:00:03`` (a naive time is taken as UTC)."""
+    return f"{_aware(moment).astimezone():%H:%M:%S}"
+
+
 def format_gpus(gpus: tuple[int, ...]) -> str:
     """``0,1``; a dash when the trial has none."""
     return ",".join(str(g) for g in gpus) if gpus else MISSING
