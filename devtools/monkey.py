@@ -8,9 +8,10 @@ acting inside modal dialogs, whose own event loops run the timer too) and record
   which PySide6 calls for an exception raised in a slot or a virtual override);
 - every GUI stall: a heartbeat timer on the GUI thread, watched from another thread.
   A heartbeat late by more than the limit counts as a stall when, during it, the GUI
-  thread either used as much CPU as the limit (it was busy) or slept inside Sweeplab's
-  own code (waiting on a lock, the store, a process). A GUI thread that was runnable
-  but not scheduled, as happens on a loaded machine, is reported but not counted. The
+  thread either used as much CPU as the limit (it was busy) or slept at the same lines
+  twice, 100 ms apart, with Sweeplab's code on its stack (blocked on a lock, the store,
+  a process). A GUI thread that was runnable but not scheduled, or waited its turn for
+  the GIL, as happens on a loaded machine, is reported but not counted. The
   stack the GUI thread had when the stall passed the limit is kept, so a failure names
   the function that blocked.
 
@@ -83,7 +84,8 @@ class Stall:
     cpu_seconds: float
     stack: list[str]
     blocked_in_app: bool
-    """At the limit the GUI thread slept (not runnable) with Sweeplab's code on top."""
+    """The GUI thread slept at the same lines from the limit on, Sweeplab's code on its
+    stack."""
 
     @property
     def counts(self) -> bool:
@@ -123,8 +125,10 @@ class Report:
 class StallWatch:
     """A GUI-thread heartbeat and a watching thread that records late ones."""
 
-    def __init__(self, report: Report, interval_ms: int = 10) -> None:
+    def __init__(self, report: Report, interval_ms: int = 10,
+                 own_code: tuple[str, ...] = ("/app/",)) -> None:
         self._report = report
+        self._own_code = own_code
         self._gui = threading.get_ident()
         self._task = f"/proc/self/task/{threading.get_native_id()}/stat"
         self._clock = time.pthread_getcpuclockid(self._gui) \
@@ -163,15 +167,25 @@ class StallWatch:
             self._beat, self._cpu_at_beat = now, cpu
 
     def _watch(self) -> None:
+        first: tuple[object, ...] | None = None  # where the GUI thread slept at the limit
         while not self._stop.wait(0.02):
             with self._lock:
                 late = time.monotonic() - self._beat
-                if late < STALL_LIMIT or self._open is not None:
+                if late < STALL_LIMIT:
+                    first = None
                     continue
                 frame = sys._current_frames().get(self._gui)
-                stack = traceback.format_stack(frame) if frame is not None else []
-                self._open = Stall(late, self._cpu() - self._cpu_at_beat, stack,
-                                   self._sleeping() and _in_app(frame))
+                if self._open is None:
+                    stack = traceback.format_stack(frame) if frame is not None else []
+                    self._open = Stall(late, self._cpu() - self._cpu_at_beat, stack, False)
+                    first = _where(frame) if self._sleeping() else None
+                elif first is not None and late >= STALL_LIMIT + BLOCK_CHECK:
+                    # Asleep at the very same lines twice, 100 ms apart, with our code on
+                    # the stack: blocked there (a lock, the store, a process), not merely
+                    # waiting its turn for the GIL or the CPU, which moves on in between.
+                    self._open.blocked_in_app = (self._sleeping() and _where(frame) == first
+                                                 and _in_code(frame, self._own_code))
+                    first = None
 
     def _sleeping(self) -> bool:
         """The GUI thread waits (on a lock, a file, a socket) rather than runs or queues."""
@@ -181,6 +195,18 @@ class StallWatch:
         except OSError:
             return False
         return text[text.rfind(")") + 2] in "SD"
+
+
+BLOCK_CHECK = 0.1
+
+
+def _where(frame: FrameType | None) -> tuple[object, ...]:
+    """The GUI thread's stack as (file, line) pairs, innermost first."""
+    where: list[object] = []
+    while frame is not None:
+        where.append((frame.f_code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    return tuple(where)
 
 
 def _type_text(widget: QWidget, text: str) -> None:
@@ -194,9 +220,9 @@ def _type_text(widget: QWidget, text: str) -> None:
                                                          char))
 
 
-def _in_app(frame: FrameType | None) -> bool:
-    """The innermost Python frame of the GUI thread is Sweeplab's code."""
-    return frame is not None and "/app/" in frame.f_code.co_filename
+def _in_code(frame: FrameType | None, own_code: tuple[str, ...]) -> bool:
+    """Code under one of the ``own_code`` paths (Sweeplab's) is on the GUI thread's stack."""
+    return any(part in str(file) for file, _line in _where(frame) for part in own_code)
 
 
 class Monkey:
@@ -206,10 +232,12 @@ class Monkey:
         window: the main window; the monkey also acts in dialogs it opens.
         seed: the random seed; a run is repeatable from it as far as timing allows.
         on_tick: called after each action (e.g. to stop after a number of them).
+        own_code: path parts naming the code whose blocking counts (Sweeplab's).
     """
 
     def __init__(self, window: QWidget, seed: int, *, interval_ms: int = 25,
-                 on_tick: Callable[[Monkey], None] | None = None) -> None:
+                 on_tick: Callable[[Monkey], None] | None = None,
+                 own_code: tuple[str, ...] = ("/app/",)) -> None:
         self.window = window
         self.report = Report(seed)
         self._rng = random.Random(seed)
@@ -217,7 +245,7 @@ class Monkey:
         self._timer = QTimer()
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._tick)
-        self._watch = StallWatch(self.report)
+        self._watch = StallWatch(self.report, own_code=own_code)
         self._previous_hook = sys.excepthook
         self._modal_steps = 0
 

@@ -9,6 +9,7 @@ any failure it finds goes into ``REGRESSION_SEEDS`` here.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,16 +55,16 @@ def test_a_monkey_meets_no_exception_and_no_stall(qtbot: QtBot, window: MainWind
 
 
 @pytest.mark.qt_no_exception_capture  # the monkey's own hook is what this checks
-def test_the_monkey_reports_an_exception_and_a_busy_gui_thread(qtbot: QtBot) -> None:
-    """What the monkey fails on is seen: a slot that raises, a slot that keeps the GUI
-    thread busy for 300 ms (and neither is met in a window without them)."""
+def test_the_monkey_reports_an_exception_a_busy_and_a_blocked_gui_thread(qtbot: QtBot) -> None:
+    """What the monkey fails on is seen: a slot that raises, one that keeps the GUI thread
+    busy for 300 ms, one that blocks it for 400 ms on a wait in "our" code."""
     window = QMainWindow()
     qtbot.addWidget(window)
     buttons = QWidget()
     layout = QVBoxLayout(buttons)
-    raising, busy = QPushButton("raise"), QPushButton("busy")
-    layout.addWidget(raising)
-    layout.addWidget(busy)
+    raising, busy, blocked = QPushButton("raise"), QPushButton("busy"), QPushButton("wait")
+    for button in (raising, busy, blocked):
+        layout.addWidget(button)
     window.setCentralWidget(buttons)
     window.show()
 
@@ -75,16 +76,27 @@ def test_the_monkey_reports_an_exception_and_a_busy_gui_thread(qtbot: QtBot) -> 
         while time.thread_time() < end:
             pass
 
+    def block() -> None:
+        threading.Event().wait(0.4)
+
     raising.clicked.connect(fail)
     busy.clicked.connect(spin)
-    monkey = Monkey(window, 5)
+    blocked.clicked.connect(block)
+    monkey = Monkey(window, 5, own_code=("/tests/views/",))
     monkey.start()
+
+    def seen_all() -> bool:
+        stalls = monkey.report.counted_stalls
+        return bool(monkey.report.exceptions and any(s.cpu_seconds >= 0.2 for s in stalls)
+                    and any(s.blocked_in_app for s in stalls))
+
     try:
-        qtbot.waitUntil(lambda: bool(monkey.report.exceptions and monkey.report.counted_stalls),
-                        timeout=60_000)
+        qtbot.waitUntil(seen_all, timeout=90_000)
     finally:
         report = monkey.stop()
     assert "a slot failed" in report.exceptions[0]
-    assert report.counted_stalls[0].cpu_seconds >= 0.2
-    assert "in spin" in "".join(report.counted_stalls[0].stack)
+    busy_stall = next(s for s in report.counted_stalls if s.cpu_seconds >= 0.2)
+    assert "in spin" in "".join(busy_stall.stack)
+    blocked_stall = next(s for s in report.counted_stalls if s.blocked_in_app)
+    assert "in block" in "".join(blocked_stall.stack) and blocked_stall.seconds >= 0.3
     assert "GUI stall of" in report.problems() and "seed 5" in report.problems()
