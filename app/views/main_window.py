@@ -156,7 +156,8 @@ class MainWindow(QMainWindow):
         self.run_control.changed.connect(self._update_actions)
         self.run_control.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.exports = ExportActions(workspace, self.run_control.tasks, self,
-                                     lambda: self.current_id, lambda: list(self._trials.values()))
+                                     lambda: self.current_id, lambda: list(self._trials.values()),
+                                     self.settings)
         self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panels.space, SPACE_TAB)
@@ -287,7 +288,7 @@ class MainWindow(QMainWindow):
 
     def export_csv(self, path: Path | None = None) -> bool:
         """Write the selected experiment's trials as CSV (in the background)."""
-        return self.run_control.export_csv(path)
+        return self.exports.export_csv(path)
 
     @Slot()
     def open_servers(self) -> ServersDialog:

@@ -58,7 +58,7 @@ def action_specs(window: MainWindow) -> list[ActionSpec]:
         ActionSpec("requeue_failed", "Re-&queue failed trials", run.requeue_failed),
         ActionSpec("save", "Sa&ve space", window.editing.save, QKeySequence(Key.Save), "Save"),
         ActionSpec("settings", "Se&ttings…", window.editing.edit_settings, None, "Settings…"),
-        ActionSpec("export", "Export trials as &CSV…", lambda: run.export_csv(),
+        ActionSpec("export", "Export trials as &CSV…", lambda: exports.export_csv(),
                    QKeySequence("Ctrl+E"), "Export CSV…"),
         ActionSpec("servers", "Ser&vers…", window.open_servers, None, "Servers…"),
         ActionSpec("new", "&New experiment…", window.editing.new_experiment, QKeySequence(Key.New)),
