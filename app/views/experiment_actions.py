@@ -11,11 +11,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
+from app.engine.names import copy_name
 from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.views.experiment_dialog import ExperimentDialog
+from app.views.name_dialog import NameDialog
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow
@@ -80,25 +82,40 @@ class ExperimentActions(QObject):
                                                                        dialog.config())):
             window.reload_experiments()
 
-    @Slot()
-    def duplicate(self) -> None:
-        """Copy the selected experiment under a new name."""
-        window = self._window
-        if window.current_id is None:
-            return
-        name, ok = QInputDialog.getText(window, "Duplicate", "Name of the copy:")
-        if ok and window.guard(lambda: window.workspace.duplicate(window.current_id or 0, name)):
-            window.reload_experiments(select_name=name)
+    def _names(self) -> list[str]:
+        return [record.name for record in self._window.workspace.experiments()]
 
     @Slot()
-    def rename(self) -> None:
-        """Rename the selected experiment."""
+    def duplicate(self) -> NameDialog | None:
+        """Copy the selected experiment under a new name: ``<name> copy`` is proposed
+        (:func:`~app.engine.names.copy_name`); a refused name keeps the dialog open."""
         window = self._window
         if window.current_id is None:
-            return
-        name, ok = QInputDialog.getText(window, "Rename", "New name:")
-        if ok and window.guard(lambda: window.workspace.rename(window.current_id or 0, name)):
+            return None
+        source = window.current_id
+        names = self._names()
+        dialog = NameDialog(window, "Duplicate", "Name of the copy:",
+                            copy_name(window.workspace.experiment(source).name, names), names,
+                            lambda name: window.workspace.duplicate(source, name))
+        if dialog.exec():
+            window.reload_experiments(select_name=dialog.name.text())
+        return dialog
+
+    @Slot()
+    def rename(self) -> NameDialog | None:
+        """Rename the selected experiment; a refused name keeps the dialog open."""
+        window = self._window
+        if window.current_id is None:
+            return None
+        target = window.current_id
+        current = window.workspace.experiment(target).name
+        dialog = NameDialog(window, "Rename", "New name:", current,
+                            [name for name in self._names() if name != current],
+                            lambda name: name == current or window.workspace.rename(target,
+                                                                                     name))
+        if dialog.exec():
             window.reload_experiments()
+        return dialog
 
     @Slot()
     def delete(self) -> None:

@@ -333,8 +333,10 @@ class MainWindow(QMainWindow):
         keep = self.current_id
         self.experiments.set_rows(rows)
         target = next((r.record.id for r in rows if r.record.name == select_name), keep)
-        if target is None and rows:
-            target = rows[0].record.id
+        if target is None and rows:  # at start: the one used last, else the first
+            last = str(self.settings.value("last_experiment"))
+            target = next((r.record.id for r in rows if str(r.record.id) == last),
+                          rows[0].record.id)
         row = self.experiments.row_of(target) if target is not None else None
         if row is not None:
             self.list.setCurrentIndex(self.experiments.index(row))
@@ -501,11 +503,6 @@ class MainWindow(QMainWindow):
         splitter = self.settings.value("splitter")
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
-        last = self.settings.value("last_experiment")
-        if last is not None:
-            row = self.experiments.row_of(int(last))
-            if row is not None:
-                self.list.setCurrentIndex(self.experiments.index(row))
 
     def closeEvent(self, event: Any) -> None:
         """Unsaved space edits: Save, Discard or Cancel. Runs going on: stop their
