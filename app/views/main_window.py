@@ -62,7 +62,7 @@ from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
 
 _NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings", "save",
-                     "export_best")
+                     "export_best", "save_file")
 """Actions that read the experiment's definition: off while a broken one is shown."""
 log = logging.getLogger(__name__)
 _DATA_TABS = 3

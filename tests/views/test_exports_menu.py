@@ -83,7 +83,8 @@ def test_file_menu_lists_the_exports_and_they_need_a_selection(
     menus = {action.text(): action.menu() for action in window.menuBar().actions()}
     assert list(menus) == ["&File", "&Experiment", "&Help"]
     texts = [a.text() for a in menus["&File"].actions() if not a.isSeparator()]
-    assert texts == ["&New experiment…", "Ser&vers…", "Export trials as &CSV…",
+    assert texts == ["&New experiment…", "&Open experiment file…",
+                     "Save &as experiment file…", "Ser&vers…", "Export trials as &CSV…",
                      "Export trials as &JSON…", "Export &best params.json…", "&Quit"]
     assert window.actions_by_name["export_best"].isEnabled()
     window.current_id = None
