@@ -54,7 +54,7 @@ from app.views.validation import ValidationLine
 PROBLEM_MARK = " ⚠"
 """Added to the title of a tab that holds a problem."""
 ENV_COLUMNS = ("Name", "Value")
-METRIC_COLUMNS = ("Name", "Regex (group 1 is the value)", "Step regex (optional)")
+METRIC_COLUMNS = ("Name", "Regex", "Step regex (optional)")
 METRIC_KEYS = ("name", "regex", "step_regex")
 
 
@@ -195,7 +195,9 @@ class ExperimentDialog(QDialog):
         self.env.setToolTip("Extra environment variables for every trial")
         self.metrics = KeyValueTable(METRIC_COLUMNS)
         self.metrics.setToolTip("Metrics read from the trial's plain log lines (SageMaker "
-                                "style): e.g. name val_acc, regex val_acc=([0-9.]+)")
+                                "style): the regex's first group is the value, the step "
+                                "regex's first group the step; e.g. name val_acc, regex "
+                                "val_acc=([0-9.]+), step regex epoch=(\\d+)")
 
         self.tabs = QTabWidget()
         pages: list[tuple[str, list[tuple[str, Any, str]]]] = [

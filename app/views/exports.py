@@ -92,7 +92,7 @@ class ExportActions(QObject):
             self.show_folder.setToolTip("open the folder the export was written to")
             self.show_folder.setFlat(True)
             self.show_folder.clicked.connect(self.open_folder)
-            bar.addWidget(self.show_folder)
+            bar.addPermanentWidget(self.show_folder)  # a plain one is hidden by messages
             bar.messageChanged.connect(self._message_changed)
         self._confirmation = text
         bar.showMessage(text, CONFIRM_MS)
