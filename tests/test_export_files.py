@@ -47,6 +47,14 @@ def test_a_kpi_named_like_a_param_or_a_fixed_column_is_kept_apart() -> None:
     assert kpi_column(None, ["x"]) == "kpi"  # unknown (a definition that does not read)
 
 
+def test_a_param_named_like_a_fixed_column_keeps_its_own_column() -> None:
+    trials = [trial(1, 0.5, {"host": "gpu-box", "error": 0.1, "kpi": 2})]
+    rows = list(csv.DictReader(io.StringIO(export_text(trials, "csv", "kpi"))))
+    assert rows[0]["host"] == "" and rows[0]["param:host"] == "gpu-box"
+    assert rows[0]["error"] == "" and rows[0]["param:error"] == "0.1"
+    assert rows[0]["kpi"] == "0.5" and rows[0]["param:kpi"] == "2"
+
+
 def test_the_app_and_the_command_line_write_the_same_file_without_a_bom(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -35,6 +35,8 @@ FIXED_COLUMNS = ["id", "state", "host", "gpus", "started", "ended", "duration_s"
 KPI_PREFIX = "kpi:"
 """Put before the KPI's name when that name is taken by another column. A parameter's
 dotted name is made of identifiers and dots, so it never holds a ``:``."""
+PARAM_PREFIX = "param:"
+"""Put before a parameter named like a fixed column (a parameter ``host``)."""
 
 
 def duration(trial: TrialRecord) -> float | None:
@@ -64,11 +66,14 @@ def kpi_name_of(definition: Mapping[str, Any]) -> str | None:
 def export_rows(trials: Sequence[TrialRecord],
                 kpi_name: str | None) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and rows: the fixed columns (the KPI's named by :func:`kpi_column`), then
-    each dotted param in first-seen order."""
+    each dotted param in first-seen order (``param:host`` for a param named like a fixed
+    column, so no value hides another)."""
     param_columns: list[str] = []
     flats: list[dict[str, Any]] = []
+    fixed = set(FIXED_COLUMNS)
     for trial in trials:
-        flat = flatten(trial.params)
+        flat = {(PARAM_PREFIX + k if k in fixed else k): v
+                for k, v in flatten(trial.params).items()}
         param_columns.extend(k for k in flat if k not in param_columns)
         flats.append(flat)
     kpi = kpi_column(kpi_name, param_columns)
@@ -77,7 +82,7 @@ def export_rows(trials: Sequence[TrialRecord],
         seconds = duration(trial)
         error_lines = (trial.error or "").splitlines()
         rows.append({
-            **flat,
+            **flat,  # no key in common with the fixed columns (PARAM_PREFIX)
             "id": trial.number, "state": trial.state.value, "host": trial.host or "",
             "gpus": ",".join(map(str, trial.gpus)),
             "started": trial.started_at.isoformat() if trial.started_at else "",
@@ -87,7 +92,7 @@ def export_rows(trials: Sequence[TrialRecord],
             "commit": trial.commit or "", "error": error_lines[0] if error_lines else "",
         })
     columns = [kpi if column == "kpi" else column for column in FIXED_COLUMNS]
-    return columns + [c for c in param_columns if c not in columns], rows
+    return columns + param_columns, rows
 
 
 def export_text(trials: Sequence[TrialRecord], fmt: str, kpi_name: str | None) -> str:
