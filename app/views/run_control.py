@@ -1,4 +1,5 @@
-"""Start, stop, pause, resume, restart, export, stop one trial, re-run one trial.
+"""Start, stop, pause, resume, restart, stop one trial, re-run one trial (exports: see
+:mod:`app.views.exports`).
 
 :class:`RunControl` holds the toolbar's run actions for the main window. Actions that
 pack the code or write files go through :class:`~app.views.tasks.TaskRunner`, so the
