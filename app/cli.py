@@ -24,8 +24,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sweeplab",
         description="Hyperparameter optimisation from the desktop or a terminal. "
-        "Without a command, opens the app (same as `sweeplab gui`).",
+        "Without a command, opens the app (same as `sweeplab gui`) and takes its options.",
     )
+    # the app's options, for `sweeplab [--db URL] [--demo] [--smoke]` without a command;
+    # their own dests, as a subcommand's defaults would overwrite same-named ones
+    parser.add_argument("--db", dest="app_db", metavar="URL", default=None,
+                        help="database URL (default: $SWEEPLAB_DB, else the local SQLite "
+                        "file); also taken by a command that follows")
+    parser.add_argument("--demo", dest="app_demo", action="store_true",
+                        help="open the app and make sure the demo experiment exists")
+    parser.add_argument("--smoke", dest="app_smoke", action="store_true",
+                        help="the app's start-up check (see `sweeplab gui --help`)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parsers.add_space(sub)
     common = argparse.ArgumentParser(add_help=False)
@@ -43,6 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--db", metavar="URL", default=None, help="database URL")
     gui.set_defaults(handler=_gui)
     return parser
+
+
+def _app_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Give the options written before the command (``sweeplab --db URL ls``, or with no
+    command at all) to the app or the command; refuse what the command cannot use."""
+    app_db = getattr(args, "app_db", None)
+    if args.command is None or args.command == "gui":
+        args.db = getattr(args, "db", None) or app_db
+        args.demo = getattr(args, "demo", False) or args.app_demo
+        args.smoke = getattr(args, "smoke", False) or args.app_smoke
+        return
+    if args.app_demo or args.app_smoke:
+        parser.error("--demo and --smoke open the app: give them without a command")
+    if app_db is not None:
+        if not hasattr(args, "db"):
+            parser.error(f"'sweeplab {args.command}' uses no database: leave out --db")
+        if args.db is None:
+            args.db = app_db
+        elif args.db != app_db:
+            parser.error(f"--db is given twice with different URLs ({app_db!r} before "
+                         f"{args.command}, {args.db!r} after it)")
 
 
 def _gui(args: argparse.Namespace) -> int:
@@ -63,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors print plain lines and exit 2, never a traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _app_options(parser, args)
     handler = getattr(args, "handler", _gui)
     try:
         return int(handler(args))

@@ -90,8 +90,8 @@ def test_unwritable_target_raises_os_error(tmp_path: Path) -> None:
 
 def test_export_formats_are_the_enum_values() -> None:
     trials = [trial(1, TrialState.COMPLETED, 0.5, NESTED)]
-    rows = json.loads(export_text(trials, ExportFormat.JSON))
-    assert rows[0]["optimizer.beta1"] == 0.9 and rows[0]["kpi"] == 0.5
-    assert export_text(trials, ExportFormat.CSV).splitlines()[0].startswith("id,state,")
+    rows = json.loads(export_text(trials, ExportFormat.JSON, "loss"))
+    assert rows[0]["optimizer.beta1"] == 0.9 and rows[0]["loss"] == 0.5
+    assert export_text(trials, ExportFormat.CSV, "loss").splitlines()[0].startswith("id,state,")
     with pytest.raises(ValueError, match="unknown export format 'xml'"):
-        export_text(trials, "xml")
+        export_text(trials, "xml", "loss")

@@ -87,3 +87,17 @@ def test_run_name_option_applies_the_rule_before_anything_is_stored(tmp_path: Pa
                       home=tmp_path / "home")
     assert_refused(result, "error: --name: it starts with '-'", "run --name=-rf")
     assert db.read_bytes() == before and StoredState.of(db) == stored
+
+
+def test_a_copy_is_named_after_its_source_by_the_one_rule() -> None:
+    """Issue 17.17: Duplicate's proposal (app.engine.names.copy_name)."""
+    from app.engine.names import copy_name
+
+    assert copy_name("exp", []) == "exp copy"
+    assert copy_name("exp", ["exp copy"]) == "exp copy 2"
+    assert copy_name("exp", ["exp copy", "exp copy 2"]) == "exp copy 3"
+    assert copy_name("exp copy", ["exp", "exp copy"]) == "exp copy 2"  # not "exp copy copy"
+    assert copy_name("exp copy 7", ["exp copy 7"]) == "exp copy"
+    long = copy_name("x" * MAX_NAME_CHARS, [])
+    assert len(long) == MAX_NAME_CHARS and long.endswith(" copy") and name_problem(long) is None
+    assert name_problem(copy_name("a " + "b" * 250, [])) is None  # no space before " copy"

@@ -8,9 +8,12 @@ its trials stay in the database and can still be exported.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.application.wiring import config_of
+from app.engine.docio import dump_text
 from app.engine.errors import Problem, ValidationError
-from app.engine.experiment import ExperimentConfig
+from app.engine.experiment import ExperimentConfig, file_document, load_experiment
 from app.engine.records import ExperimentRecord
 from app.store.types import UNREADABLE_JSON
 
@@ -60,3 +63,26 @@ def config_or_broken(record: ExperimentRecord) -> ExperimentConfig | BrokenExper
         return checked_config(record)
     except BrokenExperiment as broken:
         return broken
+
+
+def open_experiment_file(path: Path) -> ExperimentConfig:
+    """Read an experiment file as ``sweeplab run`` does (its code directory and space
+    file relative to the file).
+
+    Raises:
+        DocumentError: the file cannot be read as YAML or JSON.
+        ExperimentError: every problem found, each named by its field.
+    """
+    return load_experiment(path)
+
+
+def save_experiment_file(config: ExperimentConfig, path: Path) -> None:
+    """Write ``config`` as an experiment file ``sweeplab run`` reads back to the same
+    experiment: the space inline, the code directory relative to the file's folder;
+    JSON for a ``.json`` file, else YAML.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+    path.write_text(dump_text(file_document(config, path.parent), fmt), encoding="utf-8")

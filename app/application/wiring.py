@@ -284,9 +284,13 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
 
     Raises:
         DrivenElsewhere: another live program runs the experiment (nothing changed).
-        ExperimentError: ``hosts`` names an unknown server (nothing is changed then).
+        ExperimentError: ``hosts`` names an unknown server, or no parameter is searched
+            so every trial would be the same (nothing is changed then).
+        ValueError: the searcher or scheduler refuses the experiment (nothing changed).
     """
     config = config_of(experiment)
+    if not paused:  # a paused run is followed again as it is; anything else starts trials
+        check_buildable(config)
     lease = Lease.claim(store, experiment.id, experiment.name, driver)
     with ExitStack() as undo:  # on any failure: the pool closed, the lease released
         undo.callback(lease.release)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from app.application.exporting import write_export
+from app.application.exporting import write_experiment_export
 from app.application.following import ACTIVE, Watcher
 from app.application.wiring import build_runner, config_of, keyring_secrets
 from app.engine.events import (
@@ -375,11 +375,13 @@ class Workspace:
 
     def export(self, experiment_id: int, path: Path, fmt: str = "csv", *,
                progress: Progress | None = None) -> int:
-        """Write the experiment's trials to ``path``; returns how many."""
+        """Write the experiment's trials to ``path``
+        (:func:`~app.application.exporting.write_experiment_export`); returns how many."""
+        record = self.store.get_experiment(experiment_id)
         trials = self.store.list_trials(experiment_id)
         if progress is not None:
             progress(0, len(trials))
-        write_export(trials, path, fmt)
+        write_experiment_export(record, trials, path, fmt)
         if progress is not None:
             progress(len(trials), len(trials))
         return len(trials)

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.application.definitions import BrokenExperiment, checked_config, config_or_broken
-from app.application.exporting import export_text, write_export
+from app.application.exporting import experiment_export, write_experiment_export
 from app.application.wiring import open_store
 from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
 from app.engine.best import best_trial
@@ -67,9 +67,9 @@ def _export(args: argparse.Namespace) -> int:
               f"definition ({broken.details}); its trials are exported as stored",
               file=sys.stderr)
     if args.output:
-        write_export(trials, args.output, args.format)
+        write_experiment_export(exp, trials, args.output, args.format)
     else:
-        sys.stdout.write(export_text(trials, args.format))
+        sys.stdout.write(experiment_export(exp, trials, args.format))
     return 0
 
 

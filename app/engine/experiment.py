@@ -22,6 +22,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -209,6 +211,36 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
     if r.problems:
         raise ExperimentError(r.problems)
     return config
+
+
+def file_document(config: ExperimentConfig, file_dir: Path) -> dict[str, Any]:
+    """The experiment file for ``config`` kept in ``file_dir``: the canonical document
+    (space inline) with ``code_dir`` relative to that folder, so the file and its code
+    can move together. :func:`load_experiment` reads it back to ``config``."""
+    doc = config.to_dict()
+    with contextlib.suppress(ValueError):  # another drive (Windows): kept absolute
+        doc["code_dir"] = os.path.relpath(config.code_dir, file_dir.resolve())
+    return doc
+
+
+def identical_trials_problem(config: ExperimentConfig) -> Problem | None:
+    """Why ``config`` would run the same trial over and over, or None.
+
+    A space with no searched parameter (it is empty, or AUTO is off on every node)
+    gives every trial the same values, so more than one trial spends the budget on
+    repeats; this is refused rather than asked about, as ``sweeplab run`` has no one
+    to ask, and one trial (``max_trials: 1``, a check that the script runs) stays
+    possible. Grid search runs each point once, so it is never refused here.
+    """
+    if config.algorithm is Algorithm.GRID or config.limits.max_trials <= 1:
+        return None
+    if any(getattr(node, "auto", False) for _, node in config.space.walk()):
+        return None
+    what = "the space is empty" if not config.space.children else "AUTO is off on every node"
+    return Problem("space", f"no parameter is searched ({what}), so all "
+                            f"{config.limits.max_trials} trials would run with the same "
+                            "values: switch AUTO on for a parameter (the Space tab), or set "
+                            "limits.max_trials to 1 to run the script once")
 
 
 def load_experiment(path: Path) -> ExperimentConfig:

@@ -8,6 +8,9 @@ so it is one line of visible text that never reads as an option.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
+
 MAX_NAME_CHARS = 255
 """The longest experiment name (the database's column holds this many characters)."""
 
@@ -58,6 +61,27 @@ def check_name(name: object) -> str:
     if problem is not None or not isinstance(name, str):
         raise ValueError(f"experiment name {_shown(name)}: {problem}")
     return name
+
+
+_COPY = re.compile(r"^(?P<base>.*?) copy(?: (?P<number>[1-9][0-9]*))?$", re.DOTALL)
+
+
+def copy_name(name: str, taken: Collection[str]) -> str:
+    """The name proposed for a copy of ``name``: ``<name> copy``, else ``<name> copy 2``,
+    ``copy 3``... the first that is not ``taken``. A copy of a copy counts on from its
+    base (``exp copy`` gives ``exp copy 2``, not ``exp copy copy``). The base is cut so
+    that the result keeps to :func:`name_problem`'s rule."""
+    match = _COPY.match(name)
+    base = match.group("base") if match and match.group("base") else name
+    if name_problem(base) is not None:  # not a stored name: propose a plain one
+        base = "experiment"
+    number = 1
+    while True:
+        suffix = " copy" if number == 1 else f" copy {number}"
+        candidate = base[:MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        if candidate not in taken:
+            return candidate
+        number += 1
 
 
 def _shown(name: object) -> str:

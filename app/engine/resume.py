@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.engine.experiment import ExperimentConfig
+from app.engine.experiment import ExperimentConfig, ExperimentError, identical_trials_problem
 from app.engine.live import searcher_value
 from app.engine.orders import now
 from app.engine.ports import TrialRepository
@@ -26,8 +26,13 @@ def check_buildable(config: ExperimentConfig) -> None:
     new run stores anything.
 
     Raises:
+        ExperimentError: no parameter is searched, so its trials would all be the same
+            (:func:`~app.engine.experiment.identical_trials_problem`).
         ValueError: the searcher or the scheduler refuses the experiment.
     """
+    problem = identical_trials_problem(config)
+    if problem is not None:
+        raise ExperimentError([problem])
     _new_searcher(config)
     _new_scheduler(config)
 

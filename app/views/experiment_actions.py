@@ -1,24 +1,42 @@
-"""New, settings, duplicate, rename, delete and save-space of the selected experiment.
+"""New, open and save an experiment file, settings, duplicate, rename, delete and
+save-space of the selected experiment.
 
 :class:`ExperimentActions` holds the window's experiment-editing slots (the menu and
 the buttons under the list call them); each goes through the workspace and reloads
 the list, and says plainly in a message box why an edit was refused.
+
+New starts in the code directory used last (else the home folder, never the folder
+the app was started from); File → Open experiment file… shows the file's experiment
+in the New dialog to create it; File → Save as experiment file… writes the selected
+experiment as a file ``sweeplab run`` reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from app.application.definitions import open_experiment_file, save_experiment_file
+from app.application.folders import home_folder, remembered_folder
+from app.engine.experiment import ExperimentConfig
+from app.engine.names import copy_name
 from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.views.experiment_dialog import ExperimentDialog
+from app.views.name_dialog import NameDialog
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow
+
+LAST_CODE_DIR = "new/last_code_dir"
+"""The setting that remembers the code directory of the last experiment made."""
+LAST_FILE_FOLDER = "experiment_file/last_folder"
+"""The setting that remembers the folder of the last experiment file opened or saved."""
+FILE_FILTER = "Experiment files (*.yaml *.yml *.json);;All files (*)"
 
 
 class ExperimentActions(QObject):
@@ -54,17 +72,82 @@ class ExperimentActions(QObject):
         self._window.panels.space.undo_stack.setClean()
 
     @Slot()
-    def new_experiment(self) -> None:
+    def new_experiment(self) -> ExperimentDialog:
         """The new-optimisation dialog, then the new experiment selected."""
-        dialog = ExperimentDialog(self._window, servers=self.server_names())
+        settings = self._window.settings
+        code_dir = remembered_folder(settings.value(LAST_CODE_DIR), home_folder())
+        dialog = ExperimentDialog(self._window, servers=self.server_names(), code_dir=code_dir)
         if dialog.exec():
             self.create_experiment(dialog)
+        return dialog
 
-    def create_experiment(self, dialog: ExperimentDialog) -> None:
+    def create_experiment(self, dialog: ExperimentDialog) -> bool:
         """Store the experiment an accepted dialog describes and select it."""
         window = self._window
-        if window.guard(lambda: window.workspace.create(dialog.config())):
-            window.reload_experiments(select_name=dialog.config().name)
+        config = dialog.config()
+        if not window.guard(lambda: window.workspace.create(config)):
+            return False
+        window.settings.setValue(LAST_CODE_DIR, str(config.code_dir))
+        window.reload_experiments(select_name=config.name)
+        return True
+
+    def _file_folder(self, fallback: Path) -> Path:
+        return remembered_folder(self._window.settings.value(LAST_FILE_FOLDER), fallback)
+
+    @Slot()
+    def open_experiment_file(self, path: Path | None = None) -> ExperimentDialog | None:
+        """Read an experiment file (asked for unless given) as ``sweeplab run`` does and
+        show it in the New dialog, to create it from there. A name already taken is
+        replaced by a copy's name; a file with problems is refused, each one said."""
+        window = self._window
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(window, "Open experiment file",
+                                                    str(self._file_folder(home_folder())),
+                                                    FILE_FILTER)
+            if not chosen:
+                return None
+            path = Path(chosen)
+        try:
+            config = open_experiment_file(path)
+        except (ValueError, OSError) as exc:
+            QMessageBox.warning(window, "Open experiment file",
+                                f"{path} cannot be used as an experiment:\n{exc}")
+            return None
+        window.settings.setValue(LAST_FILE_FOLDER, str(path.resolve().parent))
+        names = [record.name for record in window.workspace.experiments()]
+        if config.name in names:
+            config = replace(config, name=copy_name(config.name, names))
+        dialog = ExperimentDialog(window, config=config, servers=self.server_names(),
+                                  title=f"New optimisation from {path.name}")
+        if dialog.exec():
+            self.create_experiment(dialog)
+        return dialog
+
+    @Slot()
+    def save_experiment_file(self, path: Path | None = None) -> Path | None:
+        """Write the selected experiment, with the space as it is being edited, as an
+        experiment file (asked for unless given) that ``sweeplab run`` reads."""
+        window = self._window
+        if window.current_id is None:
+            return None
+        config: ExperimentConfig = window.workspace.config(window.current_id)
+        space = window.panels.current_space()
+        if space is not None:
+            config = replace(config, space=space)
+        if path is None:
+            suggested = self._file_folder(config.code_dir) / "experiment.yaml"
+            chosen, _ = QFileDialog.getSaveFileName(window, "Save as experiment file",
+                                                    str(suggested), FILE_FILTER)
+            if not chosen:
+                return None
+            path = Path(chosen)
+        target = path
+        if not window.guard(lambda: save_experiment_file(config, target)):
+            return None
+        window.settings.setValue(LAST_FILE_FOLDER, str(target.resolve().parent))
+        window.statusBar().showMessage(
+            f"saved {config.name!r} to {target}: run it with `sweeplab run {target}`", 10_000)
+        return target
 
     @Slot()
     def edit_settings(self) -> None:
@@ -80,25 +163,40 @@ class ExperimentActions(QObject):
                                                                        dialog.config())):
             window.reload_experiments()
 
-    @Slot()
-    def duplicate(self) -> None:
-        """Copy the selected experiment under a new name."""
-        window = self._window
-        if window.current_id is None:
-            return
-        name, ok = QInputDialog.getText(window, "Duplicate", "Name of the copy:")
-        if ok and window.guard(lambda: window.workspace.duplicate(window.current_id or 0, name)):
-            window.reload_experiments(select_name=name)
+    def _names(self) -> list[str]:
+        return [record.name for record in self._window.workspace.experiments()]
 
     @Slot()
-    def rename(self) -> None:
-        """Rename the selected experiment."""
+    def duplicate(self) -> NameDialog | None:
+        """Copy the selected experiment under a new name: ``<name> copy`` is proposed
+        (:func:`~app.engine.names.copy_name`); a refused name keeps the dialog open."""
         window = self._window
         if window.current_id is None:
-            return
-        name, ok = QInputDialog.getText(window, "Rename", "New name:")
-        if ok and window.guard(lambda: window.workspace.rename(window.current_id or 0, name)):
+            return None
+        source = window.current_id
+        names = self._names()
+        dialog = NameDialog(window, "Duplicate", "Name of the copy:",
+                            copy_name(window.workspace.experiment(source).name, names), names,
+                            lambda name: window.workspace.duplicate(source, name))
+        if dialog.exec():
+            window.reload_experiments(select_name=dialog.name.text())
+        return dialog
+
+    @Slot()
+    def rename(self) -> NameDialog | None:
+        """Rename the selected experiment; a refused name keeps the dialog open."""
+        window = self._window
+        if window.current_id is None:
+            return None
+        target = window.current_id
+        current = window.workspace.experiment(target).name
+        dialog = NameDialog(window, "Rename", "New name:", current,
+                            [name for name in self._names() if name != current],
+                            lambda name: name == current or window.workspace.rename(target,
+                                                                                     name))
+        if dialog.exec():
             window.reload_experiments()
+        return dialog
 
     @Slot()
     def delete(self) -> None:

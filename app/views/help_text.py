@@ -78,7 +78,9 @@ def examples(kpi: str = "loss") -> list[Example]:
             "3. Your own log lines, read by a regex",
             "Leave the script as it is and give the experiment a regex per metric "
             "(SageMaker style); the first group is the value, an optional step regex "
-            "gives the step. In the experiment file:",
+            "gives the step. Add them under Experiment → Settings… → Trial environment → "
+            "Metric regexes (one row per metric), or in an experiment file as below "
+            "(File → Open experiment file… reads one):",
             "metrics:\n"
             f"  - {{name: {kpi}, regex: '{kpi}=([0-9.eE+-]+)', "
             "step_regex: 'epoch=(\\d+)'}\n"

@@ -62,7 +62,7 @@ from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
 
 _NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings", "save",
-                     "export_best")
+                     "export_best", "save_file")
 """Actions that read the experiment's definition: off while a broken one is shown."""
 log = logging.getLogger(__name__)
 _DATA_TABS = 3
@@ -156,7 +156,8 @@ class MainWindow(QMainWindow):
         self.run_control.changed.connect(self._update_actions)
         self.run_control.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.exports = ExportActions(workspace, self.run_control.tasks, self,
-                                     lambda: self.current_id, lambda: list(self._trials.values()))
+                                     lambda: self.current_id, lambda: list(self._trials.values()),
+                                     self.settings)
         self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panels.space, SPACE_TAB)
@@ -287,7 +288,7 @@ class MainWindow(QMainWindow):
 
     def export_csv(self, path: Path | None = None) -> bool:
         """Write the selected experiment's trials as CSV (in the background)."""
-        return self.run_control.export_csv(path)
+        return self.exports.export_csv(path)
 
     @Slot()
     def open_servers(self) -> ServersDialog:
@@ -333,8 +334,10 @@ class MainWindow(QMainWindow):
         keep = self.current_id
         self.experiments.set_rows(rows)
         target = next((r.record.id for r in rows if r.record.name == select_name), keep)
-        if target is None and rows:
-            target = rows[0].record.id
+        if target is None and rows:  # at start: the one used last, else the first
+            last = str(self.settings.value("last_experiment"))
+            target = next((r.record.id for r in rows if str(r.record.id) == last),
+                          rows[0].record.id)
         row = self.experiments.row_of(target) if target is not None else None
         if row is not None:
             self.list.setCurrentIndex(self.experiments.index(row))
@@ -500,11 +503,6 @@ class MainWindow(QMainWindow):
         splitter = self.settings.value("splitter")
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
-        last = self.settings.value("last_experiment")
-        if last is not None:
-            row = self.experiments.row_of(int(last))
-            if row is not None:
-                self.list.setCurrentIndex(self.experiments.index(row))
 
     def closeEvent(self, event: Any) -> None:
         """Unsaved space edits: Save, Discard or Cancel. Runs going on: stop their

@@ -1,6 +1,7 @@
 """The main window's actions: one :class:`QAction` each, in the menu bar and the toolbar.
 
-Menus: File (new experiment, servers, exports, quit), Experiment (the run actions
+Menus: File (new experiment, open and save an experiment file, servers, exports,
+quit), Experiment (the run actions
 and editing), Help (guided setup, reporting metrics, keyboard shortcuts, about).
 The toolbar shows the run actions. :func:`build_actions` returns the actions by
 name so the window can enable them and tests can trigger them.
@@ -37,7 +38,8 @@ class ActionSpec:
 
 
 MENUS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
-    ("&File", ("new", "servers", None, "export", "export_json", "export_best", None, "quit")),
+    ("&File", ("new", "open_file", "save_file", "servers", None, "export", "export_json",
+               "export_best", None, "quit")),
     ("&Experiment", ("start", "stop", "pause", "resume", "restart", "requeue_failed", None,
                      "save", "settings",
                      None, "duplicate", "rename", "delete")),
@@ -58,10 +60,14 @@ def action_specs(window: MainWindow) -> list[ActionSpec]:
         ActionSpec("requeue_failed", "Re-&queue failed trials", run.requeue_failed),
         ActionSpec("save", "Sa&ve space", window.editing.save, QKeySequence(Key.Save), "Save"),
         ActionSpec("settings", "Se&ttings…", window.editing.edit_settings, None, "Settings…"),
-        ActionSpec("export", "Export trials as &CSV…", lambda: run.export_csv(),
+        ActionSpec("export", "Export trials as &CSV…", lambda: exports.export_csv(),
                    QKeySequence("Ctrl+E"), "Export CSV…"),
         ActionSpec("servers", "Ser&vers…", window.open_servers, None, "Servers…"),
         ActionSpec("new", "&New experiment…", window.editing.new_experiment, QKeySequence(Key.New)),
+        ActionSpec("open_file", "&Open experiment file…",
+                   lambda: window.editing.open_experiment_file(), QKeySequence(Key.Open)),
+        ActionSpec("save_file", "Save &as experiment file…",
+                   lambda: window.editing.save_experiment_file(), QKeySequence(Key.SaveAs)),
         ActionSpec("export_json", "Export trials as &JSON…", exports.export_json),
         ActionSpec("export_best", "Export &best params.json…",
                    lambda: exports.export_best_params()),
@@ -154,7 +160,7 @@ def update_actions(window: MainWindow) -> None:
         "the run uses the space as it was at Start: Restart applies your edits" if running
         else "another program runs it: stop it to edit the space" if elsewhere
         else "store the edited space")
-    for name in ("export", "export_json", "export_best", "duplicate", "rename"):
+    for name in ("export", "export_json", "export_best", "duplicate", "rename", "save_file"):
         actions[name].setEnabled(selected)
 
 

@@ -1,4 +1,5 @@
-"""Start, stop, pause, resume, restart, export, stop one trial, re-run one trial.
+"""Start, stop, pause, resume, restart, stop one trial, re-run one trial (exports: see
+:mod:`app.views.exports`).
 
 :class:`RunControl` holds the toolbar's run actions for the main window. Actions that
 pack the code or write files go through :class:`~app.views.tasks.TaskRunner`, so the
@@ -9,11 +10,10 @@ directly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.application.workspace import Workspace
 from app.engine.space.nodes import Space
@@ -157,21 +157,3 @@ class RunControl(QObject):
 
         return self.tasks.run("take up", "Following the interrupted runs again…",
                               lambda progress: self.workspace.reattach(progress), done)
-
-    @Slot()
-    def export_csv(self, path: Path | None = None) -> bool:
-        """Write the selected experiment's trials as CSV, off the GUI thread."""
-        experiment_id = self._current()
-        if experiment_id is None or self.tasks.busy:
-            return False
-        if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self._parent, "Export trials",
-                                                    "trials.csv", "CSV (*.csv)")
-            if not chosen:
-                return False
-            path = Path(chosen)
-        target = path
-        return self.tasks.run(
-            "export", f"Exporting to {target.name}…",
-            lambda progress: self.workspace.export(experiment_id, target, progress=progress),
-            lambda count: self.message.emit(f"exported {count} trials to {target}"))

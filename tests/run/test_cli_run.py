@@ -65,12 +65,14 @@ def test_run_quadratic_then_ls_show_export(tmp_path: Path, env: dict[str, str]) 
 
     out = tmp_path / "trials.csv"
     assert sweeplab(env, "export", "quadratic-demo", "--format", "csv", "-o", out).returncode == 0
-    with out.open(encoding="utf-8-sig", newline="") as handle:
+    assert not out.read_bytes().startswith(b"\xef\xbb\xbf")  # no byte-order mark
+    with out.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4
-    assert {"id", "state", "host", "gpus", "duration_s", "kpi", "x", "y", "optimizer"} <= set(
+    # the KPI column is named after the KPI, as in the app's export
+    assert {"id", "state", "host", "gpus", "duration_s", "loss", "x", "y", "optimizer"} <= set(
         rows[0])
-    assert all(float(r["kpi"]) > 0 and r["state"] == "completed" for r in rows)
+    assert all(float(r["loss"]) > 0 and r["state"] == "completed" for r in rows)
 
     exported = json.loads(sweeplab(env, "export", "1", "--format", "json").stdout)
     assert [r["id"] for r in exported] == [1, 2, 3, 4]
@@ -87,10 +89,10 @@ def test_digits_mlp_finishes_with_tpe_and_exports_csv(tmp_path: Path,
     assert result.returncode == 0, result.stderr + result.stdout
     out = tmp_path / "digits.csv"
     sweeplab(env, "export", "digits-mlp", "-o", out)
-    with out.open(encoding="utf-8-sig", newline="") as handle:
+    with out.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["state"] for r in rows] == ["completed"] * 3, rows
-    assert all(0.5 < float(r["kpi"]) <= 1.0 for r in rows)
+    assert all(0.5 < float(r["val_acc"]) <= 1.0 for r in rows)
     assert "optimizer.learning_rate_init" in rows[0]
 
 

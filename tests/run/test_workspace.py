@@ -63,7 +63,7 @@ def test_start_runs_to_the_end_and_exports(workspace: Workspace, quadratic: Path
     assert [t.state for t in workspace.trials(record.id)] == [TrialState.COMPLETED] * 4
     out = tmp_path / "out.csv"
     assert workspace.export(record.id, out) == 4
-    with out.open(encoding="utf-8-sig") as handle:
+    with out.open(encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == 4
 
 

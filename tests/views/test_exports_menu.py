@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -23,7 +25,16 @@ BEST = {"x": 0.1, "y": -0.2, "optimizer": {"_name": "sgd", "momentum": 0.5}}
 
 
 @pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's home folder, with a Documents folder, away from the program's cwd."""
+    folder = tmp_path / "home"
+    (folder / "Documents").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(folder))
+    return folder
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path, home: Path) -> Iterator[MainWindow]:
     with open_window(qtbot, tmp_path) as win:
         win.workspace.create(load_experiment(ROOT / "examples" / "quadratic" / "experiment.yaml"))
         win.reload_experiments()
@@ -72,7 +83,8 @@ def test_file_menu_lists_the_exports_and_they_need_a_selection(
     menus = {action.text(): action.menu() for action in window.menuBar().actions()}
     assert list(menus) == ["&File", "&Experiment", "&Help"]
     texts = [a.text() for a in menus["&File"].actions() if not a.isSeparator()]
-    assert texts == ["&New experiment…", "Ser&vers…", "Export trials as &CSV…",
+    assert texts == ["&New experiment…", "&Open experiment file…",
+                     "Save &as experiment file…", "Ser&vers…", "Export trials as &CSV…",
                      "Export trials as &JSON…", "Export &best params.json…", "&Quit"]
     assert window.actions_by_name["export_best"].isEnabled()
     window.current_id = None
@@ -82,33 +94,36 @@ def test_file_menu_lists_the_exports_and_they_need_a_selection(
 
 
 def test_export_trials_as_csv_and_json_from_the_file_menu(
-        qtbot: QtBot, window: MainWindow, tmp_path: Path,
+        qtbot: QtBot, window: MainWindow, tmp_path: Path, home: Path,
         save_as: SaveDialog) -> None:
     with_trials(window)
     save_as.answers.append(tmp_path / "out.json")
     run_action(qtbot, window, "export_json")
-    assert save_as.asked == [("trials.json", "JSON (*.json)")]
+    # the first export offers the user's Documents folder, not the program's cwd
+    assert save_as.asked == [(str(home / "Documents" / "trials.json"), "JSON (*.json)")]
     rows = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert [row["state"] for row in rows] == ["completed", "completed", "pruned"]
-    assert rows[1]["optimizer.momentum"] == 0.5 and rows[1]["kpi"] == 0.05
+    assert rows[1]["optimizer.momentum"] == 0.5 and rows[1]["loss"] == 0.05
 
     save_as.answers.append(tmp_path / "out.csv")
     run_action(qtbot, window, "export")
-    with (tmp_path / "out.csv").open(encoding="utf-8-sig") as handle:
+    assert save_as.asked[1] == (str(tmp_path / "trials.csv"), "CSV (*.csv)")  # the last folder
+    assert not (tmp_path / "out.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    with (tmp_path / "out.csv").open(encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
-    assert [row["kpi"] for row in table] == ["5.0", "0.05", "0.01"]
+    assert [row["loss"] for row in table] == ["5.0", "0.05", "0.01"]  # the KPI's name
     assert "exported 3 trials" in window.statusBar().currentMessage()
 
 
 def test_best_params_json_is_the_best_completed_trials_params_file(
-        qtbot: QtBot, window: MainWindow, tmp_path: Path,
+        qtbot: QtBot, window: MainWindow, tmp_path: Path, home: Path,
         save_as: SaveDialog) -> None:
     with_trials(window)
     target = tmp_path / "best" / "params.json"
     target.parent.mkdir()
     save_as.answers.append(target)
     run_action(qtbot, window, "export_best")
-    assert save_as.asked == [("params.json", "JSON (*.json)")]
+    assert save_as.asked == [(str(home / "Documents" / "params.json"), "JSON (*.json)")]
     # the pruned trial's lower KPI does not count: it did not finish its training
     assert json.loads(target.read_text(encoding="utf-8")) == params_document(BEST)
     message = window.statusBar().currentMessage()
@@ -157,3 +172,40 @@ def test_exports_run_off_the_gui_thread(qtbot: QtBot, window: MainWindow, tmp_pa
         assert window.exports.export_best_params(tmp_path / "params.json")
     assert threads and all(t is not threading.main_thread() for t in threads)
     assert (tmp_path / "params.json").is_file()
+
+
+def test_an_export_is_confirmed_with_its_path_and_a_show_folder_button(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path, save_as: SaveDialog,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17.19: the status bar says where the file went and opens its folder."""
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl",
+                        lambda url: opened.append(QUrl(url)) or True)
+    with_trials(window)
+    target = tmp_path / "results" / "trials.csv"
+    target.parent.mkdir()
+    save_as.answers.append(target)
+    run_action(qtbot, window, "export")
+    assert window.statusBar().currentMessage() == f"exported 3 trials to {target}"
+    button = window.exports.show_folder
+    assert button is not None and button.isVisible() and button.text() == "Show folder"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert [url.toLocalFile() for url in opened] == [str(target.parent)]
+    window.statusBar().showMessage("something else")
+    assert not button.isVisible()  # the button goes with its message
+
+
+def test_the_last_export_folder_is_offered_after_a_relaunch(
+        qtbot: QtBot, tmp_path: Path, home: Path, save_as: SaveDialog) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with open_window(qtbot, tmp_path) as win:
+        win.workspace.create(load_experiment(ROOT / "examples" / "quadratic" /
+                                             "experiment.yaml"))
+        win.reload_experiments()
+        save_as.answers.append(folder / "mine.csv")
+        run_action(qtbot, win, "export")
+    with open_window(qtbot, tmp_path) as again:
+        save_as.answers.append(folder / "again.csv")
+        run_action(qtbot, again, "export")
+    assert save_as.asked[1][0] == str(folder / "trials.csv")

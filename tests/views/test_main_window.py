@@ -110,7 +110,7 @@ def test_start_watch_stop_restart_resume_export(qtbot: QtBot, window: MainWindow
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=10_000) as ended:
         assert window.export_csv(out), window.run_control.tasks.busy
     assert ended.args == ["export", True]
-    with out.open(encoding="utf-8-sig") as handle:
+    with out.open(encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == 6
 
 

@@ -440,11 +440,11 @@ def test_experiment_dialog_offers_saved_servers_as_hosts(qtbot: QtBot, tmp_path:
     assert dialog.config().hosts == ("lab2",)
     dialog.host_checks["lab2"].setChecked(False)
     assert not ok.isEnabled()
-    assert dialog._errors["hosts"].text() == ("check at least one host: this machine or a "
+    assert dialog._errors["hosts"].message() == ("check at least one host: this machine or a "
                                               "saved server")
-    assert not dialog._errors["hosts"].isHidden()
+    assert dialog._errors["hosts"].message()
     dialog.host_checks["gpu-box"].setChecked(True)
-    assert ok.isEnabled() and dialog._errors["hosts"].isHidden()
+    assert ok.isEnabled() and not dialog._errors["hosts"].message()
 
     doc = dialog.document()
     doc["hosts"] = ["local", "retired-box"]
