@@ -248,6 +248,7 @@ class Monkey:
         self._watch = StallWatch(self.report, own_code=own_code)
         self._previous_hook = sys.excepthook
         self._modal_steps = 0
+        self._typing: tuple[QLineEdit, list[str | Qt.Key]] | None = None
 
     # --- running ---------------------------------------------------------------------
 
@@ -302,6 +303,8 @@ class Monkey:
         return self.window
 
     def _act(self) -> None:
+        if self._type_next():
+            return
         root = self._root()
         if isinstance(root, QMenu):
             self._menu(root)
@@ -356,6 +359,8 @@ class Monkey:
         QTest.keyClick(target, key, modifiers)
 
     def _type(self, root: QWidget) -> None:
+        """Starts typing into a line edit; the keys go one per tick, as a person types
+        (a whole string in one go would starve the event loop, which no user does)."""
         fields = self._visible(root, QLineEdit)
         if not fields:
             return
@@ -363,9 +368,25 @@ class Monkey:
         text = self._rng.choice(_TEXTS)
         self._note(f"type {text[:20]!r} into {line.objectName() or type(line).__name__}")
         line.setFocus()
-        _type_text(line, text)
+        keys: list[str | Qt.Key] = list(text)
         if self._rng.random() < 0.5:
-            QTest.keyClick(line, Qt.Key.Key_Return)
+            keys.append(Qt.Key.Key_Return)
+        self._typing = (line, keys)
+
+    def _type_next(self) -> bool:
+        """Sends the next key of what is being typed; False when nothing is."""
+        if self._typing is None:
+            return False
+        line, keys = self._typing
+        if not keys or not line.isVisible() or not line.isEnabled():
+            self._typing = None
+            return False
+        key = keys.pop(0)
+        if isinstance(key, Qt.Key):
+            QTest.keyClick(line, key)
+        else:
+            _type_text(line, key)
+        return True
 
     def _switch_tab(self, root: QWidget) -> None:
         bars = [b for b in self._visible(root, QTabBar) if isinstance(b, QTabBar)]
