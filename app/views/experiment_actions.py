@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from app.store.clusters import ClusterProfiles
-from app.store.servers import ServerProfiles
+from app.application.servers import Servers
 from app.views.experiment_dialog import ExperimentDialog
 
 if TYPE_CHECKING:
@@ -30,9 +29,7 @@ class ExperimentActions(QObject):
 
     def server_names(self) -> list[str]:
         """Every saved server and cluster, for the hosts of the dialog."""
-        store = self._window.workspace.store
-        return ([profile.name for profile in ServerProfiles(store).list()]
-                + ClusterProfiles(store).names())
+        return Servers(self._window.workspace.store, self._window.keeper).host_names()
 
     @Slot()
     def save(self) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.application.servers import SecretKeeper, Servers
 from app.engine.experiment import experiment_from_dict
 from app.remote.ssh.hostkeys import KnownHosts, fingerprint
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
@@ -58,11 +59,17 @@ def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def profiles(tmp_path: Path) -> Iterator[ServerProfiles]:
-    """Saved servers in a real SQLite file."""
-    store = Store(sqlite_url(tmp_path / "servers.db"), busy_timeout=5.0)
-    yield ServerProfiles(store)
-    store.close()
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite file."""
+    opened = Store(sqlite_url(tmp_path / "servers.db"), busy_timeout=5.0)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def profiles(store: Store) -> ServerProfiles:
+    """Saved servers in the SQLite file."""
+    return ServerProfiles(store)
 
 
 @pytest.fixture
@@ -72,7 +79,7 @@ def backend() -> MemoryKeyring:
 
 
 @pytest.fixture
-def open_dialog(qtbot: QtBot, profiles: ServerProfiles, backend: MemoryKeyring,
+def open_dialog(qtbot: QtBot, store: Store, backend: MemoryKeyring,
                 tmp_path: Path, warnings: list[str]) -> Iterator[Callable[..., ServersDialog]]:
     """Make a Servers window; every one made is closed (and its connections) at the end."""
     made: list[ServersDialog] = []
@@ -80,8 +87,8 @@ def open_dialog(qtbot: QtBot, profiles: ServerProfiles, backend: MemoryKeyring,
     def factory(hosts: KnownHosts | None = None, **options: object) -> ServersDialog:
         hosts = hosts or KnownHosts(tmp_path / "sweeplab" / "known_hosts", system_file=None)
         options.setdefault("refresh_s", 0.5)
-        dialog = ServersDialog(profiles, SecretStore(backend), hosts,
-                               **options)  # type: ignore[arg-type]
+        servers = Servers(store, SecretKeeper(SecretStore(backend)), known_hosts=hosts)
+        dialog = ServersDialog(servers, **options)  # type: ignore[arg-type]
         qtbot.addWidget(dialog)
         dialog.show()
         made.append(dialog)
@@ -184,8 +191,6 @@ def test_add_edit_delete_through_the_form(qtbot: QtBot, open_dialog: Callable[..
 
 def test_problems_show_beside_their_fields_and_ok_waits(qtbot: QtBot, backend: MemoryKeyring,
                                                          tmp_path: Path) -> None:
-    from app.views.servers.keeper import SecretKeeper
-
     form = ServerForm(SecretKeeper(SecretStore(backend)), taken=["gpu-box"])
     qtbot.addWidget(form)
     form.name.setText("")
@@ -231,15 +236,16 @@ def test_problems_show_beside_their_fields_and_ok_waits(qtbot: QtBot, backend: M
 
 
 def test_without_a_keyring_secrets_stay_in_memory_for_the_session(
-        qtbot: QtBot, profiles: ServerProfiles, tmp_path: Path, warnings: list[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    store = SecretStore(fail.Keyring())
-    assert not store.available()
+        qtbot: QtBot, store: Store, profiles: ServerProfiles, tmp_path: Path,
+        warnings: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    keyring = SecretStore(fail.Keyring())
+    assert not keyring.available()
     hosts = KnownHosts(tmp_path / "known_hosts", system_file=None)
-    dialog = ServersDialog(profiles, store, hosts, refresh_s=0.5)
+    dialog = ServersDialog(Servers(store, SecretKeeper(keyring), known_hosts=hosts),
+                           refresh_s=0.5)
     qtbot.addWidget(dialog)
     form = dialog.add_server()
-    assert store.why_unavailable() in form.secret_notes["password"].text()
+    assert keyring.why_unavailable() in form.secret_notes["password"].text()
     assert "kept for this session only" in form.secret_notes["password"].text()
     form.name.setText("pw-box")
     form.host.setText("127.0.0.1")
@@ -250,7 +256,7 @@ def test_without_a_keyring_secrets_stay_in_memory_for_the_session(
     assert warnings == []
     assert profiles.get("pw-box").auth is AuthKind.PASSWORD
     assert dialog.keeper.get("pw-box") == Secrets(password="hunter2")
-    assert store.get("pw-box") == Secrets(), "nothing reached any keyring"
+    assert keyring.get("pw-box") == Secrets(), "nothing reached any keyring"
     db_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("servers.db*"))
     assert b"hunter2" not in db_bytes
     assert "hunter2" not in repr(dialog.keeper)
@@ -301,11 +307,11 @@ def test_unknown_host_key_is_shown_then_accepted(qtbot: QtBot,
 
 
 def test_the_form_tests_a_server_before_it_is_saved(qtbot: QtBot, backend: MemoryKeyring,
-                                                    ssh_server: Sshd, known_hosts: KnownHosts,
-                                                    client_key: Path, workdir: Path) -> None:
-    from app.views.servers.keeper import SecretKeeper
-
-    form = ServerForm(SecretKeeper(SecretStore(backend)), known_hosts=known_hosts)
+                                                    store: Store, ssh_server: Sshd,
+                                                    known_hosts: KnownHosts, client_key: Path,
+                                                    workdir: Path) -> None:
+    keeper = SecretKeeper(SecretStore(backend))
+    form = ServerForm(keeper, probe=Servers(store, keeper, known_hosts=known_hosts).probe)
     qtbot.addWidget(form)
     assert form.test_button is not None and form.tester is not None
     form.name.setText("lab1")

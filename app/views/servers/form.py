@@ -30,13 +30,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.remote.ssh.hostkeys import KnownHosts
-from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
-from app.remote.ssh.secrets import key_needs_passphrase
-from app.store.servers import InvalidProfile, check_profile
+from app.application.servers import (
+    AuthKind,
+    InvalidProfile,
+    Probe,
+    SecretKeeper,
+    Secrets,
+    ServerProfile,
+    check_profile,
+    key_needs_passphrase,
+)
 from app.views.servers.connection_test import ConnectionTest
 from app.views.servers.fields import field_of, gpus_text, parse_gpus
-from app.views.servers.keeper import SecretKeeper
 
 ERROR_STYLE = "color: #c62828;"
 NOTE_STYLE = "color: #8d6e00;"
@@ -61,12 +66,13 @@ class ServerForm(QDialog):
         taken: names of saved servers, which a new one may not take.
         clusters: names of saved Slurm clusters, which no server may take either (a
             host name in an experiment means one or the other).
-        known_hosts: when given, a "Test connection" button tests the typed profile.
+        probe: when given (:meth:`Servers.probe`), a "Test connection" button tests the
+            typed profile.
     """
 
     def __init__(self, keeper: SecretKeeper, parent: QWidget | None = None, *,
                  profile: ServerProfile | None = None, taken: Collection[str] = (),
-                 clusters: Collection[str] = (), known_hosts: KnownHosts | None = None) -> None:
+                 clusters: Collection[str] = (), probe: Probe | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Edit server {profile.name}" if profile else "Add a server")
         self._keeper = keeper
@@ -155,8 +161,8 @@ class ServerForm(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
         layout.addWidget(self.general_error)
-        if known_hosts is not None:
-            self.tester = ConnectionTest(known_hosts, self)
+        if probe is not None:
+            self.tester = ConnectionTest(probe, self)
             self.tester.hide()
             self.test_button = self.buttons.addButton(
                 "Test connection", QDialogButtonBox.ButtonRole.ActionRole)
