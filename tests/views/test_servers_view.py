@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from keyring.backends import fail
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.application.servers import SecretKeeper, Servers
@@ -459,3 +459,64 @@ def test_experiment_dialog_offers_saved_servers_as_hosts(qtbot: QtBot, tmp_path:
     assert list(again.host_checks) == ["local", "gpu-box", "retired-box"]
     assert "no saved server" in again.host_checks["retired-box"].text()
     assert again.checked_hosts() == ["local", "retired-box"]
+
+
+def test_the_form_keeps_its_fields_in_place_and_shows_every_note_whole(
+        qtbot: QtBot, store: Store, tmp_path: Path) -> None:
+    """Without a keyring the long "Not saved: ..." note shows under the passphrase; a
+    problem of one line appearing under a field moves no field, and a connection test's
+    report neither clips the note nor squashes the passphrase field."""
+    keeper = SecretKeeper(SecretStore(fail.Keyring()))
+    hosts = KnownHosts(tmp_path / "known_hosts", system_file=None)
+    form = ServerForm(keeper, probe=Servers(store, keeper, known_hosts=hosts).probe)
+    qtbot.addWidget(form)
+    form.name.setText("box")
+    form.host.setText("127.0.0.1")
+    form.port.setValue(closed_port())
+    form.auth.setCurrentIndex(form.auth.findData(AuthKind.KEY))
+    form.key_file.setText("")
+    form.key_file.setText(str(tmp_path / "id_none"))  # a note under the key file
+    form.show()
+    qtbot.waitExposed(form)
+    note = form.secret_notes["passphrase"]
+    fields = {"name": form.name, "host": form.host, "port": form.port, "user": form.user,
+              "passphrase": form.passphrase, "workdir": form.workdir, "gpus": form.gpus}
+
+    def tops() -> dict[str, int]:
+        return {key: field.mapTo(form, field.rect().topLeft()).y()
+                for key, field in fields.items()}
+
+    def whole(label: QLabel) -> bool:
+        """Shown with every line of its wrapped text: as tall as its text needs at its
+        width (a wrapped label's size hint is for some other width)."""
+        return label.isVisible() and label.height() >= label.heightForWidth(label.width())
+
+    def unsquashed() -> bool:
+        return all(field.height() >= field.minimumSizeHint().height()
+                   for field in fields.values())
+
+    assert "kept for this session only" in note.text()
+    qtbot.waitUntil(lambda: whole(note) and unsquashed())
+    before = tops()
+    form.host.setText("")
+    form.workdir.setText("")
+    assert form.problems() == {"host": "host is empty", "workdir": "workdir is empty"}
+    qtbot.waitUntil(lambda: form.errors["host"].isVisible())
+    QApplication.processEvents()
+    assert tops() == before, "a problem line moved the fields below it"
+    form.host.setText("127.0.0.1")
+    form.workdir.setText("~/sweeplab")
+    QApplication.processEvents()
+    assert form.errors["host"].isHidden() and tops() == before
+
+    assert form.test_button is not None and form.tester is not None
+    with qtbot.waitSignal(form.tester.finished, timeout=WAIT_MS):
+        form.test_button.click()
+    qtbot.waitUntil(lambda: form.tester.verdict.isVisible())
+    QApplication.processEvents()
+    assert whole(note), (note.height(), note.heightForWidth(note.width()))
+    assert note.height() >= note.sizeHint().height()
+    assert unsquashed(), {key: field.height() for key, field in fields.items()}
+    for label in (form.tester.steps, form.tester.verdict):
+        assert whole(label), (label.text(), label.height(), label.heightForWidth(label.width()))
+    assert tops() == before

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.application.servers import Probe, ProbeReport, Secrets, ServerProfile
+from app.views.servers.wrapped_label import WrappedLabel
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +94,12 @@ class ConnectionTest(QWidget):
         self.busy.setMaximumHeight(10)
         self.busy.setTextVisible(False)
         self.busy.hide()
-        self.steps = QLabel()
+        self.steps = WrappedLabel()
         self.steps.setTextFormat(Qt.TextFormat.RichText)
-        self.steps.setWordWrap(True)
         self.steps.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.verdict = QLabel()
-        self.verdict.setWordWrap(True)
-        self.fingerprint = QLabel()
+        self.verdict = WrappedLabel()
+        self.fingerprint = WrappedLabel()
         self.fingerprint.setTextFormat(Qt.TextFormat.RichText)
-        self.fingerprint.setWordWrap(True)
         self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.fingerprint.setStyleSheet("background: #fff8e1; border: 1px solid #ffcc80; "
                                        "padding: 6px;")
@@ -111,8 +109,7 @@ class ConnectionTest(QWidget):
                                       "Sweeplab's known_hosts) and test again")
         self.accept_button.clicked.connect(self.accept_key)
         self.accept_button.hide()
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
+        self.warning = WrappedLabel()
         self.warning.setStyleSheet(WARNING_STYLE)
         self.warning.hide()
 
