@@ -6,28 +6,32 @@ for live queue counts. A cluster logs in through a saved server (its secrets com
 from that server's :class:`~app.application.servers.SecretKeeper`) or runs ``sbatch``
 on this machine. No Qt here.
 
-:class:`ClusterProfile`, :class:`QueueCounts` and :class:`ClusterReport` are the
-remote layer's frozen values, re-exported so that a front end names only this layer.
+:class:`ClusterProfile` is the remote layer's frozen value, re-exported so that a front
+end names only this layer (:class:`~app.remote.slurm.status.QueueCounts` and
+``ClusterReport`` come back from :meth:`LoginQueueSource.refresh` and
+:meth:`Clusters.test`).
 """
 
 from __future__ import annotations
 
 import builtins
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from app.application.servers import Servers
 from app.engine.ports import NotFound, StoreError
 from app.remote.slurm.access import AccessError, ClusterAccess
-from app.remote.slurm.connect import cluster_access
 from app.remote.slurm.profile import ClusterProfile
-from app.remote.slurm.status import ClusterReport, QueueCounts, probe_cluster, query_queue
-from app.remote.ssh.errors import SshError
 from app.store.clusters import ClusterProfiles, InvalidProfile, check_cluster
 from app.store.store import Store
 
-__all__ = ["ClusterProfile", "ClusterReport", "Clusters", "InvalidProfile", "LoginQueueSource",
-           "QueueCounts", "QueueSource", "check_cluster"]
+if TYPE_CHECKING:  # the SSH stack (paramiko) and the keyring load only when a cluster is
+    # reached, so that `sweeplab clusters ls` stays light
+    from app.application.servers import Servers
+    from app.remote.slurm.status import ClusterReport as ClusterReport
+    from app.remote.slurm.status import QueueCounts as QueueCounts
+
+__all__ = ["ClusterProfile", "Clusters", "InvalidProfile", "LoginQueueSource", "QueueSource",
+           "check_cluster"]
 
 
 class QueueSource(Protocol):
@@ -54,7 +58,17 @@ class Clusters:
     def __init__(self, store: Store, servers: Servers | None = None) -> None:
         self.url = store.url
         self._profiles = ClusterProfiles(store)
-        self.servers = servers if servers is not None else Servers(store)
+        self._store = store
+        self._servers = servers
+
+    @property
+    def servers(self) -> Servers:
+        """The saved servers (login nodes) of the same database."""
+        if self._servers is None:
+            from app.application.servers import Servers
+
+            self._servers = Servers(self._store)
+        return self._servers
 
     def list(self) -> list[ClusterProfile]:
         """Every saved cluster, by name."""
@@ -97,6 +111,8 @@ class Clusters:
             ValueError: its login server is not saved.
             SecretStoreError: the keyring failed.
         """
+        from app.remote.slurm.connect import cluster_access
+
         if profile.login is None:
             return cluster_access(profile, None)
         try:
@@ -123,11 +139,15 @@ class Clusters:
             except NotFound:
                 raise ValueError(f"cluster {profile.name} logs in through the server "
                                  f"{profile.login!r}, which is not saved") from None
+        from app.remote.slurm.status import probe_cluster
+
         access = self.access(profile, connect_timeout=timeout)
         failure = ""
         try:
             connect = getattr(access, "connect", None)
             if connect is not None:
+                from app.remote.ssh.errors import SshError
+
                 try:
                     connect(timeout + 30.0)
                 except (SshError, AccessError) as exc:
@@ -157,6 +177,8 @@ class LoginQueueSource:
 
     def refresh(self, profile: ClusterProfile) -> QueueCounts:
         """``squeue`` through the cluster's login node (connecting first if needed)."""
+        from app.remote.slurm.status import QueueCounts, query_queue
+
         try:
             access = self._access(profile)
             connect = getattr(access, "connect", None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QBrush, QColor
@@ -24,8 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.application.clusters import ClusterProfile, Clusters, QueueCounts, QueueSource
+from app.application.clusters import ClusterProfile, Clusters, QueueSource
 from app.engine.ports import StoreError
+
+if TYPE_CHECKING:
+    from app.application.clusters import QueueCounts
 
 log = logging.getLogger(__name__)
 
