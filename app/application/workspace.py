@@ -161,7 +161,7 @@ class Workspace:
 
     def create(self, config: ExperimentConfig) -> ExperimentRecord:
         """Store a new experiment (its name must be new)."""
-        self._check_name_free(config.name)
+        check_new_name(self.store, config.name)
         record = self.store.create_experiment(config.name, config.to_dict())
         self._changed(record.id, ExperimentChange.CREATED)
         return record
@@ -186,7 +186,7 @@ class Workspace:
         self._check_idle(experiment_id, "edit")
         current = self.store.get_experiment(experiment_id)
         if config.name != current.name:
-            self._check_name_free(config.name)
+            check_new_name(self.store, config.name)
             self.store.rename_experiment(experiment_id, config.name)
         record = self.store.update_experiment(experiment_id, definition=config.to_dict())
         self._changed(experiment_id, ExperimentChange.EDITED)
@@ -195,14 +195,14 @@ class Workspace:
     def duplicate(self, experiment_id: int, name: str) -> ExperimentRecord:
         """A new experiment with the same definition and no trials."""
         definition = dict(self.store.get_experiment(experiment_id).definition, name=name)
-        self._check_name_free(name)
+        check_new_name(self.store, name)
         record = self.store.create_experiment(name, definition)
         self._changed(record.id, ExperimentChange.CREATED)
         return record
 
     def rename(self, experiment_id: int, name: str) -> ExperimentRecord:
         """Give an experiment a new, unused name."""
-        self._check_name_free(name)
+        check_new_name(self.store, name)
         record = self.store.rename_experiment(experiment_id, name)
         definition = dict(record.definition, name=name)
         record = self.store.update_experiment(experiment_id, definition=definition)
@@ -214,9 +214,6 @@ class Workspace:
         self._check_idle(experiment_id, "delete")
         self.store.delete_experiment(experiment_id)
         self._changed(experiment_id, ExperimentChange.DELETED)
-
-    def _check_name_free(self, name: str) -> None:
-        check_new_name(self.store, name)
 
     def _check_idle(self, experiment_id: int, action: str) -> None:
         if self.is_running(experiment_id):

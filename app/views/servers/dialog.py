@@ -101,7 +101,7 @@ class ServersDialog(QDialog):
         self._saved: dict[str, ServerProfile] = {}
         self._statuses: dict[str, HostStatus] = {}
         source = status_source if status_source is not None else servers.status_source()
-        self.monitor = StatusMonitor(source, self.keeper.get, interval=refresh_s, parent=self)
+        self.monitor = StatusMonitor(source, servers.secrets, interval=refresh_s, parent=self)
         self.monitor.statusChanged.connect(self.show_status)
 
         self.table = QTableWidget(0, len(COLUMNS))
