@@ -15,40 +15,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.application.demo import ROOT, ensure_demo
 from app.application.wiring import HOME_ENV, open_store
-from app.engine.experiment import load_experiment
-from app.store.store import Store
+from app.application.workspace import Workspace
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The checkout, or the bundle's data folder (``examples/`` and ``resources/`` lie there)."""
-DEMO_EXPERIMENT = ROOT / "examples" / "quadratic" / "experiment.yaml"
 ICON = ROOT / "resources" / "sweeplab.png"
 SMOKE_TIMEOUT_S = 60.0
 """How long ``--smoke`` waits for the first paint before it gives up (exit 1)."""
 SMOKE_PREFIX = "smoke: first window shown after"
 
 _IMPORTED_AT = time.monotonic()
-
-
-def ensure_demo(store: Store) -> int:
-    """Store the demo experiment (the quadratic example) unless it is there already.
-
-    Returns:
-        The demo experiment's id.
-
-    Raises:
-        DocumentError, ExperimentError: the demo's files are missing or invalid (a
-            broken install).
-    """
-    config = load_experiment(DEMO_EXPERIMENT)
-    for experiment in store.list_experiments():
-        if experiment.name == config.name:
-            return experiment.id
-    return store.create_experiment(config.name, config.to_dict()).id
 
 
 def run_gui(demo: bool = False, smoke: bool = False, db: str | None = None) -> int:
@@ -62,7 +42,6 @@ def run_gui(demo: bool = False, smoke: bool = False, db: str | None = None) -> i
         if db is not None:
             raise ValueError("--smoke runs on a temporary database; leave out --db")
         return run_smoke()
-    from app.application.workspace import Workspace
     from app.views.main_window import MainWindow
 
     app = _application()
@@ -100,7 +79,7 @@ def run_smoke(timeout: float = SMOKE_TIMEOUT_S) -> int:
             try:
                 # the window reopens the last experiment: make that the demo
                 settings.setValue("last_experiment", ensure_demo(store))
-                return _show_once(app, store, settings, timeout)
+                return _show_once(app, Workspace(store), settings, timeout)
             finally:
                 settings.sync()  # written now, not into the removed folder at exit
                 store.close()
@@ -111,13 +90,13 @@ def run_smoke(timeout: float = SMOKE_TIMEOUT_S) -> int:
                 os.environ[HOME_ENV] = previous
 
 
-def _show_once(app: QApplication, store: Store, settings: QSettings, timeout: float) -> int:
+def _show_once(app: QApplication, workspace: Workspace, settings: QSettings,
+               timeout: float) -> int:
     from PySide6.QtCore import QEvent, QObject, QTimer
 
-    from app.application.workspace import Workspace
     from app.views.main_window import MainWindow
 
-    window = MainWindow(Workspace(store), store.url, settings=settings)
+    window = MainWindow(workspace, workspace.store.url, settings=settings)
     shown: list[float] = []
 
     def finish() -> None:

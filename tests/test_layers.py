@@ -54,6 +54,54 @@ def test_cli_space_commands_work_without_qt(tmp_path: Path) -> None:
     assert result.stdout.count("\n") == 3
 
 
+# --- the layers contract names every part of app/ ------------------------------------
+
+def _contracts() -> list[dict[str, object]]:
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        contracts: list[dict[str, object]] = tomllib.load(file)["tool"]["importlinter"][
+            "contracts"]
+    return contracts
+
+
+def _layers_contract() -> dict[str, object]:
+    layered = [contract for contract in _contracts() if contract["type"] == "layers"]
+    assert len(layered) == 1, "one layers contract over the whole of app/"
+    return layered[0]
+
+
+def test_every_top_level_module_of_app_has_a_layer() -> None:
+    """A new package or module directly under app/ cannot escape the layering: it must
+    be given its place in the layers contract of pyproject.toml."""
+    contract = _layers_contract()
+    named: set[str] = set()
+    for layer in contract["layers"]:  # type: ignore[attr-defined]
+        named.update(part.strip() for part in layer.replace(":", "|").split("|"))
+    present = {info.name for info in pkgutil.iter_modules([str(ROOT / "app")])}
+    assert present - named == set(), "not placed in the layers contract"
+    assert named - present == set(), "named in the layers contract but not in app/"
+    assert contract["containers"] == ["app"] and contract.get("exhaustive") is True
+
+
+def test_no_contract_over_app_layers_allows_indirect_imports() -> None:
+    """The layers contract checks indirect imports too (import-linter's default), and
+    front ends are kept off store and remote (directly: through the application layer
+    is the point)."""
+    assert "allow_indirect_imports" not in _layers_contract()
+    fronts = [contract for contract in _contracts() if contract["type"] == "forbidden"
+              and {"app.views", "app.commands"} <= set(contract["source_modules"])]  # type: ignore[call-overload]
+    assert fronts and {"app.store", "app.remote"} <= set(fronts[0]["forbidden_modules"])  # type: ignore[call-overload]
+
+
+def test_import_contracts_are_kept() -> None:
+    """What `make lint` and CI run: every import-linter contract of pyproject.toml."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports), "--no-cache"], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # --- app/ holds only the program: development code lives in devtools/ ---------------
 
 # Loaded as files rather than imported: the SDK is copied into every trial directory,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from app.application.exporting import write_experiment_export
 from app.application.following import ACTIVE, Watcher
-from app.application.wiring import build_runner, config_of, keyring_secrets
+from app.application.wiring import build_runner, config_of, keyring_secrets, store_new_experiment
 from app.engine.events import (
     ExperimentChange,
     RunnerEvent,
@@ -51,12 +51,47 @@ class ActionRefused(ValueError):
     """An action that cannot be done now, said for a person (e.g. delete while running)."""
 
 
+class NameTaken(ActionRefused):
+    """A new experiment's name is held by another experiment of the database."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an experiment named {name!r} already exists")
+        self.name = name
+
+
+def check_new_name(store: Store, name: str) -> None:
+    """The rule for a new experiment's name, for every front end: a valid name
+    (:func:`~app.engine.names.check_name`, which the file check and the store apply too)
+    that no experiment in ``store`` has.
+
+    Raises:
+        ActionRefused: the name is not valid.
+        NameTaken: an experiment has it already.
+    """
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise ActionRefused(str(exc)) from None
+    if name in {e.name for e in store.list_experiments()}:
+        raise NameTaken(name)
+
+
 class Workspace:
-    """Experiments in ``store`` and their runners; one runner per running experiment."""
+    """Experiments in ``store`` and their runners; one runner per running experiment.
+
+    Args:
+        store: the open database.
+        grace: seconds between the signals that stop a trial.
+        secrets: where a run finds a server's password or passphrase.
+        driver: who drives the runs started here, as the experiment's lease and log
+            name it (the window, or ``sweeplab run`` in a terminal).
+    """
 
     def __init__(self, store: Store, *, grace: float = 5.0,
-                 secrets: Callable[[ServerProfile], Secrets] = keyring_secrets) -> None:
+                 secrets: Callable[[ServerProfile], Secrets] = keyring_secrets,
+                 driver: str = DRIVER) -> None:
         self.store = store
+        self.driver = driver
         self._grace = grace
         self.secrets = secrets
         """Where a run finds a server's password or passphrase (the GUI's keeper)."""
@@ -88,9 +123,9 @@ class Workspace:
         self.watcher.known({record.id for record in records})
         return records
 
-    def experiment(self, experiment_id: int) -> ExperimentRecord:
-        """One experiment (raises NotFound)."""
-        return self.store.get_experiment(experiment_id)
+    def experiment(self, key: int | str) -> ExperimentRecord:
+        """One experiment, by id or by name (raises NotFound)."""
+        return self.store.get_experiment(key)
 
     def config(self, experiment_id: int) -> ExperimentConfig:
         """The experiment's validated definition."""
@@ -125,8 +160,23 @@ class Workspace:
 
     def create(self, config: ExperimentConfig) -> ExperimentRecord:
         """Store a new experiment (its name must be new)."""
-        self._check_name_free(config.name)
+        check_new_name(self.store, config.name)
         record = self.store.create_experiment(config.name, config.to_dict())
+        self._changed(record.id, ExperimentChange.CREATED)
+        return record
+
+    def create_to_run(self, name: str, config: ExperimentConfig, *,
+                      progress: Progress | None = None) -> ExperimentRecord:
+        """Store ``config`` as a new experiment ``name`` once everything its first run
+        needs is checked and its code is packed (``sweeplab run``): a refusal stores
+        nothing. See :func:`~app.application.wiring.store_new_experiment`.
+
+        Raises:
+            ActionRefused: the name is not valid; NameTaken: it is in use.
+            ExperimentError, ValueError, OSError: as ``store_new_experiment``.
+        """
+        check_new_name(self.store, name)
+        record = store_new_experiment(self.store, name, config, progress)
         self._changed(record.id, ExperimentChange.CREATED)
         return record
 
@@ -135,7 +185,7 @@ class Workspace:
         self._check_idle(experiment_id, "edit")
         current = self.store.get_experiment(experiment_id)
         if config.name != current.name:
-            self._check_name_free(config.name)
+            check_new_name(self.store, config.name)
             self.store.rename_experiment(experiment_id, config.name)
         record = self.store.update_experiment(experiment_id, definition=config.to_dict())
         self._changed(experiment_id, ExperimentChange.EDITED)
@@ -144,14 +194,14 @@ class Workspace:
     def duplicate(self, experiment_id: int, name: str) -> ExperimentRecord:
         """A new experiment with the same definition and no trials."""
         definition = dict(self.store.get_experiment(experiment_id).definition, name=name)
-        self._check_name_free(name)
+        check_new_name(self.store, name)
         record = self.store.create_experiment(name, definition)
         self._changed(record.id, ExperimentChange.CREATED)
         return record
 
     def rename(self, experiment_id: int, name: str) -> ExperimentRecord:
         """Give an experiment a new, unused name."""
-        self._check_name_free(name)
+        check_new_name(self.store, name)
         record = self.store.rename_experiment(experiment_id, name)
         definition = dict(record.definition, name=name)
         record = self.store.update_experiment(experiment_id, definition=definition)
@@ -164,21 +214,18 @@ class Workspace:
         self.store.delete_experiment(experiment_id)
         self._changed(experiment_id, ExperimentChange.DELETED)
 
-    def _check_name_free(self, name: str) -> None:
-        try:
-            check_name(name)  # the one rule the file check and the store apply too
-        except ValueError as exc:
-            raise ActionRefused(str(exc)) from None
-        if name in {e.name for e in self.store.list_experiments()}:
-            raise ActionRefused(f"an experiment named {name!r} already exists")
-
     def _check_idle(self, experiment_id: int, action: str) -> None:
         if self.is_running(experiment_id):
             raise ActionRefused(f"stop the experiment before you {action} it")
-        self._check_not_driven(experiment_id)
+        self.check_not_driven(experiment_id)
 
-    def _check_not_driven(self, experiment_id: int) -> None:
-        """Refuse while another program (a ``sweeplab run`` in a terminal) drives it."""
+    def check_not_driven(self, experiment_id: int) -> None:
+        """Refuse while another program (a ``sweeplab run`` in a terminal, a window)
+        drives it.
+
+        Raises:
+            ActionRefused: who drives it, and how to stop it.
+        """
         try:
             check_not_driven(self.store, experiment_id,
                              self.store.get_experiment(experiment_id).name)
@@ -195,12 +242,14 @@ class Workspace:
     # --- running -----------------------------------------------------------------
 
     def start(self, experiment_id: int, *, progress: Progress | None = None,
-              reruns: Sequence[Rerun] = (), paused: bool = False) -> None:
+              reruns: Sequence[Rerun] = (), paused: bool = False,
+              fresh_snapshot: bool | None = None) -> None:
         """Start, or continue after a stop or a crash (trials so far are kept).
 
         The first start packs the code (``progress`` follows it), so call this from a
         worker thread where the code may be large. ``reruns`` run first; ``paused``
-        follows the running trials without starting new ones.
+        follows the running trials without starting new ones; ``fresh_snapshot`` says
+        whether to pack the code again (default: only when there is no trial yet).
 
         Raises:
             ActionRefused: this workspace or another program runs it already.
@@ -208,11 +257,12 @@ class Workspace:
         if self.is_running(experiment_id):
             raise ActionRefused("the experiment is running already")
         record = self.store.get_experiment(experiment_id)
-        fresh = not self.store.list_trials(experiment_id)
+        fresh = (not self.store.list_trials(experiment_id) if fresh_snapshot is None
+                 else fresh_snapshot)
         try:
             runner, executor = build_runner(
                 self.store, record, fresh_snapshot=fresh, grace=self._grace,
-                progress=progress, reruns=reruns, secrets=self.secrets, driver=DRIVER,
+                progress=progress, reruns=reruns, secrets=self.secrets, driver=self.driver,
                 paused=paused)
         except DrivenElsewhere as exc:
             raise ActionRefused(str(exc)) from exc
@@ -237,14 +287,16 @@ class Workspace:
     def stop(self, experiment_id: int) -> None:
         """Stop every running trial (SIGINT, escalating) and end the run.
 
-        A run another program drives is asked to stop through the database, as
-        ``sweeplab stop`` does; that program stops its trials.
+        An experiment running or paused without a runner here (another program drives
+        it, or drove it until it died) is asked to stop through the database, the
+        window's Stop and ``sweeplab stop`` alike; a program driving it stops its trials.
+        Neither running nor paused, nothing is done.
         """
         runner = self._runner(experiment_id)
         if runner is not None:
             runner.stop()
-        elif self.driven_elsewhere(experiment_id):
-            request_stop(self.store, experiment_id, DRIVER)
+        elif self.store.get_experiment(experiment_id).state in ACTIVE:
+            request_stop(self.store, experiment_id, self.driver)
             self._changed(experiment_id, ExperimentChange.STOP_REQUESTED)
 
     def orphans(self) -> list[ExperimentRecord]:
@@ -301,10 +353,15 @@ class Workspace:
         A running experiment queues them before its next suggestion; an idle one is
         started for them.
         """
-        reruns = failed_to_requeue(self.store.list_trials(experiment_id))
+        reruns = self.failed_to_requeue(experiment_id)
         if reruns:
             self._run_again(experiment_id, reruns, progress)
         return len(reruns)
+
+    def failed_to_requeue(self, experiment_id: int) -> list[Rerun]:
+        """What :meth:`requeue_failed` runs again: every trial whose params only ever
+        failed (:func:`~app.engine.reruns.failed_to_requeue`)."""
+        return failed_to_requeue(self.store.list_trials(experiment_id))
 
     def _run_again(self, experiment_id: int, reruns: list[Rerun],
                    progress: Progress | None) -> None:
@@ -354,7 +411,7 @@ class Workspace:
             if not runner.wait(timeout):
                 raise ActionRefused("the running trials did not stop in time; try again")
         else:
-            self._check_not_driven(experiment_id)
+            self.check_not_driven(experiment_id)
         if space is not None:
             self.update(experiment_id, config)
         self.store.delete_trials(experiment_id)
@@ -397,6 +454,15 @@ class Workspace:
             runner.leave()
         for runner in runners:
             runner.wait(timeout)
+
+    def abandon(self) -> None:
+        """Close the executor of every run without stopping or waiting for its runner
+        (a terminal given up on with a second Ctrl-C): trials run on, detached, for a
+        later resume to take up. Runs that ended have closed theirs already."""
+        with self._lock:
+            runs, self._runs = list(self._runs.values()), {}
+        for _runner, executor in runs:
+            executor.close()
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop every run and wait for it (trials get SIGINT, escalating)."""

@@ -13,13 +13,10 @@ import shlex
 from rich.markup import escape
 from rich.table import Table
 
-from app.application.wiring import keyring_secrets, known_hosts, open_store
+from app.application.clusters import ClusterProfile, Clusters, InvalidProfile, check_cluster
+from app.application.wiring import open_store
 from app.commands.console import console
 from app.engine.errors import Problem, ValidationError
-from app.engine.ports import NotFound
-from app.remote.slurm.profile import ClusterProfile
-from app.store.clusters import ClusterProfiles, InvalidProfile, check_cluster
-from app.store.servers import ServerProfiles
 
 EXIT_FAILED = 1
 
@@ -45,13 +42,7 @@ def _add(args: argparse.Namespace) -> int:
     except InvalidProfile as exc:
         raise ValidationError(Problem("", problem) for problem in exc.problems) from None
     with open_store(args.db) as store:
-        if profile.login is not None:
-            servers = [server.name for server in ServerProfiles(store).list()]
-            if profile.login not in servers:
-                raise ValueError(f"--login: no saved server named {profile.login!r} (saved: "
-                                 f"{', '.join(servers) or 'none'}); add it first with "
-                                 f"`sweeplab servers add {profile.login} --host ... --user ...`")
-        ClusterProfiles(store).add(profile)
+        Clusters(store).add(profile)
     print(f"saved cluster {profile.name} (login: {_login_text(profile)}, partition: "
           f"{profile.partition or 'default'})")
     return 0
@@ -59,7 +50,7 @@ def _add(args: argparse.Namespace) -> int:
 
 def _ls(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
-        saved = ClusterProfiles(store).list()
+        saved = Clusters(store).list()
         if not saved:
             print(f"no clusters saved in {store.url}; add one with `sweeplab clusters add`")
             return 0
@@ -76,7 +67,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
-        profile = ClusterProfiles(store).get(args.name)
+        profile = Clusters(store).get(args.name)
     rows = [
         ("name", profile.name), ("login", _login_text(profile)),
         ("workdir", profile.workdir), ("partition", profile.partition or "default"),
@@ -91,41 +82,14 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
     with open_store(args.db) as store:
-        profile = ClusterProfiles(store).get(args.name)
-        login = None
-        if profile.login is not None:
-            try:
-                login = ServerProfiles(store).get(profile.login)
-            except NotFound:
-                raise ValueError(f"cluster {profile.name} logs in through the server "
-                                 f"{profile.login!r}, which is not saved") from None
-    from app.remote.slurm.access import AccessError  # the remote stack loads only to test
-    from app.remote.slurm.connect import cluster_access
-    from app.remote.slurm.ssh_access import SshAccess
-    from app.remote.slurm.status import probe_cluster
-    from app.remote.ssh.errors import SshError
-
-    access = cluster_access(profile, login, keyring_secrets(login) if login else None,
-                            known_hosts(), connect_timeout=args.timeout)
-    failure = ""
-    try:
-        if isinstance(access, SshAccess):
-            try:
-                access.connect(args.timeout + 30.0)
-            except (SshError, AccessError) as exc:
-                failure = str(exc)
-        report = probe_cluster(profile, access, failure)
-    finally:
-        access.close()
+        report = Clusters(store).test(args.name, args.timeout)
     print(str(report))
     return 0 if report.ok else EXIT_FAILED
 
 
 def _rm(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
-        ClusterProfiles(store).remove(args.name)
+        Clusters(store).remove(args.name)
     print(f"removed cluster {args.name} (jobs it has in Slurm are not touched)")
     return 0

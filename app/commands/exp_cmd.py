@@ -9,12 +9,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.application.definitions import BrokenExperiment, checked_config, config_or_broken
-from app.application.exporting import experiment_export, write_experiment_export
+from app.application.exporting import experiment_export
+from app.application.following import ACTIVE
 from app.application.wiring import open_store
+from app.application.workspace import Workspace
 from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
 from app.engine.best import best_trial
-from app.engine.orders import request_stop
-from app.engine.trial import ExperimentState
 
 
 def _ls(args: argparse.Namespace) -> int:
@@ -59,27 +59,28 @@ def _export(args: argparse.Namespace) -> int:
     """The trials as stored; a broken definition is said on stderr but does not stop the
     export, which is how a broken experiment's results are got out."""
     with open_store(args.db) as store:
-        exp = store.get_experiment(args.experiment)
-        trials = store.list_trials(exp.id)
-    broken = config_or_broken(exp)
-    if isinstance(broken, BrokenExperiment):
-        print(f"warning: experiment {exp.name!r} (id {exp.id}) has an invalid stored "
-              f"definition ({broken.details}); its trials are exported as stored",
-              file=sys.stderr)
-    if args.output:
-        write_experiment_export(exp, trials, args.output, args.format)
-    else:
-        sys.stdout.write(experiment_export(exp, trials, args.format))
+        workspace = Workspace(store)
+        exp = workspace.experiment(args.experiment)
+        broken = config_or_broken(exp)
+        if isinstance(broken, BrokenExperiment):
+            print(f"warning: experiment {exp.name!r} (id {exp.id}) has an invalid stored "
+                  f"definition ({broken.details}); its trials are exported as stored",
+                  file=sys.stderr)
+        if args.output:
+            workspace.export(exp.id, args.output, args.format)
+        else:
+            sys.stdout.write(experiment_export(exp, workspace.trials(exp.id), args.format))
     return 0
 
 
 def _stop(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
-        exp = store.get_experiment(args.experiment)
-        if exp.state not in (ExperimentState.RUNNING, ExperimentState.PAUSED):
+        workspace = Workspace(store, driver="the command line")
+        exp = workspace.experiment(args.experiment)
+        if exp.state not in ACTIVE:
             console.print(f"{exp.name} is {exp.state.value}; nothing to stop", markup=False)
             return 0
-        request_stop(store, exp.id, "the command line")
+        workspace.stop(exp.id)
     console.print(f"stop requested: the sweeplab running {exp.name} stops its trials",
                   markup=False)
     return 0

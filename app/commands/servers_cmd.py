@@ -17,16 +17,23 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from app.application.wiring import data_dir, open_store
+from app.application.servers import (
+    HOSTS_CLASH,
+    AuthKind,
+    InvalidProfile,
+    SecretKeeper,
+    Secrets,
+    SecretStoreError,
+    ServerProfile,
+    Servers,
+    check_profile,
+    key_needs_passphrase,
+    scan_ssh_config,
+)
+from app.application.wiring import open_store
 from app.commands.console import console
 from app.commands.keyfile import key_file_problem
 from app.engine.errors import Problem, ValidationError
-from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
-from app.remote.ssh.secrets import SecretStore, SecretStoreError, key_needs_passphrase
-from app.remote.ssh.sshconfig import scan_ssh_config
-from app.store.clusters import ClusterProfiles
-from app.store.named import HOSTS_CLASH
-from app.store.servers import InvalidProfile, ServerProfiles, check_profile
 
 EXIT_FAILED = 1
 
@@ -95,12 +102,12 @@ def _add(args: argparse.Namespace) -> int:
     if problem is not None:
         raise ValueError(problem)
     with open_store(args.db) as store:
-        profiles = ServerProfiles(store)
-        if any(saved.name == profile.name for saved in profiles.list()):
+        servers = Servers(store)
+        if any(saved.name == profile.name for saved in servers.list()):
             raise ValueError(f"a server profile named {profile.name!r} already exists in "
                              f"{store.url}; remove it first with `sweeplab servers rm "
                              f"{profile.name}`")
-        if profile.name in ClusterProfiles(store).names():  # refused before any prompt
+        if profile.name in servers.cluster_names():  # refused before any prompt
             raise ValueError(HOSTS_CLASH.format(kind="cluster", name=profile.name))
         password = passphrase = None
         if args.password_prompt:
@@ -108,7 +115,7 @@ def _add(args: argparse.Namespace) -> int:
         if args.passphrase_prompt:
             passphrase = prompt_secret(f"Passphrase for {profile.key_file}: ", "passphrase")
         try:
-            profiles.add(profile)
+            servers.add(profile)
         except InvalidProfile as exc:
             raise _problems(exc) from None
     if profile.key_file and not Path(profile.key_file).is_file():
@@ -120,29 +127,31 @@ def _add(args: argparse.Namespace) -> int:
     typed = [what for what, value in (("password", password), ("passphrase", passphrase))
              if value is not None]
     if typed:
-        _save_secrets(profile.name, Secrets(password=password, passphrase=passphrase), typed)
+        _save_secrets(servers, profile, Secrets(password=password, passphrase=passphrase),
+                      typed)
     return 0
 
 
-def _save_secrets(name: str, secrets: Secrets, typed: Sequence[str]) -> None:
+def _save_secrets(servers: Servers, profile: ServerProfile, secrets: Secrets,
+                  typed: Sequence[str]) -> None:
     what = " and ".join(typed)
-    later = (f"`sweeplab servers test {name}` and runs on it will ask for the {what} "
+    later = (f"`sweeplab servers test {profile.name}` and runs on it will ask for the {what} "
              "(or use --agent / a key without a passphrase)")
-    store = SecretStore()
-    if not store.available():
-        _note(f"the {what} was not saved: {store.why_unavailable()}. {later}")
+    keeper = servers.keeper
+    if not keeper.available():
+        _note(f"the {what} was not saved: {keeper.why_unavailable()}. {later}")
         return
     try:
-        store.set(name, secrets)
+        servers.keep_secrets(profile, secrets)
     except SecretStoreError as exc:
         _note(f"the {what} was not saved: {exc}. {later}")
         return
-    print(f"{what} saved in {store.where()}")
+    print(f"{what} saved in {keeper.where()}")
 
 
 def _ls(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
-        saved = ServerProfiles(store).list()
+        saved = Servers(store).list()
         if not saved:
             print(f"no servers saved in {store.url}; add one with `sweeplab servers add` "
                   "or `sweeplab servers import`")
@@ -158,50 +167,49 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _secret_status(name: str) -> str:
-    store = SecretStore()
-    if not store.available():
-        return f"none can be saved here ({store.why_unavailable()})"
+def _secret_status(keeper: SecretKeeper, name: str) -> str:
+    if not keeper.available():
+        return f"none can be saved here ({keeper.why_unavailable()})"
     try:
-        secrets = store.get(name)
+        secrets = keeper.get(name)
     except SecretStoreError as exc:
         return str(exc)
     saved = [what for what, value in (("password", secrets.password),
                                       ("passphrase", secrets.passphrase)) if value]
-    return f"{' and '.join(saved)} saved in {store.where()}" if saved else "none saved"
+    return f"{' and '.join(saved)} saved in {keeper.where()}" if saved else "none saved"
 
 
 def _show(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
-        profile = ServerProfiles(store).get(args.name)
+        servers = Servers(store)
+        profile = servers.get(args.name)
     rows = [
         ("name", profile.name), ("address", _address(profile)), ("auth", _auth_text(profile)),
         ("workdir", profile.workdir), ("setup", profile.setup or "—"),
         ("python", profile.python), ("max parallel", str(profile.max_parallel)),
         ("GPUs", _gpus_text(profile.gpus)), ("trials per GPU", str(profile.trials_per_gpu)),
         ("busy GPUs", "used" if profile.allow_busy_gpus else "skipped"),
-        ("secrets", _secret_status(profile.name)),
+        ("secrets", _secret_status(servers.keeper, profile.name)),
     ]
     for label, value in rows:
         print(f"{label + ':':<16}{value}")
     return 0
 
 
-def _secrets_for(profile: ServerProfile) -> Secrets:
+def _secrets_for(keeper: SecretKeeper, profile: ServerProfile) -> Secrets:
     """Saved secrets, with a prompt for what the profile needs and the keyring lacks."""
-    store = SecretStore()
     secrets = Secrets()
-    if store.available():
+    if keeper.available():
         try:
-            secrets = store.get(profile.name)
+            secrets = keeper.get(profile.name)
         except SecretStoreError as exc:
             _note(f"{exc}; asking instead")
     password, passphrase = secrets.password, secrets.passphrase
     ask_password = profile.auth is AuthKind.PASSWORD and password is None
     ask_passphrase = (profile.auth is AuthKind.KEY and passphrase is None
                       and profile.key_file is not None and key_needs_passphrase(profile.key_file))
-    if (ask_password or ask_passphrase) and not store.available():
-        _note(f"the keyring is unavailable ({store.why_unavailable()}); "
+    if (ask_password or ask_passphrase) and not keeper.available():
+        _note(f"the keyring is unavailable ({keeper.why_unavailable()}); "
               "what you type is used for this test only")
     if ask_password:
         password = prompt_secret(f"Password for {profile.user}@{profile.host}: ", "password")
@@ -218,14 +226,11 @@ def _test(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
     with open_store(args.db) as store:
-        profile = ServerProfiles(store).get(args.name)
-    from app.remote.ssh.hostkeys import KnownHosts  # the SSH stack loads only to test
-    from app.remote.ssh.probe import probe_server
-
-    secrets = _secrets_for(profile)
-    known_hosts = KnownHosts(data_dir() / "known_hosts")
-    report = probe_server(profile, secrets, known_hosts, accept_fingerprint=fingerprint,
-                          timeout=args.timeout)
+        servers = Servers(store)
+        profile = servers.get(args.name)
+    secrets = _secrets_for(servers.keeper, profile)
+    report = servers.probe(profile, secrets, accept_fingerprint=fingerprint,
+                           timeout=args.timeout)
     print(str(report))
     unknown = report.unknown_host_key
     if unknown is not None:
@@ -239,19 +244,20 @@ def _test(args: argparse.Namespace) -> int:
 
 def _rm(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
-        ServerProfiles(store).remove(args.name)
+        servers = Servers(store)
+        servers.remove(args.name)
     print(f"removed server {args.name}")
-    secrets = SecretStore()
-    if not secrets.available():
+    keeper = servers.keeper
+    if not keeper.available():
         _note(f"the keyring is unavailable here, so any secret saved for {args.name} from a "
-              f"desktop session stays in that keyring ({secrets.why_unavailable()})")
+              f"desktop session stays in that keyring ({keeper.why_unavailable()})")
         return 0
     try:
-        secrets.delete(args.name)
+        servers.forget_secrets(args.name)
     except SecretStoreError as exc:
         _note(f"warning: {exc}")
         return EXIT_FAILED
-    print(f"its saved secrets, if any, were deleted from {secrets.where()}")
+    print(f"its saved secrets, if any, were deleted from {keeper.where()}")
     return 0
 
 
@@ -283,9 +289,9 @@ def _import(args: argparse.Namespace) -> int:
         raise ValueError(f"no host to import in {found.path}: {why}")
     added = 0
     with open_store(args.db) as store:
-        profiles = ServerProfiles(store)
-        saved = {profile.name for profile in profiles.list()}
-        clusters = set(ClusterProfiles(store).names())
+        servers = Servers(store)
+        saved = {profile.name for profile in servers.list()}
+        clusters = set(servers.cluster_names())
         for profile in chosen:
             if profile.name in saved:
                 _note(f"skipped {profile.name}: a server with this name is saved already")
@@ -293,7 +299,7 @@ def _import(args: argparse.Namespace) -> int:
             if profile.name in clusters:
                 _note(f"skipped {profile.name}: a cluster with this name is saved already")
                 continue
-            profiles.add(profile)
+            servers.add(profile)
             added += 1
             print(f"imported {profile.name} ({_address(profile)}, {_auth_text(profile)})")
     print(f"{added} server(s) imported from {found.path}")

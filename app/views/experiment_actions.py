@@ -22,10 +22,9 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.application.definitions import open_experiment_file, save_experiment_file
 from app.application.folders import home_folder, remembered_folder
+from app.application.servers import Servers
 from app.engine.experiment import ExperimentConfig
 from app.engine.names import copy_name
-from app.store.clusters import ClusterProfiles
-from app.store.servers import ServerProfiles
 from app.views.experiment_dialog import ExperimentDialog
 from app.views.name_dialog import NameDialog
 
@@ -48,9 +47,7 @@ class ExperimentActions(QObject):
 
     def server_names(self) -> list[str]:
         """Every saved server and cluster, for the hosts of the dialog."""
-        store = self._window.workspace.store
-        return ([profile.name for profile in ServerProfiles(store).list()]
-                + ClusterProfiles(store).names())
+        return Servers(self._window.workspace.store, self._window.keeper).host_names()
 
     @Slot()
     def save(self) -> None:

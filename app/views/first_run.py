@@ -390,7 +390,7 @@ def open_guided_setup(window: MainWindow, welcome: bool = False) -> FirstRunWiza
 
 def open_demo(window: MainWindow) -> None:
     """Select the demo experiment in ``window``, storing it first when it is missing."""
-    from app.main import DEMO_EXPERIMENT  # the composition root knows where it lives
+    from app.application.demo import DEMO_EXPERIMENT
 
     workspace = window.workspace
     try:

@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.application.clusters import Clusters
 from app.application.definitions import BrokenExperiment, config_or_broken
-from app.application.wiring import known_hosts
+from app.application.servers import SecretKeeper, Servers
 from app.application.workspace import ActionRefused, Workspace
 from app.engine.events import ExperimentChange
 from app.engine.experiment import ExperimentConfig
@@ -36,9 +37,6 @@ from app.engine.ports import StoreError
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState, TrialState
-from app.remote.ssh.secrets import SecretStore
-from app.store.clusters import ClusterProfiles
-from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
 from app.views.compare import open_compare
 from app.views.experiment_actions import ExperimentActions
@@ -56,7 +54,7 @@ from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
 from app.views.prompts import Quitting, Unsaved, ask, ask_unsaved
 from app.views.run_control import RunControl
-from app.views.servers import SecretKeeper, ServersDialog
+from app.views.servers import ServersDialog
 from app.views.trials.columns import ColumnChoices
 from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
@@ -293,9 +291,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def open_servers(self) -> ServersDialog:
         """The saved lab servers: add, edit, test, live status."""
-        dialog = ServersDialog(ServerProfiles(self.workspace.store), self.keeper.store,
-                               known_hosts(), self, keeper=self.keeper,
-                               clusters=ClusterProfiles(self.workspace.store))
+        servers = Servers(self.workspace.store, self.keeper)
+        dialog = ServersDialog(servers, self, clusters=Clusters(self.workspace.store, servers))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.notifications.follow(dialog.monitor)
         dialog.show()
@@ -465,7 +462,7 @@ class MainWindow(QMainWindow):
         """Server secrets (keyring, or memory for this workspace); made on first use, as
         finding the keyring backend costs ~0.5 s of start-up on Linux."""
         if self._keeper is None:
-            self._keeper = SecretKeeper(SecretStore())
+            self._keeper = SecretKeeper()
         return self._keeper
 
     def held_trials(self) -> list[TrialRecord]:

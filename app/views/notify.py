@@ -27,12 +27,11 @@ from typing import Protocol
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QApplication, QMainWindow, QStyle, QSystemTrayIcon
 
+from app.application.servers import HostStatus, without_server_prefix
 from app.engine.experiment import LOCAL_HOST
 from app.engine.records import TrialRecord
 from app.engine.trial import ExperimentState, TrialState
-from app.remote.ssh.executor import HostStatus
 from app.views.servers.monitor import StatusMonitor
-from app.views.servers.status_source import without_server_prefix
 
 SHOW_MS = 10_000
 """How long a notification stays (tray balloon or status-bar message)."""

@@ -17,6 +17,7 @@ from keyring.backends import fail
 from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.application.servers import SecretKeeper, Servers
 from app.remote.gpu import GpuInfo
 from app.remote.ssh.errors import UnknownHostKey
 from app.remote.ssh.executor import HostStatus
@@ -83,7 +84,8 @@ def render_screenshots(out_dir: Path) -> list[Path]:
         profiles.add(NEW)
         hosts = KnownHosts(Path(tmp) / "known_hosts", system_file=None)
         no_keyring = SecretStore(fail.Keyring())  # type: ignore[no-untyped-call]
-        dialog = ServersDialog(profiles, no_keyring, hosts, status_source=_FixedStatus())
+        dialog = ServersDialog(Servers(store, SecretKeeper(no_keyring), known_hosts=hosts),
+                               status_source=_FixedStatus())
         try:
             return _pictures(dialog, out_dir)
         finally:

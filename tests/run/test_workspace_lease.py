@@ -110,3 +110,22 @@ def test_the_window_takes_up_what_a_killed_run_left(workspace: Workspace, tmp_pa
         assert store.get_trial(trial_id).pid == pid, "followed, not run again"
         assert proc_state(pid) in (None, "Z")
     assert store.experiment_driver(eid) == (None, None)
+
+
+@pytest.mark.parametrize("left", [ExperimentState.RUNNING, ExperimentState.PAUSED])
+def test_stop_asks_a_run_left_by_a_dead_driver_to_stop_as_sweeplab_stop_does(
+        workspace: Workspace, tmp_path: Path, left: ExperimentState) -> None:
+    """The window's Stop and ``sweeplab stop`` are one rule (Workspace.stop): a run no
+    runner here drives, live driver or not, is asked through the database; an idle
+    experiment is left as it is."""
+    store = workspace.store
+    eid = store_experiment(store, tmp_path, "print('never run')\n", name="orphan")
+    store.update_experiment(eid, state=left)
+    assert not workspace.driven_elsewhere(eid) and workspace.orphans()
+    workspace.stop(eid)
+    assert store.get_experiment(eid).state is ExperimentState.STOPPED
+    assert "stop requested from the Sweeplab window" in [
+        e.message for e in store.list_events(eid)]
+    events = len(store.list_events(eid))
+    workspace.stop(eid)
+    assert len(store.list_events(eid)) == events, "a stopped experiment is not asked again"

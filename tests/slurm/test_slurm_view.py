@@ -12,11 +12,12 @@ import pytest
 from keyring.backends import fail
 from pytestqt.qtbot import QtBot
 
+from app.application.clusters import Clusters
+from app.application.servers import SecretKeeper, Servers
 from app.remote.slurm.profile import ClusterProfile
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.secrets import SecretStore
 from app.store.clusters import ClusterProfiles
-from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.views.servers import ServersDialog
 from app.views.servers.clusters import ClusterPanel
@@ -38,6 +39,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
+def _servers(store: Store, tmp_path: Path) -> Servers:
+    """The saved servers, without a keyring, trusting no host key yet."""
+    return Servers(store, SecretKeeper(SecretStore(fail.Keyring())),
+                   known_hosts=KnownHosts(tmp_path / "known_hosts", system_file=None))
+
+
 def test_clusters_show_their_queue_counts(qtbot: QtBot, store: Store, tmp_path: Path,
                                           slurm: LocalSlurm) -> None:
     held = []
@@ -46,9 +53,8 @@ def test_clusters_show_their_queue_counts(qtbot: QtBot, store: Store, tmp_path: 
                              f"--chdir={tmp_path}", "--output=/dev/null", "--wrap=true")
         held.append(done.stdout.strip())
     try:
-        dialog = ServersDialog(ServerProfiles(store), SecretStore(fail.Keyring()),
-                               KnownHosts(tmp_path / "known_hosts", system_file=None),
-                               refresh_s=0.5, clusters=ClusterProfiles(store))
+        servers = _servers(store, tmp_path)
+        dialog = ServersDialog(servers, refresh_s=0.5, clusters=Clusters(store, servers))
         qtbot.addWidget(dialog)
         dialog.show()
         panel = dialog.clusters
@@ -78,8 +84,7 @@ def test_clusters_show_their_queue_counts(qtbot: QtBot, store: Store, tmp_path: 
 
 def test_without_clusters_the_window_shows_no_cluster_panel(qtbot: QtBot, store: Store,
                                                             tmp_path: Path) -> None:
-    dialog = ServersDialog(ServerProfiles(store), SecretStore(fail.Keyring()),
-                           KnownHosts(tmp_path / "known_hosts", system_file=None))
+    dialog = ServersDialog(_servers(store, tmp_path))
     qtbot.addWidget(dialog)
     assert dialog.clusters is None
     dialog.done(0)
@@ -87,9 +92,8 @@ def test_without_clusters_the_window_shows_no_cluster_panel(qtbot: QtBot, store:
 
 def test_a_new_server_may_not_take_a_clusters_name(qtbot: QtBot, store: Store,
                                                    tmp_path: Path, slurm: LocalSlurm) -> None:
-    dialog = ServersDialog(ServerProfiles(store), SecretStore(fail.Keyring()),
-                           KnownHosts(tmp_path / "known_hosts", system_file=None),
-                           refresh_s=0.5, clusters=ClusterProfiles(store))
+    servers = _servers(store, tmp_path)
+    dialog = ServersDialog(servers, refresh_s=0.5, clusters=Clusters(store, servers))
     qtbot.addWidget(dialog)
     form = dialog.add_server()
     form.host.setText("10.0.0.9")

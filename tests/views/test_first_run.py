@@ -11,10 +11,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QWizard
 from pytestqt.qtbot import QtBot
 
+from app.application.demo import DEMO_EXPERIMENT
 from app.engine.experiment import load_experiment
 from app.engine.search.base import Goal
 from app.engine.space.nodes import Choice, NumberParam
-from app.main import DEMO_EXPERIMENT
 from app.views.first_run import FirstRunWizard, PageId, Start
 from app.views.guided import command_for, reports_already, unique_name
 from app.views.main_window import MainWindow

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from keyring.backends import fail
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.application.servers import SecretKeeper, Servers
 from app.engine.experiment import experiment_from_dict
 from app.remote.ssh.hostkeys import KnownHosts, fingerprint
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
@@ -58,11 +59,17 @@ def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def profiles(tmp_path: Path) -> Iterator[ServerProfiles]:
-    """Saved servers in a real SQLite file."""
-    store = Store(sqlite_url(tmp_path / "servers.db"), busy_timeout=5.0)
-    yield ServerProfiles(store)
-    store.close()
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite file."""
+    opened = Store(sqlite_url(tmp_path / "servers.db"), busy_timeout=5.0)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def profiles(store: Store) -> ServerProfiles:
+    """Saved servers in the SQLite file."""
+    return ServerProfiles(store)
 
 
 @pytest.fixture
@@ -72,7 +79,7 @@ def backend() -> MemoryKeyring:
 
 
 @pytest.fixture
-def open_dialog(qtbot: QtBot, profiles: ServerProfiles, backend: MemoryKeyring,
+def open_dialog(qtbot: QtBot, store: Store, backend: MemoryKeyring,
                 tmp_path: Path, warnings: list[str]) -> Iterator[Callable[..., ServersDialog]]:
     """Make a Servers window; every one made is closed (and its connections) at the end."""
     made: list[ServersDialog] = []
@@ -80,8 +87,8 @@ def open_dialog(qtbot: QtBot, profiles: ServerProfiles, backend: MemoryKeyring,
     def factory(hosts: KnownHosts | None = None, **options: object) -> ServersDialog:
         hosts = hosts or KnownHosts(tmp_path / "sweeplab" / "known_hosts", system_file=None)
         options.setdefault("refresh_s", 0.5)
-        dialog = ServersDialog(profiles, SecretStore(backend), hosts,
-                               **options)  # type: ignore[arg-type]
+        servers = Servers(store, SecretKeeper(SecretStore(backend)), known_hosts=hosts)
+        dialog = ServersDialog(servers, **options)  # type: ignore[arg-type]
         qtbot.addWidget(dialog)
         dialog.show()
         made.append(dialog)
@@ -184,8 +191,6 @@ def test_add_edit_delete_through_the_form(qtbot: QtBot, open_dialog: Callable[..
 
 def test_problems_show_beside_their_fields_and_ok_waits(qtbot: QtBot, backend: MemoryKeyring,
                                                          tmp_path: Path) -> None:
-    from app.views.servers.keeper import SecretKeeper
-
     form = ServerForm(SecretKeeper(SecretStore(backend)), taken=["gpu-box"])
     qtbot.addWidget(form)
     form.name.setText("")
@@ -231,15 +236,16 @@ def test_problems_show_beside_their_fields_and_ok_waits(qtbot: QtBot, backend: M
 
 
 def test_without_a_keyring_secrets_stay_in_memory_for_the_session(
-        qtbot: QtBot, profiles: ServerProfiles, tmp_path: Path, warnings: list[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    store = SecretStore(fail.Keyring())
-    assert not store.available()
+        qtbot: QtBot, store: Store, profiles: ServerProfiles, tmp_path: Path,
+        warnings: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    keyring = SecretStore(fail.Keyring())
+    assert not keyring.available()
     hosts = KnownHosts(tmp_path / "known_hosts", system_file=None)
-    dialog = ServersDialog(profiles, store, hosts, refresh_s=0.5)
+    dialog = ServersDialog(Servers(store, SecretKeeper(keyring), known_hosts=hosts),
+                           refresh_s=0.5)
     qtbot.addWidget(dialog)
     form = dialog.add_server()
-    assert store.why_unavailable() in form.secret_notes["password"].text()
+    assert keyring.why_unavailable() in form.secret_notes["password"].text()
     assert "kept for this session only" in form.secret_notes["password"].text()
     form.name.setText("pw-box")
     form.host.setText("127.0.0.1")
@@ -250,7 +256,7 @@ def test_without_a_keyring_secrets_stay_in_memory_for_the_session(
     assert warnings == []
     assert profiles.get("pw-box").auth is AuthKind.PASSWORD
     assert dialog.keeper.get("pw-box") == Secrets(password="hunter2")
-    assert store.get("pw-box") == Secrets(), "nothing reached any keyring"
+    assert keyring.get("pw-box") == Secrets(), "nothing reached any keyring"
     db_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("servers.db*"))
     assert b"hunter2" not in db_bytes
     assert "hunter2" not in repr(dialog.keeper)
@@ -301,11 +307,11 @@ def test_unknown_host_key_is_shown_then_accepted(qtbot: QtBot,
 
 
 def test_the_form_tests_a_server_before_it_is_saved(qtbot: QtBot, backend: MemoryKeyring,
-                                                    ssh_server: Sshd, known_hosts: KnownHosts,
-                                                    client_key: Path, workdir: Path) -> None:
-    from app.views.servers.keeper import SecretKeeper
-
-    form = ServerForm(SecretKeeper(SecretStore(backend)), known_hosts=known_hosts)
+                                                    store: Store, ssh_server: Sshd,
+                                                    known_hosts: KnownHosts, client_key: Path,
+                                                    workdir: Path) -> None:
+    keeper = SecretKeeper(SecretStore(backend))
+    form = ServerForm(keeper, probe=Servers(store, keeper, known_hosts=known_hosts).probe)
     qtbot.addWidget(form)
     assert form.test_button is not None and form.tester is not None
     form.name.setText("lab1")
@@ -453,3 +459,64 @@ def test_experiment_dialog_offers_saved_servers_as_hosts(qtbot: QtBot, tmp_path:
     assert list(again.host_checks) == ["local", "gpu-box", "retired-box"]
     assert "no saved server" in again.host_checks["retired-box"].text()
     assert again.checked_hosts() == ["local", "retired-box"]
+
+
+def test_the_form_keeps_its_fields_in_place_and_shows_every_note_whole(
+        qtbot: QtBot, store: Store, tmp_path: Path) -> None:
+    """Without a keyring the long "Not saved: ..." note shows under the passphrase; a
+    problem of one line appearing under a field moves no field, and a connection test's
+    report neither clips the note nor squashes the passphrase field."""
+    keeper = SecretKeeper(SecretStore(fail.Keyring()))
+    hosts = KnownHosts(tmp_path / "known_hosts", system_file=None)
+    form = ServerForm(keeper, probe=Servers(store, keeper, known_hosts=hosts).probe)
+    qtbot.addWidget(form)
+    form.name.setText("box")
+    form.host.setText("127.0.0.1")
+    form.port.setValue(closed_port())
+    form.auth.setCurrentIndex(form.auth.findData(AuthKind.KEY))
+    form.key_file.setText("")
+    form.key_file.setText(str(tmp_path / "id_none"))  # a note under the key file
+    form.show()
+    qtbot.waitExposed(form)
+    note = form.secret_notes["passphrase"]
+    fields = {"name": form.name, "host": form.host, "port": form.port, "user": form.user,
+              "passphrase": form.passphrase, "workdir": form.workdir, "gpus": form.gpus}
+
+    def tops() -> dict[str, int]:
+        return {key: field.mapTo(form, field.rect().topLeft()).y()
+                for key, field in fields.items()}
+
+    def whole(label: QLabel) -> bool:
+        """Shown with every line of its wrapped text: as tall as its text needs at its
+        width (a wrapped label's size hint is for some other width)."""
+        return label.isVisible() and label.height() >= label.heightForWidth(label.width())
+
+    def unsquashed() -> bool:
+        return all(field.height() >= field.minimumSizeHint().height()
+                   for field in fields.values())
+
+    assert "kept for this session only" in note.text()
+    qtbot.waitUntil(lambda: whole(note) and unsquashed())
+    before = tops()
+    form.host.setText("")
+    form.workdir.setText("")
+    assert form.problems() == {"host": "host is empty", "workdir": "workdir is empty"}
+    qtbot.waitUntil(lambda: form.errors["host"].isVisible())
+    QApplication.processEvents()
+    assert tops() == before, "a problem line moved the fields below it"
+    form.host.setText("127.0.0.1")
+    form.workdir.setText("~/sweeplab")
+    QApplication.processEvents()
+    assert form.errors["host"].isHidden() and tops() == before
+
+    assert form.test_button is not None and form.tester is not None
+    with qtbot.waitSignal(form.tester.finished, timeout=WAIT_MS):
+        form.test_button.click()
+    qtbot.waitUntil(lambda: form.tester.verdict.isVisible())
+    QApplication.processEvents()
+    assert whole(note), (note.height(), note.heightForWidth(note.width()))
+    assert note.height() >= note.sizeHint().height()
+    assert unsquashed(), {key: field.height() for key, field in fields.items()}
+    for label in (form.tester.steps, form.tester.verdict):
+        assert whole(label), (label.text(), label.height(), label.heightForWidth(label.width()))
+    assert tops() == before

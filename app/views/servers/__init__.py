@@ -1,5 +1,6 @@
 """The Servers window: saved lab servers, their live status, adding, testing, importing;
-saved Slurm clusters with their queues."""
+saved Slurm clusters with their queues. Every action calls
+:mod:`app.application.servers` or :mod:`app.application.clusters`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,5 @@ from app.views.servers.clusters import ClusterPanel
 from app.views.servers.connection_test import ConnectionTest
 from app.views.servers.dialog import ServersDialog
 from app.views.servers.form import ServerForm
-from app.views.servers.keeper import SecretKeeper
-from app.views.servers.status_source import ExecutorStatusSource, StatusSource
 
-__all__ = ["ClusterPanel", "ConnectionTest", "ExecutorStatusSource", "SecretKeeper", "ServerForm",
-           "ServersDialog", "StatusSource"]
+__all__ = ["ClusterPanel", "ConnectionTest", "ServerForm", "ServersDialog"]

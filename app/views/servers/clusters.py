@@ -1,7 +1,8 @@
 """Slurm clusters in the Servers window, with their queues: :class:`ClusterPanel`.
 
-One worker thread asks each saved cluster for its queue (``squeue`` on the login node:
-this machine, or over SSH with the login server's profile and secrets) every few
+One worker thread asks each saved cluster for its queue (a
+:class:`~app.application.clusters.QueueSource`: ``squeue`` on the login node, this
+machine or over SSH with the login server's profile and secrets) every few
 seconds and hands the counts to the GUI thread through a queued signal; the GUI thread
 never waits on the network. Workers never touch a widget.
 """
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QBrush, QColor
@@ -25,15 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.application.clusters import ClusterProfile, Clusters, QueueSource
 from app.engine.ports import StoreError
-from app.remote.slurm.access import ClusterAccess
-from app.remote.slurm.connect import cluster_access
-from app.remote.slurm.profile import ClusterProfile
-from app.remote.slurm.status import QueueCounts, query_queue
-from app.remote.ssh.hostkeys import KnownHosts
-from app.remote.ssh.profile import Secrets
-from app.store.clusters import ClusterProfiles
-from app.store.servers import ServerProfiles
+
+if TYPE_CHECKING:
+    from app.application.clusters import QueueCounts
 
 log = logging.getLogger(__name__)
 
@@ -43,81 +39,12 @@ REFRESH_S = 10.0
 """Seconds between two rounds of ``squeue`` (one per cluster): a modest rate."""
 
 
-class QueueSource(Protocol):
-    """Where the panel gets each cluster's queue (blocking; called on the worker thread)."""
-
-    def refresh(self, profile: ClusterProfile) -> QueueCounts:
-        """The cluster's queue now; trouble is a status with ``online=False``, not raised."""
-        ...
-
-    def close(self) -> None:
-        """Release connections (any thread)."""
-        ...
-
-
-class LoginQueueSource:
-    """Queues read through each cluster's login node, one kept access per cluster.
-
-    Args:
-        servers: the saved servers (login nodes).
-        known_hosts: trusted host keys.
-        secrets_for: a server's secrets by name (may raise).
-    """
-
-    def __init__(self, servers: ServerProfiles, known_hosts: KnownHosts,
-                 secrets_for: Callable[[str], Secrets]) -> None:
-        self._servers = servers
-        self._known_hosts = known_hosts
-        self._secrets_for = secrets_for
-        self._lock = threading.Lock()
-        self._held: dict[str, tuple[ClusterProfile, ClusterAccess]] = {}
-
-    def refresh(self, profile: ClusterProfile) -> QueueCounts:
-        """``squeue`` through the cluster's login node (connecting first if needed)."""
-        try:
-            access = self._access(profile)
-            connect = getattr(access, "connect", None)
-            if connect is not None and not access.online:
-                connect(20.0)
-        except Exception as exc:  # no login server, keyring or SSH trouble: say it
-            return QueueCounts(profile.name, False, error=str(exc))
-        return query_queue(profile, access)
-
-    def _access(self, profile: ClusterProfile) -> ClusterAccess:
-        with self._lock:
-            held = self._held.get(profile.name)
-            if held is not None and held[0] == profile:
-                return held[1]
-        login = None
-        secrets = Secrets()
-        if profile.login is not None:
-            try:
-                login = self._servers.get(profile.login)
-            except StoreError:
-                raise ValueError(f"its login server {profile.login!r} is not saved") from None
-            secrets = self._secrets_for(login.name)
-        access = cluster_access(profile, login, secrets, self._known_hosts)
-        with self._lock:
-            stale = self._held.get(profile.name)
-            self._held[profile.name] = (profile, access)
-        if stale is not None:
-            stale[1].close()
-        return access
-
-    def close(self) -> None:
-        """Close every access."""
-        with self._lock:
-            held, self._held = list(self._held.values()), {}
-        for _profile, access in held:
-            access.close()
-
-
 class ClusterPanel(QWidget):
     """The saved clusters and their queues, refreshed in the background.
 
     Args:
-        clusters: the saved clusters (database).
-        source: where queues come from.
+        clusters: the saved clusters.
+        source: where queues come from (default: ``clusters.queue_source()``).
         interval: seconds between two refresh rounds.
         parent: the owning widget.
 
@@ -127,13 +54,13 @@ class ClusterPanel(QWidget):
 
     countsChanged = Signal(object)
 
-    def __init__(self, clusters: ClusterProfiles, source: QueueSource, *,
+    def __init__(self, clusters: Clusters, source: QueueSource | None = None, *,
                  interval: float = REFRESH_S, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         if interval <= 0:
             raise ValueError(f"queue refresh interval must be > 0 seconds, got {interval}")
         self._clusters = clusters
-        self._source = source
+        self._source = source if source is not None else clusters.queue_source()
         self._interval = interval
         self._saved: list[ClusterProfile] = []
         self._counts: dict[str, QueueCounts] = {}

@@ -1,6 +1,6 @@
 """The connection test of one server, in plain words: :class:`ConnectionTest`.
 
-:func:`~app.remote.ssh.probe.probe_server` runs on a plain worker thread; its report
+:meth:`~app.application.servers.Servers.probe` runs on a plain worker thread; its report
 comes back through a queued signal. Each check shows as ✓ or ✗ with what was found.
 An unknown host key shows its SHA256 fingerprint and an "Accept this key" button
 that runs the test again accepting exactly that fingerprint; a changed host key is
@@ -24,9 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.remote.ssh.hostkeys import KnownHosts
-from app.remote.ssh.probe import ProbeReport, probe_server
-from app.remote.ssh.profile import Secrets, ServerProfile
+from app.application.servers import Probe, ProbeReport, Secrets, ServerProfile
+from app.views.servers.wrapped_label import WrappedLabel
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,8 @@ class ConnectionTest(QWidget):
     """Runs and shows one connection test at a time.
 
     Args:
-        known_hosts: trusted host keys; an accepted key is added there.
+        probe: runs one test (:meth:`Servers.probe`: an accepted key is added to the
+            known hosts there).
         timeout: seconds for connecting and logging in.
 
     Signals:
@@ -73,10 +73,10 @@ class ConnectionTest(QWidget):
     finished = Signal(object)
     keyAccepted = Signal(str)
 
-    def __init__(self, known_hosts: KnownHosts, parent: QWidget | None = None, *,
+    def __init__(self, probe: Probe, parent: QWidget | None = None, *,
                  timeout: float = 10.0) -> None:
         super().__init__(parent)
-        self._known_hosts = known_hosts
+        self._probe = probe
         self._timeout = timeout
         self._run_id = 0
         self._running = False
@@ -94,15 +94,12 @@ class ConnectionTest(QWidget):
         self.busy.setMaximumHeight(10)
         self.busy.setTextVisible(False)
         self.busy.hide()
-        self.steps = QLabel()
+        self.steps = WrappedLabel()
         self.steps.setTextFormat(Qt.TextFormat.RichText)
-        self.steps.setWordWrap(True)
         self.steps.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.verdict = QLabel()
-        self.verdict.setWordWrap(True)
-        self.fingerprint = QLabel()
+        self.verdict = WrappedLabel()
+        self.fingerprint = WrappedLabel()
         self.fingerprint.setTextFormat(Qt.TextFormat.RichText)
-        self.fingerprint.setWordWrap(True)
         self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.fingerprint.setStyleSheet("background: #fff8e1; border: 1px solid #ffcc80; "
                                        "padding: 6px;")
@@ -112,8 +109,7 @@ class ConnectionTest(QWidget):
                                       "Sweeplab's known_hosts) and test again")
         self.accept_button.clicked.connect(self.accept_key)
         self.accept_button.hide()
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
+        self.warning = WrappedLabel()
         self.warning.setStyleSheet(WARNING_STYLE)
         self.warning.hide()
 
@@ -162,8 +158,8 @@ class ConnectionTest(QWidget):
     def _work(self, run_id: int, profile: ServerProfile, secrets: Secrets,
               accept_fingerprint: str | None) -> None:
         try:
-            report = probe_server(profile, secrets, self._known_hosts,
-                                  accept_fingerprint=accept_fingerprint, timeout=self._timeout)
+            report = self._probe(profile, secrets, accept_fingerprint=accept_fingerprint,
+                                 timeout=self._timeout)
         except Exception as exc:  # the test itself broke (e.g. known_hosts unwritable)
             log.exception("connection test of %s failed", profile.name)
             with contextlib.suppress(RuntimeError):  # the panel was deleted meanwhile

@@ -4,8 +4,8 @@ Each row shows a server's address, whether it answers (and, when it does not, th
 last error in plain words), its running trials and per-GPU memory and utilisation
 bars. Statuses come from a :class:`StatusMonitor` (worker threads, queued signals):
 the GUI thread never waits on the network. Add, Edit, Delete, Test connection and
-Import from ``~/.ssh/config`` act on the database through :class:`ServerProfiles`,
-and on secrets through a :class:`SecretKeeper` only.
+Import from ``~/.ssh/config`` each call one method of
+:class:`~app.application.servers.Servers` (profiles, secrets, probes).
 """
 
 from __future__ import annotations
@@ -29,26 +29,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.application.clusters import Clusters, QueueSource
+from app.application.servers import (
+    DEFAULT_PATH,
+    HostStatus,
+    Secrets,
+    SecretStoreError,
+    ServerProfile,
+    Servers,
+    SshConfigError,
+    StatusSource,
+    without_server_prefix,
+)
 from app.engine.ports import StoreError
-from app.remote.ssh.executor import HostStatus
-from app.remote.ssh.hostkeys import KnownHosts
-from app.remote.ssh.profile import Secrets, ServerProfile
-from app.remote.ssh.secrets import SecretStore, SecretStoreError
-from app.remote.ssh.sshconfig import DEFAULT_PATH, SshConfigError, scan_ssh_config
-from app.store.clusters import ClusterProfiles
-from app.store.servers import ServerProfiles
-from app.views.servers.clusters import ClusterPanel, LoginQueueSource, QueueSource
+from app.views.servers.clusters import ClusterPanel
 from app.views.servers.connection_test import ConnectionTest
 from app.views.servers.form import ServerForm
 from app.views.servers.gpu_bars import GpuBars
 from app.views.servers.import_dialog import ImportDialog
-from app.views.servers.keeper import SecretKeeper
 from app.views.servers.monitor import REFRESH_S, StatusMonitor
-from app.views.servers.status_source import (
-    ExecutorStatusSource,
-    StatusSource,
-    without_server_prefix,
-)
 
 COLUMNS = ("Server", "Address", "Status", "Running", "GPUs: memory and utilisation")
 NAME, ADDRESS, STATUS, RUNNING, GPUS = range(len(COLUMNS))
@@ -72,12 +71,10 @@ class ServersDialog(QDialog):
     """Saved servers, their live status, and the actions on them.
 
     Args:
-        profiles: the saved profiles (database).
-        secrets: the OS keyring access.
-        known_hosts: trusted host keys (``data_dir() / "known_hosts"`` in the app).
+        servers: the saved servers, their secrets (give it the app's keeper, so that
+            secrets kept for this session without a keyring outlive the window) and
+            their connections.
         parent: the owning window.
-        keeper: where typed secrets go; pass the app's own so secrets kept for this
-            session (no keyring) outlive the window. Default: a new one over ``secrets``.
         status_source: where live statuses come from (default: one status-only SSH
             connection per server, closed with the window).
         refresh_s: seconds between status refreshes of one server.
@@ -92,22 +89,19 @@ class ServersDialog(QDialog):
 
     serversChanged = Signal()
 
-    def __init__(self, profiles: ServerProfiles, secrets: SecretStore, known_hosts: KnownHosts,
-                 parent: QWidget | None = None, *, keeper: SecretKeeper | None = None,
+    def __init__(self, servers: Servers, parent: QWidget | None = None, *,
                  status_source: StatusSource | None = None, refresh_s: float = REFRESH_S,
-                 ssh_config: Path = DEFAULT_PATH, clusters: ClusterProfiles | None = None,
+                 ssh_config: Path = DEFAULT_PATH, clusters: Clusters | None = None,
                  cluster_source: QueueSource | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Servers")
-        self.profiles = profiles
-        self.keeper = keeper if keeper is not None else SecretKeeper(secrets)
-        self.known_hosts = known_hosts
+        self.servers = servers
+        self.keeper = servers.keeper
         self._ssh_config = ssh_config
-        self._cluster_profiles = clusters
         self._saved: dict[str, ServerProfile] = {}
         self._statuses: dict[str, HostStatus] = {}
-        source = status_source if status_source is not None else ExecutorStatusSource(known_hosts)
-        self.monitor = StatusMonitor(source, self.keeper.get, interval=refresh_s, parent=self)
+        source = status_source if status_source is not None else servers.status_source()
+        self.monitor = StatusMonitor(source, servers.secrets, interval=refresh_s, parent=self)
         self.monitor.statusChanged.connect(self.show_status)
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -144,7 +138,7 @@ class ServersDialog(QDialog):
             actions.addWidget(button)
         actions.addStretch(1)
 
-        self.tester = ConnectionTest(known_hosts, self)
+        self.tester = ConnectionTest(servers.probe, self)
         self.tester.hide()
         self.tester.finished.connect(self._tested)
         self.tester.keyAccepted.connect(self.monitor.refresh_now)
@@ -154,8 +148,8 @@ class ServersDialog(QDialog):
         layout.addLayout(actions)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty)
-        self.clusters = None if clusters is None else ClusterPanel(clusters, cluster_source or (
-            LoginQueueSource(profiles, known_hosts, self.keeper.get)), parent=self)
+        self.clusters = None if clusters is None else ClusterPanel(clusters, cluster_source,
+                                                                   parent=self)
         if self.clusters is not None:
             layout.addWidget(self.clusters)
         layout.addWidget(self.tester)
@@ -169,7 +163,7 @@ class ServersDialog(QDialog):
         """Read the saved servers again, keep (or move) the selection, watch them all."""
         keep = select or self.selected_name()
         try:
-            saved = self.profiles.list()
+            saved = self.servers.list()
         except StoreError as exc:
             QMessageBox.warning(self, "Servers", f"Cannot read the saved servers: {exc}")
             saved = []
@@ -278,7 +272,7 @@ class ServersDialog(QDialog):
     @Slot()
     def add_server(self) -> ServerForm:
         """Open the form for a new server (window-modal); saved when accepted."""
-        form = ServerForm(self.keeper, self, taken=self._saved, known_hosts=self.known_hosts,
+        form = ServerForm(self.keeper, self, taken=self._saved, probe=self.servers.probe,
                           clusters=self._cluster_names())
         form.accepted.connect(lambda: self._save(form, new=True))
         form.open()
@@ -291,26 +285,26 @@ class ServersDialog(QDialog):
         if name is None or name not in self._saved:
             return None
         form = ServerForm(self.keeper, self, profile=self._saved[name], taken=self._saved,
-                          known_hosts=self.known_hosts)
+                          probe=self.servers.probe)
         form.accepted.connect(lambda: self._save(form, new=False))
         form.open()
         return form
 
     def _cluster_names(self) -> list[str]:
         try:  # unread, a clash is still refused when saving
-            return self._cluster_profiles.names() if self._cluster_profiles else []
+            return self.servers.cluster_names()
         except StoreError:
             return []
 
     def _save(self, form: ServerForm, *, new: bool) -> None:
         try:
             profile = form.profile()
-            saved = self.profiles.add(profile) if new else self.profiles.update(profile)
+            saved = self.servers.add(profile) if new else self.servers.update(profile)
         except (StoreError, ValueError) as exc:
             QMessageBox.warning(self, "Servers", f"The server was not saved: {exc}")
             return
         try:
-            self.keeper.update(saved, form.typed_secrets())
+            self.servers.keep_secrets(saved, form.typed_secrets())
         except (SecretStoreError, ValueError) as exc:
             QMessageBox.warning(self, "Servers", f"Server {saved.name} was saved, but not its "
                                 f"secret: {exc}")
@@ -332,12 +326,12 @@ class ServersDialog(QDialog):
         if answer != QMessageBox.StandardButton.Yes:
             return False
         try:
-            self.profiles.remove(name)
+            self.servers.remove(name)
         except StoreError as exc:
             QMessageBox.warning(self, "Servers", f"Server {name} was not deleted: {exc}")
             return False
         try:
-            self.keeper.forget(name)
+            self.servers.forget_secrets(name)
         except (SecretStoreError, ValueError) as exc:
             QMessageBox.warning(self, "Servers", f"Server {name} was deleted, but its "
                                 f"secrets could not be removed from the keyring: {exc}")
@@ -353,7 +347,7 @@ class ServersDialog(QDialog):
         if name is None or name not in self._saved or self.tester.running:
             return False
         try:
-            secrets = self.keeper.get(name)
+            secrets = self.servers.secrets(name)
         except (SecretStoreError, ValueError) as exc:
             QMessageBox.warning(self, "Servers", f"Cannot read the secrets of {name}: {exc}; "
                                 "testing without them")
@@ -374,7 +368,7 @@ class ServersDialog(QDialog):
     def import_ssh_config(self) -> ImportDialog | None:
         """Offer the hosts of the ssh config to save (window-modal)."""
         try:
-            found = scan_ssh_config(self._ssh_config, taken=set(self._saved))
+            found = self.servers.scan_ssh_config(self._ssh_config)
         except SshConfigError as exc:
             QMessageBox.warning(self, "Import from ssh config", str(exc))
             return None
@@ -387,7 +381,7 @@ class ServersDialog(QDialog):
         failed: list[str] = []
         for profile in chosen:
             try:
-                self.profiles.add(profile)
+                self.servers.add(profile)
             except StoreError as exc:
                 failed.append(str(exc))
         self.reload(select=chosen[0].name if chosen else None)

@@ -13,7 +13,7 @@ import getpass
 from collections.abc import Collection
 from pathlib import Path
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,28 +21,40 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from app.remote.ssh.hostkeys import KnownHosts
-from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
-from app.remote.ssh.secrets import key_needs_passphrase
-from app.store.servers import InvalidProfile, check_profile
+from app.application.servers import (
+    AuthKind,
+    InvalidProfile,
+    Probe,
+    SecretKeeper,
+    Secrets,
+    ServerProfile,
+    check_profile,
+    key_needs_passphrase,
+)
 from app.views.servers.connection_test import ConnectionTest
 from app.views.servers.fields import field_of, gpus_text, parse_gpus
-from app.views.servers.keeper import SecretKeeper
+from app.views.servers.wrapped_label import WrappedLabel
 
 ERROR_STYLE = "color: #c62828;"
 NOTE_STYLE = "color: #8d6e00;"
 AUTH_CHOICES = (("key file", AuthKind.KEY), ("ssh-agent", AuthKind.AGENT),
                 ("password", AuthKind.PASSWORD))
 DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+MIN_WIDTH = 560
+"""The form's least width in pixels: room for a path or a setup command in a field."""
+
+
 def _default_key() -> str:
     for candidate in DEFAULT_KEYS:
         path = Path(candidate).expanduser()
@@ -61,12 +73,13 @@ class ServerForm(QDialog):
         taken: names of saved servers, which a new one may not take.
         clusters: names of saved Slurm clusters, which no server may take either (a
             host name in an experiment means one or the other).
-        known_hosts: when given, a "Test connection" button tests the typed profile.
+        probe: when given (:meth:`Servers.probe`), a "Test connection" button tests the
+            typed profile.
     """
 
     def __init__(self, keeper: SecretKeeper, parent: QWidget | None = None, *,
                  profile: ServerProfile | None = None, taken: Collection[str] = (),
-                 clusters: Collection[str] = (), known_hosts: KnownHosts | None = None) -> None:
+                 clusters: Collection[str] = (), probe: Probe | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Edit server {profile.name}" if profile else "Add a server")
         self._keeper = keeper
@@ -134,17 +147,13 @@ class ServerForm(QDialog):
                 column.addWidget(widget)
             if key in self.secret_notes:
                 column.addWidget(self.secret_notes[key])
-            error = QLabel()
-            error.setStyleSheet(ERROR_STYLE)
-            error.setWordWrap(True)
-            error.hide()
+            error = _validation_line()
             column.addWidget(error)
             self.errors[key] = error
             self._cells[key] = cell
             self.form.addRow(label, cell)
-        self.general_error = QLabel()
+        self.general_error = WrappedLabel()
         self.general_error.setStyleSheet(ERROR_STYLE)
-        self.general_error.setWordWrap(True)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
@@ -152,18 +161,31 @@ class ServerForm(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.tester: ConnectionTest | None = None
         self.test_button: QPushButton | None = None
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.form)
-        layout.addWidget(self.general_error)
-        if known_hosts is not None:
-            self.tester = ConnectionTest(known_hosts, self)
+        # the fields, their notes and the test report scroll rather than squash: a dialog
+        # does not grow for word-wrapped text (height for width), a scroll area's content
+        # is given the height its text needs at the width it has
+        content = self._content = QWidget()
+        inner = QVBoxLayout(content)
+        inner.addLayout(self.form)
+        inner.addWidget(self.general_error)
+        if probe is not None:
+            self.tester = ConnectionTest(probe, content)
             self.tester.hide()
             self.test_button = self.buttons.addButton(
                 "Test connection", QDialogButtonBox.ButtonRole.ActionRole)
             self.test_button.clicked.connect(self.test_connection)
             self.tester.finished.connect(self.validate)
-            layout.addWidget(self.tester)
-        layout.addWidget(self.buttons)
+            self.tester.finished.connect(self._grow_to_content)
+            inner.addWidget(self.tester)
+        inner.addStretch(1)
+        self.fields_area = QScrollArea()
+        self.fields_area.setWidgetResizable(True)
+        self.fields_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.fields_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.fields_area.setWidget(content)
+        self._layout = QVBoxLayout(self)
+        self._layout.addWidget(self.fields_area, 1)
+        self._layout.addWidget(self.buttons)
 
         if profile is not None:
             self.load(profile)
@@ -179,6 +201,7 @@ class ServerForm(QDialog):
         self.auth.currentIndexChanged.connect(self.validate)
         self.allow_busy_gpus.toggled.connect(self.validate)
         self.validate()
+        self.resize(self.sizeHint())  # not Qt's default of 2/3 of the screen at most
 
     def load(self, profile: ServerProfile) -> None:
         """Show a saved profile's fields; its name is fixed from now on."""
@@ -271,7 +294,8 @@ class ServerForm(QDialog):
                 label.setText(notes[key])
                 label.setStyleSheet(NOTE_STYLE)
                 label.show()
-            else:
+            else:  # its line stays reserved (see _validation_line): nothing below moves
+                label.clear()
                 label.hide()
         general = [text for key, texts in found.items() if key not in self.errors
                    for text in texts]
@@ -282,6 +306,28 @@ class ServerForm(QDialog):
         if self.test_button is not None:
             self.test_button.setEnabled(profile is not None and not self._testing())
         return profile is not None
+
+    def sizeHint(self) -> QSize:
+        """Room for every field, note and report line without scrolling, within the
+        screen."""
+        content = self._content
+        inner = content.sizeHint()
+        width = max(inner.width() + self.fields_area.verticalScrollBar().sizeHint().width(),
+                    MIN_WIDTH)
+        height = max(inner.height(), content.heightForWidth(width)) if (
+            content.hasHeightForWidth()) else inner.height()
+        margins = self._layout.contentsMargins()
+        wanted = QSize(width + margins.left() + margins.right(),
+                       height + self.buttons.sizeHint().height() + margins.top()
+                       + margins.bottom() + self._layout.spacing())
+        screen = self.screen().availableGeometry().size()
+        return wanted.boundedTo(QSize(screen.width(), int(screen.height() * 0.9)))
+
+    @Slot()
+    def _grow_to_content(self) -> None:
+        """After a test, grow (never shrink) so that its report shows without scrolling
+        where the screen has room."""
+        self.resize(self.size().expandedTo(self.sizeHint()))
 
     def row_shown(self, key: str) -> bool:
         """Whether the row of field ``key`` (``password``, ``key_file``...) is shown."""
@@ -344,6 +390,19 @@ class ServerForm(QDialog):
             self.key_file.setText(path)
 
 
+def _validation_line() -> QLabel:
+    """The line under a field where its problem shows: one line of height is reserved
+    even while it is hidden, so that the fields below do not move when a problem
+    appears or goes (a problem longer than a line still wraps)."""
+    label = WrappedLabel(lines=1)
+    label.setStyleSheet(ERROR_STYLE)
+    policy = label.sizePolicy()
+    policy.setRetainSizeWhenHidden(True)
+    label.setSizePolicy(policy)
+    label.hide()
+    return label
+
+
 def _spin(low: int, high: int, value: int) -> QSpinBox:
     spin = QSpinBox()
     spin.setRange(low, high)
@@ -360,7 +419,6 @@ def _secret_field(saved: bool, what: str) -> QLineEdit:
 
 def _note_label(keeper: SecretKeeper) -> QLabel:
     """Where secrets go, shown beside a secret field (a warning without a keyring)."""
-    note = QLabel(keeper.note())
-    note.setWordWrap(True)
+    note = WrappedLabel(keeper.note())
     note.setStyleSheet("color: #616161;" if keeper.available() else NOTE_STYLE)
     return note

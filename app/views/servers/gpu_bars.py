@@ -8,7 +8,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.remote.gpu import GpuInfo
+from app.application.servers import GpuInfo
 
 ROW_HEIGHT = 18
 LABEL_WIDTH = 44

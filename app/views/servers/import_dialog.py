@@ -13,8 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.remote.ssh.profile import ServerProfile
-from app.remote.ssh.sshconfig import SshConfigImport
+from app.application.servers import ServerProfile, SshConfigImport
 
 
 def describe(profile: ServerProfile) -> str:

@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QObject, Signal
 
-from app.remote.ssh.executor import HostStatus
-from app.remote.ssh.profile import Secrets, ServerProfile
-from app.views.servers.status_source import StatusSource
+from app.application.servers import HostStatus, Secrets, ServerProfile, StatusSource
 
 log = logging.getLogger(__name__)
 
