@@ -82,6 +82,7 @@ class Answer:
             return
         self._timer.stop()
         self.text = f"{box.text()}\n{box.informativeText()}"
-        self.buttons = [button.text() for button in box.buttons()]
-        chosen = [button for button in box.buttons() if button.text() == self.button]
+        self.buttons = [button.text().replace("&", "") for button in box.buttons()]
+        chosen = [button for button in box.buttons()  # "&Yes" is the Yes button
+                  if button.text().replace("&", "") == self.button]
         (chosen[0] if chosen else box.escapeButton()).click()
