@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction, QHelpEvent
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtGui import QAction, QHelpEvent, QTextDocumentFragment
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QDialog,
+    QLabel,
     QLineEdit,
     QMenu,
     QToolTip,
@@ -85,6 +87,20 @@ def click(button: QAbstractButton | QWidget) -> None:
 def _name(widget: QWidget) -> str:
     text = getattr(widget, "text", None)
     return repr(text()) if callable(text) else type(widget).__name__
+
+
+def tick(box: QCheckBox, on: bool) -> None:
+    """Click a check box (on its box) until it is ``on`` or off."""
+    if box.isChecked() != on:
+        assert box.isVisible() and box.isEnabled(), f"{box.text()!r} cannot be clicked"
+        QTest.mouseClick(box, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         QPoint(8, box.height() // 2))
+    assert box.isChecked() == on, f"clicking {box.text()!r} did not tick it"
+
+
+def plain(label: QLabel) -> str:
+    """A label's text as the user reads it (rich text without its markup)."""
+    return QTextDocumentFragment.fromHtml(label.text()).toPlainText()
 
 
 def toolbar_click(window: MainWindow, label: str) -> None:
