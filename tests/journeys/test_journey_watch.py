@@ -22,7 +22,7 @@ from tests.journeys.steps import (
     open_tile,
     reopen_detail,
     show_tab,
-    status,
+    state_shown,
     tiles,
     toolbar_click,
     wait_status,
@@ -52,21 +52,24 @@ def test_watch_the_grid_hover_a_tile_and_see_the_detail_chart_grow(
         toolbar_click(window, "Start")
         qtbot.waitUntil(lambda: len(tiles(window)) == 2, timeout=WAIT_MS)
         wait_status(qtbot, window, "running 2")
-        assert status(window).startswith("running")
+        assert state_shown(window) == "running"
 
         # both trials reach their third step: the tooltip shows it, with the latest loss
         first = tiles(window)[0]
 
         def third_step_shown() -> bool:
-            return "3" in tip_lines(hover_tile(window, first)).get("progress", "")
+            lines = tip_lines(hover_tile(window, first))
+            return ("3" in lines.get("progress", "") and lines["loss"].split()[0] != "—"
+                    and float(lines["loss"].split()[0]) == pytest.approx(
+                        float(lines["x"]) + 1 / 3, rel=1e-4))
 
+        # the progress and the latest loss may show a moment apart: wait for both
         qtbot.waitUntil(third_step_shown, timeout=WAIT_MS)
         tip = hover_tile(window, first)
         lines = tip_lines(tip)
         assert tip.startswith("Trial 1 — running"), tip
         x = float(lines["x"])
         assert 0.0 <= x <= 1.0
-        assert float(lines["loss"].split()[0]) == pytest.approx(x + 1 / 3, rel=1e-4), tip
         assert lines["host"].startswith("local"), tip
 
         # the trial's detail: its loss curve has the three steps, then grows
@@ -88,7 +91,7 @@ def test_watch_the_grid_hover_a_tile_and_see_the_detail_chart_grow(
         assert not detail.stop_button.isEnabled()
 
         wait_status(qtbot, window, "completed 2")
-        assert status(window).startswith("completed")
+        qtbot.waitUntil(lambda: state_shown(window) == "completed", timeout=WAIT_MS)
         tip = hover_tile(window, first)
         assert tip.startswith("Trial 1 — completed"), tip
         assert float(tip_lines(tip)["loss"].split()[0]) == pytest.approx(x + 1 / 6, rel=1e-4)

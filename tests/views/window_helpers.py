@@ -43,6 +43,7 @@ def open_window(qtbot: QtBot, tmp_path: Path, **options: Any) -> Iterator[MainWi
     finally:
         workspace.close()  # runs end first, so closing the window asks nothing
         window.close()
+        QApplication.processEvents()  # what the runs said on ending, while the store is open
         store.close()
 
 
