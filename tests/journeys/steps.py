@@ -3,8 +3,9 @@
 Every journey test (``tests/journeys/test_journey_*.py``) is written with these steps,
 so that when the window changes (a button renamed, a label reworded) one function here
 changes, not five tests. A step acts as a user does (a click on a toolbar button, a
-menu item, a tile or a row; typing; answering a dialog) and a ``shown_*`` function
-reads what the user sees (labels, enabled states, rows, tooltips, the status bar).
+menu item, a tile or a row; typing; answering a dialog); the other functions read what
+the user sees (the status bar, enabled states, tiles and their tooltips, tree rows and
+cells), never the store.
 """
 
 from __future__ import annotations
@@ -185,7 +186,11 @@ class OnDialog:
         if isinstance(dialog, self.kind):
             self._timer.stop()
             self.seen = dialog
-            self.act(dialog)  # type: ignore[arg-type]
+            try:
+                self.act(dialog)  # type: ignore[arg-type]
+            finally:  # a failed step closes the dialog rather than leave the test waiting
+                if dialog.isVisible():
+                    dialog.reject()
 
 
 # --- the Trials tab ------------------------------------------------------------------

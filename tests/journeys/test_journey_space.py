@@ -19,10 +19,10 @@ from tests.journeys.steps import (
     WAIT_MS,
     add_node,
     cell_text,
+    choose,
     click_row,
     hover_tile,
     lab_window,
-    menu_item,
     rename,
     set_default,
     set_range,
@@ -88,7 +88,7 @@ def test_define_a_space_by_point_and_click_save_it_and_run_it(
         assert tab == SPACE_TAB_MODIFIED and window.isWindowModified()
 
         # save (Experiment → Save space): the mark goes, the status bar says so
-        menu_item(window, "Experiment", "Save space").trigger()
+        choose(window, "Experiment", "Save space")
         assert window.tabs.tabText(window.tabs.indexOf(editor)) == SPACE_TAB
         assert not window.isWindowModified()
         assert "saved" in status_message(window)
