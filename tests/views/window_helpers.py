@@ -43,6 +43,7 @@ def open_window(qtbot: QtBot, tmp_path: Path, **options: Any) -> Iterator[MainWi
     finally:
         workspace.close()  # runs end first, so closing the window asks nothing
         window.close()
+        QApplication.processEvents()  # what the runs said on ending, while the store is open
         store.close()
 
 
@@ -82,6 +83,7 @@ class Answer:
             return
         self._timer.stop()
         self.text = f"{box.text()}\n{box.informativeText()}"
-        self.buttons = [button.text() for button in box.buttons()]
-        chosen = [button for button in box.buttons() if button.text() == self.button]
+        self.buttons = [button.text().replace("&", "") for button in box.buttons()]
+        chosen = [button for button in box.buttons()  # "&Yes" is the Yes button
+                  if button.text().replace("&", "") == self.button]
         (chosen[0] if chosen else box.escapeButton()).click()
