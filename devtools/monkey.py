@@ -94,6 +94,8 @@ class Stall:
 
 
 STALL_LIMIT = 0.2
+TRACE = bool(os.environ.get("SWEEPLAB_MONKEY_TRACE"))
+"""Print every action on stderr as it is taken (set ``SWEEPLAB_MONKEY_TRACE=1``)."""
 
 
 @dataclass
@@ -337,6 +339,8 @@ class Monkey:
 
     def _note(self, text: str) -> None:
         self.report.log.append(text)
+        if TRACE:  # a crash leaves no report: the trace on stderr shows the last actions
+            print(f"monkey: {text}", file=sys.stderr, flush=True)
 
     # --- actions -----------------------------------------------------------------------
 

@@ -65,7 +65,8 @@ def test_export_the_trials_as_csv_and_the_best_params_and_read_them_back(
         choose(window, "File", "Export trials as CSV…")
         qtbot.waitUntil(lambda: "exported" in status_message(window), timeout=10_000)
         assert "3 trials" in status_message(window) and str(out) in status_message(window)
-        with out.open(encoding="utf-8-sig") as handle:  # with or without a byte-order mark
+        assert not out.read_bytes().startswith(b"\xef\xbb\xbf"), "no byte-order mark"
+        with out.open(encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         assert len(rows) == 3
         assert sorted(float(row["x"]) for row in rows) == pytest.approx(xs)
@@ -81,4 +82,6 @@ def test_export_the_trials_as_csv_and_the_best_params_and_read_them_back(
         assert f"trial {best_number}" in status_message(window)
         document = json.loads(target.read_text(encoding="utf-8"))
         assert document["dotted"]["x"] == pytest.approx(shown_params(best_tip)["x"], rel=1e-5)
-        assert [asked[0] for asked in save_as.asked] == ["trials.csv", "params.json"]
+        assert [Path(asked[0]).name for asked in save_as.asked] == ["trials.csv", "params.json"]
+        # the second export is suggested in the folder of the first
+        assert Path(save_as.asked[1][0]).parent == out.parent
