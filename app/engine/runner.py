@@ -134,7 +134,7 @@ class Runner:
         self._dispatch = Dispatcher(repo, experiment_id, config, executors, searcher,
                                     snapshot, self._journal, self._reruns, existing, self._log)
         self._dispatch.waiting.extend((record, ()) for record in waiting)
-        self._events = TrialEvents(repo, config, self._journal, searcher,
+        self._events = TrialEvents(repo, config, self._journal, self._dispatch.searcher,
                                    self._scheduler, snapshot, self._live, self._reruns,
                                    self._dispatch, self._stop_trial, grace)
         for record, executor in attached:
@@ -231,6 +231,7 @@ class Runner:
         try:
             return self._run()
         finally:
+            self._dispatch.close()
             if self._lease is not None:
                 try:
                     self._lease.release()
@@ -247,6 +248,7 @@ class Runner:
 
     def _run(self) -> ExperimentState:
         self._started = time.monotonic()
+        self._dispatch.start()
         if self._state is ExperimentState.PAUSED:
             self._set_state(ExperimentState.PAUSED, "paused: following the running trials, "
                                                     "no new trial starts until resumed")
