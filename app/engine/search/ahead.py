@@ -180,7 +180,9 @@ class SuggestAhead:
                 if self._ready is not None and self._told_count - self._ready.told > MAX_LAG:
                     self._ready = None  # too old: draw again from every result
                     self._base = self._told_count
-                self._changed.notify_all()
+                    self._changed.notify_all()
+                # else the worker has nothing to do: waking it would only take the
+                # GIL from this thread, on its way to start the next trial
         if direct:
             with self._using:
                 self._tell_inner()
