@@ -42,6 +42,7 @@ pytest: $(STAMP)
 ## bench: every benchmark under bench/ (Optuna is a benchmark-only extra; the tests smoke-run them)
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/suggest.py
+	$(BIN)/python bench/slot_fill.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/dispatch_ssh.py

@@ -8,6 +8,10 @@ before its process starts, and they are stored with it (the launch intent a resu
 after a crash looks at, see :class:`~app.engine.records.LaunchClaim`). A trial the
 executor then has no room for after all (another program took the place meanwhile, a
 server went away) waits, stored QUEUED, and is submitted first when room comes back.
+
+Suggestions are drawn ahead (:mod:`app.engine.search.ahead`) when the searcher can:
+once a suggestion is submitted, the next is drawn on a worker while the trials run,
+so a slot that frees takes it at once instead of waiting for the searcher.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from app.engine.orders import now
 from app.engine.ports import CannotRun, Executor, NoRoom, TrialRepository
 from app.engine.records import Snapshot, TrialRecord, TrialSpec
 from app.engine.reruns import Rerun, RerunQueue
+from app.engine.search.ahead import suggest_ahead
 from app.engine.search.base import Searcher
 from app.engine.space.sampling import ParamsMismatch
 from app.engine.trial import EarlyStopping, TrialState
@@ -34,6 +39,8 @@ class Dispatcher:
     """Creates trials (re-runs first, then suggestions) and submits them.
 
     Args:
+        searcher: what to try next; wrapped to suggest ahead when it can (see
+            :attr:`searcher`), from :meth:`start` to :meth:`close`.
         existing: the experiment's stored trials, to number on from and count.
         reruns: the runner's queue of params to run again.
         log: writes one line of the experiment's history.
@@ -47,7 +54,9 @@ class Dispatcher:
         self._experiment_id = experiment_id
         self._config = config
         self._executors = list(executors)
-        self._searcher = searcher
+        self._ahead = suggest_ahead(searcher)
+        self.searcher: Searcher = self._ahead if self._ahead is not None else searcher
+        """The searcher to tell results to: the one given, or it drawing ahead."""
         self._snapshot = snapshot
         self._journal = journal
         self._reruns = reruns
@@ -63,6 +72,23 @@ class Dispatcher:
         """Stored trials an executor had no room for after all, submitted first."""
         self._said_busy = ""
         """Why nothing could start, as last logged ("": nothing waits)."""
+
+    def start(self) -> None:
+        """Start drawing the next suggestion ahead (the run begins)."""
+        if self._ahead is not None:
+            self._ahead.start(f"suggest-ahead-{self._experiment_id}")
+            self._prepare()
+
+    def close(self) -> None:
+        """Stop drawing ahead (the run ended)."""
+        if self._ahead is not None:
+            self._ahead.close()
+
+    def _prepare(self) -> None:
+        """Have the next suggestion drawn now, if one will be asked for."""
+        if (self._ahead is not None and not self.exhausted
+                and self.created < self._config.limits.max_trials):
+            self._ahead.prepare(self._next_number)
 
     def fill(self, live: dict[int, LiveTrial]) -> None:
         """Start trials while slots, max parallel and max trials allow; adds them to ``live``."""
@@ -81,7 +107,7 @@ class Dispatcher:
                 avoid = rerun.avoid_hosts
                 record = self._rerun(rerun)
             elif not self.exhausted and self.created < limits.max_trials:
-                suggested = self._searcher.suggest(self._next_number)
+                suggested = self.searcher.suggest(self._next_number)
                 if suggested is None:
                     self.exhausted = True
                     return
@@ -92,6 +118,7 @@ class Dispatcher:
             try:
                 live[record.id] = self._submit(record, executor, avoid)
                 self._said_busy = ""
+                self._prepare()  # after the submission: off this slot's path
             except NoRoom as exc:
                 self.waiting.insert(0, (record, avoid))
                 self._log(f"trial {record.number} waits for room: {exc}", record.id)
@@ -125,7 +152,7 @@ class Dispatcher:
             self._log(f"trial {record.number} repeats trial {rerun.of} and runs to its end: "
                       "early stopping does not apply to it", record.id)
         try:
-            self._searcher.restore(record.number, rerun.params, None, TrialState.QUEUED)
+            self.searcher.restore(record.number, rerun.params, None, TrialState.QUEUED)
         except ParamsMismatch as exc:
             self.untold.add(record.number)
             self._log(f"trial {record.number} repeats trial {rerun.of}, whose params no "

@@ -33,7 +33,6 @@ from app.engine.lease import Lease
 from app.engine.live import LiveTrial, StopReason
 from app.engine.orders import Command, Order, now
 from app.engine.ports import CannotRun, Executor, StoreError, TrialRepository
-from app.engine.protocol import LineParser
 from app.engine.records import (
     ProcessEvent,
     Snapshot,
@@ -52,8 +51,12 @@ EXTERNAL_CHECK_SECONDS = 1.0
 __all__ = ["Command", "Runner"]
 
 
-class Runner(TrialEvents):
+class Runner:
     """Runs one experiment to its end on the given executors.
+
+    The runner owns the run's state (running, paused, stopping, failed) and the loop;
+    what to start next is its :class:`~app.engine.dispatch.Dispatcher`'s, what each
+    process event means for its trial its :class:`~app.engine.trial_events.TrialEvents`'.
 
     Args:
         repo: where trials, metrics and events are stored.
@@ -103,13 +106,11 @@ class Runner(TrialEvents):
         self._experiment_id = experiment_id
         self._config = config
         self._executors = list(executors)
-        self._searcher = searcher
         self._scheduler = (scheduler if scheduler is not None
                            else build_scheduler(config, repo, experiment_id))
         self._snapshot = snapshot
         self._grace = grace
         self._poll = poll_interval
-        self._parser = LineParser(config.kpi.name, config.metrics)
         self._commands: queue.Queue[Order] = queue.Queue()
         self._journal = Journal(repo, experiment_id, config.kpi.name)
         self._thread: threading.Thread | None = None
@@ -133,6 +134,9 @@ class Runner(TrialEvents):
         self._dispatch = Dispatcher(repo, experiment_id, config, executors, searcher,
                                     snapshot, self._journal, self._reruns, existing, self._log)
         self._dispatch.waiting.extend((record, ()) for record in waiting)
+        self._events = TrialEvents(repo, config, self._journal, self._dispatch.searcher,
+                                   self._scheduler, snapshot, self._live, self._reruns,
+                                   self._dispatch, self._stop_trial, grace)
         for record, executor in attached:
             self._attach(record, executor)
 
@@ -231,6 +235,7 @@ class Runner(TrialEvents):
         try:
             return self._run()
         finally:
+            self._dispatch.close()
             if self._lease is not None:
                 try:
                     self._lease.release()
@@ -247,6 +252,7 @@ class Runner(TrialEvents):
 
     def _run(self) -> ExperimentState:
         self._started = time.monotonic()
+        self._dispatch.start()
         if self._state is ExperimentState.PAUSED:
             self._set_state(ExperimentState.PAUSED, "paused: following the running trials, "
                                                     "no new trial starts until resumed")
@@ -398,7 +404,42 @@ class Runner(TrialEvents):
             return True
         return not any(e.free_slots() > 0 for e in self._executors)
 
+    def _handle_events(self, events: list[ProcessEvent]) -> None:
+        endings = self._events.handle(events)
+        for ending in endings:  # before any next trial starts
+            reason = self._failing.observe(ending.state, ending.error,
+                                           rerun=ending.live.record.rerun_of is not None)
+            if reason is not None and not self._stopping:
+                self._fail_run(reason)
+        if endings and self._state is ExperimentState.RUNNING and not self._stopping:
+            # The searcher knows the results already: start the next trials first and
+            # write the finished ones after, off the path from one trial to the next.
+            self._fill_slots()
+        self._events.store(endings, retry=not self._stopping)
+
+    def _fail_run(self, reason: str) -> None:
+        """End the run FAILED with ``reason``: the trials still running are stopped."""
+        self._failure = reason
+        self._log(reason)
+        self._stopping = True
+        for live in list(self._live.values()):
+            self._stop_trial(live, StopReason.FAILING_START)
+
+    def _stop_trial(self, live: LiveTrial, reason: StopReason) -> None:
+        if live.stop_reason is not None:
+            return
+        live.stop_reason = reason
+        live.executor.stop(live.record.id, self._grace)
+        self._log(f"trial {live.number}: {reason.value}, stopping it", live.record.id)
+
+    def _fill_slots(self) -> None:
+        if not self._budget_spent:
+            self._dispatch.fill(self._live)
+
     # --- helpers ---------------------------------------------------------------
+
+    def _log(self, message: str, trial_id: int | None = None) -> None:
+        self._journal.log(message, trial_id)
 
     def _hand_over(self, message: str, *, persist: bool) -> ExperimentState:
         """Stop driving without touching a trial: the program that took over, or the

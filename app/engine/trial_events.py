@@ -1,21 +1,24 @@
-"""The runner's handling of process events: :class:`TrialEvents`, mixed into
-:class:`~app.engine.runner.Runner`.
+"""The runner's handling of process events: :class:`TrialEvents`, an object the
+:class:`~app.engine.runner.Runner` owns and gives its collaborators.
 
 Each event of a live trial is stored and published: its start, its output (metric
 points, the KPI asked of the early-stopping scheduler, max epochs), a batch queue's
-pending reason, a host giving it back, and its end (the searcher told at once, the
-store written after the next trials have started).
+pending reason, a host giving it back, and its end. An ending is decided and told to
+the searcher and the scheduler at once (:meth:`TrialEvents.handle`); the runner then
+starts the next trials and has the endings stored after (:meth:`TrialEvents.store`),
+off the path from one trial to the next.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.engine.crashpoint import CrashPoint, crash_point
 from app.engine.dispatch import Dispatcher
 from app.engine.experiment import ExperimentConfig
-from app.engine.failing import FailingStart
 from app.engine.journal import Journal
 from app.engine.live import LiveTrial, StopReason, searcher_value
 from app.engine.orders import now
@@ -25,31 +28,75 @@ from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot, TrialRe
 from app.engine.reruns import Rerun, RerunQueue
 from app.engine.schedulers import Decision, Scheduler
 from app.engine.search.base import Searcher
-from app.engine.trial import EarlyStopping, ExperimentState, TrialState
+from app.engine.trial import EarlyStopping, TrialState
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How one trial ended: decided and told to the searcher, not stored yet.
+
+    ``fields`` are the trial's stored fields to write: state, ended_at, exit_code,
+    kpi, error.
+    """
+
+    live: LiveTrial
+    fields: dict[str, Any]
+
+    @property
+    def state(self) -> TrialState:
+        """The state the trial ends in."""
+        state: TrialState = self.fields["state"]
+        return state
+
+    @property
+    def error(self) -> str | None:
+        """Why it ended as it did, for a person; None when it completed."""
+        error: str | None = self.fields["error"]
+        return error
 
 
 class TrialEvents:
-    """Process events to stored trials; the runner sets these attributes."""
+    """Process events to stored trials, for one runner.
 
-    _repo: TrialRepository
-    _config: ExperimentConfig
-    _searcher: Searcher
-    _scheduler: Scheduler
-    _snapshot: Snapshot
-    _grace: float
-    _parser: LineParser
-    _journal: Journal
-    _live: dict[int, LiveTrial]
-    _state: ExperimentState
-    _stopping: bool
-    _budget_spent: bool
-    _failing: FailingStart
-    _failure: str | None
-    _reruns: RerunQueue
-    _dispatch: Dispatcher
+    Args:
+        repo: where trials are stored.
+        config: the experiment's definition (its KPI, metrics and max epochs).
+        journal: stores and publishes each change.
+        searcher: told each ending at once.
+        scheduler: asked about each KPI value, told each ending.
+        snapshot: the code the trials run, stored with each start.
+        live: the runner's trials running now, by id: events of any other trial are
+            ignored; an ended or given-back trial is removed from it.
+        reruns: where a lost trial is queued again and a failed one may be retried.
+        dispatch: takes back a trial a host gave back; knows the re-runs whose results
+            the searcher is not told.
+        stop: stops a live trial for a reason (the runner's own rule, shared with it).
+        grace: seconds between the stop signals, for a trial stopped while starting.
 
-    def _handle_events(self, events: list[ProcessEvent]) -> None:
-        endings: list[tuple[LiveTrial, dict[str, Any]]] = []
+    Thread safety: the runner thread only, like the runner's loop.
+    """
+
+    def __init__(self, repo: TrialRepository, config: ExperimentConfig, journal: Journal,
+                 searcher: Searcher, scheduler: Scheduler, snapshot: Snapshot,
+                 live: dict[int, LiveTrial], reruns: RerunQueue, dispatch: Dispatcher,
+                 stop: Callable[[LiveTrial, StopReason], None], grace: float) -> None:
+        self._repo = repo
+        self._config = config
+        self._journal = journal
+        self._searcher = searcher
+        self._scheduler = scheduler
+        self._snapshot = snapshot
+        self._live = live
+        self._reruns = reruns
+        self._dispatch = dispatch
+        self._stop_trial = stop
+        self._grace = grace
+        self._parser = LineParser(config.kpi.name, config.metrics)
+
+    def handle(self, events: list[ProcessEvent]) -> list[Ending]:
+        """Store and publish each event; return the trials that ended, told to the
+        searcher but not stored yet (see :meth:`store`)."""
+        endings: list[Ending] = []
         for event in events:
             live = self._live.get(event.trial_id)
             if live is None:
@@ -76,22 +123,19 @@ class TrialEvents:
                 else:
                     del self._live[live.record.id]
                     self._dispatch.take_back(self._given_back(live), event.host, event.message)
-        for live, fields in endings:  # before any next trial starts
-            reason = self._failing.observe(fields["state"], fields["error"],
-                                           rerun=live.record.rerun_of is not None)
-            if reason is not None and not self._stopping:
-                self._fail_run(reason)
-        if endings and self._state is ExperimentState.RUNNING and not self._stopping:
-            # The searcher knows the results already: start the next trials first and
-            # write the finished ones after, off the path from one trial to the next.
-            self._fill_slots()
-        for live, fields in endings:
-            live.record = self._journal.ended(live.record, fields)
+        return endings
+
+    def store(self, endings: list[Ending], *, retry: bool) -> None:
+        """Write the endings; ``retry``: a failed trial may be queued again (the run is
+        not stopping)."""
+        for ending in endings:
+            live = ending.live
+            live.record = self._journal.ended(live.record, ending.fields)
             crash_point(CrashPoint.ENDED_STORED)
-            if fields["state"] is TrialState.FAILED and not self._stopping:
+            if ending.state is TrialState.FAILED and retry:
                 decision = self._reruns.after_failure(live.record, live.record.host)
                 if decision is not None:
-                    self._log(decision, live.record.id)
+                    self._journal.log(decision, live.record.id)
 
     def _pending(self, live: LiveTrial, event: ProcessEvent) -> None:
         """A QUEUED trial waits (in Slurm's queue, for a server's GPU): its reason goes on
@@ -126,7 +170,7 @@ class TrialEvents:
     def _output(self, live: LiveTrial, event: ProcessEvent) -> None:
         reading = live.read(event.lines, self._parser, time.time())
         for message in reading.warnings:
-            self._log(message, live.record.id)
+            self._journal.log(message, live.record.id)
         for step, value in reading.kpi:
             self._ask_scheduler(live, step, value)
         live.record = self._journal.output(live.record, reading.points, event.offset,
@@ -151,7 +195,7 @@ class TrialEvents:
         return max_epochs is not None and live.step is not None and live.step >= max_epochs
 
     def _conclude(self, live: LiveTrial, exit_code: int | None, error: str | None, *,
-                  lost: bool = False, note: str = "") -> tuple[LiveTrial, dict[str, Any]]:
+                  lost: bool = False, note: str = "") -> Ending:
         """Decide how a trial ended and tell the searcher; the store is written later.
 
         A lost trial's host vanished: it ends LOST and is queued again (by the caller).
@@ -170,27 +214,5 @@ class TrialEvents:
         # a pruned trial is told with its last value, so TPE learns from partial trials
         if live.number not in self._dispatch.untold:
             self._searcher.on_trial_complete(live.number, searcher_value(state, kpi), state)
-        return live, {"state": state, "ended_at": now(), "exit_code": exit_code, "kpi": kpi,
-                      "error": message}
-
-    def _fail_run(self, reason: str) -> None:
-        """End the run FAILED with ``reason``: the trials still running are stopped."""
-        self._failure = reason
-        self._log(reason)
-        self._stopping = True
-        for live in list(self._live.values()):
-            self._stop_trial(live, StopReason.FAILING_START)
-
-    def _stop_trial(self, live: LiveTrial, reason: StopReason) -> None:
-        if live.stop_reason is not None:
-            return
-        live.stop_reason = reason
-        live.executor.stop(live.record.id, self._grace)
-        self._log(f"trial {live.number}: {reason.value}, stopping it", live.record.id)
-
-    def _fill_slots(self) -> None:
-        if not self._budget_spent:
-            self._dispatch.fill(self._live)
-
-    def _log(self, message: str, trial_id: int | None = None) -> None:
-        self._journal.log(message, trial_id)
+        return Ending(live, {"state": state, "ended_at": now(), "exit_code": exit_code,
+                             "kpi": kpi, "error": message})

@@ -8,19 +8,13 @@ serialises them. Renewals do not touch ``updated_at``: a heartbeat is no edit.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from app.engine.ports import NotFound
+from app.store.lookup import SessionScope
 from app.store.models import ExperimentRow, utc_now
-
-
-class _Sessions(Protocol):
-    def _session(self, *, write: bool) -> AbstractContextManager[Session]: ...
 
 
 def _holder_is(expected: str | None) -> sa.ColumnElement[bool]:
@@ -29,11 +23,18 @@ def _holder_is(expected: str | None) -> sa.ColumnElement[bool]:
     return ExperimentRow.driver == expected
 
 
-class LeaseMethods:
-    """Mixed into :class:`~app.store.store.Store`."""
+class LeaseRecords:
+    """The lease columns of the experiments of one database;
+    :class:`~app.store.store.Store` owns one and hands its methods on.
 
-    def experiment_driver(self: _Sessions,
-                          experiment_id: int) -> tuple[str | None, datetime | None]:
+    Args:
+        session: the store's session scope; every method is one call of it.
+    """
+
+    def __init__(self, session: SessionScope) -> None:
+        self._session = session
+
+    def experiment_driver(self, experiment_id: int) -> tuple[str | None, datetime | None]:
         """The stored driver and when it last renewed (None, None when free)."""
         with self._session(write=False) as session:
             row = session.execute(
@@ -43,7 +44,7 @@ class LeaseMethods:
             raise NotFound(f"no experiment with id {experiment_id}")
         return row[0], row[1]
 
-    def claim_experiment(self: _Sessions, experiment_id: int, driver: str,
+    def claim_experiment(self, experiment_id: int, driver: str,
                          expected: str | None) -> bool:
         """Become the driver if the stored one is still ``expected``."""
         with self._session(write=True) as session:
@@ -53,7 +54,7 @@ class LeaseMethods:
                 .values(driver=driver, driver_seen=utc_now()))
             return _count(result) == 1
 
-    def renew_experiment(self: _Sessions, experiment_id: int, driver: str) -> bool:
+    def renew_experiment(self, experiment_id: int, driver: str) -> bool:
         """Mark ``driver`` seen now; False when it no longer holds the lease."""
         with self._session(write=True) as session:
             result = session.execute(
@@ -62,7 +63,7 @@ class LeaseMethods:
                 .values(driver_seen=utc_now()))
             return _count(result) == 1
 
-    def release_experiment(self: _Sessions, experiment_id: int, driver: str) -> None:
+    def release_experiment(self, experiment_id: int, driver: str) -> None:
         """Free the lease if ``driver`` still holds it."""
         with self._session(write=True) as session:
             session.execute(
@@ -75,4 +76,4 @@ def _count(result: sa.Result[object]) -> int:
     return int(getattr(result, "rowcount", 0))
 
 
-__all__ = ["LeaseMethods"]
+__all__ = ["LeaseRecords"]

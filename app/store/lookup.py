@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from typing import Protocol
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -9,6 +12,14 @@ from sqlalchemy.orm import Session
 from app.engine.ports import NotFound, StoreError
 from app.store.connect import Target
 from app.store.models import ExperimentRow, TrialRow
+
+
+class SessionScope(Protocol):
+    """The store's session scope (:meth:`~app.store.store.Store._session`): one
+    transaction that commits, or rolls back and raises a StoreError; ``write`` takes
+    the write lock and a write connection."""
+
+    def __call__(self, *, write: bool) -> AbstractContextManager[Session]: ...
 
 
 def experiment_row(

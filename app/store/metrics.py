@@ -1,14 +1,13 @@
 """The store's metric points: batched inserts, the output of a trial's log with its
-offset in one transaction, and reads (see :class:`~app.store.store.Store`)."""
+offset in one transaction, and reads. :class:`~app.store.store.Store` owns one
+:class:`MetricRepository` and hands its methods on."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.engine.interfaces import Dialect
 
 from app.engine.ports import NotFound
 from app.engine.records import MetricPoint, TrialRecord
@@ -16,23 +15,30 @@ from app.engine.trial import InvalidTransition, TrialState
 from app.store import convert, lookup, validate
 from app.store.bulk import METRICS, MetricInsert
 from app.store.connect import Target
+from app.store.lookup import SessionScope
 from app.store.models import TrialRow
 
 _MARKS_PER_QUERY = 200
 """Trials per query of ``metrics_since_many`` (SQLite allows 1,000 nested ORs)."""
 
 
-class _Parts(Protocol):
-    _target: Target
-    _metric_insert: MetricInsert
+class MetricRepository:
+    """Metric points of one database.
 
-    def _session(self, *, write: bool) -> AbstractContextManager[Session]: ...
+    Args:
+        session: the store's session scope; every method is one call of it.
+        target: the database, for messages.
+        dialect: the database's, for the insert statement.
 
+    Thread safety: as the store's; the methods keep no state between calls.
+    """
 
-class MetricMethods:
-    """Mixed into :class:`~app.store.store.Store`."""
+    def __init__(self, session: SessionScope, target: Target, dialect: Dialect) -> None:
+        self._session = session
+        self._target = target
+        self._metric_insert = MetricInsert(dialect)
 
-    def add_metrics(self: _Parts, points: Sequence[MetricPoint]) -> None:
+    def add_metrics(self, points: Sequence[MetricPoint]) -> None:
         """Insert many points in one transaction with one executemany.
 
         Raises:
@@ -50,7 +56,7 @@ class MetricMethods:
                 raise NotFound(f"add_metrics: no trial with id {', '.join(map(str, missing))}")
             self._metric_insert.run(session.connection(), rows)
 
-    def add_output(self: _Parts, trial_id: int, points: Sequence[MetricPoint], offset: int,
+    def add_output(self, trial_id: int, points: Sequence[MetricPoint], offset: int,
                    kpi: float | None) -> TrialRecord:
         """Points read from the trial's log and the log offset after them, in one
         transaction: after a crash the log is followed again from ``offset``, so no
@@ -78,7 +84,7 @@ class MetricMethods:
             session.flush()  # sets updated_at
             return convert.trial_record(row)
 
-    def get_metrics(self: _Parts, trial_id: int, name: str | None = None) -> list[MetricPoint]:
+    def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:
         """Points of one trial ordered by (name, step, time); points without a step first."""
         table = METRICS.c
         query = sa.select(table.trial_id, table.name, table.value, table.step, table.time).where(
@@ -91,7 +97,7 @@ class MetricMethods:
             lookup.trial_row(session, self._target, trial_id)
             return [MetricPoint(*row) for row in session.execute(query)]
 
-    def metrics_since_many(self: _Parts, marks: Mapping[int, int]
+    def metrics_since_many(self, marks: Mapping[int, int]
                            ) -> dict[int, tuple[list[MetricPoint], int]]:
         """Per trial (id -> ``after``), its points stored after the point numbered
         ``after``, in the order they were stored, and the number of the last one

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.names import check_name
 from app.engine.ports import NotFound, StoreError
-from app.engine.records import EventRecord, ExperimentRecord, TrialRecord
+from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import (
     EarlyStopping,
     ExperimentState,
@@ -35,7 +35,6 @@ from app.engine.trial import (
     check_transition,
 )
 from app.store import convert, lookup, validate
-from app.store.bulk import MetricInsert
 from app.store.connect import (
     ENV_VAR,
     Backend,
@@ -48,8 +47,8 @@ from app.store.connect import (
     write_engine,
 )
 from app.store.errors import describe
-from app.store.leases import LeaseMethods
-from app.store.metrics import MetricMethods
+from app.store.leases import LeaseRecords
+from app.store.metrics import MetricRepository
 from app.store.migrate import is_current, upgrade
 from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
 
@@ -59,9 +58,13 @@ if TYPE_CHECKING:
 __all__ = ["ENV_VAR", "Backend", "Store", "default_database_url"]
 
 
-
-class Store(LeaseMethods, MetricMethods):
+class Store:
     """Experiments, trials, metrics and events in one database.
+
+    The store holds the engine and the session scope; metric points
+    (:class:`~app.store.metrics.MetricRepository`) and the experiment lease
+    (:class:`~app.store.leases.LeaseRecords`) are objects it owns, given that scope,
+    whose methods it hands on.
 
     Args:
         url: a SQLAlchemy URL: ``sqlite:////abs/path.db``, ``sqlite://`` (memory) or
@@ -88,11 +91,12 @@ class Store(LeaseMethods, MetricMethods):
                 raise StoreError(f"cannot create {self._target.place}: {parent} is not a folder")
         self._engine = make_engine(self._target, busy_timeout)
         self._writer = write_engine(self._engine)
-        self._metric_insert = MetricInsert(self._engine.dialect)
         self._write_lock = threading.Lock()
         # A memory database is one shared connection: serialise reads as well.
         self._read_lock = self._write_lock if self._target.sqlite_path is None else None
         self._closed = False
+        self._metrics = MetricRepository(self._session, self._target, self._engine.dialect)
+        self._leases = LeaseRecords(self._session)
         try:
             self._bring_up_to_date()
             if self._target.sqlite_path is not None:
@@ -368,7 +372,45 @@ class Store(LeaseMethods, MetricMethods):
             lookup.experiment_row(session, self._target, experiment_id, lock=True)
             session.execute(sa.delete(TrialRow).where(TrialRow.experiment_id == experiment_id))
 
-    # -- events (metrics: app.store.metrics) ------------------------------------
+    # -- metric points: app.store.metrics ---------------------------------------
+
+    def add_metrics(self, points: Sequence[MetricPoint]) -> None:
+        """See :meth:`MetricRepository.add_metrics`."""
+        self._metrics.add_metrics(points)
+
+    def add_output(self, trial_id: int, points: Sequence[MetricPoint], offset: int,
+                   kpi: float | None) -> TrialRecord:
+        """See :meth:`MetricRepository.add_output`."""
+        return self._metrics.add_output(trial_id, points, offset, kpi)
+
+    def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:
+        """See :meth:`MetricRepository.get_metrics`."""
+        return self._metrics.get_metrics(trial_id, name)
+
+    def metrics_since_many(self, marks: Mapping[int, int]
+                           ) -> dict[int, tuple[list[MetricPoint], int]]:
+        """See :meth:`MetricRepository.metrics_since_many`."""
+        return self._metrics.metrics_since_many(marks)
+
+    # -- the experiment lease: app.store.leases ---------------------------------
+
+    def experiment_driver(self, experiment_id: int) -> tuple[str | None, datetime | None]:
+        """See :meth:`LeaseRecords.experiment_driver`."""
+        return self._leases.experiment_driver(experiment_id)
+
+    def claim_experiment(self, experiment_id: int, driver: str, expected: str | None) -> bool:
+        """See :meth:`LeaseRecords.claim_experiment`."""
+        return self._leases.claim_experiment(experiment_id, driver, expected)
+
+    def renew_experiment(self, experiment_id: int, driver: str) -> bool:
+        """See :meth:`LeaseRecords.renew_experiment`."""
+        return self._leases.renew_experiment(experiment_id, driver)
+
+    def release_experiment(self, experiment_id: int, driver: str) -> None:
+        """See :meth:`LeaseRecords.release_experiment`."""
+        self._leases.release_experiment(experiment_id, driver)
+
+    # -- events ----------------------------------------------------------------
 
     def add_event(
         self, experiment_id: int, kind: str, message: str, trial_id: int | None = None

@@ -43,8 +43,9 @@ class Algorithm(str, Enum):
 class Searcher(Protocol):
     """Suggests parameters and learns from results.
 
-    Contract: not thread-safe; the runner thread owns it. ``trial_id`` values are
-    unique and chosen by the caller. Params are the nested form (see
+    Contract: not thread-safe; one thread at a time calls it (the runner's, or its
+    suggest-ahead worker, :mod:`app.engine.search.ahead`, never both at once).
+    ``trial_id`` values are unique and chosen by the caller. Params are the nested form (see
     ``app.engine.params``) of plain JSON types. For a fixed seed, a searcher told
     the same results (in any mix of :meth:`on_trial_complete` and
     :meth:`restore`) suggests the same next point.

@@ -110,6 +110,34 @@ class HyperoptSearcher:
         raw = {k: v[0] for k, v in doc["misc"]["vals"].items() if len(v)}
         return values_from_raw(self._space, raw)
 
+    def propose(self, trial_id: int) -> dict[str, Any]:
+        """The raw values hyperopt draws for ``trial_id`` now, recorded nowhere: the
+        searcher is as before until :meth:`accept` records them (for any trial id).
+
+        For the same results told, ``accept(trial_id, propose(trial_id))`` is
+        :meth:`suggest`.
+        """
+        from hyperopt.base import SONify
+
+        if trial_id in self._docs:
+            raise ValueError(f"trial {trial_id} was already suggested or restored")
+        if not self._labels:
+            return {}
+        if self._stale:
+            self._trials.refresh()
+            self._stale = False
+        docs = self._algo([trial_id], self._domain, self._trials, self._seed_for(trial_id))
+        vals: dict[str, Any] = SONify(docs[0]["misc"]["vals"])
+        return {k: v[0] for k, v in vals.items() if len(v)}
+
+    def accept(self, trial_id: int, raw: dict[str, Any]) -> dict[str, Any]:
+        """Record ``raw`` (from :meth:`propose`) as trial ``trial_id``'s suggestion,
+        pending until its result is told; returns its params."""
+        if trial_id in self._docs:
+            raise ValueError(f"trial {trial_id} was already suggested or restored")
+        self._insert(trial_id, raw, None)
+        return values_from_raw(self._space, raw)
+
     def on_trial_complete(self, trial_id: int, value: float | None, state: TrialState) -> None:
         """Mark the trial's document done with its loss (or failed without a value)."""
         doc = self._docs.get(trial_id)
