@@ -24,7 +24,7 @@ from tests.views.window_helpers import finished_trial, open_window
 PARAMS = {"x": 0.1, "y": -0.2, "optimizer": {"_name": "sgd", "momentum": 0.5}}
 
 
-def demo(name: str, tmp_path: Path | None = None, **limits: int) -> ExperimentConfig:
+def demo(name: str, tmp_path: Path | None = None, **limits: int | None) -> ExperimentConfig:
     """The quadratic demo under ``name``; with ``tmp_path``, a copy whose epochs take
     0.3 s (long enough to click Stop while trials run)."""
     folder = quadratic(tmp_path, 3, "0.3") if tmp_path is not None else ROOT / "examples" / \
@@ -141,7 +141,8 @@ def _trial_event(record: TrialRecord) -> RunnerEvent:
 
 def test_a_trial_detail_follows_its_trial_and_stop_shows_stopping_until_it_ended(
         qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
-    experiment = window.workspace.create(demo("slow", tmp_path)).id
+    # no max epochs: the tile's total can only be the one the trial reports
+    experiment = window.workspace.create(demo("slow", tmp_path, max_epochs=None)).id
     window.reload_experiments()
     select(window, experiment)
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
@@ -156,7 +157,7 @@ def test_a_trial_detail_follows_its_trial_and_stop_shows_stopping_until_it_ended
     # progress with the trial's own total (sweeplab.progress(epoch, 20)) on its tile
     grid = window.panels.trials.grid_view.grid
     qtbot.waitUntil(lambda: "of 20" in grid.tooltip_text(running.id), timeout=20_000)
-    assert model.progress(running.id).total == 20
+    assert model.progress(running.id).total == 20 and model.default_total is None
     qtbot.mouseClick(detail.stop_button, Qt.MouseButton.LeftButton)
     # from the click: the detail, the tile and the row say stopping…
     assert detail.state_text() == STOPPING and not detail.stop_button.isEnabled()
