@@ -13,7 +13,7 @@ actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from app.engine.events import ExperimentChange
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import other_driver
 from app.engine.ports import StoreError
-from app.engine.records import ExperimentRecord, TrialRecord
+from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState, TrialState
 from app.remote.ssh.secrets import SecretStore
@@ -406,19 +406,31 @@ class MainWindow(QMainWindow):
         points = self.workspace.metrics_for_trials(trials)
         editor = self.panels.space
         keep = same and editor.is_modified() and editor.space() != config.space
-        # the live model first: the panels' reset (below, and on its change) reads it
-        model = LiveExperiment(record, config.kpi, config.limits.max_epochs)
-        model.load(trials, points)
-        if same and self.live.model is not None:  # a stop under way goes on
-            for trial_id in self.live.model.stopping_ids():
-                model.request_stop(trial_id)
-            model.stopping = self.live.model.stopping
-        self.panels.show(config, trials, points, space=not keep)
-        self.workspace.watcher.follow(record, trials, points)
+        if not keep:
+            editor.set_algorithm(config.algorithm)
+            editor.set_space(config.space)
+        before = self.live.model if same else None
+        self.live.show(LiveExperiment(record, config.kpi, config.limits.max_epochs))
+        self.load_records(trials, points)
+        if before is not None:  # shown again: a stop under way goes on
+            for trial_id in before.stopping_ids():
+                self.live.request_stop(trial_id)
+            if before.stopping:
+                self.live.request_stop()
         self.log.set_text("".join(
             f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.workspace.events(experiment_id)))
         self.settings.setValue("last_experiment", experiment_id)
-        self.live.show(model)
+
+    def load_records(self, trials: Sequence[TrialRecord], points: Sequence[MetricPoint]) -> None:
+        """The shown experiment's stored trials and points, however they were read (the one
+        entry point for a loader): the live model, the Trials and Charts tabs and the
+        follower of runs driven elsewhere take them. GUI thread."""
+        model, config = self.live.model, self._config
+        if model is None or config is None:
+            return
+        self.panels.show(config, trials, points, space=False)
+        self.workspace.watcher.follow(model.record, trials, points)
+        self.live.load(trials, points)
 
     @Slot(object)
     def _on_live(self, change: LiveChange) -> None:
