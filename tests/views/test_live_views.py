@@ -219,8 +219,9 @@ def test_a_closed_trial_updates_its_open_detail_within_a_second(
     assert detail is not None and detail.stop_button.isEnabled()
     ended = store.update_trial(record.id, state=TrialState.COMPLETED, kpi=0.3)
     window.bridge.on_event(_trial_event(ended))  # as a runner would
-    qtbot.waitUntil(lambda: detail.state_text() == "completed", timeout=1_000)
+    qtbot.waitUntil(lambda: detail.windowTitle().endswith("— completed"), timeout=1_000)
     assert not detail.stop_button.isEnabled()
+    assert "completed" in detail.summary.text() and "running" not in detail.summary.text()
     window.bridge.on_event(_metrics_event(experiment, record.id))
     qtbot.waitUntil(lambda: "loss" in detail.curve_names(), timeout=1_000)
 
