@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from app.engine.protocol import ProgressReport
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState
 
@@ -21,6 +22,7 @@ class RunnerEventKind(str, Enum):
     TRIAL = "trial"  # a trial was created, started or finished
     METRICS = "metrics"  # new metric points of one trial
     LOG = "log"  # a line for the experiment's log
+    PROGRESS = "progress"  # a running trial reported how far it has come (step of total)
 
 
 class ExperimentChange(str, Enum):
@@ -46,7 +48,9 @@ class RunnerEvent:
     """One thing that happened in a running experiment. Immutable; safe across threads.
 
     An EXPERIMENT event carries either the experiment's new ``state`` or the ``change``
-    made to the experiment itself; ``message`` is only for people to read.
+    made to the experiment itself; a PROGRESS event carries the trial and its
+    ``progress`` as reported (``sweeplab.progress(step, total)``: the total is not
+    stored, so only live subscribers see it); ``message`` is only for people to read.
     """
 
     kind: RunnerEventKind
@@ -56,6 +60,7 @@ class RunnerEvent:
     metrics: tuple[MetricPoint, ...] = ()
     message: str = ""
     change: ExperimentChange | None = None
+    progress: ProgressReport | None = None
 
     @classmethod
     def changed(cls, experiment_id: int, change: ExperimentChange) -> RunnerEvent:

@@ -13,6 +13,7 @@ from typing import Any
 from app.engine.events import RunnerEvent, RunnerEventKind, Subscriber, Subscribers
 from app.engine.orders import now
 from app.engine.ports import TrialRepository
+from app.engine.protocol import ProgressReport
 from app.engine.records import MetricPoint, ProcessEvent, Snapshot, TrialRecord
 from app.engine.trial import ExperimentState, TrialState
 
@@ -71,6 +72,12 @@ class Journal:
             self.publish(RunnerEvent(RunnerEventKind.METRICS, self._experiment_id,
                                      trial=record, metrics=tuple(points)))
         return record
+
+    def progress(self, record: TrialRecord, report: ProgressReport) -> None:
+        """Publish how far a running trial has come (not stored: the steps are, in its
+        metric points; the total is for the live views)."""
+        self.publish(RunnerEvent(RunnerEventKind.PROGRESS, self._experiment_id, trial=record,
+                                 progress=report))
 
     def ended(self, record: TrialRecord, fields: dict[str, Any]) -> TrialRecord:
         """Store how a trial ended; log it (only unusual endings are kept)."""

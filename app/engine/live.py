@@ -41,6 +41,7 @@ class Reading:
     points: list[MetricPoint] = field(default_factory=list)
     kpi: list[tuple[int, float]] = field(default_factory=list)  # (step or ordinal, value)
     warnings: list[str] = field(default_factory=list)
+    progress: ProgressReport | None = None  # the last progress report, if any
 
 
 @dataclass
@@ -96,6 +97,7 @@ class LiveTrial:
                         reading.kpi.append((step, report.value))
                 elif isinstance(report, ProgressReport):
                     self.step, self.total = report.step, report.total
+                    reading.progress = report
                 elif isinstance(report, ProtocolWarning) and self.warnings < MAX_WARNINGS:
                     self.warnings += 1
                     reading.warnings.append(f"trial {self.number}, line {self.lines}: "

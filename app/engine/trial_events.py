@@ -175,6 +175,8 @@ class TrialEvents:
             self._ask_scheduler(live, step, value)
         live.record = self._journal.output(live.record, reading.points, event.offset,
                                            live.kpi_value())
+        if reading.progress is not None:
+            self._journal.progress(live.record, reading.progress)
         crash_point(CrashPoint.OUTPUT_STORED)
         if self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.MAX_EPOCHS)

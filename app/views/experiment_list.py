@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor
 
 from app.application.definitions import BrokenExperiment
+from app.application.live import LiveExperiment
 from app.engine.best import TrialCounts, best_trial, count_trials
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord, TrialRecord
@@ -57,6 +58,14 @@ def summarise(record: ExperimentRecord, config: ExperimentConfig,
     """Counts per state and the best trial's KPI, by the one rule (:mod:`app.engine.best`)."""
     best = best_trial(trials, config.kpi.goal)
     return ExperimentRow(record, config.kpi.name, config.kpi.goal.sign, count_trials(trials),
+                         None if best is None else best.kpi)
+
+
+def summarise_live(model: LiveExperiment, kpi_name: str) -> ExperimentRow:
+    """The row of the shown experiment from its live model (the status bar's numbers)."""
+    best = model.best()
+    sign = model.kpi.goal.sign if model.kpi is not None else 1
+    return ExperimentRow(model.record, kpi_name, sign, model.counts(),
                          None if best is None else best.kpi)
 
 

@@ -1,7 +1,11 @@
 """The main window: experiments on the left; Space, Trials, Charts and Log per experiment.
 
 The window renders the workspace's data and calls its commands; engine events
-reach it through :class:`~app.views.bridge.EngineBridge` as queued signals. Its
+reach it through :class:`~app.views.bridge.EngineBridge` (a queue drained on the GUI
+thread). The shown experiment's run lives in one
+:class:`~app.application.live.LiveExperiment` (held by :class:`~app.views.live.LiveView`):
+the list row, status bar, grid, table, trial details, charts and log all follow its
+changes. Its
 actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 :mod:`app.views.exports`; notifications by :mod:`app.views.notify`.
 """
@@ -9,6 +13,8 @@ actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.application.clusters import Clusters
 from app.application.definitions import BrokenExperiment, config_or_broken
+from app.application.live import STOPPING, LiveChange, LiveExperiment
 from app.application.servers import SecretKeeper, Servers
 from app.application.workspace import ActionRefused, Workspace
 from app.engine.events import ExperimentChange
@@ -44,11 +51,12 @@ from app.views.experiment_list import (
     ID_ROLE,
     ExperimentListModel,
     ExperimentRow,
-    summarise,
     summarise_any,
+    summarise_live,
 )
 from app.views.exports import ExportActions
 from app.views.first_run import FirstRunWizard, open_guided_setup
+from app.views.live import LiveView
 from app.views.menus import build_actions, mirror, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
@@ -104,7 +112,6 @@ class MainWindow(QMainWindow):
         self.current_id: int | None = None
         self._edit_for_restart = False
         """The user chose to edit the space of the running experiment for its Restart."""
-        self._trials: dict[int, TrialRecord] = {}
         # the shown experiment's record and validated definition, read once per change of
         # experiment or of its state, not on every trial update
         self._record: ExperimentRecord | None = None
@@ -115,11 +122,14 @@ class MainWindow(QMainWindow):
         workspace.secrets = lambda profile: self.keeper.get(profile.name)
         self.bridge = EngineBridge(self)
         self._unsubscribe = workspace.subscribe(self.bridge.on_event)
-        self.bridge.trialChanged.connect(self._on_trial)
-        self.bridge.metricsAdded.connect(self._on_metrics)
+        self.live = LiveView(self)
+        """The shown experiment's run: every panel follows :attr:`LiveView.changed`."""
+        self._details: dict[int, TrialDetail] = {}
+        self._shown_run: tuple[object, ...] = ()
+        self.bridge.events.connect(self.live.take)
+        self.live.changed.connect(self._on_live)
         self.bridge.experimentChanged.connect(self._on_experiment)
         self.bridge.experimentAltered.connect(self._on_altered)
-        self.bridge.logLine.connect(self._on_log)
         self.notifications = NotificationWatcher(
             notifier or DesktopNotifier(self), lambda eid: workspace.experiment(eid).name, self)
         self.bridge.experimentChanged.connect(self.notifications.on_experiment)
@@ -153,9 +163,9 @@ class MainWindow(QMainWindow):
                                       self.editing.save_space, self._space_for_restart)
         self.run_control.changed.connect(self._update_actions)
         self.run_control.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.run_control.stopRequested.connect(self.live.request_stop)
         self.exports = ExportActions(workspace, self.run_control.tasks, self,
-                                     lambda: self.current_id, lambda: list(self._trials.values()),
-                                     self.settings)
+                                     lambda: self.current_id, self.held_trials, self.settings)
         self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panels.space, SPACE_TAB)
@@ -309,18 +319,32 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def open_trial(self, trial_id: int) -> TrialDetail | None:
         """The trial's detail: every metric as curves, its log, params and command."""
-        record = self._trials.get(trial_id)
-        if record is None or self.current_id is None:
+        model = self.live.model
+        record = None if model is None else model.trial(trial_id)
+        if model is None or record is None or self._config is None:
             return None
-        config = self.workspace.config(self.current_id)
+        open_one = self._details.get(trial_id)
+        if open_one is not None:
+            open_one.raise_()
+            return open_one
+        config = self._config
         log = read_log_tail(Path(record.trial_dir) / "output.log") if record.trial_dir else ""
         detail = TrialDetail(record, self.workspace.metrics(trial_id), log, config.command,
                              config.kpi.name, config.kpi.goal, self,
                              scheduler=config.scheduler)
+        detail.set_stopping(model.is_stopping(trial_id))
         detail.stopRequested.connect(self.run_control.stop_trial)
         detail.rerunRequested.connect(self.run_control.rerun)
+        detail.finished.connect(lambda _result: self._details.pop(trial_id, None))
+        self._details[trial_id] = detail
         detail.show()
         return detail
+
+    def _close_details(self) -> None:
+        """Another experiment is shown: the open trial details were of the last one."""
+        for detail in list(self._details.values()):
+            detail.close()
+        self._details.clear()
 
     # --- data ----------------------------------------------------------------------
 
@@ -330,6 +354,7 @@ class MainWindow(QMainWindow):
                 for e in self.workspace.experiments()]
         keep = self.current_id
         self.experiments.set_rows(rows)
+        self._refresh_list_row()  # the shown one as its live model has it
         target = next((r.record.id for r in rows if r.record.name == select_name), keep)
         if target is None and rows:  # at start: the one used last, else the first
             last = str(self.settings.value("last_experiment"))
@@ -363,6 +388,7 @@ class MainWindow(QMainWindow):
         same = experiment_id == self.current_id
         if not same:
             self._edit_for_restart = False
+            self._close_details()
         self.current_id = experiment_id
         self._record = record = self.workspace.experiment(experiment_id)
         config = config_or_broken(record)
@@ -370,44 +396,92 @@ class MainWindow(QMainWindow):
         for index in range(_DATA_TABS):  # a broken one has nothing to show in them
             self.tabs.setTabEnabled(index, self._broken is None)
         if isinstance(config, BrokenExperiment):
-            self._config, self._trials = None, {}
+            self._config = None
+            self.live.show(LiveExperiment(record))
             self.tabs.setCurrentWidget(self.log)
             self.log.set_text(f"{config}\nDelete it, or copy its trials out with Export.\n")
-            self._refresh_status()
-            self._update_actions()
             return
         self._config = config
         trials = self.workspace.trials(experiment_id)
-        self._trials = {t.id: t for t in trials}
         points = self.workspace.metrics_for_trials(trials)
         editor = self.panels.space
         keep = same and editor.is_modified() and editor.space() != config.space
-        self.panels.show(config, trials, points, space=not keep)
-        self.workspace.watcher.follow(record, trials, points)
+        if not keep:
+            editor.set_algorithm(config.algorithm)
+            editor.set_space(config.space)
+        before = self.live.model if same else None
+        self.live.show(LiveExperiment(record, config.kpi, config.limits.max_epochs))
+        self.load_records(trials, points)
+        if before is not None:  # shown again: a stop under way goes on
+            for trial_id in before.stopping_ids():
+                self.live.request_stop(trial_id)
+            if before.stopping:
+                self.live.request_stop()
         self.log.set_entries((e.time, e.message) for e in self.workspace.events(experiment_id))
         self.settings.setValue("last_experiment", experiment_id)
-        self._refresh_status()
-        self._update_actions()
 
-    @Slot(object)
-    def _on_trial(self, record: TrialRecord) -> None:
-        if record.experiment_id != self.current_id:
+    def load_records(self, trials: Sequence[TrialRecord], points: Sequence[MetricPoint]) -> None:
+        """The shown experiment's stored trials and points, however they were read (the one
+        entry point for a loader): the live model, the Trials and Charts tabs and the
+        follower of runs driven elsewhere take them. GUI thread."""
+        model, config = self.live.model, self._config
+        if model is None or config is None:
             return
-        previous = self._trials.get(record.id)
-        self._trials[record.id] = record
-        self.panels.update_trial(record)
-        self._refresh_status()
-        if previous is None or previous.state is not record.state:
-            self._refresh_list_row(record.experiment_id)
+        self.panels.show(config, trials, points, space=False)
+        self.workspace.watcher.follow(model.record, trials, points)
+        self.live.load(trials, points)
 
     @Slot(object)
-    def _on_metrics(self, points: list[MetricPoint]) -> None:
-        mine = [p for p in points if p.trial_id in self._trials]
-        if mine:
-            self.panels.add_points(mine)
+    def _on_live(self, change: LiveChange) -> None:
+        """The shown experiment's live model changed: every panel follows."""
+        with _store_may_fail():
+            self._follow_live(change)
+
+    def _follow_live(self, change: LiveChange) -> None:
+        model = self.live.model
+        if model is None:
+            return
+        if not change.reset:
+            for record in change.trials:
+                self.panels.update_trial(record)
+            if change.points:
+                self.panels.add_points(change.points)
+            for line in change.log:
+                self.log.append_entry(line)
+        for trial_id in change.progress:
+            progress = model.progress(trial_id)
+            if progress.step is not None:
+                self.panels.trials.set_progress(trial_id, progress.step, progress.total)
+        if change.reset or change.stopping:
+            self.panels.trials.set_stopping(model.stopping_ids())
+        self._follow_in_details(model, change)
+        if change.summary or change.reset:
+            self._refresh_status()
+            self._refresh_list_row()
+            run = (model.state, model.stopping, model.counts().failed > 0)
+            if change.reset or run != self._shown_run:
+                self._shown_run = run
+                self._update_actions()
+
+    def _follow_in_details(self, model: LiveExperiment, change: LiveChange) -> None:
+        """Open trial details show their trial as the live model has it."""
+        for trial_id, detail in list(self._details.items()):
+            record = model.trial(trial_id)
+            if record is None:
+                continue
+            if change.reset or any(t.id == trial_id for t in change.trials):
+                detail.set_record(record)
+            if change.points:
+                detail.add_points(change.points)
+            if change.reset or trial_id in change.stopping:
+                detail.set_stopping(model.is_stopping(trial_id))
 
     @Slot(int, object)
     def _on_altered(self, experiment_id: int, change: ExperimentChange) -> None:
+        with _store_may_fail():
+            self._altered(experiment_id, change)
+
+    def _altered(self, experiment_id: int, change: ExperimentChange) -> None:
         if change.lists_differ:
             self.reload_experiments()
             return
@@ -417,20 +491,23 @@ class MainWindow(QMainWindow):
 
     @Slot(int, object, str)
     def _on_experiment(self, experiment_id: int, state: object, message: str) -> None:
-        self._refresh_experiment(experiment_id)
+        with _store_may_fail():
+            self._refresh_experiment(experiment_id)
 
     def _refresh_experiment(self, experiment_id: int) -> None:
         """Show ``experiment_id``'s stored record and trials in its row (and the status)."""
         row = self.experiments.row_of(experiment_id)
-        if row is not None:
+        model = self.live.model
+        if model is not None and experiment_id == model.experiment_id:
+            self._record = record = self.workspace.experiment(experiment_id)
+            self.live.set_record(record)
+            self._refresh_status()
+            self._refresh_list_row()
+            self._update_actions()
+        elif row is not None:
             record = self.workspace.experiment(experiment_id)
-            if experiment_id == self.current_id:
-                self._record = record
             self.experiments.update_row(summarise_any(record, config_or_broken(record),
                                                       self.workspace.trials(experiment_id)))
-        if experiment_id == self.current_id:
-            self._refresh_status()
-            self._update_actions()
 
     @Slot()
     def _poll_followed(self) -> None:
@@ -439,22 +516,18 @@ class MainWindow(QMainWindow):
         except StoreError:  # busy or gone for a moment: the next tick tries again
             log.debug("reading back the shown experiment failed", exc_info=True)
 
-    @Slot(int, str)
-    def _on_log(self, experiment_id: int, message: str) -> None:
-        if experiment_id == self.current_id:
-            self.log.append_entry(message)
-
     def _summary(self) -> ExperimentRow | None:
-        """The shown experiment's summary from the trials this window holds (no I/O)."""
-        if self._record is None or self._config is None:
+        """The shown experiment's summary from its live model (no I/O)."""
+        model = self.live.model
+        if model is None or self._config is None:
             return None
-        return summarise(self._record, self._config, list(self._trials.values()))
+        return summarise_live(model, self._config.kpi.name)
 
-    def _refresh_list_row(self, experiment_id: int) -> None:
-        """The experiment's summary on the left, from the trials this window holds."""
+    def _refresh_list_row(self) -> None:
+        """The shown experiment's row on the left, from its live model: the same counts
+        and best as the status bar."""
         row = self._summary()
-        if (experiment_id == self.current_id and row is not None
-                and self.experiments.row_of(experiment_id) is not None):
+        if row is not None and self.experiments.row_of(row.record.id) is not None:
             self.experiments.update_row(row)
 
     @property
@@ -466,8 +539,9 @@ class MainWindow(QMainWindow):
         return self._keeper
 
     def held_trials(self) -> list[TrialRecord]:
-        """The shown experiment's trials as this window holds them (no I/O)."""
-        return list(self._trials.values())
+        """The shown experiment's trials as its live model holds them (no I/O)."""
+        model = self.live.model
+        return [] if model is None else model.trials()
 
     def trial_count(self) -> int:
         """How many trials the Trials tab lists."""
@@ -482,8 +556,10 @@ class MainWindow(QMainWindow):
         best = "—" if row.best is None else f"{row.best:.5g}"
         stopped = counts[TrialState.STOPPED]
         cut = f" ({counts.budget_cut} by the time budget)" if counts.budget_cut else ""
+        stopping = f"{STOPPING} · " if self.live.model is not None and \
+            self.live.model.stopping else ""
         self.status.setText(
-            f"{row.record.state.value} · running {counts.running} · "
+            f"{row.record.state.value} · {stopping}running {counts.running} · "
             f"queued {counts[TrialState.QUEUED]} · completed {counts.completed} · "
             f"pruned {counts[TrialState.PRUNED]} · failed {counts.failed}"
             + (f" · stopped {stopped}{cut}" if stopped else "")
@@ -527,6 +603,16 @@ class MainWindow(QMainWindow):
             self.workspace.leave()
         self.workspace.close()
         super().closeEvent(event)
+
+
+@contextmanager
+def _store_may_fail() -> Iterator[None]:
+    """Around what an event makes the window read back: the store busy, or closed before
+    the last events were drawn (the workspace closes first), loses only that refresh."""
+    try:
+        yield
+    except StoreError:
+        log.debug("reading back after an event failed", exc_info=True)
 
 
 def _driven_by(record: ExperimentRecord) -> str:

@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QDialog, QWidget
 
+from app.application.live import STOPPING
 from app.engine.trial import ExperimentState, TrialState
 from app.views.help_dialogs import AboutDialog, ReportingHelpDialog, ShortcutsDialog
 
@@ -91,6 +92,8 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
     toolbar.setObjectName("run-toolbar")
     for spec in action_specs(window):
         action = QAction(spec.text, window)
+        if spec.name in RUN_TIPS:
+            action.setToolTip(RUN_TIPS[spec.name])
         if spec.shortcut is not None:
             action.setShortcut(spec.shortcut)
         action.triggered.connect(lambda _checked=False, slot=spec.slot: slot())
@@ -126,6 +129,24 @@ def mirror(action: QAction, other: QAction | QAbstractButton) -> None:
     follow()
 
 
+RUN_TIPS = {
+    "pause": "Pause: start no new trials. Running trials go on to their end; the budget "
+             "(max trials, time) is kept for Resume.",
+    "resume": "Resume: start trials again where the run left off (after a pause, a stop or "
+              "a crash). Running trials go on; trials already run count against the budget.",
+    "restart": "Restart: stop the running trials, drop every trial and start afresh with "
+               "a new snapshot of the code: the whole budget is spent again from zero.",
+}
+"""What each run action does to running trials and to the budget (toolbar tooltips)."""
+STOP_TEXTS = {False: "Stop", True: STOPPING.capitalize()}
+STOP_TIPS = {
+    False: "Stop: stop every running trial now (Ctrl-C, then killed after a grace) and "
+           "end the run. Stopped trials do not count as completed; Resume goes on with "
+           "the budget left.",
+    True: "Stopping: the running trials were asked to stop and have not all ended yet.",
+}
+
+
 def update_actions(window: MainWindow) -> None:
     """Enable what makes sense for the selected experiment, its state and its space
     (nothing that needs a selection while a long task runs)."""
@@ -134,7 +155,10 @@ def update_actions(window: MainWindow) -> None:
     selected = experiment_id is not None and window.run_control.tasks.busy is None
     running = experiment_id is not None and selected and window.workspace.is_running(
         experiment_id)
-    state = None if experiment_id is None else window.workspace.experiment(experiment_id).state
+    model = window.live.model
+    shown = model is not None and model.experiment_id == experiment_id
+    state = model.state if shown and model is not None else None
+    stopping = shown and model is not None and model.stopping
     valid, reason = window.panels.space_validity()
     elsewhere = (experiment_id is not None and selected and not running
                  and window.workspace.driven_elsewhere(experiment_id))
@@ -143,8 +167,10 @@ def update_actions(window: MainWindow) -> None:
     actions["start"].setToolTip("another program runs it: watch it here, or stop it"
                                 if elsewhere else "" if valid
                                 else f"the space is invalid: {reason}")
-    actions["stop"].setEnabled(running or elsewhere)
-    actions["pause"].setEnabled(running and state is ExperimentState.RUNNING)
+    actions["stop"].setEnabled((running or elsewhere) and not stopping)
+    actions["stop"].setIconText(STOP_TEXTS[stopping])
+    actions["stop"].setToolTip(STOP_TIPS[stopping])
+    actions["pause"].setEnabled(running and state is ExperimentState.RUNNING and not stopping)
     actions["resume"].setEnabled(
         selected and (state is ExperimentState.PAUSED or not running) and free)
     actions["restart"].setEnabled(selected and free)

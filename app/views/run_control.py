@@ -35,10 +35,14 @@ class RunControl(QObject):
     Signals:
         changed(): a run began or an action ended; the window refreshes its actions.
         message(str): a short status-bar message.
+        stopRequested(object trial_id_or_None): the workspace took a stop of one trial
+            (or, None, of the selected experiment's run); the live view shows
+            "stopping…" until it has ended.
     """
 
     changed = Signal()
     message = Signal(str)
+    stopRequested = Signal(object)
 
     def __init__(self, workspace: Workspace, parent: QWidget, current: Callable[[], int | None],
                  save_space: Callable[[int], None],
@@ -109,7 +113,10 @@ class RunControl(QObject):
     @Slot()
     def stop(self) -> None:
         """Stop the selected experiment's trials."""
-        self._each(self.workspace.stop)
+        experiment_id = self._current()
+        if experiment_id is not None and self._guard(lambda: self.workspace.stop(experiment_id)):
+            self.stopRequested.emit(None)
+        self.changed.emit()
 
     @Slot()
     def pause(self) -> None:
@@ -128,6 +135,7 @@ class RunControl(QObject):
         experiment_id = self._current()
         if experiment_id is not None and self._guard(
                 lambda: self.workspace.stop_trial(experiment_id, trial_id)):
+            self.stopRequested.emit(trial_id)
             self.message.emit("stopping the trial…")
 
     @Slot(int, object)

@@ -2,25 +2,26 @@
 
 Packing the code (Start, Restart, Re-run) and exporting may take seconds on a large
 code directory or experiment. A task runs on a plain worker thread; its progress and
-its end come back through a queue that a GUI-thread timer drains every
-:data:`POLL_MS` (plain and deterministic: no signal crosses threads), and a
-window-modal progress dialog appears only when the task lasts longer than
-:data:`SHOW_AFTER_MS`.
+its end come back the one way across threads in the views, a
+:class:`~app.views.bridge.GuiInbox` drained on the GUI thread every :data:`POLL_MS`
+(a cross-thread Qt signal emitted from a plain Python thread was lost now and then
+under PySide6 6.11; the queue loses nothing), and a window-modal progress dialog
+appears only when the task lasts longer than :data:`SHOW_AFTER_MS`.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from app.application.workspace import ActionRefused
 from app.engine.ports import StoreError
+from app.views.bridge import GuiInbox
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,8 @@ class TaskRunner(QObject):
         self._name: str | None = None
         self._dialog: QProgressDialog | None = None
         self._on_done: Callable[[Any], None] | None = None
-        self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._drain)
+        self._inbox: GuiInbox[tuple[int, str, Any]] = GuiInbox(self._drain, POLL_MS, self)
+        self._run = 0
 
     @property
     def busy(self) -> str | None:
@@ -73,45 +72,41 @@ class TaskRunner(QObject):
         dialog.setAutoReset(False)
         self._dialog = dialog
         self._on_done = on_done
-        inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._inbox = inbox
+        self._run += 1
+        run, inbox = self._run, self._inbox
 
         def report(done: int, total: int) -> None:
-            inbox.put(("progress", min(done, total) * 1000 // max(total, 1)))
+            inbox.post((run, "progress", min(done, total) * 1000 // max(total, 1)))
 
         def target() -> None:
             try:
                 result = work(report)
             except EXPECTED as exc:
-                inbox.put(("failed", str(exc)))
+                inbox.post((run, "failed", str(exc)))
             except Exception as exc:  # a bug: keep the GUI alive and say so
                 log.exception("task %s failed", name)
-                inbox.put(("failed", f"internal error: {type(exc).__name__}: {exc}"))
+                inbox.post((run, "failed", f"internal error: {type(exc).__name__}: {exc}"))
             else:
-                inbox.put(("succeeded", result))
+                inbox.post((run, "succeeded", result))
 
         threading.Thread(target=target, name=f"task-{name}", daemon=True).start()
-        self._timer.start()
+        self._inbox.start()
         return True
 
-    @Slot()
-    def _drain(self) -> None:
-        while True:
-            try:
-                kind, payload = self._inbox.get_nowait()
-            except queue.Empty:
-                return
+    def _drain(self, items: list[tuple[int, str, Any]]) -> None:
+        for run, kind, payload in items:
+            if run != self._run or self._name is None:
+                continue  # an earlier task's late word (none is expected)
             if kind == "progress":
                 if self._dialog is not None:
                     self._dialog.setMaximum(1000)
                     self._dialog.setValue(payload)
             else:
                 self._end(kind == "succeeded", payload)
-                return
 
     def _end(self, ok: bool, payload: Any) -> None:
         name, on_done, dialog = self._name or "", self._on_done, self._dialog
-        self._timer.stop()
+        self._inbox.stop()
         self._dialog = None
         self._name = None
         self._on_done = None

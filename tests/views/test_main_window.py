@@ -137,7 +137,8 @@ def test_stop_one_trial_and_rerun_it_from_its_detail(qtbot: QtBot, window: MainW
                 if t.state is TrialState.RUNNING]
 
     qtbot.waitUntil(lambda: len(running()) == 2, timeout=30_000)
-    qtbot.waitUntil(lambda: all(i in window._trials for i in running()), timeout=10_000)
+    qtbot.waitUntil(lambda: all(i in (window.live.model or ()) for i in running()),
+                    timeout=10_000)
     first = running()[0]
     detail = window.open_trial(first)
     assert detail is not None

@@ -138,7 +138,7 @@ def test_tooltip_names_state_progress_host_gpus_times_kpis_and_every_param(
                      MetricPoint(107, "val_loss", 0.42, 11, 0.0),
                      MetricPoint(107, "acc", 0.8, 12, 0.0)])
     text = grid.tooltip_text(107, now=T0 + timedelta(seconds=7 + 125))
-    for expected in ("Trial 7 — running", "progress: 12/50 (24%)", "host: gpu-box-2",
+    for expected in ("Trial 7 — running", "progress: step 12 of 50 (24%)", "host: gpu-box-2",
                      "GPU: 0,1", "started: ", "duration: 2 min 05 s", "val_loss: 0.42",
                      "best: 0.3", "lr = 0.0123", "optimizer = adam", "optimizer.beta1 = 0.9",
                      "model.layers = 3", "model.batch_norm = true"):
@@ -152,7 +152,7 @@ def test_progress_set_by_the_window_wins_over_the_default_total(grid: TrialGrid)
     grid.set_best_kpi(101, 0.9)
     assert grid.facts(101) == LiveFacts(3, 4, None, 0.9)
     assert grid.facts(101).fraction == 0.75
-    assert "progress: 3/4 (75%)" in grid.tooltip_text(101)
+    assert "progress: step 3 of 4 (75%)" in grid.tooltip_text(101)
 
 
 def test_failed_trial_tooltip_shows_the_error_and_dashes(grid: TrialGrid) -> None:

@@ -254,6 +254,7 @@ class KpiCurvesChart(QWidget):
         self.running_item.clear()
         self._running_drawn = {}
         self.best_item.setData([], [])
+        self.plot_item.setTitle(None)  # "nothing drawn" includes the best trial's title
         self._best_drawn = (None, -1)
         self.hover.set_trial(None)
 

@@ -117,7 +117,8 @@ class ImportanceChart(QWidget):
             return
         pause = max(RECOMPUTE_MIN_S, self._last_duration / BUSY_SHARE)
         if time.monotonic() - self._started_at < pause and self.result is not None:
-            return  # trials stream in: recompute a while later
+            self._show_behind(have)  # trials stream in: recompute a while later
+            return
         self._started_key = self._wanted
         self._started_at = time.monotonic()
         self.worker.start(trials, kpi_name)
@@ -159,6 +160,15 @@ class ImportanceChart(QWidget):
         self.status.setText(message)
         self.note.setText("")
         self._maybe_start()  # the trials may have changed while it ran
+
+    def _show_behind(self, have: int) -> None:
+        """The bars are of fewer trials than have completed now: say both counts."""
+        result = self.result
+        if result is None or result.trials_used == have:
+            return
+        self.status.setText(f"Importance of each parameter for {result.kpi_name}, from "
+                            f"{result.trials_used} completed trials; {have} have completed "
+                            f"now: recomputing shortly…")
 
     def _show_result(self, result: ImportanceResult) -> None:
         self._last_duration = time.monotonic() - self._started_at

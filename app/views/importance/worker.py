@@ -1,20 +1,19 @@
 """Parameter importance on a worker thread, delivered to the GUI thread by a polled queue.
 
 The forest takes from a fraction of a second to several seconds, so it never runs
-on the GUI thread. The worker thread only computes; it puts its outcome in a
-queue that a GUI-thread :class:`QTimer` drains, and the signals are emitted from
-there (the same pattern as :class:`app.views.tasks.TaskRunner`): no widget is
-touched and no signal is emitted off the GUI thread.
+on the GUI thread. The worker thread only computes; it posts its outcome to a
+:class:`~app.views.bridge.GuiInbox` (the one way across threads in the views), and
+the signals are emitted when the GUI thread drains it: no widget is touched and no
+signal is emitted off the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from app.application.analysis.importance import (
     ImportanceError,
@@ -22,6 +21,7 @@ from app.application.analysis.importance import (
     parameter_importance,
 )
 from app.engine.records import TrialRecord
+from app.views.bridge import GuiInbox
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,7 @@ class ImportanceWorker(QObject):
         super().__init__(parent)
         self._compute = compute
         self._busy = False
-        self._inbox: queue.SimpleQueue[tuple[bool, object]] = queue.SimpleQueue()
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._drain)
+        self._inbox: GuiInbox[tuple[bool, object]] = GuiInbox(self._drain, POLL_MS, self)
 
     @property
     def busy(self) -> bool:
@@ -72,24 +69,20 @@ class ImportanceWorker(QObject):
             try:
                 result = self._compute(snapshot, kpi_name)
             except ImportanceError as exc:
-                inbox.put((False, str(exc)))
+                inbox.post((False, str(exc)))
             except Exception as exc:  # a bug: keep the GUI alive and say so
                 log.exception("parameter importance failed")
-                inbox.put((False, f"internal error: {type(exc).__name__}: {exc}"))
+                inbox.post((False, f"internal error: {type(exc).__name__}: {exc}"))
             else:
-                inbox.put((True, result))
+                inbox.post((True, result))
 
         threading.Thread(target=target, name="importance", daemon=True).start()
-        self._timer.start()
+        self._inbox.start()
         return True
 
-    @Slot()
-    def _drain(self) -> None:
-        try:
-            ok, payload = self._inbox.get_nowait()
-        except queue.Empty:
-            return
-        self._timer.stop()
+    def _drain(self, items: list[tuple[bool, object]]) -> None:
+        ok, payload = items[-1]  # one computation at a time: one outcome
+        self._inbox.stop()
         self._busy = False
         if ok:
             self.finished.emit(payload)

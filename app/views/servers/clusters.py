@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.application.clusters import ClusterProfile, Clusters, QueueSource
 from app.engine.ports import StoreError
+from app.views.bridge import GuiInbox
 
 if TYPE_CHECKING:
     from app.application.clusters import QueueCounts
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("Cluster", "Login", "Partition", "Status", "Queue", "Sweeplab jobs")
 NAME, LOGIN, PARTITION, STATUS, QUEUE, OURS = range(len(COLUMNS))
+POLL_MS = 100
+"""How often the GUI thread takes the queues the worker read."""
 REFRESH_S = 10.0
 """Seconds between two rounds of ``squeue`` (one per cluster): a modest rate."""
 
@@ -81,6 +84,8 @@ class ClusterPanel(QWidget):
         layout.addWidget(self.table)
         layout.addWidget(self.empty)
         self.countsChanged.connect(self.show_counts)
+        self._inbox: GuiInbox[QueueCounts] = GuiInbox(self._deliver, POLL_MS, self)
+        self._inbox.start()  # the worker's counts reach the GUI thread through it
         self.reload()
         self._thread = threading.Thread(target=self._run, name="sweeplab-cluster-queues",
                                         daemon=True)
@@ -166,9 +171,9 @@ class ClusterPanel(QWidget):
             for profile in saved:
                 if self._ended.is_set():
                     return
-                counts = self._source.refresh(profile)
-                try:
-                    self.countsChanged.emit(counts)
-                except RuntimeError:  # the panel was deleted with its window
-                    return
+                self._inbox.post(self._source.refresh(profile))
             self._wake.wait(self._interval)
+
+    def _deliver(self, counts: list[QueueCounts]) -> None:
+        for one in counts:
+            self.countsChanged.emit(one)

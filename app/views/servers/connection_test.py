@@ -9,12 +9,11 @@ a warning of a possible attack, with nothing to accept.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 import threading
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -25,10 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.application.servers import Probe, ProbeReport, Secrets, ServerProfile
+from app.views.bridge import GuiInbox
 from app.views.servers.wrapped_label import WrappedLabel
 
 log = logging.getLogger(__name__)
 
+POLL_MS = 50
+"""How often the GUI thread takes a finished test's report."""
 OK_MARK = "✓"
 FAIL_MARK = "✗"
 OK_STYLE = "color: #2e7d32;"
@@ -47,13 +49,6 @@ def host_key_changed(report: ProbeReport) -> bool:
     """True when the host key check failed on a key other than an unknown one."""
     return report.unknown_host_key is None and any(
         step.name == "host key" and not step.ok for step in report.steps)
-
-
-class _Relay(QObject):
-    """Carries a worker's result to the GUI thread (emitted from the worker)."""
-
-    done = Signal(int, object)
-    failed = Signal(int, str)
 
 
 class ConnectionTest(QWidget):
@@ -83,9 +78,11 @@ class ConnectionTest(QWidget):
         self._profile: ServerProfile | None = None
         self._secrets = Secrets()
         self.report: ProbeReport | None = None
-        self._relay = _Relay(self)
-        self._relay.done.connect(self._done)
-        self._relay.failed.connect(self._failed)
+        # the worker's outcome reaches the GUI thread through the views' one way across
+        # threads: (run id, report or None, failure message)
+        self._inbox: GuiInbox[tuple[int, ProbeReport | None, str]] = GuiInbox(
+            self._deliver, POLL_MS, self)
+        self._inbox.start()
 
         self.title = QLabel()
         self.title.setStyleSheet("font-weight: bold;")
@@ -162,11 +159,16 @@ class ConnectionTest(QWidget):
                                  timeout=self._timeout)
         except Exception as exc:  # the test itself broke (e.g. known_hosts unwritable)
             log.exception("connection test of %s failed", profile.name)
-            with contextlib.suppress(RuntimeError):  # the panel was deleted meanwhile
-                self._relay.failed.emit(run_id, f"{type(exc).__name__}: {exc}")
+            self._inbox.post((run_id, None, f"{type(exc).__name__}: {exc}"))
             return
-        with contextlib.suppress(RuntimeError):
-            self._relay.done.emit(run_id, report)
+        self._inbox.post((run_id, report, ""))
+
+    def _deliver(self, outcomes: list[tuple[int, ProbeReport | None, str]]) -> None:
+        for run_id, report, failure in outcomes:
+            if report is None:
+                self._failed(run_id, failure)
+            else:
+                self._done(run_id, report)
 
     @Slot()
     def accept_key(self) -> None:

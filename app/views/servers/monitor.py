@@ -2,8 +2,9 @@
 
 One plain worker thread per watched server calls the :class:`StatusSource` (which
 may block for the length of a connect timeout) and hands the result to the GUI
-thread through a queued signal; a server that hangs delays only its own row.
-Workers never touch a widget.
+thread through a :class:`~app.views.bridge.GuiInbox` (the one way across threads in
+the views); a server that hangs delays only its own row. Workers never touch a widget
+and never emit a signal.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from collections.abc import Callable, Iterable
 from PySide6.QtCore import QObject, Signal
 
 from app.application.servers import HostStatus, Secrets, ServerProfile, StatusSource
+from app.views.bridge import GuiInbox
 
 log = logging.getLogger(__name__)
 
+POLL_MS = 50
+"""How often the GUI thread takes the statuses the workers found."""
 REFRESH_S = 4.0
 """Seconds between two status refreshes of one server."""
 
@@ -61,6 +65,8 @@ class StatusMonitor(QObject):
         self._lock = threading.Lock()
         self._watches: dict[str, _Watch] = {}
         self._closed = False
+        self._inbox: GuiInbox[HostStatus] = GuiInbox(self._deliver, POLL_MS, self)
+        self._inbox.start()
 
     def watch(self, profiles: Iterable[ServerProfile]) -> None:
         """Watch exactly these servers: new ones start, gone ones stop, edited ones
@@ -132,11 +138,12 @@ class StatusMonitor(QObject):
             status = self._fetch(profile)
             if watch.ended.is_set():
                 return
-            try:
-                self.statusChanged.emit(status)
-            except RuntimeError:  # the monitor was deleted with its window
-                return
+            self._inbox.post(status)
             watch.wake.wait(self._interval)
+
+    def _deliver(self, statuses: list[HostStatus]) -> None:
+        for status in statuses:
+            self.statusChanged.emit(status)
 
     def _fetch(self, profile: ServerProfile) -> HostStatus:
         try:

@@ -30,9 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.application.live import STOPPING
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.schedulers import SchedulerConfig
 from app.engine.search.base import Goal
+from app.engine.trial import TrialState
 from app.views.trials.log_view import LogView
 from app.views.trials.rerun_dialog import RerunDialog
 from app.views.trials.text import (
@@ -45,6 +47,8 @@ from app.views.trials.text import (
 )
 
 REFRESH_MS = 200
+TICK_MS = 1000
+"""How often a running trial's duration is redrawn."""
 AXIS_COLOUR = "#424242"
 CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
                  "#17becf", "#7f7f7f", "#bcbd22")
@@ -125,6 +129,10 @@ class TrialDetail(QDialog):
         self._refresh.setSingleShot(True)
         self._refresh.setInterval(REFRESH_MS)
         self._refresh.timeout.connect(self.refresh_curves)
+        self._stopping = False
+        self._tick = QTimer(self)  # a running trial's duration goes on
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self._show_summary)
         self.set_record(record)
         self.set_metrics(metrics)
         self.log.set_text(log_text)
@@ -146,9 +154,30 @@ class TrialDetail(QDialog):
         if record.id != self._record.id:
             raise ValueError(f"this detail shows trial {self._record.id}, not {record.id}")
         self._record = record
-        self.setWindowTitle(f"Trial {record.number} — {record.state.value}")
+        if record.state.is_finished():
+            self._stopping = False
         self.params.setPlainText(params_json(record.params))
-        self.stop_button.setEnabled(not record.state.is_finished())
+        self._show_state()
+        if record.state is TrialState.RUNNING:
+            self._tick.start()
+        else:
+            self._tick.stop()
+
+    def set_stopping(self, stopping: bool) -> None:
+        """A stop of the trial was asked for (True) and it has not ended yet: the state
+        reads "stopping…" and the Stop button is off until the trial's end arrives."""
+        self._stopping = stopping and not self._record.state.is_finished()
+        self._show_state()
+
+    def state_text(self) -> str:
+        """The trial's state as shown: ``stopping…`` from the request to its end."""
+        return STOPPING if self._stopping else self._record.state.value
+
+    def _show_state(self) -> None:
+        record = self._record
+        self.setWindowTitle(f"Trial {record.number} — {self.state_text()}")
+        self.stop_button.setEnabled(not record.state.is_finished() and not self._stopping)
+        self.stop_button.setText(STOPPING.capitalize() if self._stopping else "Stop this trial")
         self._show_summary()
 
     def ask_rerun(self) -> RerunDialog:
@@ -287,7 +316,7 @@ class TrialDetail(QDialog):
         current, best = self._kpi_values()
         current = record.kpi if current is None else current
         self.summary.setText(
-            f"<b>Trial {record.number}</b> — {record.state.value} &nbsp;·&nbsp; "
+            f"<b>Trial {record.number}</b> — {self.state_text()} &nbsp;·&nbsp; "
             f"host {record.host or '—'}, GPU {format_gpus(record.gpus)} &nbsp;·&nbsp; "
             f"started {format_time(record.started_at)}, "
             f"{format_duration(duration_seconds(record))} &nbsp;·&nbsp; "

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QFont,
     QHelpEvent,
@@ -43,6 +44,8 @@ DEFAULT_TILE = 34
 GAP = 4
 MIN_TILE = 8
 BEST_OUTLINE = "#ffb300"
+STOPPING_HATCH = "#212121"
+"""Hatching over a trial asked to stop that has not ended yet."""
 HOVER_OUTLINE = "#212121"
 
 
@@ -76,6 +79,7 @@ class TrialGrid(QWidget):
         self._best: int | None = None
         self._rank_dirty = False
         self._hovered: int | None = None
+        self._stopping: frozenset[int] = frozenset()
         self.set_tile_size(tile)
 
     # --- data ---------------------------------------------------------------------------
@@ -96,6 +100,7 @@ class TrialGrid(QWidget):
         self._order = [r.id for r in sorted(records, key=lambda r: r.number)]
         self._index = {trial_id: i for i, trial_id in enumerate(self._order)}
         self._facts.clear()
+        self._stopping = frozenset()
         self._hovered = None
         self._rank_dirty = True
         self._sync_height()
@@ -136,6 +141,18 @@ class TrialGrid(QWidget):
         self._facts[trial_id] = LiveFacts(step, total if total else old.total,
                                           old.current_kpi, old.best_kpi)
         self._update_tile(trial_id)
+
+    def set_stopping(self, trial_ids: frozenset[int]) -> None:
+        """The trials asked to stop that have not ended: drawn dimmed and hatched, and
+        their tooltip says "stopping…"."""
+        changed = self._stopping ^ trial_ids
+        self._stopping = frozenset(trial_ids)
+        for trial_id in changed:
+            self._update_tile(trial_id)
+
+    def is_stopping(self, trial_id: int) -> bool:
+        """Whether the tile shows the trial as stopping."""
+        return trial_id in self._stopping
 
     def set_best_kpi(self, trial_id: int, value: float | None) -> None:
         """The best KPI the trial has reported so far (shown in its tooltip)."""
@@ -193,7 +210,7 @@ class TrialGrid(QWidget):
             KeyError: when the grid has no such trial.
         """
         return text.tooltip_text(self._trials[trial_id], self._kpi_name, self.facts(trial_id),
-                                 now)
+                                 now, stopping=trial_id in self._stopping)
 
     # --- geometry -----------------------------------------------------------------------
 
@@ -329,6 +346,9 @@ class TrialGrid(QWidget):
                 painter.setBrush(QColor(PROGRESS_COLOUR))
                 painter.drawRoundedRect(fill, radius, radius)
                 colour = QColor(PROGRESS_COLOUR) if fraction > 0.5 else colour
+        if trial_id in self._stopping:
+            painter.setBrush(QBrush(QColor(STOPPING_HATCH), Qt.BrushStyle.BDiagPattern))
+            painter.drawRoundedRect(rect, radius, radius)
         outline = (HOVER_OUTLINE if trial_id == self._hovered
                    else BEST_OUTLINE if trial_id == self._best else None)
         if outline is not None:

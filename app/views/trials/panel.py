@@ -65,3 +65,8 @@ class TrialsPanel(QWidget):
     def set_progress(self, trial_id: int, step: int, total: int | None = None) -> None:
         """A running trial's progress as reported (step of total)."""
         self.grid_view.set_progress(trial_id, step, total)
+
+    def set_stopping(self, trial_ids: frozenset[int]) -> None:
+        """The trials asked to stop that have not ended ("stopping…" on tile and row)."""
+        self.grid_view.grid.set_stopping(trial_ids)
+        self.table.model.set_stopping(trial_ids)

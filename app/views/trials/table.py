@@ -158,6 +158,8 @@ class TrialTable(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
             signal.connect(self._recount)
+        for signal in (self.model.rowsRemoved, self.model.modelReset):  # the selection
+            signal.connect(self._selection_changed)  # shrinks without selectionChanged
         self.model.modelReset.connect(self._apply_hidden)
         self.model.columnsInserted.connect(self._apply_hidden)
         for signal in (self.model.dataChanged, self.model.rowsInserted):

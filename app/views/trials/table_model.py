@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QTimer,
 )
 
+from app.application.live import STOPPING
 from app.engine.failing import first_line
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
@@ -59,6 +60,7 @@ class TrialTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._data = TrialRows()
         self._rows: IndexArray = np.empty(0, dtype=np.intp)
+        self._stopping: frozenset[int] = frozenset()
         self._filter = TrialFilter()
         self._sort_column: int | None = None
         self._descending = False
@@ -81,6 +83,7 @@ class TrialTableModel(QAbstractTableModel):
         """
         self.beginResetModel()
         self._data.clear()
+        self._stopping = frozenset()
         self._data.kpi_name = kpi_name
         self._data.goal = goal
         for record in records:
@@ -90,6 +93,16 @@ class TrialTableModel(QAbstractTableModel):
         self._rows = self._ordered()
         self.endResetModel()
         self._sync_tick()
+
+    def set_stopping(self, trial_ids: frozenset[int]) -> None:
+        """The trials asked to stop that have not ended: their state reads "stopping…"."""
+        changed, self._stopping = self._stopping ^ trial_ids, frozenset(trial_ids)
+        column = int(Column.STATE)
+        for trial_id in changed:
+            row = self.row_of(trial_id)
+            if row is not None:
+                index = self.index(row, column)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
 
     def update_trials(self, records: Iterable[TrialRecord]) -> None:
         """Add or refresh several trials (see :meth:`update_trial`)."""
@@ -308,6 +321,8 @@ class TrialTableModel(QAbstractTableModel):
             return None
         trial = int(self._rows[row])
         if role == Qt.ItemDataRole.DisplayRole:
+            if column == Column.STATE and self._data.record(trial).id in self._stopping:
+                return STOPPING
             return self._data.cell(trial, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if self._data.is_numeric(column) else None

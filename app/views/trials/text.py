@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.application.live import STOPPING
 from app.engine.best import budget_cut
 from app.engine.failing import first_line
 from app.engine.params import flatten
@@ -95,13 +96,13 @@ def format_gpus(gpus: tuple[int, ...]) -> str:
 
 
 def format_progress(facts: LiveFacts) -> str:
-    """``37/100 (37%)``, ``step 37`` without a total, a dash before any step."""
+    """``step 37 of 100 (37%)``, ``step 37`` without a total, a dash before any step."""
     if facts.step is None:
         return MISSING
     fraction = facts.fraction
     if fraction is None:
         return f"step {facts.step}"
-    return f"{facts.step}/{facts.total} ({fraction:.0%})"
+    return f"step {facts.step} of {facts.total} ({fraction:.0%})"
 
 
 def state_label(record: TrialRecord) -> str:
@@ -118,7 +119,7 @@ def note_line(record: TrialRecord) -> str:
 
 
 def tooltip_text(record: TrialRecord, kpi_name: str, facts: LiveFacts,
-                 now: datetime | None = None) -> str:
+                 now: datetime | None = None, *, stopping: bool = False) -> str:
     """Everything hovering a trial shows, one fact a line, then every dotted parameter.
 
     Args:
@@ -126,10 +127,11 @@ def tooltip_text(record: TrialRecord, kpi_name: str, facts: LiveFacts,
         kpi_name: the experiment's KPI name, used as the label of the KPI lines.
         facts: live progress and KPI values (a default :class:`LiveFacts` when unknown).
         now: the time a running trial's duration is measured to (default: now).
+        stopping: a stop was asked for and the trial has not ended (shown as its state).
     """
     current = facts.current_kpi if facts.current_kpi is not None else record.kpi
     lines = [
-        f"Trial {record.number} — {state_label(record)}",
+        f"Trial {record.number} — {STOPPING if stopping else state_label(record)}",
         f"progress: {format_progress(facts)}",
         f"host: {record.host or MISSING}   GPU: {format_gpus(record.gpus)}",
         f"started: {format_time(record.started_at)}",

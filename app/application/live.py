@@ -1,0 +1,328 @@
+"""The live state of the experiment a front end shows: :class:`LiveExperiment`.
+
+One object per shown experiment holds everything its panels show about the run (the
+trials, how they add up, the best one, each trial's progress and whether a stop is
+under way) and the rules that update it. It is fed two ways only:
+
+- :meth:`LiveExperiment.load` with the experiment's stored trials and points (one
+  call per load, from whatever thread read them: the caller hands the records over);
+- :meth:`LiveExperiment.apply` with each :class:`~app.engine.events.RunnerEvent`, and
+  :meth:`LiveExperiment.request_stop` when the user asks a trial or the run to stop.
+
+Each returns a :class:`LiveChange` saying what changed, so a thin adapter (Qt's is
+:class:`app.views.live.LiveView`) tells its panels once per change; every panel reads
+counts, best and progress here rather than computing its own. Counts and best follow
+the one rule of :mod:`app.engine.best`.
+
+Not thread-safe: one thread (the GUI's) owns it. Records are frozen, so they may be
+read on another thread before they are handed to :meth:`load`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from app.engine.best import TrialCounts, best_trial, count_trials
+from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
+from app.engine.experiment import Kpi
+from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.trial import ExperimentState, TrialState
+
+STOPPING = "stopping…"
+"""What a trial, or the run, is shown as from the request to stop until it has ended."""
+ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
+"""The experiment states in which a run is under way."""
+
+
+class Activity(str, Enum):
+    """What a trial's process is doing, as every view says it."""
+
+    WAITING = "waiting"
+    """Created or queued: no process yet."""
+    RUNNING = "running"
+    STOPPING = "stopping"
+    """A stop was asked for (the user, or the whole run) and the trial has not ended."""
+    ENDED = "ended"
+    """Finished, whatever its end: the process is gone."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a trial has come: ``step`` of ``total`` (either may be unknown).
+
+    ``total`` is what the trial reported (``sweeplab.progress(step, total)``), else the
+    experiment's max epochs.
+    """
+
+    step: int | None = None
+    total: int | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """Progress in [0, 1] when step and total are known, else None."""
+        if self.step is None or not self.total:
+            return None
+        return min(max(self.step / self.total, 0.0), 1.0)
+
+    def describe(self) -> str:
+        """``step 7 of 20``, ``step 7`` without a total, ``—`` before any step."""
+        if self.step is None:
+            return "—"
+        return f"step {self.step}" + (f" of {self.total}" if self.total else "")
+
+
+@dataclass(frozen=True)
+class LiveChange:
+    """What one load, event or request changed.
+
+    Attributes:
+        reset: everything (another experiment, or its records loaded again): redraw all.
+        trials: trials added or changed (their newest records).
+        points: new metric points of the shown experiment's trials.
+        progress: trials whose :class:`Progress` changed.
+        stopping: trials that began or ended stopping (also in ``trials`` when their
+            record changed).
+        summary: the experiment's record, state, counts, best or run-level stopping
+            changed.
+        log: lines for the experiment's log.
+    """
+
+    reset: bool = False
+    trials: tuple[TrialRecord, ...] = ()
+    points: tuple[MetricPoint, ...] = ()
+    progress: frozenset[int] = frozenset()
+    stopping: frozenset[int] = frozenset()
+    summary: bool = False
+    log: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.reset or self.trials or self.points or self.progress
+                    or self.stopping or self.summary or self.log)
+
+    def merged(self, other: LiveChange) -> LiveChange:
+        """This change followed by ``other``, as one (later records win)."""
+        if other.reset:
+            return other
+        newest = {t.id: t for t in (*self.trials, *other.trials)}
+        return LiveChange(
+            reset=self.reset, trials=tuple(newest.values()),
+            points=self.points + other.points, progress=self.progress | other.progress,
+            stopping=self.stopping | other.stopping, summary=self.summary or other.summary,
+            log=self.log + other.log)
+
+
+@dataclass
+class _Trial:
+    record: TrialRecord
+    step: int | None = None
+    total: int | None = None
+    stopping: bool = False
+
+
+@dataclass
+class LiveExperiment:
+    """The live state of one shown experiment.
+
+    Args:
+        record: the experiment as stored.
+        kpi: its KPI (name and goal), None for one whose definition cannot be read.
+        default_total: the steps a trial runs when it reports no total (max epochs).
+    """
+
+    record: ExperimentRecord
+    kpi: Kpi | None = None
+    default_total: int | None = None
+    stopping: bool = False
+    """The whole run was asked to stop and has not ended yet."""
+    _trials: dict[int, _Trial] = field(default_factory=dict)
+    _counts: TrialCounts | None = None
+    _best: tuple[TrialRecord | None] | None = None
+
+    # --- feeding ------------------------------------------------------------------------
+
+    @property
+    def experiment_id(self) -> int:
+        """The experiment shown."""
+        return self.record.id
+
+    def load(self, trials: Sequence[TrialRecord],
+             points: Iterable[MetricPoint] = ()) -> LiveChange:
+        """Replace every trial with these stored records and their points (a reset).
+
+        Points of other experiments' trials are ignored; a stop under way stays marked
+        on the trials that have not ended.
+        """
+        stopping = {tid for tid, t in self._trials.items() if t.stopping}
+        self._trials = {t.id: _Trial(t, stopping=t.id in stopping and not t.state.is_finished())
+                        for t in trials}
+        for point in points:
+            self._see_step(point)
+        self._dirty()
+        return LiveChange(reset=True, summary=True)
+
+    def apply(self, event: RunnerEvent) -> LiveChange:
+        """Take in one event; events of other experiments change nothing."""
+        if event.experiment_id != self.record.id:
+            return LiveChange()
+        kind = event.kind
+        if kind is RunnerEventKind.TRIAL and event.trial is not None:
+            return self.update_trial(event.trial)
+        if kind is RunnerEventKind.METRICS:
+            change = LiveChange() if event.trial is None else self.update_trial(event.trial)
+            mine = tuple(p for p in event.metrics if p.trial_id in self._trials)
+            moved = frozenset(p.trial_id for p in mine if self._see_step(p))
+            return change.merged(LiveChange(points=mine, progress=moved))
+        if kind is RunnerEventKind.PROGRESS and event.progress is not None \
+                and event.trial is not None:
+            change = self.update_trial(event.trial)
+            held = self._trials[event.trial.id]
+            report = event.progress
+            if (held.step, held.total) == (report.step, report.total):
+                return change
+            held.step, held.total = report.step, report.total
+            return change.merged(LiveChange(progress=frozenset({event.trial.id})))
+        if kind is RunnerEventKind.EXPERIMENT:
+            return self._experiment_event(event)
+        if kind is RunnerEventKind.LOG:
+            return LiveChange(log=(event.message,))
+        return LiveChange()
+
+    def _experiment_event(self, event: RunnerEvent) -> LiveChange:
+        if event.change is ExperimentChange.STOP_REQUESTED:
+            return self.request_stop()
+        if event.state is None:
+            return LiveChange()
+        self.record = replace(self.record, state=event.state)
+        if event.state not in ACTIVE:
+            self.stopping = False
+        return LiveChange(summary=True)
+
+    def set_record(self, record: ExperimentRecord) -> LiveChange:
+        """The experiment as stored now (renamed, its state or driver changed)."""
+        if record.id != self.record.id:
+            raise ValueError(f"this shows experiment {self.record.id}, not {record.id}")
+        if record == self.record:
+            return LiveChange()
+        self.record = record
+        if record.state not in ACTIVE:
+            self.stopping = False
+        return LiveChange(summary=True)
+
+    def update_trial(self, record: TrialRecord) -> LiveChange:
+        """A trial was added or changed; a finished trial is no longer stopping."""
+        if record.experiment_id != self.record.id:
+            return LiveChange()
+        held = self._trials.get(record.id)
+        if held is None:
+            held = self._trials[record.id] = _Trial(record, stopping=self.stopping
+                                                    and not record.state.is_finished())
+        elif held.record == record:
+            return LiveChange()
+        held.record = record
+        ended = held.stopping and record.state.is_finished()
+        if ended:
+            held.stopping = False
+        self._dirty()
+        return LiveChange(trials=(record,), summary=True,
+                          stopping=frozenset({record.id}) if ended else frozenset())
+
+    def request_stop(self, trial_id: int | None = None) -> LiveChange:
+        """A stop was asked for: of one trial, or (None) of the whole run. Its trials
+        show :data:`STOPPING` until they have ended."""
+        if trial_id is not None:
+            held = self._trials.get(trial_id)
+            if held is None or held.stopping or held.record.state.is_finished():
+                return LiveChange()
+            held.stopping = True
+            return LiveChange(stopping=frozenset({trial_id}))
+        marked = frozenset(tid for tid, t in self._trials.items()
+                           if not t.stopping and not t.record.state.is_finished())
+        for tid in marked:
+            self._trials[tid].stopping = True
+        was, self.stopping = self.stopping, self.record.state in ACTIVE or bool(marked)
+        return LiveChange(stopping=marked, summary=was != self.stopping)
+
+    def _see_step(self, point: MetricPoint) -> bool:
+        held = self._trials.get(point.trial_id)
+        if held is None or point.step is None or (held.step is not None
+                                                  and held.step >= point.step):
+            return False
+        held.step = point.step
+        return True
+
+    def _dirty(self) -> None:
+        self._counts = None
+        self._best = None
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ExperimentState:
+        """The experiment's state as last told."""
+        return self.record.state
+
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, by number."""
+        return sorted((t.record for t in self._trials.values()), key=lambda r: r.number)
+
+    def trial(self, trial_id: int) -> TrialRecord | None:
+        """One trial's newest record, None when it is not one of the shown experiment's."""
+        held = self._trials.get(trial_id)
+        return None if held is None else held.record
+
+    def __contains__(self, trial_id: object) -> bool:
+        return trial_id in self._trials
+
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    def counts(self) -> TrialCounts:
+        """How the trials add up per state (:func:`app.engine.best.count_trials`)."""
+        if self._counts is None:
+            self._counts = count_trials(t.record for t in self._trials.values())
+        return self._counts
+
+    def best(self) -> TrialRecord | None:
+        """The best trial by :func:`app.engine.best.best_trial`; None when none competes
+        (or the KPI is unknown)."""
+        if self.kpi is None:
+            return None
+        if self._best is None:
+            self._best = (best_trial((t.record for t in self._trials.values()), self.kpi.goal),)
+        return self._best[0]
+
+    def progress(self, trial_id: int) -> Progress:
+        """How far a trial has come; the total is its own, else :attr:`default_total`."""
+        held = self._trials.get(trial_id)
+        if held is None:
+            return Progress()
+        return Progress(held.step, held.total or self.default_total)
+
+    def activity(self, trial_id: int) -> Activity:
+        """What the trial's process is doing now."""
+        held = self._trials.get(trial_id)
+        if held is None or held.record.state.is_finished():
+            return Activity.ENDED
+        if held.stopping:
+            return Activity.STOPPING
+        if held.record.state is TrialState.RUNNING:
+            return Activity.RUNNING
+        return Activity.WAITING
+
+    def is_stopping(self, trial_id: int) -> bool:
+        """A stop of the trial was asked for and it has not ended."""
+        return self.activity(trial_id) is Activity.STOPPING
+
+    def stopping_ids(self) -> frozenset[int]:
+        """The trials stopping now."""
+        return frozenset(tid for tid, t in self._trials.items() if t.stopping)
+
+    def shown_state(self, trial_id: int) -> str:
+        """The trial's state as every view words it: :data:`STOPPING` while it stops."""
+        held = self._trials.get(trial_id)
+        if held is None:
+            return ""
+        return STOPPING if held.stopping else held.record.state.value
+
