@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 
+import shiboken6
 from PySide6.QtCore import QEvent, QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtTest import QTest
@@ -382,8 +383,9 @@ class Monkey:
         if self._typing is None:
             return False
         line, keys = self._typing
-        if not keys or not line.isVisible() or not line.isEnabled():
-            self._typing = None
+        if not keys or not shiboken6.isValid(line) or not line.isVisible() \
+                or not line.isEnabled():
+            self._typing = None  # typed, or the field went away with its dialog
             return False
         key = keys.pop(0)
         if isinstance(key, Qt.Key):

@@ -235,15 +235,10 @@ def open_tile(qtbot: QtBot, window: MainWindow, trial_id: int) -> TrialDetail:
 
 
 def reopen_detail(qtbot: QtBot, window: MainWindow, detail: TrialDetail) -> TrialDetail:
-    """The trial's detail as it is now: closed, and its tile clicked again.
-
-    Today an open detail is a snapshot of the moment it was opened (issue 16: "the
-    trial detail is a frozen snapshot"), so a user who sees in the grid that the trial
-    moved on opens it again. The livemodels branch makes an open detail follow its
-    trial; once merged, this step should return ``detail`` itself, so that the
-    journeys check that the open detail follows."""
-    detail.close()
-    return open_tile(qtbot, window, detail.trial_id)
+    """The trial's detail as it is now: the open one, which follows its trial live (it
+    once was a snapshot of the moment it was opened, issue 16)."""
+    assert detail.isVisible(), "the detail the user opened is still open"
+    return detail
 
 
 def status(window: MainWindow) -> str:
