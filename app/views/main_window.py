@@ -8,7 +8,6 @@ actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.application.definitions import BrokenExperiment, config_or_broken
+from app.application.loading import LoadEnded, PointsRead, TrialsRead
 from app.application.wiring import known_hosts
 from app.application.workspace import ActionRefused, Workspace
+from app.engine.best import TrialTally
 from app.engine.events import ExperimentChange
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import other_driver
-from app.engine.ports import StoreError
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState, TrialState
@@ -47,10 +47,11 @@ from app.views.experiment_list import (
     ExperimentListModel,
     ExperimentRow,
     summarise,
-    summarise_any,
+    summarise_tally,
 )
 from app.views.exports import ExportActions
 from app.views.first_run import FirstRunWizard, open_guided_setup
+from app.views.loading import ExperimentLoading
 from app.views.menus import build_actions, mirror, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
@@ -64,11 +65,11 @@ from app.views.trials.log_view import LogView, read_log_tail
 _NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings", "save",
                      "export_best")
 """Actions that read the experiment's definition: off while a broken one is shown."""
-log = logging.getLogger(__name__)
 _DATA_TABS = 3
 """Space, Trials and Charts: the tabs that show an experiment's definition and trials."""
-FOLLOW_MS = 2000
-"""How often the shown experiment is read back while another program drives it."""
+FOLLOW_S = 2.0
+"""How often the shown experiment is read back (on a thread of its own) while another
+program drives it."""
 SPACE_TAB, SPACE_TAB_MODIFIED = "Space", "Space •"
 """The Space tab's title, without and with unsaved edits."""
 RUN_USES_START = ("This run uses the space as it was at Start. Edits made here apply at "
@@ -122,6 +123,12 @@ class MainWindow(QMainWindow):
         self.bridge.experimentChanged.connect(self._on_experiment)
         self.bridge.experimentAltered.connect(self._on_altered)
         self.bridge.logLine.connect(self._on_log)
+        self.loads = ExperimentLoading(workspace, self)  # trials and points, off this thread
+        self.loads.trialsRead.connect(self._on_trials_read)
+        self.loads.pointsRead.connect(self._on_points_read)
+        self.loads.loadEnded.connect(self._on_load_ended)
+        self._held_points: list[MetricPoint] = []
+        """Live points that arrived while the shown experiment loads (drawn after it)."""
         self.notifications = NotificationWatcher(
             notifier or DesktopNotifier(self), lambda eid: workspace.experiment(eid).name, self)
         self.bridge.experimentChanged.connect(self.notifications.on_experiment)
@@ -189,10 +196,8 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, lambda: self.guided_setup(welcome=True))
         if take_up:
             QTimer.singleShot(0, self, self.run_control.take_up)
-        self._follow_timer = QTimer(self)  # runs another program drives, read from the store
-        self._follow_timer.setInterval(FOLLOW_MS)
-        self._follow_timer.timeout.connect(self._poll_followed)
-        self._follow_timer.start()
+        # runs another program drives, read from the store off this thread
+        self._following = workspace.follow_elsewhere(FOLLOW_S)
 
     # --- actions -------------------------------------------------------------------
 
@@ -326,8 +331,10 @@ class MainWindow(QMainWindow):
     # --- data ----------------------------------------------------------------------
 
     def reload_experiments(self, select_name: str | None = None) -> None:
-        """Re-read every experiment's summary; keep (or set) the selection."""
-        rows = [summarise_any(e, config_or_broken(e), self.workspace.trials(e.id))
+        """Re-read every experiment's summary (one aggregate read of the trials, not the
+        trials themselves); keep (or set) the selection."""
+        tallies = self.workspace.tallies()
+        rows = [summarise_tally(e, config_or_broken(e), tallies.get(e.id, TrialTally()))
                 for e in self.workspace.experiments()]
         keep = self.current_id
         self.experiments.set_rows(rows)
@@ -376,18 +383,49 @@ class MainWindow(QMainWindow):
             self._update_actions()
             return
         self._config = config
-        trials = self.workspace.trials(experiment_id)
-        self._trials = {t.id: t for t in trials}
-        points = self.workspace.metrics_for_trials(trials)
         editor = self.panels.space
         keep = same and editor.is_modified() and editor.space() != config.space
-        self.panels.show(config, trials, points, space=not keep)
-        self.workspace.watcher.follow(record, trials, points)
-        self.log.set_text("".join(
-            f"{e.time:%H:%M:%S}  {e.message}\n" for e in self.workspace.events(experiment_id)))
+        # empty until the trials arrive: nothing of the experiment shown before stays
+        self._trials, self._held_points = {}, []
+        self.panels.show(config, [], [], space=not keep)
+        self.log.set_text("")
+        self.loads.load(experiment_id)
         self.settings.setValue("last_experiment", experiment_id)
         self._refresh_status()
         self._update_actions()
+
+    def is_loading(self) -> bool:
+        """The shown experiment's trials and points are still being read."""
+        return self.loads.loading is not None
+
+    @Slot(object)
+    def _on_trials_read(self, part: TrialsRead) -> None:
+        """The trials and the log of the experiment being opened: the grid and table."""
+        if part.experiment_id != self.current_id or self._config is None:
+            return
+        self._trials = {t.id: t for t in part.trials}
+        self.panels.show(self._config, part.trials, [], space=False)
+        self.log.set_text("".join(f"{e.time:%H:%M:%S}  {e.message}\n" for e in part.events))
+        self._refresh_status()
+        self._refresh_list_row(part.experiment_id)
+        self._update_actions()
+
+    @Slot(object)
+    def _on_points_read(self, part: PointsRead) -> None:
+        """A batch of stored points (whole trials): the curves fill in."""
+        if part.experiment_id == self.current_id:
+            self.panels.add_points(part.points)
+
+    @Slot(object)
+    def _on_load_ended(self, part: LoadEnded) -> None:
+        """Everything stored is shown: follow it from here (live points held meanwhile)."""
+        if part.experiment_id != self.current_id or self._record is None:
+            return
+        self.workspace.watcher.follow(self._record, list(self._trials.values()), part.counts)
+        held, self._held_points = self._held_points, []
+        self._on_metrics(held)
+        if part.failure is not None:
+            self.statusBar().showMessage(f"Could not read all of the experiment: {part.failure}")
 
     @Slot(object)
     def _on_trial(self, record: TrialRecord) -> None:
@@ -402,6 +440,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_metrics(self, points: list[MetricPoint]) -> None:
+        if self.is_loading():  # after the stored ones, in order
+            self._held_points.extend(points)
+            return
         mine = [p for p in points if p.trial_id in self._trials]
         if mine:
             self.panels.add_points(mine)
@@ -426,18 +467,11 @@ class MainWindow(QMainWindow):
             record = self.workspace.experiment(experiment_id)
             if experiment_id == self.current_id:
                 self._record = record
-            self.experiments.update_row(summarise_any(record, config_or_broken(record),
-                                                      self.workspace.trials(experiment_id)))
+            tally = self.workspace.tallies().get(experiment_id, TrialTally())
+            self.experiments.update_row(summarise_tally(record, config_or_broken(record), tally))
         if experiment_id == self.current_id:
             self._refresh_status()
             self._update_actions()
-
-    @Slot()
-    def _poll_followed(self) -> None:
-        try:
-            self.workspace.watcher.poll()
-        except StoreError:  # busy or gone for a moment: the next tick tries again
-            log.debug("reading back the shown experiment failed", exc_info=True)
 
     @Slot(int, str)
     def _on_log(self, experiment_id: int, message: str) -> None:
@@ -526,7 +560,8 @@ class MainWindow(QMainWindow):
                 return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
-        self._follow_timer.stop()
+        self._following.stop()
+        self.loads.close()
         self._unsubscribe()
         if answer is Quitting.LEAVE:
             self.workspace.leave()
