@@ -10,8 +10,9 @@ more. No Qt here: the front end turns the parts into whatever its thread needs
 Parts, in this order, each carrying the ticket :meth:`ExperimentLoader.load` returned:
 
 - :class:`TrialsRead`: the experiment's trials and its log (one query each);
-- :class:`PointsRead`: a batch of points of whole trials (a trial's points never span
-  two batches, so a chart draws each trial once), from one streamed query;
+- :class:`PointsRead`: a batch of points of whole trials as series (a trial's
+  points never span two batches, so a chart draws each trial once), from one
+  streamed query, grouped on the worker thread;
 - :class:`LoadEnded`: every point was read (or why not), with what was read per
   trial and metric (what :class:`~app.application.following.Follower` needs).
 """
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.engine.ports import StoreError
-from app.engine.records import EventRecord, MetricPoint, TrialRecord
+from app.engine.records import EventRecord, MetricSeries, TrialRecord
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ BATCH_POINTS = 20_000
 class _Reads(Protocol):
     def list_trials(self, experiment_id: int) -> list[TrialRecord]: ...
     def list_events(self, experiment_id: int) -> list[EventRecord]: ...
-    def experiment_points(self, experiment_id: int, chunk: int = ...
-                          ) -> Iterator[list[MetricPoint]]: ...
+    def experiment_series(self, experiment_id: int, chunk: int = ...
+                          ) -> Iterator[list[MetricSeries]]: ...
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,17 @@ class TrialsRead:
 
 @dataclass(frozen=True)
 class PointsRead:
-    """Every stored point of some trials (each trial whole, in stored order per metric)."""
+    """Every stored point of some trials (each trial whole), one
+    :class:`~app.engine.records.MetricSeries` per trial and metric."""
 
     ticket: int
     experiment_id: int
-    points: tuple[MetricPoint, ...]
+    series: tuple[MetricSeries, ...]
+
+    @property
+    def size(self) -> int:
+        """How many points."""
+        return sum(len(one.values) for one in self.series)
 
 
 @dataclass(frozen=True)
@@ -152,20 +159,21 @@ class ExperimentLoader:
 
     def _read_points(self, ticket: int, experiment_id: int, cancel: threading.Event,
                      counts: dict[tuple[int, str], int]) -> None:
-        """Stream the points; hand them over in batches of whole trials."""
-        pending: list[MetricPoint] = []
-        stream = self._store.experiment_points(experiment_id, self._batch)
+        """Stream the series; hand them over in batches of whole trials."""
+        pending: list[MetricSeries] = []
+        size = 0
+        stream = self._store.experiment_series(experiment_id, self._batch)
         try:
             for chunk in stream:
                 if cancel.is_set():
                     return
-                for point in chunk:
-                    key = (point.trial_id, point.name)
-                    counts[key] = counts.get(key, 0) + 1
+                for one in chunk:
+                    counts[(one.trial_id, one.name)] = len(one.values)
+                    size += len(one.values)
                 pending.extend(chunk)
-                if len(pending) < self._batch:
+                if size < self._batch:
                     continue
-                # hold back the last trial: its next points may be in the next chunk
+                # hold back the last trial: its next series may be in the next chunk
                 last = pending[-1].trial_id
                 cut = len(pending)
                 while cut > 0 and pending[cut - 1].trial_id == last:
@@ -174,6 +182,7 @@ class ExperimentLoader:
                     continue
                 self._deliver(PointsRead(ticket, experiment_id, tuple(pending[:cut])))
                 pending = pending[cut:]
+                size = sum(len(one.values) for one in pending)
             if pending and not cancel.is_set():
                 self._deliver(PointsRead(ticket, experiment_id, tuple(pending)))
         finally:

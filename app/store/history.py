@@ -11,13 +11,16 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.engine.best import TrialCounts, TrialTally
 from app.engine.live import StopReason
-from app.engine.records import MetricPoint
+from app.engine.records import MetricSeries
 from app.engine.trial import TrialState
 from app.store.bulk import METRICS
 from app.store.models import TrialRow
@@ -26,26 +29,48 @@ CHUNK_POINTS = 20_000
 """Rows fetched per round trip while streaming an experiment's points."""
 
 
-def experiment_points(session: Session, experiment_id: int,
-                      chunk: int = CHUNK_POINTS) -> Iterator[list[MetricPoint]]:
-    """Every point of the experiment's trials, one SELECT streamed in chunks of about
-    ``chunk`` points: by trial id, then as :meth:`Store.get_metrics` orders a trial's
-    (name, step with points without a step first, time). A trial's points may span
-    two chunks."""
+def experiment_series(session: Session, experiment_id: int,
+                      chunk: int = CHUNK_POINTS) -> Iterator[list[MetricSeries]]:
+    """Every point of the experiment's trials, one SELECT streamed ``chunk`` rows at a
+    time, as one :class:`MetricSeries` per trial and metric: by trial id, then by name,
+    each series ordered as :meth:`Store.get_metrics` orders a trial's points (step,
+    points without a step first, then time). A series is never split: each list holds
+    whole series (one that spans a fetch waits for the next)."""
     if chunk < 1:
-        raise ValueError(f"experiment_points: chunk must be >= 1, got {chunk!r}")
+        raise ValueError(f"experiment_series: chunk must be >= 1, got {chunk!r}")
     table = METRICS.c
-    query = (sa.select(table.trial_id, table.name, table.value, table.step, table.time)
+    # the plain double: rows are grouped here, without a Python call per value for
+    # the NaN text SQLite keeps (float() below reads it)
+    value: sa.ColumnElement[float] = sa.type_coerce(table.value, sa.Double())
+    query = (sa.select(table.trial_id, table.name, table.step, value)
              .join(TrialRow, TrialRow.id == table.trial_id)
              .where(TrialRow.experiment_id == experiment_id)
              .order_by(table.trial_id, table.name, table.step.asc().nulls_first(),
                        table.time, table.id))
     result = session.execute(query.execution_options(stream_results=True, yield_per=chunk))
+    carried: list[Any] = []
     try:
         for rows in result.partitions(chunk):
-            yield [MetricPoint(*row) for row in rows]
+            rows = carried + list(rows)
+            last = rows[-1][:2]
+            cut = len(rows)
+            while cut > 0 and tuple(rows[cut - 1][:2]) == tuple(last):
+                cut -= 1
+            carried = rows[cut:]
+            if cut:
+                yield _grouped(rows[:cut])
+        if carried:
+            yield _grouped(carried)
     finally:
         result.close()
+
+
+def _grouped(rows: list[Any]) -> list[MetricSeries]:
+    found = []
+    for (trial_id, name), run in groupby(rows, key=itemgetter(0, 1)):
+        _, _, steps, values = zip(*run, strict=True)
+        found.append(MetricSeries(trial_id, name, steps, tuple(map(float, values))))
+    return found
 
 
 def trial_tallies(session: Session) -> dict[int, TrialTally]:

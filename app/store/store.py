@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.engine.best import TrialTally
 from app.engine.names import check_name
 from app.engine.ports import NotFound, StoreError
-from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.records import EventRecord, ExperimentRecord, MetricSeries, TrialRecord
 from app.engine.trial import ExperimentState, InvalidTransition, TrialState, check_transition
 from app.store import convert, history, lookup, validate
 from app.store.bulk import MetricInsert
@@ -359,15 +359,16 @@ class Store(LeaseMethods, MetricMethods):
         with self._session(write=False) as session:
             return history.trial_tallies(session)
 
-    def experiment_points(self, experiment_id: int, chunk: int = history.CHUNK_POINTS
-                          ) -> Iterator[list[MetricPoint]]:
-        """Every metric point of the experiment's trials in one SELECT, streamed in
-        chunks of about ``chunk`` points, by trial id and then as :meth:`get_metrics`
-        orders them. Lazy: NotFound and StoreError come from the first ``next()``.
-        A read connection is held until the iterator is exhausted or closed."""
+    def experiment_series(self, experiment_id: int, chunk: int = history.CHUNK_POINTS
+                          ) -> Iterator[list[MetricSeries]]:
+        """Every metric point of the experiment's trials in one SELECT, streamed about
+        ``chunk`` points at a time, as whole series per trial and metric (see
+        :func:`history.experiment_series`). Lazy: NotFound and StoreError come from the
+        first ``next()``. A read connection is held until the iterator is exhausted or
+        closed."""
         with self._session(write=False) as session:
             lookup.experiment_row(session, self._target, experiment_id)
-            yield from history.experiment_points(session, experiment_id, chunk)
+            yield from history.experiment_series(session, experiment_id, chunk)
 
     def delete_trials(self, experiment_id: int) -> None:
         """Drop every trial of the experiment (Restart) with its metrics."""

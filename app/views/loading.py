@@ -1,41 +1,59 @@
 """The window's side of opening an experiment: the application layer's loader
 (:mod:`app.application.loading`) reads on its worker thread; its parts reach the GUI
-thread here, as queued signals, and only those of the latest load get through.
+thread here, as a queued signal, and only those of the latest load get through.
 
-Each part is one event of the GUI thread's loop, so the window draws between them
-(the grid first, then the curves batch by batch) and stays responsive however big
-the experiment.
+What a part holds is handed to the window in steps of bounded cost, one step per
+turn of the GUI thread's event loop (a zero-time timer), so the window paints and
+answers between them: the first trials (grid and table), the rest of the trials in
+chunks, then the points batch by batch (the curves fill in).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal, Slot
+from collections import deque
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.application.loading import LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.application.workspace import Workspace
+
+TRIALS_PER_STEP = 100
+"""Trials added to the grid and the table per step (the table costs ~0.2 ms a trial)."""
+POINTS_PER_STEP = 5_000
+"""About how many points one step hands to the charts (whole trials)."""
 
 
 class ExperimentLoading(QObject):
     """Loads one experiment at a time for the window; a new load cancels the last.
 
     Signals:
-        trialsRead(object TrialsRead): the trials and the log.
+        trialsRead(object TrialsRead): the log and the first trials (the rest follow
+            through ``trialsAdded``); the window shows the experiment with them.
+        trialsAdded(object tuple[TrialRecord, ...]): more of its trials.
         pointsRead(object PointsRead): a batch of points of whole trials.
         loadEnded(object LoadEnded): the load is over (``failure`` says if it failed).
     """
 
     trialsRead = Signal(object)
+    trialsAdded = Signal(object)
     pointsRead = Signal(object)
     loadEnded = Signal(object)
     _arrived = Signal(object)  # emitted on the loader's thread, delivered queued
 
     def __init__(self, workspace: Workspace, parent: QObject | None = None, *,
-                 batch_points: int | None = None) -> None:
+                 batch_points: int = POINTS_PER_STEP,
+                 trials_per_step: int = TRIALS_PER_STEP) -> None:
         super().__init__(parent)
-        options = {} if batch_points is None else {"batch_points": batch_points}
-        self._loader = workspace.loader(self._arrived.emit, **options)
+        self._loader = workspace.loader(self._arrived.emit, batch_points=batch_points)
+        self._trials_per_step = trials_per_step
         self._arrived.connect(self._hand_over)
         self._loading: int | None = None
+        self._steps: deque[Callable[[], None]] = deque()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._step)
 
     @property
     def loading(self) -> int | None:
@@ -44,17 +62,19 @@ class ExperimentLoading(QObject):
 
     def load(self, experiment_id: int) -> None:
         """Read ``experiment_id`` (cancelling the load in progress)."""
+        self._steps.clear()
         self._loading = experiment_id
         self._loader.load(experiment_id)
 
     def cancel(self) -> None:
         """Read no further; nothing more of the load in progress is handed over."""
+        self._steps.clear()
         self._loading = None
         self._loader.cancel()
 
     def close(self) -> None:
         """Cancel, and let the worker release the store (the window closes)."""
-        self._loading = None
+        self.cancel()
         self._loader.close()
 
     @Slot(object)
@@ -62,9 +82,26 @@ class ExperimentLoading(QObject):
         if part.ticket != self._loader.ticket or self._loading is None:
             return  # a cancelled load's last part, already on its way
         if isinstance(part, TrialsRead):
-            self.trialsRead.emit(part)
+            size = self._trials_per_step
+            first = TrialsRead(part.ticket, part.experiment_id, part.trials[:size], part.events)
+            self._steps.append(lambda: self.trialsRead.emit(first))
+            for start in range(size, len(part.trials), size):
+                chunk = part.trials[start:start + size]
+                self._steps.append(lambda chunk=chunk: self.trialsAdded.emit(chunk))  # type: ignore[misc]
         elif isinstance(part, PointsRead):
-            self.pointsRead.emit(part)
+            self._steps.append(lambda: self.pointsRead.emit(part))
         elif isinstance(part, LoadEnded):
-            self._loading = None
-            self.loadEnded.emit(part)
+            self._steps.append(lambda: self._end(part))
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _end(self, part: LoadEnded) -> None:
+        self._loading = None
+        self.loadEnded.emit(part)
+
+    @Slot()
+    def _step(self) -> None:
+        if self._steps:
+            self._steps.popleft()()
+        if self._steps:
+            self._timer.start()

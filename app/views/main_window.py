@@ -40,6 +40,7 @@ from app.remote.ssh.secrets import SecretStore
 from app.store.clusters import ClusterProfiles
 from app.store.servers import ServerProfiles
 from app.views.bridge import EngineBridge
+from app.views.closing import Closing, waiting_text
 from app.views.compare import open_compare
 from app.views.experiment_actions import ExperimentActions
 from app.views.experiment_list import (
@@ -125,8 +126,11 @@ class MainWindow(QMainWindow):
         self.bridge.logLine.connect(self._on_log)
         self.loads = ExperimentLoading(workspace, self)  # trials and points, off this thread
         self.loads.trialsRead.connect(self._on_trials_read)
+        self.loads.trialsAdded.connect(self._on_trials_added)
         self.loads.pointsRead.connect(self._on_points_read)
         self.loads.loadEnded.connect(self._on_load_ended)
+        self._closing = Closing(workspace, self)
+        """Ends the runs off this thread when the window closes (see closeEvent)."""
         self._held_points: list[MetricPoint] = []
         """Live points that arrived while the shown experiment loads (drawn after it)."""
         self.notifications = NotificationWatcher(
@@ -388,6 +392,7 @@ class MainWindow(QMainWindow):
         # empty until the trials arrive: nothing of the experiment shown before stays
         self._trials, self._held_points = {}, []
         self.panels.show(config, [], [], space=not keep)
+        self.panels.charts.set_loading(True)
         self.log.set_text("")
         self.loads.load(experiment_id)
         self.settings.setValue("last_experiment", experiment_id)
@@ -411,10 +416,17 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     @Slot(object)
+    def _on_trials_added(self, records: tuple[TrialRecord, ...]) -> None:
+        """More of the trials of the experiment being opened."""
+        if records and records[0].experiment_id == self.current_id:
+            self._trials.update((t.id, t) for t in records)
+            self.panels.add_trials(records)
+
+    @Slot(object)
     def _on_points_read(self, part: PointsRead) -> None:
         """A batch of stored points (whole trials): the curves fill in."""
         if part.experiment_id == self.current_id:
-            self.panels.add_points(part.points)
+            self.panels.add_history(part.series)
 
     @Slot(object)
     def _on_load_ended(self, part: LoadEnded) -> None:
@@ -422,8 +434,11 @@ class MainWindow(QMainWindow):
         if part.experiment_id != self.current_id or self._record is None:
             return
         self.workspace.watcher.follow(self._record, list(self._trials.values()), part.counts)
+        self.panels.charts.set_loading(False)
         held, self._held_points = self._held_points, []
         self._on_metrics(held)
+        self._refresh_status()
+        self._refresh_list_row(part.experiment_id)
         if part.failure is not None:
             self.statusBar().showMessage(f"Could not read all of the experiment: {part.failure}")
 
@@ -543,6 +558,13 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:
         """Unsaved space edits: Save, Discard or Cancel. Runs going on: stop their
         trials, or leave them running for the next start to take up, or Cancel."""
+        if self._closing.done:  # the runs have ended: close now
+            self._unsubscribe()
+            super().closeEvent(event)
+            return
+        if self._closing.started:  # still waiting for them
+            event.ignore()
+            return
         if not self.settle_space_edits():
             event.ignore()
             return
@@ -562,11 +584,22 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.splitter.saveState())
         self._following.stop()
         self.loads.close()
-        self._unsubscribe()
-        if answer is Quitting.LEAVE:
-            self.workspace.leave()
-        self.workspace.close()
-        super().closeEvent(event)
+        if not running:
+            self._unsubscribe()
+            self.workspace.close()
+            super().closeEvent(event)
+            return
+        # the runs end on a worker thread; the window says so and closes after
+        tallies = self.workspace.tallies()
+        trials = sum(tallies.get(e.id, TrialTally()).counts.running for e in running)
+        leave = answer is Quitting.LEAVE
+        self.statusBar().showMessage(waiting_text(trials, leave))
+        self.splitter.setEnabled(False)
+        for action in self.actions_by_name.values():
+            action.setEnabled(False)
+        self._closing.finished.connect(self.close)
+        self._closing.start(leave=leave)
+        event.ignore()
 
 
 def _driven_by(record: ExperimentRecord) -> str:

@@ -18,9 +18,8 @@ from app.engine.trial import TrialState
 from app.store.store import Store
 
 
-class TestExperimentPoints:
-    def test_every_point_of_the_experiment_in_trial_then_metric_order(
-            self, store: Store) -> None:
+class TestExperimentSeries:
+    def test_every_point_of_the_experiment_by_trial_then_metric(self, store: Store) -> None:
         mine = store.create_experiment("mine", {})
         other = store.create_experiment("other", {})
         first = store.create_trial(mine.id, {}).id
@@ -31,41 +30,48 @@ class TestExperimentPoints:
             MetricPoint(theirs, "loss", 9.0, 1, 1.0), MetricPoint(first, "acc", 0.5, 1, 4.0),
             MetricPoint(first, "loss", 1.0, None, 9.0), MetricPoint(second, "loss", math.nan,
                                                                     1, 6.0)])
-        chunks = list(store.experiment_points(mine.id, chunk=2))
-        assert [len(chunk) for chunk in chunks] == [2, 2, 1]
-        points = [point for chunk in chunks for point in chunk]
-        assert [(p.trial_id, p.name, p.step) for p in points] == [
-            (first, "acc", 1), (first, "loss", None), (first, "loss", 1),
-            (second, "loss", 1), (second, "loss", 2)]
-        assert math.isnan(points[3].value)
-        # the same order get_metrics gives per trial
-        assert points[:3] == store.get_metrics(first)
-        assert list(store.experiment_points(store.create_experiment("empty", {}).id)) == []
+        chunks = list(store.experiment_series(mine.id, chunk=2))
+        assert len(chunks) >= 2, "streamed"
+        series = [one for chunk in chunks for one in chunk]
+        assert [(s.trial_id, s.name, s.steps) for s in series] == [
+            (first, "acc", (1,)), (first, "loss", (None, 1)), (second, "loss", (1, 2))]
+        assert series[1].values == (1.0, 2.0) and series[2].values[1] == 3.0
+        assert math.isnan(series[2].values[0]) and isinstance(series[2].values[0], float)
+        # the same points, in the same order, as get_metrics gives per trial
+        assert [(p.name, p.step, p.value) for p in store.get_metrics(first)] == [
+            (s.name, step, value) for s in series[:2]
+            for step, value in zip(s.steps, s.values, strict=True)]
+        assert list(store.experiment_series(store.create_experiment("empty", {}).id)) == []
 
-    def test_many_trials_in_one_streamed_query(self, store: Store) -> None:
+    def test_many_trials_in_one_streamed_query_never_split_a_series(
+            self, store: Store) -> None:
         experiment = store.create_experiment("big", {})
         trials = [store.create_trial(experiment.id, {}).id for _ in range(300)]
         store.add_metrics([MetricPoint(t, "loss", float(step), step, 0.0)
                            for t in trials for step in range(20)])
-        chunks = list(store.experiment_points(experiment.id, chunk=1000))
-        assert len(chunks) == 6 and all(len(chunk) == 1000 for chunk in chunks)
-        assert [p.trial_id for c in chunks for p in c] == [t for t in trials for _ in range(20)]
+        chunks = list(store.experiment_series(experiment.id, chunk=1000))
+        assert len(chunks) >= 6
+        series = [one for chunk in chunks for one in chunk]
+        assert [s.trial_id for s in series] == trials
+        assert all(s.steps == tuple(range(20)) for s in series)
 
     def test_closing_the_stream_early_releases_it(self, store: Store) -> None:
         experiment = store.create_experiment("big", {})
-        trial = store.create_trial(experiment.id, {}).id
-        store.add_metrics([MetricPoint(trial, "loss", 1.0, step, 0.0) for step in range(50)])
-        stream = store.experiment_points(experiment.id, chunk=10)
-        assert len(next(stream)) == 10
+        trials = [store.create_trial(experiment.id, {}).id for _ in range(10)]
+        store.add_metrics([MetricPoint(t, "loss", 1.0, step, 0.0)
+                           for t in trials for step in range(5)])
+        stream = store.experiment_series(experiment.id, chunk=10)
+        assert next(stream)
         stream.close()
-        store.add_metrics([MetricPoint(trial, "loss", 1.0, 99, 0.0)])  # not blocked
-        assert sum(map(len, store.experiment_points(experiment.id))) == 51
+        store.add_metrics([MetricPoint(trials[0], "loss", 1.0, 99, 0.0)])  # not blocked
+        total = sum(len(s.values) for c in store.experiment_series(experiment.id) for s in c)
+        assert total == 51
 
     def test_an_unknown_experiment_is_not_found(self, store: Store) -> None:
         with pytest.raises(NotFound, match="no experiment with id 4242"):
-            next(store.experiment_points(4242))
+            next(store.experiment_series(4242))
         with pytest.raises(ValueError, match="chunk must be >= 1"):
-            next(store.experiment_points(store.create_experiment("x", {}).id, chunk=0))
+            next(store.experiment_series(store.create_experiment("x", {}).id, chunk=0))
 
 
 class TestTrialTallies:
