@@ -35,26 +35,39 @@ def experiment_series(session: Session, experiment_id: int,
     time, as one :class:`MetricSeries` per trial and metric: by trial id, then by name,
     each series ordered as :meth:`Store.get_metrics` orders a trial's points (step,
     points without a step first, then time). A series is never split: each list holds
-    whole series (one that spans a fetch waits for the next)."""
+    whole series (one that spans a fetch waits for the next).
+
+    The rows come from the driver's own cursor (a server-side one on PostgreSQL): a
+    SQLAlchemy row and type conversion per point cost several times the query itself,
+    and the values need none but SQLite's NaN text, which ``float()`` reads. The trials
+    are picked by a subquery, so the metrics index gives the order and the first rows
+    come at once (a join sorted all the points first).
+    """
     if chunk < 1:
         raise ValueError(f"experiment_series: chunk must be >= 1, got {chunk!r}")
     table = METRICS.c
-    # the plain double: rows are grouped here, without a Python call per value for
-    # the NaN text SQLite keeps (float() below reads it)
-    value: sa.ColumnElement[float] = sa.type_coerce(table.value, sa.Double())
-    query = (sa.select(table.trial_id, table.name, table.step, value)
-             .join(TrialRow, TrialRow.id == table.trial_id)
-             .where(TrialRow.experiment_id == experiment_id)
+    trials = sa.select(TrialRow.id).where(TrialRow.experiment_id == experiment_id)
+    query = (sa.select(table.trial_id, table.name, table.step, table.value)
+             .where(table.trial_id.in_(trials))
              .order_by(table.trial_id, table.name, table.step.asc().nulls_first(),
                        table.time, table.id))
-    result = session.execute(query.execution_options(stream_results=True, yield_per=chunk))
+    connection = session.connection()
+    compiled = query.compile(dialect=connection.dialect)
+    order = compiled.positiontup
+    params: Any = (tuple(compiled.params[name] for name in order) if order is not None
+                   else compiled.params)
+    driver: Any = connection.connection.driver_connection
+    postgres = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name=f"sweeplab_series_{experiment_id}") if postgres else (
+        driver.cursor())
     carried: list[Any] = []
     try:
-        for rows in result.partitions(chunk):
-            rows = carried + list(rows)
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(chunk):
+            rows = carried + rows
             last = rows[-1][:2]
             cut = len(rows)
-            while cut > 0 and tuple(rows[cut - 1][:2]) == tuple(last):
+            while cut > 0 and rows[cut - 1][:2] == last:
                 cut -= 1
             carried = rows[cut:]
             if cut:
@@ -62,7 +75,7 @@ def experiment_series(session: Session, experiment_id: int,
         if carried:
             yield _grouped(carried)
     finally:
-        result.close()
+        cursor.close()
 
 
 def _grouped(rows: list[Any]) -> list[MetricSeries]:

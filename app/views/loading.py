@@ -4,8 +4,9 @@ thread here, as a queued signal, and only those of the latest load get through.
 
 What a part holds is handed to the window in steps of bounded cost, one step per
 turn of the GUI thread's event loop (a zero-time timer), so the window paints and
-answers between them: the first trials (grid and table), the rest of the trials in
-chunks, then the points batch by batch (the curves fill in).
+answers between them: every trial record at once (cheap for the charts; the grid and
+the table take the first chunk), then the rest of the trials for the grid and table
+in chunks taking turns with the points, batch by batch (the curves fill in).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ class ExperimentLoading(QObject):
     """Loads one experiment at a time for the window; a new load cancels the last.
 
     Signals:
-        trialsRead(object TrialsRead): the log and the first trials (the rest follow
-            through ``trialsAdded``); the window shows the experiment with them.
-        trialsAdded(object tuple[TrialRecord, ...]): more of its trials.
+        trialsRead(object TrialsRead): the log and every trial; the grid and the table
+            show the first :attr:`trials_per_step` of them, the rest follow through
+            ``trialsAdded``.
+        trialsAdded(object tuple[TrialRecord, ...]): more trials for the grid and table.
         pointsRead(object PointsRead): a batch of points of whole trials.
         loadEnded(object LoadEnded): the load is over (``failure`` says if it failed).
     """
@@ -46,10 +48,14 @@ class ExperimentLoading(QObject):
                  trials_per_step: int = TRIALS_PER_STEP) -> None:
         super().__init__(parent)
         self._loader = workspace.loader(self._arrived.emit, batch_points=batch_points)
-        self._trials_per_step = trials_per_step
+        self.trials_per_step = trials_per_step
         self._arrived.connect(self._hand_over)
         self._loading: int | None = None
         self._steps: deque[Callable[[], None]] = deque()
+        self._table_steps: deque[Callable[[], None]] = deque()
+        """Trials for the grid and the table, taking turns with the points."""
+        self._turn = False
+        self._ended: LoadEnded | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
@@ -63,12 +69,16 @@ class ExperimentLoading(QObject):
     def load(self, experiment_id: int) -> None:
         """Read ``experiment_id`` (cancelling the load in progress)."""
         self._steps.clear()
+        self._table_steps.clear()
+        self._ended = None
         self._loading = experiment_id
         self._loader.load(experiment_id)
 
     def cancel(self) -> None:
         """Read no further; nothing more of the load in progress is handed over."""
         self._steps.clear()
+        self._table_steps.clear()
+        self._ended = None
         self._loading = None
         self._loader.cancel()
 
@@ -82,26 +92,33 @@ class ExperimentLoading(QObject):
         if part.ticket != self._loader.ticket or self._loading is None:
             return  # a cancelled load's last part, already on its way
         if isinstance(part, TrialsRead):
-            size = self._trials_per_step
-            first = TrialsRead(part.ticket, part.experiment_id, part.trials[:size], part.events)
-            self._steps.append(lambda: self.trialsRead.emit(first))
-            for start in range(size, len(part.trials), size):
-                chunk = part.trials[start:start + size]
-                self._steps.append(lambda chunk=chunk: self.trialsAdded.emit(chunk))  # type: ignore[misc]
+            self._steps.append(lambda: self._trials_read(part))
         elif isinstance(part, PointsRead):
             self._steps.append(lambda: self.pointsRead.emit(part))
         elif isinstance(part, LoadEnded):
-            self._steps.append(lambda: self._end(part))
+            self._ended = part
         if not self._timer.isActive():
             self._timer.start()
 
-    def _end(self, part: LoadEnded) -> None:
-        self._loading = None
-        self.loadEnded.emit(part)
+    def _trials_read(self, part: TrialsRead) -> None:
+        self.trialsRead.emit(part)
+        size = self.trials_per_step
+        for start in range(size, len(part.trials), size):
+            chunk = part.trials[start:start + size]
+            self._table_steps.append(lambda chunk=chunk: self.trialsAdded.emit(chunk))  # type: ignore[misc]
 
     @Slot()
     def _step(self) -> None:
-        if self._steps:
-            self._steps.popleft()()
-        if self._steps:
+        self._turn = not self._turn
+        first = self._table_steps if self._turn else self._steps
+        second = self._steps if self._turn else self._table_steps
+        if first:
+            first.popleft()()
+        elif second:
+            second.popleft()()
+        elif self._ended is not None and self._loading is not None:
+            ended, self._ended = self._ended, None
+            self._loading = None
+            self.loadEnded.emit(ended)
+        if self._steps or self._table_steps or self._ended is not None:
             self._timer.start()

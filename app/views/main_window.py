@@ -409,7 +409,9 @@ class MainWindow(QMainWindow):
         if part.experiment_id != self.current_id or self._config is None:
             return
         self._trials = {t.id: t for t in part.trials}
-        self.panels.show(self._config, part.trials, [], space=False)
+        first = part.trials[:self.loads.trials_per_step]  # the rest follow (trialsAdded)
+        self.panels.show(self._config, first, [], space=False)
+        self.panels.charts.set_trials(part.trials)
         self.log.set_text("".join(f"{e.time:%H:%M:%S}  {e.message}\n" for e in part.events))
         self._refresh_status()
         self._refresh_list_row(part.experiment_id)
@@ -417,10 +419,10 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_trials_added(self, records: tuple[TrialRecord, ...]) -> None:
-        """More of the trials of the experiment being opened."""
+        """More of the trials of the experiment being opened, for the grid and table."""
         if records and records[0].experiment_id == self.current_id:
-            self._trials.update((t.id, t) for t in records)
-            self.panels.add_trials(records)
+            # as this window holds them: a live change since the read wins
+            self.panels.add_trials([self._trials.get(t.id, t) for t in records])
 
     @Slot(object)
     def _on_points_read(self, part: PointsRead) -> None:

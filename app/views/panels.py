@@ -52,11 +52,10 @@ class ExperimentPanels(QObject):
         self.charts.refresh()
 
     def add_trials(self, records: Sequence[TrialRecord]) -> None:
-        """More of the shown experiment's stored trials (it is being opened)."""
+        """More of the shown experiment's stored trials for the grid and the table (it is
+        being opened; the charts were given them all at once)."""
         self.trials.table.model.add_trials(records)
         self.trials.grid_view.grid.add_trials(records)
-        for record in records:
-            self.charts.update_trial(record)
 
     def add_history(self, series: Sequence[MetricSeries]) -> None:
         """Stored points of whole trials (the experiment is being opened): every point to
