@@ -48,6 +48,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/dispatch_slurm.py
 	$(BIN)/python bench/search_efficiency.py --plot docs/search_efficiency.png
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/gui_load_store.py
 
 ## dist: the Linux bundle in dist/sweeplab/ (PyInstaller, installers/sweeplab.spec) and its tarball
 dist: $(STAMP)
