@@ -63,6 +63,7 @@ def test_the_window_answers_while_a_big_experiment_loads(qtbot: QtBot, tmp_path:
                                                              or 0))
         qtbot.waitUntil(lambda: shown(window, 1500), timeout=120_000)
         heartbeat.stop()
+        ticks.append(time.perf_counter())  # a stall up to the end counts too
         took = time.perf_counter() - start
         gaps = [b - a for a, b in itertools.pairwise(ticks) if a >= start]
         assert max(gaps) < STALL_LIMIT_S, (
