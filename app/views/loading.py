@@ -11,6 +11,8 @@ in chunks taking turns with the points, batch by batch (the curves fill in).
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 
@@ -18,7 +20,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.application.loading import LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.application.workspace import Workspace
+from app.engine.ports import StoreError
 
+log = logging.getLogger(__name__)
 TRIALS_PER_STEP = 100
 """Trials added to the grid and the table per step (the table costs ~0.2 ms a trial)."""
 POINTS_PER_STEP = 5_000
@@ -122,3 +126,59 @@ class ExperimentLoading(QObject):
             self.loadEnded.emit(ended)
         if self._steps or self._table_steps or self._ended is not None:
             self._timer.start()
+
+
+class SummaryReading(QObject):
+    """Reads every experiment and its trial counts (one aggregate) on a worker thread,
+    for the list on the left when another program adds or removes experiments.
+
+    Signals:
+        summariesRead(object list[ExperimentRecord], object dict[int, TrialTally]).
+    """
+
+    summariesRead = Signal(object, object)
+    _arrived = Signal(object, object)  # emitted on the worker thread, delivered queued
+
+    def __init__(self, workspace: Workspace, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._workspace = workspace
+        self._arrived.connect(self._hand_over)
+        self._busy = False
+        self._again = False
+        self._closed = False
+
+    def close(self) -> None:
+        """Read no more and hand nothing more over (the window closes)."""
+        self._closed = True
+
+    def read(self) -> None:
+        """Read now, or once more after the read in progress (requests coalesce)."""
+        if self._closed:
+            return
+        if self._busy:
+            self._again = True
+            return
+        self._busy = True
+        threading.Thread(target=self._work, name="read experiment summaries",
+                         daemon=True).start()
+
+    def _work(self) -> None:
+        try:
+            records = self._workspace.experiments()
+            tallies = self._workspace.tallies()
+        except StoreError:  # busy or gone for a moment: the next change reads again
+            log.debug("reading the experiments failed", exc_info=True)
+            records, tallies = None, None
+        self._arrived.emit(records, tallies)
+
+    @Slot(object, object)
+    def _hand_over(self, records: object, tallies: object) -> None:
+        self._busy = False
+        if self._closed:
+            return
+        if self._again:
+            self._again = False
+            self.read()
+            return
+        if records is not None:
+            self.summariesRead.emit(records, tallies)

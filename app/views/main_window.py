@@ -52,7 +52,7 @@ from app.views.experiment_list import (
 )
 from app.views.exports import ExportActions
 from app.views.first_run import FirstRunWizard, open_guided_setup
-from app.views.loading import ExperimentLoading
+from app.views.loading import ExperimentLoading, SummaryReading
 from app.views.menus import build_actions, mirror, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
         self.loads.trialsAdded.connect(self._on_trials_added)
         self.loads.pointsRead.connect(self._on_points_read)
         self.loads.loadEnded.connect(self._on_load_ended)
+        self.summaries = SummaryReading(workspace, self)
+        self.summaries.summariesRead.connect(self._show_summaries)
         self._closing = Closing(workspace, self)
         """Ends the runs off this thread when the window closes (see closeEvent)."""
         self._held_points: list[MetricPoint] = []
@@ -337,9 +339,15 @@ class MainWindow(QMainWindow):
     def reload_experiments(self, select_name: str | None = None) -> None:
         """Re-read every experiment's summary (one aggregate read of the trials, not the
         trials themselves); keep (or set) the selection."""
-        tallies = self.workspace.tallies()
+        self._show_summaries(self.workspace.experiments(), self.workspace.tallies(),
+                             select_name)
+
+    @Slot(object, object)
+    def _show_summaries(self, records: list[ExperimentRecord], tallies: dict[int, TrialTally],
+                        select_name: str | None = None) -> None:
+        """List these experiments; keep (or set) the selection."""
         rows = [summarise_tally(e, config_or_broken(e), tallies.get(e.id, TrialTally()))
-                for e in self.workspace.experiments()]
+                for e in records]
         keep = self.current_id
         self.experiments.set_rows(rows)
         target = next((r.record.id for r in rows if r.record.name == select_name), keep)
@@ -466,8 +474,8 @@ class MainWindow(QMainWindow):
 
     @Slot(int, object)
     def _on_altered(self, experiment_id: int, change: ExperimentChange) -> None:
-        if change.lists_differ:
-            self.reload_experiments()
+        if change.lists_differ:  # read off this thread, listed when read
+            self.summaries.read()
             return
         if change is ExperimentChange.RESTARTED and experiment_id == self.current_id:
             self.show_experiment(experiment_id)
@@ -584,8 +592,9 @@ class MainWindow(QMainWindow):
                 return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
-        self._following.stop()
-        self.loads.close()
+        self._following.stop(timeout=0)  # a look in progress ends on its own
+        self.loads.cancel()  # its worker stops at its next batch; closing does not wait
+        self.summaries.close()
         if not running:
             self._unsubscribe()
             self.workspace.close()

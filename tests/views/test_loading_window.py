@@ -16,9 +16,11 @@ from tests.helpers import load_bench
 from tests.views.window_helpers import open_window, wait_loaded
 
 TICK_MS = 5
-STALL_LIMIT_S = 1.0
+BIG_TRIALS = 1500
+STALL_LIMIT_S = 2.0
 """The longest gap allowed on this shared, loaded machine (the benchmark measures the
-real figure); reading this experiment on the GUI thread took several seconds."""
+real figure), and never more than half the load: read on the GUI thread, as before,
+this experiment froze the window for the whole load (2.7 s here)."""
 
 
 def stored(window: MainWindow, name: str, trials: int, points: int) -> int:
@@ -47,7 +49,7 @@ def shown(window: MainWindow, trials: int) -> bool:
 def test_the_window_answers_while_a_big_experiment_loads(qtbot: QtBot, tmp_path: Path) -> None:
     with open_window(qtbot, tmp_path) as window:
         empty = stored(window, "empty", 0, 0)
-        big = stored(window, "big", 1500, 100)
+        big = stored(window, "big", BIG_TRIALS, 100)
         select(window, empty)
         window.tabs.setCurrentWidget(window.panels.charts)
         ticks: list[float] = []
@@ -61,14 +63,14 @@ def test_the_window_answers_while_a_big_experiment_loads(qtbot: QtBot, tmp_path:
         ticks.append(start)
         window.list.setCurrentIndex(window.experiments.index(window.experiments.row_of(big)
                                                              or 0))
-        qtbot.waitUntil(lambda: shown(window, 1500), timeout=120_000)
+        qtbot.waitUntil(lambda: shown(window, BIG_TRIALS), timeout=120_000)
         heartbeat.stop()
         ticks.append(time.perf_counter())  # a stall up to the end counts too
         took = time.perf_counter() - start
         gaps = [b - a for a, b in itertools.pairwise(ticks) if a >= start]
-        assert max(gaps) < STALL_LIMIT_S, (
+        assert max(gaps) < min(STALL_LIMIT_S, took / 2), (
             f"the GUI thread stalled {max(gaps):.2f} s (the load took {took:.2f} s)")
-        assert window.held_trials() and len(window.held_trials()) == 1500
+        assert len(window.held_trials()) == BIG_TRIALS
 
 
 def test_switching_mid_load_shows_the_new_experiment_only(qtbot: QtBot, tmp_path: Path) -> None:
