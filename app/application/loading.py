@@ -9,7 +9,8 @@ more. No Qt here: the front end turns the parts into whatever its thread needs
 
 Parts, in this order, each carrying the ticket :meth:`ExperimentLoader.load` returned:
 
-- :class:`TrialsRead`: the experiment's trials and its log (one query each);
+- :class:`TrialsRead`: the experiment's record, trials and log (one query each, the
+  record first: following the run from there misses nothing that came after);
 - :class:`PointsRead`: a batch of points of whole trials as series (a trial's
   points never span two batches, so a chart draws each trial once), from one
   streamed query, grouped on the worker thread;
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.engine.ports import StoreError
-from app.engine.records import EventRecord, MetricSeries, TrialRecord
+from app.engine.records import EventRecord, ExperimentRecord, MetricSeries, TrialRecord
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ BATCH_POINTS = 20_000
 
 
 class _Reads(Protocol):
+    def get_experiment(self, key: int | str) -> ExperimentRecord: ...
     def list_trials(self, experiment_id: int) -> list[TrialRecord]: ...
     def list_events(self, experiment_id: int) -> list[EventRecord]: ...
     def experiment_series(self, experiment_id: int, chunk: int = ...
@@ -43,12 +45,14 @@ class _Reads(Protocol):
 
 @dataclass(frozen=True)
 class TrialsRead:
-    """The experiment's trials by number and its log, oldest first."""
+    """The experiment as read before its trials, its trials by number and its log,
+    oldest first."""
 
     ticket: int
     experiment_id: int
     trials: tuple[TrialRecord, ...]
     events: tuple[EventRecord, ...]
+    record: ExperimentRecord
 
 
 @dataclass(frozen=True)
@@ -142,11 +146,13 @@ class ExperimentLoader:
     def _run(self, ticket: int, experiment_id: int, cancel: threading.Event) -> None:
         counts: dict[tuple[int, str], int] = {}
         try:
+            record = self._store.get_experiment(experiment_id)
             trials = self._store.list_trials(experiment_id)
             events = self._store.list_events(experiment_id)
             if cancel.is_set():
                 return
-            self._deliver(TrialsRead(ticket, experiment_id, tuple(trials), tuple(events)))
+            self._deliver(TrialsRead(ticket, experiment_id, tuple(trials), tuple(events),
+                                     record))
             if trials:
                 self._read_points(ticket, experiment_id, cancel, counts)
         except StoreError as exc:  # NotFound included: deleted meanwhile

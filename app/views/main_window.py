@@ -131,6 +131,8 @@ class MainWindow(QMainWindow):
         self.loads.loadEnded.connect(self._on_load_ended)
         self.summaries = SummaryReading(workspace, self)
         self.summaries.summariesRead.connect(self._show_summaries)
+        self._loaded_record: ExperimentRecord | None = None
+        """The shown experiment as read just before its trials were (see loading)."""
         self._closing = Closing(workspace, self)
         """Ends the runs off this thread when the window closes (see closeEvent)."""
         self._held_points: list[MetricPoint] = []
@@ -398,7 +400,7 @@ class MainWindow(QMainWindow):
         editor = self.panels.space
         keep = same and editor.is_modified() and editor.space() != config.space
         # empty until the trials arrive: nothing of the experiment shown before stays
-        self._trials, self._held_points = {}, []
+        self._trials, self._held_points, self._loaded_record = {}, [], None
         self.panels.show(config, [], [], space=not keep)
         self.panels.charts.set_loading(True)
         self.log.set_text("")
@@ -417,6 +419,7 @@ class MainWindow(QMainWindow):
         if part.experiment_id != self.current_id or self._config is None:
             return
         self._trials = {t.id: t for t in part.trials}
+        self._loaded_record = part.record
         first = part.trials[:self.loads.trials_per_step]  # the rest follow (trialsAdded)
         self.panels.show(self._config, first, [], space=False)
         self.panels.charts.set_trials(part.trials)
@@ -443,7 +446,10 @@ class MainWindow(QMainWindow):
         """Everything stored is shown: follow it from here (live points held meanwhile)."""
         if part.experiment_id != self.current_id or self._record is None:
             return
-        self.workspace.watcher.follow(self._record, list(self._trials.values()), part.counts)
+        # followed from the record read before the trials: a run that ended meanwhile
+        # is still read once more, for its last trial changes
+        record = self._loaded_record or self._record
+        self.workspace.watcher.follow(record, list(self._trials.values()), part.counts)
         self.panels.charts.set_loading(False)
         held, self._held_points = self._held_points, []
         self._on_metrics(held)

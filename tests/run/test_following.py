@@ -111,3 +111,29 @@ def test_experiments_created_and_deleted_elsewhere_are_published_as_changes(
     assert [(e.kind, e.experiment_id, e.state, e.change, e.message) for e in events] == [
         (RunnerEventKind.EXPERIMENT, made, None, ExperimentChange.CREATED, "created"),
         (RunnerEventKind.EXPERIMENT, made, None, ExperimentChange.DELETED, "deleted")]
+
+
+def test_polling_thread_looks_on_its_own_thread_until_stopped_and_survives_store_errors(
+        ) -> None:
+    import threading
+
+    from app.application.following import PollingThread
+    from app.engine.ports import StoreError
+
+    looks: list[int] = []
+    third = threading.Event()
+
+    def poll() -> None:
+        looks.append(threading.get_ident())
+        if len(looks) == 1:
+            raise StoreError("database is locked")  # the next look tries again
+        if len(looks) >= 3:
+            third.set()
+
+    polling = PollingThread(poll, 0.01)
+    polling.start()
+    assert third.wait(10), "it went on after a StoreError"
+    polling.stop()
+    seen = len(looks)
+    assert threading.get_ident() not in looks
+    assert not polling._thread.is_alive() and len(looks) == seen
