@@ -49,6 +49,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/dispatch_slurm.py
 	$(BIN)/python bench/search_efficiency.py --plot docs/search_efficiency.png
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/gui_load_store.py
 
 ## monkey: random input on a window running real trials, 3 seeds x 3 minutes (bench/monkey.py;
 ## a short run is part of make test). MONKEY_ARGS="--minutes 10 --seeds 5" for longer.

@@ -11,16 +11,18 @@ notices experiments created or deleted elsewhere.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
-from app.engine.ports import NotFound
+from app.engine.ports import NotFound, StoreError
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState
 
+log = logging.getLogger(__name__)
 ACTIVE = (ExperimentState.RUNNING, ExperimentState.PAUSED)
 """The states of an experiment some program drives (or drove until it died)."""
 OVERLAP = timedelta(seconds=5)
@@ -45,7 +47,8 @@ class Follower:
         store: where that program writes.
         record: the experiment as last shown.
         trials: its trials as last shown.
-        points: every metric point already shown (to send only newer ones).
+        shown: how many points of each (trial, metric) are already shown (to send only
+            newer ones; :func:`point_counts` counts a list of points).
         overlap: see :data:`OVERLAP`.
 
     Each look reads the trials changed since the newest change seen (less ``overlap``),
@@ -53,7 +56,7 @@ class Follower:
     """
 
     def __init__(self, store: _Reads, record: ExperimentRecord,
-                 trials: Sequence[TrialRecord], points: Sequence[MetricPoint],
+                 trials: Sequence[TrialRecord], shown: Mapping[tuple[int, str], int],
                  overlap: timedelta = OVERLAP) -> None:
         self._store = store
         self._lock = threading.Lock()
@@ -66,12 +69,9 @@ class Follower:
         self._newest = max((t.updated_at for t in trials if t.updated_at is not None),
                            default=None)
         """The latest ``updated_at`` seen; None: read every trial at the next look."""
-        self._counts: dict[tuple[int, str], int] = {}
+        self._counts: dict[tuple[int, str], int] = dict(shown)
         self._marks: dict[int, int] = {}
         """Per trial, the number of the last stored point read (see ``metrics_since_many``)."""
-        for point in points:
-            key = (point.trial_id, point.name)
-            self._counts[key] = self._counts.get(key, 0) + 1
 
     def absorb(self, event: RunnerEvent) -> None:
         """Take note of an event a runner of this program published (already shown)."""
@@ -141,6 +141,15 @@ class Follower:
         return fresh
 
 
+def point_counts(points: Iterable[MetricPoint]) -> dict[tuple[int, str], int]:
+    """How many of ``points`` each (trial, metric) has (what a :class:`Follower` was shown)."""
+    counts: dict[tuple[int, str], int] = {}
+    for point in points:
+        key = (point.trial_id, point.name)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 class Watcher:
     """The shown experiment's :class:`Follower`, and the list of experiments, read back
     for what other programs change.
@@ -167,9 +176,10 @@ class Watcher:
         self._known_ids = set(ids)
 
     def follow(self, record: ExperimentRecord, trials: Sequence[TrialRecord],
-               points: Sequence[MetricPoint]) -> None:
-        """Watch the shown experiment, as shown; replaces the one watched before."""
-        self._follower = Follower(self._store, record, trials, points)
+               shown: Mapping[tuple[int, str], int]) -> None:
+        """Watch the shown experiment, as shown (``shown``: its points per trial and
+        metric); replaces the one watched before."""
+        self._follower = Follower(self._store, record, trials, shown)
 
     def absorb(self, event: RunnerEvent) -> None:
         """Take note of an event this program's runner published (already shown)."""
@@ -212,3 +222,41 @@ class Watcher:
         for new in ids - known:
             self._publish(RunnerEvent.changed(new, ExperimentChange.CREATED))
         return len(ids ^ known)
+
+
+class PollingThread:
+    """Calls ``poll`` every ``interval`` seconds on a thread of its own, so that reading
+    the store never holds up the caller's (the GUI's) thread. A poll that fails with
+    StoreError (the database busy or gone for a moment) is logged; the next one tries
+    again.
+
+    Args:
+        poll: what to call (:meth:`Watcher.poll`); it publishes what it finds.
+        interval: seconds between the end of one poll and the start of the next.
+    """
+
+    def __init__(self, poll: Callable[[], object], interval: float) -> None:
+        if interval <= 0:
+            raise ValueError(f"interval must be > 0 seconds, got {interval!r}")
+        self._poll = poll
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="follow runs elsewhere",
+                                        daemon=True)
+
+    def start(self) -> None:
+        """Start polling (once)."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Poll no more; wait up to ``timeout`` s for a poll in progress to end."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._poll()
+            except StoreError:
+                log.debug("reading back what other programs stored failed", exc_info=True)

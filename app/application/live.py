@@ -27,7 +27,7 @@ from enum import Enum
 from app.engine.best import TrialCounts, best_trial, count_trials
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
 from app.engine.experiment import Kpi
-from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.records import ExperimentRecord, MetricPoint, MetricSeries, TrialRecord
 from app.engine.trial import ExperimentState, TrialState
 
 STOPPING = "stopping…"
@@ -244,12 +244,22 @@ class LiveExperiment:
         was, self.stopping = self.stopping, self.record.state in ACTIVE or bool(marked)
         return LiveChange(stopping=marked, summary=was != self.stopping)
 
+    def see_history(self, series: Iterable[MetricSeries]) -> LiveChange:
+        """Stored points of whole trials, read while the experiment is opened after its
+        trials were loaded: each trial's newest step, for its progress."""
+        moved = frozenset(one.trial_id for one in series
+                          if self._see_step_of(one.trial_id, max(
+                              (step for step in one.steps if step is not None), default=None)))
+        return LiveChange(progress=moved) if moved else LiveChange()
+
     def _see_step(self, point: MetricPoint) -> bool:
-        held = self._trials.get(point.trial_id)
-        if held is None or point.step is None or (held.step is not None
-                                                  and held.step >= point.step):
+        return self._see_step_of(point.trial_id, point.step)
+
+    def _see_step_of(self, trial_id: int, step: int | None) -> bool:
+        held = self._trials.get(trial_id)
+        if held is None or step is None or (held.step is not None and held.step >= step):
             return False
-        held.step = point.step
+        held.step = step
         return True
 
     def _dirty(self) -> None:

@@ -20,8 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.application.exporting import write_experiment_export
-from app.application.following import ACTIVE, Watcher
+from app.application.following import ACTIVE, PollingThread, Watcher
+from app.application.loading import BATCH_POINTS, ExperimentLoader, LoadPart
 from app.application.wiring import build_runner, config_of, keyring_secrets, store_new_experiment
+from app.engine.best import TrialTally
 from app.engine.events import (
     ExperimentChange,
     RunnerEvent,
@@ -139,12 +141,24 @@ class Workspace:
         """Every metric point of a trial."""
         return self.store.get_metrics(trial_id)
 
-    def metrics_for_trials(self, trials: list[TrialRecord]) -> list[MetricPoint]:
-        """Every metric point of these trials (one query per trial)."""
-        points: list[MetricPoint] = []
-        for trial in trials:
-            points.extend(self.store.get_metrics(trial.id))
-        return points
+    def tallies(self) -> dict[int, TrialTally]:
+        """Per experiment with trials, its counts and competing KPI range (one aggregate
+        read, however many trials: the experiment list)."""
+        return self.store.trial_tallies()
+
+    def loader(self, deliver: Callable[[LoadPart], None], *,
+               batch_points: int = BATCH_POINTS) -> ExperimentLoader:
+        """A loader that reads experiments on a worker thread and hands their trials and
+        points to ``deliver`` in parts (see :mod:`app.application.loading`)."""
+        return ExperimentLoader(self.store, deliver, batch_points=batch_points)
+
+    def follow_elsewhere(self, interval: float) -> PollingThread:
+        """A started thread that reads back, every ``interval`` s, what other programs
+        store (see :meth:`Watcher.poll`); its events reach the subscribers from there.
+        Stop it before :meth:`close`."""
+        polling = PollingThread(self.watcher.poll, interval)
+        polling.start()
+        return polling
 
     def events(self, experiment_id: int) -> list[EventRecord]:
         """The experiment's log."""

@@ -135,6 +135,26 @@ def count_trials(records: Iterable[TrialRecord]) -> TrialCounts:
     return TrialCounts(dict(by_state), cut)
 
 
+@dataclass(frozen=True)
+class TrialTally:
+    """An experiment's trials added up without reading them one by one (what a store's
+    aggregate query gives): the counts and the range of the KPIs that compete.
+
+    Attributes:
+        counts: the trials per state.
+        lowest: the lowest KPI that competes for best (:func:`competing_kpi`), or None.
+        highest: the highest one, or None.
+    """
+
+    counts: TrialCounts = field(default_factory=TrialCounts)
+    lowest: float | None = None
+    highest: float | None = None
+
+    def best_kpi(self, goal: Goal) -> float | None:
+        """The best trial's KPI, as :func:`best_trial` would find it among the trials."""
+        return self.lowest if goal is Goal.MIN else self.highest
+
+
 def run_outcome(counts: TrialCounts) -> ExperimentState:
     """How a run that ended by itself (not stopped, not paused) leaves its experiment:
     FAILED when no trial completed and at least one failed, else COMPLETED."""

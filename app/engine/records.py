@@ -85,6 +85,17 @@ class MetricPoint:
 
 
 @dataclass(frozen=True)
+class MetricSeries:
+    """Every stored point of one metric of one trial, by step (points without a step
+    first, in the order they were stored): what loading a whole experiment reads."""
+
+    trial_id: int
+    name: str
+    steps: tuple[int | None, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class EventRecord:
     """A line of an experiment's history (state changes, warnings) for the Log tab."""
 

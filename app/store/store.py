@@ -24,9 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.engine.best import TrialTally
 from app.engine.names import check_name
 from app.engine.ports import NotFound, StoreError
-from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, MetricSeries, TrialRecord
 from app.engine.trial import (
     EarlyStopping,
     ExperimentState,
@@ -34,7 +35,7 @@ from app.engine.trial import (
     TrialState,
     check_transition,
 )
-from app.store import convert, lookup, validate
+from app.store import convert, history, lookup, validate
 from app.store.connect import (
     ENV_VAR,
     Backend,
@@ -365,6 +366,23 @@ class Store:
             lookup.experiment_row(session, self._target, experiment_id)
             rows = session.scalars(query.order_by(TrialRow.number))
             return [convert.trial_record(row) for row in rows]
+
+    def trial_tallies(self) -> dict[int, TrialTally]:
+        """Per experiment with trials, its counts per state and competing KPI range, in
+        one aggregate read (the experiment list; see :func:`history.trial_tallies`)."""
+        with self._session(write=False) as session:
+            return history.trial_tallies(session)
+
+    def experiment_series(self, experiment_id: int, chunk: int = history.CHUNK_POINTS
+                          ) -> Iterator[list[MetricSeries]]:
+        """Every metric point of the experiment's trials in one SELECT, streamed about
+        ``chunk`` points at a time, as whole series per trial and metric (see
+        :func:`history.experiment_series`). Lazy: NotFound and StoreError come from the
+        first ``next()``. A read connection is held until the iterator is exhausted or
+        closed."""
+        with self._session(write=False) as session:
+            lookup.experiment_row(session, self._target, experiment_id)
+            yield from history.experiment_series(session, experiment_id, chunk)
 
     def delete_trials(self, experiment_id: int) -> None:
         """Drop every trial of the experiment (Restart) with its metrics."""

@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor
 
 from app.application.definitions import BrokenExperiment
 from app.application.live import LiveExperiment
-from app.engine.best import TrialCounts, best_trial, count_trials
+from app.engine.best import TrialCounts, TrialTally, best_trial, count_trials
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import ExperimentRecord, TrialRecord
 
@@ -76,6 +76,15 @@ def summarise_any(record: ExperimentRecord, config: ExperimentConfig | BrokenExp
     if not isinstance(config, BrokenExperiment):
         return summarise(record, config, trials)
     return ExperimentRow(record, "", 1, count_trials(trials), None, problem=config.reason)
+
+
+def summarise_tally(record: ExperimentRecord, config: ExperimentConfig | BrokenExperiment,
+                    tally: TrialTally) -> ExperimentRow:
+    """:func:`summarise_any` from the store's aggregate of the trials (no trial read)."""
+    if isinstance(config, BrokenExperiment):
+        return ExperimentRow(record, "", 1, tally.counts, None, problem=config.reason)
+    return ExperimentRow(record, config.kpi.name, config.kpi.goal.sign, tally.counts,
+                         tally.best_kpi(config.kpi.goal))
 
 
 class ExperimentListModel(QAbstractListModel):

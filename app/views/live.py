@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.application.live import LiveChange, LiveExperiment
 from app.engine.events import RunnerEvent
-from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.records import ExperimentRecord, MetricPoint, MetricSeries, TrialRecord
 
 
 class LiveView(QObject):
@@ -43,6 +43,13 @@ class LiveView(QObject):
         thread)."""
         if self.model is not None:
             self.changed.emit(self.model.load(trials, points))
+
+    def see_history(self, series: Iterable[MetricSeries]) -> None:
+        """Stored points read while the shown experiment is opened (its progress)."""
+        if self.model is not None:
+            change = self.model.see_history(series)
+            if change:
+                self.changed.emit(change)
 
     def set_record(self, record: ExperimentRecord) -> None:
         """The shown experiment as stored now (its state, name or driver changed)."""

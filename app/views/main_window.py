@@ -13,7 +13,7 @@ actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,10 @@ from PySide6.QtWidgets import (
 from app.application.clusters import Clusters
 from app.application.definitions import BrokenExperiment, config_or_broken
 from app.application.live import STOPPING, LiveChange, LiveExperiment
+from app.application.loading import LoadEnded, PointsRead, TrialsRead
 from app.application.servers import SecretKeeper, Servers
 from app.application.workspace import ActionRefused, Workspace
+from app.engine.best import TrialTally
 from app.engine.events import ExperimentChange
 from app.engine.experiment import ExperimentConfig
 from app.engine.lease import other_driver
@@ -45,18 +47,20 @@ from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState, TrialState
 from app.views.bridge import EngineBridge
+from app.views.closing import Closing, waiting_text
 from app.views.compare import open_compare
 from app.views.experiment_actions import ExperimentActions
 from app.views.experiment_list import (
     ID_ROLE,
     ExperimentListModel,
     ExperimentRow,
-    summarise_any,
     summarise_live,
+    summarise_tally,
 )
 from app.views.exports import ExportActions
 from app.views.first_run import FirstRunWizard, open_guided_setup
 from app.views.live import LiveView
+from app.views.loading import ExperimentLoading, SummaryReading
 from app.views.menus import build_actions, mirror, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
@@ -73,8 +77,9 @@ _NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings",
 log = logging.getLogger(__name__)
 _DATA_TABS = 3
 """Space, Trials and Charts: the tabs that show an experiment's definition and trials."""
-FOLLOW_MS = 2000
-"""How often the shown experiment is read back while another program drives it."""
+FOLLOW_S = 2.0
+"""How often the shown experiment is read back (on a thread of its own) while another
+program drives it."""
 SPACE_TAB, SPACE_TAB_MODIFIED = "Space", "Space •"
 """The Space tab's title, without and with unsaved edits."""
 RUN_USES_START = ("This run uses the space as it was at Start. Edits made here apply at "
@@ -130,6 +135,21 @@ class MainWindow(QMainWindow):
         self.live.changed.connect(self._on_live)
         self.bridge.experimentChanged.connect(self._on_experiment)
         self.bridge.experimentAltered.connect(self._on_altered)
+        self.loads = ExperimentLoading(workspace, self)  # trials and points, off this thread
+        self.loads.trialsRead.connect(self._on_trials_read)
+        self.loads.trialsAdded.connect(self._on_trials_added)
+        self.loads.pointsRead.connect(self._on_points_read)
+        self.loads.loadEnded.connect(self._on_load_ended)
+        self.summaries = SummaryReading(workspace, self)
+        self.summaries.summariesRead.connect(self._show_summaries)
+        self._loaded_record: ExperimentRecord | None = None
+        """The shown experiment as read just before its trials were (see loading)."""
+        self._closing = Closing(workspace, self)
+        """Ends the runs off this thread when the window closes (see closeEvent)."""
+        self._held_points: list[MetricPoint] = []
+        """Live points that arrived while the shown experiment loads (drawn after it)."""
+        self._stops_to_carry: tuple[frozenset[int], bool] = (frozenset(), False)
+        """Stops under way on the experiment shown again, marked once its trials arrive."""
         self.notifications = NotificationWatcher(
             notifier or DesktopNotifier(self), lambda eid: workspace.experiment(eid).name, self)
         self.bridge.experimentChanged.connect(self.notifications.on_experiment)
@@ -198,10 +218,8 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, lambda: self.guided_setup(welcome=True))
         if take_up:
             QTimer.singleShot(0, self, self.run_control.take_up)
-        self._follow_timer = QTimer(self)  # runs another program drives, read from the store
-        self._follow_timer.setInterval(FOLLOW_MS)
-        self._follow_timer.timeout.connect(self._poll_followed)
-        self._follow_timer.start()
+        # runs another program drives, read from the store off this thread
+        self._following = workspace.follow_elsewhere(FOLLOW_S)
 
     # --- actions -------------------------------------------------------------------
 
@@ -349,9 +367,17 @@ class MainWindow(QMainWindow):
     # --- data ----------------------------------------------------------------------
 
     def reload_experiments(self, select_name: str | None = None) -> None:
-        """Re-read every experiment's summary; keep (or set) the selection."""
-        rows = [summarise_any(e, config_or_broken(e), self.workspace.trials(e.id))
-                for e in self.workspace.experiments()]
+        """Re-read every experiment's summary (one aggregate read of the trials, not the
+        trials themselves); keep (or set) the selection."""
+        self._show_summaries(self.workspace.experiments(), self.workspace.tallies(),
+                             select_name)
+
+    @Slot(object, object)
+    def _show_summaries(self, records: list[ExperimentRecord], tallies: dict[int, TrialTally],
+                        select_name: str | None = None) -> None:
+        """List these experiments; keep (or set) the selection."""
+        rows = [summarise_tally(e, config_or_broken(e), tallies.get(e.id, TrialTally()))
+                for e in records]
         keep = self.current_id
         self.experiments.set_rows(rows)
         self._refresh_list_row()  # the shown one as its live model has it
@@ -402,34 +428,74 @@ class MainWindow(QMainWindow):
             self.log.set_text(f"{config}\nDelete it, or copy its trials out with Export.\n")
             return
         self._config = config
-        trials = self.workspace.trials(experiment_id)
-        points = self.workspace.metrics_for_trials(trials)
         editor = self.panels.space
         keep = same and editor.is_modified() and editor.space() != config.space
-        if not keep:
-            editor.set_algorithm(config.algorithm)
-            editor.set_space(config.space)
-        before = self.live.model if same else None
+        before = self.live.model if same else None  # shown again: a stop under way goes on
+        self._stops_to_carry = (frozenset(), False) if before is None else (
+            before.stopping_ids(), before.stopping)
+        # empty until the trials arrive: nothing of the experiment shown before stays
+        self._held_points, self._loaded_record = [], None
+        self.panels.show(config, [], [], space=not keep)
+        self.panels.charts.set_loading(True)
         self.live.show(LiveExperiment(record, config.kpi, config.limits.max_epochs))
-        self.load_records(trials, points)
-        if before is not None:  # shown again: a stop under way goes on
-            for trial_id in before.stopping_ids():
-                self.live.request_stop(trial_id)
-            if before.stopping:
-                self.live.request_stop()
-        self.log.set_entries((e.time, e.message) for e in self.workspace.events(experiment_id))
+        self.log.set_entries([])
+        self.loads.load(experiment_id)
         self.settings.setValue("last_experiment", experiment_id)
 
-    def load_records(self, trials: Sequence[TrialRecord], points: Sequence[MetricPoint]) -> None:
-        """The shown experiment's stored trials and points, however they were read (the one
-        entry point for a loader): the live model, the Trials and Charts tabs and the
-        follower of runs driven elsewhere take them. GUI thread."""
-        model, config = self.live.model, self._config
-        if model is None or config is None:
+    def is_loading(self) -> bool:
+        """The shown experiment's trials and points are still being read."""
+        return self.loads.loading is not None
+
+    @Slot(object)
+    def _on_trials_read(self, part: TrialsRead) -> None:
+        """The trials and the log of the experiment being opened: the live model (which
+        every panel follows), the grid and table (the first of them) and the charts."""
+        if part.experiment_id != self.current_id or self._config is None:
             return
-        self.panels.show(config, trials, points, space=False)
-        self.workspace.watcher.follow(model.record, trials, points)
-        self.live.load(trials, points)
+        self._loaded_record = part.record
+        first = part.trials[:self.loads.trials_per_step]  # the rest follow (trialsAdded)
+        self.panels.show(self._config, first, [], space=False)
+        self.panels.charts.set_trials(part.trials)
+        self.log.set_entries((e.time, e.message) for e in part.events)
+        self.live.load(part.trials)
+        trial_ids, run = self._stops_to_carry
+        self._stops_to_carry = (frozenset(), False)
+        for trial_id in trial_ids:
+            self.live.request_stop(trial_id)
+        if run:
+            self.live.request_stop()
+
+    @Slot(object)
+    def _on_trials_added(self, records: tuple[TrialRecord, ...]) -> None:
+        """More of the trials of the experiment being opened, for the grid and table."""
+        model = self.live.model
+        if model is not None and records and records[0].experiment_id == self.current_id:
+            # as the live model holds them: a change since the read wins
+            self.panels.add_trials([model.trial(t.id) or t for t in records])
+
+    @Slot(object)
+    def _on_points_read(self, part: PointsRead) -> None:
+        """A batch of stored points (whole trials): the curves fill in."""
+        if part.experiment_id == self.current_id:
+            self.panels.add_history(part.series)
+            self.live.see_history(part.series)
+
+    @Slot(object)
+    def _on_load_ended(self, part: LoadEnded) -> None:
+        """Everything stored is shown: follow it from here (live points held meanwhile)."""
+        model = self.live.model
+        if part.experiment_id != self.current_id or model is None:
+            return
+        # followed from the record read before the trials: a run that ended meanwhile
+        # is still read once more, for its last trial changes
+        record = self._loaded_record or model.record
+        self.workspace.watcher.follow(record, model.trials(), part.counts)
+        self.panels.charts.set_loading(False)
+        held, self._held_points = self._held_points, []
+        if held:
+            self.panels.add_points(held)
+        if part.failure is not None:
+            self.statusBar().showMessage(f"Could not read all of the experiment: {part.failure}")
 
     @Slot(object)
     def _on_live(self, change: LiveChange) -> None:
@@ -444,7 +510,9 @@ class MainWindow(QMainWindow):
         if not change.reset:
             for record in change.trials:
                 self.panels.update_trial(record)
-            if change.points:
+            if change.points and self.is_loading():  # after the stored ones, in order
+                self._held_points.extend(change.points)
+            elif change.points:
                 self.panels.add_points(change.points)
             for line in change.log:
                 self.log.append_entry(line)
@@ -482,8 +550,8 @@ class MainWindow(QMainWindow):
             self._altered(experiment_id, change)
 
     def _altered(self, experiment_id: int, change: ExperimentChange) -> None:
-        if change.lists_differ:
-            self.reload_experiments()
+        if change.lists_differ:  # read off this thread, listed when read
+            self.summaries.read()
             return
         if change is ExperimentChange.RESTARTED and experiment_id == self.current_id:
             self.show_experiment(experiment_id)
@@ -506,15 +574,8 @@ class MainWindow(QMainWindow):
             self._update_actions()
         elif row is not None:
             record = self.workspace.experiment(experiment_id)
-            self.experiments.update_row(summarise_any(record, config_or_broken(record),
-                                                      self.workspace.trials(experiment_id)))
-
-    @Slot()
-    def _poll_followed(self) -> None:
-        try:
-            self.workspace.watcher.poll()
-        except StoreError:  # busy or gone for a moment: the next tick tries again
-            log.debug("reading back the shown experiment failed", exc_info=True)
+            tally = self.workspace.tallies().get(experiment_id, TrialTally())
+            self.experiments.update_row(summarise_tally(record, config_or_broken(record), tally))
 
     def _summary(self) -> ExperimentRow | None:
         """The shown experiment's summary from its live model (no I/O)."""
@@ -580,6 +641,13 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:
         """Unsaved space edits: Save, Discard or Cancel. Runs going on: stop their
         trials, or leave them running for the next start to take up, or Cancel."""
+        if self._closing.done:  # the runs have ended: close now
+            self._unsubscribe()
+            super().closeEvent(event)
+            return
+        if self._closing.started:  # still waiting for them
+            event.ignore()
+            return
         if not self.settle_space_edits():
             event.ignore()
             return
@@ -597,12 +665,25 @@ class MainWindow(QMainWindow):
                 return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
-        self._follow_timer.stop()
-        self._unsubscribe()
-        if answer is Quitting.LEAVE:
-            self.workspace.leave()
-        self.workspace.close()
-        super().closeEvent(event)
+        self._following.stop(timeout=0)  # a look in progress ends on its own
+        self.loads.cancel()  # its worker stops at its next batch; closing does not wait
+        self.summaries.close()
+        if not running:
+            self._unsubscribe()
+            self.workspace.close()
+            super().closeEvent(event)
+            return
+        # the runs end on a worker thread; the window says so and closes after
+        tallies = self.workspace.tallies()
+        trials = sum(tallies.get(e.id, TrialTally()).counts.running for e in running)
+        leave = answer is Quitting.LEAVE
+        self.statusBar().showMessage(waiting_text(trials, leave))
+        self.splitter.setEnabled(False)
+        for action in self.actions_by_name.values():
+            action.setEnabled(False)
+        self._closing.finished.connect(self.close)
+        self._closing.start(leave=leave)
+        event.ignore()
 
 
 @contextmanager

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.engine.experiment import ExperimentConfig
-from app.engine.records import MetricPoint, TrialRecord
+from app.engine.records import MetricPoint, MetricSeries, TrialRecord
+from app.engine.search.base import Goal
 from app.engine.space.nodes import Space
 from app.views.charts.panel import ChartsPanel
 from app.views.space_editor import SpaceEditor
@@ -49,6 +51,20 @@ class ExperimentPanels(QObject):
         self.charts.add_points(points)
         self.charts.refresh()
 
+    def add_trials(self, records: Sequence[TrialRecord]) -> None:
+        """More of the shown experiment's stored trials for the grid and the table (it is
+        being opened; the charts were given them all at once)."""
+        self.trials.table.model.add_trials(records)
+        self.trials.grid_view.grid.add_trials(records)
+
+    def add_history(self, series: Sequence[MetricSeries]) -> None:
+        """Stored points of whole trials (the experiment is being opened): every point to
+        the charts, to the grid only those that decide what its tiles show."""
+        self.charts.add_series(series)
+        if self._config is not None:
+            self.trials.add_points(deciding_points(series, self._config.kpi.name,
+                                                   self._config.kpi.goal))
+
     def update_trial(self, record: TrialRecord) -> None:
         """A trial changed."""
         self.trials.update_trial(record)
@@ -66,3 +82,23 @@ class ExperimentPanels(QObject):
     def space_validity(self) -> tuple[bool, str]:
         """Whether the edited space may run, and why not."""
         return self.space.validity()
+
+
+def deciding_points(series: Sequence[MetricSeries], kpi_name: str, goal: Goal) -> list[MetricPoint]:
+    """Of each series (ordered by step), the points the trial grid's tiles depend on: the
+    last one (progress, and for the KPI its current value) and, for the KPI, before it
+    the best finite one. :meth:`TrialGrid.add_points` given these shows what it shows
+    given them all, for a fraction of the work."""
+    points: list[MetricPoint] = []
+    for one in series:
+        if not one.values:
+            continue
+        if one.name == kpi_name:
+            values = np.asarray(one.values, dtype=np.float64)
+            finite = np.flatnonzero(np.isfinite(values))
+            if len(finite):
+                best = int(finite[np.argmin(goal.sign * values[finite])])
+                points.append(MetricPoint(one.trial_id, one.name, one.values[best],
+                                          one.steps[best], 0.0))
+        points.append(MetricPoint(one.trial_id, one.name, one.values[-1], one.steps[-1], 0.0))
+    return points

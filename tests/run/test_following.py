@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from app.application.following import Follower, Watcher
+from app.application.following import Follower, Watcher, point_counts
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import TrialState
@@ -56,7 +56,8 @@ def test_points_are_sent_once_and_a_growing_trial_is_read_from_where_it_was(
         store.add_output(trial.id, shown, 10, None)
         counting = CountingStore(store)
         follower = Follower(counting, store.get_experiment(experiment),
-                            [store.get_trial(trial.id)], store.get_metrics(trial.id))
+                            [store.get_trial(trial.id)],
+                            point_counts(store.get_metrics(trial.id)))
         assert follower.poll() == []  # nothing changed since it was shown
 
         store.add_output(trial.id, [MetricPoint(trial.id, "loss", 0.5, 2, 2.0)], 20, None)
@@ -81,7 +82,7 @@ def test_each_look_reads_only_the_trials_changed_since_the_last(tmp_path: Path) 
         experiment = store_experiment(store, tmp_path, "pass\n")
         trials = [store.create_trial(experiment, {"x": float(i)}) for i in range(30)]
         counting = CountingStore(store)
-        follower = Follower(counting, store.get_experiment(experiment), trials, [],
+        follower = Follower(counting, store.get_experiment(experiment), trials, {},
                             overlap=timedelta(0))
         assert follower.poll() == []
         changed = store.update_trial(trials[4].id, state=TrialState.RUNNING)
@@ -110,3 +111,29 @@ def test_experiments_created_and_deleted_elsewhere_are_published_as_changes(
     assert [(e.kind, e.experiment_id, e.state, e.change, e.message) for e in events] == [
         (RunnerEventKind.EXPERIMENT, made, None, ExperimentChange.CREATED, "created"),
         (RunnerEventKind.EXPERIMENT, made, None, ExperimentChange.DELETED, "deleted")]
+
+
+def test_polling_thread_looks_on_its_own_thread_until_stopped_and_survives_store_errors(
+        ) -> None:
+    import threading
+
+    from app.application.following import PollingThread
+    from app.engine.ports import StoreError
+
+    looks: list[int] = []
+    third = threading.Event()
+
+    def poll() -> None:
+        looks.append(threading.get_ident())
+        if len(looks) == 1:
+            raise StoreError("database is locked")  # the next look tries again
+        if len(looks) >= 3:
+            third.set()
+
+    polling = PollingThread(poll, 0.01)
+    polling.start()
+    assert third.wait(10), "it went on after a StoreError"
+    polling.stop()
+    seen = len(looks)
+    assert threading.get_ident() not in looks
+    assert not polling._thread.is_alive() and len(looks) == seen

@@ -12,7 +12,7 @@ from app.engine.experiment import load_experiment
 from app.engine.live import StopReason
 from app.engine.trial import TrialState
 from tests.views.test_main_window import ROOT
-from tests.views.window_helpers import finished_trial, open_window
+from tests.views.window_helpers import finished_trial, open_window, wait_loaded
 
 PARAMS = {"x": 0.1, "y": -0.2, "optimizer": {"_name": "sgd", "momentum": 0.5}}
 
@@ -34,6 +34,7 @@ def test_every_panel_shows_the_same_best(qtbot: QtBot, tmp_path: Path) -> None:
                                  error=StopReason.BUDGET.value)
         window.reload_experiments()
         window.show_experiment(exp)
+        wait_loaded(window)
 
         row = window.experiments.experiment_row(window.experiments.row_of(exp) or 0)
         assert row.text.endswith("best loss 0.2513"), row.text

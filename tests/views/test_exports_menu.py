@@ -19,7 +19,7 @@ from app.engine.params import params_document
 from app.engine.trial import TrialState
 from app.views.main_window import MainWindow
 from tests.views.test_main_window import ROOT
-from tests.views.window_helpers import finished_trial, open_window
+from tests.views.window_helpers import finished_trial, open_window, wait_loaded
 
 BEST = {"x": 0.1, "y": -0.2, "optimizer": {"_name": "sgd", "momentum": 0.5}}
 
@@ -70,6 +70,7 @@ def with_trials(window: MainWindow) -> None:
     finished_trial(window.workspace, experiment_id, {"x": 0.0, "y": 0.0,
                    "optimizer": {"_name": "adam", "beta1": 0.8}}, TrialState.PRUNED, 0.01)
     window.show_experiment(experiment_id)
+    wait_loaded(window)
 
 
 def run_action(qtbot: QtBot, window: MainWindow, name: str) -> None:

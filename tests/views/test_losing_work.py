@@ -7,6 +7,7 @@ message boxes are answered by clicking their buttons (:class:`Answer`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -191,8 +192,9 @@ def test_closing_while_trials_run_can_leave_them_running_for_the_next_start(
     assert window.isVisible() and window.workspace.is_running(experiment_id)
 
     answer = Answer("Leave them running and quit")
-    assert window.close()
-    assert answer.asked and not window.isVisible()
+    assert not window.close(), "the window does not wait for the runs: they end off it"
+    assert answer.asked and "running trials" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
     store = window.workspace.store
     left = [t for t in store.list_trials(experiment_id) if t.state is TrialState.RUNNING]
     record = store.get_experiment(experiment_id)
@@ -269,3 +271,22 @@ def test_while_it_runs_the_space_says_which_space_runs_edits_wait_for_restart_an
     qtbot.waitUntil(lambda: actions["delete"].isEnabled())
     assert window.delete_button.isEnabled() and delete_key.isEnabled()
     assert not editor.is_read_only() and not editor.banner.isVisible()
+
+
+def test_closing_stops_the_trials_off_the_gui_thread_and_says_what_it_waits_for(
+        qtbot: QtBot, lab: Lab) -> None:
+    window = lab.window()
+    select(window, "slow")
+    experiment_id = start(qtbot, window)
+
+    answer = Answer("Stop trials and quit")
+    began = time.perf_counter()
+    assert not window.close(), "the window does not wait for the runs: they end off it"
+    assert time.perf_counter() - began < 5.0
+    assert answer.asked and "Stopping 2 trials" in window.statusBar().currentMessage()
+    assert window.isVisible() and not window.splitter.isEnabled()
+    assert not window.close(), "closing again while it waits changes nothing"
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
+    store = window.workspace.store
+    assert not window.workspace.is_running(experiment_id)
+    assert all(t.state is not TrialState.RUNNING for t in store.list_trials(experiment_id))

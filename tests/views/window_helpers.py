@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -45,6 +47,14 @@ def open_window(qtbot: QtBot, tmp_path: Path, **options: Any) -> Iterator[MainWi
         window.close()
         QApplication.processEvents()  # what the runs said on ending, while the store is open
         store.close()
+
+
+def wait_loaded(window: MainWindow, timeout: float = 10.0) -> None:
+    """Wait until the shown experiment's trials and points are read (off the GUI thread)."""
+    deadline = time.monotonic() + timeout
+    while window.is_loading():
+        assert time.monotonic() < deadline, f"experiment {window.current_id} still loading"
+        QTest.qWait(5)
 
 
 def finished_trial(workspace: Workspace, experiment_id: int, params: dict[str, Any],

@@ -109,6 +109,11 @@ class KpiCurvesChart(QWidget):
         pen: QPen = pg.mkPen(running_color(record.number if record is not None else trial_id))
         return pen
 
+    @property
+    def drawn_trials(self) -> int:
+        """How many trials' curves the chart holds now (finished and running)."""
+        return len(self._finished_drawn) + len(self._running_drawn)
+
     # -- drawing ---------------------------------------------------------------------------
 
     def refresh(self) -> None:

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
-from app.engine.records import MetricPoint, TrialRecord
+from app.engine.records import MetricPoint, MetricSeries, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.space.nodes import Space
 from app.views.charts.axes import log_scaled_params
@@ -27,6 +27,9 @@ REFRESH_MS = 125  # 8 Hz
 # Parallel coordinates and the scatter redraw everything (~17 and ~11 ms for 2,000
 # trials): while trials stream, the timer redraws them at most this often.
 SLOW_CHART_MIN_S = 0.5
+LOADING_MIN_S = 0.5
+"""While an experiment's history is loading, the visible chart redraws at most this
+often: each batch of curves may widen the view, and a wider view redraws every curve."""
 
 
 class ChartsPanel(QWidget):
@@ -74,6 +77,7 @@ class ChartsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
         self._slow_drawn = 0.0
+        self._loading = False
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self._tick)
@@ -109,6 +113,18 @@ class ChartsPanel(QWidget):
         """Buffer metric points; they are drawn at the next refresh."""
         self.data.add_points(points)
 
+    def add_series(self, series: Sequence[MetricSeries]) -> None:
+        """Buffer stored points a series at a time (loading history; see
+        :class:`~app.application.loading.Series`); drawn at the next refresh."""
+        for one in series:
+            if None in one.steps:  # the buffers number points without a step
+                self.data.add_points([MetricPoint(one.trial_id, one.name, value, step, 0.0)
+                                      for step, value in zip(one.steps, one.values,
+                                                             strict=True)])
+            else:
+                self.data.buffers.extend(one.trial_id, one.name, one.steps,  # type: ignore[arg-type]
+                                         one.values)
+
     def set_top_k(self, k: int | None) -> None:
         """Draw only the ``k`` best completed trials (None: all) and redraw.
 
@@ -129,13 +145,20 @@ class ChartsPanel(QWidget):
                       | ParamScatterChart | ImportanceChart):
             chart.refresh()
 
+    def set_loading(self, loading: bool) -> None:
+        """Whether an experiment's stored history is arriving (batches of whole trials):
+        redraw less often meanwhile, and at once when it is all there."""
+        self._loading = loading
+        if not loading:
+            self.refresh()
+
     def _tick(self) -> None:
         if not self.isVisible():
             return
         chart = self.tabs.currentWidget()
-        if chart in (self.parallel, self.scatter):
+        if self._loading or chart in (self.parallel, self.scatter):
             now = time.monotonic()
-            if now - self._slow_drawn < SLOW_CHART_MIN_S:
+            if now - self._slow_drawn < (LOADING_MIN_S if self._loading else SLOW_CHART_MIN_S):
                 return
             self._slow_drawn = now
         self.refresh()

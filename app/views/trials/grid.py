@@ -123,6 +123,17 @@ class TrialGrid(QWidget):
         else:
             self._update_tile(record.id)
 
+    def add_trials(self, records: Sequence[TrialRecord]) -> None:
+        """Add or replace many trials at once (an experiment being opened): one re-order,
+        one recount and one repaint."""
+        self._trials.update((r.id, r) for r in records)
+        self._order = [r.id for r in sorted(self._trials.values(), key=lambda r: r.number)]
+        self._index = {trial_id: i for i, trial_id in enumerate(self._order)}
+        self._rank_dirty = True
+        self._sync_height()
+        self.update()
+        self.statesChanged.emit()
+
     def _insert(self, record: TrialRecord) -> None:
         """Add a tile in trial-number order (a new trial almost always goes last)."""
         if not self._order or self._trials[self._order[-1]].number <= record.number:

@@ -104,6 +104,18 @@ class TrialTableModel(QAbstractTableModel):
                 index = self.index(row, column)
                 self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
 
+    def add_trials(self, records: Iterable[TrialRecord]) -> None:
+        """Add many trials at once (an experiment being opened): one model reset, not
+        one insert and one re-sort per trial; keeps the filter and the sort column."""
+        self.beginResetModel()
+        for record in records:
+            flat = flatten(record.params)
+            self._data.add_param_names(self._data.new_param_names(flat))
+            self._data.upsert(record, flat)
+        self._rows = self._ordered()
+        self.endResetModel()
+        self._sync_tick()
+
     def update_trials(self, records: Iterable[TrialRecord]) -> None:
         """Add or refresh several trials (see :meth:`update_trial`)."""
         for record in records:

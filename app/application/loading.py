@@ -1,0 +1,197 @@
+"""Opening an experiment without waiting for it: its trials, log and metric points read
+on a worker thread, one query per kind, and handed over in parts as they arrive.
+
+The window shows the trials first (the grid and the table), then the points in
+batches (the curves fill in), while its own thread stays free. Opening another
+experiment cancels the load in progress: it reads no further and hands over nothing
+more. No Qt here: the front end turns the parts into whatever its thread needs
+(``app/views/loading.py`` delivers them as queued signals).
+
+Parts, in this order, each carrying the ticket :meth:`ExperimentLoader.load` returned:
+
+- :class:`TrialsRead`: the experiment's record, trials and log (one query each, the
+  record first: following the run from there misses nothing that came after);
+- :class:`PointsRead`: a batch of points of whole trials as series (a trial's
+  points never span two batches, so a chart draws each trial once), from one
+  streamed query, grouped on the worker thread;
+- :class:`LoadEnded`: every point was read (or why not), with what was read per
+  trial and metric (what :class:`~app.application.following.Follower` needs).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.engine.ports import StoreError
+from app.engine.records import EventRecord, ExperimentRecord, MetricSeries, TrialRecord
+
+log = logging.getLogger(__name__)
+
+BATCH_POINTS = 20_000
+"""About how many points a :class:`PointsRead` holds (whole trials, so a few more)."""
+
+
+class _Reads(Protocol):
+    def get_experiment(self, key: int | str) -> ExperimentRecord: ...
+    def list_trials(self, experiment_id: int) -> list[TrialRecord]: ...
+    def list_events(self, experiment_id: int) -> list[EventRecord]: ...
+    def experiment_series(self, experiment_id: int, chunk: int = ...
+                          ) -> Iterator[list[MetricSeries]]: ...
+
+
+@dataclass(frozen=True)
+class TrialsRead:
+    """The experiment as read before its trials, its trials by number and its log,
+    oldest first."""
+
+    ticket: int
+    experiment_id: int
+    trials: tuple[TrialRecord, ...]
+    events: tuple[EventRecord, ...]
+    record: ExperimentRecord
+
+
+@dataclass(frozen=True)
+class PointsRead:
+    """Every stored point of some trials (each trial whole), one
+    :class:`~app.engine.records.MetricSeries` per trial and metric."""
+
+    ticket: int
+    experiment_id: int
+    series: tuple[MetricSeries, ...]
+
+    @property
+    def size(self) -> int:
+        """How many points."""
+        return sum(len(one.values) for one in self.series)
+
+
+@dataclass(frozen=True)
+class LoadEnded:
+    """The load is over: ``failure`` None when everything was read, else why not (the
+    parts handed over before stay valid). ``counts``: points read per (trial, metric)."""
+
+    ticket: int
+    experiment_id: int
+    counts: dict[tuple[int, str], int] = field(default_factory=dict)
+    failure: str | None = None
+
+
+LoadPart = TrialsRead | PointsRead | LoadEnded
+"""What :class:`ExperimentLoader` hands over."""
+
+
+class ExperimentLoader:
+    """Loads one experiment at a time on a worker thread.
+
+    Args:
+        store: where the experiment is.
+        deliver: called on the worker thread with each part, in order; it must return
+            quickly (hand the part to another thread). Nothing is delivered for a load
+            once it is cancelled (a part being delivered at that instant may still
+            arrive: compare its ticket with the current one).
+        batch_points: about how many points each :class:`PointsRead` holds.
+
+    Thread safety: :meth:`load`, :meth:`cancel` and :meth:`close` may be called from
+    any thread, but are meant for the front end's own.
+    """
+
+    def __init__(self, store: _Reads, deliver: Callable[[LoadPart], None], *,
+                 batch_points: int = BATCH_POINTS) -> None:
+        if batch_points < 1:
+            raise ValueError(f"batch_points must be >= 1, got {batch_points!r}")
+        self._store = store
+        self._deliver = deliver
+        self._batch = batch_points
+        self._lock = threading.Lock()
+        self._ticket = 0
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def ticket(self) -> int:
+        """The ticket of the latest load (0 before the first)."""
+        return self._ticket
+
+    def load(self, experiment_id: int) -> int:
+        """Cancel the load in progress and start reading ``experiment_id``; returns the
+        ticket its parts carry."""
+        with self._lock:
+            self._cancel.set()
+            self._ticket += 1
+            ticket = self._ticket
+            cancel = self._cancel = threading.Event()
+            thread = threading.Thread(target=self._run, args=(ticket, experiment_id, cancel),
+                                      name=f"load experiment {experiment_id}", daemon=True)
+            self._thread = thread
+        thread.start()
+        return ticket
+
+    def cancel(self) -> None:
+        """Stop the load in progress: it reads no further and delivers nothing more."""
+        with self._lock:
+            self._cancel.set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel, and wait up to ``timeout`` s for the worker to let go of the store."""
+        self.cancel()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self, ticket: int, experiment_id: int, cancel: threading.Event) -> None:
+        counts: dict[tuple[int, str], int] = {}
+        try:
+            record = self._store.get_experiment(experiment_id)
+            trials = self._store.list_trials(experiment_id)
+            events = self._store.list_events(experiment_id)
+            if cancel.is_set():
+                return
+            self._deliver(TrialsRead(ticket, experiment_id, tuple(trials), tuple(events),
+                                     record))
+            if trials:
+                self._read_points(ticket, experiment_id, cancel, counts)
+        except StoreError as exc:  # NotFound included: deleted meanwhile
+            log.debug("loading experiment %s failed", experiment_id, exc_info=True)
+            if not cancel.is_set():
+                self._deliver(LoadEnded(ticket, experiment_id, counts, str(exc)))
+            return
+        if not cancel.is_set():
+            self._deliver(LoadEnded(ticket, experiment_id, counts))
+
+    def _read_points(self, ticket: int, experiment_id: int, cancel: threading.Event,
+                     counts: dict[tuple[int, str], int]) -> None:
+        """Stream the series; hand them over in batches of whole trials."""
+        pending: list[MetricSeries] = []
+        size = 0
+        stream = self._store.experiment_series(experiment_id, self._batch)
+        try:
+            for chunk in stream:
+                if cancel.is_set():
+                    return
+                for one in chunk:
+                    counts[(one.trial_id, one.name)] = len(one.values)
+                    size += len(one.values)
+                pending.extend(chunk)
+                if size < self._batch:
+                    continue
+                # hold back the last trial: its next series may be in the next chunk
+                last = pending[-1].trial_id
+                cut = len(pending)
+                while cut > 0 and pending[cut - 1].trial_id == last:
+                    cut -= 1
+                if cut == 0:
+                    continue
+                self._deliver(PointsRead(ticket, experiment_id, tuple(pending[:cut])))
+                pending = pending[cut:]
+                size = sum(len(one.values) for one in pending)
+            if pending and not cancel.is_set():
+                self._deliver(PointsRead(ticket, experiment_id, tuple(pending)))
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,184 @@
+"""The window's side of opening an experiment: the application layer's loader
+(:mod:`app.application.loading`) reads on its worker thread; its parts reach the GUI
+thread here, as a queued signal, and only those of the latest load get through.
+
+What a part holds is handed to the window in steps of bounded cost, one step per
+turn of the GUI thread's event loop (a zero-time timer), so the window paints and
+answers between them: every trial record at once (cheap for the charts; the grid and
+the table take the first chunk), then the rest of the trials for the grid and table
+in chunks taking turns with the points, batch by batch (the curves fill in).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app.application.loading import LoadEnded, LoadPart, PointsRead, TrialsRead
+from app.application.workspace import Workspace
+from app.engine.ports import StoreError
+
+log = logging.getLogger(__name__)
+TRIALS_PER_STEP = 100
+"""Trials added to the grid and the table per step (the table costs ~0.2 ms a trial)."""
+POINTS_PER_STEP = 5_000
+"""About how many points one step hands to the charts (whole trials)."""
+
+
+class ExperimentLoading(QObject):
+    """Loads one experiment at a time for the window; a new load cancels the last.
+
+    Signals:
+        trialsRead(object TrialsRead): the log and every trial; the grid and the table
+            show the first :attr:`trials_per_step` of them, the rest follow through
+            ``trialsAdded``.
+        trialsAdded(object tuple[TrialRecord, ...]): more trials for the grid and table.
+        pointsRead(object PointsRead): a batch of points of whole trials.
+        loadEnded(object LoadEnded): the load is over (``failure`` says if it failed).
+    """
+
+    trialsRead = Signal(object)
+    trialsAdded = Signal(object)
+    pointsRead = Signal(object)
+    loadEnded = Signal(object)
+    _arrived = Signal(object)  # emitted on the loader's thread, delivered queued
+
+    def __init__(self, workspace: Workspace, parent: QObject | None = None, *,
+                 batch_points: int = POINTS_PER_STEP,
+                 trials_per_step: int = TRIALS_PER_STEP) -> None:
+        super().__init__(parent)
+        self._loader = workspace.loader(self._arrived.emit, batch_points=batch_points)
+        self.trials_per_step = trials_per_step
+        self._arrived.connect(self._hand_over)
+        self._loading: int | None = None
+        self._steps: deque[Callable[[], None]] = deque()
+        self._table_steps: deque[Callable[[], None]] = deque()
+        """Trials for the grid and the table, taking turns with the points."""
+        self._turn = False
+        self._ended: LoadEnded | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._step)
+
+    @property
+    def loading(self) -> int | None:
+        """The experiment being loaded now, or None."""
+        return self._loading
+
+    def load(self, experiment_id: int) -> None:
+        """Read ``experiment_id`` (cancelling the load in progress)."""
+        self._steps.clear()
+        self._table_steps.clear()
+        self._ended = None
+        self._loading = experiment_id
+        self._loader.load(experiment_id)
+
+    def cancel(self) -> None:
+        """Read no further; nothing more of the load in progress is handed over."""
+        self._steps.clear()
+        self._table_steps.clear()
+        self._ended = None
+        self._loading = None
+        self._loader.cancel()
+
+    def close(self) -> None:
+        """Cancel, and let the worker release the store (the window closes)."""
+        self.cancel()
+        self._loader.close()
+
+    @Slot(object)
+    def _hand_over(self, part: LoadPart) -> None:
+        if part.ticket != self._loader.ticket or self._loading is None:
+            return  # a cancelled load's last part, already on its way
+        if isinstance(part, TrialsRead):
+            self._steps.append(lambda: self._trials_read(part))
+        elif isinstance(part, PointsRead):
+            self._steps.append(lambda: self.pointsRead.emit(part))
+        elif isinstance(part, LoadEnded):
+            self._ended = part
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _trials_read(self, part: TrialsRead) -> None:
+        self.trialsRead.emit(part)
+        size = self.trials_per_step
+        for start in range(size, len(part.trials), size):
+            chunk = part.trials[start:start + size]
+            self._table_steps.append(lambda chunk=chunk: self.trialsAdded.emit(chunk))  # type: ignore[misc]
+
+    @Slot()
+    def _step(self) -> None:
+        self._turn = not self._turn
+        first = self._table_steps if self._turn else self._steps
+        second = self._steps if self._turn else self._table_steps
+        if first:
+            first.popleft()()
+        elif second:
+            second.popleft()()
+        elif self._ended is not None and self._loading is not None:
+            ended, self._ended = self._ended, None
+            self._loading = None
+            self.loadEnded.emit(ended)
+        if self._steps or self._table_steps or self._ended is not None:
+            self._timer.start()
+
+
+class SummaryReading(QObject):
+    """Reads every experiment and its trial counts (one aggregate) on a worker thread,
+    for the list on the left when another program adds or removes experiments.
+
+    Signals:
+        summariesRead(object list[ExperimentRecord], object dict[int, TrialTally]).
+    """
+
+    summariesRead = Signal(object, object)
+    _arrived = Signal(object, object)  # emitted on the worker thread, delivered queued
+
+    def __init__(self, workspace: Workspace, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._workspace = workspace
+        self._arrived.connect(self._hand_over)
+        self._busy = False
+        self._again = False
+        self._closed = False
+
+    def close(self) -> None:
+        """Read no more and hand nothing more over (the window closes)."""
+        self._closed = True
+
+    def read(self) -> None:
+        """Read now, or once more after the read in progress (requests coalesce)."""
+        if self._closed:
+            return
+        if self._busy:
+            self._again = True
+            return
+        self._busy = True
+        threading.Thread(target=self._work, name="read experiment summaries",
+                         daemon=True).start()
+
+    def _work(self) -> None:
+        try:
+            records = self._workspace.experiments()
+            tallies = self._workspace.tallies()
+        except StoreError:  # busy or gone for a moment: the next change reads again
+            log.debug("reading the experiments failed", exc_info=True)
+            records, tallies = None, None
+        self._arrived.emit(records, tallies)
+
+    @Slot(object, object)
+    def _hand_over(self, records: object, tallies: object) -> None:
+        self._busy = False
+        if self._closed:
+            return
+        if self._again:
+            self._again = False
+            self.read()
+            return
+        if records is not None:
+            self.summariesRead.emit(records, tallies)

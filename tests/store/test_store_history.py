@@ -1,0 +1,114 @@
+"""The whole-experiment reads, part of the store contract: run against SQLite and
+PostgreSQL (see conftest): an experiment's points in one streamed query, every
+experiment's trial counts in one aggregate."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from app.engine.best import best_trial, count_trials
+from app.engine.live import StopReason
+from app.engine.ports import NotFound
+from app.engine.records import MetricPoint
+from app.engine.search.base import Goal
+from app.engine.trial import TrialState
+from app.store.store import Store
+
+
+class TestExperimentSeries:
+    def test_every_point_of_the_experiment_by_trial_then_metric(self, store: Store) -> None:
+        mine = store.create_experiment("mine", {})
+        other = store.create_experiment("other", {})
+        first = store.create_trial(mine.id, {}).id
+        theirs = store.create_trial(other.id, {}).id
+        second = store.create_trial(mine.id, {}).id
+        store.add_metrics([
+            MetricPoint(second, "loss", 3.0, 2, 5.0), MetricPoint(first, "loss", 2.0, 1, 7.0),
+            MetricPoint(theirs, "loss", 9.0, 1, 1.0), MetricPoint(first, "acc", 0.5, 1, 4.0),
+            MetricPoint(first, "loss", 1.0, None, 9.0), MetricPoint(second, "loss", math.nan,
+                                                                    1, 6.0)])
+        chunks = list(store.experiment_series(mine.id, chunk=2))
+        assert len(chunks) >= 2, "streamed"
+        series = [one for chunk in chunks for one in chunk]
+        assert [(s.trial_id, s.name, s.steps) for s in series] == [
+            (first, "acc", (1,)), (first, "loss", (None, 1)), (second, "loss", (1, 2))]
+        assert series[1].values == (1.0, 2.0) and series[2].values[1] == 3.0
+        assert math.isnan(series[2].values[0]) and isinstance(series[2].values[0], float)
+        # the same points, in the same order, as get_metrics gives per trial
+        assert [(p.name, p.step, p.value) for p in store.get_metrics(first)] == [
+            (s.name, step, value) for s in series[:2]
+            for step, value in zip(s.steps, s.values, strict=True)]
+        assert list(store.experiment_series(store.create_experiment("empty", {}).id)) == []
+
+    def test_many_trials_in_one_streamed_query_never_split_a_series(
+            self, store: Store) -> None:
+        experiment = store.create_experiment("big", {})
+        trials = [store.create_trial(experiment.id, {}).id for _ in range(300)]
+        store.add_metrics([MetricPoint(t, "loss", float(step), step, 0.0)
+                           for t in trials for step in range(20)])
+        chunks = list(store.experiment_series(experiment.id, chunk=1000))
+        assert len(chunks) >= 6
+        series = [one for chunk in chunks for one in chunk]
+        assert [s.trial_id for s in series] == trials
+        assert all(s.steps == tuple(range(20)) for s in series)
+
+    def test_closing_the_stream_early_releases_it(self, store: Store) -> None:
+        experiment = store.create_experiment("big", {})
+        trials = [store.create_trial(experiment.id, {}).id for _ in range(10)]
+        store.add_metrics([MetricPoint(t, "loss", 1.0, step, 0.0)
+                           for t in trials for step in range(5)])
+        stream = store.experiment_series(experiment.id, chunk=10)
+        assert next(stream)
+        stream.close()
+        store.add_metrics([MetricPoint(trials[0], "loss", 1.0, 99, 0.0)])  # not blocked
+        total = sum(len(s.values) for c in store.experiment_series(experiment.id) for s in c)
+        assert total == 51
+
+    def test_an_unknown_experiment_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFound, match="no experiment with id 4242"):
+            next(store.experiment_series(4242))
+        with pytest.raises(ValueError, match="chunk must be >= 1"):
+            next(store.experiment_series(store.create_experiment("x", {}).id, chunk=0))
+
+
+class TestTrialTallies:
+    def test_counts_and_competing_kpi_range_as_the_engine_rule_finds_them(
+            self, store: Store) -> None:
+        chance = random.Random(3)
+        experiments = [store.create_experiment(f"e{i}", {}).id for i in range(3)]
+        kpis = [None, math.nan, math.inf, -math.inf, 0.5, -2.0, 7.25, 1e300]
+        for experiment_id in experiments[:2]:
+            for _ in range(40):
+                trial = store.create_trial(experiment_id, {})
+                state = chance.choice([TrialState.QUEUED, TrialState.RUNNING,
+                                       TrialState.COMPLETED, TrialState.FAILED,
+                                       TrialState.STOPPED, TrialState.PRUNED])
+                fields: dict[str, object] = {"kpi": chance.choice(kpis)}
+                if state is not TrialState.QUEUED:
+                    store.update_trial(trial.id, state=TrialState.RUNNING)
+                if state is TrialState.STOPPED and chance.random() < 0.5:
+                    fields["error"] = StopReason.BUDGET.value
+                if state not in (TrialState.QUEUED, TrialState.RUNNING):
+                    fields["state"] = state
+                store.update_trial(trial.id, **fields)
+        tallies = store.trial_tallies()
+        assert set(tallies) == set(experiments[:2]), "an experiment without trials: absent"
+        for experiment_id in experiments[:2]:
+            trials = store.list_trials(experiment_id)
+            tally = tallies[experiment_id]
+            assert tally.counts == count_trials(trials)
+            for goal in Goal:
+                best = best_trial(trials, goal)
+                assert tally.best_kpi(goal) == (None if best is None else best.kpi)
+
+    def test_no_competing_trial_has_no_range(self, store: Store) -> None:
+        experiment = store.create_experiment("e", {})
+        trial = store.create_trial(experiment.id, {})
+        store.update_trial(trial.id, state=TrialState.RUNNING)
+        store.update_trial(trial.id, state=TrialState.COMPLETED, kpi=math.nan)
+        tally = store.trial_tallies()[experiment.id]
+        assert tally.counts.completed == 1
+        assert tally.best_kpi(Goal.MIN) is None and tally.best_kpi(Goal.MAX) is None
