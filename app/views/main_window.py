@@ -554,6 +554,7 @@ class MainWindow(QMainWindow):
             self.summaries.read()
             return
         if change is ExperimentChange.RESTARTED and experiment_id == self.current_id:
+            self._close_details()  # their trials were dropped (and their ids may come back)
             self.show_experiment(experiment_id)
         self._refresh_experiment(experiment_id)
 

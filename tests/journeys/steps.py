@@ -225,11 +225,11 @@ def hover_tile(window: MainWindow, trial_id: int) -> str:
 def open_tile(qtbot: QtBot, window: MainWindow, trial_id: int) -> TrialDetail:
     """Click a trial's tile: its detail window opens; returns it."""
     grid = window.panels.trials.grid_view.grid
-    before = set(window.findChildren(TrialDetail))
     QTest.mouseClick(grid, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      grid.tile_rect(trial_id).center())
-    opened = [d for d in window.findChildren(TrialDetail) if d not in before and d.isVisible()]
-    assert len(opened) == 1, "clicking the tile opened no trial detail"
+    opened = [d for d in window.findChildren(TrialDetail)
+              if d.trial_id == trial_id and d.isVisible()]  # a new one, or the one open
+    assert len(opened) == 1, "clicking the tile showed no trial detail of its trial"
     qtbot.addWidget(opened[0])
     return opened[0]
 

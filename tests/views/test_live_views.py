@@ -19,7 +19,7 @@ from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState, TrialState
 from app.views.main_window import MainWindow
 from tests.views.test_main_window import ROOT, quadratic
-from tests.views.window_helpers import finished_trial, open_window
+from tests.views.window_helpers import finished_trial, open_window, wait_loaded
 
 PARAMS = {"x": 0.1, "y": -0.2, "optimizer": {"_name": "sgd", "momentum": 0.5}}
 
@@ -50,6 +50,13 @@ def select(window: MainWindow, experiment_id: int) -> None:
     assert row is not None
     window.list.setCurrentIndex(window.experiments.index(row))
     assert window.current_id == experiment_id
+    wait_loaded(window)
+
+
+def reload(window: MainWindow) -> None:
+    """The list read again (the shown experiment loaded again, off the GUI thread)."""
+    window.reload_experiments()
+    wait_loaded(window)
 
 
 def kpi_title(window: MainWindow) -> str:
@@ -67,7 +74,7 @@ def two_experiments(window: MainWindow, trials: int) -> tuple[int, int]:
     empty = window.workspace.create(demo("empty")).id
     for number in range(trials):
         finished_trial(window.workspace, full, PARAMS, TrialState.COMPLETED, 0.5 + number / 100)
-    window.reload_experiments()
+    reload(window)
     return full, empty
 
 
@@ -118,7 +125,7 @@ def test_importance_counts_the_trials_completed_after_it_was_drawn(
     for number in range(10):
         finished_trial(window.workspace, full, {**PARAMS, "x": number / 10},
                        TrialState.COMPLETED, 0.5 + number / 100)
-    window.reload_experiments()
+    reload(window)
     select(window, full)
     charts = window.panels.charts
     window.tabs.setCurrentWidget(charts)
@@ -143,7 +150,7 @@ def test_a_trial_detail_follows_its_trial_and_stop_shows_stopping_until_it_ended
         qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     # no max epochs: the tile's total can only be the one the trial reports
     experiment = window.workspace.create(demo("slow", tmp_path, max_epochs=None)).id
-    window.reload_experiments()
+    reload(window)
     select(window, experiment)
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=30_000):
         window.actions_by_name["start"].trigger()
@@ -178,7 +185,7 @@ def test_a_trial_detail_follows_its_trial_and_stop_shows_stopping_until_it_ended
 def test_stop_shows_stopping_on_the_toolbar_and_every_trial_until_the_run_ended(
         qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     experiment = window.workspace.create(demo("slow", tmp_path)).id
-    window.reload_experiments()
+    reload(window)
     select(window, experiment)
     stop = window.actions_by_name["stop"]
     assert "budget" in stop.toolTip()
@@ -213,7 +220,7 @@ def test_a_closed_trial_updates_its_open_detail_within_a_second(
     store = window.workspace.store
     record = store.create_trial(experiment, PARAMS)
     record = store.update_trial(record.id, state=TrialState.RUNNING, host="local")
-    window.reload_experiments()
+    reload(window)
     select(window, experiment)
     detail = window.open_trial(record.id)
     assert detail is not None and detail.stop_button.isEnabled()

@@ -21,6 +21,7 @@ from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, log_entry
 from tests.helpers import store_experiment
 from tests.views.test_trials_detail import record
+from tests.views.window_helpers import wait_loaded
 
 # No traceback, so the cause is only in the last lines of the log.
 FAILING = """
@@ -59,6 +60,7 @@ def test_a_failure_is_shown_whole_and_every_live_line_has_its_time(qtbot: QtBot,
     for shown in (window.log.text(), None):
         if shown is None:  # and the same from the database, as after a restart
             window.show_experiment(experiment_id)
+            wait_loaded(window)  # the log comes with the trials, read off the GUI thread
             shown = window.log.text()
         lines = shown.splitlines()
         at = next(i for i, line in enumerate(lines)
