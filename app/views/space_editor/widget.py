@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QToolBar,
     QToolButton,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +34,7 @@ from app.views.space_editor.delegates import SpaceItemDelegate
 from app.views.space_editor.edits import SpaceTreeModel
 from app.views.space_editor.preview import SpacePreview
 from app.views.space_editor.tree import NodeKind, is_container
+from app.views.space_editor.view import SpaceTreeView
 
 PREVIEW_DELAY_MS = 150
 ERROR_STYLE = "color: #c62828;"
@@ -70,7 +70,7 @@ class SpaceEditor(QWidget):
         super().__init__(parent)
         self.model = SpaceTreeModel(copy.deepcopy(space) if space else Space(), self)
         self.undo_stack = self.model.undo_stack
-        self.tree = QTreeView()
+        self.tree = SpaceTreeView()
         self.tree.setModel(self.model)
         self.tree.setItemDelegate(SpaceItemDelegate(self.tree))
         self._setup_tree()
@@ -107,14 +107,19 @@ class SpaceEditor(QWidget):
         return copy.deepcopy(self.model.space())
 
     def set_space(self, space: Space) -> None:
-        """Edit a copy of ``space``; clears the undo stack (not an edit: no ``changed``)."""
+        """Edit a copy of ``space`` (not an edit: no ``changed``); it is saved from now on.
+
+        A space other than the edited one clears the undo stack; the edited space
+        itself (shown again after Save or Settings) keeps its history.
+        """
+        if space == self.model.space():
+            self.undo_stack.setClean()
+            return
         self.model.set_space(copy.deepcopy(space))
         self.undo_stack.setClean()
         self._refusal = ""
         self.tree.expandAll()
-        for column in (Column.NAME, Column.TYPE, Column.DEFAULT):
-            self.tree.resizeColumnToContents(column)
-            self.tree.setColumnWidth(column, self.tree.columnWidth(column) + 16)
+        self.tree.fit_columns()
         self._show_status()
         self._update_actions()
         self.refresh_preview()
@@ -246,19 +251,13 @@ class SpaceEditor(QWidget):
         tree.setUniformRowHeights(True)
         tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        tree.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                             | QAbstractItemView.EditTrigger.EditKeyPressed
-                             | QAbstractItemView.EditTrigger.SelectedClicked)
         tree.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         tree.setDefaultDropAction(Qt.DropAction.MoveAction)
         tree.setDropIndicatorShown(True)
         tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         tree.customContextMenuRequested.connect(self._context_menu)
         tree.header().setStretchLastSection(True)
-        tree.setColumnWidth(Column.NAME, 190)
-        tree.setColumnWidth(Column.TYPE, 120)
         tree.setColumnWidth(Column.AUTO, 48)
-        tree.setColumnWidth(Column.DEFAULT, 90)
 
     def _build_actions(self) -> None:
         self.add_menu = self._kind_menu("+ Add", Placement.AUTO)
@@ -268,9 +267,13 @@ class SpaceEditor(QWidget):
                                              [QKeySequence("Ctrl+D")])
         self.delete_action = self._action("Delete", self.delete_selected,
                                           [QKeySequence(QKeySequence.StandardKey.Delete)])
-        self.undo_action = self._action("Undo", self.undo_stack.undo, [QKeySequence("Ctrl+Z")])
+        # wherever the focus is in the window while the editor shows (a cell editor's
+        # own text undo comes first: it takes the keys while it has the focus)
+        self.undo_action = self._action("Undo", self.undo_stack.undo, [QKeySequence("Ctrl+Z")],
+                                        Qt.ShortcutContext.WindowShortcut)
         self.redo_action = self._action("Redo", self.undo_stack.redo,
-                                        [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+                                        [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")],
+                                        Qt.ShortcutContext.WindowShortcut)
         # fixed labels keep the toolbar still; what would be undone is in the tooltip
         for action, can, text, prefix in (
                 (self.undo_action, self.undo_stack.canUndoChanged,
@@ -295,11 +298,12 @@ class SpaceEditor(QWidget):
                 lambda: self._add_and_edit(k, placement)))
         return menu
 
-    def _action(self, text: str, slot: Callable[[], object],
-                keys: list[QKeySequence]) -> QAction:
+    def _action(self, text: str, slot: Callable[[], object], keys: list[QKeySequence],
+                context: Qt.ShortcutContext = Qt.ShortcutContext.WidgetWithChildrenShortcut
+                ) -> QAction:
         action = QAction(text, self)
         action.setShortcuts(keys)
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setShortcutContext(context)
         action.triggered.connect(lambda: self._guard(slot))
         self.addAction(action)
         return action
