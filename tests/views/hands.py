@@ -63,8 +63,9 @@ class Hands:
 
     def type(self, text: str) -> None:
         """Type ``text`` where the focus is, one key per character."""
-        QTest.keyClicks(self.focus(), text)
-        self.events += len(text)
+        for char in text:  # each to where the focus is then, as a keyboard sends it
+            QTest.keyClicks(self.focus(), char)
+            self.events += 1
 
     def click(self, widget: QWidget, pos: QPoint | None = None) -> None:
         """Click ``widget`` (its middle, or ``pos``)."""

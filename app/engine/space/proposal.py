@@ -161,7 +161,8 @@ def params_in_script(text: str, filename: str = "") -> list[ScriptParam]:
 
 
 def _from_ast(tree: ast.AST) -> list[ScriptParam]:
-    modules, functions = {"sweeplab"}, set()
+    modules: set[str] = {"sweeplab"}
+    functions: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules.update(a.asname or a.name for a in node.names if a.name == "sweeplab")

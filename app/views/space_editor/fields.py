@@ -214,8 +214,9 @@ def _complete_number(node: NumberParam, planned: dict[str, Any]) -> None:
         return planned[key] if key in planned else getattr(node, key)
 
     if ({"name", "integer"} & planned.keys()) and untouched(node):
-        proposal = propose_number(now("name"), integer=now("integer"))
-        for key in _PROPOSED:
+        # a new name proposes its own kind too (epochs: an int), unless the kind is set
+        proposal = propose_number(now("name"), integer=planned.get("integer"))
+        for key in (*_PROPOSED, "integer"):
             planned.setdefault(key, getattr(proposal, key))
         return
     explicit_default = "default" in planned

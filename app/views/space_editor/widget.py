@@ -9,7 +9,7 @@ from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -25,15 +25,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.errors import Problem, SpaceError
+from app.engine.docio import parse_text
+from app.engine.errors import Problem, SpaceError, ValidationError
 from app.engine.search.base import Algorithm
-from app.engine.space.files import SpaceFormat, dump_space, load_space
-from app.engine.space.nodes import Choice, Space
+from app.engine.space.document import SPACE_VERSION
+from app.engine.space.files import SpaceFormat, dump_space, load_space, space_from_document
+from app.engine.space.nodes import Choice, Group, Space
+from app.engine.space.proposal import params_in_script, space_from_script
 from app.views.space_editor.cells import Column
 from app.views.space_editor.delegates import SpaceItemDelegate
 from app.views.space_editor.edits import SpaceTreeModel
 from app.views.space_editor.preview import SpacePreview
-from app.views.space_editor.tree import NodeKind, is_container
+from app.views.space_editor.tree import NodeKind, SpaceEditError, is_container
 from app.views.space_editor.view import SpaceTreeView
 
 PREVIEW_DELAY_MS = 150
@@ -172,6 +175,61 @@ class SpaceEditor(QWidget):
         self.model.replace_children(space.children, f"Import {path.name}")
         self.tree.expandAll()
 
+    def paste_space(self, text: str) -> list[QModelIndex]:
+        """Insert the nodes of a space written as YAML or JSON, next to the current node
+        (into it when it is a group), as one undo step; the first becomes current.
+
+        ``text`` is a space document (``version`` and ``space``, or NNI's), a list of
+        nodes as in a document's ``space``, or one node.
+
+        Raises:
+            DocumentError: not YAML or JSON.
+            SpaceError: not a valid space (every problem with its path).
+            SpaceEditError: the current node cannot take the nodes.
+        """
+        doc = parse_text(text, "the pasted text")
+        if isinstance(doc, list) or (isinstance(doc, dict) and "type" in doc):
+            doc = {"version": SPACE_VERSION, "space": doc if isinstance(doc, list) else [doc]}
+        nodes = space_from_document(doc, "the pasted text").children
+        if not nodes:
+            return []
+        current = self.current_index()
+        node = self.model.node(current)
+        into = node is not None and is_container(node) and (
+            not isinstance(node, Choice) or all(isinstance(n, Group) for n in nodes))
+        if into:
+            indexes = self.model.insert_nodes(nodes, current, text="Paste")
+        elif node is None:
+            indexes = self.model.insert_nodes(nodes, text="Paste")
+        else:
+            indexes = self.model.insert_nodes(nodes, current.parent(), current.row() + 1,
+                                              text="Paste")
+        self.tree.setCurrentIndex(indexes[0])
+        return indexes
+
+    def propose_from_script(self, path: Path) -> list[str]:
+        """Add a node for each ``sweeplab.param`` call of the script at ``path`` that the
+        top level does not have yet (one undo step). Returns what was added, by name.
+
+        Raises:
+            OSError: the script cannot be read.
+        """
+        text = path.read_text(encoding="utf-8", errors="replace")
+        proposal = space_from_script(params_in_script(text, path.name))
+        taken = {n.name for n in self.model.space().children}
+        nodes = [n for n in proposal.space.children if n.name not in taken]
+        notes = list(proposal.notes)
+        if nodes:
+            self.model.insert_nodes(nodes, text=f"Propose from {path.name}")
+            self.tree.setCurrentIndex(self.model.index_of(nodes[0]))
+        elif not proposal.space.children:
+            notes.insert(0, f"{path.name} has no sweeplab.param(\"name\", default) call")
+        else:
+            notes.insert(0, f"every parameter of {path.name} is in the space already")
+        if notes:
+            self._on_refused("; ".join(notes))
+        return [n.name for n in nodes]
+
     def export_space(self, path: Path, fmt: SpaceFormat = SpaceFormat.SWEEPLAB) -> None:
         """Write the space to ``path``: ours as YAML (JSON for ``.json``), NNI as JSON.
 
@@ -283,6 +341,13 @@ class SpaceEditor(QWidget):
             action.setEnabled(False)
             can.connect(action.setEnabled)  # while read-only the stack does not change
             text.connect(lambda t, a=action, p=prefix: a.setToolTip(f"{p} {t}".strip()))
+        self.paste_action = self._action("Paste", self._paste_clipboard,
+                                         [QKeySequence(QKeySequence.StandardKey.Paste)])
+        self.paste_action.setToolTip("Insert the space (YAML or JSON, one node, a list of "
+                                     "nodes or a whole space file) held by the clipboard")
+        self.propose_action = self._action("Propose from script…", self._propose_dialog, [])
+        self.propose_action.setToolTip("Add a node for each sweeplab.param(\"name\", default) "
+                                       "your training script reads")
         self.import_action = self._action("Import…", self._import_dialog, [])
         self.export_menu = QMenu("Export", self)
         for label, fmt in (("Sweeplab space (YAML or JSON)…", SpaceFormat.SWEEPLAB),
@@ -322,7 +387,7 @@ class SpaceEditor(QWidget):
         toolbar.addSeparator()
         toolbar.addActions([self.undo_action, self.redo_action])
         toolbar.addSeparator()
-        toolbar.addAction(self.import_action)
+        toolbar.addActions([self.paste_action, self.propose_action, self.import_action])
         export = QToolButton()
         export.setText("Export")
         export.setMenu(self.export_menu)
@@ -396,7 +461,8 @@ class SpaceEditor(QWidget):
             menu.setEnabled(editable)
         for button in self._menu_buttons:
             button.setEnabled(editable)
-        self.import_action.setEnabled(editable)
+        for action in (self.import_action, self.paste_action, self.propose_action):
+            action.setEnabled(editable)
         self.undo_action.setEnabled(editable and self.undo_stack.canUndo())
         self.redo_action.setEnabled(editable and self.undo_stack.canRedo())
         container = editable and node is not None and is_container(node)
@@ -412,6 +478,23 @@ class SpaceEditor(QWidget):
         menu.addActions([self.duplicate_action, self.delete_action])
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
+    def _paste_clipboard(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        if not text.strip():
+            self._on_refused("Paste: the clipboard holds no text")
+            return
+        try:
+            self.paste_space(text)
+        except (ValidationError, SpaceEditError) as exc:
+            self._on_refused(f"Paste: {exc}")
+
+    def _propose_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Propose the space from a script", "",
+                                              "Python scripts (*.py);;All files (*)")
+        if name:
+            self._file_action(functools.partial(self.propose_from_script, Path(name)),
+                              "Propose from script failed")
+
     def _import_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import a space", "", FILE_FILTER)
         if name:
@@ -423,7 +506,7 @@ class SpaceEditor(QWidget):
         if name:
             self._file_action(lambda: self.export_space(Path(name), fmt), "Export failed")
 
-    def _file_action(self, action: Callable[[], None], title: str) -> None:
+    def _file_action(self, action: Callable[[], object], title: str) -> None:
         try:
             action()
         except (ValueError, OSError) as exc:
