@@ -49,6 +49,8 @@ class Hands:
     def __init__(self, qtbot: QtBot) -> None:
         self.qtbot = qtbot
         self.events = 0
+        self.typed = 0
+        """Of the events, the characters typed (names and values themselves)."""
 
     def focus(self) -> QWidget:
         widget = QApplication.focusWidget()
@@ -66,6 +68,7 @@ class Hands:
         for char in text:  # each to where the focus is then, as a keyboard sends it
             QTest.keyClicks(self.focus(), char)
             self.events += 1
+            self.typed += 1
 
     def click(self, widget: QWidget, pos: QPoint | None = None) -> None:
         """Click ``widget`` (its middle, or ``pos``)."""

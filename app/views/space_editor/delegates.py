@@ -130,8 +130,10 @@ class SpaceItemDelegate(QStyledItemDelegate):
             editor.set_fields(edit_value, node.gives_int)
         elif isinstance(editor, ValuesEditor):
             editor.set_values(edit_value)
+            editor.selectAll()
         elif isinstance(editor, NumberSpinBox):
             editor.set_number(edit_value)
+            editor.selectAll()  # typing replaces it, as in a spreadsheet
         elif isinstance(editor, QComboBox):
             found = next((i for i in range(editor.count())
                           if _same(editor.itemData(i), edit_value)), -1)

@@ -8,7 +8,8 @@ switching a number to searched gives it a range, a new distribution gets the
 parameters it needs and loses those it would ignore (min and max on normal; no
 distribution means fixed, with none of them), and a choice whose values change
 keeps a default among them. A changed range or distribution moves a default it
-leaves outside into it (:func:`default_inside`); a number still as proposed for its
+leaves outside into it (:func:`default_inside`), unless it was outside the old
+range already; a number still as proposed for its
 name gets the proposal of its new name or kind (:func:`untouched`).
 Problems of the combination (min > max) are left to validation, which marks them.
 """
@@ -237,12 +238,20 @@ def _complete_number(node: NumberParam, planned: dict[str, Any]) -> None:
         for key in ignored_fields(now("distribution")):
             if key not in planned and now(key) is not None:
                 planned[key] = None  # validation would refuse it: it has no effect
-    if not explicit_default and _RANGE_KEYS & planned.keys():
+    if not explicit_default and _RANGE_KEYS & planned.keys() and not _outside(node):
         inside = default_inside(now("distribution"), now("min"), now("max"),
                                 now("default"), now("step"), now("integer"))
         if inside is not None:
             planned["default"] = inside
 
+
+
+def _outside(node: NumberParam) -> bool:
+    """Whether the default lies outside a sound range already (set there on purpose,
+    say, before the range): a range change then leaves it where it is."""
+    dist, low, high = node.distribution, node.min, node.max
+    return (dist is not None and dist.bounded and low is not None and high is not None
+            and low < high and not low <= node.default <= high)
 
 
 def default_inside(dist: Distribution | None, low: float | int | None,

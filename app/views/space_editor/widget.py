@@ -95,7 +95,7 @@ class SpaceEditor(QWidget):
         self.model.spaceChanged.connect(self._on_changed)
         self.model.validityChanged.connect(self._on_validity)
         self.model.editRefused.connect(self._on_refused)
-        self.model.rowsInserted.connect(lambda parent, *_: self.tree.expand(parent))
+        self.model.rowsInserted.connect(self._show_inserted)
         self.model.modelReset.connect(self.tree.expandAll)
         self.tree.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
         self.tree.expandAll()
@@ -419,6 +419,12 @@ class SpaceEditor(QWidget):
     def _add_and_edit(self, kind: NodeKind, placement: Placement) -> None:
         index = self.add(kind, placement)
         self.tree.edit(index)
+
+    def _show_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        """Show new rows and what they hold (a new choice's branches, a pasted group)."""
+        self.tree.expand(parent)
+        for row in range(first, last + 1):
+            self.tree.expandRecursively(self.model.index(row, 0, parent))
 
     def _guard(self, action: Callable[[], object]) -> None:
         """Run an action; a refused edit is shown in the status line."""
