@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.ports import NotFound
 from app.engine.records import MetricPoint, TrialRecord
-from app.engine.trial import InvalidTransition, TrialState
-from app.store import convert, lookup, validate
+from app.store import lookup, trial_writes, validate
 from app.store.bulk import METRICS, MetricInsert
 from app.store.connect import Target
 from app.store.models import TrialRow
@@ -27,6 +26,8 @@ class _Parts(Protocol):
     _metric_insert: MetricInsert
 
     def _session(self, *, write: bool) -> AbstractContextManager[Session]: ...
+
+    def _write(self) -> AbstractContextManager[sa.Connection]: ...
 
 
 class MetricMethods:
@@ -66,17 +67,11 @@ class MetricMethods:
             raise ValueError(f"add_output({trial_id}): every point must belong to trial "
                              f"{trial_id}")
         changes = validate.trial_fields(trial_id, {"log_offset": offset, "kpi": kpi})
-        with self._session(write=True) as session:
-            row = lookup.trial_row(session, self._target, trial_id, lock=True)
-            if TrialState(row.state).is_finished():
-                raise InvalidTransition(f"trial {trial_id}: it has finished ({row.state}); "
-                                        "its output is complete")
+        with self._write() as connection:
+            record = trial_writes.output_offset(connection, self._target, trial_id, changes)
             if rows:
-                self._metric_insert.run(session.connection(), rows)
-            for key, value in changes.items():
-                setattr(row, key, value)
-            session.flush()  # sets updated_at
-            return convert.trial_record(row)
+                self._metric_insert.run(connection, rows)
+            return record
 
     def get_metrics(self: _Parts, trial_id: int, name: str | None = None) -> list[MetricPoint]:
         """Points of one trial ordered by (name, step, time); points without a step first."""

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 from app.engine.names import check_name
 from app.engine.ports import NotFound, StoreError
 from app.engine.records import EventRecord, ExperimentRecord, TrialRecord
-from app.engine.trial import ExperimentState, InvalidTransition, TrialState, check_transition
-from app.store import convert, lookup, validate
+from app.engine.trial import ExperimentState, TrialState
+from app.store import convert, lookup, trial_writes, validate
 from app.store.bulk import MetricInsert
 from app.store.connect import (
     ENV_VAR,
@@ -177,6 +177,20 @@ class Store(LeaseMethods, MetricMethods):
                 with suppress(SQLAlchemyError):
                     session.close()
 
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """One write transaction on a Core connection, for the statements of
+        :mod:`app.store.trial_writes` (no ORM session: a run's trial writes are its
+        most frequent); errors as :meth:`_session` gives them."""
+        if self._closed:
+            raise StoreError(f"the store for {self._target.place} is closed")
+        with self._write_lock:
+            try:
+                with self._writer.begin() as connection:
+                    yield connection
+            except SQLAlchemyError as exc:
+                raise describe(exc, self._target, self._busy_timeout) from exc
+
     # -- experiments ---------------------------------------------------------
 
     def create_experiment(self, name: str, definition: dict[str, Any]) -> ExperimentRecord:
@@ -285,21 +299,9 @@ class Store(LeaseMethods, MetricMethods):
                              f"number >= 1, got {rerun_of!r}")
         params = validate.json_dict(params, f"create_trial({experiment_id}): params")
         state = validate.enum_member(TrialState, state, f"create_trial({experiment_id}): state")
-        with self._session(write=True) as session:
-            lookup.experiment_row(session, self._target, experiment_id, lock=True)
-            highest = session.scalar(
-                sa.select(sa.func.max(TrialRow.number)).where(
-                    TrialRow.experiment_id == experiment_id
-                )
-            )
-            row = TrialRow(
-                experiment_id=experiment_id, number=(highest or 0) + 1, state=state.value,
-                params=params, created_at=utc_now(), gpus=[], log_offset=0,
-                rerun_of=rerun_of,
-            )
-            session.add(row)
-            session.flush()
-            return convert.trial_record(row)
+        with self._write() as connection:
+            return trial_writes.create(connection, self._target, experiment_id, state,
+                                       params, rerun_of)
 
     def update_trial(self, trial_id: int, **fields: Any) -> TrialRecord:
         """Set fields of the trial; ``state`` is checked with ``check_transition``.
@@ -311,22 +313,8 @@ class Store(LeaseMethods, MetricMethods):
             NotFound: no such trial.
         """
         changes = validate.trial_fields(trial_id, fields)
-        with self._session(write=True) as session:
-            row = lookup.trial_row(session, self._target, trial_id, lock=True)
-            if not changes:
-                return convert.trial_record(row)
-            old = TrialState(row.state)
-            if "state" in changes or old.is_finished():
-                new = changes.get("state", old)
-                try:
-                    check_transition(old, new)
-                except InvalidTransition as exc:
-                    raise InvalidTransition(f"trial {trial_id}: {exc}") from None
-                changes["state"] = new.value
-            for key, value in changes.items():
-                setattr(row, key, value)
-            session.flush()  # sets updated_at
-            return convert.trial_record(row)
+        with self._write() as connection:
+            return trial_writes.update(connection, self._target, trial_id, changes)
 
     def get_trial(self, trial_id: int) -> TrialRecord:
         """Raises NotFound."""
