@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.application.wiring import HOME_ENV, open_store
+from app.application.database import HOME_ENV, open_store
 from app.engine.experiment import load_experiment
 from app.store.store import Store
 

@@ -8,9 +8,9 @@ import sys
 from rich.markup import escape
 from rich.table import Table
 
+from app.application.database import open_store
 from app.application.definitions import BrokenExperiment, checked_config, config_or_broken
 from app.application.exporting import export_text, write_export
-from app.application.wiring import open_store
 from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
 from app.engine.best import best_trial
 from app.engine.orders import request_stop
