@@ -426,11 +426,7 @@ class LocalExecutor:
                                       run.trial_id)
                         done, moved = True, True
                         self._forget(run)
-                        self._release(run)
-                        self._emit(run, ProcessEventKind.EXITED,
-                                   exit_code=read_exit_code(run.trial_dir),
-                                   message=f"following the log of trial {run.trial_id} "
-                                           f"failed: {exc}")
+                        self._end_after_error(run, exc)
                     if done:
                         followed.remove(run)
                     busy = busy or moved
