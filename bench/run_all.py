@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
               "# each RESULT line follows the command that printed it (from the repository root)"]
     lines = list(header)
     failed: list[str] = []
+    out.parent.mkdir(parents=True, exist_ok=True)
     for bench in chosen:
         shown, results, status, seconds = run(bench, args.quick, args.seeds)
         lines.append("")
@@ -168,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.extend(results or ["(no RESULT line)"])
         if status != 0:
             failed.append(bench.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        # after each benchmark: what ran is kept even if a later one is interrupted
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
