@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     now = dt.datetime.now(dt.UTC)
     out = args.out or RESULTS / f"{now:%Y-%m-%d}{'-quick' if args.quick else ''}.txt"
     header = [f"# Sweeplab benchmark results ({'smoke sizes, --quick' if args.quick else 'full'})",
-              f"# commit: {commit()}",
+              f"# commit: {commit()} at the start (each run below names its own)",
               f"# machine: {machine()}",
               f"# date: {now:%Y-%m-%d %H:%M} UTC",
               "# each RESULT line follows the command that printed it (from the repository root)"]
@@ -162,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     out.parent.mkdir(parents=True, exist_ok=True)
     for bench in chosen:
+        at = commit()  # the tree may change during an hour of benchmarks: say which ran
         shown, results, status, seconds = run(bench, args.quick, args.seeds)
         lines.append("")
-        lines.append(f"## {bench.name}: {shown}  ({seconds / 60:.1f} min"
+        lines.append(f"## {bench.name}: {shown}  (at {at}, {seconds / 60:.1f} min"
                      f"{'' if status == 0 else f', FAILED with exit status {status}'})")
         lines.extend(results or ["(no RESULT line)"])
         if status != 0:

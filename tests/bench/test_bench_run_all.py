@@ -19,7 +19,7 @@ def test_the_results_file_holds_each_command_and_its_result(tmp_path: Path) -> N
     assert " cores (" in lines[2] and "load average" in lines[2]
     assert lines[3].startswith("# date: ")
     heading = next(line for line in lines if line.startswith("## "))
-    assert heading.startswith("## follow: .venv/bin/python bench/follow.py --quick  (")
+    assert heading.startswith("## follow: .venv/bin/python bench/follow.py --quick  (at ")
     assert lines[lines.index(heading) + 1].startswith("RESULT running=16 full_ms_500=")
 
 
