@@ -39,20 +39,16 @@ pytest: $(STAMP)
 		-m 'not bundle'
 	@echo "make test left out the tests marked 'bundle' (tests/bundle/test_dist.py): make test-dist runs them"
 
-## bench: every benchmark under bench/ (Optuna is a benchmark-only extra; the tests smoke-run them)
+## bench: every benchmark under bench/ (bench/run_all.py; about an hour on 2 cores); their
+## RESULT lines, each after its command, go to bench/results/<date>.txt under the commit and
+## machine, which docs/PERFORMANCE.md quotes. BENCH_ARGS='--quick' for smoke sizes,
+## BENCH_ARGS='--only dispatch startup' for some (bench/run_all.py --list names them)
 bench: $(STAMP) system-deps
-	$(BIN)/python bench/suggest.py
-	$(BIN)/python bench/slot_fill.py
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/dispatch.py
-	$(BIN)/python bench/dispatch_ssh.py
-	$(BIN)/python bench/dispatch_slurm.py
-	$(BIN)/python bench/search_efficiency.py --plot docs/search_efficiency.png
-	$(BIN)/python bench/startup.py
-	$(BIN)/python bench/gui_load_store.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 ## monkey: random input on a window running real trials, 3 seeds x 3 minutes (bench/monkey.py;
-## a short run is part of make test). MONKEY_ARGS="--minutes 10 --seeds 5" for longer.
+## a short run is part of make test, a full one of make bench). MONKEY_ARGS="--minutes 10
+## --seeds 5" for longer.
 MONKEY_ARGS ?=
 monkey: $(STAMP)
 	$(BIN)/python bench/monkey.py $(MONKEY_ARGS)

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.application.database import HOME_ENV, open_store
 from app.application.demo import ROOT, ensure_demo
-from app.application.wiring import HOME_ENV, open_store
 from app.application.workspace import Workspace
 
 if TYPE_CHECKING:

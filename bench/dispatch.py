@@ -17,7 +17,13 @@ and it moves far less than wall time on a shared machine. With ``--repeats R`` t
 three are run R times in turn and the best wall time of each counts.
 
     .venv/bin/python bench/dispatch.py [--trials 200] [--quick] [--repeats 1]
-                                       [--noop python|printf] [--dir PATH]
+                                       [--noop python|printf] [--dir PATH] [--profile]
+
+``--profile`` then runs the LocalExecutor and the Runner once more and prints where
+the app's CPU goes per trial: each thread's CPU (the runner thread, the executor's
+launcher and follower; measured with ``time.thread_time``, no profiler), then the
+functions taking most of each thread's CPU under cProfile (timed by ``thread_time``;
+the profiler itself slows them).
 
 Ends with one line ``RESULT trials=.. floor_s=.. executor_s=.. runner_s=.. ...``.
 """
@@ -25,7 +31,9 @@ Ends with one line ``RESULT trials=.. floor_s=.. executor_s=.. runner_s=.. ...``
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import resource
 import shlex
 import subprocess
@@ -43,6 +51,7 @@ from app.engine.experiment import experiment_from_dict
 from app.engine.records import ProcessEventKind, TrialSpec
 from app.engine.resume import build_searcher
 from app.engine.runner import Runner
+from app.remote import local as local_module
 from app.remote.local import LocalExecutor
 from app.remote.snapshot import take_snapshot
 from app.store.store import Store
@@ -124,33 +133,141 @@ def executor_run(trials: int, root: Path, command: str) -> None:
         executor.close()
 
 
-def runner_run(trials: int, root: Path, command: str) -> float:
-    """The whole runner (timed by the caller); returns its poll interval in seconds."""
-    code = root / "code"
-    code.mkdir(exist_ok=True)
-    config = experiment_from_dict({
-        "version": 1, "name": "dispatch", "code_dir": str(code), "command": template(command),
-        "kpi": {"name": "loss"}, "algorithm": {"name": "random"},
-        "space": {"version": 1, "space": [{"name": "x", "type": "number", "auto": True,
-                                           "distribution": "uniform", "min": 0, "max": 1,
-                                           "default": 0.5}]},
-        "limits": {"max_trials": trials, "max_parallel": PARALLEL},
-    }, code)
-    with Store(f"sqlite:///{root / 'bench.db'}") as store:
-        experiment = store.create_experiment(config.name, config.to_dict())
-        snapshot = take_snapshot(code, root / "snapshots")
-        executor = LocalExecutor(root / "trials-run", gpus=[], cpu_slots=PARALLEL)
-        runner = Runner(store, experiment.id, config, [executor],
-                        build_searcher(config, store, experiment.id), snapshot)
+class RunnerRun:
+    """The whole runner: its store, experiment, snapshot and searcher are made (hyperopt
+    imported) before the clock starts, as a run's setup is not dispatch; :meth:`__call__`
+    is timed and returns its poll interval in seconds."""
+
+    def __init__(self, trials: int, root: Path, command: str) -> None:
+        code = root / "code"
+        code.mkdir(exist_ok=True)
+        self.trials = trials
+        self.config = experiment_from_dict({
+            "version": 1, "name": "dispatch", "code_dir": str(code),
+            "command": template(command), "kpi": {"name": "loss"},
+            "algorithm": {"name": "random"},
+            "space": {"version": 1, "space": [{"name": "x", "type": "number", "auto": True,
+                                               "distribution": "uniform", "min": 0,
+                                               "max": 1, "default": 0.5}]},
+            "limits": {"max_trials": trials, "max_parallel": PARALLEL},
+        }, code)
+        self.root = root
+        self.store = Store(f"sqlite:///{root / 'bench.db'}")
+        self.experiment = self.store.create_experiment(self.config.name,
+                                                       self.config.to_dict())
+        self.snapshot = take_snapshot(code, root / "snapshots")
+        self.searcher = build_searcher(self.config, self.store, self.experiment.id)
+
+    def __call__(self, trials: int, root: Path, command: str) -> float:
+        executor = LocalExecutor(self.root / "trials-run", gpus=[], cpu_slots=PARALLEL)
+        runner = Runner(self.store, self.experiment.id, self.config, [executor],
+                        self.searcher, self.snapshot)
         try:
             runner.run()
         finally:
             executor.close()
-        done = store.list_trials(experiment.id)
+        return runner._poll  # the default poll_interval, reported
+
+    def check(self) -> None:
+        """Every trial stored COMPLETED; then the store is closed."""
+        with self.store:
+            done = self.store.list_trials(self.experiment.id)
         bad = [t for t in done if t.state.value != "completed"]
-        if len(done) != trials or bad:
+        if len(done) != self.trials or bad:
             raise SystemExit(f"runner: {len(done)} trials, {len(bad)} not completed")
-    return runner._poll  # the default poll_interval, reported
+
+
+class ThreadCpu:
+    """CPU seconds of the executor's launcher and follower threads (and, with
+    ``profile``, a cProfile of each), recorded while installed."""
+
+    ROLES = ("_launcher", "_follower")
+
+    def __init__(self, profile: bool) -> None:
+        self.cpu: dict[str, float] = {}
+        self.profiles: dict[str, cProfile.Profile] = {}
+        self._profile = profile
+        self._saved = {role: getattr(LocalExecutor, role) for role in self.ROLES}
+
+    def __enter__(self) -> ThreadCpu:
+        for role, original in self._saved.items():
+            setattr(LocalExecutor, role, self._wrap(role, original))
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for role, original in self._saved.items():
+            setattr(LocalExecutor, role, original)
+
+    def _wrap(self, role: str, original: Callable[[LocalExecutor], None]
+              ) -> Callable[[LocalExecutor], None]:
+        def measured(executor: LocalExecutor) -> None:
+            profiler = cProfile.Profile(time.thread_time) if self._profile else None
+            start = time.thread_time()
+            if profiler is not None:
+                profiler.enable()
+            try:
+                original(executor)
+            finally:
+                if profiler is not None:
+                    profiler.disable()
+                    self.profiles[role] = profiler
+                self.cpu[role] = self.cpu.get(role, 0.0) + time.thread_time() - start
+        return measured
+
+
+def where_cpu_goes(trials: int, root: Path, command: str) -> None:
+    """Print each thread's CPU per trial, then the top functions of each under cProfile."""
+    assert local_module.LocalExecutor is LocalExecutor
+    print(f"\nwhere the app's CPU goes ({trials} trials; thread_time, no profiler):")
+    for name in ("executor", "runner"):
+        folder = root / f"profile-{name}"
+        folder.mkdir()
+        with ThreadCpu(profile=False) as threads:
+            main_cpu, process_cpu = time.thread_time(), time.process_time()
+            if name == "executor":
+                executor_run(trials, folder, command)
+            else:
+                RunnerRun(trials, folder, command)(trials, folder, command)
+            main_cpu = time.thread_time() - main_cpu
+            process_cpu = time.process_time() - process_cpu
+        parts = {"main thread (the runner loop)" if name == "runner"
+                 else "main thread (submit, poll)": main_cpu,
+                 "launcher thread (trial folder, spawn)": threads.cpu.get("_launcher", 0.0),
+                 "follower thread (log, exit, leftovers)": threads.cpu.get("_follower", 0.0)}
+        rest = process_cpu - sum(parts.values())
+        print(f"  {name}: {process_cpu / trials * 1000:.2f} ms per trial in all")
+        for label, seconds in parts.items():
+            print(f"    {label:40} {seconds / trials * 1000:6.2f} ms")
+        print(f"    {'other threads (stop timers, GC)':40} {rest / trials * 1000:6.2f} ms")
+    folder = root / "profile-cprofile"
+    folder.mkdir()
+    runner = RunnerRun(trials, folder, command)
+    main = cProfile.Profile(time.thread_time)
+    with ThreadCpu(profile=True) as threads:
+        main.enable()
+        runner(trials, folder, command)
+        main.disable()
+    runner.check()
+    for label, profiler in (("runner thread", main),
+                            ("launcher thread", threads.profiles.get("_launcher")),
+                            ("follower thread", threads.profiles.get("_follower"))):
+        if profiler is None:
+            continue
+        print(f"\n  {label}, under cProfile: own CPU ms per trial, top 12")
+        stats = pstats.Stats(profiler)
+        rows = []
+        for (path, line, function), (_, calls, own, _cum, _) in stats.stats.items():  # type: ignore[attr-defined]
+            if function in WAITING:
+                continue
+            rows.append((own, calls, f"{Path(path).name}:{line}({function})"))
+        for own, calls, where in sorted(rows, reverse=True)[:12]:
+            print(f"    {own / trials * 1000:7.3f}  {calls / trials:6.1f} calls  {where}")
+
+
+WAITING = {"<method 'acquire' of '_thread.lock' objects>",
+           "<method 'get' of '_queue.SimpleQueue' objects>",
+           "<method 'poll' of 'select.poll' objects>"}
+"""Where a thread waits rather than works: left out of the profile's top list."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -164,6 +281,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the trial command (default: python -S -c print)")
     parser.add_argument("--dir", type=Path, default=None,
                         help="where trial directories go (default: the system temp dir)")
+    parser.add_argument("--profile", action="store_true",
+                        help="then print where the app's CPU goes per trial, by thread")
     args = parser.parse_args(argv)
     if args.quick:
         args.trials = 20
@@ -188,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
             root.mkdir()
             for name, work in (("floor", floor), ("executor", executor_run)):
                 runs[name].append(measure(work, trials, root, command)[0])
-            timing, poll = measure(runner_run, trials, root, command)
+            runner = RunnerRun(trials, root, command)
+            timing, poll = measure(runner, trials, root, command)
+            runner.check()
             runs["runner"].append(timing)
     best = {name: min(timings, key=lambda t: t.wall) for name, timings in runs.items()}
     base = best["floor"].wall
@@ -209,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in labels:
             walls = ", ".join(f"{t.wall:.2f}" for t in runs[name])
             print(f"  {name} wall times: {walls}")
+    if args.profile:
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            where_cpu_goes(trials, Path(tmp), command)
     executor_s, runner_s = best["executor"].wall, best["runner"].wall
     print(f"RESULT trials={trials} floor_s={base:.3f} executor_s={executor_s:.3f} "
           f"runner_s={runner_s:.3f} executor_ratio={executor_s / base:.2f} "

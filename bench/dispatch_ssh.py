@@ -9,9 +9,19 @@ Pool of three SshExecutors (random searcher, SQLite store, metric parsing, snaps
 unpacked per trial, detached wrapper, log followed, exit code read). Both run the same
 command line. Goal: ratio <= 1.5.
 
-    .venv/bin/python bench/dispatch_ssh.py [--trials 200] [--slots 2] [--quick]
+sshd runs every command through the user's login shell, and bash then reads
+``~/.bashrc``. ``--bashrc empty`` (the default) gives the servers' sessions a ``HOME``
+holding an empty ``.bashrc`` (sshd's ``SetEnv HOME=...``), so the shell does nothing;
+``--bashrc own`` keeps the user's own (on the development machine root's, which runs
+``pyenv init``: ~100 ms a command), to measure what a heavy ``.bashrc`` adds. Besides
+the ratio it prints the overhead per trial in milliseconds (the runner's wall time
+less the floor's, per trial) and the login shell's own cost (median of 20 ``exec
+true`` over an open connection).
 
-Ends with one line ``RESULT trials=.. floor_s=.. runner_s=.. ratio=..``.
+    .venv/bin/python bench/dispatch_ssh.py [--trials 200] [--slots 2] [--quick]
+                                           [--bashrc empty|own]
+
+Ends with one line ``RESULT trials=.. floor_s=.. runner_s=.. ratio=.. ...``.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import argparse
 import getpass
 import os
 import socket
+import statistics
 import sys
 import tempfile
 import threading
@@ -84,6 +95,27 @@ def floor(servers: list[Sshd], key: Path, trials: int, slots: int, command: str)
     return seconds
 
 
+def shell_ms(server: Sshd, key: Path, runs: int = 20) -> float:
+    """Median milliseconds of ``exec true`` on a fresh channel of an open connection: what
+    the login shell costs every command."""
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    transport = paramiko.Transport(sock)
+    transport.connect(username=getpass.getuser(), pkey=paramiko.PKey.from_path(key))
+    times = []
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            channel = transport.open_session()
+            channel.exec_command("exec true")
+            channel.recv_exit_status()
+            channel.close()
+            times.append((time.perf_counter() - start) * 1000)
+    finally:
+        transport.close()
+    return statistics.median(times)
+
+
 def runner_run(root: Path, servers: list[Sshd], key: Path, trials: int, slots: int,
                command: str) -> float:
     """Seconds for the whole runner to run ``trials`` trials over the servers."""
@@ -133,6 +165,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--slots", type=int, default=2, help="trials at a time per server")
     parser.add_argument("--quick", action="store_true", help="24 trials: a smoke run")
     parser.add_argument("--noop", choices=sorted(NOOPS), default="python")
+    parser.add_argument("--bashrc", choices=("empty", "own"), default="empty",
+                        help="the servers' login shell: an empty ~/.bashrc (default) or "
+                             "the user's own")
     args = parser.parse_args(argv)
     if args.quick:
         args.trials = 24
@@ -150,24 +185,36 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         key = keygen(root / "client" / "id_ed25519")
-        servers = [Sshd(root / f"sshd{i}", key.with_name("id_ed25519.pub")).start()
+        env: dict[str, str] = {}
+        if args.bashrc == "empty":
+            home = root / "login-home"
+            home.mkdir()
+            (home / ".bashrc").write_text("")
+            env["HOME"] = str(home)
+        servers = [Sshd(root / f"sshd{i}", key.with_name("id_ed25519.pub"), env=env).start()
                    for i in range(SERVERS)]
         try:
+            shell = shell_ms(servers[0], key)
             base = floor(servers, key, args.trials, args.slots, command)
             runner_s = runner_run(root / "run", servers, key, args.trials, args.slots, command)
         finally:
             for server in servers:
                 server.stop()
     ratio = runner_s / base
+    overhead = (runner_s - base) / args.trials * 1000
     print(f"{args.trials} trials of `{args.noop}` over {SERVERS} sshd servers x {args.slots} "
-          f"slots, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+          f"slots, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}; ~/.bashrc "
+          f"{args.bashrc}: `exec true` takes {shell:.1f} ms (median of 20)")
     print(f"{'what':42} {'seconds':>8} {'ms/trial':>9} {'ratio':>6}")
     for label, seconds in (("open paramiko channels (floor)", base),
                            ("Runner over 3 SshExecutors", runner_s)):
         print(f"{label:42} {seconds:8.2f} {seconds / args.trials * 1000:9.1f} "
               f"{seconds / base:6.2f}")
-    print(f"RESULT trials={args.trials} floor_s={base:.3f} runner_s={runner_s:.3f} "
-          f"ratio={ratio:.2f}")
+    print(f"overhead: {overhead:.1f} ms per trial (runner less floor, wall, "
+          f"{args.slots * SERVERS} at a time)")
+    print(f"RESULT trials={args.trials} bashrc={args.bashrc} shell_ms={shell:.1f} "
+          f"floor_s={base:.3f} runner_s={runner_s:.3f} ratio={ratio:.2f} "
+          f"overhead_ms_per_trial={overhead:.1f}")
     return 0
 
 

@@ -31,7 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QApplication, QTableView
 
+from app.engine.search.base import Goal
 from app.engine.trial import TrialState
+from app.views.trials.legend import TrialGridView
 from app.views.trials.rows import Column
 from app.views.trials.table import TrialTable
 from devtools.synthetic import KPI, synthetic_run
@@ -55,10 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="sorts per column and order")
     parser.add_argument("--proxy", action="store_true",
                         help="also time a QSortFilterProxyModel (slow: minutes at 10,000)")
-    parser.add_argument("--quick", action="store_true", help="1,000 trials, 2 repeats")
+    parser.add_argument("--grid", type=int, default=5_000,
+                        help="tiles in the grid view, repainted in full once")
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 trials, 2 repeats, 1,000 tiles")
     args = parser.parse_args(argv)
     if args.quick:
-        args.trials, args.repeats = 1_000, 2
+        args.trials, args.repeats, args.grid = 1_000, 2, 1_000
     if args.trials < 1 or args.repeats < 1:
         parser.error(f"--trials ({args.trials}) and --repeats ({args.repeats}) must be >= 1")
     app = QApplication.instance() or QApplication([])
@@ -97,15 +102,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"filter (text, state; slowest of {len(filters)}): {filter_ms:.1f} ms")
     if args.proxy:
         proxy_sort(table, args.trials)
+    grid_ms = grid_paint(args.grid)
+    print(f"grid of {args.grid} tiles: one full repaint {grid_ms:.1f} ms")
     worst = max(medians.values())
     n = args.trials
     print(f"RESULT sort_ms_{n}={worst:.1f} sort_median_ms_{n}="
           f"{statistics.median(medians.values()):.1f} model_sort_ms_{n}="
           f"{max(model_medians.values()):.1f} filter_ms_{n}={filter_ms:.1f} "
-          f"load_ms_{n}={load_ms:.0f}")
+          f"load_ms_{n}={load_ms:.0f} grid_paint_ms_{args.grid}={grid_ms:.1f}")
     table.close()
     del app
     return 0
+
+
+def grid_paint(tiles: int) -> float:
+    """Milliseconds of one full repaint (``grab``) of the trials grid with ``tiles`` trials,
+    32 of them running, in a 1000 x 600 view (only the visible tiles are painted)."""
+    view = TrialGridView()
+    view.resize(1000, 600)
+    run = synthetic_run(trials=tiles, max_steps=20, running=min(32, tiles), seed=1)
+    view.set_trials(run.trials, KPI, Goal.MIN, total_steps=20)
+    view.show()
+    QApplication.processEvents()
+    started = time.perf_counter()
+    image = view.grab()
+    ms = (time.perf_counter() - started) * 1000
+    if image.isNull():
+        raise SystemExit("the grid painted nothing")
+    view.close()
+    return ms
 
 
 def proxy_sort(table: TrialTable, trials: int) -> None:

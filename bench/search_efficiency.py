@@ -21,8 +21,17 @@ trains in ~0.1 s and most pruned ones in ~1 ms, far less than starting a Python
 process, so processes would measure start-up instead of search. The (strategy,
 seed) runs are spread over ``--jobs`` processes; each run is deterministic.
 
-    .venv/bin/python bench/search_efficiency.py [--seeds 20] [--budget 2430] [--quick]
-        [--jobs 2] [--plot docs/search_efficiency.png]
+    .venv/bin/python bench/search_efficiency.py [--seeds 20] [--first-seed 0]
+        [--budget 2430] [--quick] [--jobs 2] [--plot docs/search_efficiency.png]
+        [--strategies asha+tpe,optuna] [--random-start N] [--optuna-random-start 10]
+        [--ranking 300] [--epoch-cost]
+
+The random-start study of docs/PERFORMANCE.md is ``--strategies asha+tpe
+--random-start N`` over ``--first-seed 0`` and ``--first-seed 20`` (random always runs:
+it sets the target). ``--ranking N`` trains N random trials to the full 81 epochs and
+prints how their accuracy at epochs 1, 3 and 9 ranks them against their best (Spearman)
+and at which epoch those reaching the target first do; ``--epoch-cost`` times one epoch
+of this MLP against scikit-learn's ``MLPClassifier.partial_fit`` + ``score``.
 """
 
 from __future__ import annotations
@@ -172,12 +181,15 @@ class Ours:
     """Sweeplab's searcher + scheduler, told exactly what the runner tells them.
 
     TPE's random start is the engine's default for the scheduler (20 alone, 5
-    under early stopping), as an experiment file that does not set it gets.
+    under early stopping), as an experiment file that does not set it gets, unless
+    ``random_start`` says otherwise.
     """
 
-    def __init__(self, algorithm: Algorithm, scheduler: SchedulerName, seed: int) -> None:
+    def __init__(self, algorithm: Algorithm, scheduler: SchedulerName, seed: int,
+                 random_start: int | None = None) -> None:
+        start = default_random_start(scheduler) if random_start is None else random_start
         self.searcher = make_searcher(algorithm, space_from_dict(SPACE), Goal.MAX, seed,
-                                      initial_random=default_random_start(scheduler))
+                                      initial_random=start)
         self.scheduler = make_scheduler(SchedulerConfig(scheduler), Goal.MAX, MAX_EPOCHS, seed)
         self.number = 0
 
@@ -200,14 +212,14 @@ class Ours:
 class OptunaPeer:
     """Optuna's TPESampler with SuccessiveHalvingPruner, ask/tell, on the same space."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, random_start: int = OPTUNA_INITIAL_RANDOM) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
         self.study = optuna.create_study(
             direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=OPTUNA_INITIAL_RANDOM),
+            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=random_start),
             pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3))
 
     def ask(self) -> tuple[Any, dict[str, Any]]:
@@ -249,14 +261,22 @@ STRATEGIES: dict[str, tuple[str, str, str]] = {  # name: (RESULT key, label, plo
 }
 
 
-def make_strategy(name: str, seed: int) -> Strategy:
+@dataclass(frozen=True)
+class Starts:
+    """The random start of each TPE: None for Sweeplab's default by scheduler."""
+
+    ours: int | None = None
+    optuna: int = OPTUNA_INITIAL_RANDOM
+
+
+def make_strategy(name: str, seed: int, starts: Starts = Starts()) -> Strategy:
     """The strategy called ``name`` (a key of STRATEGIES) for one seed."""
     if name == "optuna":
-        return OptunaPeer(seed)
+        return OptunaPeer(seed, starts.optuna)
     scheduler, _, searcher = name.partition("+")  # "asha+tpe", or a searcher alone
     if not searcher:
         scheduler, searcher = "fifo", scheduler
-    return Ours(Algorithm(searcher), SchedulerName(scheduler), seed)
+    return Ours(Algorithm(searcher), SchedulerName(scheduler), seed, starts.ours)
 
 
 @dataclass
@@ -284,13 +304,13 @@ class Run:
 _DATA: Data | None = None
 
 
-def run_once(name: str, seed: int, budget: int) -> Run:
+def run_once(name: str, seed: int, budget: int, starts: Starts = Starts()) -> Run:
     """Spend ``budget`` epochs of strategy ``name`` on two simulated workers."""
     global _DATA
     if _DATA is None:
         _DATA = Data()
     with threadpool_limits(1):  # tiny matrices: more BLAS threads only contend
-        return _spend(make_strategy(name, seed), _DATA, seed, budget)
+        return _spend(make_strategy(name, seed, starts), _DATA, seed, budget)
 
 
 def _spend(strategy: Strategy, data: Data, seed: int, budget: int) -> Run:
@@ -338,29 +358,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help=f"2 seeds, {6 * MAX_EPOCHS} epochs: a smoke run")
     parser.add_argument("--plot", type=Path, help="write best-so-far curves to this PNG")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed .. first-seed + seeds - 1 (default 0)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help="comma-separated subset of: " + ", ".join(STRATEGIES)
+                             + " (random always runs: it sets the target)")
+    parser.add_argument("--random-start", type=int, default=None, metavar="N",
+                        help="random trials before Sweeplab's TPE models (default: the "
+                             "engine's, 20 alone and 5 under early stopping)")
+    parser.add_argument("--optuna-random-start", type=int, default=OPTUNA_INITIAL_RANDOM,
+                        metavar="N", help="Optuna TPESampler's n_startup_trials "
+                                          f"(default {OPTUNA_INITIAL_RANDOM}, its own)")
+    parser.add_argument("--ranking", type=int, default=0, metavar="N",
+                        help="also train N random trials fully: Spearman of epochs 1/3/9 "
+                             "against their best, the epoch they reach the target")
+    parser.add_argument("--epoch-cost", action="store_true",
+                        help="also time one epoch against scikit-learn's MLPClassifier")
     args = parser.parse_args(argv)
     seeds, budget = (2, 6 * MAX_EPOCHS) if args.quick else (args.seeds, args.budget)
     if seeds < 1 or budget < MAX_EPOCHS or args.jobs < 1:
         parser.error(f"--seeds and --jobs must be >= 1 and --budget >= {MAX_EPOCHS}")
+    if args.first_seed < 0 or args.ranking < 0:
+        parser.error("--first-seed and --ranking must be >= 0")
+    for start in (args.random_start, args.optuna_random_start):
+        if start is not None and start < 1:
+            parser.error(f"a random start must be >= 1 trial, got {start}")
+    chosen = [name.strip() for name in args.strategies.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(STRATEGIES))
+    if unknown:
+        parser.error(f"--strategies: unknown {', '.join(unknown)}; known: "
+                     + ", ".join(STRATEGIES))
+    names = [name for name in STRATEGIES if name == "random" or name in chosen]
+    starts = Starts(args.random_start, args.optuna_random_start)
     logging.getLogger("hyperopt").setLevel(logging.WARNING)
 
     started, started_cpu = time.perf_counter(), time.process_time()
-    jobs = [(name, seed) for seed in range(seeds) for name in STRATEGIES]
+    seed_list = range(args.first_seed, args.first_seed + seeds)
+    jobs = [(name, seed) for seed in seed_list for name in names]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        futures = {job: pool.submit(run_once, *job, budget) for job in jobs}
-        results = {name: [futures[name, s].result() for s in range(seeds)]
-                   for name in STRATEGIES}
+        futures = {job: pool.submit(run_once, *job, budget, starts) for job in jobs}
+        results = {name: [futures[name, s].result() for s in seed_list] for name in names}
     elapsed = time.perf_counter() - started
     cpu_total = (time.process_time() - started_cpu
                  + sum(float(r.cpu[-1]) for runs in results.values() for r in runs))
 
     finals = [a for r in results["random"] for a in r.finals]
     target = float(np.percentile(finals, 90))
-    print(f"digits MLP ({TRAIN} train / {1797 - TRAIN} validation), {seeds} seeds, {budget} "
+    print(f"digits MLP ({TRAIN} train / {1797 - TRAIN} validation), {seeds} seeds "
+          f"({seed_list.start}-{seed_list.stop - 1}), {budget} "
           f"epochs per run, max {MAX_EPOCHS} epochs per trial, {WORKERS} workers; target "
           f"val_acc {target:.4f} (90th percentile of {len(finals)} fully trained random "
-          f"trials); {elapsed:.0f} s wall, {cpu_total:.0f} s CPU, {args.jobs} jobs")
+          f"trials); {elapsed:.0f} s wall, {cpu_total:.0f} s CPU, {args.jobs} jobs; TPE "
+          f"random start {'default' if starts.ours is None else starts.ours}, Optuna's "
+          f"{starts.optuna}")
     print(f"{'strategy':18} {'reached':>8} {'epochs':>7} {'wall s':>7} {'cpu s':>7} "
           f"{'trials':>7} {'best acc':>9} {'vs random':>10}")
     medians: dict[str, float] = {}
@@ -374,13 +425,95 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.median(r.trials for r in runs):>7.0f} "
               f"{statistics.median(float(r.best[-1]) for r in runs):9.4f} "
               f"{_ratio(medians['random'], medians[name]):>10}")
-    figures = " ".join(f"{STRATEGIES[n][0]}_epochs={_num(v, 0)}" for n, v in medians.items())
-    print(f"RESULT seeds={seeds} budget={budget} target={target:.4f} {figures} "
-          f"asha_tpe_speedup={_ratio(medians['random'], medians['asha+tpe'])} "
-          f"asha_tpe_vs_optuna={_ratio(medians['optuna'], medians['asha+tpe'])}")
+    figures = " ".join(f"{STRATEGIES[n][0]}_epochs={_num(v, 1)}" for n, v in medians.items())
+    ratios = ""
+    if "asha+tpe" in medians:
+        ratios += f" asha_tpe_speedup={_ratio(medians['random'], medians['asha+tpe'])}"
+        if "optuna" in medians:
+            ratios += f" asha_tpe_vs_optuna={_ratio(medians['optuna'], medians['asha+tpe'])}"
+    start_keys = (f"first_seed={seed_list.start} random_start="
+                  f"{'default' if starts.ours is None else starts.ours} "
+                  f"optuna_random_start={starts.optuna}")
+    if args.ranking:
+        ranking(args.ranking, target)
+    if args.epoch_cost:
+        epoch_cost()
+    print(f"RESULT seeds={seeds} {start_keys} budget={budget} target={target:.4f} "
+          f"{figures}{ratios}")
     if args.plot:
         plot(results, args.plot, target)
     return 0
+
+
+def ranking(trials: int, target: float) -> None:
+    """Train ``trials`` random configurations (seeds 0..) for all 81 epochs: how well the
+    accuracy at epochs 1, 3 and 9 ranks them against their best (Spearman), and at which
+    epoch of its own each one that reaches ``target`` first does."""
+    data = Data()
+    searcher = make_searcher(Algorithm.RANDOM, space_from_dict(SPACE), Goal.MAX, 0)
+    curves = np.zeros((trials, MAX_EPOCHS))
+    with threadpool_limits(1):
+        for number in range(1, trials + 1):
+            params = searcher.suggest(number)
+            if params is None:
+                raise RuntimeError("the random searcher ran out of suggestions")
+            trial = Trial(data, params, number)
+            for epoch in range(MAX_EPOCHS):
+                curves[number - 1, epoch] = trial.step()
+    best = curves.max(axis=1)
+    rho = {epoch: _spearman(curves[:, epoch - 1], best) for epoch in (1, 3, 9)}
+    reached = [int(np.flatnonzero(row >= target)[0]) + 1 for row in curves
+               if row.max() >= target]
+    span = (f"epochs {min(reached)}-{max(reached)}, median {statistics.median(reached):g}"
+            if reached else "none")
+    print(f"ranking: {trials} random trials x {MAX_EPOCHS} epochs; Spearman against the "
+          f"trial's best: epoch 1 {rho[1]:.2f}, 3 {rho[3]:.2f}, 9 {rho[9]:.2f}; "
+          f"{len(reached)} reach the target at {span}")
+    print(f"RESULT ranking_trials={trials} spearman_1={rho[1]:.2f} spearman_3={rho[3]:.2f} "
+          f"spearman_9={rho[9]:.2f} reaching={len(reached)} "
+          f"target_epoch_min={min(reached, default=0)} "
+          f"target_epoch_median={statistics.median(reached) if reached else 0:g} "
+          f"target_epoch_max={max(reached, default=0)}")
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties)."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def epoch_cost(epochs: int = 30) -> None:
+    """CPU ms per epoch (train + validate) of this MLP and of scikit-learn's
+    ``MLPClassifier.partial_fit`` + ``score`` on the same data, 32 units, batch 32."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    data = Data()
+    params = {"optimizer": {"_name": "adam", "learning_rate": 1e-3, "beta_1": 0.9},
+              "units": 32, "alpha": 1e-4, "batch_size": 32}
+    with threadpool_limits(1):
+        trial = Trial(data, params, 1)
+        trial.step()  # warm
+        started = time.process_time()
+        for _ in range(epochs):
+            trial.step()
+        ours = (time.process_time() - started) / epochs * 1000
+        model = MLPClassifier(hidden_layer_sizes=(32,), batch_size=32, alpha=1e-4,
+                              learning_rate_init=1e-3, random_state=1)
+        classes = np.unique(data.yt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.partial_fit(data.xt, data.yt, classes=classes)
+            started = time.process_time()
+            for _ in range(epochs):
+                model.partial_fit(data.xt, data.yt)
+                model.score(data.xv, data.yv)
+        theirs = (time.process_time() - started) / epochs * 1000
+    print(f"epoch cost (CPU, {epochs} epochs, 32 units, batch 32): this MLP {ours:.2f} ms, "
+          f"scikit-learn MLPClassifier {theirs:.2f} ms")
+    print(f"RESULT epoch_ms={ours:.2f} sklearn_epoch_ms={theirs:.2f}")
 
 
 def _num(value: float, digits: int) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,14 +37,22 @@ sys.path.insert(0, str(ROOT))
 PAINT = re.compile(r"first window shown after ([0-9.]+) s")
 
 
-def wall_ms(argv: list[str], env: dict[str, str]) -> float:
-    """Milliseconds from start to exit of ``argv``; fails on a non-zero exit."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wall_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Milliseconds from start to exit of ``argv``, and the CPU milliseconds it used
+    (user + system: steadier than wall time on a busy machine); fails on a non-zero
+    exit."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     elapsed = (time.perf_counter() - started) * 1000
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr}")
-    return elapsed
+    return elapsed, (_children_cpu() - cpu) * 1000
 
 
 def paint_ms(env: dict[str, str]) -> float:
@@ -90,22 +99,30 @@ def main(argv: list[str] | None = None) -> int:
             "ls": [sys.executable, "-m", "app", "ls", "--db", url],
         }
         times: dict[str, list[float]] = {key: [] for key in commands}
+        cpus: dict[str, list[float]] = {key: [] for key in commands}
         paints: list[float] = []
         for _ in range(args.runs):
             for key, command in commands.items():
-                times[key].append(wall_ms(command, env))
+                wall, cpu = wall_ms(command, env)
+                times[key].append(wall)
+                cpus[key].append(cpu)
             if not args.no_gui:
                 paints.append(paint_ms(env))
     medians = {key: statistics.median(values) for key, values in times.items()}
+    cpu = {key: statistics.median(values) for key, values in cpus.items()}
     base = medians["baseline"]
-    print(f"{'command':<28} {'median ms':>10} {'min ms':>8} {'x baseline':>11}")
+    print(f"{'command':<28} {'median ms':>10} {'min ms':>8} {'x baseline':>11} "
+          f"{'CPU ms':>8} {'CPU x baseline':>15}")
     labels = {"baseline": "python -c pass", "help": "sweeplab --help", "ls": "sweeplab ls"}
     for key, label in labels.items():
         print(f"{label:<28} {medians[key]:>10.0f} {min(times[key]):>8.0f} "
-              f"{medians[key] / base:>11.1f}")
+              f"{medians[key] / base:>11.1f} {cpu[key]:>8.0f} "
+              f"{cpu[key] / cpu['baseline']:>15.1f}")
     result = (f"RESULT baseline_ms={base:.0f} help_ms={medians['help']:.0f} "
               f"help_ratio={medians['help'] / base:.1f} ls_ms={medians['ls']:.0f} "
-              f"ls_ratio={medians['ls'] / base:.1f}")
+              f"ls_ratio={medians['ls'] / base:.1f} baseline_cpu_ms={cpu['baseline']:.0f} "
+              f"help_cpu_ms={cpu['help']:.0f} ls_cpu_ms={cpu['ls']:.0f} "
+              f"ls_cpu_ratio={cpu['ls'] / cpu['baseline']:.1f}")
     if paints:
         paint = statistics.median(paints)
         print(f"{'gui --smoke, first paint':<28} {paint:>10.0f} {min(paints):>8.0f}")

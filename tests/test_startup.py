@@ -40,13 +40,18 @@ sys.exit(status)
 
 def imported(home: Path, *args: str) -> set[str]:
     """The top-level packages ``sweeplab ARGS`` imported; fails unless it exited 0."""
+    return {name.split(".")[0] for name in modules(home, *args)}
+
+
+def modules(home: Path, *args: str) -> set[str]:
+    """Every module ``sweeplab ARGS`` imported; fails unless it exited 0."""
     env = {**os.environ, "SWEEPLAB_HOME": str(home)}
     env.pop("SWEEPLAB_DB", None)
     proc = subprocess.run([sys.executable, "-c", LIST_MODULES, *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stdout.splitlines() if line.startswith("MODULES "))
-    return {name.split(".")[0] for name in line.split()[1:]}
+    return set(line.split()[1:])
 
 
 @pytest.fixture
@@ -71,6 +76,17 @@ def test_reading_commands_load_no_searcher_ssh_or_qt(tmp_path: Path, database: s
     loaded = imported(tmp_path, *command, "--db", database)
     assert "sqlalchemy" in loaded  # it did read the database
     assert sorted(loaded & set(HEAVY)) == []
+
+
+@pytest.mark.parametrize("command", [("ls",), ("show", "exp")])
+def test_reading_commands_load_no_migrations_or_executors(
+        tmp_path: Path, database: str, command: tuple[str, ...]) -> None:
+    """A database at the newest schema opens without alembic (~0.3 s), and a command that
+    only reads loads none of the executors, the runner or the wiring that builds them."""
+    loaded = modules(tmp_path, *command, "--db", database)
+    assert "app.store.store" in loaded
+    unwanted = ("alembic", "app.application.wiring", "app.remote.local", "app.engine.runner")
+    assert sorted(name for name in unwanted if name in loaded) == []
 
 
 def handlers(parser: argparse.ArgumentParser) -> Iterator[Handler]:

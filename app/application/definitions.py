@@ -10,14 +10,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.application.wiring import config_of
 from app.engine.docio import dump_text
 from app.engine.errors import Problem, ValidationError
-from app.engine.experiment import ExperimentConfig, file_document, load_experiment
+from app.engine.experiment import (
+    ExperimentConfig,
+    experiment_from_dict,
+    file_document,
+    load_experiment,
+)
 from app.engine.records import ExperimentRecord
 from app.store.types import UNREADABLE_JSON
 
 _SHOWN_PROBLEMS = 3
+
+
+def config_of(experiment: ExperimentRecord) -> ExperimentConfig:
+    """The validated definition stored with an experiment.
+
+    Raises:
+        ValidationError: it does not validate (:func:`checked_config` names the
+            experiment in its message).
+    """
+    base = experiment.definition.get("code_dir")
+    # a definition without code_dir is reported by the parser ("code_dir: missing")
+    return experiment_from_dict(experiment.definition, Path(base if isinstance(base, str)
+                                                            else "."),
+                                f"experiment {experiment.name!r}")
 
 
 class BrokenExperiment(ValueError):

@@ -11,17 +11,18 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import platformdirs
-
+from app.application.database import DB_ENV as DB_ENV
+from app.application.database import HOME_ENV as HOME_ENV
+from app.application.database import data_dir as data_dir
+from app.application.database import open_store as open_store
+from app.application.definitions import config_of as config_of
 from app.engine.errors import Problem
 from app.engine.experiment import (
     LOCAL_HOST,
     ExperimentConfig,
     ExperimentError,
-    experiment_from_dict,
 )
 from app.engine.lease import Lease
 from app.engine.records import ExperimentRecord, Snapshot
@@ -38,42 +39,14 @@ from app.remote.slurm.profile import ClusterProfile
 from app.remote.snapshot import Progress, take_snapshot
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.store.clusters import ClusterProfiles
-from app.store.connect import make_private_folder
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 
 if TYPE_CHECKING:  # SSH (paramiko) and the keyring load when a command uses them
     from app.remote.ssh.hostkeys import KnownHosts
 
-HOME_ENV = "SWEEPLAB_HOME"
 LOCAL_SLOTS_ENV = "SWEEPLAB_LOCAL_SLOTS"
 """How many trials without GPUs this machine runs at once (default: its CPU count)."""
-DB_ENV = "SWEEPLAB_DB"
-
-
-def data_dir() -> Path:
-    """Where Sweeplab keeps its database, snapshots and trial directories."""
-    override = os.environ.get(HOME_ENV)
-    path = Path(override) if override else platformdirs.user_data_path("sweeplab", "Sweeplab")
-    make_private_folder(path)  # 0700 when created here: it holds the database and trials
-    return path
-
-
-def open_store(url: str | None = None) -> Store:
-    """The database at ``url``, ``$SWEEPLAB_DB``, or the default SQLite file."""
-    url = url or os.environ.get(DB_ENV)
-    if url:
-        return Store.open(url)
-    return Store.open(f"sqlite:///{data_dir() / 'sweeplab.db'}")
-
-
-def config_of(experiment: ExperimentRecord) -> ExperimentConfig:
-    """The validated definition stored with an experiment."""
-    base = experiment.definition.get("code_dir")
-    # a definition without code_dir is reported by the parser ("code_dir: missing")
-    return experiment_from_dict(experiment.definition, Path(base if isinstance(base, str)
-                                                            else "."),
-                                f"experiment {experiment.name!r}")
 
 
 def snapshot_of(store: Store, experiment: ExperimentRecord, config: ExperimentConfig,

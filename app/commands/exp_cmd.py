@@ -8,11 +8,10 @@ import sys
 from rich.markup import escape
 from rich.table import Table
 
+from app.application.database import open_store
 from app.application.definitions import BrokenExperiment, checked_config, config_or_broken
 from app.application.exporting import experiment_export
 from app.application.following import ACTIVE
-from app.application.wiring import open_store
-from app.application.workspace import Workspace
 from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
 from app.engine.best import best_trial
 
@@ -58,6 +57,8 @@ def _show(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     """The trials as stored; a broken definition is said on stderr but does not stop the
     export, which is how a broken experiment's results are got out."""
+    from app.application.workspace import Workspace  # runs' machinery: not for ls and show
+
     with open_store(args.db) as store:
         workspace = Workspace(store)
         exp = workspace.experiment(args.experiment)
@@ -74,6 +75,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from app.application.workspace import Workspace  # runs' machinery: not for ls and show
+
     with open_store(args.db) as store:
         workspace = Workspace(store, driver="the command line")
         exp = workspace.experiment(args.experiment)

@@ -2,15 +2,23 @@
 
 Each trial gets ``work_root/<experiment_id>/<trial_id>/`` holding ``code/`` (its own
 copy of the snapshot), ``params.json``, ``sdk/sweeplab.py`` and the wrapper's files
-(see :mod:`app.remote.launcher`). One daemon thread per trial prepares the directory,
-starts the wrapper and follows ``output.log``; events go through a thread-safe queue
-that :meth:`LocalExecutor.poll` drains.
+(see :mod:`app.remote.launcher`). Two daemon threads per executor, whatever the number
+of trials: the launcher prepares each submitted trial's directory and starts its
+wrapper, one after the other; the follower follows every running trial's
+``output.log`` and notices its end, waking on a trial's exit (a pidfd, on Linux) or
+on new work, else looking again after 5 ms, doubling up to 100 ms while nothing
+happens. (A thread per trial, and a second one waiting for its exit, cost more
+than the rest of a minimal trial's dispatch: docs/PERFORMANCE.md.) Events go
+through a thread-safe queue that :meth:`LocalExecutor.poll` drains.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import queue
+import select
 import sys
 import threading
 import time
@@ -64,10 +72,14 @@ class _Run:
     start_time: int | None = None
     stop_requested: bool = False
     stopping: bool = False
-    thread: threading.Thread | None = field(default=None, repr=False)
-    wake: threading.Event = field(default_factory=threading.Event, repr=False)
     lock_fds: list[int] = field(default_factory=list, repr=False)
     """Open slot lock files until the trial's wrapper inherits them (see slot_locks)."""
+    # the follower's own (only its thread touches them):
+    splitter: LineSplitter | None = field(default=None, repr=False)
+    log_file: BinaryIO | None = field(default=None, repr=False)
+    ended: bool = False
+    pidfd: int | None = None
+    """Readable once the wrapper has ended (Linux); None elsewhere or re-attached."""
 
 
 class LocalExecutor:
@@ -139,6 +151,12 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._runs: dict[int, _Run] = {}
         self._closing = threading.Event()
+        self._launches: queue.SimpleQueue[tuple[_Run, TrialSpec] | None] = queue.SimpleQueue()
+        self._follows: queue.SimpleQueue[_Run] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._wake_read = self._wake_write = -1  # a pipe, made with the threads
+        self._pipe_lock = threading.Lock()
+        self._pipe_open = False
 
     @property
     def gpus(self) -> tuple[int, ...]:
@@ -185,9 +203,8 @@ class LocalExecutor:
             run = _Run(spec.trial_id, self.trial_dir(spec.experiment_id, spec.trial_id), gpus)
             run.lock_fds = fds
             self._runs[spec.trial_id] = run
-            run.thread = threading.Thread(target=self._trial_thread, args=(run, spec),
-                                          name=f"sweeplab-{what}", daemon=True)
-            run.thread.start()
+            self._start_threads()
+            self._launches.put((run, spec))
 
     def follow(
         self, trial_id: int, trial_dir: Path | str, offset: int, pid: int | None,
@@ -217,11 +234,12 @@ class LocalExecutor:
             if trial_id in self._runs:
                 raise ValueError(f"{self.name}: trial {trial_id} is already followed")
             run = _Run(trial_id, trial_dir, tuple(gpus), pid=pid, start_time=start)
+            run.splitter = LineSplitter(offset)
             self._slots.occupy(run.gpus)
             self._runs[trial_id] = run
-            run.thread = threading.Thread(target=self._follow, args=(run, offset),
-                                          name=f"sweeplab-follow-{trial_id}", daemon=True)
-            run.thread.start()
+            self._start_threads()
+            self._follows.put(run)
+        self._wake()
 
     def claim(self, trial_dir: str) -> LaunchClaim:
         """For a resume: whether the trial stored as launching in ``trial_dir`` started
@@ -264,25 +282,61 @@ class LocalExecutor:
         """Stop following; running trials keep running and stop escalations finish."""
         with self._lock:
             self._closing.set()
-            for run in self._runs.values():
-                run.wake.set()
-            threads = [run.thread for run in self._runs.values() if run.thread is not None]
+            threads = list(self._threads)
+        self._launches.put(None)
+        self._wake()
         self._events.release()  # a follower waiting to queue output must not hold us up
         for thread in threads:
             if thread is not threading.current_thread():
                 thread.join(_JOIN_S)
+        if not any(thread.is_alive() for thread in threads):
+            with self._pipe_lock:
+                if self._pipe_open:
+                    self._pipe_open = False
+                    os.close(self._wake_read)
+                    os.close(self._wake_write)
 
-    # --- per-trial threads -----------------------------------------------------------
+    def _start_threads(self) -> None:
+        """The launcher and the follower, on the first trial (under the lock)."""
+        if self._threads:
+            return
+        with self._pipe_lock:
+            self._wake_read, self._wake_write = _wake_pipe()
+            self._pipe_open = True
+        for target, role in ((self._launcher, "launch"), (self._follower, "follow")):
+            thread = threading.Thread(target=target, name=f"sweeplab-{role}-{self.name}",
+                                      daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
-    def _trial_thread(self, run: _Run, spec: TrialSpec) -> None:
-        """A submitted trial's thread. Whatever error escapes it still ends the trial,
-        with the reason, and frees its slot: START_FAILED before its process started,
-        EXITED after. Nothing is left QUEUED or RUNNING for ever."""
-        try:
-            self._start_and_follow(run, spec)
-        except Exception as exc:
-            log.exception("%s: the thread of trial %s failed", self.name, run.trial_id)
-            self._end_after_error(run, exc)
+    def _wake(self) -> None:
+        """Wake the follower now (new work, or closing)."""
+        with self._pipe_lock, contextlib.suppress(BlockingIOError):  # full: it wakes anyway
+            if self._pipe_open:
+                os.write(self._wake_write, b"w")
+
+    # --- the launcher ----------------------------------------------------------------
+
+    def _launcher(self) -> None:
+        """Start the submitted trials in turn until :meth:`close`. Whatever error escapes
+        one trial still ends it, with the reason, and frees its slot: START_FAILED before
+        its process started, EXITED after. Nothing is left QUEUED or RUNNING for ever."""
+        while (item := self._launches.get()) is not None:
+            run, spec = item
+            try:
+                self._start(run, spec)
+            except Exception as exc:
+                log.exception("%s: starting trial %s failed", self.name, run.trial_id)
+                self._end_after_error(run, exc)
+        # closing: what was submitted and not started yet ends START_FAILED
+        while True:
+            try:
+                item = self._launches.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._fail(item[0], f"trial {item[0].trial_id} was not started: the "
+                                    "executor closed")
 
     def _end_after_error(self, run: _Run, exc: Exception) -> None:
         with self._lock:
@@ -298,7 +352,10 @@ class LocalExecutor:
                    message=f"following trial {run.trial_id} failed ({reason}); it may "
                            "still be running")
 
-    def _start_and_follow(self, run: _Run, spec: TrialSpec) -> None:
+    def _start(self, run: _Run, spec: TrialSpec) -> None:
+        if self._closing.is_set():
+            self._fail(run, f"trial {run.trial_id} was not started: the executor closed")
+            return
         try:
             command, env = self._prepare(run, spec)
         except Exception as exc:  # any failure must still end in START_FAILED
@@ -336,9 +393,10 @@ class LocalExecutor:
             self._fail(run, failure)
             return
         self._emit(run, ProcessEventKind.STARTED)
-        threading.Thread(target=_wake_on_exit, args=(run,), daemon=True,
-                         name=f"sweeplab-wait-{run.trial_id}").start()
-        self._follow(run, 0)
+        run.pidfd = _pidfd(run.pid)  # our child: its pid cannot be reused before we reap it
+        run.splitter = LineSplitter(0)
+        self._follows.put(run)
+        self._wake()
 
     def _prepare(self, run: _Run, spec: TrialSpec) -> tuple[str, dict[str, str]]:
         if not self._sdk.is_file():
@@ -346,51 +404,94 @@ class LocalExecutor:
                         self.name, self._sdk, run.trial_id)
         return prepare_trial_dir(run.trial_dir, spec, self.python, self._sdk, run.gpus)
 
-    def _follow(self, run: _Run, offset: int) -> None:
-        try:
-            self._follow_log(run, offset)
-        except Exception as exc:  # e.g. the trial directory was deleted under us
-            log.exception("%s: following trial %s failed", self.name, run.trial_id)
-            self._release(run)
-            self._emit(run, ProcessEventKind.EXITED, exit_code=read_exit_code(run.trial_dir),
-                       message=f"following the log of trial {run.trial_id} failed: {exc}")
+    # --- the follower ----------------------------------------------------------------
 
-    def _follow_log(self, run: _Run, offset: int) -> None:
-        splitter = LineSplitter(offset)
+    def _follower(self) -> None:
+        """Follow every running trial's log and notice its end, until :meth:`close`."""
+        followed: list[_Run] = []
         delay = _MIN_DELAY_S
-        log_file: BinaryIO | None = None
         try:
-            ended = False
             while not self._closing.is_set():
-                if not ended and self._has_ended(run):
-                    ended = True
-                    self._end_leftovers(run)  # before the rest of the log: they write too
-                if log_file is None:
-                    log_file = _open_at(run.trial_dir / LOG_FILE, offset)
-                data = log_file.read(_CHUNK) if log_file is not None else b""
-                if data:
-                    lines = splitter.feed(data)
-                    if lines:
-                        self._emit(run, ProcessEventKind.OUTPUT, lines=tuple(lines),
-                                   offset=splitter.offset)
+                while True:
+                    try:
+                        followed.append(self._follows.get_nowait())
+                    except queue.Empty:
+                        break
+                busy = False
+                for run in list(followed):
+                    try:
+                        done, moved = self._look(run)
+                    except Exception as exc:  # e.g. the trial directory was deleted under us
+                        log.exception("%s: following trial %s failed", self.name,
+                                      run.trial_id)
+                        done, moved = True, True
+                        self._forget(run)
+                        self._end_after_error(run, exc)
+                    if done:
+                        followed.remove(run)
+                    busy = busy or moved
+                if busy:
                     delay = _MIN_DELAY_S
                     continue
-                if ended:
-                    break
-                run.wake.wait(delay)
+                self._sleep(followed, delay)
                 delay = min(delay * 2, _MAX_DELAY_S)
-            else:  # closing: leave the process running (its waiter thread reaps it)
-                log.debug("%s: no longer following trial %s", self.name, run.trial_id)
-                return
-        finally:
-            if log_file is not None:
-                log_file.close()
+        finally:  # closing: leave the processes running; a last thread reaps ours
+            for run in followed:
+                self._forget(run)
+            children = [run.proc for run in followed if run.proc is not None]
+            if children:
+                threading.Thread(target=_reap, args=(children,), daemon=True,
+                                 name=f"sweeplab-reap-{self.name}").start()
+
+    def _look(self, run: _Run) -> tuple[bool, bool]:
+        """One look at a followed trial: its end, then its new log lines. Returns
+        (it has ended and said so, something happened)."""
+        if not run.ended and self._has_ended(run):
+            run.ended = True
+            self._end_leftovers(run)  # before the rest of the log: they write too
+        if run.log_file is None:
+            run.log_file = _open_at(run.trial_dir / LOG_FILE,
+                                    run.splitter.offset if run.splitter else 0)
+        splitter = run.splitter if run.splitter is not None else LineSplitter(0)
+        run.splitter = splitter
+        data = run.log_file.read(_CHUNK) if run.log_file is not None else b""
+        if data:
+            lines = splitter.feed(data)
+            if lines:
+                self._emit(run, ProcessEventKind.OUTPUT, lines=tuple(lines),
+                           offset=splitter.offset)
+            return False, True
+        if not run.ended:
+            return False, False
+        self._forget(run)
         tail = splitter.finish()
         if tail:
             self._emit(run, ProcessEventKind.OUTPUT, lines=tuple(tail), offset=splitter.offset)
         exit_code = read_exit_code(run.trial_dir)
         self._release(run)
         self._emit(run, ProcessEventKind.EXITED, offset=splitter.offset, exit_code=exit_code)
+        return True, True
+
+    @staticmethod
+    def _forget(run: _Run) -> None:
+        """Close what the follower holds open for ``run``."""
+        if run.log_file is not None:
+            run.log_file.close()
+            run.log_file = None
+        if run.pidfd is not None:
+            os.close(run.pidfd)
+            run.pidfd = None
+
+    def _sleep(self, followed: list[_Run], timeout: float) -> None:
+        """Wait up to ``timeout`` s for a followed wrapper to end or a :meth:`_wake`."""
+        waiter = select.poll()
+        waiter.register(self._wake_read, select.POLLIN)
+        for run in followed:
+            if run.pidfd is not None and not run.ended:
+                waiter.register(run.pidfd, select.POLLIN)
+        if waiter.poll(timeout * 1000):
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_read, 4096)
 
     def _has_ended(self, run: _Run) -> bool:
         if run.proc is not None:
@@ -441,11 +542,32 @@ class LocalExecutor:
         ))
 
 
-def _wake_on_exit(run: _Run) -> None:
-    """Reap the wrapper as soon as it ends and wake the follower (we are its parent)."""
-    if run.proc is not None:
-        run.proc.wait()
-    run.wake.set()
+def _reap(children: list[TrialProcess]) -> None:
+    """Wait for wrappers this process started and no longer follows (we are their
+    parent: unreaped, each would stay a zombie until we exit)."""
+    for child in children:
+        child.wait()
+
+
+def _wake_pipe() -> tuple[int, int]:
+    """A non-blocking pipe (read end, write end) that wakes the follower."""
+    read, write = os.pipe()
+    for fd in (read, write):
+        os.set_blocking(fd, False)
+    return read, write
+
+
+def _pidfd(pid: int | None) -> int | None:
+    """A descriptor that becomes readable when process ``pid`` ends (Linux 5.3+), or
+    None where there is none: the follower then looks every 5 to 100 ms."""
+    opener = getattr(os, "pidfd_open", None)
+    if pid is None or opener is None:
+        return None
+    try:
+        fd: int = opener(pid)
+    except OSError:
+        return None
+    return fd
 
 
 if TYPE_CHECKING:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import EarlyStopping, ExperimentState, TrialState
 from app.store.models import EventRow, ExperimentRow, MetricRow, TrialRow
@@ -24,8 +28,8 @@ def experiment_record(row: ExperimentRow) -> ExperimentRecord:
     )
 
 
-def trial_record(row: TrialRow) -> TrialRecord:
-    """Freeze one trials row."""
+def trial_record(row: TrialRow | sa.Row[Any]) -> TrialRecord:
+    """Freeze one trials row (an ORM row, or a Core row of every column)."""
     return TrialRecord(
         id=row.id,
         experiment_id=row.experiment_id,

@@ -4,15 +4,15 @@ offset in one transaction, and reads. :class:`~app.store.store.Store` owns one
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import Dialect
 
 from app.engine.ports import NotFound
 from app.engine.records import MetricPoint, TrialRecord
-from app.engine.trial import InvalidTransition, TrialState
-from app.store import convert, lookup, validate
+from app.store import lookup, trial_writes, validate
 from app.store.bulk import METRICS, MetricInsert
 from app.store.connect import Target
 from app.store.lookup import SessionScope
@@ -27,14 +27,19 @@ class MetricRepository:
 
     Args:
         session: the store's session scope; every method is one call of it.
+        write: the store's write transaction on a Core connection (for the output of a
+            trial's log, one of a run's most frequent writes).
         target: the database, for messages.
         dialect: the database's, for the insert statement.
 
     Thread safety: as the store's; the methods keep no state between calls.
     """
 
-    def __init__(self, session: SessionScope, target: Target, dialect: Dialect) -> None:
+    def __init__(self, session: SessionScope,
+                 write: Callable[[], AbstractContextManager[sa.Connection]], target: Target,
+                 dialect: Dialect) -> None:
         self._session = session
+        self._write = write
         self._target = target
         self._metric_insert = MetricInsert(dialect)
 
@@ -72,17 +77,11 @@ class MetricRepository:
             raise ValueError(f"add_output({trial_id}): every point must belong to trial "
                              f"{trial_id}")
         changes = validate.trial_fields(trial_id, {"log_offset": offset, "kpi": kpi})
-        with self._session(write=True) as session:
-            row = lookup.trial_row(session, self._target, trial_id, lock=True)
-            if TrialState(row.state).is_finished():
-                raise InvalidTransition(f"trial {trial_id}: it has finished ({row.state}); "
-                                        "its output is complete")
+        with self._write() as connection:
+            record = trial_writes.output_offset(connection, self._target, trial_id, changes)
             if rows:
-                self._metric_insert.run(session.connection(), rows)
-            for key, value in changes.items():
-                setattr(row, key, value)
-            session.flush()  # sets updated_at
-            return convert.trial_record(row)
+                self._metric_insert.run(connection, rows)
+            return record
 
     def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:
         """Points of one trial ordered by (name, step, time); points without a step first."""

@@ -2,26 +2,30 @@
 
 No ``alembic.ini`` is needed: the script location is this package's
 ``migrations`` folder, which ships as package data.
+
+Alembic (~0.3 s to import, more than a whole ``sweeplab ls``) is imported only when a
+database is not at :data:`HEAD`: opening one that is reads its ``alembic_version``
+table with one query.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 
 from app.engine.ports import StoreError
 from app.store.connect import Backend, Target
 from app.store.models import Base
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+HEAD = "0006"
+"""The newest revision under ``migrations/versions`` (what :func:`head_revision` reads
+from the scripts; ``tests/store/test_store_migrations.py`` checks the two agree)."""
 _VERSION_TABLE = "alembic_version"
 # pg_advisory_xact_lock key ("SWPL") so two programs never migrate one database at once.
 _PG_LOCK_KEY = 0x5357504C
@@ -29,6 +33,8 @@ _PG_LOCK_KEY = 0x5357504C
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     """An alembic Config for Sweeplab's migrations, optionally bound to ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -37,7 +43,9 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    """The newest schema revision this Sweeplab knows."""
+    """The newest schema revision this Sweeplab knows, read from the scripts."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
@@ -46,7 +54,21 @@ def head_revision() -> str:
 
 def current_revisions(connection: sa.Connection) -> tuple[str, ...]:
     """The schema revisions recorded in the database (empty for a new one)."""
+    from alembic.migration import MigrationContext
+
     return tuple(MigrationContext.configure(connection).get_current_heads())
+
+
+def _stored_revisions(connection: sa.Connection) -> tuple[str, ...] | None:
+    """The revisions in ``alembic_version``, or None when it cannot be read (no such
+    table: a new or a foreign database, which :func:`is_current` tells apart). Read
+    in a savepoint, so a failed read leaves the caller's transaction usable."""
+    try:
+        with connection.begin_nested():
+            rows = connection.exec_driver_sql(f"SELECT version_num FROM {_VERSION_TABLE}")
+            return tuple(str(row[0]) for row in rows)
+    except sa.exc.DBAPIError:
+        return None
 
 
 def is_current(connection: sa.Connection, target: Target) -> bool:
@@ -59,6 +81,11 @@ def is_current(connection: sa.Connection, target: Target) -> bool:
         StoreError: the database holds someone else's tables, or a schema revision
             this Sweeplab does not know (written by a newer version).
     """
+    if _stored_revisions(connection) == (HEAD,):
+        return True
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     tables = set(sa.inspect(connection).get_table_names())
     if tables and _VERSION_TABLE not in tables:
         shown = ", ".join(sorted(tables)[:5])
@@ -103,6 +130,8 @@ def upgrade(connection: sa.Connection, target: Target) -> None:
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     if is_current(connection, target):
         return
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "head")
 
 
@@ -111,5 +140,8 @@ def schema_differences(connection: sa.Connection) -> list[Any]:
 
     An empty list means the migrations and :mod:`app.store.models` agree.
     """
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(context, Base.metadata))

@@ -31,11 +31,9 @@ from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, Metri
 from app.engine.trial import (
     EarlyStopping,
     ExperimentState,
-    InvalidTransition,
     TrialState,
-    check_transition,
 )
-from app.store import convert, history, lookup, validate
+from app.store import convert, history, lookup, trial_writes, validate
 from app.store.connect import (
     ENV_VAR,
     Backend,
@@ -96,7 +94,8 @@ class Store:
         # A memory database is one shared connection: serialise reads as well.
         self._read_lock = self._write_lock if self._target.sqlite_path is None else None
         self._closed = False
-        self._metrics = MetricRepository(self._session, self._target, self._engine.dialect)
+        self._metrics = MetricRepository(self._session, self._write, self._target,
+                                         self._engine.dialect)
         self._leases = LeaseRecords(self._session)
         try:
             self._bring_up_to_date()
@@ -187,6 +186,20 @@ class Store:
             finally:
                 with suppress(SQLAlchemyError):
                     session.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """One write transaction on a Core connection, for the statements of
+        :mod:`app.store.trial_writes` (no ORM session: a run's trial writes are its
+        most frequent); errors as :meth:`_session` gives them."""
+        if self._closed:
+            raise StoreError(f"the store for {self._target.place} is closed")
+        with self._write_lock:
+            try:
+                with self._writer.begin() as connection:
+                    yield connection
+            except SQLAlchemyError as exc:
+                raise describe(exc, self._target, self._busy_timeout) from exc
 
     # -- experiments ---------------------------------------------------------
 
@@ -300,21 +313,9 @@ class Store:
         state = validate.enum_member(TrialState, state, f"create_trial({experiment_id}): state")
         early_stopping = validate.enum_member(EarlyStopping, early_stopping,
                                               f"create_trial({experiment_id}): early_stopping")
-        with self._session(write=True) as session:
-            lookup.experiment_row(session, self._target, experiment_id, lock=True)
-            highest = session.scalar(
-                sa.select(sa.func.max(TrialRow.number)).where(
-                    TrialRow.experiment_id == experiment_id
-                )
-            )
-            row = TrialRow(
-                experiment_id=experiment_id, number=(highest or 0) + 1, state=state.value,
-                params=params, created_at=utc_now(), gpus=[], log_offset=0,
-                rerun_of=rerun_of, early_stopping=early_stopping.value,
-            )
-            session.add(row)
-            session.flush()
-            return convert.trial_record(row)
+        with self._write() as connection:
+            return trial_writes.create(connection, self._target, experiment_id, state,
+                                       params, rerun_of, early_stopping)
 
     def update_trial(self, trial_id: int, **fields: Any) -> TrialRecord:
         """Set fields of the trial; ``state`` is checked with ``check_transition``.
@@ -326,22 +327,8 @@ class Store:
             NotFound: no such trial.
         """
         changes = validate.trial_fields(trial_id, fields)
-        with self._session(write=True) as session:
-            row = lookup.trial_row(session, self._target, trial_id, lock=True)
-            if not changes:
-                return convert.trial_record(row)
-            old = TrialState(row.state)
-            if "state" in changes or old.is_finished():
-                new = changes.get("state", old)
-                try:
-                    check_transition(old, new)
-                except InvalidTransition as exc:
-                    raise InvalidTransition(f"trial {trial_id}: {exc}") from None
-                changes["state"] = new.value
-            for key, value in changes.items():
-                setattr(row, key, value)
-            session.flush()  # sets updated_at
-            return convert.trial_record(row)
+        with self._write() as connection:
+            return trial_writes.update(connection, self._target, trial_id, changes)
 
     def get_trial(self, trial_id: int) -> TrialRecord:
         """Raises NotFound."""

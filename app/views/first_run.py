@@ -9,8 +9,11 @@ script page. The steps, in the spirit of Auptimizer's interactive setup:
 3. how the script reports it: the SDK snippet and the print-a-line alternative, each
    with a Copy button.
 
-Finish validates and stores the experiment (a starter space the user then edits in
-the Space tab); a problem keeps the wizard open and is shown on the page.
+Finish validates and stores the experiment with the parameters the script reads
+through ``sweeplab.param("name", default)`` (a starter lr/batch_size space when it reads
+none), which the user then refines in the Space tab; a problem keeps the wizard open
+and is shown on the page. The KPI's goal follows its name (``val_acc``: higher is
+better) until the user picks one.
 """
 
 from __future__ import annotations
@@ -40,8 +43,15 @@ from PySide6.QtWidgets import (
 
 from app.engine.errors import ValidationError
 from app.engine.experiment import ExperimentConfig, experiment_from_dict, load_experiment
-from app.engine.search.base import Goal
-from app.views.guided import command_for, guided_document, inside, reports_already, unique_name
+from app.engine.search.base import Goal, goal_for_metric
+from app.views.guided import (
+    command_for,
+    guided_document,
+    inside,
+    reports_already,
+    script_space,
+    unique_name,
+)
 from app.views.help_text import print_line_text, sdk_snippet
 from app.views.tasks import EXPECTED
 
@@ -208,6 +218,9 @@ class FirstRunWizard(QWizard):
         self.goal = QComboBox()
         for goal, words in GOAL_WORDS.items():
             self.goal.addItem(words, goal)
+        self._goal_picked = False
+        self.goal.activated.connect(lambda _row: setattr(self, "_goal_picked", True))
+        self.kpi_name.textChanged.connect(self._kpi_changed)
         form = QFormLayout()
         form.addRow("KPI name", self.kpi_name)
         form.addRow("Goal", self.goal)
@@ -277,7 +290,22 @@ class FirstRunWizard(QWizard):
     def document(self) -> dict[str, Any]:
         """The experiment document the answers describe."""
         return guided_document(self.name.text(), self.code_dir.text(), self.command.text(),
-                               self.kpi_name.text(), Goal(self.goal.currentData()))
+                               self.kpi_name.text(), Goal(self.goal.currentData()),
+                               self.script_space())
+
+    def _kpi_changed(self, name: str) -> None:
+        """The goal follows the KPI's name until the user picks one."""
+        if not self._goal_picked:
+            self.goal.setCurrentIndex(self.goal.findData(goal_for_metric(name)))
+
+    def script_space(self) -> dict[str, Any] | None:
+        """The space the script's ``sweeplab.param`` calls propose (None: none found)."""
+        path = Path(self.script.text().strip()).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        return script_space(text, path.name)
 
     def _user_edited(self, which: str) -> None:
         if which == "command":
@@ -340,10 +368,19 @@ class FirstRunWizard(QWizard):
             text = ""
         self.already.setText("✓ Your script seems to report metrics already."
                              if reports_already(text) else "")
-        self.summary.setText(
-            f"Finish creates the experiment “{self.name.text().strip()}” with a starter "
-            "space (lr, batch_size): change it in the Space tab to the parameters your "
-            "script reads, then press Start.")
+        space = self.script_space()
+        name = self.name.text().strip()
+        if space is None:
+            self.summary.setText(
+                f"Finish creates the experiment “{name}” with a starter space (lr, "
+                "batch_size): your script reads no sweeplab.param(\"name\", default), so "
+                "change it in the Space tab to the parameters it reads, then press Start.")
+        else:
+            names = ", ".join(n["name"] for n in space["space"])
+            self.summary.setText(
+                f"Finish creates the experiment “{name}” searching the parameters your "
+                f"script reads ({names}), with ranges proposed from their names and "
+                "defaults: check them in the Space tab, then press Start.")
         self._report_page.error.clear()
 
     def _finish(self) -> bool:

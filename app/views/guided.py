@@ -15,6 +15,8 @@ from typing import Any
 from app.engine.experiment import LOCAL_HOST
 from app.engine.protocol import AUPTIMIZER_MARKER, MARKER
 from app.engine.search.base import Goal
+from app.engine.space.document import space_to_dict
+from app.engine.space.proposal import params_in_script, space_from_script
 
 STARTER_SPACE: dict[str, Any] = {"version": 1, "space": [
     {"name": "lr", "type": "number", "auto": True, "distribution": "loguniform",
@@ -72,15 +74,25 @@ def unique_name(stem: str, taken: Iterable[str]) -> str:
     return name
 
 
+def script_space(script_text: str, filename: str) -> dict[str, Any] | None:
+    """The space document a script's ``sweeplab.param("name", default)`` calls propose,
+    or None when it has none (the guided setup then starts from :data:`STARTER_SPACE`)."""
+    proposal = space_from_script(params_in_script(script_text, filename))
+    if not proposal.space.children:
+        return None
+    return space_to_dict(proposal.space)
+
+
 def guided_document(name: str, code_dir: str, command: str, kpi: str,
-                    goal: Goal) -> dict[str, Any]:
-    """The experiment document of a guided setup: TPE over :data:`STARTER_SPACE`,
-    on this machine, one trial at a time, :data:`STARTER_LIMITS`. Not validated here
+                    goal: Goal, space: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The experiment document of a guided setup: TPE over ``space`` (the script's own
+    parameters, see :func:`script_space`; :data:`STARTER_SPACE` when None), on this
+    machine, one trial at a time, :data:`STARTER_LIMITS`. Not validated here
     (``experiment_from_dict`` does that and names every problem)."""
     return {
         "version": 1, "name": name.strip(), "code_dir": code_dir.strip(),
         "command": command.strip(), "kpi": {"name": kpi.strip(), "goal": goal.value,
                                             "use": "last"},
-        "space": STARTER_SPACE, "algorithm": {"name": "tpe"},
+        "space": STARTER_SPACE if space is None else space, "algorithm": {"name": "tpe"},
         "limits": dict(STARTER_LIMITS), "hosts": [LOCAL_HOST],
     }

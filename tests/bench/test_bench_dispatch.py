@@ -12,7 +12,7 @@ KEYS = ["trials", "floor_s", "executor_s", "runner_s", "executor_ratio", "runner
 
 
 def test_quick_dispatch_benchmark_prints_positive_figures() -> None:
-    proc = run_bench("dispatch", "--quick", timeout=120)
+    proc = run_bench("dispatch", "--quick", "--profile", timeout=240)
     assert proc.returncode == 0, proc.stderr
     figures = result_figures(proc.stdout)
     assert proc.stdout.rstrip().splitlines()[-1].startswith("RESULT ")  # the last line
@@ -20,6 +20,11 @@ def test_quick_dispatch_benchmark_prints_positive_figures() -> None:
     assert figures["trials"] == "20"
     assert all(float(v) > 0 for v in figures.values())
     assert "runner poll interval 100 ms" in proc.stdout
+    # --profile: each thread's CPU per trial, then a cProfile of each
+    assert "where the app's CPU goes (20 trials" in proc.stdout
+    for part in ("main thread (the runner loop)", "launcher thread (trial folder, spawn)",
+                 "follower thread (log, exit, leftovers)", "runner thread, under cProfile"):
+        assert part in proc.stdout, part
 
 
 def test_both_noop_commands_print_the_marked_line(tmp_path: Path) -> None:

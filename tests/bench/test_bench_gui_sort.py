@@ -13,3 +13,4 @@ def test_quick_gui_sort_prints_positive_figures() -> None:
     assert proc.returncode == 0, proc.stderr
     figures = result_figures(proc.stdout)
     assert figures and all(float(v) > 0 for v in figures.values())
+    assert "grid_paint_ms_1000" in figures  # the grid's full repaint, 1,000 tiles here

@@ -25,7 +25,7 @@ def test_quick_search_efficiency_prints_a_result_and_a_plot(tmp_path: Path) -> N
     assert figures["seeds"] == "2" and 0.9 < float(figures["target"]) <= 1.0
     for key in ("random", "tpe", "asha_random", "asha_tpe", "hyperband_random", "optuna"):
         epochs = figures[f"{key}_epochs"]
-        assert epochs == "inf" or 1 <= int(epochs) <= int(figures["budget"]), key
+        assert epochs == "inf" or 1 <= float(epochs) <= int(figures["budget"]), key
     assert plot.stat().st_size > 1000
 
 
@@ -69,3 +69,31 @@ def test_a_budget_below_one_trial_is_refused_naming_the_option(
         bench.main(["--budget", "10"])
     assert exit_info.value.code == 2
     assert f"--budget >= {bench.MAX_EPOCHS}" in capsys.readouterr().err
+
+
+def test_the_studies_options_reach_the_result(tmp_path: Path) -> None:
+    """The random-start study's options: a subset of strategies (random always runs: it
+    sets the target), the first seed, TPE's and Optuna's random start."""
+    proc = run_bench("search_efficiency", "--quick", "--strategies", "asha+tpe,optuna",
+                     "--first-seed", "20", "--random-start", "3", "--optuna-random-start",
+                     "5", timeout=180, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    figures = result_figures(proc.stdout)
+    assert (figures["first_seed"], figures["random_start"],
+            figures["optuna_random_start"]) == ("20", "3", "5")
+    assert {key for key in figures if key.endswith("_epochs")} == {
+        "random_epochs", "asha_tpe_epochs", "optuna_epochs"}
+    assert "2 seeds (20-21)" in proc.stdout
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--strategies", "asha+grid"], "--strategies: unknown asha+grid"),
+    (["--random-start", "0"], "a random start must be >= 1 trial, got 0"),
+    (["--first-seed", "-1"], "--first-seed and --ranking must be >= 0"),
+])
+def test_bad_study_options_are_named(bench: ModuleType, argv: list[str], message: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -13,5 +13,6 @@ def test_one_run_prints_positive_figures() -> None:
     assert proc.returncode == 0, proc.stderr
     figures = result_figures(proc.stdout)
     assert set(figures) == {"baseline_ms", "help_ms", "help_ratio", "ls_ms", "ls_ratio",
+                            "baseline_cpu_ms", "help_cpu_ms", "ls_cpu_ms", "ls_cpu_ratio",
                             "paint_ms"}
     assert all(float(v) > 0 for v in figures.values())

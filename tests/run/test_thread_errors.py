@@ -66,10 +66,10 @@ def test_a_run_whose_env_slipped_a_nul_byte_past_the_check_ends(harness: Harness
 
 def test_an_error_in_following_a_started_trial_ends_it_failed(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken_follow(self: LocalExecutor, run: object, offset: int) -> None:
+    def broken_look(self: LocalExecutor, run: object) -> tuple[bool, bool]:
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(LocalExecutor, "_follow", broken_follow)
+    monkeypatch.setattr(LocalExecutor, "_look", broken_look)
     harness.script("train.py", TRIAL)
     config = harness.config(limits={"max_trials": 2, "max_parallel": 1})
     executor = LocalExecutor(harness.root / "trials", gpus=[], cpu_slots=1)

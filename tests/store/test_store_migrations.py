@@ -96,3 +96,11 @@ def test_upgrade_from_0001_keeps_every_row(empty_url: str) -> None:
             {"x": 0.5}, 0.25, 42, None)
         assert [(p.name, p.value) for p in store.get_metrics(7)] == [("loss", 0.25)]
         assert store.get_experiment("old").state.value == "completed"
+
+
+def test_the_known_head_is_the_newest_migration() -> None:
+    """Opening a database compares its revision with ``HEAD`` without loading alembic:
+    a new migration must move ``HEAD`` too."""
+    from app.store.migrate import HEAD
+
+    assert head_revision() == HEAD

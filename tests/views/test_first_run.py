@@ -189,3 +189,45 @@ def test_commands_names_and_report_detection(tmp_path: Path) -> None:
     assert unique_name("  ", []) == "my-experiment"
     assert reports_already("print('#sweeplab {}')") and reports_already("#Auptimizer:1")
     assert not reports_already("import sweeplab\nprint(sweeplab.param('x'))")
+
+
+def test_the_wizard_proposes_the_scripts_params_and_the_goal_its_kpi_name_says(
+        qtbot: QtBot, window: MainWindow, project: Path) -> None:
+    """Issue 17.14."""
+    (project / "train.py").write_text(
+        "import sweeplab\n"
+        "lr = sweeplab.param('lr', 0.01)\n"
+        "layers = sweeplab.param('layers', 3)\n"
+        "opt = sweeplab.param('optimizer', 'adam')\n"
+        "beta1 = sweeplab.param('optimizer.beta1', 0.9)\n")
+    wizard = window.guided_setup()
+    wizard.script.setText(str(project / "train.py"))
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.goal.currentData() == Goal.MIN  # "loss"
+    wizard.kpi_name.setText("val_acc")
+    assert wizard.goal.currentData() == Goal.MAX
+    wizard.kpi_name.setText("val_error")
+    assert wizard.goal.currentData() == Goal.MIN
+    wizard.kpi_name.setText("f1_score")
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert "your script reads (lr, layers, optimizer)" in wizard.summary.text()
+    click(wizard, QWizard.WizardButton.FinishButton)
+    qtbot.waitUntil(lambda: window.experiments.rowCount() == 1)
+    config = window.workspace.config(window.current_id or 0)
+    assert config.kpi.goal is Goal.MAX
+    lr, layers, optimizer = config.space.children
+    assert isinstance(lr, NumberParam) and lr.default == 0.01 and lr.auto
+    assert isinstance(layers, NumberParam) and layers.integer and layers.default == 3
+    assert isinstance(optimizer, Choice) and optimizer.default == "adam"
+    assert [n.name for n in optimizer.branches[0].children] == ["beta1"]
+
+
+def test_a_goal_picked_by_the_user_stays(qtbot: QtBot, window: MainWindow,
+                                         project: Path) -> None:
+    wizard = window.guided_setup()
+    wizard.script.setText(str(project / "train.py"))
+    click(wizard, QWizard.WizardButton.NextButton)
+    wizard.goal.setCurrentIndex(wizard.goal.findData(Goal.MAX))
+    wizard.goal.activated.emit(wizard.goal.currentIndex())  # as a pick does
+    wizard.kpi_name.setText("val_loss")
+    assert wizard.goal.currentData() == Goal.MAX

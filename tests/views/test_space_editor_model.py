@@ -95,7 +95,7 @@ def test_rows_show_name_type_auto_default_and_range() -> None:
     flags = model.flags(at(model, "tag", Column.AUTO))
     assert not flags & Qt.ItemFlag.ItemIsUserCheckable
     assert model.flags(at(model, "lr", Column.AUTO)) & Qt.ItemFlag.ItemIsUserCheckable
-    assert not model.flags(at(model, "optimizer", Column.SEARCH)) & Qt.ItemFlag.ItemIsEditable
+    assert model.flags(at(model, "optimizer", Column.SEARCH)) & Qt.ItemFlag.ItemIsEditable
 
 
 def test_new_nodes_are_valid_and_taken_names_get_suffixes() -> None:

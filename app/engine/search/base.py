@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from enum import Enum
 from typing import Any, Protocol
 
@@ -72,3 +73,22 @@ class Searcher(Protocol):
         ``ParamsMismatch`` when the params do not fit the space.
         """
         ...
+
+
+_HIGHER = re.compile(r"acc|accuracy|auc|f1|score|r2|precision|recall|map|iou|dice|bleu|rouge|"
+                     r"reward|return|ndcg|mrr|top\d|hit|psnr|ssim|throughput|fps|gain")
+_LOWER = re.compile(r"loss|err|error|mse|mae|rmse|nll|perplexity|ppl|cost|regret|time|latency|"
+                    r"distance|wer|cer|fid|lpips|risk")
+
+
+def goal_for_metric(name: str) -> Goal:
+    """Whether a KPI called ``name`` is better high or low, from the words in its name:
+    ``val_acc``, ``auc``, ``f1``, ``score``, ``r2``… are maximised; ``loss``,
+    ``error``, ``mse``… and any name that says neither are minimised (a loss is the
+    common case). A lower-is-better word wins over a higher one (``acc_loss``)."""
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    if any(_LOWER.fullmatch(w) for w in words):
+        return Goal.MIN
+    if any(_HIGHER.fullmatch(w) for w in words):
+        return Goal.MAX
+    return Goal.MIN

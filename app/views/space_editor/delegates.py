@@ -3,18 +3,32 @@
 Name: a line edit that accepts identifiers only. Type (numbers): float or int.
 Default: a number box (scientific on log scales, whole numbers for integers),
 false/true, text, or one of a choice's values or branches. Distribution / range
-/ values: the distribution with its bounds and step for a number, the list of
-values for a choice. Every editor commits through ``setData``, so every edit is
-one undo step and a refused one is reported by the model.
+/ values: the distribution with its bounds and step for a number, the values of a
+choice as one line, its branch names for a choice of groups. Every editor commits
+through ``setData``, so every edit is one undo step (a number's range editor: one
+per field changed) and a refused one is reported by the model.
+
+Keyboard: Enter and Tab commit and go on to the row's next editable cell (Enter
+stops at the row's last one, Tab goes on to the next row); a pick from a combo box
+commits at once (from the keyboard it goes on too).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QRect, Qt
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    Qt,
+)
+from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator
 from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
     QComboBox,
     QLineEdit,
     QStyledItemDelegate,
@@ -32,17 +46,66 @@ from app.engine.space.nodes import (
     StringParam,
 )
 from app.views.space_editor.cells import Column, format_number, is_scientific
-from app.views.space_editor.editors import NumberRangeEditor, NumberSpinBox, ValuesEditor
+from app.views.space_editor.editors import (
+    NumberRangeEditor,
+    NumberSpinBox,
+    PickCombo,
+    ValuesEditor,
+)
 
 Index = QModelIndex | QPersistentModelIndex
-VALUES_EDITOR_HEIGHT = 150
+VALUES_EDITOR_WIDTH = 260
 
 
 class SpaceItemDelegate(QStyledItemDelegate):
     """Creates, fills and reads the editor of each editable cell."""
 
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cells: dict[int, QPersistentModelIndex] = {}
+
+    def _opened(self, editor: QWidget, index: Index) -> QWidget:
+        self._cells[id(editor)] = QPersistentModelIndex(index)
+        if isinstance(editor, PickCombo):
+            editor.picked.connect(lambda popup, e=editor: self._picked(e, popup))
+        return editor
+
+    def destroyEditor(self, editor: QWidget, index: Index) -> None:
+        self._cells.pop(id(editor), None)
+        super().destroyEditor(editor, index)
+
+    def _picked(self, combo: PickCombo, popup: bool) -> None:
+        self.commitData.emit(combo)
+        hint = QAbstractItemDelegate.EndEditHint
+        self.closeEditor.emit(combo, hint.NoHint if popup else self._after(combo))
+
+    def _after(self, editor: QWidget) -> QAbstractItemDelegate.EndEditHint:
+        """Go on to the next editable cell of the row, or stop at its last one."""
+        hint = QAbstractItemDelegate.EndEditHint
+        index = self._cells.get(id(editor))
+        if index is None or not index.isValid():
+            return hint.NoHint
+        model = index.model()
+        later = any(model.flags(model.index(index.row(), column, index.parent()))
+                    & Qt.ItemFlag.ItemIsEditable
+                    for column in range(index.column() + 1, model.columnCount(index.parent())))
+        return hint.EditNextItem if later else hint.NoHint
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (isinstance(watched, QWidget) and id(watched) in self._cells
+                and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and not (isinstance(watched, QLineEdit) and not watched.hasAcceptableInput())):
+            self.commitData.emit(watched)
+            self.closeEditor.emit(watched, self._after(watched))
+            return True
+        return super().eventFilter(watched, event)
+
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
                      index: Index) -> QWidget:
+        return self._opened(self._create(parent, option, index), index)
+
+    def _create(self, parent: QWidget, option: QStyleOptionViewItem, index: Index) -> QWidget:
         node: Node = index.internalPointer()
         column = Column(index.column())
         if column is Column.NAME:
@@ -67,8 +130,10 @@ class SpaceItemDelegate(QStyledItemDelegate):
             editor.set_fields(edit_value, node.gives_int)
         elif isinstance(editor, ValuesEditor):
             editor.set_values(edit_value)
+            editor.selectAll()
         elif isinstance(editor, NumberSpinBox):
             editor.set_number(edit_value)
+            editor.selectAll()  # typing replaces it, as in a spreadsheet
         elif isinstance(editor, QComboBox):
             found = next((i for i in range(editor.count())
                           if _same(editor.itemData(i), edit_value)), -1)
@@ -79,8 +144,11 @@ class SpaceItemDelegate(QStyledItemDelegate):
     def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
         value: Any
         if isinstance(editor, NumberRangeEditor):
-            value = editor.fields()
-        elif isinstance(editor, ValuesEditor):
+            for change in editor.field_steps():  # one undo step each
+                if not model.setData(index, change):
+                    return
+            return
+        if isinstance(editor, ValuesEditor):
             value = editor.values()
         elif isinstance(editor, NumberSpinBox):
             editor.interpretText()
@@ -97,11 +165,11 @@ class SpaceItemDelegate(QStyledItemDelegate):
                              index: Index) -> None:
         rect = QRect(option.rect)
         if isinstance(editor, NumberRangeEditor | ValuesEditor):
-            # wider and taller than the cell, shifted left to stay inside the view
+            # wider (and taller) than the cell, shifted left to stay inside the view
             hint = editor.sizeHint()
-            rect.setWidth(max(rect.width(), hint.width()))
-            height = VALUES_EDITOR_HEIGHT if isinstance(editor, ValuesEditor) else hint.height()
-            rect.setHeight(max(rect.height(), height))
+            width = VALUES_EDITOR_WIDTH if isinstance(editor, ValuesEditor) else hint.width()
+            rect.setWidth(max(rect.width(), width))
+            rect.setHeight(max(rect.height(), hint.height()))
             view = editor.parentWidget()
             if view is not None and rect.right() > view.width():
                 rect.moveLeft(max(0, view.width() - rect.width()))
@@ -124,7 +192,7 @@ def _default_editor(parent: QWidget, node: Node) -> QWidget | None:
 
 
 def _combo(parent: QWidget, items: list[tuple[str, Any]]) -> QComboBox:
-    combo = QComboBox(parent)
+    combo = PickCombo(parent)
     for text, data in items:
         combo.addItem(text, data)
     return combo

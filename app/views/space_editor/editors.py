@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QValidator
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QKeyEvent, QValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QVBoxLayout,
+    QLineEdit,
     QWidget,
 )
 
@@ -135,7 +133,9 @@ class NumberRangeEditor(QWidget):
                        QLabel("step"), self.step):
             layout.addWidget(widget)
         self._shown: Distribution | None = None
+        self._given: dict[str, Any] = {}
         self.distribution.currentIndexChanged.connect(self._switch)
+        self.setFocusProxy(self.distribution)  # typing "l" picks loguniform, Tab goes on
 
     def set_fields(self, fields: dict[str, Any], integer: bool) -> None:
         """Show a number's ``distribution``, ``min``, ``max``, ``mu``, ``sigma`` and ``step``."""
@@ -148,6 +148,19 @@ class NumberRangeEditor(QWidget):
         self.distribution.blockSignals(False)
         self._show(self._shown)
         self.step.set_number(fields.get("step"))
+        self._given = self.fields()
+
+    def field_steps(self) -> list[dict[str, Any]]:
+        """What changed since ``set_fields``, as one change per field (each its own
+        undo step): the distribution first, then each bound and the step."""
+        now = self.fields()
+        steps = [{"distribution": now["distribution"]}] \
+            if now["distribution"] != self._given.get("distribution") else []
+        # an empty box that was empty asks for nothing: the model fills what it needs
+        steps += [{key: now[key]} for key in ("min", "max", "mu", "sigma", "step")
+                  if key in now and now[key] != self._given.get(key)
+                  and not (now[key] is None and self._given.get(key) is None)]
+        return steps
 
     def fields(self) -> dict[str, Any]:
         """The distribution and the parameters it uses (the others are left as they are)."""
@@ -198,64 +211,64 @@ def _distribution(value: object) -> Distribution | None:
     return Distribution(value) if value else None
 
 
-class ValuesEditor(QWidget):
-    """The list of values of a choice: edit in place, add, remove, reorder.
+class ValuesEditor(QLineEdit):
+    """The values of a choice as one line, separated by commas: ``16, 32, 64``.
 
-    Events:
-        edited(): the list changed.
+    A value holding a comma or a quote, or starting or ending with a space, is
+    written in double quotes (``"a, b"``; a quote inside is doubled). As a line edit
+    it commits on Enter, Tab and when the focus leaves it, like every other cell.
     """
-
-    edited = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setAutoFillBackground(True)
-        self.list = QListWidget()
-        self.list.setDragDropMode(QListWidget.DragDropMode.InternalMove)
-        self.list.itemChanged.connect(lambda _: self.edited.emit())
-        add, remove = QPushButton("+"), QPushButton("−")
-        add.setToolTip("add a value")
-        remove.setToolTip("remove the selected value")
-        for button in (add, remove):
-            button.setFixedWidth(28)
-        add.clicked.connect(self.add_value)
-        remove.clicked.connect(self.remove_current)
-        buttons = QVBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
-        buttons.addStretch()
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.list)
-        layout.addLayout(buttons)
+        self.setToolTip('values separated by commas; a value holding a comma goes in '
+                        'double quotes: "a, b"')
 
     def set_values(self, values: list[Any]) -> None:
         """Show the values (numbers and texts alike, as text)."""
-        self.list.clear()
-        for value in values:
-            self._append(format_number(value) if isinstance(value, int | float) else str(value))
+        self.setText(", ".join(_quoted(format_number(v) if isinstance(v, int | float)
+                                       else str(v)) for v in values))
 
     def values(self) -> list[str]:
         """The values as typed, in order, empty ones left out."""
-        texts = (self.list.item(row).text().strip() for row in range(self.list.count()))
-        return [text for text in texts if text]
+        rows = list(csv.reader([self.text()], skipinitialspace=True))
+        return [text for text in (v.strip() for v in (rows[0] if rows else [])) if text]
 
-    def add_value(self, text: str = "") -> None:
-        """Append a value and start editing it."""
-        item = self._append(text or "value")
-        self.list.setCurrentItem(item)
-        self.list.editItem(item)
-        self.edited.emit()
+    def add_value(self, text: str) -> None:
+        """Append a value."""
+        self.set_values([*self.values(), text])
 
-    def remove_current(self) -> None:
-        """Remove the selected value."""
-        row = self.list.currentRow()
-        if row >= 0:
-            self.list.takeItem(row)
-            self.edited.emit()
 
-    def _append(self, text: str) -> QListWidgetItem:
-        item = QListWidgetItem(text)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-        self.list.addItem(item)
-        return item
+def _quoted(text: str) -> str:
+    if any(c in text for c in ',"') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+class PickCombo(QComboBox):
+    """A combo box that says when a value was picked, and how.
+
+    Events:
+        picked(bool): the user chose an item; True when from the popup (a mouse
+            pick), False from the keyboard (arrow keys, typing its first letters).
+    """
+
+    picked = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._popup = False
+        self.activated.connect(self._activated)
+
+    def showPopup(self) -> None:
+        self._popup = True
+        super().showPopup()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.view().isVisible():
+            self._popup = False
+        super().keyPressEvent(event)
+
+    def _activated(self, _row: int) -> None:
+        popup, self._popup = self._popup, False
+        self.picked.emit(popup)

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt, Signal
 
-from app.engine.space.nodes import Choice, Node, NumberParam, Space
+from app.engine.space.nodes import Choice, ChoiceKind, Group, Node, NumberParam, Space
 from app.views.space_editor.cells import Column
 from app.views.space_editor.commands import (
     InsertNode,
@@ -33,6 +33,7 @@ from app.views.space_editor.tree import (
     NodeKind,
     SpaceEditError,
     check_accepts,
+    check_name,
     children_of,
     contains,
     new_node,
@@ -73,6 +74,10 @@ class SpaceTreeModel(SpaceTreeBase):
                 changes = {"auto": _checked(value)}
             elif role != Qt.ItemDataRole.EditRole:
                 return False
+            elif (column is Column.SEARCH and isinstance(node, Choice)
+                  and node.kind is ChoiceKind.GROUPS):
+                self.set_branches(index, _names(value))
+                return True
             else:
                 changes = self._cell_changes(node, column, value)
             self.set_fields(index, **changes)
@@ -153,6 +158,87 @@ class SpaceTreeModel(SpaceTreeBase):
             if isinstance(container, Choice) and container.default_index() is None:
                 self.undo_stack.push(SetFields(self, container, {"default": node.name}, text))
         return self.index_of(node)
+
+    def insert_nodes(self, nodes: Sequence[Node], parent: Index = QModelIndex(),
+                     row: int | None = None, text: str = "") -> list[QModelIndex]:
+        """Insert ``nodes`` (a paste, a proposal) under ``parent`` from ``row`` (None: at
+        the end), as one undo step; a taken name gets a suffix. Returns their indexes.
+
+        Raises:
+            SpaceEditError: ``parent`` takes no children, or takes only groups.
+            ValueError: ``row`` is outside the parent's rows.
+        """
+        container = self.item(_first_column(parent))
+        where = self.path_of(container) or "the top level"
+        for node in nodes:
+            check_accepts(container, node, where)
+        row = self._check_row(container, row, where)
+        text = text or f"Insert {len(nodes)} nodes into {where}"
+        with self._macro(text):
+            for offset, node in enumerate(nodes):
+                node.name = unique_name(node.name, sibling_names(container))
+                self.undo_stack.push(InsertNode(self, container, row + offset, node, text))
+            if (isinstance(container, Choice) and nodes
+                    and container.default_index() is None):
+                self.undo_stack.push(SetFields(self, container, {"default": nodes[0].name},
+                                               text))
+        return [self.index_of(node) for node in nodes]
+
+    def set_branches(self, index: Index, names: Sequence[str]) -> None:
+        """Make the branches of a choice of groups ``names``, in that order; one undo step.
+
+        A branch whose name is listed stays (with its children); the other branches
+        that have children are renamed, in order, to the new names; any other new name
+        adds a branch holding a copy of the children of the last branch that has some
+        (a new choice's ``a`` given lr, then typed as ``sgd, adam``: ``a`` becomes
+        ``sgd``, the empty ``b`` goes, and ``adam`` gets its own lr); branches left
+        over are deleted. The default follows a renamed branch, else is the first.
+
+        Raises:
+            SpaceEditError: not a choice of groups, no name, an invalid or repeated name.
+        """
+        choice = self._require(index)
+        where = self.path_of(choice)
+        if not isinstance(choice, Choice) or choice.kind is not ChoiceKind.GROUPS:
+            raise SpaceEditError(f"{where}: only a choice of groups has branches")
+        names = [check_name(name, where) for name in names]
+        if not names:
+            raise SpaceEditError(f"{where}: a choice of groups needs at least one branch")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise SpaceEditError(f"{where}: branch {repeated[0]!r} is listed twice")
+        old = list(choice.branches)
+        if [b.name for b in old] == names:
+            return
+        spare = [b for b in old if b.name not in names and b.children]
+        gone = [b for b in old if b.name not in names and not b.children]
+        template = next((b for b in reversed(old) if b.children), old[-1] if old else None)
+        default = choice.default
+        text = f"Set the branches of {where} to {', '.join(names)}"
+        with self._macro(text):
+            final: list[Group] = []
+            for name in names:
+                branch = next((b for b in old if b.name == name), None)
+                if branch is None and spare:
+                    branch = spare.pop(0)
+                    if default == branch.name:
+                        default = name
+                    self.undo_stack.push(SetFields(self, branch, {"name": name}, text))
+                elif branch is None:
+                    children = copy.deepcopy(template.children) if template else []
+                    branch = Group(name, children=children)
+                    self.undo_stack.push(InsertNode(self, choice, len(choice.values), branch,
+                                                    text))
+                final.append(branch)
+            for left in spare + gone:
+                self.undo_stack.push(RemoveNode(self, choice, row_of(choice, left), text))
+            for position, node in enumerate(final):
+                if row_of(choice, node) != position:
+                    self.undo_stack.push(MoveNode(self, node, choice, position, text))
+            if default not in names:
+                default = names[0]
+            if choice.default != default:
+                self.undo_stack.push(SetFields(self, choice, {"default": default}, text))
 
     def remove_node(self, index: Index) -> None:
         """Delete the node at ``index`` and everything below it."""
@@ -329,6 +415,14 @@ def _first_column(index: Index) -> QModelIndex:
     if not index.isValid():
         return QModelIndex()
     return index.model().index(index.row(), 0, index.parent())
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v for v in (p.strip() for p in value.split(",")) if v]
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    raise SpaceEditError(f"branches: expected a list of names, got {value!r}")
 
 
 def _checked(value: Any) -> bool:

@@ -7,7 +7,10 @@ It also completes changes that would otherwise leave a node needlessly invalid:
 switching a number to searched gives it a range, a new distribution gets the
 parameters it needs and loses those it would ignore (min and max on normal; no
 distribution means fixed, with none of them), and a choice whose values change
-keeps a default among them.
+keeps a default among them. A changed range or distribution moves a default it
+leaves outside into it (:func:`default_inside`), unless it was outside the old
+range already; a number still as proposed for its
+name gets the proposal of its new name or kind (:func:`untouched`).
 Problems of the combination (min > max) are left to validation, which marks them.
 """
 
@@ -29,6 +32,7 @@ from app.engine.space.nodes import (
     Scalar,
     StringParam,
 )
+from app.engine.space.proposal import propose_number
 from app.engine.space.validate import ignored_fields
 from app.views.space_editor.tree import SpaceEditError, check_name
 
@@ -195,10 +199,28 @@ def _choice_default(node: Choice, value: object, at: str) -> Scalar | None:
     return _refuse(at, "a text", value)  # type: ignore[no-any-return]
 
 
+_PROPOSED = ("default", "auto", "distribution", "min", "max", "mu", "sigma", "step")
+_RANGE_KEYS = frozenset({"distribution", "min", "max", "step", "integer"})
+
+
+def untouched(node: NumberParam) -> bool:
+    """Whether a number still has the fields proposed for its name and kind (a node
+    just added, not edited yet): renaming it or switching it to int proposes anew."""
+    proposal = propose_number(node.name, integer=node.integer)
+    return all(_same(getattr(node, key), getattr(proposal, key)) for key in _PROPOSED)
+
+
 def _complete_number(node: NumberParam, planned: dict[str, Any]) -> None:
     def now(key: str) -> Any:
         return planned[key] if key in planned else getattr(node, key)
 
+    if ({"name", "integer"} & planned.keys()) and untouched(node):
+        # a new name proposes its own kind too (epochs: an int), unless the kind is set
+        proposal = propose_number(now("name"), integer=planned.get("integer"))
+        for key in (*_PROPOSED, "integer"):
+            planned.setdefault(key, getattr(proposal, key))
+        return
+    explicit_default = "default" in planned
     if planned.get("integer") is True and not node.integer:
         for key in ("default", "min", "max", "mu"):
             if now(key) is not None:
@@ -216,6 +238,48 @@ def _complete_number(node: NumberParam, planned: dict[str, Any]) -> None:
         for key in ignored_fields(now("distribution")):
             if key not in planned and now(key) is not None:
                 planned[key] = None  # validation would refuse it: it has no effect
+    if not explicit_default and _RANGE_KEYS & planned.keys() and not _outside(node):
+        inside = default_inside(now("distribution"), now("min"), now("max"),
+                                now("default"), now("step"), now("integer"))
+        if inside is not None:
+            planned["default"] = inside
+
+
+
+def _outside(node: NumberParam) -> bool:
+    """Whether the default lies outside a sound range already (set there on purpose,
+    say, before the range): a range change then leaves it where it is."""
+    dist, low, high = node.distribution, node.min, node.max
+    return (dist is not None and dist.bounded and low is not None and high is not None
+            and low < high and not low <= node.default <= high)
+
+
+def default_inside(dist: Distribution | None, low: float | int | None,
+                   high: float | int | None, default: float | int,
+                   step: float | int | None, integer: bool) -> float | int | None:
+    """A default inside a changed range, when ``default`` is outside it (else None):
+    the middle of the range (on a log scale the power of ten nearest its geometric
+    middle), on the step, a whole number for an integer. None too when the range
+    itself is broken (validation says why)."""
+    if dist is None or not dist.bounded or low is None or high is None or low >= high:
+        return None
+    if (dist.is_log and low <= 0) or low <= default <= high:
+        return None
+    if dist.is_log:
+        value: float = 10.0 ** round((math.log10(low) + math.log10(high)) / 2)
+    else:
+        value = (low + high) / 2
+    if step:
+        value = round(value / step) * step
+        if value < low:
+            value += step
+        if value > high:
+            value -= step
+    value = min(max(value, low), high)
+    if integer or dist is Distribution.RANDINT:
+        whole = round(value)
+        return whole if low <= whole <= high else math.ceil(low)
+    return round(value, 12) if not dist.is_log else value
 
 
 def _fill_parameters(dist: Distribution, now: Any, planned: dict[str, Any]) -> None:

@@ -336,8 +336,7 @@ def _editable(node: Node, column: Column) -> bool:
     if column is Column.DEFAULT:
         return isinstance(node, StringParam | NumberParam | BooleanParam | Choice)
     if column is Column.SEARCH:
-        return isinstance(node, NumberParam) or (
-            isinstance(node, Choice) and node.kind is not ChoiceKind.GROUPS)
+        return isinstance(node, NumberParam | Choice)
     return False
 
 
@@ -351,7 +350,9 @@ def _edit_value(node: Node, column: Column) -> Any:
     if column is Column.SEARCH and isinstance(node, NumberParam):
         return {"distribution": node.distribution,
                 **{key: getattr(node, key) for key in NUMBER_FIELDS}}
-    if column is Column.SEARCH and isinstance(node, Choice) and node.kind is not ChoiceKind.GROUPS:
+    if column is Column.SEARCH and isinstance(node, Choice) and node.kind is ChoiceKind.GROUPS:
+        return [branch.name for branch in node.branches]
+    if column is Column.SEARCH and isinstance(node, Choice):
         return list(node.values)
     return None
 

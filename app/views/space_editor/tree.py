@@ -18,14 +18,13 @@ from app.engine.space.nodes import (
     BooleanParam,
     Choice,
     ChoiceKind,
-    Distribution,
     Group,
     Node,
-    NumberParam,
     Scalar,
     Space,
     StringParam,
 )
+from app.engine.space.proposal import propose_number
 
 _SUFFIX = re.compile(r"^(.*)_(\d+)$")
 
@@ -63,12 +62,12 @@ _BASE_NAMES = {
 
 
 def new_node(kind: NodeKind, name: str) -> Node:
-    """A fresh node of ``kind`` that is valid on its own (searched where it can be)."""
+    """A fresh node of ``kind`` that is valid on its own (searched where it can be); a
+    number gets the range its name suggests (:func:`propose_number`)."""
     if kind is NodeKind.STRING:
         return StringParam(name, default="")
     if kind is NodeKind.NUMBER:
-        return NumberParam(name, default=0.5, auto=True, distribution=Distribution.UNIFORM,
-                           min=0.0, max=1.0)
+        return propose_number(name)
     if kind is NodeKind.BOOLEAN:
         return BooleanParam(name, default=False, auto=True)
     if kind is NodeKind.GROUP:

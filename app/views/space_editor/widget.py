@@ -9,7 +9,7 @@ from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -21,20 +21,23 @@ from PySide6.QtWidgets import (
     QSplitter,
     QToolBar,
     QToolButton,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
-from app.engine.errors import Problem, SpaceError
+from app.engine.docio import parse_text
+from app.engine.errors import Problem, SpaceError, ValidationError
 from app.engine.search.base import Algorithm
-from app.engine.space.files import SpaceFormat, dump_space, load_space
-from app.engine.space.nodes import Choice, Space
+from app.engine.space.document import SPACE_VERSION
+from app.engine.space.files import SpaceFormat, dump_space, load_space, space_from_document
+from app.engine.space.nodes import Choice, Group, Space
+from app.engine.space.proposal import params_in_script, space_from_script
 from app.views.space_editor.cells import Column
 from app.views.space_editor.delegates import SpaceItemDelegate
 from app.views.space_editor.edits import SpaceTreeModel
 from app.views.space_editor.preview import SpacePreview
-from app.views.space_editor.tree import NodeKind, is_container
+from app.views.space_editor.tree import NodeKind, SpaceEditError, is_container
+from app.views.space_editor.view import SpaceTreeView
 
 PREVIEW_DELAY_MS = 150
 ERROR_STYLE = "color: #c62828;"
@@ -70,7 +73,7 @@ class SpaceEditor(QWidget):
         super().__init__(parent)
         self.model = SpaceTreeModel(copy.deepcopy(space) if space else Space(), self)
         self.undo_stack = self.model.undo_stack
-        self.tree = QTreeView()
+        self.tree = SpaceTreeView()
         self.tree.setModel(self.model)
         self.tree.setItemDelegate(SpaceItemDelegate(self.tree))
         self._setup_tree()
@@ -92,7 +95,7 @@ class SpaceEditor(QWidget):
         self.model.spaceChanged.connect(self._on_changed)
         self.model.validityChanged.connect(self._on_validity)
         self.model.editRefused.connect(self._on_refused)
-        self.model.rowsInserted.connect(lambda parent, *_: self.tree.expand(parent))
+        self.model.rowsInserted.connect(self._show_inserted)
         self.model.modelReset.connect(self.tree.expandAll)
         self.tree.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
         self.tree.expandAll()
@@ -107,14 +110,19 @@ class SpaceEditor(QWidget):
         return copy.deepcopy(self.model.space())
 
     def set_space(self, space: Space) -> None:
-        """Edit a copy of ``space``; clears the undo stack (not an edit: no ``changed``)."""
+        """Edit a copy of ``space`` (not an edit: no ``changed``); it is saved from now on.
+
+        A space other than the edited one clears the undo stack; the edited space
+        itself (shown again after Save or Settings) keeps its history.
+        """
+        if space == self.model.space():
+            self.undo_stack.setClean()
+            return
         self.model.set_space(copy.deepcopy(space))
         self.undo_stack.setClean()
         self._refusal = ""
         self.tree.expandAll()
-        for column in (Column.NAME, Column.TYPE, Column.DEFAULT):
-            self.tree.resizeColumnToContents(column)
-            self.tree.setColumnWidth(column, self.tree.columnWidth(column) + 16)
+        self.tree.fit_columns()
         self._show_status()
         self._update_actions()
         self.refresh_preview()
@@ -166,6 +174,61 @@ class SpaceEditor(QWidget):
         space = load_space(path)
         self.model.replace_children(space.children, f"Import {path.name}")
         self.tree.expandAll()
+
+    def paste_space(self, text: str) -> list[QModelIndex]:
+        """Insert the nodes of a space written as YAML or JSON, next to the current node
+        (into it when it is a group), as one undo step; the first becomes current.
+
+        ``text`` is a space document (``version`` and ``space``, or NNI's), a list of
+        nodes as in a document's ``space``, or one node.
+
+        Raises:
+            DocumentError: not YAML or JSON.
+            SpaceError: not a valid space (every problem with its path).
+            SpaceEditError: the current node cannot take the nodes.
+        """
+        doc = parse_text(text, "the pasted text")
+        if isinstance(doc, list) or (isinstance(doc, dict) and "type" in doc):
+            doc = {"version": SPACE_VERSION, "space": doc if isinstance(doc, list) else [doc]}
+        nodes = space_from_document(doc, "the pasted text").children
+        if not nodes:
+            return []
+        current = self.current_index()
+        node = self.model.node(current)
+        into = node is not None and is_container(node) and (
+            not isinstance(node, Choice) or all(isinstance(n, Group) for n in nodes))
+        if into:
+            indexes = self.model.insert_nodes(nodes, current, text="Paste")
+        elif node is None:
+            indexes = self.model.insert_nodes(nodes, text="Paste")
+        else:
+            indexes = self.model.insert_nodes(nodes, current.parent(), current.row() + 1,
+                                              text="Paste")
+        self.tree.setCurrentIndex(indexes[0])
+        return indexes
+
+    def propose_from_script(self, path: Path) -> list[str]:
+        """Add a node for each ``sweeplab.param`` call of the script at ``path`` that the
+        top level does not have yet (one undo step). Returns what was added, by name.
+
+        Raises:
+            OSError: the script cannot be read.
+        """
+        text = path.read_text(encoding="utf-8", errors="replace")
+        proposal = space_from_script(params_in_script(text, path.name))
+        taken = {n.name for n in self.model.space().children}
+        nodes = [n for n in proposal.space.children if n.name not in taken]
+        notes = list(proposal.notes)
+        if nodes:
+            self.model.insert_nodes(nodes, text=f"Propose from {path.name}")
+            self.tree.setCurrentIndex(self.model.index_of(nodes[0]))
+        elif not proposal.space.children:
+            notes.insert(0, f"{path.name} has no sweeplab.param(\"name\", default) call")
+        else:
+            notes.insert(0, f"every parameter of {path.name} is in the space already")
+        if notes:
+            self._on_refused("; ".join(notes))
+        return [n.name for n in nodes]
 
     def export_space(self, path: Path, fmt: SpaceFormat = SpaceFormat.SWEEPLAB) -> None:
         """Write the space to ``path``: ours as YAML (JSON for ``.json``), NNI as JSON.
@@ -246,19 +309,13 @@ class SpaceEditor(QWidget):
         tree.setUniformRowHeights(True)
         tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        tree.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                             | QAbstractItemView.EditTrigger.EditKeyPressed
-                             | QAbstractItemView.EditTrigger.SelectedClicked)
         tree.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         tree.setDefaultDropAction(Qt.DropAction.MoveAction)
         tree.setDropIndicatorShown(True)
         tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         tree.customContextMenuRequested.connect(self._context_menu)
         tree.header().setStretchLastSection(True)
-        tree.setColumnWidth(Column.NAME, 190)
-        tree.setColumnWidth(Column.TYPE, 120)
         tree.setColumnWidth(Column.AUTO, 48)
-        tree.setColumnWidth(Column.DEFAULT, 90)
 
     def _build_actions(self) -> None:
         self.add_menu = self._kind_menu("+ Add", Placement.AUTO)
@@ -268,9 +325,13 @@ class SpaceEditor(QWidget):
                                              [QKeySequence("Ctrl+D")])
         self.delete_action = self._action("Delete", self.delete_selected,
                                           [QKeySequence(QKeySequence.StandardKey.Delete)])
-        self.undo_action = self._action("Undo", self.undo_stack.undo, [QKeySequence("Ctrl+Z")])
+        # wherever the focus is in the window while the editor shows (a cell editor's
+        # own text undo comes first: it takes the keys while it has the focus)
+        self.undo_action = self._action("Undo", self.undo_stack.undo, [QKeySequence("Ctrl+Z")],
+                                        Qt.ShortcutContext.WindowShortcut)
         self.redo_action = self._action("Redo", self.undo_stack.redo,
-                                        [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+                                        [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")],
+                                        Qt.ShortcutContext.WindowShortcut)
         # fixed labels keep the toolbar still; what would be undone is in the tooltip
         for action, can, text, prefix in (
                 (self.undo_action, self.undo_stack.canUndoChanged,
@@ -280,6 +341,13 @@ class SpaceEditor(QWidget):
             action.setEnabled(False)
             can.connect(action.setEnabled)  # while read-only the stack does not change
             text.connect(lambda t, a=action, p=prefix: a.setToolTip(f"{p} {t}".strip()))
+        self.paste_action = self._action("Paste", self._paste_clipboard,
+                                         [QKeySequence(QKeySequence.StandardKey.Paste)])
+        self.paste_action.setToolTip("Insert the space (YAML or JSON, one node, a list of "
+                                     "nodes or a whole space file) held by the clipboard")
+        self.propose_action = self._action("Propose from script…", self._propose_dialog, [])
+        self.propose_action.setToolTip("Add a node for each sweeplab.param(\"name\", default) "
+                                       "your training script reads")
         self.import_action = self._action("Import…", self._import_dialog, [])
         self.export_menu = QMenu("Export", self)
         for label, fmt in (("Sweeplab space (YAML or JSON)…", SpaceFormat.SWEEPLAB),
@@ -295,11 +363,12 @@ class SpaceEditor(QWidget):
                 lambda: self._add_and_edit(k, placement)))
         return menu
 
-    def _action(self, text: str, slot: Callable[[], object],
-                keys: list[QKeySequence]) -> QAction:
+    def _action(self, text: str, slot: Callable[[], object], keys: list[QKeySequence],
+                context: Qt.ShortcutContext = Qt.ShortcutContext.WidgetWithChildrenShortcut
+                ) -> QAction:
         action = QAction(text, self)
         action.setShortcuts(keys)
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setShortcutContext(context)
         action.triggered.connect(lambda: self._guard(slot))
         self.addAction(action)
         return action
@@ -318,7 +387,7 @@ class SpaceEditor(QWidget):
         toolbar.addSeparator()
         toolbar.addActions([self.undo_action, self.redo_action])
         toolbar.addSeparator()
-        toolbar.addAction(self.import_action)
+        toolbar.addActions([self.paste_action, self.propose_action, self.import_action])
         export = QToolButton()
         export.setText("Export")
         export.setMenu(self.export_menu)
@@ -350,6 +419,12 @@ class SpaceEditor(QWidget):
     def _add_and_edit(self, kind: NodeKind, placement: Placement) -> None:
         index = self.add(kind, placement)
         self.tree.edit(index)
+
+    def _show_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        """Show new rows and what they hold (a new choice's branches, a pasted group)."""
+        self.tree.expand(parent)
+        for row in range(first, last + 1):
+            self.tree.expandRecursively(self.model.index(row, 0, parent))
 
     def _guard(self, action: Callable[[], object]) -> None:
         """Run an action; a refused edit is shown in the status line."""
@@ -392,7 +467,8 @@ class SpaceEditor(QWidget):
             menu.setEnabled(editable)
         for button in self._menu_buttons:
             button.setEnabled(editable)
-        self.import_action.setEnabled(editable)
+        for action in (self.import_action, self.paste_action, self.propose_action):
+            action.setEnabled(editable)
         self.undo_action.setEnabled(editable and self.undo_stack.canUndo())
         self.redo_action.setEnabled(editable and self.undo_stack.canRedo())
         container = editable and node is not None and is_container(node)
@@ -408,6 +484,23 @@ class SpaceEditor(QWidget):
         menu.addActions([self.duplicate_action, self.delete_action])
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
+    def _paste_clipboard(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        if not text.strip():
+            self._on_refused("Paste: the clipboard holds no text")
+            return
+        try:
+            self.paste_space(text)
+        except (ValidationError, SpaceEditError) as exc:
+            self._on_refused(f"Paste: {exc}")
+
+    def _propose_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Propose the space from a script", "",
+                                              "Python scripts (*.py);;All files (*)")
+        if name:
+            self._file_action(functools.partial(self.propose_from_script, Path(name)),
+                              "Propose from script failed")
+
     def _import_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import a space", "", FILE_FILTER)
         if name:
@@ -419,7 +512,7 @@ class SpaceEditor(QWidget):
         if name:
             self._file_action(lambda: self.export_space(Path(name), fmt), "Export failed")
 
-    def _file_action(self, action: Callable[[], None], title: str) -> None:
+    def _file_action(self, action: Callable[[], object], title: str) -> None:
         try:
             action()
         except (ValueError, OSError) as exc:

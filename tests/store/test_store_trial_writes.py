@@ -1,0 +1,80 @@
+"""A run's trial writes are one statement each (besides BEGIN and COMMIT), on both
+backends: the store's part of the local dispatch cost (docs/PERFORMANCE.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from app.engine.orders import now
+from app.engine.ports import NotFound
+from app.engine.records import MetricPoint
+from app.engine.trial import InvalidTransition, TrialState
+from app.store.store import Store
+
+
+@pytest.fixture
+def statements(store: Store) -> Iterator[list[str]]:
+    """The SQL statements the store runs from now on (transaction control left out)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if sql.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            seen.append(sql)
+
+    engine = store._engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_each_write_of_a_trial_is_one_statement(store: Store, statements: list[str]) -> None:
+    experiment = store.create_experiment("writes", {"a": 1})
+    statements.clear()
+    trial = store.create_trial(experiment.id, {"x": 0.5})
+    assert trial.number == 1 and trial.state is TrialState.QUEUED
+    # the experiment locked (numbering), the next number, the insert
+    assert len(statements) == 3, statements
+    for fields in ({"host": "local", "trial_dir": "/tmp/t"},
+                   {"state": TrialState.RUNNING, "pid": 12, "started_at": now()}):
+        statements.clear()
+        record = store.update_trial(trial.id, **fields)
+        assert len(statements) == 1, statements
+    assert record.state is TrialState.RUNNING and record.host == "local" and record.pid == 12
+    statements.clear()
+    record = store.add_output(trial.id, [MetricPoint(trial.id, "loss", 0.5, 1, time.time())],
+                              20, 0.5)
+    assert len(statements) == 2, statements  # the offset and KPI, the points
+    assert (record.log_offset, record.kpi) == (20, 0.5)
+    assert record.updated_at is not None and record.updated_at >= trial.updated_at
+    statements.clear()
+    record = store.update_trial(trial.id, state=TrialState.COMPLETED, ended_at=now(),
+                                exit_code=0, kpi=0.5)
+    assert len(statements) == 1, statements
+    assert record.state is TrialState.COMPLETED and record.exit_code == 0
+    assert store.get_trial(trial.id) == record
+
+
+def test_a_refused_write_says_why_and_changes_nothing(store: Store) -> None:
+    experiment = store.create_experiment("refused", {"a": 1})
+    trial = store.create_trial(experiment.id, {"x": 0.5})
+    with pytest.raises(InvalidTransition, match=f"trial {trial.id}: a trial cannot go from "
+                                                "queued to completed"):
+        store.update_trial(trial.id, state=TrialState.COMPLETED)
+    store.update_trial(trial.id, state=TrialState.FAILED, error="no")
+    with pytest.raises(InvalidTransition, match="finished trials are immutable"):
+        store.update_trial(trial.id, host="elsewhere")
+    with pytest.raises(InvalidTransition, match="its output is complete"):
+        store.add_output(trial.id, [MetricPoint(trial.id, "loss", 1.0, 1, time.time())], 9,
+                         1.0)
+    assert store.get_metrics(trial.id) == []
+    stored = store.get_trial(trial.id)
+    assert (stored.state, stored.host, stored.log_offset) == (TrialState.FAILED, None, 0)
+    with pytest.raises(NotFound, match="no trial with id 999"):
+        store.update_trial(999, host="x")
+    with pytest.raises(NotFound, match="no experiment with id 999"):
+        store.create_trial(999, {"x": 1})
