@@ -1,0 +1,78 @@
+"""Python's cycle collector runs on the GUI thread only, while the window runs the engine.
+
+CPython collects reference cycles in whichever thread happens to allocate when a
+generation's threshold is passed: with the window open that is as often a runner, trial
+or task thread as the GUI thread. Qt objects sit in such cycles all the time (a widget
+and the lambda connected to its signal, a :class:`~app.views.bridge.GuiInbox` and its
+owner's handler, a pyqtgraph plot taken out of its layout). When the collector frees one
+on a foreign thread, the Qt object is destroyed there: a timer is killed from the wrong
+thread, a widget or graphics item is deleted while the GUI thread paints it. The heap is
+then corrupt, and the GUI thread crashes later, anywhere (seen: a segmentation fault
+in pyqtgraph's ``AxisItem.boundingRect`` and in a space preview's ``paintEvent``).
+
+:func:`collect_on_gui_thread` turns the automatic collector off and collects from a
+timer on the GUI thread instead, by the same generation thresholds, so every Qt object
+freed by the collector is destroyed on the thread that owns it.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Slot
+
+COLLECT_MS = 500
+"""How often the GUI thread looks whether a collection is due."""
+
+
+class GuiGarbageCollector(QObject):
+    """Collects Python's cyclic garbage on the GUI thread, on a timer; automatic
+    collection (on any thread) stays off while it exists.
+
+    Args:
+        interval_ms: how often to look whether a generation's threshold was passed.
+        parent: the owner on the GUI thread (the application).
+    """
+
+    def __init__(self, interval_ms: int = COLLECT_MS, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thresholds = gc.get_threshold()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.collect)
+        gc.disable()
+        self._timer.start()
+        self.destroyed.connect(gc.enable)
+
+    @Slot()
+    def collect(self) -> int:
+        """Collect the generations whose thresholds were passed, as CPython would have
+        done itself; returns how many unreachable objects were found."""
+        count0, count1, count2 = gc.get_count()
+        threshold0, threshold1, threshold2 = self._thresholds
+        if count0 <= threshold0:
+            return 0
+        generation = 0
+        if count1 + 1 > threshold1:
+            generation = 2 if count2 + 1 > threshold2 else 1
+        return gc.collect(generation)
+
+
+def collect_on_gui_thread(app: QCoreApplication | None = None) -> GuiGarbageCollector:
+    """Make sure the cycle collector runs on the GUI thread only (once per application).
+
+    Call on the GUI thread before any thread that allocates Python objects starts beside
+    Qt objects (the main window does, since it runs the engine's threads).
+
+    Raises:
+        RuntimeError: without an application, or off its thread.
+    """
+    app = app or QCoreApplication.instance()
+    if app is None:
+        raise RuntimeError("the cycle collector needs a Qt application to run on")
+    if QThread.currentThread() is not app.thread():
+        raise RuntimeError("the cycle collector must be set up on the GUI thread")
+    existing = app.findChild(GuiGarbageCollector)
+    if isinstance(existing, GuiGarbageCollector):
+        return existing
+    return GuiGarbageCollector(parent=app)
