@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 
+import shiboken6
 from PySide6.QtCore import QEvent, QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtTest import QTest
@@ -382,7 +383,11 @@ class Monkey:
         if self._typing is None:
             return False
         line, keys = self._typing
-        if not keys or not line.isVisible() or not line.isEnabled():
+        # The field may be gone (its dialog closed, e.g. by a key typed into it): a person
+        # then stops typing too; without this check the monkey failed on it every tick and
+        # never acted again, leaving the run stuck in whatever modal dialog was open.
+        if (not keys or not shiboken6.isValid(line) or not line.isVisible()
+                or not line.isEnabled()):
             self._typing = None
             return False
         key = keys.pop(0)
@@ -556,8 +561,9 @@ def busy_window(folder: Path) -> Iterator[MainWindow]:
     try:
         yield window
     finally:
-        workspace.close()  # every run ends first (the monkey may have started more), so
-        window.close()     # closing asks nothing
+        workspace.close()  # every run ends first (the monkey may have started more), and
+        window.panels.space.undo_stack.setClean()  # space edits are dropped, so closing
+        window.close()                             # asks nothing (no one would answer)
         QApplication.processEvents()  # what the runs said as they ended, before the store
         window.deleteLater()          # closes
         store.close()
