@@ -12,7 +12,11 @@ in pyqtgraph's ``AxisItem.boundingRect`` and in a space preview's ``paintEvent``
 
 :func:`collect_on_gui_thread` turns the automatic collector off and collects from a
 timer on the GUI thread instead, by the same generation thresholds, so every Qt object
-freed by the collector is destroyed on the thread that owns it.
+freed by the collector is destroyed on the thread that owns it. What exists when it
+starts (modules, classes, the libraries' tables: some 220,000 objects once the window
+is up) is frozen out of the collector's sight: a full collection then costs next to
+nothing instead of ~130 ms of the GUI thread's time (the monkey counted that as a
+stall once every full collection landed on the GUI thread).
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ class GuiGarbageCollector(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.collect)
         gc.disable()
+        gc.freeze()  # what lives now lives on: never walked again by a full collection
         self._timer.start()
-        self.destroyed.connect(gc.enable)
+        self.destroyed.connect(gc.enable)  # the application ends: as it was
 
     @Slot()
     def collect(self) -> int:
