@@ -30,8 +30,9 @@ COLLECT_MS = 500
 
 
 class GuiGarbageCollector(QObject):
-    """Collects Python's cyclic garbage on the GUI thread, on a timer; automatic
-    collection (on any thread) stays off while it exists.
+    """Collects Python's cyclic garbage on the GUI thread, on a timer, while anything
+    holds it (:meth:`hold`); automatic collection (on any thread) is off meanwhile and
+    back on, as it was, once the last holder is destroyed.
 
     Args:
         interval_ms: how often to look whether a generation's threshold was passed.
@@ -41,13 +42,33 @@ class GuiGarbageCollector(QObject):
     def __init__(self, interval_ms: int = COLLECT_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thresholds = gc.get_threshold()
+        self._holders = 0
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.collect)
-        gc.disable()
-        gc.freeze()  # what lives now lives on: never walked again by a full collection
-        self._timer.start()
-        self.destroyed.connect(gc.enable)  # the application ends: as it was
+
+    @property
+    def active(self) -> bool:
+        """Whether collection is on the GUI thread now (someone holds it)."""
+        return self._holders > 0
+
+    def hold(self, holder: QObject) -> None:
+        """Collect on the GUI thread until ``holder`` is destroyed (and every other
+        holder too)."""
+        if self._holders == 0:
+            gc.disable()
+            gc.freeze()  # what lives now lives on: never walked again by a full collection
+            self._timer.start()
+        self._holders += 1
+        holder.destroyed.connect(self._release)
+
+    @Slot()
+    def _release(self) -> None:
+        self._holders -= 1
+        if self._holders == 0:
+            self._timer.stop()
+            gc.unfreeze()
+            gc.enable()
 
     @Slot()
     def collect(self) -> int:
@@ -63,8 +84,9 @@ class GuiGarbageCollector(QObject):
         return gc.collect(generation)
 
 
-def collect_on_gui_thread(app: QCoreApplication | None = None) -> GuiGarbageCollector:
-    """Make sure the cycle collector runs on the GUI thread only (once per application).
+def collect_on_gui_thread(holder: QObject) -> GuiGarbageCollector:
+    """Collect Python's cyclic garbage on the GUI thread only, until ``holder`` is
+    destroyed (one collector per application, shared by every holder).
 
     Call on the GUI thread before any thread that allocates Python objects starts beside
     Qt objects (the main window does, since it runs the engine's threads).
@@ -72,12 +94,13 @@ def collect_on_gui_thread(app: QCoreApplication | None = None) -> GuiGarbageColl
     Raises:
         RuntimeError: without an application, or off its thread.
     """
-    app = app or QCoreApplication.instance()
+    app = QCoreApplication.instance()
     if app is None:
         raise RuntimeError("the cycle collector needs a Qt application to run on")
     if QThread.currentThread() is not app.thread():
         raise RuntimeError("the cycle collector must be set up on the GUI thread")
-    existing = app.findChild(GuiGarbageCollector)
-    if isinstance(existing, GuiGarbageCollector):
-        return existing
-    return GuiGarbageCollector(parent=app)
+    collector = app.findChild(GuiGarbageCollector)
+    if not isinstance(collector, GuiGarbageCollector):
+        collector = GuiGarbageCollector(parent=app)
+    collector.hold(holder)
+    return collector

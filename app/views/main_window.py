@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
                  notifier: Notifier | None = None, first_run: bool = False,
                  take_up: bool = False) -> None:
         super().__init__()
-        collect_on_gui_thread()  # the engine's threads must never free a Qt object
+        collect_on_gui_thread(self)  # the engine's threads must never free a Qt object
         self.workspace = workspace
         self.settings = settings or QSettings()
         self.setWindowTitle(f"Sweeplab — {title}[*]")  # [*]: unsaved space edits

@@ -15,9 +15,11 @@ import sys
 import weakref
 from pathlib import Path
 
+import shiboken6
+from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
 
-from app.views.garbage import GuiGarbageCollector, collect_on_gui_thread
+from app.views.garbage import collect_on_gui_thread
 
 CHILD = """
 import gc, sys, threading, time, weakref
@@ -82,10 +84,12 @@ def test_a_qt_object_in_a_cycle_is_freed_on_the_gui_thread_while_the_window_is_o
     assert "freed on ['MainThread']" in result.stdout, result.stdout + result.stderr[-3000:]
 
 
-def test_the_collector_is_made_once_and_collects_what_is_due(qtbot: QtBot) -> None:
-    collector = collect_on_gui_thread()
-    assert collect_on_gui_thread() is collector
-    assert not gc.isenabled()
+def test_the_collector_is_shared_collects_what_is_due_and_ends_with_its_holders(
+        qtbot: QtBot) -> None:
+    first, second = QObject(), QObject()
+    collector = collect_on_gui_thread(first)
+    assert collect_on_gui_thread(second) is collector
+    assert collector.active and not gc.isenabled()
     freed: list[bool] = []
 
     class Cycle:
@@ -102,4 +106,7 @@ def test_the_collector_is_made_once_and_collects_what_is_due(qtbot: QtBot) -> No
         if freed:
             break
     assert freed and weak() is None
-    assert isinstance(collector, GuiGarbageCollector)
+    shiboken6.delete(first)
+    assert collector.active and not gc.isenabled()
+    shiboken6.delete(second)
+    assert not collector.active and gc.isenabled()
