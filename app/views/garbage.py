@@ -2,13 +2,14 @@
 
 CPython collects reference cycles in whichever thread happens to allocate when a
 generation's threshold is passed: with the window open that is as often a runner, trial
-or task thread as the GUI thread. Qt objects sit in such cycles all the time (a widget
-and the lambda connected to its signal, a :class:`~app.views.bridge.GuiInbox` and its
-owner's handler, a pyqtgraph plot taken out of its layout). When the collector frees one
-on a foreign thread, the Qt object is destroyed there: a timer is killed from the wrong
-thread, a widget or graphics item is deleted while the GUI thread paints it. The heap is
-then corrupt, and the GUI thread crashes later, anywhere (seen: a segmentation fault
-in pyqtgraph's ``AxisItem.boundingRect`` and in a space preview's ``paintEvent``).
+or task thread as the GUI thread. What such a collection frees is undone on that thread:
+a Qt object in a cycle is destroyed there (a running timer killed from the wrong thread),
+and a plain object whose method was connected to a Qt signal has its connection's
+receiver dropped there by PySide while the GUI thread may be emitting. Qt's state is
+then corrupt and the GUI thread crashes later, anywhere (seen: segmentation faults in
+pyqtgraph's ``AxisItem.boundingRect``, a space preview's ``paintEvent``, the trials
+legend's ``paintEvent``). Both cases crash a child process of
+``tests/views/test_gui_garbage.py`` within a second without this module.
 
 :func:`collect_on_gui_thread` turns the automatic collector off and collects from a
 timer on the GUI thread instead, by the same generation thresholds, so every Qt object
