@@ -77,7 +77,7 @@ from app.engine.records import (  # noqa: E402
 from app.engine.runner import Runner  # noqa: E402
 from app.engine.search import Algorithm, Goal, HyperoptSearcher, Searcher  # noqa: E402
 from app.engine.space import Space, space_from_dict  # noqa: E402
-from app.engine.trial import TrialState  # noqa: E402
+from app.engine.trial import EarlyStopping, TrialState  # noqa: E402
 from app.remote.local import LocalExecutor  # noqa: E402
 from app.remote.snapshot import take_snapshot  # noqa: E402
 from app.store.store import Store  # noqa: E402
@@ -149,10 +149,12 @@ class TimedStore(Store):
 
     def create_trial(self, experiment_id: int, params: dict[str, Any],
                      state: TrialState = TrialState.QUEUED, *,
-                     rerun_of: int | None = None) -> TrialRecord:
+                     rerun_of: int | None = None,
+                     early_stopping: EarlyStopping = EarlyStopping.SCHEDULED) -> TrialRecord:
         start = time.perf_counter()
         try:
-            return super().create_trial(experiment_id, params, state, rerun_of=rerun_of)
+            return super().create_trial(experiment_id, params, state, rerun_of=rerun_of,
+                                        early_stopping=early_stopping)
         finally:
             self.creates.append((time.perf_counter() - start) * 1000.0)
 

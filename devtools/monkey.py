@@ -383,9 +383,12 @@ class Monkey:
         if self._typing is None:
             return False
         line, keys = self._typing
-        if not keys or not shiboken6.isValid(line) or not line.isVisible() \
-                or not line.isEnabled():
-            self._typing = None  # typed, or the field went away with its dialog
+        # The field may be gone (its dialog closed, e.g. by a key typed into it): a person
+        # then stops typing too; without this check the monkey failed on it every tick and
+        # never acted again, leaving the run stuck in whatever modal dialog was open.
+        if (not keys or not shiboken6.isValid(line) or not line.isVisible()
+                or not line.isEnabled()):
+            self._typing = None
             return False
         key = keys.pop(0)
         if isinstance(key, Qt.Key):
@@ -558,8 +561,9 @@ def busy_window(folder: Path) -> Iterator[MainWindow]:
     try:
         yield window
     finally:
-        workspace.close()  # every run ends first (the monkey may have started more), so
-        window.close()     # closing asks nothing
+        workspace.close()  # every run ends first (the monkey may have started more), and
+        window.panels.space.undo_stack.setClean()  # space edits are dropped, so closing
+        window.close()                             # asks nothing (no one would answer)
         QApplication.processEvents()  # what the runs said as they ended, before the store
         window.deleteLater()          # closes
         store.close()

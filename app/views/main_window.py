@@ -59,6 +59,7 @@ from app.views.experiment_list import (
 )
 from app.views.exports import ExportActions
 from app.views.first_run import FirstRunWizard, open_guided_setup
+from app.views.garbage import collect_on_gui_thread
 from app.views.live import LiveView
 from app.views.loading import ExperimentLoading, SummaryReading
 from app.views.menus import build_actions, mirror, update_actions
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
                  notifier: Notifier | None = None, first_run: bool = False,
                  take_up: bool = False) -> None:
         super().__init__()
+        collect_on_gui_thread(self)  # the engine's threads must never free a Qt object
         self.workspace = workspace
         self.settings = settings or QSettings()
         self.setWindowTitle(f"Sweeplab — {title}[*]")  # [*]: unsaved space edits

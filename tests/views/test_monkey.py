@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMainWindow, QPushButton, QVBoxLayout, QWidget
+import shiboken6
+from PySide6.QtWidgets import QLineEdit, QMainWindow, QPushButton, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.engine.trial import TrialState
@@ -100,3 +101,22 @@ def test_the_monkey_reports_an_exception_a_busy_and_a_blocked_gui_thread(qtbot: 
     blocked_stall = next(s for s in report.counted_stalls if s.blocked_in_app)
     assert "in block" in "".join(blocked_stall.stack) and blocked_stall.seconds >= 0.3
     assert "GUI stall of" in report.problems() and "seed 5" in report.problems()
+
+
+def test_the_monkey_goes_on_when_the_field_it_types_into_is_gone(qtbot: QtBot) -> None:
+    """A field deleted mid-typing (its dialog closed) ends the typing, as for a person;
+    the monkey once failed on the dead field at every tick and never acted again."""
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    field = QLineEdit()
+    window.setCentralWidget(field)
+    window.show()
+    monkey = Monkey(window, 3)
+    monkey._type(window)  # starts typing into the only field
+    assert monkey._typing is not None
+    shiboken6.delete(field)
+    for _ in range(20):
+        monkey._act_once()
+    assert not [line for line in monkey.report.log if line.startswith("(monkey:")], \
+        monkey.report.log
+    assert monkey._typing is None

@@ -1,0 +1,176 @@
+"""Python's cycle collector runs on the GUI thread while a main window is open.
+
+Python collects cycles in whichever thread passes a generation's threshold; with the
+window open that was a runner, trial or task thread as often as not. Freed there, a Qt
+object in a cycle (a running timer) or a plain object whose method was connected to a
+Qt signal (PySide then drops the connection's receiver on that thread) corrupted Qt's
+state: the monkey's window crashed seconds later, painting an axis or a space preview.
+Each case runs in a child process: without the fix the child dies of SIGSEGV.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+import weakref
+from pathlib import Path
+
+import shiboken6
+from PySide6.QtCore import QObject
+from pytestqt.qtbot import QtBot
+
+from app.views.garbage import collect_on_gui_thread
+
+WINDOW = """
+import gc, sys, threading, time, weakref
+from pathlib import Path
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+from app.application.workspace import Workspace
+from app.store.store import Store
+from app.views.bridge import GuiInbox
+from app.views.main_window import MainWindow
+
+folder = Path(sys.argv[1])
+app = QApplication([])
+store = Store(f"sqlite:///{folder / 'gui.db'}")
+workspace = Workspace(store, grace=1.0)
+window = MainWindow(workspace, "test", QSettings(str(folder / "s.ini"), QSettings.Format.IniFormat))
+window.show()
+app.processEvents()
+"""
+CLOSE = """
+workspace.close()
+window.close()
+app.processEvents()
+store.close()
+"""
+
+CHILD = WINDOW + """
+freed_on = []
+refs = []
+
+def make_cycle():
+    holder = {}
+    inbox = GuiInbox(lambda _items: holder.clear(), 10)
+    holder["inbox"] = inbox  # inbox -> handler -> holder -> inbox
+    inbox.start()  # a running timer: freed on another thread, Qt's state breaks
+    refs.append(weakref.ref(inbox, lambda _ref: freed_on.append(threading.current_thread().name)))
+
+kept = []
+def allocate():  # what a runner thread does all the time: allocate, keep some
+    kept.extend([] for _ in range(20_000))
+
+gc.collect()  # what is young from here on: the cycle and the worker's lists
+make_cycle()
+worker = threading.Thread(target=allocate, name="runner")
+worker.start()
+worker.join()
+end = time.monotonic() + 5
+while time.monotonic() < end and not (freed_on and time.monotonic() > end - 4):
+    app.processEvents()  # the GUI thread goes on (a crash shows here, or at its end)
+    time.sleep(0.01)
+""" + CLOSE + """
+print("freed on", freed_on, flush=True)
+"""
+
+
+def test_a_qt_object_in_a_cycle_is_freed_on_the_gui_thread_while_the_window_is_open(
+        tmp_path: Path) -> None:
+    """In a child process: freed on an allocating thread, the object's running timer broke
+    Qt and the child died of a segmentation fault."""
+    result = _run_child(tmp_path, CHILD)
+    assert "freed on ['MainThread']" in result.stdout, result.stdout + result.stderr[-3000:]
+
+
+RECEIVERS_CHILD = WINDOW + """
+from PySide6.QtCore import QObject, Signal
+
+class Sender(QObject):
+    said = Signal(object)
+
+class Receiver:  # a plain object in a cycle, its method connected to a Qt signal
+    def __init__(self):
+        self.me = self
+    def heard(self, _value):
+        pass
+
+stop = threading.Event()
+def allocate():  # what the engine's threads do all the time
+    kept = []
+    while not stop.is_set():
+        kept.append([[] for _ in range(50)])
+        if len(kept) > 200:
+            kept.clear()
+        time.sleep(0)
+
+workers = [threading.Thread(target=allocate) for _ in range(2)]
+for worker in workers:
+    worker.start()
+sender = Sender()
+end = time.monotonic() + 3
+said = 0
+while time.monotonic() < end:
+    for _ in range(20):
+        receiver = Receiver()
+        sender.said.connect(receiver.heard)
+        del receiver  # garbage, freed by the collector, on whichever thread runs it
+        sender.said.emit(said)
+        said += 1
+    app.processEvents()
+stop.set()
+for worker in workers:
+    worker.join()
+""" + CLOSE + """
+print("said", said, flush=True)
+"""
+
+
+def test_signal_receivers_in_cycles_are_dropped_on_the_gui_thread_while_the_window_is_open(
+        tmp_path: Path) -> None:
+    """In a child process: collected on an allocating thread, the receivers' connections
+    were dropped there while the GUI thread emitted; the child died within a second."""
+    result = _run_child(tmp_path, RECEIVERS_CHILD)
+    assert "said" in result.stdout, result.stdout + result.stderr[-3000:]
+
+
+def _run_child(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
+    script = folder / "child.py"
+    script.write_text(code)
+    root = Path(__file__).parents[2]
+    result = subprocess.run([sys.executable, str(script), str(folder)],
+                            capture_output=True, text=True, timeout=120, cwd=root,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen",
+                                 "PYTHONPATH": str(root)})
+    assert result.returncode == 0, f"child ended with {result.returncode}:\n{result.stderr[-3000:]}"
+    return result
+
+
+def test_the_collector_is_shared_collects_what_is_due_and_ends_with_its_holders(
+        qtbot: QtBot) -> None:
+    first, second = QObject(), QObject()
+    collector = collect_on_gui_thread(first)
+    assert collect_on_gui_thread(second) is collector
+    assert collector.active and not gc.isenabled()
+    freed: list[bool] = []
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    cycle = Cycle()
+    weak = weakref.ref(cycle, lambda _ref: freed.append(True))
+    del cycle
+    kept: list[object] = []
+    for _ in range(100):  # allocate until the first threshold is passed, as a program does
+        kept.extend([] for _ in range(100))
+        collector.collect()
+        if freed:
+            break
+    assert freed and weak() is None
+    shiboken6.delete(first)
+    assert collector.active and not gc.isenabled()
+    shiboken6.delete(second)
+    assert not collector.active and gc.isenabled()
