@@ -49,6 +49,11 @@ class GuiGarbageCollector(QObject):
         self._timer.timeout.connect(self.collect)
 
     @property
+    def holders(self) -> int:
+        """How many live objects hold it (main windows, in the app)."""
+        return self._holders
+
+    @property
     def active(self) -> bool:
         """Whether collection is on the GUI thread now (someone holds it)."""
         return self._holders > 0

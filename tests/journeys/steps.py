@@ -293,14 +293,20 @@ def open_cell(qtbot: QtBot, editor: SpaceEditor, path: str, column: Column) -> Q
 
 
 def press_enter(qtbot: QtBot, widget: QWidget) -> None:
-    """Press Enter in an open cell editor: it commits and closes."""
+    """Press Enter in an open cell editor: it commits and closes; Enter moves on along
+    the row, and the editor it opens on the next cell is left with Escape."""
     focus = widget.findChild(QLineEdit) if not isinstance(widget, QLineEdit) else widget
-    qtbot.keyClick(focus if focus is not None else widget, Qt.Key.Key_Return)
     view = widget.parentWidget()
     while view is not None and not isinstance(view, QAbstractItemView):
         view = view.parentWidget()
     assert isinstance(view, QAbstractItemView), "not a cell editor"
-    qtbot.waitUntil(lambda: view.indexWidget(view.currentIndex()) is None, timeout=2000)
+    index = view.currentIndex()
+    qtbot.keyClick(focus if focus is not None else widget, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: view.indexWidget(index) is None, timeout=2000)
+    following = view.indexWidget(view.currentIndex())
+    if following is not None:
+        qtbot.keyClick(following, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: view.indexWidget(view.currentIndex()) is None, timeout=2000)
 
 
 def add_node(qtbot: QtBot, editor: SpaceEditor, menu: QMenu, kind: str, name: str) -> None:
@@ -329,20 +335,18 @@ def set_type(qtbot: QtBot, editor: SpaceEditor, path: str, kind: str) -> None:
     combo = open_cell(qtbot, editor, path, Column.TYPE)
     assert isinstance(combo, QComboBox)
     combo.setCurrentIndex(combo.findText(kind))
-    qtbot.keyClick(combo, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: editor.tree.indexWidget(editor.tree.currentIndex()) is None,
-                    timeout=2000)
+    press_enter(qtbot, combo)
 
 
 def set_range(qtbot: QtBot, editor: SpaceEditor, path: str, distribution: str, low: str,
               high: str) -> None:
-    """In a number's Search cell: pick the distribution, type min, Tab, type max, Enter."""
+    """In a number's Search cell: pick the distribution, type min, click max and type
+    it, Enter (Tab would go on along the row)."""
     widget = open_cell(qtbot, editor, path, Column.SEARCH)
     assert isinstance(widget, NumberRangeEditor)
     widget.distribution.setCurrentIndex(widget.distribution.findText(distribution))
     widget.window().activateWindow()
     type_into(qtbot, widget.low, low)
-    qtbot.keyClick(widget.low.lineEdit(), Qt.Key.Key_Tab)
     type_into(qtbot, widget.high, high)
     press_enter(qtbot, widget.high)
 

@@ -13,10 +13,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
+from app.application.demo import DEMO_EXPERIMENT
 from app.engine.experiment import load_experiment
 from app.engine.space import space_from_dict, space_to_dict
 from app.engine.space.nodes import Choice, Distribution, Group, NumberParam
-from app.main import DEMO_EXPERIMENT
 from app.views.main_window import MainWindow
 from app.views.space_editor import NodeKind, SpaceEditor
 from app.views.space_editor.cells import Column

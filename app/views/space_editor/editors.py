@@ -51,7 +51,11 @@ class NumberSpinBox(QDoubleSpinBox):
         self.set_number(number)
 
     def number(self) -> float | int | None:
-        """The value (an int in integer mode), None when optional and empty."""
+        """The value as typed (an int in integer mode), None when optional and empty.
+
+        The text is read first: a value typed and committed without leaving the field
+        (Enter in the next field, the editor closed with the row) is not lost."""
+        self.interpretText()
         value = self.value()
         if self.specialValueText() and value == self.minimum():
             return None
