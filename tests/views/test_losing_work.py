@@ -263,12 +263,14 @@ def test_while_it_runs_the_space_says_which_space_runs_edits_wait_for_restart_an
                                 for t in window.workspace.trials(experiment_id)), timeout=30_000)
     assert "optimizer" not in stored_names(window, "slow")
     assert all("optimizer" not in t.params for t in window.workspace.trials(experiment_id))
-    qtbot.waitUntil(lambda: space_tab(window) == SPACE_TAB and editor.is_read_only())
+    # the restarted experiment is read again off the GUI thread: slow on a loaded machine
+    qtbot.waitUntil(lambda: space_tab(window) == SPACE_TAB and editor.is_read_only(),
+                    timeout=30_000)
     assert editor.banner.text() == RUN_USES_START
 
     window.actions_by_name["stop"].trigger()
     qtbot.waitUntil(lambda: not window.workspace.is_running(experiment_id), timeout=30_000)
-    qtbot.waitUntil(lambda: actions["delete"].isEnabled())
+    qtbot.waitUntil(lambda: actions["delete"].isEnabled(), timeout=30_000)
     assert window.delete_button.isEnabled() and delete_key.isEnabled()
     assert not editor.is_read_only() and not editor.banner.isVisible()
 
