@@ -48,6 +48,14 @@ class Activity(str, Enum):
     """Finished, whatever its end: the process is gone."""
 
 
+def progress_fraction(step: int | None, total: int | None) -> float | None:
+    """How far a trial has come, in [0, 1], when its step and total are known (the one
+    rule of the tiles, the table and the tooltips), else None."""
+    if step is None or not total:
+        return None
+    return min(max(step / total, 0.0), 1.0)
+
+
 @dataclass(frozen=True)
 class Progress:
     """How far a trial has come: ``step`` of ``total`` (either may be unknown).
@@ -62,9 +70,7 @@ class Progress:
     @property
     def fraction(self) -> float | None:
         """Progress in [0, 1] when step and total are known, else None."""
-        if self.step is None or not self.total:
-            return None
-        return min(max(self.step / self.total, 0.0), 1.0)
+        return progress_fraction(self.step, self.total)
 
     def describe(self) -> str:
         """``step 7 of 20``, ``step 7`` without a total, ``—`` before any step."""

@@ -86,10 +86,7 @@ class TrialTableModel(QAbstractTableModel):
         self._stopping = frozenset()
         self._data.kpi_name = kpi_name
         self._data.goal = goal
-        for record in records:
-            flat = flatten(record.params)
-            self._data.add_param_names(self._data.new_param_names(flat))
-            self._data.upsert(record, flat)
+        self._take(records)
         self._rows = self._ordered()
         self.endResetModel()
         self._sync_tick()
@@ -108,13 +105,17 @@ class TrialTableModel(QAbstractTableModel):
         """Add many trials at once (an experiment being opened): one model reset, not
         one insert and one re-sort per trial; keeps the filter and the sort column."""
         self.beginResetModel()
+        self._take(records)
+        self._rows = self._ordered()
+        self.endResetModel()
+        self._sync_tick()
+
+    def _take(self, records: Iterable[TrialRecord]) -> None:
+        """Hold these records (their params' columns too); the caller resets the model."""
         for record in records:
             flat = flatten(record.params)
             self._data.add_param_names(self._data.new_param_names(flat))
             self._data.upsert(record, flat)
-        self._rows = self._ordered()
-        self.endResetModel()
-        self._sync_tick()
 
     def update_trials(self, records: Iterable[TrialRecord]) -> None:
         """Add or refresh several trials (see :meth:`update_trial`)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.application.live import STOPPING
+from app.application.live import STOPPING, progress_fraction
 from app.engine.best import budget_cut
 from app.engine.failing import first_line
 from app.engine.params import flatten
@@ -42,9 +42,7 @@ class LiveFacts:
     @property
     def fraction(self) -> float | None:
         """Progress in [0, 1] when step and total are known, else None."""
-        if self.step is None or not self.total:
-            return None
-        return min(max(self.step / self.total, 0.0), 1.0)
+        return progress_fraction(self.step, self.total)
 
 
 def format_value(value: Any) -> str:
