@@ -101,3 +101,25 @@ def test_a_reload_keeps_a_stop_under_way_and_is_one_reset() -> None:
     change = live.load([trial(1), trial(2), trial(4)])
     assert change.reset and live.is_stopping(101) and not live.is_stopping(104)
     assert len(live) == 3
+
+
+def test_a_load_read_before_events_that_arrived_meanwhile_never_takes_the_model_back() -> None:
+    """The run starts while its experiment loads: the trials read are older than what
+    events told meanwhile, and a trial created after the read is not among them."""
+    later = datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
+    live = model()
+    live.apply(event(RunnerEventKind.TRIAL,
+                     trial=trial(1, TrialState.COMPLETED, 0.7, updated_at=later)))
+    live.apply(event(RunnerEventKind.TRIAL, trial=trial(2, updated_at=later)))
+    live.apply(event(RunnerEventKind.TRIAL, trial=trial(3, TrialState.QUEUED, updated_at=later)))
+    change = live.load([trial(1, updated_at=T0), trial(2, TrialState.QUEUED, updated_at=T0)])
+    assert change.reset
+    assert [(t.number, t.state) for t in live.trials()] == [
+        (1, TrialState.COMPLETED), (2, TrialState.RUNNING), (3, TrialState.QUEUED)]
+    assert live.counts().completed == 1 and live.counts().running == 1
+    # a record read after the event it followed wins: stored later, or finished
+    live.load([trial(2, TrialState.RUNNING, 0.4, updated_at=datetime(
+        2026, 1, 1, 0, 0, 9, tzinfo=UTC)), trial(3, TrialState.FAILED, updated_at=T0)])
+    assert live.trial(102) == trial(2, TrialState.RUNNING, 0.4, updated_at=datetime(
+        2026, 1, 1, 0, 0, 9, tzinfo=UTC))
+    assert live.trial(103) is not None and live.trial(103).state is TrialState.FAILED

@@ -119,6 +119,18 @@ class LiveChange:
             log=self.log + other.log)
 
 
+def newer_record(held: TrialRecord, read: TrialRecord) -> TrialRecord:
+    """Of two records of one trial, the later one: a finished trial never changes
+    again, so a finished record wins over an unfinished one; otherwise the one stored
+    last (``updated_at``) wins, and ``read`` on a tie or when either time is unknown."""
+    if held.state.is_finished() != read.state.is_finished():
+        return held if held.state.is_finished() else read
+    if held.updated_at is not None and read.updated_at is not None \
+            and held.updated_at > read.updated_at:
+        return held
+    return read
+
+
 @dataclass
 class _Trial:
     record: TrialRecord
@@ -155,14 +167,26 @@ class LiveExperiment:
 
     def load(self, trials: Sequence[TrialRecord],
              points: Iterable[MetricPoint] = ()) -> LiveChange:
-        """Replace every trial with these stored records and their points (a reset).
+        """Take these stored records and their points as the trials (a reset).
 
-        Points of other experiments' trials are ignored; a stop under way stays marked
-        on the trials that have not ended.
+        The records were read while events went on arriving (a run may start while its
+        experiment loads): a trial an event told of after the read stays, and of two
+        records of one trial the newer (:func:`newer_record`) wins, so a load never
+        takes the model back in time. Points of other experiments' trials are ignored;
+        a stop under way stays marked on the trials that have not ended.
         """
-        stopping = {tid for tid, t in self._trials.items() if t.stopping}
-        self._trials = {t.id: _Trial(t, stopping=t.id in stopping and not t.state.is_finished())
-                        for t in trials}
+        seen = self._trials
+        self._trials = {}
+        for record in trials:
+            held = seen.pop(record.id, None)
+            if held is None:
+                self._trials[record.id] = _Trial(record)
+            else:
+                held.record = newer_record(held.record, record)
+                self._trials[record.id] = held
+        self._trials.update(seen)  # told of by events only: created after the read
+        for held in self._trials.values():
+            held.stopping = held.stopping and not held.record.state.is_finished()
         for point in points:
             self._see_step(point)
         self._dirty()

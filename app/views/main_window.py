@@ -150,6 +150,9 @@ class MainWindow(QMainWindow):
         """Ends the runs off this thread when the window closes (see closeEvent)."""
         self._held_points: list[MetricPoint] = []
         """Live points that arrived while the shown experiment loads (drawn after it)."""
+        self._history_steps: dict[tuple[int, str], int] = {}
+        """The newest stored step read per trial and metric while it loads: a held point
+        at or before it was stored before the read, and is drawn from the store."""
         self._stops_to_carry: tuple[frozenset[int], bool] = (frozenset(), False)
         """Stops under way on the experiment shown again, marked once its trials arrive."""
         self.notifications = NotificationWatcher(
@@ -436,7 +439,7 @@ class MainWindow(QMainWindow):
         self._stops_to_carry = (frozenset(), False) if before is None else (
             before.stopping_ids(), before.stopping)
         # empty until the trials arrive: nothing of the experiment shown before stays
-        self._held_points, self._loaded_record = [], None
+        self._held_points, self._loaded_record, self._history_steps = [], None, {}
         self.panels.show(config, [], [], space=not keep)
         self.panels.charts.set_loading(True)
         self.live.show(LiveExperiment(record, config.kpi, config.limits.max_epochs))
@@ -452,14 +455,19 @@ class MainWindow(QMainWindow):
     def _on_trials_read(self, part: TrialsRead) -> None:
         """The trials and the log of the experiment being opened: the live model (which
         every panel follows), the grid and table (the first of them) and the charts."""
-        if part.experiment_id != self.current_id or self._config is None:
+        model = self.live.model
+        if part.experiment_id != self.current_id or self._config is None or model is None:
             return
         self._loaded_record = part.record
-        first = part.trials[:self.loads.trials_per_step]  # the rest follow (trialsAdded)
-        self.panels.show(self._config, first, [], space=False)
-        self.panels.charts.set_trials(part.trials)
-        self.log.set_entries((e.time, e.message) for e in part.events)
         self.live.load(part.trials)
+        # as the live model holds them (events since the read win), with the trials
+        # created after the read; the rest of those read follow (trialsAdded)
+        read = {t.id for t in part.trials}
+        first = [model.trial(t.id) or t for t in part.trials[:self.loads.trials_per_step]]
+        first += [t for t in model.trials() if t.id not in read]
+        self.panels.show(self._config, first, [], space=False)
+        self.panels.charts.set_trials(model.trials())
+        self.log.set_entries((e.time, e.message) for e in part.events)
         trial_ids, run = self._stops_to_carry
         self._stops_to_carry = (frozenset(), False)
         for trial_id in trial_ids:
@@ -481,6 +489,10 @@ class MainWindow(QMainWindow):
         if part.experiment_id == self.current_id:
             self.panels.add_history(part.series)
             self.live.see_history(part.series)
+            for one in part.series:
+                steps = [step for step in one.steps if step is not None]
+                if steps:
+                    self._history_steps[(one.trial_id, one.name)] = max(steps)
 
     @Slot(object)
     def _on_load_ended(self, part: LoadEnded) -> None:
@@ -494,6 +506,9 @@ class MainWindow(QMainWindow):
         self.workspace.watcher.follow(record, model.trials(), part.counts)
         self.panels.charts.set_loading(False)
         held, self._held_points = self._held_points, []
+        stored, self._history_steps = self._history_steps, {}
+        held = [p for p in held  # those stored before the read are drawn already
+                if p.step is None or p.step > stored.get((p.trial_id, p.name), -1)]
         if held:
             self.panels.add_points(held)
         if part.failure is not None:
@@ -536,13 +551,13 @@ class MainWindow(QMainWindow):
     def _follow_in_details(self, model: LiveExperiment, change: LiveChange) -> None:
         """Open trial details show their trial as the live model has it."""
         for trial_id, detail in list(self._details.items()):
+            if change.points:  # even while a reload has not read its trial yet
+                detail.add_points(change.points)
             record = model.trial(trial_id)
             if record is None:
                 continue
             if change.reset or any(t.id == trial_id for t in change.trials):
                 detail.set_record(record)
-            if change.points:
-                detail.add_points(change.points)
             if change.reset or trial_id in change.stopping:
                 detail.set_stopping(model.is_stopping(trial_id))
 
