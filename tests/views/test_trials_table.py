@@ -99,6 +99,24 @@ def test_sort_text_and_mixed_param_columns(model: TrialTableModel) -> None:
     assert model.data(model.index(0, act), Qt.ItemDataRole.TextAlignmentRole) is None
 
 
+def test_a_sort_by_a_param_column_outlives_an_experiment_without_it(
+        model: TrialTableModel) -> None:
+    """Sorted by a param column, the user opens another experiment: its trials (none at
+    first, then ones with fewer params) show in arrival order, and the sort applies again
+    once the column exists (the monkey found a ValueError reaching the event loop)."""
+    model.set_trials([trial(n, params={"lr": 0.1 * (3 - n), "wd": n}) for n in range(3)],
+                     "loss")
+    wd = model.header_names().index("wd")
+    model.sort(wd, DESC)
+    assert column_texts(model, wd) == ["2", "1", "0"]
+    model.set_trials([], "loss")  # another experiment, its trials still loading
+    assert model.rowCount() == 0 and model.sort_column() == wd
+    model.add_trials([trial(n, params={"lr": 0.1 * n}) for n in range(2)])
+    assert ids(model) == [100, 101] and model.columnCount() == wd
+    model.add_trials([trial(5, params={"lr": 0.5, "wd": 9})])
+    assert column_texts(model, wd) == ["9", "", ""]
+
+
 def test_filter_by_state_and_text(model: TrialTableModel) -> None:
     model.set_trials([trial(0, TrialState.FAILED, error="boom"), trial(1, kpi=0.25),
                       trial(2, TrialState.RUNNING, host="gpu-box-2"),

@@ -286,7 +286,12 @@ class TrialTableModel(QAbstractTableModel):
         self._apply_order()  # arrival order too, when no column is sorted
 
     def _ordered(self) -> IndexArray:
-        return self._data.order(self._filter, self._sort_column, self._descending)
+        column = self._sort_column
+        if column is not None and column >= self._data.column_count():
+            # a param column of the experiment shown before, or of trials still loading:
+            # arrival order until the column exists (the sort is kept for then)
+            column = None
+        return self._data.order(self._filter, column, self._descending)
 
     def _apply_order(self) -> None:
         started = time.perf_counter()
