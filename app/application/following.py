@@ -170,22 +170,28 @@ class Watcher:
         self._driven_elsewhere = driven_elsewhere
         self._follower: Follower | None = None
         self._known_ids: set[int] | None = None
+        self._lock = threading.Lock()
+        """Held by each method: the views call them on their thread, the runner
+        :meth:`absorb` on its own, and :meth:`poll` runs on a polling thread."""
 
     def known(self, ids: set[int]) -> None:
         """The experiments the views list now (new ones are announced from here on)."""
-        self._known_ids = set(ids)
+        with self._lock:
+            self._known_ids = set(ids)
 
     def follow(self, record: ExperimentRecord, trials: Sequence[TrialRecord],
                shown: Mapping[tuple[int, str], int]) -> None:
         """Watch the shown experiment, as shown (``shown``: its points per trial and
         metric); replaces the one watched before."""
-        self._follower = Follower(self._store, record, trials, shown)
+        follower = Follower(self._store, record, trials, shown)
+        with self._lock:
+            self._follower = follower
 
     def absorb(self, event: RunnerEvent) -> None:
         """Take note of an event this program's runner published (already shown)."""
-        follower = self._follower
-        if follower is not None:
-            follower.absorb(event)
+        with self._lock:
+            if self._follower is not None:
+                self._follower.absorb(event)
 
     def poll(self) -> int:
         """Publish what other programs stored since the last poll; returns how many events.
@@ -194,6 +200,10 @@ class Watcher:
         its state settles after; experiments created or deleted elsewhere are
         published as such.
         """
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> int:
         count = self._poll_ids()
         follower = self._follower
         if follower is None or self._is_running(follower.experiment_id):
