@@ -16,16 +16,30 @@ nothing, keeps the order, and batches bursts (a trial streaming thousands of poi
 costs the GUI one repaint per drain). Tests drain by hand with :meth:`GuiInbox.drain`.
 
 Users: :class:`EngineBridge` (engine events), :class:`app.views.tasks.TaskRunner`
-(long actions), :class:`app.views.importance.worker.ImportanceWorker`.
+(long actions), :class:`app.views.importance.worker.ImportanceWorker`, the loading of
+an experiment and of the list, the servers' status, queues and connection test.
+
+A foreign thread holds no Qt object, not even for a moment: it is given the inbox's
+Qt-free :class:`Mailbox` and Qt-free work, and started with :func:`start_worker`,
+which refuses a target that reaches a Qt object. Why: a thread that drops the last
+reference to a Qt object's Python wrapper makes PySide6 (6.11) defer the C++ delete to
+the GUI thread as a Python "pending call", which runs at whatever bytecode the GUI
+thread executes next, inside a paint override or a modal dialog's event loop
+included: the monkey test crashed the window that way (SIGSEGV in
+``Shiboken::BindingManager::runDeletionInMainThread``).
 """
 
 from __future__ import annotations
 
+import functools
 import queue
-from collections.abc import Callable
-from typing import Generic, TypeVar
+import threading
+import types
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance, Slot
 
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.records import MetricPoint
@@ -34,6 +48,92 @@ FLUSH_MS = 100
 """How often engine events are delivered (10 Hz: the GUI's repaint rate)."""
 
 T = TypeVar("T")
+
+
+class Mailbox(Generic[T]):
+    """The Qt-free side of a :class:`GuiInbox`: what a foreign thread is given."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[T] = queue.SimpleQueue()
+
+    def post(self, item: T) -> None:
+        """Queue ``item`` for the GUI thread. Any thread."""
+        self._queue.put(item)
+
+    def take_all(self) -> list[T]:
+        """Everything posted so far, in order."""
+        items: list[T] = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
+
+
+REACH = 5
+"""How many hops from a worker's target :func:`qt_object_in` looks: a bound method's
+object, a closure's cells, a partial's arguments, the items of a tuple or dict."""
+
+
+def qt_object_in(root: object, depth: int = REACH) -> object | None:
+    """The first Qt object (a wrapper or a bound signal) that ``root`` holds within
+    ``depth`` hops through methods, closures, partials and containers; None if none.
+    Plain objects' attributes are not followed: what a thread must not hold is a
+    reference it might be the last to drop."""
+    seen: set[int] = set()
+    stack: list[tuple[object, int]] = [(root, 0)]
+    while stack:
+        held, hops = stack.pop()
+        if id(held) in seen:
+            continue
+        seen.add(id(held))
+        if isinstance(held, (shiboken6.Shiboken.Object, SignalInstance)):
+            return held
+        if hops < depth:
+            stack.extend((child, hops + 1) for child in _held_by(held))
+    return None
+
+
+def _held_by(value: object) -> Iterable[object]:
+    if isinstance(value, types.MethodType):
+        return (value.__self__, value.__func__)
+    if isinstance(value, types.BuiltinMethodType):  # a C method: a wrapper's, say
+        return (value.__self__,)
+    if isinstance(value, types.FunctionType):
+        cells = [cell.cell_contents for cell in value.__closure__ or ()
+                 if _filled(cell)]
+        return [*cells, *(value.__defaults__ or ()), *(value.__kwdefaults__ or {}).values()]
+    if isinstance(value, functools.partial):
+        return (value.func, *value.args, *value.keywords.values())
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return list(value)
+    if isinstance(value, dict):
+        return list(value.values())
+    return ()
+
+
+def _filled(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+def start_worker(target: Callable[..., object], *args: Any, name: str) -> threading.Thread:
+    """Start a daemon thread running ``target(*args)``, which must hold no Qt object.
+
+    Raises:
+        TypeError: ``target`` or ``args`` reach a Qt object (a bug: give the thread a
+            :class:`Mailbox` and Qt-free work instead).
+    """
+    found = qt_object_in((target, args))
+    if found is not None:
+        raise TypeError(f"the worker thread {name!r} would hold the Qt object "
+                        f"{type(found).__name__}: give it a Mailbox and Qt-free work")
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 class GuiInbox(QObject, Generic[T]):
@@ -53,14 +153,15 @@ class GuiInbox(QObject, Generic[T]):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._handler = handler
-        self._queue: queue.SimpleQueue[T] = queue.SimpleQueue()
+        self.mailbox: Mailbox[T] = Mailbox()
+        """What foreign threads post to (they are never given the inbox itself)."""
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.drain)
 
     def post(self, item: T) -> None:
-        """Queue ``item`` for the GUI thread. Any thread."""
-        self._queue.put(item)
+        """Queue ``item`` (on the GUI thread; other threads post to :attr:`mailbox`)."""
+        self.mailbox.post(item)
 
     def start(self) -> None:
         """Drain every interval from now on. GUI thread."""
@@ -73,12 +174,7 @@ class GuiInbox(QObject, Generic[T]):
     @Slot()
     def drain(self) -> int:
         """Hand everything queued to the handler now; returns how many items. GUI thread."""
-        items: list[T] = []
-        while True:
-            try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        items = self.mailbox.take_all()
         if items:
             self._handler(items)
         return len(items)
@@ -114,9 +210,11 @@ class EngineBridge(QObject):
         self.inbox: GuiInbox[RunnerEvent] = GuiInbox(self._deliver, FLUSH_MS, self)
         self.inbox.start()
 
-    def on_event(self, event: RunnerEvent) -> None:
-        """Called on any thread by the engine."""
-        self.inbox.post(event)
+    @property
+    def on_event(self) -> Callable[[RunnerEvent], None]:
+        """What to subscribe to a workspace: takes an event on any thread (the inbox's
+        Qt-free mailbox, so the engine's threads hold no Qt object)."""
+        return self.inbox.mailbox.post
 
     @Slot()
     def flush(self) -> None:

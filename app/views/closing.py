@@ -3,7 +3,8 @@ worker thread while the window says what it waits for, and it closes when they a
 
 Stopping trials can take the grace period and more per runner (SIGINT, then SIGTERM,
 then SIGKILL, on local and remote hosts); the window keeps painting meanwhile and shows
-"Stopping N trials…" in its status bar. The outcome comes back as a queued signal.
+"Stopping N trials…" in its status bar. The outcome comes back through a
+:class:`~app.views.bridge.GuiInbox`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import threading
 from PySide6.QtCore import QObject, Signal
 
 from app.application.workspace import Workspace
+from app.views.bridge import GuiInbox, Mailbox, start_worker
+
+POLL_MS = 50
 
 
 class Closing(QObject):
@@ -30,7 +34,7 @@ class Closing(QObject):
         self._workspace = workspace
         self._thread: threading.Thread | None = None
         self.done = False
-        self.finished.connect(self._mark_done)
+        self._inbox: GuiInbox[bool] = GuiInbox(self._ended, POLL_MS, self)
 
     @property
     def started(self) -> bool:
@@ -42,21 +46,24 @@ class Closing(QObject):
         close the workspace, on a thread of its own; :attr:`finished` says when."""
         if self._thread is not None:
             return
+        self._inbox.start()
+        self._thread = start_worker(_close, self._workspace, leave, self._inbox.mailbox,
+                                    name="closing the workspace")
 
-        def work() -> None:
-            try:
-                if leave:
-                    self._workspace.leave()
-                self._workspace.close()
-            finally:
-                self.finished.emit()
-
-        self._thread = threading.Thread(target=work, name="closing the workspace",
-                                        daemon=True)
-        self._thread.start()
-
-    def _mark_done(self) -> None:
+    def _ended(self, _items: list[bool]) -> None:
+        self._inbox.stop()
         self.done = True
+        self.finished.emit()
+
+
+def _close(workspace: Workspace, leave: bool, mailbox: Mailbox[bool]) -> None:
+    """The worker thread: let go of or stop the runs, close the workspace."""
+    try:
+        if leave:
+            workspace.leave()
+        workspace.close()
+    finally:
+        mailbox.post(True)
 
 
 def waiting_text(trials: int, leave: bool) -> str:

@@ -132,10 +132,11 @@ class ExportActions(QObject):
         target = self._target("Export trials", f"trials.{fmt.value}", FILTERS[fmt], path)
         if target is None:
             return False
+        workspace = self.workspace  # the task's thread holds no Qt object (bridge.py)
         return self.tasks.run(
             "export", f"Exporting to {target.name}…",
-            lambda progress: self.workspace.export(experiment_id, target, fmt.value,
-                                                 progress=progress),
+            lambda progress: workspace.export(experiment_id, target, fmt.value,
+                                              progress=progress),
             lambda count: self._written(f"exported {count} trials to {target}", target))
 
     @Slot()
@@ -161,9 +162,11 @@ class ExportActions(QObject):
         if target is None:
             return False
 
+        workspace = self.workspace
+
         def work(progress: Callable[[int, int], None]) -> TrialRecord:
             progress(0, 1)
-            trial = write_best_params(self.workspace.trials(experiment_id), goal, target)
+            trial = write_best_params(workspace.trials(experiment_id), goal, target)
             progress(1, 1)
             return trial
 

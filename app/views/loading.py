@@ -1,6 +1,7 @@
 """The window's side of opening an experiment: the application layer's loader
 (:mod:`app.application.loading`) reads on its worker thread; its parts reach the GUI
-thread here, as a queued signal, and only those of the latest load get through.
+thread through a :class:`~app.views.bridge.GuiInbox`, and only those of the latest
+load get through.
 
 What a part holds is handed to the window in steps of bounded cost, one step per
 turn of the GUI thread's event loop (a zero-time timer), so the window paints and
@@ -12,7 +13,6 @@ in chunks taking turns with the points, batch by batch (the curves fill in).
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
 from collections.abc import Callable
 
@@ -21,10 +21,13 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from app.application.loading import LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.application.workspace import Workspace
 from app.engine.ports import StoreError
+from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 log = logging.getLogger(__name__)
 TRIALS_PER_STEP = 100
 """Trials added to the grid and the table per step (the table costs ~0.2 ms a trial)."""
+ARRIVED_MS = 5
+"""How often the parts a worker read are taken in (GUI thread)."""
 POINTS_PER_STEP = 5_000
 """About how many points one step hands to the charts (whole trials)."""
 
@@ -45,15 +48,13 @@ class ExperimentLoading(QObject):
     trialsAdded = Signal(object)
     pointsRead = Signal(object)
     loadEnded = Signal(object)
-    _arrived = Signal(object)  # emitted on the loader's thread, delivered queued
-
     def __init__(self, workspace: Workspace, parent: QObject | None = None, *,
                  batch_points: int = POINTS_PER_STEP,
                  trials_per_step: int = TRIALS_PER_STEP) -> None:
         super().__init__(parent)
-        self._loader = workspace.loader(self._arrived.emit, batch_points=batch_points)
+        self._inbox: GuiInbox[LoadPart] = GuiInbox(self._hand_over_all, ARRIVED_MS, self)
+        self._loader = workspace.loader(self._inbox.mailbox.post, batch_points=batch_points)
         self.trials_per_step = trials_per_step
-        self._arrived.connect(self._hand_over)
         self._loading: int | None = None
         self._steps: deque[Callable[[], None]] = deque()
         self._table_steps: deque[Callable[[], None]] = deque()
@@ -76,6 +77,7 @@ class ExperimentLoading(QObject):
         self._table_steps.clear()
         self._ended = None
         self._loading = experiment_id
+        self._inbox.start()  # until the load has ended
         self._loader.load(experiment_id)
 
     def cancel(self) -> None:
@@ -84,6 +86,7 @@ class ExperimentLoading(QObject):
         self._table_steps.clear()
         self._ended = None
         self._loading = None
+        self._inbox.stop()
         self._loader.cancel()
 
     def close(self) -> None:
@@ -91,7 +94,10 @@ class ExperimentLoading(QObject):
         self.cancel()
         self._loader.close()
 
-    @Slot(object)
+    def _hand_over_all(self, parts: list[LoadPart]) -> None:
+        for part in parts:
+            self._hand_over(part)
+
     def _hand_over(self, part: LoadPart) -> None:
         if part.ticket != self._loader.ticket or self._loading is None:
             return  # a cancelled load's last part, already on its way
@@ -123,6 +129,7 @@ class ExperimentLoading(QObject):
         elif self._ended is not None and self._loading is not None:
             ended, self._ended = self._ended, None
             self._loading = None
+            self._inbox.stop()
             self.loadEnded.emit(ended)
         if self._steps or self._table_steps or self._ended is not None:
             self._timer.start()
@@ -137,12 +144,12 @@ class SummaryReading(QObject):
     """
 
     summariesRead = Signal(object, object)
-    _arrived = Signal(object, object)  # emitted on the worker thread, delivered queued
 
     def __init__(self, workspace: Workspace, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._workspace = workspace
-        self._arrived.connect(self._hand_over)
+        self._inbox: GuiInbox[tuple[object, object]] = GuiInbox(self._hand_over_all,
+                                                                ARRIVED_MS, self)
         self._busy = False
         self._again = False
         self._closed = False
@@ -159,20 +166,13 @@ class SummaryReading(QObject):
             self._again = True
             return
         self._busy = True
-        threading.Thread(target=self._work, name="read experiment summaries",
-                         daemon=True).start()
+        self._inbox.start()
+        start_worker(_read_summaries, self._workspace, self._inbox.mailbox,
+                     name="read experiment summaries")
 
-    def _work(self) -> None:
-        try:
-            records = self._workspace.experiments()
-            tallies = self._workspace.tallies()
-        except StoreError:  # busy or gone for a moment: the next change reads again
-            log.debug("reading the experiments failed", exc_info=True)
-            records, tallies = None, None
-        self._arrived.emit(records, tallies)
-
-    @Slot(object, object)
-    def _hand_over(self, records: object, tallies: object) -> None:
+    def _hand_over_all(self, reads: list[tuple[object, object]]) -> None:
+        self._inbox.stop()
+        records, tallies = reads[-1]  # one read at a time
         self._busy = False
         if self._closed:
             return
@@ -182,3 +182,14 @@ class SummaryReading(QObject):
             return
         if records is not None:
             self.summariesRead.emit(records, tallies)
+
+
+def _read_summaries(workspace: Workspace, mailbox: Mailbox[tuple[object, object]]) -> None:
+    """The worker thread: every experiment and the counts of its trials."""
+    try:
+        records: object = workspace.experiments()
+        tallies: object = workspace.tallies()
+    except StoreError:  # busy or gone for a moment: the next change reads again
+        log.debug("reading the experiments failed", exc_info=True)
+        records, tallies = None, None
+    mailbox.post((records, tallies))

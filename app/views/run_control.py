@@ -81,7 +81,8 @@ class RunControl(QObject):
     @Slot()
     def start(self) -> bool:
         """Start (or continue) the selected experiment; the code is packed off the GUI thread."""
-        return self._packing("start", lambda eid, progress: self.workspace.start(
+        workspace = self.workspace  # the task's thread holds no Qt object (bridge.py)
+        return self._packing("start", lambda eid, progress: workspace.start(
             eid, progress=progress))
 
     @Slot()
@@ -107,7 +108,8 @@ class RunControl(QObject):
             f"with a new snapshot of the code{edited}?")
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        return self._packing("restart", lambda eid, progress: self.workspace.restart(
+        workspace = self.workspace
+        return self._packing("restart", lambda eid, progress: workspace.restart(
             eid, progress=progress, space=space), save=space is None)
 
     @Slot()
@@ -142,14 +144,16 @@ class RunControl(QObject):
     def rerun(self, trial_id: int, early_stopping: EarlyStopping = EarlyStopping.EXEMPT) -> bool:
         """Run a trial's params again as a new trial (starting the experiment if idle),
         by default to its end (exempt from early stopping)."""
-        return self._packing("rerun", lambda eid, progress: self.workspace.rerun(
+        workspace = self.workspace
+        return self._packing("rerun", lambda eid, progress: workspace.rerun(
             eid, trial_id, early_stopping=early_stopping, progress=progress))
 
     @Slot()
     def requeue_failed(self) -> bool:
         """Run every trial whose params only ever failed once more."""
+        workspace = self.workspace
         return self._packing(
-            "requeue", lambda eid, progress: self.workspace.requeue_failed(eid, progress=progress),
+            "requeue", lambda eid, progress: workspace.requeue_failed(eid, progress=progress),
             lambda count: self.message.emit(f"{count} failed trial(s) queued again"))
 
     @Slot()
@@ -164,4 +168,4 @@ class RunControl(QObject):
             self.changed.emit()
 
         return self.tasks.run("take up", "Following the interrupted runs again…",
-                              lambda progress: self.workspace.reattach(progress), done)
+                              self.workspace.reattach, done)

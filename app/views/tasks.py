@@ -12,7 +12,6 @@ appears only when the task lasts longer than :data:`SHOW_AFTER_MS`.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from app.application.workspace import ActionRefused
 from app.engine.ports import StoreError
-from app.views.bridge import GuiInbox
+from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +72,7 @@ class TaskRunner(QObject):
         self._dialog = dialog
         self._on_done = on_done
         self._run += 1
-        run, inbox = self._run, self._inbox
-
-        def report(done: int, total: int) -> None:
-            inbox.post((run, "progress", min(done, total) * 1000 // max(total, 1)))
-
-        def target() -> None:
-            try:
-                result = work(report)
-            except EXPECTED as exc:
-                inbox.post((run, "failed", str(exc)))
-            except Exception as exc:  # a bug: keep the GUI alive and say so
-                log.exception("task %s failed", name)
-                inbox.post((run, "failed", f"internal error: {type(exc).__name__}: {exc}"))
-            else:
-                inbox.post((run, "succeeded", result))
-
-        threading.Thread(target=target, name=f"task-{name}", daemon=True).start()
+        start_worker(_perform, name, work, self._run, self._inbox.mailbox, name=f"task-{name}")
         self._inbox.start()
         return True
 
@@ -118,3 +101,20 @@ class TaskRunner(QObject):
         elif not ok:
             QMessageBox.warning(self._parent, "Sweeplab", str(payload))
         self.finished.emit(name, ok)
+
+
+def _perform(name: str, work: Work, run: int, mailbox: Mailbox[tuple[int, str, Any]]) -> None:
+    """The worker thread: do the work, post its progress and its end."""
+
+    def report(done: int, total: int) -> None:
+        mailbox.post((run, "progress", min(done, total) * 1000 // max(total, 1)))
+
+    try:
+        result = work(report)
+    except EXPECTED as exc:
+        mailbox.post((run, "failed", str(exc)))
+    except Exception as exc:  # a bug: keep the GUI alive and say so
+        log.exception("task %s failed", name)
+        mailbox.post((run, "failed", f"internal error: {type(exc).__name__}: {exc}"))
+    else:
+        mailbox.post((run, "succeeded", result))

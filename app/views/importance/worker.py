@@ -10,7 +10,6 @@ signal is emitted off the GUI thread.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal
@@ -21,7 +20,7 @@ from app.application.analysis.importance import (
     parameter_importance,
 )
 from app.engine.records import TrialRecord
-from app.views.bridge import GuiInbox
+from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +61,8 @@ class ImportanceWorker(QObject):
         if self._busy:
             return False
         self._busy = True
-        inbox = self._inbox
-        snapshot = list(trials)
-
-        def target() -> None:
-            try:
-                result = self._compute(snapshot, kpi_name)
-            except ImportanceError as exc:
-                inbox.post((False, str(exc)))
-            except Exception as exc:  # a bug: keep the GUI alive and say so
-                log.exception("parameter importance failed")
-                inbox.post((False, f"internal error: {type(exc).__name__}: {exc}"))
-            else:
-                inbox.post((True, result))
-
-        threading.Thread(target=target, name="importance", daemon=True).start()
+        start_worker(_compute, self._compute, list(trials), kpi_name, self._inbox.mailbox,
+                     name="importance")
         self._inbox.start()
         return True
 
@@ -88,3 +74,17 @@ class ImportanceWorker(QObject):
             self.finished.emit(payload)
         else:
             self.failed.emit(str(payload))
+
+
+def _compute(compute: Compute, trials: Sequence[TrialRecord], kpi_name: str,
+             mailbox: Mailbox[tuple[bool, object]]) -> None:
+    """The worker thread: compute, and post the outcome."""
+    try:
+        result = compute(trials, kpi_name)
+    except ImportanceError as exc:
+        mailbox.post((False, str(exc)))
+    except Exception as exc:  # a bug: keep the GUI alive and say so
+        log.exception("parameter importance failed")
+        mailbox.post((False, f"internal error: {type(exc).__name__}: {exc}"))
+    else:
+        mailbox.post((True, result))

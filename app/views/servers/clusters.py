@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.application.clusters import ClusterProfile, Clusters, QueueSource
 from app.engine.ports import StoreError
-from app.views.bridge import GuiInbox
+from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 if TYPE_CHECKING:
     from app.application.clusters import QueueCounts
@@ -65,11 +65,8 @@ class ClusterPanel(QWidget):
         self._clusters = clusters
         self._source = source if source is not None else clusters.queue_source()
         self._interval = interval
-        self._saved: list[ClusterProfile] = []
         self._counts: dict[str, QueueCounts] = {}
-        self._wake = threading.Event()
-        self._ended = threading.Event()
-        self._lock = threading.Lock()
+        self._watch = _QueueWatch()
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -87,9 +84,8 @@ class ClusterPanel(QWidget):
         self._inbox: GuiInbox[QueueCounts] = GuiInbox(self._deliver, POLL_MS, self)
         self._inbox.start()  # the worker's counts reach the GUI thread through it
         self.reload()
-        self._thread = threading.Thread(target=self._run, name="sweeplab-cluster-queues",
-                                        daemon=True)
-        self._thread.start()
+        self._thread = start_worker(_keep_counting, self._watch, self._source, self._interval,
+                                    self._inbox.mailbox, name="sweeplab-cluster-queues")
 
     def reload(self) -> None:
         """Read the saved clusters again and refresh their queues soon."""
@@ -98,8 +94,8 @@ class ClusterPanel(QWidget):
         except StoreError as exc:
             log.warning("cannot read the saved clusters: %s", exc)
             saved = []
-        with self._lock:
-            self._saved = saved
+        with self._watch.lock:
+            self._watch.saved = saved
         self.table.setRowCount(len(saved))
         for row, profile in enumerate(saved):
             texts = (profile.name, profile.login or "this machine",
@@ -110,7 +106,7 @@ class ClusterPanel(QWidget):
                 self._show_row(row, self._counts[profile.name])
         self.empty.setVisible(not saved)
         self.table.setVisible(bool(saved))
-        self._wake.set()
+        self._watch.wake.set()
 
     @Slot(object)
     def show_counts(self, counts: QueueCounts) -> None:
@@ -152,28 +148,38 @@ class ClusterPanel(QWidget):
 
     def refresh_now(self) -> None:
         """Ask every cluster again without waiting for the interval."""
-        self._wake.set()
+        self._watch.wake.set()
 
     def close_queues(self) -> threading.Thread:
         """Stop the worker and close the source in the background (never blocks)."""
-        self._ended.set()
-        self._wake.set()
-        closer = threading.Thread(target=self._source.close, daemon=True,
-                                  name="sweeplab-cluster-queues-close")
-        closer.start()
-        return closer
-
-    def _run(self) -> None:
-        while not self._ended.is_set():
-            self._wake.clear()
-            with self._lock:
-                saved = list(self._saved)
-            for profile in saved:
-                if self._ended.is_set():
-                    return
-                self._inbox.post(self._source.refresh(profile))
-            self._wake.wait(self._interval)
+        self._watch.ended.set()
+        self._watch.wake.set()
+        return start_worker(self._source.close, name="sweeplab-cluster-queues-close")
 
     def _deliver(self, counts: list[QueueCounts]) -> None:
         for one in counts:
             self.countsChanged.emit(one)
+
+
+class _QueueWatch:
+    """What the panel and its worker thread share (no Qt object: see bridge.py)."""
+
+    def __init__(self) -> None:
+        self.saved: list[ClusterProfile] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.ended = threading.Event()
+
+
+def _keep_counting(watch: _QueueWatch, source: QueueSource, interval: float,
+                   mailbox: Mailbox[QueueCounts]) -> None:
+    """The worker thread: every cluster's queue, every ``interval`` s, until ended."""
+    while not watch.ended.is_set():
+        watch.wake.clear()
+        with watch.lock:
+            saved = list(watch.saved)
+        for profile in saved:
+            if watch.ended.is_set():
+                return
+            mailbox.post(source.refresh(profile))
+        watch.wake.wait(interval)

@@ -9,9 +9,9 @@ a warning of a possible attack, with nothing to accept.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
-import threading
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.application.servers import Probe, ProbeReport, Secrets, ServerProfile
-from app.views.bridge import GuiInbox
+from app.views.bridge import GuiInbox, Mailbox, start_worker
 from app.views.servers.wrapped_label import WrappedLabel
 
 log = logging.getLogger(__name__)
@@ -147,21 +147,10 @@ class ConnectionTest(QWidget):
         self.steps.setStyleSheet("")
         self.verdict.clear()
         self.busy.show()
-        threading.Thread(target=self._work, args=(self._run_id, profile, secrets,
-                                                  accept_fingerprint),
-                         name=f"sweeplab-probe-{profile.name}", daemon=True).start()
+        start_worker(functools.partial(_test, self._probe, self._run_id, profile, secrets,
+                                       accept_fingerprint, self._timeout, self._inbox.mailbox),
+                     name=f"sweeplab-probe-{profile.name}")
         return True
-
-    def _work(self, run_id: int, profile: ServerProfile, secrets: Secrets,
-              accept_fingerprint: str | None) -> None:
-        try:
-            report = self._probe(profile, secrets, accept_fingerprint=accept_fingerprint,
-                                 timeout=self._timeout)
-        except Exception as exc:  # the test itself broke (e.g. known_hosts unwritable)
-            log.exception("connection test of %s failed", profile.name)
-            self._inbox.post((run_id, None, f"{type(exc).__name__}: {exc}"))
-            return
-        self._inbox.post((run_id, report, ""))
 
     def _deliver(self, outcomes: list[tuple[int, ProbeReport | None, str]]) -> None:
         for run_id, report, failure in outcomes:
@@ -233,3 +222,17 @@ class ConnectionTest(QWidget):
         self.steps.setText(html.escape(f"{FAIL_MARK} the test could not run: {message}"))
         self.steps.setStyleSheet(FAIL_STYLE)
         self.verdict.clear()
+
+
+def _test(probe: Probe, run_id: int, profile: ServerProfile, secrets: Secrets,
+          accept_fingerprint: str | None, timeout: float,
+          mailbox: Mailbox[tuple[int, ProbeReport | None, str]]) -> None:
+    """The worker thread: one connection test, its outcome posted."""
+    try:
+        report = probe(profile, secrets, accept_fingerprint=accept_fingerprint,
+                       timeout=timeout)
+    except Exception as exc:  # the test itself broke (e.g. known_hosts unwritable)
+        log.exception("connection test of %s failed", profile.name)
+        mailbox.post((run_id, None, f"{type(exc).__name__}: {exc}"))
+        return
+    mailbox.post((run_id, report, ""))

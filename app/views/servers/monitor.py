@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from PySide6.QtCore import QObject, Signal
 
 from app.application.servers import HostStatus, Secrets, ServerProfile, StatusSource
-from app.views.bridge import GuiInbox
+from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -115,45 +115,44 @@ class StatusMonitor(QObject):
         for watch in watches:
             watch.ended.set()
             watch.wake.set()
-        closer = threading.Thread(target=self._source.close, name="sweeplab-status-close",
-                                  daemon=True)
-        closer.start()
-        return closer
+        return start_worker(self._source.close, name="sweeplab-status-close")
 
     def _start(self, profile: ServerProfile) -> None:
         watch = _Watch(profile)
-        watch.thread = threading.Thread(target=self._run, args=(watch,), daemon=True,
-                                        name=f"sweeplab-status-{profile.name}")
+        watch.thread = start_worker(_keep_fresh, watch, self._source, self._secrets_for,
+                                    self._interval, self._inbox.mailbox,
+                                    name=f"sweeplab-status-{profile.name}")
         self._watches[profile.name] = watch
-        watch.thread.start()
 
     def _forget_later(self, name: str) -> None:
-        threading.Thread(target=self._source.forget, args=(name,), daemon=True,
-                         name=f"sweeplab-status-forget-{name}").start()
-
-    def _run(self, watch: _Watch) -> None:
-        while not watch.ended.is_set():
-            watch.wake.clear()
-            profile = watch.profile
-            status = self._fetch(profile)
-            if watch.ended.is_set():
-                return
-            self._inbox.post(status)
-            watch.wake.wait(self._interval)
+        start_worker(self._source.forget, name, name=f"sweeplab-status-forget-{name}")
 
     def _deliver(self, statuses: list[HostStatus]) -> None:
         for status in statuses:
             self.statusChanged.emit(status)
 
-    def _fetch(self, profile: ServerProfile) -> HostStatus:
-        try:
-            secrets = self._secrets_for(profile.name)
-        except Exception as exc:  # keyring trouble: the status says so
-            return HostStatus(profile.name, False, 0,
-                              error=f"cannot read its saved secrets: {exc}")
-        try:
-            return self._source.refresh(profile, secrets)
-        except Exception as exc:  # a bug in a source: keep the worker and say so
-            log.exception("status of %s failed", profile.name)
-            return HostStatus(profile.name, False, 0,
-                              error=f"internal error: {type(exc).__name__}: {exc}")
+
+def _keep_fresh(watch: _Watch, source: StatusSource, secrets_for: SecretsFor,
+                interval: float, mailbox: Mailbox[HostStatus]) -> None:
+    """One server's worker thread: fetch its status every ``interval`` s until ended."""
+    while not watch.ended.is_set():
+        watch.wake.clear()
+        status = _fetch(source, secrets_for, watch.profile)
+        if watch.ended.is_set():
+            return
+        mailbox.post(status)
+        watch.wake.wait(interval)
+
+
+def _fetch(source: StatusSource, secrets_for: SecretsFor, profile: ServerProfile) -> HostStatus:
+    try:
+        secrets = secrets_for(profile.name)
+    except Exception as exc:  # keyring trouble: the status says so
+        return HostStatus(profile.name, False, 0,
+                          error=f"cannot read its saved secrets: {exc}")
+    try:
+        return source.refresh(profile, secrets)
+    except Exception as exc:  # a bug in a source: keep the worker and say so
+        log.exception("status of %s failed", profile.name)
+        return HostStatus(profile.name, False, 0,
+                          error=f"internal error: {type(exc).__name__}: {exc}")
