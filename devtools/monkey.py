@@ -22,9 +22,12 @@ Development only: ``app/`` never imports it.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import random
+import re
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -32,7 +35,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
+from typing import IO
 
 import shiboken6
 from PySide6.QtCore import QEvent, QPoint, QSettings, Qt, QTimer
@@ -171,24 +175,29 @@ class StallWatch:
 
     def _watch(self) -> None:
         first: tuple[object, ...] | None = None  # where the GUI thread slept at the limit
-        while not self._stop.wait(0.02):
-            with self._lock:
-                late = time.monotonic() - self._beat
-                if late < STALL_LIMIT:
-                    first = None
-                    continue
-                frame = sys._current_frames().get(self._gui)
-                if self._open is None:
-                    stack = traceback.format_stack(frame) if frame is not None else []
-                    self._open = Stall(late, self._cpu() - self._cpu_at_beat, stack, False)
-                    first = _where(frame) if self._sleeping() else None
-                elif first is not None and late >= STALL_LIMIT + BLOCK_CHECK:
-                    # Asleep at the very same lines twice, 100 ms apart, with our code on
-                    # the stack: blocked there (a lock, the store, a process), not merely
-                    # waiting its turn for the GIL or the CPU, which moves on in between.
-                    self._open.blocked_in_app = (self._sleeping() and _where(frame) == first
-                                                 and _in_code(frame, self._own_code))
-                    first = None
+        with tempfile.TemporaryFile("w+") as scratch:
+            while not self._stop.wait(0.02):
+                with self._lock:
+                    late = time.monotonic() - self._beat
+                    if late < STALL_LIMIT:
+                        first = None
+                        continue
+                    where = stack_of(self._gui, scratch)
+                    if self._open is None:
+                        stack = [f'  File "{file}", line {line}, in {name}\n'
+                                 for file, line, name in reversed(where)]
+                        self._open = Stall(late, self._cpu() - self._cpu_at_beat, stack, False)
+                        first = where if self._sleeping() else None
+                    elif first is not None and late >= STALL_LIMIT + BLOCK_CHECK:
+                        # Asleep at the very same lines twice, 100 ms apart, with our
+                        # code on the stack: blocked there (a lock, the store, a process),
+                        # not merely waiting its turn for the GIL or the CPU, which moves
+                        # on in between.
+                        self._open.blocked_in_app = (
+                            self._sleeping() and where == first
+                            and any(part in file for file, _line, _name in where
+                                    for part in self._own_code))
+                        first = None
 
     def _sleeping(self) -> bool:
         """The GUI thread waits (on a lock, a file, a socket) rather than runs or queues."""
@@ -203,13 +212,32 @@ class StallWatch:
 BLOCK_CHECK = 0.1
 
 
-def _where(frame: FrameType | None) -> tuple[object, ...]:
-    """The GUI thread's stack as (file, line) pairs, innermost first."""
-    where: list[object] = []
-    while frame is not None:
-        where.append((frame.f_code.co_filename, frame.f_lineno))
-        frame = frame.f_back
+def stack_of(thread_id: int, scratch: IO[str]) -> tuple[tuple[str, int, str], ...]:
+    """A thread's stack as (file, line, function), innermost first, read through
+    :func:`faulthandler.dump_traceback` into ``scratch``.
+
+    Not through ``sys._current_frames()``: a frame object taken from the GUI thread
+    keeps its locals alive after the function returned, so the watching thread became
+    the last holder of Qt wrappers (a painter, an item) and released them there, which
+    makes PySide6 delete their C++ objects from a pending call at a random point of the
+    GUI thread: the native crashes (SIGSEGV) the monkey once met in 1 run of 10.
+    """
+    scratch.seek(0)
+    scratch.truncate()
+    faulthandler.dump_traceback(scratch, all_threads=True)
+    scratch.seek(0)
+    wanted = f"0x{thread_id:016x}"
+    where: list[tuple[str, int, str]] = []
+    inside = False
+    for line in scratch.read().splitlines():
+        if line.startswith(("Thread ", "Current thread ")):
+            inside = wanted in line
+        elif inside and (found := _FRAME_LINE.match(line)):
+            where.append((found["file"], int(found["line"]), found["name"]))
     return tuple(where)
+
+
+_FRAME_LINE = re.compile(r'\s+File "(?P<file>.*)", line (?P<line>\d+) in (?P<name>.*)$')
 
 
 def _type_text(widget: QWidget, text: str) -> None:
@@ -221,11 +249,6 @@ def _type_text(widget: QWidget, text: str) -> None:
             for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
                 QApplication.sendEvent(widget, QKeyEvent(kind, 0, Qt.KeyboardModifier.NoModifier,
                                                          char))
-
-
-def _in_code(frame: FrameType | None, own_code: tuple[str, ...]) -> bool:
-    """Code under one of the ``own_code`` paths (Sweeplab's) is on the GUI thread's stack."""
-    return any(part in str(file) for file, _line in _where(frame) for part in own_code)
 
 
 class Monkey:
