@@ -36,9 +36,8 @@ lint: $(STAMP)
 TEST_WORKERS ?= 2
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder \
-		-m 'not bundle and not monkey'
+		-m 'not bundle'
 	@echo "make test left out the tests marked 'bundle' (tests/bundle/test_dist.py): make test-dist runs them"
-	@echo "make test left out the tests marked 'monkey' (tests/views/test_monkey.py): make monkey runs them"
 
 ## bench: every benchmark under bench/ (bench/run_all.py; about an hour on 2 cores); their
 ## RESULT lines, each after its command, go to bench/results/<date>.txt under the commit and
@@ -47,12 +46,12 @@ pytest: $(STAMP)
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
-## monkey: the tests marked monkey (a 12 s monkey per seed), then random input on a window
-## running real trials, 3 seeds x 3 minutes (bench/monkey.py). MONKEY_ARGS="--minutes 10
+## monkey: the short monkey tests (a 12 s monkey per seed, also in make test), then random
+## input on a window running real trials, 3 seeds x 3 minutes (bench/monkey.py). MONKEY_ARGS="--minutes 10
 ## --seeds 5" for longer.
 MONKEY_ARGS ?=
 monkey: $(STAMP)
-	$(BIN)/python -m pytest -q -m monkey tests/views/test_monkey.py
+	$(BIN)/python -m pytest -q tests/views/test_monkey.py
 	$(BIN)/python bench/monkey.py $(MONKEY_ARGS)
 
 ## dist: the Linux bundle in dist/sweeplab/ (PyInstaller, installers/sweeplab.spec) and its tarball

@@ -7,7 +7,6 @@ import pytest
 from tests.helpers import result_figures, run_bench
 
 
-@pytest.mark.monkey  # out of make test while the monkey's native crash is open
 def test_a_short_monkey_run_prints_its_result_line() -> None:
     proc = run_bench("monkey", "--minutes", "0.05", "--seeds", "1", "--first-seed", "7",
                      timeout=180)

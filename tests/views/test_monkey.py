@@ -41,7 +41,6 @@ def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         yield shown
 
 
-@pytest.mark.monkey  # out of make test while its native crash is open (docs/RELIABILITY.md)
 @pytest.mark.parametrize("seed", [11, 23, *REGRESSION_SEEDS])
 def test_a_monkey_meets_no_exception_and_no_stall(qtbot: QtBot, window: MainWindow,
                                                   seed: int) -> None:
