@@ -319,7 +319,10 @@ def _complete_choice(node: Choice, planned: dict[str, Any], where: str) -> None:
         shown = ", ".join(repr(v) for v in options) or "none"
         raise SpaceEditError(f"{where}: default: {default!r} is not among the values ({shown})")
     if "values" in planned and not present:
-        planned["default"] = options[0] if options else None
+        # numbers: the middle one, as a changed range moves a number's default to its
+        # middle; texts: the first
+        middle = (len(options) - 1) // 2 if node.kind is ChoiceKind.NUMBERS else 0
+        planned["default"] = options[middle] if options else None
     elif "default" in planned and default is not None and node.kind is ChoiceKind.NUMBERS:
         # store the listed number itself (1 rather than 1.0)
         planned["default"] = next(v for v in options if v == default)

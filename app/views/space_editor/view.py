@@ -38,12 +38,12 @@ class SpaceTreeView(QTreeView):
         moves = {QAbstractItemView.CursorAction.MoveNext: 1,
                  QAbstractItemView.CursorAction.MovePrevious: -1}
         if action in moves and current.isValid():
-            target = self._next_editable(current, moves[action])
+            target = self.next_editable(current, moves[action])
             if target.isValid():
                 return target
         return super().moveCursor(action, modifiers)
 
-    def _next_editable(self, current: QModelIndex, step: int) -> QModelIndex:
+    def next_editable(self, current: QModelIndex, step: int) -> QModelIndex:
         """The next (step 1) or previous (-1) editable cell, across rows."""
         model = self.model()
         row = current
