@@ -130,7 +130,7 @@ def test_the_readme_space_takes_far_fewer_events(qtbot: QtBot) -> None:
         assert got == wanted
     print(f"README space: {hands.events} input events, {hands.typed} of them typed "
           f"characters (before: {BEFORE}, {BEFORE_TYPED})")
-    assert hands.events <= BEFORE * 3 // 4
+    assert hands.events <= BEFORE // 2  # issue 17.5's goal: at most half (174)
     # the clicks, Enters and selections around the names and values: at most half
     assert hands.events - hands.typed <= (BEFORE - BEFORE_TYPED) // 2
 

@@ -121,7 +121,7 @@ class SpaceItemDelegate(QStyledItemDelegate):
         row, column = cell.row(), cell.column()
         self.commitData.emit(editor)
         self.closeEditor.emit(editor, no_hint)
-        index = model.index(row, column, QModelIndex(parent))
+        index = model.index(row, column, parent)
         view = self.parent()
         if not index.isValid() or not isinstance(view, SpaceTreeView):
             return

@@ -81,8 +81,8 @@ class SpaceEditor(QWidget):
         self.delegate.names = lambda node: completions(self.model.space(), node)
         self.tree.setItemDelegate(self.delegate)
         self._pending: tuple[Node, int, QPersistentModelIndex] | None = None
-        """A row Enter added after the last one, its undo index, and the row before:
-        left without an edit, it goes again."""
+        """A row added by its name (by Enter after the last one, by Ctrl+Enter...), its
+        undo index, and the row current before: left without an edit, it goes again."""
         self._setup_tree()
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -353,9 +353,10 @@ class SpaceEditor(QWidget):
             [QKeySequence("Ctrl+Shift+Return"), QKeySequence("Ctrl+Shift+Enter")])
         self.add_inside_action.setToolTip("Add a node into this group, or a branch to this "
                                           "choice of groups (Ctrl+Shift+Enter)")
-        self.help_action = self._action("Keys…", self._show_help, [QKeySequence("F1")])
+        # no F1: Help's own key (HelpContents) holds it window-wide
+        self.help_action = self._action("Keys…", self._show_help, [])
         self.help_action.setToolTip("How to build a space quickly: keys, completion, "
-                                    "kinds from names (F1)")
+                                    "kinds from names")
         self.child_menu = self._kind_menu("Add child", Placement.CHILD)
         self.sibling_menu = self._kind_menu("Add sibling", Placement.SIBLING)
         self.duplicate_action = self._action("Duplicate", self.duplicate_selected,
@@ -470,9 +471,13 @@ class SpaceEditor(QWidget):
 
     def _add_by_keys(self, placement: Placement) -> None:
         """Ctrl+Enter, Ctrl+Shift+Enter, a click on + Add: an open cell is committed
-        first, then a node added by its name opens its name."""
+        first, then a node added by its name opens its name (left unnamed, it goes)."""
         self._finish_edit()
+        before = QPersistentModelIndex(self.current_index())
         index = self.add_by_name(placement)
+        node = self.model.node(index)
+        if node is not None:
+            self._pending = (node, self.undo_stack.index(), before)
         self.tree.edit(index)
 
     def _finish_edit(self) -> None:
@@ -486,7 +491,7 @@ class SpaceEditor(QWidget):
         self.delegate.commitData.emit(editor)
         self.delegate.closeEditor.emit(editor, QAbstractItemDelegate.EndEditHint.NoHint)
         # naming a node added by its name may have put another node in its place
-        self.tree.setCurrentIndex(self.model.index(row, 0, QModelIndex(parent)))
+        self.tree.setCurrentIndex(self.model.index(row, 0, parent))
         self._drop_unused()  # a row Enter added and left as it was goes first
 
     def _row_ended(self, index: QModelIndex) -> None:
@@ -504,8 +509,9 @@ class SpaceEditor(QWidget):
         else:
             added = self.model.add_node(NodeKind.NUMBER, index.parent(), index.row() + 1,
                                         by_name=True)
-        self._pending = (self.model.node(added), self.undo_stack.index(),
-                         QPersistentModelIndex(index))
+        new = self.model.node(added)
+        assert new is not None
+        self._pending = (new, self.undo_stack.index(), QPersistentModelIndex(index))
         self.tree.setCurrentIndex(added)
         self.tree.edit(added)
 
@@ -531,7 +537,7 @@ class SpaceEditor(QWidget):
         forget.setObsolete(True)
         self.undo_stack.push(forget)
         if current is node and before.isValid():
-            self.tree.setCurrentIndex(QModelIndex(before))
+            self.tree.setCurrentIndex(self.model.index(before.row(), 0, before.parent()))
 
     def _show_help(self) -> None:
         QMessageBox.information(self, "Building a space", EDITOR_HELP)
