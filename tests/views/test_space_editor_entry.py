@@ -9,10 +9,22 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QToolButton
 from pytestqt.qtbot import QtBot
 
-from app.engine.space.nodes import BooleanParam, Choice, ChoiceKind, Group, NumberParam, StringParam
-from app.views.space_editor import NodeKind, SpaceEditor
-from app.views.space_editor.cells import Column
+from app.engine.space import space_from_dict
+from app.engine.space.nodes import (
+    BooleanParam,
+    Choice,
+    ChoiceKind,
+    Distribution,
+    Group,
+    NumberParam,
+    StringParam,
+)
+from app.views.space_editor import NodeKind, SpaceEditError, SpaceEditor
+from app.views.space_editor.cells import Column, number_range_text
+from app.views.space_editor.editors import NumberRangeEditor
+from app.views.space_editor.fields import parse_range_text
 from app.views.space_editor.tree import kind_for_name
+from tests.engine.spaces import EVERY_KIND
 from tests.views.hands import Hands, Key
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -238,3 +250,60 @@ def test_help_tells_the_keys(qtbot: QtBot, editor: SpaceEditor, hands: Hands) ->
     editor.help_action.trigger()
     assert shown and all(k in shown[0] for k in ("Ctrl+Enter", "Ctrl+Shift+Enter",
                                                   "Delete", "use_", "optimizer"))
+
+
+def test_a_range_typed_as_text_is_one_step_and_bad_text_stays_to_be_fixed(
+        qtbot: QtBot, editor: SpaceEditor, hands: Hands) -> None:
+    editor.add(NodeKind.NUMBER)
+    editor.model.set_fields(editor.current_index(), name="lr")
+    lr = editor.model.space().find("lr")
+    assert isinstance(lr, NumberParam)
+    range_editor = hands.double_click_cell(editor.tree,
+                                           editor.model.index_for_path("lr", Column.SEARCH))
+    assert isinstance(range_editor, NumberRangeEditor)
+    steps = editor.undo_stack.count()
+    hands.type("1e-4..abc log")  # a digit switches the range to one line of text
+    assert range_editor.typed_text() == "1e-4..abc log"
+    hands.key(Key.Key_Return)
+    assert range_editor.problem.isVisible() and "'abc' is not a number" in \
+        range_editor.problem.text()
+    assert editor.tree.indexWidget(editor.model.index_for_path("lr", Column.SEARCH)) \
+        is range_editor and range_editor.typed_text() == "1e-4..abc log"  # nothing lost
+    assert editor.undo_stack.count() == steps
+    for _ in "abc log":
+        hands.key(Key.Key_Backspace)
+    hands.type("0.1 log")
+    hands.key(Key.Key_Return)  # the row added last: on to a new row, left with Escape
+    qtbot.waitUntil(lambda: editing(editor, Column.NAME))
+    hands.key(Key.Key_Escape)
+    qtbot.waitUntil(lambda: editor.model.rowCount() == 1)
+    assert (lr.distribution, lr.min, lr.max, lr.step) == (Distribution.LOGUNIFORM, 1e-4,
+                                                         0.1, None)
+    assert editor.undo_stack.count() == steps + 1  # the whole range: one step
+    editor.undo_action.trigger()
+    assert (lr.min, lr.max) == (1e-5, 0.1)
+
+    editor.select("lr")
+    units = hands.double_click_cell(editor.tree,
+                                    editor.model.index_for_path("lr", Column.SEARCH))
+    hands.type("16..128 step 16 int")
+    hands.key(Key.Key_Return)
+    qtbot.waitUntil(lambda: lr.integer)
+    assert units is not None
+    assert (lr.distribution, lr.min, lr.max, lr.step) == (Distribution.UNIFORM, 16, 128, 16)
+    assert 16 <= lr.default <= 128 and isinstance(lr.default, int)  # moved inside
+    assert editor.validity() == (True, "")
+
+
+def test_range_text_reads_what_the_range_column_shows() -> None:
+    space = space_from_dict(EVERY_KIND)
+    for path, node in space.walk():
+        if isinstance(node, NumberParam) and node.distribution is not None:
+            fields = parse_range_text(number_range_text(node), path)
+            for key, value in fields.items():
+                assert getattr(node, key) == value or (
+                    key == "step" and value is None), (path, key)
+    with pytest.raises(SpaceEditError, match="two numbers"):
+        parse_range_text("0.1", "lr: range")
+    with pytest.raises(SpaceEditError, match="'step' needs a number"):
+        parse_range_text("1..2 step", "lr: range")

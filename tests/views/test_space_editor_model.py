@@ -179,8 +179,11 @@ def test_bad_values_are_refused_with_the_node_and_field(qtbot: QtBot) -> None:
             model.set_fields(index, **changes)
         assert str(caught.value).startswith(message)
     with qtbot.waitSignal(model.editRefused) as refused:
-        assert not model.setData(at(model, "lr", Column.SEARCH), "not a mapping")
+        assert not model.setData(at(model, "lr", Column.SEARCH), 42)
     assert refused.args[0].startswith("lr: expected the distribution and its parameters")
+    with qtbot.waitSignal(model.editRefused) as refused:  # text is a range typed as text
+        assert not model.setData(at(model, "lr", Column.SEARCH), "not a range")
+    assert refused.args[0].startswith("lr: range: 'not' is not a number")
     assert model.undo_stack.count() == 0
 
 

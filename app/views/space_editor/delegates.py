@@ -142,6 +142,9 @@ class SpaceItemDelegate(QStyledItemDelegate):
             key = event.key()
             acceptable = not (isinstance(watched, QLineEdit)
                               and not watched.hasAcceptableInput())
+            if isinstance(watched, NumberRangeEditor) and key in (
+                    Qt.Key.Key_Return, Qt.Key.Key_Enter) and watched.text_problem():
+                return True  # said beside the text, which stays to be fixed
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and acceptable:
                 self._commit_and_go(watched, Move.ENTER)
                 return True
@@ -203,6 +206,10 @@ class SpaceItemDelegate(QStyledItemDelegate):
 
     def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
         value: Any
+        if isinstance(editor, NumberRangeEditor) and editor.typed_text() is not None:
+            if editor.typed_text():  # the whole range as text: one undo step
+                model.setData(index, editor.typed_text())
+            return
         if isinstance(editor, NumberRangeEditor):
             for change in editor.field_steps():  # one undo step each
                 if not model.setData(index, change):

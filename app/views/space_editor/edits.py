@@ -27,7 +27,7 @@ from app.views.space_editor.commands import (
     ReplaceChildren,
     SetFields,
 )
-from app.views.space_editor.fields import plan_changes, untouched
+from app.views.space_editor.fields import parse_range_text, plan_changes, untouched
 from app.views.space_editor.model import Index, SpaceTreeBase
 from app.views.space_editor.tree import (
     BY_NAME_BASE,
@@ -114,6 +114,8 @@ class SpaceTreeModel(SpaceTreeBase):
         if column is Column.DEFAULT:
             return {"default": value}
         if isinstance(node, NumberParam):
+            if isinstance(value, str):  # typed as text: 1e-5..0.1 log
+                return parse_range_text(value, f"{where}: range")
             if not isinstance(value, Mapping):
                 raise SpaceEditError(f"{where}: expected the distribution and its parameters, "
                                      f"got {value!r}")

@@ -33,7 +33,9 @@ on a selected cell starts editing it.
 Values: a choice's values are one line, "16, 32, 64" (a new default of numbers is the
 middle one); branch names likewise, "sgd, adam" (a new branch copies the children of
 the last one). In a range, a letter picks the distribution (l: loguniform, q:
-quniform, f: fixed...), Tab goes to min, max and step.
+quniform, f: fixed...), Tab goes to min, max and step; a digit starts the range as
+text instead: "1e-5..0.1 log", "16..128 step 16 int", "32..256 randint", "normal 0 1"
+(Enter applies it as one step; what cannot be read is said beside it).
 
 Ctrl+V pastes a space as YAML or JSON; Propose from script… reads the
 sweeplab.param("name", default) calls of your script. Every edit is one undo step

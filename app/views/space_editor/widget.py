@@ -424,7 +424,7 @@ class SpaceEditor(QWidget):
         add = self._menu_buttons[0]
         # a click adds a node whose name gives its kind; the arrow picks the kind
         add.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        add.clicked.connect(lambda: self._add_by_keys(Placement.AUTO))
+        add.clicked.connect(lambda: self._guard(lambda: self._add_by_keys(Placement.AUTO)))
         add.setToolTip("Add a node next to this one (into a group) and type its name: a "
                        "number, or the kind its name says (use_bn: a boolean, tag: a string, "
                        "activation: a choice, optimizer: a choice of groups). The arrow "
@@ -525,7 +525,8 @@ class SpaceEditor(QWidget):
     def _drop_unused(self) -> None:
         """Take away the row Enter added when it was left without an edit (Escape, a
         click elsewhere): no undo step stays for it."""
-        if self._pending is None or self.tree.state() == QAbstractItemView.State.EditingState:
+        if (self._pending is None or self.tree.state() == QAbstractItemView.State.EditingState
+                or self._refusal):  # a refused name: the row stays, with the message
             return
         node, undo_index, before = self._pending
         self._pending = None
