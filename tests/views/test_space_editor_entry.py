@@ -250,6 +250,11 @@ def test_help_tells_the_keys(qtbot: QtBot, editor: SpaceEditor, hands: Hands) ->
     editor.help_action.trigger()
     assert shown and all(k in shown[0] for k in ("Ctrl+Enter", "Ctrl+Shift+Enter",
                                                   "Delete", "use_", "optimizer"))
+    assert "1e-5..0.1 log" in shown[0]
+    # the keyboard's adds carry their keys (shown in the tree's context menu) and say so
+    assert editor.add_after_action.shortcut().toString() == "Ctrl+Return"
+    assert editor.add_inside_action.shortcut().toString() == "Ctrl+Shift+Return"
+    assert "Ctrl+Enter" in editor.add_after_action.toolTip()
 
 
 def test_a_range_typed_as_text_is_one_step_and_bad_text_stays_to_be_fixed(

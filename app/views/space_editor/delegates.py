@@ -1,15 +1,18 @@
 """The right editor for each cell of the space tree.
 
-Name: a line edit that accepts identifiers only. Type (numbers): float or int.
+Name: a line edit that accepts identifiers only and completes common and used
+names inline. Type (numbers): float or int.
 Default: a number box (scientific on log scales, whole numbers for integers),
 false/true, text, or one of a choice's values or branches. Distribution / range
 / values: the distribution with its bounds and step for a number, the values of a
-choice as one line, its branch names for a choice of groups. Every editor commits
-through ``setData``, so every edit is one undo step (a number's range editor: one
-per field changed) and a refused one is reported by the model.
+choice as one line, its branch names for a choice of groups; a number's range may
+also be typed as one line of text. Every editor commits through ``setData``, so every
+edit is one undo step (a number's range editor: one per field changed, or one for
+the text) and a refused one is reported by the model.
 
-Keyboard: Enter and Tab commit and go on to the row's next editable cell (Enter
-stops at the row's last one, Tab goes on to the next row); a pick from a combo box
+Keyboard: Enter and Tab commit and go on to the row's next editable cell (Enter goes
+from the name straight to the default and says ``rowEnded`` at the row's end, where
+the editor may open a new row; Tab goes on to the next row); a pick from a combo box
 commits at once (from the keyboard it goes on too).
 """
 

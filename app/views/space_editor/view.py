@@ -17,9 +17,9 @@ PADDING = 16
 class SpaceTreeView(QTreeView):
     """A tree whose Tab, Enter and typing walk a row's editable cells.
 
-    Typing on a selected cell starts editing it with what was typed; Tab (and the
-    delegate's Enter) goes from name to type to default to range or values, then
-    to the next row's name; Shift+Tab goes back. The Name, Type and Default
+    Typing on a selected cell starts editing it with what was typed; Tab goes from
+    name to type to default to range or values, then to the next row's name (the
+    delegate's Enter skips a number's type); Shift+Tab goes back. The Name, Type and Default
     columns grow to fit their contents (never below :data:`MIN_WIDTHS`).
     """
 

@@ -604,6 +604,8 @@ class SpaceEditor(QWidget):
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
+        # the keyboard's adds, with their keys shown, beside the menus by kind
+        menu.addActions([self.add_after_action, self.add_inside_action])
         for sub in (self.add_menu, self.child_menu, self.sibling_menu):
             menu.addMenu(sub)
         menu.addActions([self.duplicate_action, self.delete_action])
