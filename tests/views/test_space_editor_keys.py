@@ -65,21 +65,28 @@ def test_enter_and_tab_walk_the_row_and_typing_starts_editing(
     editor.add_menu.actions()[[k for k in NodeKind].index(NodeKind.NUMBER)].trigger()
     qtbot.waitUntil(lambda: isinstance(editing(editor, Column.NAME), QLineEdit))
     hands.type("lr")
-    hands.key(Key.Key_Return)  # name -> type
+    hands.key(Key.Key_Tab)  # Tab: name -> type
     qtbot.waitUntil(lambda: isinstance(editing(editor, Column.TYPE), QComboBox))
     lr = node(editor, "lr")
     assert isinstance(lr, NumberParam)  # proposed for its name, in the same step
     assert (lr.distribution, lr.min, lr.max, lr.default) == (Distribution.LOGUNIFORM, 1e-5,
                                                             0.1, 1e-3)
-    hands.key(Key.Key_Tab)  # type -> default
+    hands.key(Key.Key_Backtab, SHIFT)  # back to the name
+    qtbot.waitUntil(lambda: isinstance(editing(editor, Column.NAME), QLineEdit))
+    hands.key(Key.Key_Return)  # Enter: name -> default (the type is proposed)
     qtbot.waitUntil(lambda: editing(editor, Column.DEFAULT) is not None)
     hands.key(Key.Key_A, CTRL)
     hands.type("0.01")
     hands.key(Key.Key_Return)  # default -> range
     qtbot.waitUntil(lambda: isinstance(editing(editor, Column.SEARCH), NumberRangeEditor))
     assert lr.default == 0.01
-    hands.key(Key.Key_Return)  # the row's last cell: editing stops
-    qtbot.waitUntil(lambda: editor.tree.indexWidget(editor.tree.currentIndex()) is None)
+    hands.key(Key.Key_Return)  # the last cell of the row added last: on to a new row
+    qtbot.waitUntil(lambda: isinstance(editing(editor, Column.NAME), QLineEdit))
+    assert editor.model.rowCount() == 2 and editor.current_index().row() == 1
+    hands.key(Key.Key_Escape)  # left as it was, the new row goes, and no undo step stays
+    qtbot.waitUntil(lambda: editor.model.rowCount() == 1)
+    assert editor.current_index() == editor.model.index_for_path("lr")
+    assert not editor.undo_stack.canRedo()
 
     editor.tree.setFocus()
     editor.tree.setCurrentIndex(editor.model.index_for_path("lr", Column.NAME))

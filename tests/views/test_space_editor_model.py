@@ -179,8 +179,11 @@ def test_bad_values_are_refused_with_the_node_and_field(qtbot: QtBot) -> None:
             model.set_fields(index, **changes)
         assert str(caught.value).startswith(message)
     with qtbot.waitSignal(model.editRefused) as refused:
-        assert not model.setData(at(model, "lr", Column.SEARCH), "not a mapping")
+        assert not model.setData(at(model, "lr", Column.SEARCH), 42)
     assert refused.args[0].startswith("lr: expected the distribution and its parameters")
+    with qtbot.waitSignal(model.editRefused) as refused:  # text is a range typed as text
+        assert not model.setData(at(model, "lr", Column.SEARCH), "not a range")
+    assert refused.args[0].startswith("lr: range: 'not' is not a number")
     assert model.undo_stack.count() == 0
 
 
@@ -267,7 +270,8 @@ def test_choice_values_edit_keeps_the_default_among_them() -> None:
     assert node.values == ["elu", "gelu"] and node.default == "elu"  # type: ignore[union-attr]
     assert model.setData(at(model, "batch", Column.SEARCH), "8, 16, 32.5")
     node = model.space().find("batch")
-    assert node.values == [8, 16, 32.5] and node.default == 8  # type: ignore[union-attr]
+    # numbers: the middle value, as a number's default moves to the middle of its range
+    assert node.values == [8, 16, 32.5] and node.default == 16  # type: ignore[union-attr]
     assert model.setData(at(model, "batch", Column.DEFAULT), "32.5")
     assert node.default == 32.5  # type: ignore[union-attr]
 

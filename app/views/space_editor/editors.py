@@ -6,7 +6,7 @@ import csv
 import math
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QKeyEvent, QValidator
 from PySide6.QtWidgets import (
     QComboBox,
@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (
 
 from app.engine.space.nodes import Distribution
 from app.views.space_editor.cells import format_number
+from app.views.space_editor.fields import RANGE_TEXT_HELP, parse_range_text
 
 NONE_TEXT = "none"
 _HUGE = 1e300
 _PARTIAL = ("", "-", "+", ".", "-.", "+.")
+_TEXT_STARTS = "0123456789-.["
 
 
 class NumberSpinBox(QDoubleSpinBox):
@@ -133,13 +135,65 @@ class NumberRangeEditor(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        for widget in (self.distribution, self.low_label, self.low, self.high_label, self.high,
-                       QLabel("step"), self.step):
+        self._fields: tuple[QWidget, ...] = (self.distribution, self.low_label, self.low,
+                                             self.high_label, self.high, QLabel("step"),
+                                             self.step)
+        for widget in self._fields:
             layout.addWidget(widget)
         self._shown: Distribution | None = None
         self._given: dict[str, Any] = {}
         self.distribution.currentIndexChanged.connect(self._switch)
         self.setFocusProxy(self.distribution)  # typing "l" picks loguniform, Tab goes on
+        # typing a digit (or - . [) instead switches to the range as one line of text
+        self.text = QLineEdit()
+        self.text.setPlaceholderText("1e-5..0.1 log")
+        self.text.setToolTip(f"The range as text: {RANGE_TEXT_HELP}; Enter applies it")
+        self.text.setMinimumWidth(220)
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #c62828;")
+        self.text.textEdited.connect(lambda _: self.problem.hide())
+        for extra in (self.text, self.problem):
+            extra.hide()
+            layout.addWidget(extra)
+        self.distribution.installEventFilter(self)
+        self.distribution.setToolTip("a letter picks the distribution (l: loguniform, "
+                                     "f: fixed...); a digit types the range as text "
+                                     "(1e-5..0.1 log)")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.distribution and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.text()
+                and event.text()[0] in _TEXT_STARTS and not self.text.isVisible()):
+            self.start_text(event.text())
+            return True
+        return super().eventFilter(watched, event)
+
+    def start_text(self, typed: str = "") -> None:
+        """Show the range as one line of text (the fields hide), holding ``typed``."""
+        for widget in self._fields:
+            widget.hide()
+        self.text.show()
+        self.text.setText(typed)
+        self.setFocusProxy(self.text)
+        self.text.setFocus()
+
+    def typed_text(self) -> str | None:
+        """The range typed as text, None while the fields are used."""
+        return self.text.text() if self.text.isVisible() else None
+
+    def text_problem(self) -> str:
+        """Why the typed range cannot be read ("" when it can, or none is typed); shown
+        beside it."""
+        typed = self.typed_text()
+        if typed is None:
+            return ""
+        try:
+            parse_range_text(typed, "range")
+        except ValueError as exc:
+            self.problem.setText(str(exc).removeprefix("range: "))
+            self.problem.show()
+            return str(exc)
+        return ""
 
     def set_fields(self, fields: dict[str, Any], integer: bool) -> None:
         """Show a number's ``distribution``, ``min``, ``max``, ``mu``, ``sigma`` and ``step``."""

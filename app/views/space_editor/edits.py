@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, QObject, Qt, Signal
 
 from app.engine.space.nodes import Choice, ChoiceKind, Group, Node, NumberParam, Space
 from app.views.space_editor.cells import Column
@@ -27,15 +27,19 @@ from app.views.space_editor.commands import (
     ReplaceChildren,
     SetFields,
 )
-from app.views.space_editor.fields import plan_changes
+from app.views.space_editor.fields import parse_range_text, plan_changes, untouched
 from app.views.space_editor.model import Index, SpaceTreeBase
 from app.views.space_editor.tree import (
+    BY_NAME_BASE,
     NodeKind,
     SpaceEditError,
+    as_new,
     check_accepts,
     check_name,
     children_of,
     contains,
+    kind_for_name,
+    kind_of,
     new_node,
     row_of,
     sibling_names,
@@ -59,6 +63,19 @@ class SpaceTreeModel(SpaceTreeBase):
     """
 
     editRefused = Signal(str)
+
+    def __init__(self, space: Space | None = None, parent: QObject | None = None) -> None:
+        super().__init__(space, parent)
+        self._by_name: dict[int, Node] = {}
+        """Nodes added by their name, by id (kept alive so the ids stay theirs): their
+        kind follows their name while they are as new."""
+        self.last_added: Node | None = None
+        """The node added last (by :meth:`add_node`, or in place of one by its name)."""
+
+    def set_space(self, space: Space) -> None:
+        self._by_name.clear()
+        self.last_added = None
+        super().set_space(space)
 
     # -- cells -----------------------------------------------------------
 
@@ -97,6 +114,8 @@ class SpaceTreeModel(SpaceTreeBase):
         if column is Column.DEFAULT:
             return {"default": value}
         if isinstance(node, NumberParam):
+            if isinstance(value, str):  # typed as text: 1e-5..0.1 log
+                return parse_range_text(value, f"{where}: range")
             if not isinstance(value, Mapping):
                 raise SpaceEditError(f"{where}: expected the distribution and its parameters, "
                                      f"got {value!r}")
@@ -118,6 +137,10 @@ class SpaceTreeModel(SpaceTreeBase):
         """
         node = self._require(index)
         where = self.path_of(node)
+        if list(changes) == ["name"] and self._follows_name(node):
+            renamed = self._retype_by_name(node, changes["name"], where)
+            if renamed:
+                return True
         values = plan_changes(node, changes, where)
         if not values:
             return False
@@ -135,12 +158,43 @@ class SpaceTreeModel(SpaceTreeBase):
                                                text))
         return True
 
+    def _follows_name(self, node: Node) -> bool:
+        """A node added by its name, not edited yet: naming it gives its kind."""
+        if self._by_name.get(id(node)) is not node or isinstance(self.container_of(node),
+                                                                   Choice):
+            return False
+        return untouched(node) if isinstance(node, NumberParam) else as_new(node)
+
+    def _retype_by_name(self, node: Node, name: object, where: str) -> bool:
+        """Name a node added by its name, replacing it by a new node of the kind the
+        name gives (:func:`kind_for_name`) when that is another kind; one undo step.
+        False when the kind stays (the caller renames it)."""
+        name = check_name(name, where)
+        kind = kind_for_name(name)
+        if kind is kind_of(node):
+            return False
+        container = self.container_of(node)
+        if name in sibling_names(container, exclude=node):
+            raise SpaceEditError(f"{where}: name {name!r} is taken by a sibling")
+        replacement = new_node(kind, name)
+        self._by_name[id(replacement)] = replacement
+        if self.last_added is node:
+            self.last_added = replacement
+        row = row_of(container, node)
+        text = f"Add {kind.value} {name} (for its name) in place of {where}"
+        with self._macro(text):
+            self.undo_stack.push(RemoveNode(self, container, row, text))
+            self.undo_stack.push(InsertNode(self, container, row, replacement, text))
+        return True
+
     def add_node(self, kind: NodeKind, parent: Index = QModelIndex(),
-                 row: int | None = None) -> QModelIndex:
+                 row: int | None = None, *, by_name: bool = False) -> QModelIndex:
         """Add a new node of ``kind`` under ``parent`` (invalid: top level) at ``row`` (end).
 
         A taken name gets a suffix; the first branch of a choice without a usable
-        default becomes its default.
+        default becomes its default. ``by_name``: a number until it is named; naming
+        it (while nothing else was set) gives it the kind its name says
+        (:func:`kind_for_name`), a branch of a choice of groups stays a group.
 
         Raises:
             SpaceEditError: ``parent`` takes no children, or takes only groups.
@@ -148,10 +202,16 @@ class SpaceTreeModel(SpaceTreeBase):
         """
         container = self.item(_first_column(parent))
         where = self.path_of(container) or "the top level"
-        base = "branch" if isinstance(container, Choice) else kind.base_name
+        if isinstance(container, Choice) and by_name:
+            kind, by_name = NodeKind.GROUP, False
+        base = "branch" if isinstance(container, Choice) \
+            else BY_NAME_BASE if by_name else kind.base_name
         node = new_node(kind, unique_name(base, sibling_names(container)))
         check_accepts(container, node, where)
         row = self._check_row(container, row, where)
+        self.last_added = node
+        if by_name:
+            self._by_name[id(node)] = node
         text = f"Add {kind.value} {node.name} to {where}"
         with self._macro(text):
             self.undo_stack.push(InsertNode(self, container, row, node, text))

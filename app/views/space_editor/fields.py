@@ -17,6 +17,7 @@ Problems of the combination (min > max) are left to validation, which marks them
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -216,9 +217,16 @@ def _complete_number(node: NumberParam, planned: dict[str, Any]) -> None:
 
     if ({"name", "integer"} & planned.keys()) and untouched(node):
         # a new name proposes its own kind too (epochs: an int), unless the kind is set
+        given = set(planned)
         proposal = propose_number(now("name"), integer=planned.get("integer"))
         for key in (*_PROPOSED, "integer"):
             planned.setdefault(key, getattr(proposal, key))
+        if "default" not in given and given & (_RANGE_KEYS - {"integer"}):
+            # a range given with it (16..128 int typed as text) holds the default
+            inside = default_inside(planned["distribution"], planned["min"], planned["max"],
+                                    planned["default"], planned["step"], planned["integer"])
+            if inside is not None:
+                planned["default"] = inside
         return
     explicit_default = "default" in planned
     if planned.get("integer") is True and not node.integer:
@@ -319,7 +327,74 @@ def _complete_choice(node: Choice, planned: dict[str, Any], where: str) -> None:
         shown = ", ".join(repr(v) for v in options) or "none"
         raise SpaceEditError(f"{where}: default: {default!r} is not among the values ({shown})")
     if "values" in planned and not present:
-        planned["default"] = options[0] if options else None
+        # numbers: the middle one, as a changed range moves a number's default to its
+        # middle; texts: the first
+        middle = (len(options) - 1) // 2 if node.kind is ChoiceKind.NUMBERS else 0
+        planned["default"] = options[middle] if options else None
     elif "default" in planned and default is not None and node.kind is ChoiceKind.NUMBERS:
         # store the listed number itself (1 rather than 1.0)
         planned["default"] = next(v for v in options if v == default)
+
+
+RANGE_TEXT_HELP = ("min..max, then any of: log, int, step S, a distribution (1e-5..0.1 log, "
+                   "16..128 step 16 int, normal 0 1, fixed)")
+_RANGE_SEPARATORS = re.compile(r"\.\.|[\s,;\[\]()]+|[μσ]=?")
+
+
+def parse_range_text(text: str, at: str) -> dict[str, Any]:
+    """A number's distribution and parameters typed as one line of text.
+
+    ``1e-5..0.1 log`` is log-uniform [1e-5, 0.1]; ``16..128 step 16 int`` whole numbers
+    in steps of 16; ``32..256 randint``; ``normal 0 1`` (μ, σ); ``fixed`` no search. A
+    distribution's name may stand for ``log``; what the range column shows
+    (``loguniform [1e-05, 1e-01] step 2``) reads back the same. Returns the fields to
+    set: ``distribution``, its two parameters, ``step`` (None when not given), and
+    ``integer`` when ``int`` is said.
+
+    Raises:
+        SpaceEditError: a word that is neither a number nor one of these, or not two
+            numbers for the range (the message says how to write one).
+    """
+    words = [w for w in _RANGE_SEPARATORS.split(text.strip().lower()) if w]
+    numbers: list[float | int] = []
+    step: float | int | None = None
+    named: Distribution | None = None
+    log = integer = fixed = False
+    position = 0
+    while position < len(words):
+        word = words[position]
+        position += 1
+        if word in ("step", "q"):
+            if position >= len(words):
+                raise SpaceEditError(f"{at}: 'step' needs a number after it "
+                                     f"({RANGE_TEXT_HELP})")
+            step = parse_number(words[position], f"{at}: step")
+            position += 1
+        elif word == "log":
+            log = True
+        elif word in ("int", "integer"):
+            integer = True
+        elif word in ("fixed", "none"):
+            fixed = True
+        elif word in {d.value for d in Distribution}:
+            named = Distribution(word)
+        else:
+            try:
+                numbers.append(parse_number(word, at))
+            except SpaceEditError:
+                raise SpaceEditError(f"{at}: {word!r} is not a number nor a word of a "
+                                     f"range ({RANGE_TEXT_HELP})") from None
+    out: dict[str, Any] = {"integer": True} if integer else {}
+    if fixed and not numbers:
+        return {**out, "distribution": None}
+    if len(numbers) != 2:
+        raise SpaceEditError(f"{at}: a range needs two numbers, got {len(numbers)} "
+                             f"({RANGE_TEXT_HELP})")
+    dist = named or (Distribution.LOGUNIFORM if log else Distribution.UNIFORM)
+    if log and dist.is_gaussian and not dist.value.startswith(("log", "qlog")):
+        dist = Distribution("q" * dist.is_quantised + "lognormal")
+    if log and not dist.is_gaussian and not dist.is_log and dist is not Distribution.RANDINT:
+        dist = Distribution("q" * dist.is_quantised + "loguniform")
+    keys = ("mu", "sigma") if dist.is_gaussian else ("min", "max")
+    return {**out, "distribution": dist, keys[0]: numbers[0], keys[1]: numbers[1],
+            "step": None if dist is Distribution.RANDINT else step}

@@ -61,6 +61,64 @@ _BASE_NAMES = {
 }
 
 
+BY_NAME_BASE = "param"
+"""The name a node added by its name starts with (see :func:`kind_for_name`)."""
+
+_BOOLEAN_NAME = re.compile(r"^(use|is|has|enable|disable|with|do)_\w+$|_enabled$")
+_STRING_NAME = re.compile(
+    r"^(tag|name|label|note|comment|prefix|suffix)$|_(name|tag|label|path|dir|file)$")
+_STRINGS_NAME = re.compile(
+    r"^(activation|act|nonlinearity|initializer|init|padding|pooling|loss|criterion)$"
+    r"|_activation$")
+_GROUPS_NAME = re.compile(r"^(optimizer|optim|scheduler|lr_scheduler|arch|architecture)$")
+
+COMMON_NAMES = ("activation", "batch_size", "beta1", "beta2", "dropout", "epochs",
+                "hidden_size", "layers", "learning_rate", "lr", "momentum", "neurons",
+                "num_layers", "optimizer", "patience", "scheduler", "units",
+                "warmup_steps", "weight_decay")
+"""Names the name cell completes (with those of the space itself): common
+hyperparameters whose kind or range the editor proposes."""
+
+
+def kind_for_name(name: str) -> NodeKind:
+    """The kind a node added by its name takes when named ``name``: ``use_*``, ``is_*``,
+    ``enable_*``, ``*_enabled`` a boolean; ``tag``, ``name``, ``*_name``, ``*_path``,
+    ``*_dir``... a string; ``activation``, ``loss``, ``init``... a choice of strings;
+    ``optimizer``, ``scheduler``, ``arch`` a choice of groups; anything else a number
+    (with the range :func:`propose_number` gives its name)."""
+    key = name.lower()
+    if _BOOLEAN_NAME.search(key):
+        return NodeKind.BOOLEAN
+    if _STRING_NAME.search(key):
+        return NodeKind.STRING
+    if _STRINGS_NAME.search(key):
+        return NodeKind.CHOICE_OF_STRINGS
+    if _GROUPS_NAME.search(key):
+        return NodeKind.CHOICE_OF_GROUPS
+    return NodeKind.NUMBER
+
+
+def kind_of(node: Node) -> NodeKind:
+    """The kind of an existing node."""
+    if isinstance(node, Choice):
+        return {ChoiceKind.STRINGS: NodeKind.CHOICE_OF_STRINGS,
+                ChoiceKind.NUMBERS: NodeKind.CHOICE_OF_NUMBERS,
+                ChoiceKind.GROUPS: NodeKind.CHOICE_OF_GROUPS}[node.kind]
+    if isinstance(node, Group):
+        return NodeKind.GROUP
+    if isinstance(node, BooleanParam):
+        return NodeKind.BOOLEAN
+    if isinstance(node, StringParam):
+        return NodeKind.STRING
+    return NodeKind.NUMBER
+
+
+def as_new(node: Node) -> bool:
+    """Whether ``node`` is still exactly as :func:`new_node` makes one of its kind and
+    name (nothing set by hand yet)."""
+    return bool(node == new_node(kind_of(node), node.name))
+
+
 def new_node(kind: NodeKind, name: str) -> Node:
     """A fresh node of ``kind`` that is valid on its own (searched where it can be); a
     number gets the range its name suggests (:func:`propose_number`)."""

@@ -17,9 +17,9 @@ PADDING = 16
 class SpaceTreeView(QTreeView):
     """A tree whose Tab, Enter and typing walk a row's editable cells.
 
-    Typing on a selected cell starts editing it with what was typed; Tab (and the
-    delegate's Enter) goes from name to type to default to range or values, then
-    to the next row's name; Shift+Tab goes back. The Name, Type and Default
+    Typing on a selected cell starts editing it with what was typed; Tab goes from
+    name to type to default to range or values, then to the next row's name (the
+    delegate's Enter skips a number's type); Shift+Tab goes back. The Name, Type and Default
     columns grow to fit their contents (never below :data:`MIN_WIDTHS`).
     """
 
@@ -38,12 +38,12 @@ class SpaceTreeView(QTreeView):
         moves = {QAbstractItemView.CursorAction.MoveNext: 1,
                  QAbstractItemView.CursorAction.MovePrevious: -1}
         if action in moves and current.isValid():
-            target = self._next_editable(current, moves[action])
+            target = self.next_editable(current, moves[action])
             if target.isValid():
                 return target
         return super().moveCursor(action, modifiers)
 
-    def _next_editable(self, current: QModelIndex, step: int) -> QModelIndex:
+    def next_editable(self, current: QModelIndex, step: int) -> QModelIndex:
         """The next (step 1) or previous (-1) editable cell, across rows."""
         model = self.model()
         row = current

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoCommand
 from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
@@ -30,11 +31,12 @@ from app.engine.errors import Problem, SpaceError, ValidationError
 from app.engine.search.base import Algorithm
 from app.engine.space.document import SPACE_VERSION
 from app.engine.space.files import SpaceFormat, dump_space, load_space, space_from_document
-from app.engine.space.nodes import Choice, Group, Space
+from app.engine.space.nodes import Choice, Group, Node, Space
 from app.engine.space.proposal import params_in_script, space_from_script
 from app.views.space_editor.cells import Column
 from app.views.space_editor.delegates import SpaceItemDelegate
 from app.views.space_editor.edits import SpaceTreeModel
+from app.views.space_editor.help import EDITOR_HELP, completions
 from app.views.space_editor.preview import SpacePreview
 from app.views.space_editor.tree import NodeKind, SpaceEditError, is_container
 from app.views.space_editor.view import SpaceTreeView
@@ -75,7 +77,12 @@ class SpaceEditor(QWidget):
         self.undo_stack = self.model.undo_stack
         self.tree = SpaceTreeView()
         self.tree.setModel(self.model)
-        self.tree.setItemDelegate(SpaceItemDelegate(self.tree))
+        self.delegate = SpaceItemDelegate(self.tree)
+        self.delegate.names = lambda node: completions(self.model.space(), node)
+        self.tree.setItemDelegate(self.delegate)
+        self._pending: tuple[Node, int, QPersistentModelIndex] | None = None
+        """A row added by its name (by Enter after the last one, by Ctrl+Enter...), its
+        undo index, and the row current before: left without an edit, it goes again."""
         self._setup_tree()
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -96,8 +103,12 @@ class SpaceEditor(QWidget):
         self.model.validityChanged.connect(self._on_validity)
         self.model.editRefused.connect(self._on_refused)
         self.model.rowsInserted.connect(self._show_inserted)
+        self.delegate.rowEnded.connect(lambda index: self._guard(lambda: self._row_ended(index)))
+        self.delegate.closeEditor.connect(self._editor_closed)
         self.model.modelReset.connect(self.tree.expandAll)
         self.tree.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
+        self.tree.selectionModel().currentChanged.connect(
+            lambda *_: QTimer.singleShot(0, self._drop_unused))
         self.tree.expandAll()
         self._show_status()
         self._update_actions()
@@ -266,18 +277,31 @@ class SpaceEditor(QWidget):
         Raises:
             SpaceEditError: the current node cannot take it (see ``SpaceTreeModel.add_node``).
         """
+        return self._add(kind, placement, by_name=False)
+
+    def add_by_name(self, placement: Placement = Placement.AUTO) -> QModelIndex:
+        """Add a node whose kind follows the name it is given (a number until then; see
+        ``SpaceTreeModel.add_node``) next to the current one and make it current.
+
+        Raises:
+            SpaceEditError: the current node cannot take it.
+        """
+        return self._add(NodeKind.NUMBER, placement, by_name=True)
+
+    def _add(self, kind: NodeKind, placement: Placement, by_name: bool) -> QModelIndex:
         current = self.current_index()
         node = self.model.node(current)
         if placement is Placement.AUTO:
             fits = node is not None and is_container(node) and (
-                not isinstance(node, Choice) or kind is NodeKind.GROUP)
+                not isinstance(node, Choice) or kind is NodeKind.GROUP or by_name)
             placement = Placement.CHILD if fits else Placement.SIBLING
         if placement is Placement.CHILD:
-            index = self.model.add_node(kind, current)
+            index = self.model.add_node(kind, current, by_name=by_name)
         elif node is None:
-            index = self.model.add_node(kind)
+            index = self.model.add_node(kind, by_name=by_name)
         else:
-            index = self.model.add_node(kind, current.parent(), current.row() + 1)
+            index = self.model.add_node(kind, current.parent(), current.row() + 1,
+                                        by_name=by_name)
         self.tree.setCurrentIndex(index)
         return index
 
@@ -319,6 +343,20 @@ class SpaceEditor(QWidget):
 
     def _build_actions(self) -> None:
         self.add_menu = self._kind_menu("+ Add", Placement.AUTO)
+        self.add_after_action = self._action(
+            "Add after", lambda: self._add_by_keys(Placement.SIBLING),
+            [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.add_after_action.setToolTip("Add a node after this one (Ctrl+Enter, also while "
+                                         "typing in a cell); its name gives its kind")
+        self.add_inside_action = self._action(
+            "Add inside", lambda: self._add_by_keys(Placement.CHILD),
+            [QKeySequence("Ctrl+Shift+Return"), QKeySequence("Ctrl+Shift+Enter")])
+        self.add_inside_action.setToolTip("Add a node into this group, or a branch to this "
+                                          "choice of groups (Ctrl+Shift+Enter)")
+        # no F1: Help's own key (HelpContents) holds it window-wide
+        self.help_action = self._action("Keys…", self._show_help, [])
+        self.help_action.setToolTip("How to build a space quickly: keys, completion, "
+                                    "kinds from names")
         self.child_menu = self._kind_menu("Add child", Placement.CHILD)
         self.sibling_menu = self._kind_menu("Add sibling", Placement.SIBLING)
         self.duplicate_action = self._action("Duplicate", self.duplicate_selected,
@@ -383,6 +421,14 @@ class SpaceEditor(QWidget):
             button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
             toolbar.addWidget(button)
             self._menu_buttons.append(button)
+        add = self._menu_buttons[0]
+        # a click adds a node whose name gives its kind; the arrow picks the kind
+        add.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        add.clicked.connect(lambda: self._guard(lambda: self._add_by_keys(Placement.AUTO)))
+        add.setToolTip("Add a node next to this one (into a group) and type its name: a "
+                       "number, or the kind its name says (use_bn: a boolean, tag: a string, "
+                       "activation: a choice, optimizer: a choice of groups). The arrow "
+                       "picks the kind. Ctrl+Enter adds after, Ctrl+Shift+Enter inside.")
         toolbar.addActions([self.duplicate_action, self.delete_action])
         toolbar.addSeparator()
         toolbar.addActions([self.undo_action, self.redo_action])
@@ -393,6 +439,8 @@ class SpaceEditor(QWidget):
         export.setMenu(self.export_menu)
         export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         toolbar.addWidget(export)
+        toolbar.addSeparator()
+        toolbar.addAction(self.help_action)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -417,8 +465,83 @@ class SpaceEditor(QWidget):
     # -- reactions -------------------------------------------------------------
 
     def _add_and_edit(self, kind: NodeKind, placement: Placement) -> None:
+        self._finish_edit()
         index = self.add(kind, placement)
         self.tree.edit(index)
+
+    def _add_by_keys(self, placement: Placement) -> None:
+        """Ctrl+Enter, Ctrl+Shift+Enter, a click on + Add: an open cell is committed
+        first, then a node added by its name opens its name (left unnamed, it goes)."""
+        self._finish_edit()
+        before = QPersistentModelIndex(self.current_index())
+        index = self.add_by_name(placement)
+        node = self.model.node(index)
+        if node is not None:
+            self._pending = (node, self.undo_stack.index(), before)
+        self.tree.edit(index)
+
+    def _finish_edit(self) -> None:
+        """Commit and close the open cell editor, if any (the row stays current)."""
+        current = self.tree.currentIndex()
+        editor = self.tree.indexWidget(current) if current.isValid() else None
+        if editor is None:
+            self._drop_unused()
+            return
+        parent, row = QPersistentModelIndex(current.parent()), current.row()
+        self.delegate.commitData.emit(editor)
+        self.delegate.closeEditor.emit(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+        # naming a node added by its name may have put another node in its place
+        self.tree.setCurrentIndex(self.model.index(row, 0, parent))
+        self._drop_unused()  # a row Enter added and left as it was goes first
+
+    def _row_ended(self, index: QModelIndex) -> None:
+        """Enter at the end of the row added last adds the next one and opens its name:
+        into a new group, into the first branch of a new choice of groups, else after
+        it. Left without an edit, that row goes again (:meth:`_drop_unused`)."""
+        node = self.model.node(index)
+        if node is None or node is not self.model.last_added or self.model.read_only:
+            return
+        if isinstance(node, Group):
+            added = self.model.add_node(NodeKind.NUMBER, index, by_name=True)
+        elif isinstance(node, Choice) and node.branches:
+            branch = self.model.index_of(node.branches[0])
+            added = self.model.add_node(NodeKind.NUMBER, branch, by_name=True)
+        else:
+            added = self.model.add_node(NodeKind.NUMBER, index.parent(), index.row() + 1,
+                                        by_name=True)
+        new = self.model.node(added)
+        assert new is not None
+        self._pending = (new, self.undo_stack.index(), QPersistentModelIndex(index))
+        self.tree.setCurrentIndex(added)
+        self.tree.edit(added)
+
+    def _editor_closed(self, _editor: QWidget, hint: QAbstractItemDelegate.EndEditHint
+                       ) -> None:
+        if hint == QAbstractItemDelegate.EndEditHint.RevertModelCache:  # Escape
+            self._drop_unused()
+        else:  # Enter may go on to the next cell of the row: see once it has
+            QTimer.singleShot(0, self._drop_unused)
+
+    def _drop_unused(self) -> None:
+        """Take away the row Enter added when it was left without an edit (Escape, a
+        click elsewhere): no undo step stays for it."""
+        if (self._pending is None or self.tree.state() == QAbstractItemView.State.EditingState
+                or self._refusal):  # a refused name: the row stays, with the message
+            return
+        node, undo_index, before = self._pending
+        self._pending = None
+        if not self.model.in_tree(node) or self.undo_stack.index() != undo_index:
+            return
+        current = self.model.node(self.current_index())
+        self.undo_stack.undo()
+        forget = QUndoCommand()  # pushing an obsolete command drops the redo of the add
+        forget.setObsolete(True)
+        self.undo_stack.push(forget)
+        if current is node and before.isValid():
+            self.tree.setCurrentIndex(self.model.index(before.row(), 0, before.parent()))
+
+    def _show_help(self) -> None:
+        QMessageBox.information(self, "Building a space", EDITOR_HELP)
 
     def _show_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
         """Show new rows and what they hold (a new choice's branches, a pasted group)."""
@@ -465,6 +588,7 @@ class SpaceEditor(QWidget):
         self.delete_action.setEnabled(editable and node is not None)
         for menu in (self.add_menu, self.sibling_menu):
             menu.setEnabled(editable)
+        self.add_after_action.setEnabled(editable)
         for button in self._menu_buttons:
             button.setEnabled(editable)
         for action in (self.import_action, self.paste_action, self.propose_action):
@@ -473,12 +597,15 @@ class SpaceEditor(QWidget):
         self.redo_action.setEnabled(editable and self.undo_stack.canRedo())
         container = editable and node is not None and is_container(node)
         self.child_menu.setEnabled(container)
+        self.add_inside_action.setEnabled(editable)  # a node without children says why
         for action in self.child_menu.actions():
             action.setEnabled(container and (not isinstance(node, Choice)
                                              or NodeKind(action.data()) is NodeKind.GROUP))
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
+        # the keyboard's adds, with their keys shown, beside the menus by kind
+        menu.addActions([self.add_after_action, self.add_inside_action])
         for sub in (self.add_menu, self.child_menu, self.sibling_menu):
             menu.addMenu(sub)
         menu.addActions([self.duplicate_action, self.delete_action])
