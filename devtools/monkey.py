@@ -23,6 +23,7 @@ Development only: ``app/`` never imports it.
 from __future__ import annotations
 
 import faulthandler
+import linecache
 import os
 import random
 import re
@@ -194,7 +195,7 @@ class StallWatch:
                         # not merely waiting its turn for the GIL or the CPU, which moves
                         # on in between.
                         self._open.blocked_in_app = (
-                            self._sleeping() and where == first
+                            self._sleeping() and where == first and not in_event_loop(where)
                             and any(part in file for file, _line, _name in where
                                     for part in self._own_code))
                         first = None
@@ -237,6 +238,19 @@ def stack_of(thread_id: int, scratch: IO[str]) -> tuple[tuple[str, int, str], ..
     return tuple(where)
 
 
+def in_event_loop(where: tuple[tuple[str, int, str], ...]) -> bool:
+    """The innermost Python frame is a call into a Qt event loop (a modal dialog's
+    ``exec``, ``QMessageBox.question``, a file dialog): asleep there, the GUI thread
+    waits for events or for its turn at the GIL, it is not blocked in Sweeplab's code."""
+    if not where:
+        return False
+    file, line, _name = where[0]
+    return bool(_EVENT_LOOP_CALL.search(linecache.getline(file, line)))
+
+
+_EVENT_LOOP_CALL = re.compile(
+    r"\.(exec_?|question|warning|information|critical|about|getSaveFileName|"
+    r"getOpenFileName|getExistingDirectory|getText|getItem|getInt|getDouble)\(")
 _FRAME_LINE = re.compile(r'\s+File "(?P<file>.*)", line (?P<line>\d+) in (?P<name>.*)$')
 
 
