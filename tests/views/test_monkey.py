@@ -51,7 +51,8 @@ def test_a_monkey_meets_no_exception_and_no_stall(qtbot: QtBot, window: MainWind
         qtbot.waitUntil(lambda: time.monotonic() > end, timeout=int(SECONDS * 1000) + 60_000)
     finally:
         report = monkey.stop()
-    assert report.actions > 100, f"the monkey acted only {report.actions} times"
+    # about 8 actions a second on a quiet machine, fewer at load 15 (6 a second seen)
+    assert report.actions > 50, f"the monkey acted only {report.actions} times"
     assert not report.problems(), report.problems()
 
 
