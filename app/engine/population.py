@@ -9,11 +9,11 @@ at any instant is followed by a resume that finishes it, see :func:`settle_segme
    folder) is stored (crash point ``exploit-stored``);
 2. the trial is stopped with SIGINT, as pruning does, and its process ends; the
    running segment's end (the last step it reported) is stored;
-3. the trial is submitted again as that segment: the executor makes the segment's own
-   folder, copies the donor's published checkpoint into it as ``restore/`` (on the
-   donor's host), stores the folder on the segment (the launch intent, crash point
-   ``segment-intent-stored``), then starts the process with ``SWEEPLAB_RESTORE_DIR``
-   and ``SWEEPLAB_START_STEP``;
+3. the trial is submitted again as that segment, on the donor's host: the executor
+   makes the segment's own folder, copies the donor's published checkpoint into it as
+   ``restore/`` (on that host: locally, or by the SSH helper on the server), stores the
+   folder on the segment (the launch intent, crash point ``segment-intent-stored``),
+   then starts the process with ``SWEEPLAB_RESTORE_DIR`` and ``SWEEPLAB_START_STEP``;
 4. its start is stored on the trial (its folder, pid; the log read from 0 again).
 
 The trial stays RUNNING throughout: one trial, several segments. The searcher is
@@ -38,9 +38,10 @@ from app.engine.records import LaunchClaim, ProcessEvent, TrialRecord
 from app.engine.schedulers.pbt import PbtScheduler, explore
 from app.engine.trial import TrialState
 
-Submit = Callable[[LiveTrial, Segment, Callable[[str, str], None]], None]
-"""Submits a live trial again as a segment (the dispatcher's), with the launch intent
-callback; raises NoRoom when its host has no room now."""
+Submit = Callable[[LiveTrial, Segment, str | None, Callable[[str, str], None]], None]
+"""Submits a live trial again as a segment (the dispatcher's) on the host of its
+donor's checkpoint, with the launch intent callback; raises NoRoom when that host has
+no room now."""
 
 
 class Population:
@@ -200,13 +201,22 @@ class Population:
     def _launch(self, live: LiveTrial, segment: Segment) -> None:
         if self._submit is None:
             raise RuntimeError("Population.connect was never called")
+        host = self._host_of(segment.donor_trial_id)
         try:
-            self._submit(live, segment, partial(self._launching, live.record.id,
-                                                segment.index))
+            self._submit(live, segment, host, partial(self._launching, live.record.id,
+                                                      segment.index))
         except NoRoom as exc:
             self._waiting.append((live.record.id, segment))
             self._journal.log(f"trial {live.number}: segment {segment.index} waits for "
                               f"room: {exc}", live.record.id)
+
+    def _host_of(self, trial_id: int | None) -> str | None:
+        """Where a donor runs or ran: its checkpoint is copied there."""
+        if trial_id is None:
+            return None
+        donor = self._live.get(trial_id)
+        record = donor.record if donor is not None else self._repo.get_trial(trial_id)
+        return record.host
 
     def _launching(self, trial_id: int, index: int, host: str, trial_dir: str) -> None:
         """The launch intent of a segment (an executor's thread): its folder, stored
