@@ -34,7 +34,7 @@ from app.engine.params import flatten
 from app.engine.pbt import Segment, SegmentRepository
 from app.engine.ports import NoRoom, TrialRepository
 from app.engine.protocol import published_checkpoint
-from app.engine.records import LaunchClaim, ProcessEvent, TrialRecord
+from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialRecord
 from app.engine.schedulers.pbt import PbtScheduler, explore
 from app.engine.trial import TrialState
 
@@ -161,13 +161,15 @@ class Population:
 
     def continues(self, live: LiveTrial) -> bool:
         """The trial's process ended: True when it goes on as its planned segment (it
-        is submitted again and stays live); False when it ends for good."""
+        is submitted again and stays live); False when it ends for good (stopped for
+        another reason meanwhile, or the run stops: it ends STOPPED)."""
         segment = self._planned.get(live.record.id)
         if segment is None or live.stop_reason is not StopReason.EXPLOIT:
+            self._planned.pop(live.record.id, None)
             return False
         if not self._may_continue():
             del self._planned[live.record.id]
-            live.stop_reason = StopReason.USER  # the run stops: it ends STOPPED
+            live.stop_reason = StopReason.USER
             return False
         del self._planned[live.record.id]
         # the running segment ends at the last step its process reported
@@ -185,8 +187,26 @@ class Population:
         waiting, self._waiting = self._waiting, []
         for trial_id, segment in waiting:
             live = self._live.get(trial_id)
-            if live is not None:
+            if live is not None and live.stop_reason is None:
                 self._launch(live, segment)
+            elif live is not None:
+                self._waiting.append((trial_id, segment))  # ended by ended_waiting()
+
+    def ended_waiting(self) -> list[ProcessEvent]:
+        """An EXITED event for each trial stopped while its next segment waited for room
+        (no process of it runs, so no executor says it ended); the runner handles them
+        as the executors' own."""
+        stopped = [(trial_id, segment) for trial_id, segment in self._waiting
+                   if (live := self._live.get(trial_id)) is not None
+                   and live.stop_reason is not None]
+        events = []
+        for trial_id, segment in stopped:
+            self._waiting.remove((trial_id, segment))
+            live = self._live[trial_id]
+            events.append(ProcessEvent(trial_id, ProcessEventKind.EXITED,
+                                       live.record.host or "", exit_code=None,
+                                       message="stopped while its next segment waited"))
+        return events
 
     def ended(self, trial_id: int, step: int | None) -> None:
         """The trial ended for good: its newest segment's end step is stored."""
