@@ -25,10 +25,12 @@ from app.engine.experiment import (
     ExperimentError,
 )
 from app.engine.lease import Lease
+from app.engine.population import settle_segments
 from app.engine.records import ExperimentRecord, Snapshot
 from app.engine.reruns import Rerun
 from app.engine.resume import build_searcher, check_buildable, settle_leftovers
 from app.engine.runner import Runner
+from app.engine.schedulers import SchedulerName
 from app.engine.trial import TrialState
 from app.remote.events import EventQueue
 from app.remote.gpu import probe_gpus
@@ -118,8 +120,8 @@ def resolve_hosts(store: Store, config: ExperimentConfig
 
     Raises:
         ExperimentError: a name that is neither ``local`` nor a saved server or cluster,
-            a name both a server and a cluster have, or a cluster whose login server is
-            not saved.
+            a name both a server and a cluster have, a cluster whose login server is
+            not saved, or a cluster under ``scheduler: pbt``.
     """
     return _resolve(config, *_saved_hosts(store))
 
@@ -138,6 +140,10 @@ def _resolve(config: ExperimentConfig, servers: dict[str, ServerProfile],
             problems.append(Problem("hosts", (
                 f"cluster {name!r} logs in through the server {clusters[name].login!r}, which "
                 "is not saved; add it with `sweeplab servers add`")))
+        elif name in clusters and config.scheduler.name is SchedulerName.PBT:
+            problems.append(Problem("hosts", (
+                f"{name!r} is a Slurm cluster: scheduler pbt runs on this machine and SSH "
+                "servers only, for now (its segments are not carried out by batch jobs)")))
         elif name not in servers and name not in clusters:
             known = ", ".join([LOCAL_HOST, *sorted({*servers, *clusters})])
             problems.append(Problem("hosts", (
@@ -273,6 +279,8 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
         undo.callback(pool.close)
         snapshot = snapshot_of(store, experiment, config, fresh_snapshot, progress)
         names = {host.name for host in pool.hosts}
+        if config.scheduler.name is SchedulerName.PBT:  # a segment launched or not
+            settle_segments(store, store, experiment.id, pool.claim)
         left = settle_leftovers(store, experiment.id, lambda trial: trial.host in names
                                 and trial.trial_dir is not None, pool.claim)
         attached = []
@@ -285,6 +293,6 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
         runner = Runner(store, experiment.id, config, [pool], searcher, snapshot, grace=grace,
                         reruns=[*left.reruns, *reruns], waiting=left.waiting,
                         attached=attached, lease=lease,
-                        paused=paused)
+                        paused=paused, segments=store)
         undo.pop_all()  # built: the caller owns the pool, the runner the lease
     return runner, pool

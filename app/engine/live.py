@@ -15,7 +15,13 @@ from enum import Enum
 
 from app.engine.experiment import Kpi, KpiUse
 from app.engine.ports import Executor
-from app.engine.protocol import LineParser, MetricReport, ProgressReport, ProtocolWarning
+from app.engine.protocol import (
+    CheckpointReport,
+    LineParser,
+    MetricReport,
+    ProgressReport,
+    ProtocolWarning,
+)
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import TrialState
 
@@ -32,6 +38,7 @@ class StopReason(str, Enum):
     BUDGET = "cut by the experiment's time budget"
     PRUNED = "pruned by the early-stopping scheduler"
     FAILING_START = "the run stopped: its first trials all failed the same way"
+    EXPLOIT = "ends its segment to continue from a better trial's checkpoint (pbt)"
 
 
 @dataclass
@@ -42,6 +49,7 @@ class Reading:
     kpi: list[tuple[int, float]] = field(default_factory=list)  # (step or ordinal, value)
     warnings: list[str] = field(default_factory=list)
     progress: ProgressReport | None = None  # the last progress report, if any
+    checkpoints: list[int] = field(default_factory=list)  # steps of published checkpoints
 
 
 @dataclass
@@ -98,6 +106,8 @@ class LiveTrial:
                 elif isinstance(report, ProgressReport):
                     self.step, self.total = report.step, report.total
                     reading.progress = report
+                elif isinstance(report, CheckpointReport):
+                    reading.checkpoints.append(report.step)
                 elif isinstance(report, ProtocolWarning) and self.warnings < MAX_WARNINGS:
                     self.warnings += 1
                     reading.warnings.append(f"trial {self.number}, line {self.lines}: "

@@ -138,6 +138,21 @@ class TrialSpec:
     max_epochs: int | None = None
     avoid_hosts: tuple[str, ...] = ()
     """Hosts to use only when no other has room (a retry goes elsewhere first)."""
+    segment: int = 0
+    """Population-based training: which segment of the trial this launch is (0: its
+    fresh start). Segment N > 0 runs in a folder of its own (the trial's with ``.N``)."""
+    start_step: int = 0
+    """The step the trial continues from (``SWEEPLAB_START_STEP``)."""
+    restore_from: str | None = None
+    """A checkpoint folder on the host ``restore_host`` (a donor's published checkpoint)
+    copied into the trial's folder as ``restore/`` before it starts, on that host
+    (``SWEEPLAB_RESTORE_DIR``)."""
+    restore_host: str | None = None
+    """The host ``restore_from`` is on: a pool starts the trial there when it has room,
+    else on another host with the checkpoint carried over as ``restore_archive``."""
+    restore_archive: bytes | None = field(default=None, compare=False, repr=False)
+    """A checkpoint brought from another host (a ``.tar.gz`` of its folder), unpacked
+    into the trial's folder as ``restore/`` (instead of ``restore_from``)."""
     on_launch: Callable[[str, str], None] | None = field(default=None, compare=False,
                                                           repr=False)
     """The launch intent: called by the executor, on its own thread, with the host's

@@ -37,6 +37,7 @@ from app.remote.launcher import (
     TrialProcess,
     claim_launch,
     launch,
+    pack_folder,
     read_exit_code,
     read_pid_file,
     stop_group,
@@ -163,9 +164,10 @@ class LocalExecutor:
         """The GPU indices this executor places trials on."""
         return self._slots.gpus
 
-    def trial_dir(self, experiment_id: int, trial_id: int) -> Path:
-        """Where a trial's files live."""
-        return self.work_root / str(experiment_id) / str(trial_id)
+    def trial_dir(self, experiment_id: int, trial_id: int, segment: int = 0) -> Path:
+        """Where a trial's files live (segment N > 0 of a PBT trial: ``<trial_id>.N``)."""
+        name = str(trial_id) if segment == 0 else f"{trial_id}.{segment}"
+        return self.work_root / str(experiment_id) / name
 
     def free_slots(self) -> int:
         """How many more 1-GPU trials (0-GPU without GPUs) :meth:`submit` accepts now."""
@@ -200,7 +202,8 @@ class LocalExecutor:
                 gpus, fds = self._slots.claim_locked(spec.gpus, what)
             else:
                 gpus = self._slots.claim(spec.gpus, what)
-            run = _Run(spec.trial_id, self.trial_dir(spec.experiment_id, spec.trial_id), gpus)
+            run = _Run(spec.trial_id,
+                       self.trial_dir(spec.experiment_id, spec.trial_id, spec.segment), gpus)
             run.lock_fds = fds
             self._runs[spec.trial_id] = run
             self._start_threads()
@@ -250,6 +253,14 @@ class LocalExecutor:
         except OSError as exc:
             log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
             return LaunchClaim.UNKNOWN
+
+    def pack_folder(self, path: str) -> bytes:
+        """A folder here as a ``.tar.gz`` (a checkpoint carried to another host).
+
+        Raises:
+            OSError: it cannot be read.
+        """
+        return pack_folder(Path(path))
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events since the last call, waiting at most ``timeout`` s for the first."""

@@ -12,9 +12,11 @@ trials ask for is passed over once it has said so.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -38,6 +40,8 @@ class Host(Protocol):
     def busy_reason(self) -> str: ...
 
     def free_slots(self) -> int: ...
+
+    def pack_folder(self, path: str) -> bytes: ...
 
     def submit(self, spec: TrialSpec) -> None: ...
 
@@ -122,15 +126,57 @@ class Pool:
         GPUs never."""
         return most_room(self._fitting(gpus), last_resort=lambda host: host.name in avoid)
 
+    def _submit_restoring(self, spec: TrialSpec, source_name: str) -> None:
+        """A trial continuing from a checkpoint on host ``source_name``: started there
+        when it has room (the checkpoint is copied on that host), else on the host with
+        most room, the checkpoint carried through this program.
+
+        Raises:
+            NoRoom: no host has room now.
+            OSError: the checkpoint cannot be read on its host.
+        """
+        source = self.host(source_name)
+        if source.free_slots() > 0:
+            self._submit_to(source, spec)
+            return
+        target = self.pick((), spec.gpus)
+        if target is None:
+            raise NoRoom(f"trial {spec.trial_id}: every host is full")
+        assert spec.restore_from is not None
+        began = time.monotonic()
+        archive = source.pack_folder(spec.restore_from)
+        log.info("trial %s: its checkpoint came from %s to %s (%d bytes in %.1f s)",
+                 spec.trial_id, source.name, target.name, len(archive),
+                 time.monotonic() - began)
+        self._submit_to(target, dataclasses.replace(spec, restore_from=None,
+                                                    restore_archive=archive,
+                                                    restore_host=None))
+
+    def _submit_to(self, host: Host, spec: TrialSpec) -> None:
+        """Start the trial on ``host`` only.
+
+        Raises:
+            NoRoom: that host is full now.
+        """
+        if host.free_slots() <= 0:
+            raise NoRoom(f"trial {spec.trial_id}: {host.name} is full")
+        host.submit(spec)
+        with self._lock:
+            self._placed[spec.trial_id] = host
+
     def submit(self, spec: TrialSpec) -> None:
-        """Start the trial on :meth:`pick`'s host. A host with fewer GPUs than the trial
-        asks for (a laptop beside GPU servers) is passed over, from now on.
+        """Start the trial on :meth:`pick`'s host (on ``spec.restore_host`` when it names
+        one). A host with fewer GPUs than the trial asks for (a laptop beside GPU
+        servers) is passed over, from now on.
 
         Raises:
             NoRoom: every host that can run it is full (check :meth:`free_slots` first).
             TooFewGpus: no host has that many GPUs.
         """
         self._need = spec.gpus
+        if spec.restore_host is not None:
+            self._submit_restoring(spec, spec.restore_host)
+            return
         while (host := self.pick(spec.avoid_hosts, spec.gpus)) is not None:
             try:
                 host.submit(spec)
