@@ -137,3 +137,23 @@ def test_points_split_by_segment_when_a_trial_goes_back_to_a_donors_step() -> No
     assert [p.step for p in first] == [1, 2, 3, 4, 5, 6]
     assert [p.step for p in second] == [5, 6, 7, 8]
     assert second[0].value == pytest.approx(0.55)
+
+
+def test_a_segment_after_an_exploit_starts_at_the_donors_value() -> None:
+    """Trial 2 copied trial 1 at step 4: its second segment's curve begins with trial
+    1's value at step 4 (the join the window marks), then its own points from step 5."""
+    from app.application.lineage import segment_curves
+
+    segments, trials = _population()
+    found = lineage(segments, trials)
+    points = {
+        1: [MetricPoint(11, "acc", 0.1 * s, s, float(s)) for s in range(1, 13)],
+        2: [MetricPoint(12, "acc", 0.05 * s, s, float(s)) for s in range(1, 13)],
+    }
+    curves = {(c.trial, c.segment): c for c in segment_curves(found, points)}
+    second = curves[2, 1]
+    assert second.joined and second.donor == 1
+    assert second.steps == [4, *range(5, 13)] and len(second.values) == len(second.steps)
+    assert second.values[0] == pytest.approx(0.4)  # trial 1's value at step 4
+    assert not curves[2, 0].joined and curves[2, 0].steps == [1, 2, 3, 4]
+    assert curves[1, 1].steps[0] == 8 and curves[1, 1].values[0] == pytest.approx(0.4)

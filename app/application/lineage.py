@@ -26,12 +26,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from app.engine import best as best_rule
 from app.engine.params import flatten
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
+
+if TYPE_CHECKING:
+    from app.application.workspace import Workspace
+    from app.engine.experiment import ExperimentConfig
 
 _NO_LIMIT = 2**62
 """An index above every segment's: a donor's whole history counts."""
@@ -349,3 +354,133 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class SegmentCurve:
+    """One segment of a trial's KPI curve, ready to draw: ``steps`` and ``values`` of
+    equal length; after an exploit it begins with the donor's value at the step copied
+    (``joined``), where the window puts a marker."""
+
+    trial: int  # trial number
+    segment: int
+    steps: list[int]
+    values: list[float]
+    joined: bool
+    donor: int | None
+
+
+@dataclass(frozen=True)
+class PbtPicture:
+    """What the window's PBT tab shows of one experiment."""
+
+    lineage: Lineage
+    schedule: Schedule | None
+    why_no_schedule: str  # when ``schedule`` is None
+    curves: list[SegmentCurve]
+    kpi_name: str
+
+
+def segment_curves(found: Lineage, points: Mapping[int, Sequence[MetricPoint]]
+                   ) -> list[SegmentCurve]:
+    """Every trial's KPI curve split by segment (:func:`segment_points`), a segment that
+    starts from a donor joined to the donor's value at the copied step.
+
+    Args:
+        found: The experiment's lineage.
+        points: The KPI's points by trial number.
+    """
+    spans_of: dict[int, list[Span]] = defaultdict(list)
+    for span in found.spans:
+        spans_of[span.trial].append(span)
+    parts = {trial: segment_points(points.get(trial, []), spans)
+             for trial, spans in spans_of.items()}
+    curves: list[SegmentCurve] = []
+    for trial, spans in spans_of.items():
+        for span, part in zip(spans, parts[trial], strict=True):
+            steps = [p.step or 0 for p in part]
+            values = [p.value for p in part]
+            joined = False
+            if span.donor is not None and span.donor in parts:
+                value = _value_at(spans_of[span.donor], parts[span.donor], span.start)
+                if value is not None:
+                    steps, values, joined = [span.start, *steps], [value, *values], True
+            curves.append(SegmentCurve(trial, span.segment, steps, values, joined, span.donor))
+    return curves
+
+
+def _value_at(spans: Sequence[Span], parts: Sequence[Sequence[MetricPoint]],
+              step: int) -> float | None:
+    """The value a trial reported at ``step`` in its last segment that trained it."""
+    for span, part in reversed(list(zip(spans, parts, strict=True))):
+        if span.start < step and (span.end is None or step <= span.end):
+            for point in reversed(part):
+                if point.step == step:
+                    return point.value
+    return None
+
+
+class PictureSource(Protocol):
+    """What :func:`read_picture` reads (the store)."""
+
+    def segments(self, experiment_id: int) -> Sequence[Segment]: ...
+    def list_trials(self, experiment_id: int) -> list[TrialRecord]: ...
+    def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]: ...
+
+
+def read_picture(source: PictureSource, experiment_id: int, kpi_name: str,
+                 goal: Goal) -> PbtPicture:
+    """The lineage, the best trial's schedule and the KPI curves by segment of one
+    experiment, read from ``source`` (any thread: the window calls it off the GUI
+    thread)."""
+    segments = list(source.segments(experiment_id))
+    trials = source.list_trials(experiment_id)
+    found = lineage(segments, trials)
+    schedule: Schedule | None = None
+    why = ""
+    try:
+        schedule = best_schedule(segments, trials, goal)
+    except ValueError as error:
+        why = str(error)
+    points = {t.number: source.get_metrics(t.id, kpi_name) for t in trials
+              if t.number in set(found.trials)}
+    return PbtPicture(found, schedule, why, segment_curves(found, points), kpi_name)
+
+
+def format_for(path: Path) -> LineageFormat:
+    """JSON for a ``.json`` file, else CSV."""
+    return LineageFormat.JSON if path.suffix.lower() == ".json" else LineageFormat.CSV
+
+
+def write_schedule(schedule: Schedule, path: Path) -> None:
+    """Write :func:`schedule_text` to ``path`` (UTF-8), JSON or CSV by its suffix.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    path.write_text(schedule_text(schedule, format_for(path)), encoding="utf-8")
+
+
+def write_lineage(found: Lineage, path: Path) -> None:
+    """Write :func:`lineage_text` to ``path`` (UTF-8), JSON or CSV by its suffix.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    path.write_text(lineage_text(found, format_for(path)), encoding="utf-8")
+
+
+def is_pbt(config: ExperimentConfig) -> bool:
+    """True when the experiment trains by population-based training."""
+    return str(config.scheduler.name.value) == PBT_SCHEDULER
+
+
+PBT_SCHEDULER = "pbt"
+"""The ``scheduler.name`` of population-based training."""
+
+
+def experiment_picture(workspace: Workspace, experiment_id: int) -> PbtPicture:
+    """:func:`read_picture` of a stored experiment, for its KPI (any thread)."""
+    config = workspace.config(experiment_id)
+    source = cast(PictureSource, workspace.store)
+    return read_picture(source, experiment_id, config.kpi.name, config.kpi.goal)
