@@ -35,6 +35,7 @@ from app.engine.experiment import ExperimentConfig
 from app.engine.lease import DrivenElsewhere, check_not_driven, is_free
 from app.engine.names import check_name
 from app.engine.orders import request_stop
+from app.engine.pbt import Segment
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.reruns import Rerun, failed_to_requeue
 from app.engine.runner import Runner
@@ -140,6 +141,11 @@ class Workspace:
     def metrics(self, trial_id: int) -> list[MetricPoint]:
         """Every metric point of a trial."""
         return self.store.get_metrics(trial_id)
+
+    def segments(self, experiment_id: int) -> list[Segment]:
+        """The segments of the experiment's trials under population-based training (by
+        trial number, then index); empty for other schedulers."""
+        return self.store.segments(experiment_id)
 
     def tallies(self) -> dict[int, TrialTally]:
         """Per experiment with trials, its counts and competing KPI range (one aggregate

@@ -15,7 +15,13 @@ from enum import Enum
 
 from app.engine.experiment import Kpi, KpiUse
 from app.engine.ports import Executor
-from app.engine.protocol import LineParser, MetricReport, ProgressReport, ProtocolWarning
+from app.engine.protocol import (
+    CheckpointReport,
+    LineParser,
+    MetricReport,
+    ProgressReport,
+    ProtocolWarning,
+)
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import TrialState
 
@@ -42,6 +48,7 @@ class Reading:
     kpi: list[tuple[int, float]] = field(default_factory=list)  # (step or ordinal, value)
     warnings: list[str] = field(default_factory=list)
     progress: ProgressReport | None = None  # the last progress report, if any
+    checkpoints: list[int] = field(default_factory=list)  # steps of published checkpoints
 
 
 @dataclass
@@ -98,6 +105,8 @@ class LiveTrial:
                 elif isinstance(report, ProgressReport):
                     self.step, self.total = report.step, report.total
                     reading.progress = report
+                elif isinstance(report, CheckpointReport):
+                    reading.checkpoints.append(report.step)
                 elif isinstance(report, ProtocolWarning) and self.warnings < MAX_WARNINGS:
                     self.warnings += 1
                     reading.warnings.append(f"trial {self.number}, line {self.lines}: "

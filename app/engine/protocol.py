@@ -7,7 +7,9 @@ and recognises three forms (each line is read by exactly one of them):
 
     #sweeplab {"metric": "val_acc", "value": 0.93, "step": 3}
     #sweeplab {"progress": 3, "total": 10}
+    #sweeplab {"checkpoint": 3}
 
+  (the last: the checkpoint of step 3 is published, see :func:`published_checkpoint`);
 * Auptimizer's result line ``#Auptimizer:0.93`` (extra comma-separated values are
   ignored), reported under the experiment's KPI name;
 * user regexes over plain lines, SageMaker style (:meth:`MetricRegex.compile`).
@@ -46,6 +48,15 @@ ENV_PARAMS = "SWEEPLAB_PARAMS"
 ENV_TRIAL_ID = "SWEEPLAB_TRIAL_ID"
 ENV_TRIAL_DIR = "SWEEPLAB_TRIAL_DIR"
 ENV_MAX_EPOCHS = "SWEEPLAB_MAX_EPOCHS"
+ENV_CHECKPOINT_DIR = "SWEEPLAB_CHECKPOINT_DIR"
+ENV_RESTORE_DIR = "SWEEPLAB_RESTORE_DIR"
+ENV_START_STEP = "SWEEPLAB_START_STEP"
+CHECKPOINT_DIR = "checkpoint"
+"""In a trial's folder: where it saves a checkpoint (``SWEEPLAB_CHECKPOINT_DIR``)."""
+PUBLISHED_DIR = "checkpoints"
+"""In a trial's folder: its published checkpoints, one folder per step."""
+RESTORE_DIR = "restore"
+"""In a trial's folder: the checkpoint copied in to continue from (``SWEEPLAB_RESTORE_DIR``)."""
 
 MAX_LINE_CHARS = 65_536
 """Longer lines are not read (a marked one gives a warning): bounds regex time."""
@@ -76,13 +87,27 @@ class ProgressReport:
 
 
 @dataclass(frozen=True)
+class CheckpointReport:
+    """The trial published the checkpoint of ``step`` (see :func:`published_checkpoint`)."""
+
+    step: int
+
+
+@dataclass(frozen=True)
 class ProtocolWarning:
     """A line that carries a marker but could not be read; ``message`` quotes it."""
 
     message: str
 
 
-Report = MetricReport | ProgressReport | ProtocolWarning
+Report = MetricReport | ProgressReport | CheckpointReport | ProtocolWarning
+
+
+def published_checkpoint(trial_dir: str, step: int) -> str:
+    """Where a trial whose folder is ``trial_dir`` (a POSIX path on its host) keeps the
+    checkpoint it published for ``step`` (the SDK's ``checkpointed`` renames its
+    ``checkpoint`` folder there)."""
+    return f"{trial_dir.rstrip('/')}/{PUBLISHED_DIR}/{step}"
 
 
 class _BadReport(Exception):
@@ -229,8 +254,12 @@ def _report_from_document(document: Any) -> Report:
     if not isinstance(document, dict):
         raise _BadReport(f"expected a JSON object, got {type(document).__name__}")
     has_metric, has_progress = "metric" in document, "progress" in document
-    if has_metric == has_progress:
-        raise _BadReport("expected exactly one of the keys 'metric' and 'progress'")
+    has_checkpoint = "checkpoint" in document
+    if has_metric + has_progress + has_checkpoint != 1:
+        raise _BadReport("expected exactly one of the keys 'metric', 'progress' and "
+                         "'checkpoint'")
+    if has_checkpoint:
+        return CheckpointReport(_step_value(document["checkpoint"], "checkpoint"))
     if has_progress:
         total = document.get("total")
         if total is not None and _step_value(total, "total") == 0:

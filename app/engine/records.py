@@ -138,6 +138,14 @@ class TrialSpec:
     max_epochs: int | None = None
     avoid_hosts: tuple[str, ...] = ()
     """Hosts to use only when no other has room (a retry goes elsewhere first)."""
+    segment: int = 0
+    """Population-based training: which segment of the trial this launch is (0: its
+    fresh start). Segment N > 0 runs in a folder of its own (the trial's with ``.N``)."""
+    start_step: int = 0
+    """The step the trial continues from (``SWEEPLAB_START_STEP``)."""
+    restore_from: str | None = None
+    """A checkpoint folder on the same host (a donor's published checkpoint) copied into
+    the trial's folder as ``restore/`` before it starts (``SWEEPLAB_RESTORE_DIR``)."""
     on_launch: Callable[[str, str], None] | None = field(default=None, compare=False,
                                                           repr=False)
     """The launch intent: called by the executor, on its own thread, with the host's

@@ -61,11 +61,16 @@ from app.engine.processes import (
     wait_group_gone,
 )
 from app.engine.protocol import (
+    CHECKPOINT_DIR,
+    ENV_CHECKPOINT_DIR,
     ENV_MAX_EPOCHS,
     ENV_PARAMS,
+    ENV_RESTORE_DIR,
+    ENV_START_STEP,
     ENV_TRIAL_DIR,
     ENV_TRIAL_ID,
     PYTHON_PLACEHOLDER,
+    RESTORE_DIR,
     render_command,
 )
 from app.engine.records import LaunchClaim, TrialSpec
@@ -233,6 +238,8 @@ def trial_environment(
 
     Sets ``SWEEPLAB_PARAMS`` (``trial_dir/params.json``), ``SWEEPLAB_TRIAL_ID``,
     ``SWEEPLAB_TRIAL_DIR``, ``SWEEPLAB_MAX_EPOCHS`` (only when the spec has a limit),
+    ``SWEEPLAB_CHECKPOINT_DIR`` (``trial_dir/checkpoint``), ``SWEEPLAB_START_STEP``,
+    ``SWEEPLAB_RESTORE_DIR`` (``trial_dir/restore``, only when the spec restores),
     ``PYTHONUNBUFFERED=1``, ``CUDA_VISIBLE_DEVICES`` (the trial's GPUs, "" for none),
     ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` unless given (so CUDA numbers GPUs as nvidia-smi
     does), and puts ``trial_dir/sdk`` first on ``PYTHONPATH``.
@@ -244,6 +251,11 @@ def trial_environment(
     env[ENV_PARAMS] = str(trial_dir / PARAMS_FILE)
     env[ENV_TRIAL_ID] = str(spec.trial_id)
     env[ENV_TRIAL_DIR] = str(trial_dir)
+    env[ENV_CHECKPOINT_DIR] = str(trial_dir / CHECKPOINT_DIR)
+    env[ENV_START_STEP] = str(spec.start_step)
+    env.pop(ENV_RESTORE_DIR, None)
+    if spec.restore_from is not None:
+        env[ENV_RESTORE_DIR] = str(trial_dir / RESTORE_DIR)
     env["PYTHONUNBUFFERED"] = "1"
     env["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in gpus)
     env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")

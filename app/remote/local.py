@@ -163,9 +163,10 @@ class LocalExecutor:
         """The GPU indices this executor places trials on."""
         return self._slots.gpus
 
-    def trial_dir(self, experiment_id: int, trial_id: int) -> Path:
-        """Where a trial's files live."""
-        return self.work_root / str(experiment_id) / str(trial_id)
+    def trial_dir(self, experiment_id: int, trial_id: int, segment: int = 0) -> Path:
+        """Where a trial's files live (segment N > 0 of a PBT trial: ``<trial_id>.N``)."""
+        name = str(trial_id) if segment == 0 else f"{trial_id}.{segment}"
+        return self.work_root / str(experiment_id) / name
 
     def free_slots(self) -> int:
         """How many more 1-GPU trials (0-GPU without GPUs) :meth:`submit` accepts now."""
@@ -200,7 +201,8 @@ class LocalExecutor:
                 gpus, fds = self._slots.claim_locked(spec.gpus, what)
             else:
                 gpus = self._slots.claim(spec.gpus, what)
-            run = _Run(spec.trial_id, self.trial_dir(spec.experiment_id, spec.trial_id), gpus)
+            run = _Run(spec.trial_id,
+                       self.trial_dir(spec.experiment_id, spec.trial_id, spec.segment), gpus)
             run.lock_fds = fds
             self._runs[spec.trial_id] = run
             self._start_threads()

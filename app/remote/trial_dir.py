@@ -1,9 +1,9 @@
 """A local trial's directory, made ready to launch: :func:`prepare_trial_dir`.
 
 ``<trial_dir>/code`` (the unpacked snapshot), ``params.json``, ``sdk/`` (the SDK the
-script imports); the command line with its placeholders filled in, and the trial's
-environment. The SSH executor sends the same files as a payload
-(:mod:`app.remote.ssh.payload`).
+script imports), ``restore/`` (a copy of the checkpoint it continues from, if any);
+the command line with its placeholders filled in, and the trial's environment. The
+SSH executor sends the same files as a payload (:mod:`app.remote.ssh.payload`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.engine.processes import is_alive
+from app.engine.protocol import RESTORE_DIR
 from app.engine.records import TrialSpec
 from app.remote.launcher import (
     AUP_PARAMS_FILE,
@@ -38,7 +39,8 @@ def prepare_trial_dir(trial_dir: Path, spec: TrialSpec, python: str, sdk: Path,
     Raises:
         ValueError: the command names an unknown placeholder.
         TypeError: a parameter value JSON cannot hold.
-        OSError: the directory or its files cannot be written, or its trial runs.
+        OSError: the directory or its files cannot be written, its trial runs, or the
+            checkpoint to restore cannot be copied (gone, unreadable).
     """
     if trial_dir.exists():
         running = read_pid_file(trial_dir)
@@ -48,6 +50,8 @@ def prepare_trial_dir(trial_dir: Path, spec: TrialSpec, python: str, sdk: Path,
     trial_dir.mkdir(mode=0o700, parents=True)
     trial_dir.chmod(0o700)  # only the user: its params, code and log (whatever the umask)
     unpack_snapshot(spec.snapshot, trial_dir / CODE_DIR)
+    if spec.restore_from is not None:  # a donor's checkpoint, on this same machine
+        shutil.copytree(spec.restore_from, trial_dir / RESTORE_DIR, symlinks=True)
     params_path = trial_dir / PARAMS_FILE
     params_path.write_text(params_json(spec.params), encoding="utf-8")
     (trial_dir / AUP_PARAMS_FILE).write_text(aup_params_json(spec.params), encoding="utf-8")

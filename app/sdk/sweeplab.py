@@ -32,6 +32,26 @@ Four ways to report a metric; use whichever fits the script:
 
        print("#Auptimizer:0.93")
 
+Checkpoints, for population-based training (``scheduler: pbt``) or any scheduler that
+continues a trial from a saved state; a script that never checkpoints runs as before::
+
+    start = sweeplab.start_step()                 # 0 on a fresh start
+    if sweeplab.restore_dir() is not None:        # continue from a copied checkpoint
+        state = load(sweeplab.restore_dir() / "state.npz")
+    for step in range(start + 1, epochs + 1):
+        ...
+        save(sweeplab.checkpoint_dir() / "state.npz")
+        sweeplab.checkpointed(step)               # published; may be copied from now on
+
+From any language: save into ``$SWEEPLAB_CHECKPOINT_DIR``, move that folder to
+``checkpoints/STEP`` beside it, then print the marked line::
+
+    mv "$SWEEPLAB_CHECKPOINT_DIR" "$(dirname "$SWEEPLAB_CHECKPOINT_DIR")/checkpoints/12"
+    echo '#sweeplab {"checkpoint": 12}'
+
+``$SWEEPLAB_RESTORE_DIR`` is set (to a folder) only when there is a checkpoint to
+continue from; ``$SWEEPLAB_START_STEP`` is the step it holds (0 on a fresh start).
+
 Nothing here crashes a script over a metric: NaN, inf and numbers too big for a float
 are reported (as NaN or Infinity); a value that is no number at all, or a bad step,
 is skipped with a warning on stderr.
@@ -45,6 +65,7 @@ import json
 import math
 import operator
 import os
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -54,11 +75,15 @@ __all__ = [
     "NotATrialError",
     "ParamError",
     "ParamsFileError",
+    "checkpoint_dir",
+    "checkpointed",
     "max_epochs",
     "param",
     "params",
     "progress",
     "report",
+    "restore_dir",
+    "start_step",
     "trial_dir",
     "trial_id",
 ]
@@ -68,6 +93,15 @@ ENV_PARAMS = "SWEEPLAB_PARAMS"
 ENV_TRIAL_ID = "SWEEPLAB_TRIAL_ID"
 ENV_TRIAL_DIR = "SWEEPLAB_TRIAL_DIR"
 ENV_MAX_EPOCHS = "SWEEPLAB_MAX_EPOCHS"
+ENV_CHECKPOINT_DIR = "SWEEPLAB_CHECKPOINT_DIR"
+ENV_RESTORE_DIR = "SWEEPLAB_RESTORE_DIR"
+ENV_START_STEP = "SWEEPLAB_START_STEP"
+CHECKPOINT_DIR = "checkpoint"
+"""The folder a checkpoint is saved into (outside Sweeplab: in the working directory)."""
+PUBLISHED_DIR = "checkpoints"
+"""Beside the checkpoint folder: one folder per published checkpoint, named by its step."""
+KEEP_CHECKPOINTS = 3
+"""Published checkpoints kept; older ones are removed by :func:`checkpointed`."""
 MAX_NAME_CHARS = 200
 MAX_STEP = 2**63 - 1
 
@@ -201,6 +235,60 @@ def max_epochs(default: int | None = None) -> int | None:
     """The experiment's epoch limit for a trial, or ``default`` when none is set."""
     value = _env_int(ENV_MAX_EPOCHS)
     return default if value is None else value
+
+
+def checkpoint_dir() -> Path:
+    """The folder to save a checkpoint into, created: ``$SWEEPLAB_CHECKPOINT_DIR``, or
+    ``./checkpoint`` when not running as a trial. Call :func:`checkpointed` once the
+    checkpoint is complete; the next one is saved into an empty folder again."""
+    path = Path(os.environ.get(ENV_CHECKPOINT_DIR) or CHECKPOINT_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def restore_dir() -> Path | None:
+    """The checkpoint to continue from (a folder saved by this or another trial and
+    copied here), or None on a fresh start."""
+    text = os.environ.get(ENV_RESTORE_DIR)
+    if not text:
+        return None
+    path = Path(text)
+    return path if path.is_dir() else None
+
+
+def start_step() -> int:
+    """The step the trial continues from (the one :func:`restore_dir` holds); 0 fresh."""
+    value = _env_int(ENV_START_STEP)
+    return value if value is not None and value >= 0 else 0
+
+
+def checkpointed(step: Any) -> None:
+    """Say that :func:`checkpoint_dir` now holds the checkpoint of ``step``: the folder
+    is published as ``checkpoints/<step>`` beside it (one rename, so a reader never
+    sees half a checkpoint), the oldest published beyond :data:`KEEP_CHECKPOINTS` are
+    removed, and a marked line tells Sweeplab. Never raises: a failure is a warning on
+    stderr and no line is printed.
+
+    Args:
+        step: Whole number >= 0, the step (epoch) the checkpoint was taken after.
+    """
+    try:
+        number = _to_step(step)
+        source = checkpoint_dir()
+        published = source.parent / PUBLISHED_DIR
+        published.mkdir(parents=True, exist_ok=True)
+        target = published / str(number)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(source, target)
+        source.mkdir(parents=True, exist_ok=True)
+        steps = sorted(int(p.name) for p in published.iterdir() if p.name.isdigit())
+        for old in steps[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(published / str(old), ignore_errors=True)
+    except Exception as error:  # never crash the user's script over a checkpoint
+        _warn(f"checkpointed({_short(step)}) not published: {error}")
+        return
+    _emit({"checkpoint": number})
 
 
 # --- internals ---------------------------------------------------------------------

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-HEAD = "0006"
+HEAD = "0007"
 """The newest revision under ``migrations/versions`` (what :func:`head_revision` reads
 from the scripts; ``tests/store/test_store_migrations.py`` checks the two agree)."""
 _VERSION_TABLE = "alembic_version"

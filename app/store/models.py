@@ -175,3 +175,24 @@ class ClusterProfileRow(Base):
     setup_command: Mapped[str | None] = mapped_column(sa.Text)
     python: Mapped[str] = mapped_column(sa.Text, default="python3")
     sbatch_args: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+
+class SegmentRow(Base):
+    """One segment of a trial under population-based training (since 0007): see
+    :class:`app.engine.pbt.Segment`."""
+
+    __tablename__ = "segments"
+    __table_args__ = (sa.UniqueConstraint("trial_id", "index"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(sa.ForeignKey("trials.id", ondelete="CASCADE"),
+                                          index=True)
+    index: Mapped[int] = mapped_column(sa.Integer)
+    start_step: Mapped[int] = mapped_column(sa.BigInteger)
+    end_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    donor_trial_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("trials.id", ondelete="SET NULL"))
+    checkpoint_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    trial_dir: Mapped[str | None] = mapped_column(sa.Text)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.best import TrialTally
 from app.engine.names import check_name
+from app.engine.pbt import Segment
 from app.engine.ports import NotFound, StoreError
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, MetricSeries, TrialRecord
 from app.engine.trial import (
@@ -50,8 +51,10 @@ from app.store.leases import LeaseRecords
 from app.store.metrics import MetricRepository
 from app.store.migrate import is_current, upgrade
 from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
+from app.store.segments import SegmentRecords
 
 if TYPE_CHECKING:
+    from app.engine.pbt import SegmentRepository
     from app.engine.ports import TrialRepository
 
 __all__ = ["ENV_VAR", "Backend", "Store", "default_database_url"]
@@ -97,6 +100,7 @@ class Store:
         self._metrics = MetricRepository(self._session, self._write, self._target,
                                          self._engine.dialect)
         self._leases = LeaseRecords(self._session)
+        self._segments = SegmentRecords(self._session)
         try:
             self._bring_up_to_date()
             if self._target.sqlite_path is not None:
@@ -415,6 +419,23 @@ class Store:
         """See :meth:`LeaseRecords.release_experiment`."""
         self._leases.release_experiment(experiment_id, driver)
 
+    # -- segments under population-based training: app.store.segments -------------
+
+    def add_segment(self, trial_id: int, index: int, start_step: int,
+                    params: dict[str, Any], donor_trial_id: int | None,
+                    checkpoint_step: int | None) -> Segment:
+        """See :meth:`SegmentRecords.add_segment`."""
+        return self._segments.add_segment(trial_id, index, start_step, params,
+                                          donor_trial_id, checkpoint_step)
+
+    def update_segment(self, trial_id: int, index: int, **fields: Any) -> Segment:
+        """See :meth:`SegmentRecords.update_segment`."""
+        return self._segments.update_segment(trial_id, index, **fields)
+
+    def segments(self, experiment_id: int) -> list[Segment]:
+        """See :meth:`SegmentRecords.segments`."""
+        return self._segments.segments(experiment_id)
+
     # -- events ----------------------------------------------------------------
 
     def add_event(
@@ -456,6 +477,9 @@ class Store:
 
 
 if TYPE_CHECKING:
+
+    def _implements_segments(store: Store) -> SegmentRepository:
+        return store
 
     def _implements_protocol(store: Store) -> TrialRepository:
         return store

@@ -268,7 +268,8 @@ def test_sdk_is_one_stdlib_only_file() -> None:
 def test_sdk_and_protocol_agree_on_names() -> None:
     sdk = load_sdk()
     for name in ("MARKER", "ENV_PARAMS", "ENV_TRIAL_ID", "ENV_TRIAL_DIR", "ENV_MAX_EPOCHS",
-                 "MAX_NAME_CHARS", "MAX_STEP"):
+                 "ENV_CHECKPOINT_DIR", "ENV_RESTORE_DIR", "ENV_START_STEP", "CHECKPOINT_DIR",
+                 "PUBLISHED_DIR", "MAX_NAME_CHARS", "MAX_STEP"):
         assert getattr(sdk, name) == getattr(protocol, name), name
     assert sdk.__doc__ is not None
     for form in ("sweeplab.report(", '#sweeplab {"metric"', "val_acc=([0-9.eE+-]+)",

@@ -14,7 +14,7 @@ from app.store.migrate import MIGRATIONS_DIR, current_revisions, head_revision, 
 from app.store.store import Store
 
 TABLES = {"alembic_version", "experiments", "trials", "metrics", "events", "server_profiles",
-          "cluster_profiles"}
+          "cluster_profiles", "segments"}
 
 
 def test_migrations_create_schema_matching_models(empty_url: str) -> None:
