@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from app.application.lineage import (
     schedule_text,
     segment_points,
 )
+from app.engine.pbt import Segment
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
@@ -28,18 +28,12 @@ from app.engine.trial import TrialState
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Seg:
-    """A segment as the store hands it out."""
-
-    trial: int
-    index: int
-    start_step: int
-    end_step: int | None
-    params: dict[str, Any]
-    donor: int | None = None
-    checkpoint_step: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+def Seg(trial: int, index: int, start_step: int, end_step: int | None,
+        params: dict[str, Any], donor: int | None = None,
+        checkpoint_step: int | None = None) -> Segment:
+    """A stored segment; a trial's number is its id's last digit (id 11 is trial 1)."""
+    return Segment(trial, trial % 10, index, start_step, end_step, params, donor,
+                   None if donor is None else donor % 10, checkpoint_step, NOW)
 
 
 def _trial(trial_id: int, number: int, kpi: float | None) -> TrialRecord:

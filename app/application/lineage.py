@@ -5,7 +5,8 @@ mutated parameter as a step function over training steps), as CSV or JSON.
 A PBT trial trains in segments: its first from step 0 with its suggested parameters,
 then, at each exploit, a new one that starts from a donor's checkpoint (the donor's
 step) with the donor's parameters perturbed. The store keeps every segment
-(:class:`Segment`: trial, index, start and end step, params, donor, checkpoint step).
+(:class:`app.engine.pbt.Segment`: trial, index, start and end step, params, donor,
+checkpoint step).
 
 The **schedule** of a trial is the history of the weights it ended with, not only its
 own segments: before its last copy its weights were the donor's, so the schedule walks
@@ -27,10 +28,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.engine import best as best_rule
 from app.engine.params import flatten
+from app.engine.pbt import Segment
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 
@@ -40,30 +42,6 @@ if TYPE_CHECKING:
 
 _NO_LIMIT = 2**62
 """An index above every segment's: a donor's whole history counts."""
-
-
-class Segment(Protocol):
-    """The stored segment this module reads (the store's frozen dataclass).
-
-    ``trial`` and ``donor`` are trial ids; a segment trains steps ``start_step + 1`` to
-    ``end_step`` (None while it runs); ``checkpoint_step`` is the donor's checkpoint it
-    started from (None for a first segment).
-    """
-
-    @property
-    def trial(self) -> int: ...
-    @property
-    def index(self) -> int: ...
-    @property
-    def start_step(self) -> int: ...
-    @property
-    def end_step(self) -> int | None: ...
-    @property
-    def params(self) -> Mapping[str, Any]: ...
-    @property
-    def donor(self) -> int | None: ...
-    @property
-    def checkpoint_step(self) -> int | None: ...
 
 
 class LineageFormat(str, Enum):
@@ -164,10 +142,12 @@ class _Index:
 def _index(segments: Iterable[Segment], trials: Iterable[TrialRecord]) -> _Index:
     grouped: dict[int, list[Segment]] = defaultdict(list)
     for segment in segments:
-        grouped[segment.trial].append(segment)
+        grouped[segment.trial_id].append(segment)
     for group in grouped.values():
         group.sort(key=lambda s: s.index)
-    return _Index(dict(grouped), {t.id: t.number for t in trials})
+    numbers = {t.id: t.number for t in trials}
+    numbers.update((s.trial_id, s.number) for group in grouped.values() for s in group)
+    return _Index(dict(grouped), numbers)
 
 
 def mutated_names(segments: Iterable[Segment]) -> list[str]:
@@ -190,7 +170,7 @@ def lineage(segments: Sequence[Segment], trials: Sequence[TrialRecord]) -> Linea
     for trial_id in sorted(index.by_trial, key=index.number):
         for segment in index.by_trial[trial_id]:
             params = flatten(dict(segment.params))
-            donor = None if segment.donor is None else index.number(segment.donor)
+            donor = None if segment.donor_trial_id is None else index.number(segment.donor_trial_id)
             spans.append(Span(index.number(trial_id), segment.index, segment.start_step,
                               segment.end_step, params, donor))
             if donor is not None:
@@ -255,8 +235,8 @@ def _history(index: _Index, trial_id: int, upto: int, below: int, budget: int) -
     start = segment.start_step
     if start <= 0:
         before: list[Piece] = []
-    elif segment.donor is not None and segment.donor != trial_id:
-        before = _history(index, segment.donor, start, _NO_LIMIT, budget - 1)
+    elif segment.donor_trial_id is not None and segment.donor_trial_id != trial_id:
+        before = _history(index, segment.donor_trial_id, start, _NO_LIMIT, budget - 1)
     else:
         before = _history(index, trial_id, start, segment.index, budget - 1)
     return [*before, piece]
@@ -482,5 +462,31 @@ PBT_SCHEDULER = "pbt"
 def experiment_picture(workspace: Workspace, experiment_id: int) -> PbtPicture:
     """:func:`read_picture` of a stored experiment, for its KPI (any thread)."""
     config = workspace.config(experiment_id)
-    source = cast(PictureSource, workspace.store)
-    return read_picture(source, experiment_id, config.kpi.name, config.kpi.goal)
+    return read_picture(workspace.store, experiment_id, config.kpi.name, config.kpi.goal)
+
+
+class PbtExport(str, Enum):
+    """What ``sweeplab export --schedule | --lineage`` writes."""
+
+    SCHEDULE = "schedule"
+    LINEAGE = "lineage"
+
+
+def pbt_export_text(workspace: Workspace, experiment_id: int, what: PbtExport,
+                    fmt: LineageFormat | str) -> str:
+    """The best trial's schedule or the lineage of a stored experiment, as CSV or JSON.
+
+    Raises:
+        ValueError: the experiment has no PBT segment, no trial completed with a KPI,
+            or its stored definition is invalid.
+    """
+    record = workspace.experiment(experiment_id)
+    config = workspace.config(experiment_id)
+    segments = workspace.segments(experiment_id)
+    if not segments:
+        raise ValueError(f"experiment {record.name!r} has no PBT segment: its "
+                         f"{what.value} exists only for a run with scheduler: pbt")
+    trials = workspace.trials(experiment_id)
+    if what is PbtExport.SCHEDULE:
+        return schedule_text(best_schedule(segments, trials, config.kpi.goal), fmt)
+    return lineage_text(lineage(segments, trials), fmt)
