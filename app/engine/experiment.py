@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ from app.engine.protocol import (
     unsendable,
 )
 from app.engine.schedulers import SchedulerConfig, SchedulerName
+from app.engine.schedulers.pbt import (
+    PBT_FIELDS,
+    PbtSettings,
+    mutation_problems,
+    read_settings,
+)
 from app.engine.search.base import Algorithm, Goal
 from app.engine.search.hyperopt_searcher import (
     DEFAULT_INITIAL_RANDOM,
@@ -133,6 +140,16 @@ class ExperimentConfig:
             doc["initial_random"] = self.initial_random
         return doc
 
+    def _scheduler_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"name": self.scheduler.name.value,
+                               "grace_period": self.scheduler.grace_period,
+                               "reduction_factor": self.scheduler.reduction_factor,
+                               "min_trials": self.scheduler.min_trials}
+        if self.scheduler.name is SchedulerName.PBT:
+            doc["population"] = self.limits.max_parallel
+            doc.update(self.scheduler.pbt.to_dict())
+        return doc
+
     def to_dict(self) -> dict[str, Any]:
         """The canonical document, space inline: what the database keeps."""
         limits = {k: v for k, v in vars(self.limits).items() if v is not None}
@@ -144,10 +161,7 @@ class ExperimentConfig:
             "kpi": {"name": self.kpi.name, "goal": self.kpi.goal.value, "use": self.kpi.use.value},
             "space": space_to_dict(self.space),
             "algorithm": self._algorithm_dict(),
-            "scheduler": {"name": self.scheduler.name.value,
-                          "grace_period": self.scheduler.grace_period,
-                          "reduction_factor": self.scheduler.reduction_factor,
-                          "min_trials": self.scheduler.min_trials},
+            "scheduler": self._scheduler_dict(),
             "limits": limits,
             "hosts": list(self.hosts),
             "gpus_per_trial": self.gpus_per_trial,
@@ -193,9 +207,13 @@ def experiment_from_dict(doc: object, base_dir: Path, source: str = "") -> Exper
     initial = r.integer(algo_doc, "initial_random", "algorithm.initial_random", None, 0)
     limits = _limits(r)
     scheduler = _scheduler(r, limits)
+    if scheduler.name is SchedulerName.PBT:
+        limits = _population(r, limits)
     found = len(r.problems)
     space = _space(r, doc, base_dir)
     space_read = len(r.problems) == found  # else its names are unknown, not missing
+    if scheduler.name is SchedulerName.PBT and space_read:
+        r.problems.extend(mutation_problems(scheduler.pbt, space))
     metrics, specs = _metrics(r, doc.get("metrics", []))
     config = ExperimentConfig(
         name=name, code_dir=code_dir, command=command, kpi=kpi, space=space,
@@ -296,19 +314,50 @@ def _limits(r: DocReader) -> Limits:
 
 
 def _scheduler(r: DocReader, limits: Limits) -> SchedulerConfig:
-    d = r.mapping("scheduler", {"name", "grace_period", "reduction_factor", "min_trials"})
+    d = r.mapping("scheduler", {"name", "grace_period", "reduction_factor", "min_trials",
+                                *PBT_FIELDS})
     name = r.enum(d, "name", "scheduler.name", SchedulerName, SchedulerName.FIFO)
+    if name is not SchedulerName.PBT:
+        for extra in sorted(PBT_FIELDS & set(d)):
+            r.problem(f"scheduler.{extra}", "only scheduler name pbt reads this field")
     config = SchedulerConfig(
         name=name,
         grace_period=r.integer(d, "grace_period", "scheduler.grace_period", 1, 1) or 1,
         reduction_factor=r.integer(d, "reduction_factor", "scheduler.reduction_factor", 3, 2)
         or 3,
         min_trials=r.integer(d, "min_trials", "scheduler.min_trials", 3, 1) or 3,
+        pbt=read_settings(r, d) if name is SchedulerName.PBT else PbtSettings(),
     )
     if name.needs_max_epochs and limits.max_epochs is None:
         r.problem("scheduler.name", f"{name.value} needs limits.max_epochs (its rungs lie "
                                     "below the max epochs)")
     return config
+
+
+def _population(r: DocReader, limits: Limits) -> Limits:
+    """PBT: ``scheduler.population`` is the max parallel (the trials that run at once)
+    and, unless set, the max trials too; it agrees with ``limits.max_parallel``."""
+    d = r.doc.get("scheduler", {})
+    given = r.doc.get("limits", {})
+    given = given if isinstance(given, dict) else {}
+    population = r.integer(d, "population", "scheduler.population", None, 2)
+    if population is None:
+        if "max_parallel" not in given:
+            r.problem("scheduler.population", "pbt needs a population (the trials trained "
+                                              "at once, at least 2), e.g. population: 8")
+        elif limits.max_parallel < 2:
+            r.problem("limits.max_parallel", "pbt needs at least 2 trials at once (its "
+                                             "population)")
+        population = limits.max_parallel
+    elif "max_parallel" in given and given["max_parallel"] != population:
+        r.problem("scheduler.population", f"{population} differs from limits.max_parallel "
+                                          f"{describe(given['max_parallel'])}: the population "
+                                          "is the trials that run at once; set one of them")
+    max_trials = limits.max_trials if "max_trials" in given else population
+    if max_trials < population:
+        r.problem("limits.max_trials", f"{max_trials} is fewer than the population "
+                                       f"{population}")
+    return dataclasses.replace(limits, max_parallel=population, max_trials=max_trials)
 
 
 def _space(r: DocReader, doc: dict[str, Any], base_dir: Path) -> Space:

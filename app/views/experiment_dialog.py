@@ -45,6 +45,7 @@ from app.engine.experiment import (
     identical_trials_problem,
 )
 from app.engine.schedulers import SchedulerName
+from app.engine.schedulers.pbt import PBT_FIELDS
 from app.engine.search import searcher_problems
 from app.engine.search.base import Algorithm, Goal
 from app.engine.space.document import space_to_dict
@@ -344,6 +345,8 @@ class ExperimentDialog(QDialog):
         if self.max_seconds.value():
             limits["max_seconds"] = self.max_seconds.value()
         doc: dict[str, Any] = self._base.to_dict() if self._base is not None else {}
+        kept = {k: v for k, v in doc.get("scheduler", {}).items() if k in PBT_FIELDS
+                and k != "population"} if self.scheduler.currentText() == "pbt" else {}
         doc.update({
             "version": 1, "name": self.name.text().strip(), "code_dir": self.code_dir.text(),
             "command": self.command.text(),
@@ -354,7 +357,7 @@ class ExperimentDialog(QDialog):
             "scheduler": {"name": self.scheduler.currentText(),
                           "grace_period": self.grace_period.value(),
                           "reduction_factor": self.reduction_factor.value(),
-                          "min_trials": self.min_trials.value()},
+                          "min_trials": self.min_trials.value(), **kept},
             "limits": limits, "hosts": self.checked_hosts(),
             "gpus_per_trial": self.gpus_per_trial.value(),
             "env": {name.strip(): value for name, value in self.env.rows()},

@@ -48,7 +48,7 @@ def test_fifo_is_the_default_and_every_setting_round_trips(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(("section", "problem"), [
     ({"name": "sha"}, "scheduler.name: unknown 'sha' (expected one of fifo, asha, hyperband, "
-                      "median)"),
+                      "median, pbt)"),
     ({"name": "asha", "reduction_factor": 1}, "scheduler.reduction_factor: must be >= 2, got 1"),
     ({"name": "asha", "grace_period": 0}, "scheduler.grace_period: must be >= 1, got 0"),
     ({"name": "median", "min_trials": "3"}, "scheduler.min_trials: expected a whole number"),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from app.engine.schedulers.asha import AshaScheduler, HyperbandScheduler
 from app.engine.schedulers.base import Decision, FifoScheduler, Scheduler
 from app.engine.schedulers.median import MedianStoppingScheduler
+from app.engine.schedulers.pbt import PbtScheduler, PbtSettings
 from app.engine.search.base import Goal
 
 
@@ -18,6 +19,7 @@ class SchedulerName(str, Enum):
     ASHA = "asha"
     HYPERBAND = "hyperband"
     MEDIAN = "median"
+    PBT = "pbt"
 
     @property
     def needs_max_epochs(self) -> bool:
@@ -33,6 +35,8 @@ class SchedulerConfig:
     grace_period: int = 1
     reduction_factor: int = 3
     min_trials: int = 3
+    pbt: PbtSettings = field(default_factory=PbtSettings)
+    """Population-based training's settings (used when ``name`` is PBT)."""
 
 
 def make_scheduler(config: SchedulerConfig, goal: Goal, max_epochs: int | None,
@@ -49,6 +53,8 @@ def make_scheduler(config: SchedulerConfig, goal: Goal, max_epochs: int | None,
     if config.name is SchedulerName.HYPERBAND:
         return HyperbandScheduler(goal, max_epochs or 1, config.grace_period,
                                   config.reduction_factor, seed)
+    if config.name is SchedulerName.PBT:
+        return PbtScheduler(goal, config.pbt, seed)
     if config.name is SchedulerName.MEDIAN:
         return MedianStoppingScheduler(goal, config.grace_period, config.min_trials)
     return FifoScheduler()
@@ -60,6 +66,8 @@ __all__ = [
     "FifoScheduler",
     "HyperbandScheduler",
     "MedianStoppingScheduler",
+    "PbtScheduler",
+    "PbtSettings",
     "Scheduler",
     "SchedulerConfig",
     "SchedulerName",

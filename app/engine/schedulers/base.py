@@ -19,6 +19,9 @@ class Decision(str, Enum):
 
     CONTINUE = "continue"
     STOP = "stop"
+    EXPLOIT = "exploit"
+    """Population-based training: end this segment and continue from a better trial's
+    checkpoint with explored params (see :mod:`app.engine.schedulers.pbt`)."""
 
 
 class Scheduler(Protocol):
