@@ -34,6 +34,7 @@ from app.engine import best as best_rule
 from app.engine.params import flatten
 from app.engine.pbt import Segment
 from app.engine.records import MetricPoint, TrialRecord
+from app.engine.schedulers import SchedulerName
 from app.engine.search.base import Goal
 
 if TYPE_CHECKING:
@@ -409,17 +410,17 @@ class PictureSource(Protocol):
 
 
 def read_picture(source: PictureSource, experiment_id: int, kpi_name: str,
-                 goal: Goal) -> PbtPicture:
+                 goal: Goal, mutated: Sequence[str] | None = None) -> PbtPicture:
     """The lineage, the best trial's schedule and the KPI curves by segment of one
     experiment, read from ``source`` (any thread: the window calls it off the GUI
-    thread)."""
+    thread); ``mutated`` names the schedule's parameters (default: those that changed)."""
     segments = list(source.segments(experiment_id))
     trials = source.list_trials(experiment_id)
     found = lineage(segments, trials)
     schedule: Schedule | None = None
     why = ""
     try:
-        schedule = best_schedule(segments, trials, goal)
+        schedule = best_schedule(segments, trials, goal, mutated)
     except ValueError as error:
         why = str(error)
     points = {t.number: source.get_metrics(t.id, kpi_name) for t in trials
@@ -452,17 +453,20 @@ def write_lineage(found: Lineage, path: Path) -> None:
 
 def is_pbt(config: ExperimentConfig) -> bool:
     """True when the experiment trains by population-based training."""
-    return str(config.scheduler.name.value) == PBT_SCHEDULER
+    return config.scheduler.name is SchedulerName.PBT
 
 
-PBT_SCHEDULER = "pbt"
-"""The ``scheduler.name`` of population-based training."""
+def mutated_of(config: ExperimentConfig) -> list[str] | None:
+    """The parameters the experiment's PBT settings mutate (None: not set)."""
+    names = sorted(config.scheduler.pbt.mutation_map)
+    return names or None
 
 
 def experiment_picture(workspace: Workspace, experiment_id: int) -> PbtPicture:
     """:func:`read_picture` of a stored experiment, for its KPI (any thread)."""
     config = workspace.config(experiment_id)
-    return read_picture(workspace.store, experiment_id, config.kpi.name, config.kpi.goal)
+    return read_picture(workspace.store, experiment_id, config.kpi.name, config.kpi.goal,
+                        mutated_of(config))
 
 
 class PbtExport(str, Enum):
@@ -488,5 +492,6 @@ def pbt_export_text(workspace: Workspace, experiment_id: int, what: PbtExport,
                          f"{what.value} exists only for a run with scheduler: pbt")
     trials = workspace.trials(experiment_id)
     if what is PbtExport.SCHEDULE:
-        return schedule_text(best_schedule(segments, trials, config.kpi.goal), fmt)
+        return schedule_text(best_schedule(segments, trials, config.kpi.goal,
+                                           mutated_of(config)), fmt)
     return lineage_text(lineage(segments, trials), fmt)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from app.engine.docio import dump_text, load_file
 from app.engine.experiment import load_experiment
+from app.engine.schedulers import SchedulerName
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "pbt_mlp"
@@ -78,3 +79,6 @@ def test_it_runs_under_random_search_without_restoring(tmp_path: Path) -> None:
 
 def test_both_experiment_files_are_valid() -> None:
     assert load_experiment(EXAMPLE / "experiment-random.yaml").limits.max_epochs == 24
+    pbt = load_experiment(EXAMPLE / "experiment.yaml")
+    assert pbt.scheduler.name is SchedulerName.PBT and pbt.limits.max_parallel == 4
+    assert list(pbt.scheduler.pbt.mutation_map) == ["lr"]
