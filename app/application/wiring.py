@@ -25,10 +25,12 @@ from app.engine.experiment import (
     ExperimentError,
 )
 from app.engine.lease import Lease
+from app.engine.population import settle_segments
 from app.engine.records import ExperimentRecord, Snapshot
 from app.engine.reruns import Rerun
 from app.engine.resume import build_searcher, check_buildable, settle_leftovers
 from app.engine.runner import Runner
+from app.engine.schedulers import SchedulerName
 from app.engine.trial import TrialState
 from app.remote.events import EventQueue
 from app.remote.gpu import probe_gpus
@@ -273,6 +275,8 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
         undo.callback(pool.close)
         snapshot = snapshot_of(store, experiment, config, fresh_snapshot, progress)
         names = {host.name for host in pool.hosts}
+        if config.scheduler.name is SchedulerName.PBT:  # a segment launched or not
+            settle_segments(store, store, experiment.id, pool.claim)
         left = settle_leftovers(store, experiment.id, lambda trial: trial.host in names
                                 and trial.trial_dir is not None, pool.claim)
         attached = []
@@ -285,6 +289,6 @@ def build_runner(store: Store, experiment: ExperimentRecord, *, fresh_snapshot: 
         runner = Runner(store, experiment.id, config, [pool], searcher, snapshot, grace=grace,
                         reruns=[*left.reruns, *reruns], waiting=left.waiting,
                         attached=attached, lease=lease,
-                        paused=paused)
+                        paused=paused, segments=store)
         undo.pop_all()  # built: the caller owns the pool, the runner the lease
     return runner, pool

@@ -11,7 +11,14 @@ dictionary look-up. The points, in the order a trial meets them:
 - ``started-seen``: its process runs, the trial is not stored RUNNING yet;
 - ``output-stored``: a batch of its points is stored with the log offset after it;
 - ``exit-seen``: its process has ended, the ending is not stored yet;
-- ``ended-stored``: its ending is stored.
+- ``ended-stored``: its ending is stored;
+
+and under population-based training (:mod:`app.engine.population`):
+
+- ``exploit-stored``: a trial's next segment (donor, checkpoint, params) is stored, the
+  trial not stopped yet;
+- ``segment-intent-stored``: that segment's folder is stored (its launch intent), its
+  process not started.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ class CrashPoint(str, Enum):
     OUTPUT_STORED = "output-stored"
     EXIT_SEEN = "exit-seen"
     ENDED_STORED = "ended-stored"
+    EXPLOIT_STORED = "exploit-stored"
+    SEGMENT_INTENT_STORED = "segment-intent-stored"
 
 
 _passes: dict[CrashPoint, int] = {}

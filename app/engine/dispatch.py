@@ -26,6 +26,7 @@ from app.engine.experiment import ExperimentConfig
 from app.engine.journal import Journal
 from app.engine.live import LiveTrial
 from app.engine.orders import now
+from app.engine.pbt import Segment
 from app.engine.ports import CannotRun, Executor, NoRoom, TrialRepository
 from app.engine.records import Snapshot, TrialRecord, TrialSpec
 from app.engine.reruns import Rerun, RerunQueue
@@ -180,22 +181,40 @@ class Dispatcher:
         self._repo.update_trial(trial_id, host=host, trial_dir=trial_dir)
         crash_point(CrashPoint.INTENT_STORED)
 
-    def _submit(self, record: TrialRecord, executor: Executor,
-                avoid: tuple[str, ...]) -> LiveTrial:
+    def _spec(self, record: TrialRecord, on_launch: Callable[[str, str], None],
+              **fields: Any) -> TrialSpec:
         config = self._config
-        spec = TrialSpec(
+        return TrialSpec(
             trial_id=record.id,
             experiment_id=self._experiment_id,
             command=config.command,
-            params=record.params,
+            params=fields.pop("params", record.params),
             snapshot=self._snapshot,
             env=config.env,
             gpus=config.gpus_per_trial,
             max_epochs=config.limits.max_epochs,
-            avoid_hosts=avoid,
-            on_launch=partial(self._launching, record.id),
+            on_launch=on_launch,
+            **fields,
         )
-        live = LiveTrial(record, executor, config.kpi)
+
+    def _submit(self, record: TrialRecord, executor: Executor,
+                avoid: tuple[str, ...]) -> LiveTrial:
+        spec = self._spec(record, partial(self._launching, record.id), avoid_hosts=avoid)
+        live = LiveTrial(record, executor, self._config.kpi)
         executor.submit(spec)
         self._journal.trial(record)
         return live
+
+    def submit_segment(self, live: LiveTrial, segment: Segment,
+                       on_launch: Callable[[str, str], None]) -> None:
+        """Population-based training: submit a running trial again as its next segment
+        (its params, start step and the donor's checkpoint to copy) to the executor it
+        ran on; ``on_launch`` stores the segment's folder (see
+        :class:`~app.engine.population.Population`).
+
+        Raises:
+            NoRoom: no room there now (another program took the place).
+        """
+        live.executor.submit(self._spec(
+            live.record, on_launch, params=segment.params, segment=segment.index,
+            start_step=segment.start_step, restore_from=segment.restore_from))

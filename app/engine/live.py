@@ -38,6 +38,7 @@ class StopReason(str, Enum):
     BUDGET = "cut by the experiment's time budget"
     PRUNED = "pruned by the early-stopping scheduler"
     FAILING_START = "the run stopped: its first trials all failed the same way"
+    EXPLOIT = "ends its segment to continue from a better trial's checkpoint (pbt)"
 
 
 @dataclass

@@ -38,6 +38,8 @@ class Segment:
         created_at: when it was decided (stored).
         trial_dir: its folder on its host, stored before its process starts (the launch
             intent); None until then.
+        restore_from: the donor's published checkpoint folder (on the donor's host)
+            copied into ``trial_dir`` as ``restore/``; None for segment 0.
     """
 
     trial_id: int
@@ -51,6 +53,7 @@ class Segment:
     checkpoint_step: int | None
     created_at: datetime
     trial_dir: str | None = None
+    restore_from: str | None = None
 
     @property
     def is_exploit(self) -> bool:
@@ -67,7 +70,7 @@ class SegmentRepository(Protocol):
 
     def add_segment(self, trial_id: int, index: int, start_step: int,
                     params: dict[str, Any], donor_trial_id: int | None,
-                    checkpoint_step: int | None) -> Segment:
+                    checkpoint_step: int | None, restore_from: str | None = None) -> Segment:
         """Store a new segment of the trial. Raises StoreError if ``index`` exists."""
         ...
 

@@ -32,6 +32,8 @@ from app.engine.journal import Journal
 from app.engine.lease import Lease
 from app.engine.live import LiveTrial, StopReason
 from app.engine.orders import Command, Order, now
+from app.engine.pbt import SegmentRepository
+from app.engine.population import Population
 from app.engine.ports import CannotRun, Executor, StoreError, TrialRepository
 from app.engine.records import (
     ProcessEvent,
@@ -40,7 +42,7 @@ from app.engine.records import (
 )
 from app.engine.reruns import Rerun, RerunQueue
 from app.engine.resume import build_scheduler
-from app.engine.schedulers import Scheduler
+from app.engine.schedulers import PbtScheduler, Scheduler
 from app.engine.search.base import Searcher
 from app.engine.trial import EarlyStopping, ExperimentState, TrialState
 from app.engine.trial_events import TrialEvents
@@ -80,6 +82,8 @@ class Runner:
             stops driving and leaves the trials running for it.
         paused: start paused (re-attaching to a run that was paused): running trials
             are followed, none is started until :meth:`resume`.
+        segments: where a PBT run stores its trials' segments (``scheduler: pbt``
+            needs it; see :class:`~app.engine.population.Population`).
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class Runner:
         attached: Sequence[tuple[TrialRecord, Executor]] = (),
         lease: Lease | None = None,
         paused: bool = False,
+        segments: SegmentRepository | None = None,
     ) -> None:
         if not executors:
             raise ValueError("a runner needs at least one executor")
@@ -137,8 +142,23 @@ class Runner:
         self._events = TrialEvents(repo, config, self._journal, self._dispatch.searcher,
                                    self._scheduler, snapshot, self._live, self._reruns,
                                    self._dispatch, self._stop_trial, grace)
+        self._population = self._make_population(segments)
         for record, executor in attached:
             self._attach(record, executor)
+
+    def _make_population(self, segments: SegmentRepository | None) -> Population | None:
+        """PBT's exploits with processes, under ``scheduler: pbt`` (else None)."""
+        if not isinstance(self._scheduler, PbtScheduler):
+            return None
+        if segments is None:
+            raise ValueError("scheduler pbt needs a store for its segments")
+        population = Population(
+            self._repo, segments, self._config, self._scheduler, self._journal, self._live,
+            self._stop_trial, lambda: not (self._stopping or self._budget_spent),
+            self._experiment_id)
+        population.connect(self._dispatch.submit_segment)
+        self._events.population = population
+        return population
 
     def _attach(self, record: TrialRecord, executor: Executor) -> None:
         """Take up a trial an earlier run started (or left waiting in a batch queue): its
@@ -157,6 +177,8 @@ class Runner:
             if record.early_stopping is EarlyStopping.SCHEDULED:
                 self._scheduler.on_result(record.number, step, point.value)
         self._live[record.id] = live
+        if self._population is not None:
+            self._population.attached(live)
 
     # --- public API: any thread ------------------------------------------------
 
@@ -433,6 +455,8 @@ class Runner:
         self._log(f"trial {live.number}: {reason.value}, stopping it", live.record.id)
 
     def _fill_slots(self) -> None:
+        if self._population is not None:
+            self._population.tick()
         if not self._budget_spent:
             self._dispatch.fill(self._live)
 

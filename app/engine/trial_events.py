@@ -22,6 +22,7 @@ from app.engine.experiment import ExperimentConfig
 from app.engine.journal import Journal
 from app.engine.live import LiveTrial, StopReason, searcher_value
 from app.engine.orders import now
+from app.engine.population import Population
 from app.engine.ports import TrialRepository
 from app.engine.protocol import LineParser
 from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot, TrialRecord
@@ -92,6 +93,8 @@ class TrialEvents:
         self._stop_trial = stop
         self._grace = grace
         self._parser = LineParser(config.kpi.name, config.metrics)
+        self.population: Population | None = None
+        """Under ``scheduler: pbt``: carries exploits out (set by the runner)."""
 
     def handle(self, events: list[ProcessEvent]) -> list[Ending]:
         """Store and publish each event; return the trials that ended, told to the
@@ -107,6 +110,8 @@ class TrialEvents:
                 self._output(live, event)
             elif event.kind is ProcessEventKind.EXITED:
                 crash_point(CrashPoint.EXIT_SEEN)
+                if self.population is not None and self.population.continues(live):
+                    continue  # PBT: the trial goes on as its next segment
                 endings.append(self._conclude(live, event.exit_code, None,
                                               note=event.message))
             elif event.kind is ProcessEventKind.START_FAILED:
@@ -161,9 +166,13 @@ class TrialEvents:
         return record
 
     def _started_trial(self, live: LiveTrial, event: ProcessEvent) -> None:
-        live.started = time.monotonic()
+        live.started = live.started or time.monotonic()
         crash_point(CrashPoint.STARTED_SEEN)
+        if self.population is not None and self.population.started(live, event):
+            return  # PBT: a segment of a running trial
         live.record = self._journal.started(live.record, event, self._snapshot)
+        if self.population is not None:
+            self.population.fresh(live)
         if live.stop_reason is not None:  # stopped while it was starting
             live.executor.stop(live.record.id, self._grace)
 
@@ -173,6 +182,9 @@ class TrialEvents:
             self._journal.log(message, live.record.id)
         for step, value in reading.kpi:
             self._ask_scheduler(live, step, value)
+        if self.population is not None:
+            for step in reading.checkpoints:
+                self.population.checkpointed(live, step)
         live.record = self._journal.output(live.record, reading.points, event.offset,
                                            live.kpi_value())
         if reading.progress is not None:
@@ -191,6 +203,9 @@ class TrialEvents:
         decision = self._scheduler.on_result(live.number, step, value)
         if decision is Decision.STOP and not self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.PRUNED)  # one that ran its budget is not pruned
+        elif (decision is Decision.EXPLOIT and self.population is not None
+              and not self._reached_max_epochs(live)):
+            self.population.exploit(live)
 
     def _reached_max_epochs(self, live: LiveTrial) -> bool:
         max_epochs = self._config.limits.max_epochs
@@ -212,6 +227,8 @@ class TrialEvents:
             message = f"{note}; {message}" if message else note
         kpi = live.kpi_value()
         del self._live[live.record.id]
+        if self.population is not None:
+            self.population.ended(live.record.id, live.step)
         self._scheduler.on_complete(live.number, kpi)
         # a pruned trial is told with its last value, so TPE learns from partial trials
         if live.number not in self._dispatch.untold:

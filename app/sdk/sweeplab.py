@@ -68,6 +68,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,9 @@ CHECKPOINT_DIR = "checkpoint"
 PUBLISHED_DIR = "checkpoints"
 """Beside the checkpoint folder: one folder per published checkpoint, named by its step."""
 KEEP_CHECKPOINTS = 3
-"""Published checkpoints kept; older ones are removed by :func:`checkpointed`."""
+"""Published checkpoints kept whatever their age; older ones are removed by
+:func:`checkpointed` once :data:`KEEP_SECONDS` old (another trial may be copying one)."""
+KEEP_SECONDS = 300.0
 MAX_NAME_CHARS = 200
 MAX_STEP = 2**63 - 1
 
@@ -266,8 +269,8 @@ def checkpointed(step: Any) -> None:
     """Say that :func:`checkpoint_dir` now holds the checkpoint of ``step``: the folder
     is published as ``checkpoints/<step>`` beside it (one rename, so a reader never
     sees half a checkpoint), the oldest published beyond :data:`KEEP_CHECKPOINTS` are
-    removed, and a marked line tells Sweeplab. Never raises: a failure is a warning on
-    stderr and no line is printed.
+    removed once :data:`KEEP_SECONDS` old, and a marked line tells Sweeplab. Never
+    raises: a failure is a warning on stderr and no line is printed.
 
     Args:
         step: Whole number >= 0, the step (epoch) the checkpoint was taken after.
@@ -283,8 +286,11 @@ def checkpointed(step: Any) -> None:
         os.replace(source, target)
         source.mkdir(parents=True, exist_ok=True)
         steps = sorted(int(p.name) for p in published.iterdir() if p.name.isdigit())
+        now = time.time()
         for old in steps[:-KEEP_CHECKPOINTS]:
-            shutil.rmtree(published / str(old), ignore_errors=True)
+            folder = published / str(old)
+            if now - folder.stat().st_mtime >= KEEP_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
     except Exception as error:  # never crash the user's script over a checkpoint
         _warn(f"checkpointed({_short(step)}) not published: {error}")
         return

@@ -196,3 +196,4 @@ class SegmentRow(Base):
     checkpoint_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     trial_dir: Mapped[str | None] = mapped_column(sa.Text)
+    restore_from: Mapped[str | None] = mapped_column(sa.Text)

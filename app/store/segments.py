@@ -29,7 +29,7 @@ class SegmentRecords:
 
     def add_segment(self, trial_id: int, index: int, start_step: int,
                     params: dict[str, Any], donor_trial_id: int | None,
-                    checkpoint_step: int | None) -> Segment:
+                    checkpoint_step: int | None, restore_from: str | None = None) -> Segment:
         """Store a new segment of the trial (see :class:`SegmentRepository`).
 
         Raises:
@@ -48,7 +48,8 @@ class SegmentRecords:
                     raise NotFound(f"{where}: no trial with id {key}")
             row = SegmentRow(trial_id=trial_id, index=index, start_step=start_step,
                              end_step=None, params=params, donor_trial_id=donor_trial_id,
-                             checkpoint_step=checkpoint_step, created_at=utc_now())
+                             checkpoint_step=checkpoint_step, created_at=utc_now(),
+                             restore_from=restore_from)
             session.add(row)
             session.flush()
             return _record(session, row)
@@ -98,4 +99,4 @@ def _freeze(row: SegmentRow, number: int, donor_number: int | None) -> Segment:
                    start_step=row.start_step, end_step=row.end_step, params=dict(row.params),
                    donor_trial_id=row.donor_trial_id, donor_number=donor_number,
                    checkpoint_step=row.checkpoint_step, created_at=row.created_at,
-                   trial_dir=row.trial_dir)
+                   trial_dir=row.trial_dir, restore_from=row.restore_from)

@@ -423,10 +423,10 @@ class Store:
 
     def add_segment(self, trial_id: int, index: int, start_step: int,
                     params: dict[str, Any], donor_trial_id: int | None,
-                    checkpoint_step: int | None) -> Segment:
+                    checkpoint_step: int | None, restore_from: str | None = None) -> Segment:
         """See :meth:`SegmentRecords.add_segment`."""
         return self._segments.add_segment(trial_id, index, start_step, params,
-                                          donor_trial_id, checkpoint_step)
+                                          donor_trial_id, checkpoint_step, restore_from)
 
     def update_segment(self, trial_id: int, index: int, **fields: Any) -> Segment:
         """See :meth:`SegmentRecords.update_segment`."""

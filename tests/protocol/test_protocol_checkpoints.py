@@ -52,9 +52,28 @@ def test_a_checkpoint_is_published_by_step_and_the_line_reads_back(tmp_path: Pat
     assert [parser.parse(line) for line in lines[1:]] == [
         [CheckpointReport(step)] for step in range(1, 6)]
     kept = sorted(int(p.name) for p in (trial / "checkpoints").iterdir())
-    assert kept == [3, 4, 5]  # the newest three
+    assert kept == [1, 2, 3, 4, 5]  # none is old enough to go yet
     assert (Path(published_checkpoint(str(trial), 5)) / "state.txt").read_text() == "5"
     assert list((trial / "checkpoint").iterdir()) == []  # the next one starts empty
+
+
+def test_published_checkpoints_beyond_the_newest_three_go_once_old(tmp_path: Path) -> None:
+    published = tmp_path / "trial" / "checkpoints"
+    for step in (1, 2):  # published long ago
+        (published / str(step)).mkdir(parents=True)
+        os.utime(published / str(step), (1, 1))
+    lines = _run(tmp_path, {ENV_CHECKPOINT_DIR: str(tmp_path / "trial" / "checkpoint")})
+    assert lines[0] == "start 0 restored 0"
+    # steps 1 and 2 were written again by this run (new), so nothing is old: all stay
+    assert sorted(int(p.name) for p in published.iterdir()) == [1, 2, 3, 4, 5]
+    (published / "0").mkdir()
+    os.utime(published / "0", (1, 1))
+    for step in (1, 2):
+        os.utime(published / str(step), (1, 1))
+    _run(tmp_path, {ENV_CHECKPOINT_DIR: str(tmp_path / "trial" / "checkpoint"),
+                    ENV_START_STEP: "5"})
+    # the old ones beyond the newest three are gone; recent ones stay
+    assert sorted(int(p.name) for p in published.iterdir()) == [3, 4, 5, 6, 7, 8, 9, 10]
 
 
 def test_a_trial_continues_from_a_restore_dir_and_its_start_step(tmp_path: Path) -> None:

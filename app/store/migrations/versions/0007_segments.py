@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("checkpoint_step", sa.BigInteger(), nullable=True),
         sa.Column("created_at", _UTC, nullable=False),
         sa.Column("trial_dir", sa.Text(), nullable=True),
+        sa.Column("restore_from", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_segments"),
         sa.UniqueConstraint("trial_id", "index", name="uq_segments_trial_id_index"),
     )
