@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sweeplab-bench-pbt-") as temp:
         work = Path(temp)
         os.environ["SWEEPLAB_HOME"] = str(work / "home")  # snapshots and trial folders
+        # the whole population at once, whatever the core count (results count epochs)
+        os.environ["SWEEPLAB_LOCAL_SLOTS"] = str(sizes.population * args.jobs)
         jobs = [(method, seed) for seed in seeds for method in methods]
         with ThreadPoolExecutor(args.jobs) as pool:
             futures = {job: pool.submit(run_study, *job, sizes, work) for job in jobs}
