@@ -15,14 +15,17 @@ Parameters (dotted names):
 * ``seed``: the weights' initialisation and the data's shuffling.
 
 Checkpoints, through the SDK: after each epoch the weights and the epoch are written to
-``sweeplab.checkpoint_dir()`` (when the experiment asks for checkpoints) and the trial
-says so with ``sweeplab.checkpointed(epoch)``; at start, a trial given
+``sweeplab.checkpoint_dir()`` and the trial says so with ``sweeplab.checkpointed(epoch)``
+(which publishes them as ``checkpoints/<epoch>``); at start, a trial given
 ``sweeplab.restore_dir()`` (a donor's checkpoint after an exploit, or its own after a
 resume) loads the weights there and goes on from the epoch stored with them. Under
 random search or ASHA no restore folder is given and it trains from scratch.
 
 Reports ``val_acc`` (the KPI, maximise), ``loss`` and the ``lr`` in use each epoch.
-``SWEEPLAB_MAX_EPOCHS`` sets the epochs (default 24). Run it by hand::
+``SWEEPLAB_MAX_EPOCHS`` sets the epochs (default 24); ``PBT_MLP_EPOCH_SECONDS`` makes
+each epoch last at least that long (default 0: an epoch takes ~10-20 ms), as a real
+model's would, so the population's decisions, taken between epochs while the trials
+run, land where they would there (``bench/pbt.py`` sets it). Run it by hand::
 
     PYTHONPATH=app/sdk python examples/pbt_mlp/train.py
 """
@@ -30,6 +33,7 @@ Reports ``val_acc`` (the KPI, maximise), ``loss`` and the ``lr`` in use each epo
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -130,14 +134,15 @@ def main() -> None:
     epochs = sweeplab.max_epochs(24) or 24
     restore = sweeplab.restore_dir()
     done = model.load(Path(restore)) if restore is not None else sweeplab.start_step()
-    save_to = sweeplab.checkpoint_dir()
+    pace = float(os.environ.get("PBT_MLP_EPOCH_SECONDS", "0") or 0)
     epoch = done
     try:
         for epoch in range(done + 1, epochs + 1):
+            began = time.monotonic()
             loss = model.epoch(x_train, y_train, lr, np.random.default_rng([seed, epoch]))
-            if save_to is not None:
-                model.save(Path(save_to), epoch)
-                sweeplab.checkpointed(epoch)
+            time.sleep(max(0.0, pace - (time.monotonic() - began)))
+            model.save(sweeplab.checkpoint_dir(), epoch)
+            sweeplab.checkpointed(epoch)
             sweeplab.report("loss", loss, step=epoch)
             sweeplab.report("lr", lr, step=epoch)
             sweeplab.report("val_acc", model.accuracy(x_val, y_val), step=epoch)

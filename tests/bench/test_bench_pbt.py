@@ -11,15 +11,18 @@ from app.engine.schedulers import SchedulerName
 from tests.helpers import load_bench, result_figures, run_bench
 
 
-def test_quick_pbt_bench_prints_each_method_and_a_result() -> None:
-    proc = run_bench("pbt", "--quick", timeout=600,
+def test_quick_pbt_bench_prints_each_method_and_a_result(tmp_path: Path) -> None:
+    plot = tmp_path / "schedule.png"
+    proc = run_bench("pbt", "--quick", "--plot", str(plot), timeout=600,
                      env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr + proc.stdout
     figures = result_figures(proc.stdout)
-    assert (figures["seeds"], figures["budget"], figures["population"]) == ("2", "12", "2")
+    assert (figures["seeds"], figures["budget"], figures["population"]) == ("2", "24", "4")
     for method in ("pbt", "random", "asha_tpe"):
         assert 0.1 < float(figures[f"{method}_median"]) <= 1.0, method
     assert figures["pbt_wins_vs_random"].endswith("/2")
+    assert float(figures["best_schedule_lr_first"]) > 0 and plot.stat().st_size > 1000
+    assert "best PBT schedule (seed " in proc.stdout
     for line in ("PBT ", "random search ", "ASHA + TPE "):
         assert any(row.startswith(line) for row in proc.stdout.splitlines()), line
 
