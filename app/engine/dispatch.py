@@ -205,16 +205,17 @@ class Dispatcher:
         self._journal.trial(record)
         return live
 
-    def submit_segment(self, live: LiveTrial, segment: Segment,
+    def submit_segment(self, live: LiveTrial, segment: Segment, host: str | None,
                        on_launch: Callable[[str, str], None]) -> None:
         """Population-based training: submit a running trial again as its next segment
-        (its params, start step and the donor's checkpoint to copy) to the executor it
-        ran on; ``on_launch`` stores the segment's folder (see
-        :class:`~app.engine.population.Population`).
+        (its params, start step and the donor's checkpoint to copy, on the donor's
+        ``host``) to the executor it ran on; ``on_launch`` stores the segment's folder
+        (see :class:`~app.engine.population.Population`).
 
         Raises:
             NoRoom: no room there now (another program took the place).
         """
         live.executor.submit(self._spec(
             live.record, on_launch, params=segment.params, segment=segment.index,
-            start_step=segment.start_step, restore_from=segment.restore_from))
+            start_step=segment.start_step, restore_from=segment.restore_from,
+            restore_host=host))

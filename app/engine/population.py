@@ -9,11 +9,11 @@ at any instant is followed by a resume that finishes it, see :func:`settle_segme
    folder) is stored (crash point ``exploit-stored``);
 2. the trial is stopped with SIGINT, as pruning does, and its process ends; the
    running segment's end (the last step it reported) is stored;
-3. the trial is submitted again as that segment: the executor makes the segment's own
-   folder, copies the donor's published checkpoint into it as ``restore/`` (on the
-   donor's host), stores the folder on the segment (the launch intent, crash point
-   ``segment-intent-stored``), then starts the process with ``SWEEPLAB_RESTORE_DIR``
-   and ``SWEEPLAB_START_STEP``;
+3. the trial is submitted again as that segment, on the donor's host: the executor
+   makes the segment's own folder, copies the donor's published checkpoint into it as
+   ``restore/`` (on that host: locally, or by the SSH helper on the server), stores the
+   folder on the segment (the launch intent, crash point ``segment-intent-stored``),
+   then starts the process with ``SWEEPLAB_RESTORE_DIR`` and ``SWEEPLAB_START_STEP``;
 4. its start is stored on the trial (its folder, pid; the log read from 0 again).
 
 The trial stays RUNNING throughout: one trial, several segments. The searcher is
@@ -34,13 +34,14 @@ from app.engine.params import flatten
 from app.engine.pbt import Segment, SegmentRepository
 from app.engine.ports import NoRoom, TrialRepository
 from app.engine.protocol import published_checkpoint
-from app.engine.records import LaunchClaim, ProcessEvent, TrialRecord
+from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialRecord
 from app.engine.schedulers.pbt import PbtScheduler, explore
 from app.engine.trial import TrialState
 
-Submit = Callable[[LiveTrial, Segment, Callable[[str, str], None]], None]
-"""Submits a live trial again as a segment (the dispatcher's), with the launch intent
-callback; raises NoRoom when its host has no room now."""
+Submit = Callable[[LiveTrial, Segment, str | None, Callable[[str, str], None]], None]
+"""Submits a live trial again as a segment (the dispatcher's) on the host of its
+donor's checkpoint, with the launch intent callback; raises NoRoom when that host has
+no room now."""
 
 
 class Population:
@@ -162,13 +163,15 @@ class Population:
 
     def continues(self, live: LiveTrial) -> bool:
         """The trial's process ended: True when it goes on as its planned segment (it
-        is submitted again and stays live); False when it ends for good."""
+        is submitted again and stays live); False when it ends for good (stopped for
+        another reason meanwhile, or the run stops: it ends STOPPED)."""
         segment = self._planned.get(live.record.id)
         if segment is None or live.stop_reason is not StopReason.EXPLOIT:
+            self._planned.pop(live.record.id, None)
             return False
         if not self._may_continue():
             del self._planned[live.record.id]
-            live.stop_reason = StopReason.USER  # the run stops: it ends STOPPED
+            live.stop_reason = StopReason.USER
             return False
         del self._planned[live.record.id]
         # the running segment ends at the last step its process reported
@@ -186,8 +189,26 @@ class Population:
         waiting, self._waiting = self._waiting, []
         for trial_id, segment in waiting:
             live = self._live.get(trial_id)
-            if live is not None:
+            if live is not None and live.stop_reason is None:
                 self._launch(live, segment)
+            elif live is not None:
+                self._waiting.append((trial_id, segment))  # ended by ended_waiting()
+
+    def ended_waiting(self) -> list[ProcessEvent]:
+        """An EXITED event for each trial stopped while its next segment waited for room
+        (no process of it runs, so no executor says it ended); the runner handles them
+        as the executors' own."""
+        stopped = [(trial_id, segment) for trial_id, segment in self._waiting
+                   if (live := self._live.get(trial_id)) is not None
+                   and live.stop_reason is not None]
+        events = []
+        for trial_id, segment in stopped:
+            self._waiting.remove((trial_id, segment))
+            live = self._live[trial_id]
+            events.append(ProcessEvent(trial_id, ProcessEventKind.EXITED,
+                                       live.record.host or "", exit_code=None,
+                                       message="stopped while its next segment waited"))
+        return events
 
     def ended(self, trial_id: int, step: int | None) -> None:
         """The trial ended for good: its newest segment's end step is stored."""
@@ -202,13 +223,22 @@ class Population:
     def _launch(self, live: LiveTrial, segment: Segment) -> None:
         if self._submit is None:
             raise RuntimeError("Population.connect was never called")
+        host = self._host_of(segment.donor_trial_id)
         try:
-            self._submit(live, segment, partial(self._launching, live.record.id,
-                                                segment.index))
+            self._submit(live, segment, host, partial(self._launching, live.record.id,
+                                                      segment.index))
         except NoRoom as exc:
             self._waiting.append((live.record.id, segment))
             self._journal.log(f"trial {live.number}: segment {segment.index} waits for "
                               f"room: {exc}", live.record.id)
+
+    def _host_of(self, trial_id: int | None) -> str | None:
+        """Where a donor runs or ran: its checkpoint is copied there."""
+        if trial_id is None:
+            return None
+        donor = self._live.get(trial_id)
+        record = donor.record if donor is not None else self._repo.get_trial(trial_id)
+        return record.host
 
     def _launching(self, trial_id: int, index: int, host: str, trial_dir: str) -> None:
         """The launch intent of a segment (an executor's thread): its folder, stored

@@ -144,8 +144,11 @@ class TrialSpec:
     start_step: int = 0
     """The step the trial continues from (``SWEEPLAB_START_STEP``)."""
     restore_from: str | None = None
-    """A checkpoint folder on the same host (a donor's published checkpoint) copied into
-    the trial's folder as ``restore/`` before it starts (``SWEEPLAB_RESTORE_DIR``)."""
+    """A checkpoint folder on the host ``restore_host`` (a donor's published checkpoint)
+    copied into the trial's folder as ``restore/`` before it starts, on that host
+    (``SWEEPLAB_RESTORE_DIR``)."""
+    restore_host: str | None = None
+    """The host ``restore_from`` is on: a pool starts the trial there and nowhere else."""
     on_launch: Callable[[str, str], None] | None = field(default=None, compare=False,
                                                           repr=False)
     """The launch intent: called by the executor, on its own thread, with the host's

@@ -413,6 +413,8 @@ class Runner:
         if not self._live:
             return []
         events: list[ProcessEvent] = []
+        if self._population is not None:
+            events.extend(self._population.ended_waiting())
         share = self._poll / len(self._executors)
         for executor in self._executors:
             events.extend(executor.poll(share))
@@ -448,8 +450,9 @@ class Runner:
             self._stop_trial(live, StopReason.FAILING_START)
 
     def _stop_trial(self, live: LiveTrial, reason: StopReason) -> None:
-        if live.stop_reason is not None:
-            return
+        if live.stop_reason is not None and (live.stop_reason is not StopReason.EXPLOIT
+                                             or reason is StopReason.EXPLOIT):
+            return  # a stop for any other reason overrides a PBT exploit under way
         live.stop_reason = reason
         live.executor.stop(live.record.id, self._grace)
         self._log(f"trial {live.number}: {reason.value}, stopping it", live.record.id)

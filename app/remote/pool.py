@@ -122,15 +122,31 @@ class Pool:
         GPUs never."""
         return most_room(self._fitting(gpus), last_resort=lambda host: host.name in avoid)
 
+    def _submit_to(self, host: Host, spec: TrialSpec) -> None:
+        """Start the trial on ``host`` only.
+
+        Raises:
+            NoRoom: that host is full now.
+        """
+        if host.free_slots() <= 0:
+            raise NoRoom(f"trial {spec.trial_id}: {host.name} is full")
+        host.submit(spec)
+        with self._lock:
+            self._placed[spec.trial_id] = host
+
     def submit(self, spec: TrialSpec) -> None:
-        """Start the trial on :meth:`pick`'s host. A host with fewer GPUs than the trial
-        asks for (a laptop beside GPU servers) is passed over, from now on.
+        """Start the trial on :meth:`pick`'s host (on ``spec.restore_host`` when it names
+        one). A host with fewer GPUs than the trial asks for (a laptop beside GPU
+        servers) is passed over, from now on.
 
         Raises:
             NoRoom: every host that can run it is full (check :meth:`free_slots` first).
             TooFewGpus: no host has that many GPUs.
         """
         self._need = spec.gpus
+        if spec.restore_host is not None:  # its checkpoint is copied on that host
+            self._submit_to(self.host(spec.restore_host), spec)
+            return
         while (host := self.pick(spec.avoid_hosts, spec.gpus)) is not None:
             try:
                 host.submit(spec)

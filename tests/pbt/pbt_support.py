@@ -32,13 +32,17 @@ print("SEGMENT " + json.dumps({{"start": start, "lr": lr, "origin": origin}}), f
 with open(os.environ["STARTS"], "a") as starts:
     starts.write(json.dumps({{"trial": int(os.environ["SWEEPLAB_TRIAL_ID"]), "start": start}})
                  + "\\n")
-for step in range(start + 1, {STEPS} + 1):
-    time.sleep(float(os.environ.get("PACE", "0.05")))
-    acc += lr
-    (sweeplab.checkpoint_dir() / "state.json").write_text(json.dumps(
-        {{"trial": int(os.environ["SWEEPLAB_TRIAL_ID"]), "step": step, "acc": acc}}))
-    sweeplab.checkpointed(step)
-    sweeplab.report("acc", acc, step=step)
+try:
+    for step in range(start + 1, {STEPS} + 1):
+        time.sleep(float(os.environ.get("PACE", "0.05")))
+        acc += lr
+        (sweeplab.checkpoint_dir() / "state.json").write_text(json.dumps(
+            {{"trial": int(os.environ["SWEEPLAB_TRIAL_ID"]), "step": step, "acc": acc}}))
+        sweeplab.checkpointed(step)
+        sweeplab.report("acc", acc, step=step)
+except KeyboardInterrupt:  # with $GATE: held at its stop until the test creates the file
+    while os.environ.get("GATE") and not os.path.exists(os.environ["GATE"]):
+        time.sleep(0.01)
 """
 
 SPACE = {"version": 1, "space": [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.trial import ExperimentState
+from app.engine.trial import ExperimentState, TrialState
 from app.store.store import Store
 from tests.helpers import experiment_doc, running, wait_until, write_code
 from tests.pbt.pbt_support import POPULATION, TRAIN, check_run, pbt_fields
@@ -34,3 +34,35 @@ def test_a_pbt_run_exploits_and_explores_with_real_processes(
         assert exploits, "no trial exploited another"
         log = "\n".join(e.message for e in store.list_events(experiment.id))
         assert "exploits trial" in log
+
+
+def test_a_trial_stopped_while_it_changes_segments_ends_instead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial stopped for its exploit is held at its stop (GATE); the user stops that
+    trial meanwhile: it ends STOPPED, its next segment never starts, the run goes on."""
+    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SWEEPLAB_LOCAL_SLOTS", str(POPULATION))
+    gate = tmp_path / "gate"
+    code = write_code(tmp_path, TRAIN)
+    from app.engine.experiment import experiment_from_dict
+
+    env = {"STARTS": str(tmp_path / "starts"), "GATE": str(gate), "PACE": "0.1"}
+    config = experiment_from_dict(experiment_doc(code, **pbt_fields(env)), code)
+    with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        experiment = store.create_experiment(config.name, config.to_dict())
+        with running(store, experiment.id, gate, grace=30.0) as (runner, _):
+            planned = wait_until(lambda: [s for s in store.segments(experiment.id)
+                                          if s.is_exploit], 60, "an exploit decided")[0]
+            runner.stop_trial(planned.trial_id)
+            wait_until(lambda: any(e.message.startswith(f"trial {planned.number}: stopped by")
+                                   for e in store.list_events(experiment.id)), 30,
+                       "the stop to reach the trial")
+            gate.touch()
+            wait_until(lambda: runner.wait(0), 120, "the run to end")
+        trial = store.get_trial(planned.trial_id)
+        assert trial.state is TrialState.STOPPED, (trial.state, trial.error)
+        segment = next(s for s in store.segments(experiment.id)
+                       if (s.trial_id, s.index) == (planned.trial_id, planned.index))
+        assert segment.trial_dir is None, "the segment started after the stop"
+        others = [t for t in store.list_trials(experiment.id) if t.id != trial.id]
+        assert {t.state for t in others} <= {TrialState.COMPLETED}

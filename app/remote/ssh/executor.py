@@ -241,7 +241,8 @@ class SshExecutor:
                 raise NoFreeSlot(f"{what}: {self.name} runs its maximum of "
                                  f"{self.profile.max_parallel} trial(s)")
             gpus = self._slots.claim(spec.gpus, what)
-            trial_dir = f"{hello.workdir}/{spec.experiment_id}/{spec.trial_id}"
+            name = f"{spec.trial_id}.{spec.segment}" if spec.segment else str(spec.trial_id)
+            trial_dir = f"{hello.workdir}/{spec.experiment_id}/{name}"
             trial = RemoteTrial(spec.trial_id, trial_dir, gpus)
             self._trials[spec.trial_id] = trial
             trial.thread = threading.Thread(target=self._host.guarded,

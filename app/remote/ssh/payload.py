@@ -59,6 +59,6 @@ def launch_payload(profile: ServerProfile, hello: Hello, spec: TrialSpec, trial_
                                      aup_params_json(spec.params)))
     cmd_bytes = text.encode("utf-8")
     exec_line = launch_command(hello.workdir, trial_dir, archive, len(files), len(cmd_bytes),
-                               places_arg(gpus, profile.trials_per_gpu))
+                               places_arg(gpus, profile.trials_per_gpu), spec.restore_from)
     return files + cmd_bytes, exec_line
 

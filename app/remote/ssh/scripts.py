@@ -7,7 +7,7 @@ that carry their content hash (so an upgraded app never runs a stale helper).
 
 **trial helper** (:data:`TRIAL_HELPER`), one exec channel per trial:
 
-- ``launch DIR SNAPSHOT TAR_BYTES CMD_BYTES PLACES``: first, for each ``gpuN:K`` of
+- ``launch DIR SNAPSHOT TAR_BYTES CMD_BYTES PLACES [RESTORE]``: first, for each ``gpuN:K`` of
   PLACES, an exclusive ``flock`` on one of ``.sweeplab/slots/gpuN.0.lock`` ..
   ``gpuN.{K-1}.lock``, held on fds 4-9, which the trial inherits: two runs sharing the
   server's work folder (two experiments, two programs, two machines) never put more
@@ -16,7 +16,8 @@ that carry their content hash (so an upgraded app never runs a stale helper).
   the trial's own files (``params.json``, ``sdk/``, ``launch.sh``) and then the
   command; the helper
   makes DIR (an old one is removed unless its wrapper runs), unpacks the code snapshot
-  into ``DIR/code``, says ``@ready`` and waits for the client's ``go`` line (sent once
+  into ``DIR/code``, copies the folder RESTORE (a donor's checkpoint under PBT, on
+  this server) to ``DIR/restore``, says ``@ready`` and waits for the client's ``go`` line (sent once
   the client has stored the trial's folder, its launch intent; without it, say when
   the client died, nothing starts), starts the wrapper of
   :mod:`app.remote.launcher` with ``setsid -f`` (its own session and process group),
@@ -122,6 +123,9 @@ if [ "$mode" = launch ]; then
     head -c "$4" <&3 | tar -xf - -C "$d" || fail "cannot write the trial files into $d"
     cmd=$(head -c "$5" <&3) || fail "the trial command did not arrive"
     tar -xzmf "$3" -C "$d/code" || fail "cannot unpack the code snapshot $3"
+    if [ -n "$7" ]; then  # PBT: the donor's checkpoint, copied on this server
+        cp -R -- "$7" "$d/restore" || fail "cannot copy the checkpoint $7"
+    fi
     cd -- "$d" || fail "cannot enter $d"
     : >output.log || fail "cannot create $d/output.log"
     say ready
@@ -291,12 +295,14 @@ def gpu_status_script() -> str:
 
 
 def launch_command(workdir: str, trial_dir: str, archive: str, tar_bytes: int,
-                   cmd_bytes: int, places: str = "") -> str:
+                   cmd_bytes: int, places: str = "", restore: str | None = None) -> str:
     """The exec line that sets up, starts and follows one trial (stdin: the payload);
-    ``places`` (:func:`places_arg`) are the GPU places it must lock first."""
+    ``places`` (:func:`places_arg`) are the GPU places it must lock first; ``restore``
+    a checkpoint folder on the server copied in as ``restore/``."""
     helper = f"{workdir}/{HELPER_DIR}/{TRIAL_HELPER_NAME}"
-    return " ".join(["/bin/sh", q(helper), "launch", q(trial_dir), q(archive),
-                     str(tar_bytes), str(cmd_bytes), q(places)])
+    words = ["/bin/sh", q(helper), "launch", q(trial_dir), q(archive), str(tar_bytes),
+             str(cmd_bytes), q(places)]
+    return " ".join([*words, q(restore)] if restore is not None else words)
 
 
 MAX_LOCKED_GPUS = 6

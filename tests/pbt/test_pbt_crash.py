@@ -1,0 +1,92 @@
+"""A kill -9 of the driving program in the middle of an exploit, then ``sweeplab resume``,
+loses nothing: the decided segment is carried out once (the trial is stopped if it
+still runs, the donor's checkpoint copied, the segment started), a segment whose
+launch intent was stored is claimed as a launch is, every step each process printed
+is stored once and every trial ends COMPLETED once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from app.engine.crashpoint import CRASH_ENV, CrashPoint
+from app.engine.docio import dump_text
+from app.engine.trial import ExperimentState
+from app.store.store import Store
+from tests.helpers import ROOT, experiment_doc, proc_state, wait_until, write_code
+from tests.pbt.pbt_support import POPULATION, TRAIN, check_run, pbt_fields
+
+NAME = "pbt-crashy"
+
+
+def _setup(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    doc = experiment_doc(write_code(tmp_path, TRAIN), name=NAME,
+                         **pbt_fields({"STARTS": str(tmp_path / "starts"), "PACE": "0.1"}))
+    path = tmp_path / "experiment.yaml"
+    path.write_text(dump_text(doc))
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'db.sqlite'}",
+           "SWEEPLAB_LOCAL_SLOTS": str(POPULATION)}
+    env.pop(CRASH_ENV, None)
+    return env, path
+
+
+def _driver(env: dict[str, str], path: Path, first: bool,
+            crash: str | None = None) -> subprocess.Popen[bytes]:
+    args = ["run", str(path)] if first else ["resume", NAME]
+    env = {**env, CRASH_ENV: crash} if crash else env
+    return subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _trial_processes(root: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or proc_state(int(entry.name)) in (None, "Z", "X"):
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd.startswith(str(root)):
+            found.append(int(entry.name))
+    return found
+
+
+CHAIN = [
+    f"{CrashPoint.EXPLOIT_STORED.value}:1",  # decided and stored, the trial not stopped
+    f"{CrashPoint.SEGMENT_INTENT_STORED.value}:1",  # its folder stored, not started
+    f"{CrashPoint.EXIT_SEEN.value}:2",  # a segment's process ended, not acted on
+    f"{CrashPoint.STARTED_SEEN.value}:2",  # a segment runs, its start not stored
+]
+
+
+def test_kill_9_mid_exploit_then_resume_loses_nothing(tmp_path: Path) -> None:
+    env, path = _setup(tmp_path)
+    with Store(env["SWEEPLAB_DB"]) as store:
+        reached = []
+        for index, crash in enumerate(CHAIN):
+            if index and store.get_experiment(NAME).state is ExperimentState.COMPLETED:
+                break
+            driver = _driver(env, path, first=index == 0, crash=crash)
+            _, err = driver.communicate(timeout=120)
+            if driver.returncode == -signal.SIGKILL:
+                reached.append(crash)
+            else:
+                assert driver.returncode == 0, f"{crash}: {err.decode()}"
+        assert reached[:2] == CHAIN[:2], reached  # the exploit's own points were hit
+        for _ in range(3):
+            if store.get_experiment(NAME).state is ExperimentState.COMPLETED:
+                break
+            driver = _driver(env, path, first=False)
+            _, err = driver.communicate(timeout=120)
+            assert driver.returncode == 0, err.decode()
+        experiment = store.get_experiment(NAME)
+        assert experiment.state is ExperimentState.COMPLETED
+        segments = check_run(store, experiment.id, tmp_path / "starts")
+        assert any(s.is_exploit for s in segments)
+        root = tmp_path / "home" / "trials"
+        wait_until(lambda: not _trial_processes(root), 15, "no trial process left")
