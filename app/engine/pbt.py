@@ -79,6 +79,11 @@ class SegmentRepository(Protocol):
         when a resume had to take a newer checkpoint). Raises NotFound."""
         ...
 
+    def delete_segment(self, trial_id: int, index: int) -> None:
+        """Forget a decided segment that never started (its trial ended first); a
+        missing one is no error."""
+        ...
+
     def segments(self, experiment_id: int) -> list[Segment]:
         """Every segment of the experiment's trials, by trial number then index."""
         ...

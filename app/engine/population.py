@@ -211,10 +211,18 @@ class Population:
         return events
 
     def ended(self, trial_id: int, step: int | None) -> None:
-        """The trial ended for good: its newest segment's end step is stored."""
+        """The trial ended for good: its newest segment's end step is stored. A segment
+        decided but never started (the trial reached max epochs, or was stopped, before
+        it could change) is forgotten: the one before it was the last."""
         self._planned.pop(trial_id, None)
         segment = self._newest.get(trial_id)
-        if segment is not None and segment.end_step is None and segment.trial_dir is not None:
+        if segment is None:
+            return
+        if segment.index > 0 and segment.trial_dir is None:
+            self._segments.delete_segment(trial_id, segment.index)
+            self._newest[trial_id] = self._segments.update_segment(
+                trial_id, segment.index - 1, end_step=step)
+        elif segment.end_step is None and segment.trial_dir is not None:
             self._newest[trial_id] = self._segments.update_segment(trial_id, segment.index,
                                                                    end_step=step)
 
@@ -227,10 +235,10 @@ class Population:
         try:
             self._submit(live, segment, host, partial(self._launching, live.record.id,
                                                       segment.index))
-        except NoRoom as exc:
+        except (NoRoom, OSError) as exc:  # no room, or its checkpoint unreadable there
             self._waiting.append((live.record.id, segment))
-            self._journal.log(f"trial {live.number}: segment {segment.index} waits for "
-                              f"room: {exc}", live.record.id)
+            self._journal.log(f"trial {live.number}: segment {segment.index} waits: {exc}",
+                              live.record.id)
 
     def _host_of(self, trial_id: int | None) -> str | None:
         """Where a donor runs or ran: its checkpoint is copied there."""

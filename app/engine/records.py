@@ -148,7 +148,11 @@ class TrialSpec:
     copied into the trial's folder as ``restore/`` before it starts, on that host
     (``SWEEPLAB_RESTORE_DIR``)."""
     restore_host: str | None = None
-    """The host ``restore_from`` is on: a pool starts the trial there and nowhere else."""
+    """The host ``restore_from`` is on: a pool starts the trial there when it has room,
+    else on another host with the checkpoint carried over as ``restore_archive``."""
+    restore_archive: bytes | None = field(default=None, compare=False, repr=False)
+    """A checkpoint brought from another host (a ``.tar.gz`` of its folder), unpacked
+    into the trial's folder as ``restore/`` (instead of ``restore_from``)."""
     on_launch: Callable[[str, str], None] | None = field(default=None, compare=False,
                                                           repr=False)
     """The launch intent: called by the executor, on its own thread, with the host's

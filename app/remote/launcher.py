@@ -41,11 +41,13 @@ POSIX only (Linux, macOS); on Windows :func:`launch` is never called (see
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import posixpath
 import signal
 import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -184,6 +186,43 @@ class PidRecord:
     start_time: int | None
 
 
+def pack_folder(folder: Path) -> bytes:
+    """A folder's content as a ``.tar.gz`` (a checkpoint carried to another host).
+
+    Raises:
+        OSError: it cannot be read (gone, unreadable).
+    """
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for entry in sorted(folder.iterdir()):
+            tar.add(entry, arcname=entry.name)
+    return buffer.getvalue()
+
+
+def unpack_folder(archive: bytes, folder: Path) -> None:
+    """Unpack :func:`pack_folder`'s archive into ``folder`` (created): plain files and
+    folders only, each inside it.
+
+    Raises:
+        OSError: it cannot be written, or the archive is not such a folder.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                parts = posixpath.normpath(member.name).split("/")
+                if (member.name.startswith("/") or ".." in parts
+                        or not (member.isfile() or member.isdir())):
+                    raise OSError(f"a checkpoint archive holds {member.name!r}, which is "
+                                  "not a plain file or folder inside it")
+            tar.extractall(folder, members=members)  # every member checked above
+    except tarfile.TarError as exc:
+        raise OSError(f"not a checkpoint archive: {exc}") from exc
+
+
 def write_launcher(trial_dir: Path) -> Path:
     """Put ``launch.sh`` into ``trial_dir`` and return its path."""
     path = trial_dir / LAUNCH_FILE
@@ -254,7 +293,7 @@ def trial_environment(
     env[ENV_CHECKPOINT_DIR] = str(trial_dir / CHECKPOINT_DIR)
     env[ENV_START_STEP] = str(spec.start_step)
     env.pop(ENV_RESTORE_DIR, None)
-    if spec.restore_from is not None:
+    if spec.restore_from is not None or spec.restore_archive is not None:
         env[ENV_RESTORE_DIR] = str(trial_dir / RESTORE_DIR)
     env["PYTHONUNBUFFERED"] = "1"
     env["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in gpus)

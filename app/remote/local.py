@@ -37,6 +37,7 @@ from app.remote.launcher import (
     TrialProcess,
     claim_launch,
     launch,
+    pack_folder,
     read_exit_code,
     read_pid_file,
     stop_group,
@@ -252,6 +253,14 @@ class LocalExecutor:
         except OSError as exc:
             log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
             return LaunchClaim.UNKNOWN
+
+    def pack_folder(self, path: str) -> bytes:
+        """A folder here as a ``.tar.gz`` (a checkpoint carried to another host).
+
+        Raises:
+            OSError: it cannot be read.
+        """
+        return pack_folder(Path(path))
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events since the last call, waiting at most ``timeout`` s for the first."""

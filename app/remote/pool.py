@@ -12,9 +12,11 @@ trials ask for is passed over once it has said so.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -38,6 +40,8 @@ class Host(Protocol):
     def busy_reason(self) -> str: ...
 
     def free_slots(self) -> int: ...
+
+    def pack_folder(self, path: str) -> bytes: ...
 
     def submit(self, spec: TrialSpec) -> None: ...
 
@@ -122,6 +126,32 @@ class Pool:
         GPUs never."""
         return most_room(self._fitting(gpus), last_resort=lambda host: host.name in avoid)
 
+    def _submit_restoring(self, spec: TrialSpec, source_name: str) -> None:
+        """A trial continuing from a checkpoint on host ``source_name``: started there
+        when it has room (the checkpoint is copied on that host), else on the host with
+        most room, the checkpoint carried through this program.
+
+        Raises:
+            NoRoom: no host has room now.
+            OSError: the checkpoint cannot be read on its host.
+        """
+        source = self.host(source_name)
+        if source.free_slots() > 0:
+            self._submit_to(source, spec)
+            return
+        target = self.pick((), spec.gpus)
+        if target is None:
+            raise NoRoom(f"trial {spec.trial_id}: every host is full")
+        assert spec.restore_from is not None
+        began = time.monotonic()
+        archive = source.pack_folder(spec.restore_from)
+        log.info("trial %s: its checkpoint came from %s to %s (%d bytes in %.1f s)",
+                 spec.trial_id, source.name, target.name, len(archive),
+                 time.monotonic() - began)
+        self._submit_to(target, dataclasses.replace(spec, restore_from=None,
+                                                    restore_archive=archive,
+                                                    restore_host=None))
+
     def _submit_to(self, host: Host, spec: TrialSpec) -> None:
         """Start the trial on ``host`` only.
 
@@ -144,8 +174,8 @@ class Pool:
             TooFewGpus: no host has that many GPUs.
         """
         self._need = spec.gpus
-        if spec.restore_host is not None:  # its checkpoint is copied on that host
-            self._submit_to(self.host(spec.restore_host), spec)
+        if spec.restore_host is not None:
+            self._submit_restoring(spec, spec.restore_host)
             return
         while (host := self.pick(spec.avoid_hosts, spec.gpus)) is not None:
             try:

@@ -26,6 +26,7 @@ from app.remote.launcher import (
     params_json,
     read_pid_file,
     trial_environment,
+    unpack_folder,
 )
 from app.remote.snapshot import unpack_snapshot
 
@@ -50,7 +51,9 @@ def prepare_trial_dir(trial_dir: Path, spec: TrialSpec, python: str, sdk: Path,
     trial_dir.mkdir(mode=0o700, parents=True)
     trial_dir.chmod(0o700)  # only the user: its params, code and log (whatever the umask)
     unpack_snapshot(spec.snapshot, trial_dir / CODE_DIR)
-    if spec.restore_from is not None:  # a donor's checkpoint, on this same machine
+    if spec.restore_archive is not None:  # a donor's checkpoint brought from another host
+        unpack_folder(spec.restore_archive, trial_dir / RESTORE_DIR)
+    elif spec.restore_from is not None:  # a donor's checkpoint, on this same machine
         shutil.copytree(spec.restore_from, trial_dir / RESTORE_DIR, symlinks=True)
     params_path = trial_dir / PARAMS_FILE
     params_path.write_text(params_json(spec.params), encoding="utf-8")

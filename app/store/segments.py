@@ -74,6 +74,12 @@ class SegmentRecords:
             session.flush()
             return _record(session, row)
 
+    def delete_segment(self, trial_id: int, index: int) -> None:
+        """Forget a decided segment that never started; a missing one is no error."""
+        with self._session(write=True) as session:
+            session.execute(sa.delete(SegmentRow).where(SegmentRow.trial_id == trial_id,
+                                                        SegmentRow.index == index))
+
     def segments(self, experiment_id: int) -> list[Segment]:
         """Every segment of the experiment's trials, by trial number then index."""
         donor = sa.orm.aliased(TrialRow)

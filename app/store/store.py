@@ -432,6 +432,10 @@ class Store:
         """See :meth:`SegmentRecords.update_segment`."""
         return self._segments.update_segment(trial_id, index, **fields)
 
+    def delete_segment(self, trial_id: int, index: int) -> None:
+        """See :meth:`SegmentRecords.delete_segment`."""
+        self._segments.delete_segment(trial_id, index)
+
     def segments(self, experiment_id: int) -> list[Segment]:
         """See :meth:`SegmentRecords.segments`."""
         return self._segments.segments(experiment_id)

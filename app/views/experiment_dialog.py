@@ -45,7 +45,6 @@ from app.engine.experiment import (
     identical_trials_problem,
 )
 from app.engine.schedulers import SchedulerName
-from app.engine.schedulers.pbt import PBT_FIELDS
 from app.engine.search import searcher_problems
 from app.engine.search.base import Algorithm, Goal
 from app.engine.space.document import space_to_dict
@@ -173,6 +172,19 @@ class ExperimentDialog(QDialog):
         self.min_trials = _spin(1, 1_000_000, 3)
         self.min_trials.setToolTip("median: trials that must have reached a step before "
                                    "one is stopped there")
+        self.pbt_interval = _spin(1, 1_000_000, 4)
+        self.pbt_interval.setToolTip("pbt: steps between a trial's exploit decisions")
+        self.pbt_quantile = _fraction(0.01, 0.5, 0.25)
+        self.pbt_quantile.setToolTip("pbt: the bottom fraction copies the top fraction")
+        self.pbt_resample = _fraction(0.0, 1.0, 0.25)
+        self.pbt_resample.setToolTip("pbt: how often a mutated parameter is drawn afresh")
+        self.pbt_mutations = QLineEdit()
+        self.pbt_mutations.setPlaceholderText("lr=perturb, momentum=resample, act=neighbours")
+        self.pbt_mutations.setToolTip(
+            "pbt: the parameters that change at an exploit (paths as in the space), each "
+            "=perturb (a number x0.8 or x1.2), =resample or =neighbours (a choice); the "
+            "population is Max parallel. A group or a choice of groups stays fixed: PBT "
+            "cannot swap architectures")
         self.max_trials = _spin(1, 1_000_000, 20)
         self.max_parallel = _spin(1, 1024, 2)
         self.max_epochs = _spin(0, 10_000_000, 0, "none")
@@ -222,6 +234,11 @@ class ExperimentDialog(QDialog):
                 ("Grace period (steps)", self.grace_period, "scheduler.grace_period"),
                 ("Reduction factor η", self.reduction_factor, "scheduler.reduction_factor"),
                 ("Min trials (median)", self.min_trials, "scheduler.min_trials"),
+                ("PBT interval (steps)", self.pbt_interval, "scheduler.interval"),
+                ("PBT quantile", self.pbt_quantile, "scheduler.quantile"),
+                ("PBT resample probability", self.pbt_resample,
+                 "scheduler.resample_probability"),
+                ("PBT mutations", self.pbt_mutations, "scheduler.mutations"),
             ]),
             ("Limits", [
                 ("Max trials", self.max_trials, "limits.max_trials"),
@@ -278,8 +295,10 @@ class ExperimentDialog(QDialog):
         for spin in (self.max_trials, self.max_parallel, self.max_epochs, self.seed,
                      self.initial_random, self.gpus_per_trial, self.grace_period,
                      self.reduction_factor, self.min_trials, self.retries,
-                     self.max_trial_seconds, self.max_seconds):
+                     self.max_trial_seconds, self.max_seconds, self.pbt_interval,
+                     self.pbt_quantile, self.pbt_resample):
             spin.valueChanged.connect(self.validate)
+        self.pbt_mutations.textChanged.connect(self.validate)
         self.include_uncommitted.toggled.connect(self.validate)
         for table in (self.env, self.metrics):
             table.itemChanged.connect(self.validate)
@@ -304,6 +323,12 @@ class ExperimentDialog(QDialog):
         self.grace_period.setValue(config.scheduler.grace_period)
         self.reduction_factor.setValue(config.scheduler.reduction_factor)
         self.min_trials.setValue(config.scheduler.min_trials)
+        pbt = config.scheduler.pbt
+        self.pbt_interval.setValue(pbt.interval)
+        self.pbt_quantile.setValue(pbt.quantile)
+        self.pbt_resample.setValue(pbt.resample_probability)
+        self.pbt_mutations.setText(", ".join(f"{path}={m.kind.value}"
+                                             for path, m in pbt.mutations))
         limits = config.limits
         self.max_trials.setValue(limits.max_trials)
         self.max_parallel.setValue(limits.max_parallel)
@@ -345,8 +370,8 @@ class ExperimentDialog(QDialog):
         if self.max_seconds.value():
             limits["max_seconds"] = self.max_seconds.value()
         doc: dict[str, Any] = self._base.to_dict() if self._base is not None else {}
-        kept = {k: v for k, v in doc.get("scheduler", {}).items() if k in PBT_FIELDS
-                and k != "population"} if self.scheduler.currentText() == "pbt" else {}
+        pbt = (self._pbt_doc(doc.get("scheduler", {}))
+               if self.scheduler.currentText() == SchedulerName.PBT.value else {})
         doc.update({
             "version": 1, "name": self.name.text().strip(), "code_dir": self.code_dir.text(),
             "command": self.command.text(),
@@ -357,7 +382,7 @@ class ExperimentDialog(QDialog):
             "scheduler": {"name": self.scheduler.currentText(),
                           "grace_period": self.grace_period.value(),
                           "reduction_factor": self.reduction_factor.value(),
-                          "min_trials": self.min_trials.value(), **kept},
+                          "min_trials": self.min_trials.value(), **pbt},
             "limits": limits, "hosts": self.checked_hosts(),
             "gpus_per_trial": self.gpus_per_trial.value(),
             "env": {name.strip(): value for name, value in self.env.rows()},
@@ -366,6 +391,27 @@ class ExperimentDialog(QDialog):
             "include_uncommitted": self.include_uncommitted.isChecked(),
             "retries": self.retries.value(),
         })
+        return doc
+
+    def _pbt_doc(self, base: dict[str, Any]) -> dict[str, Any]:
+        """The PBT fields of the scheduler section; a mutation's factors and the PBT seed
+        of the experiment edited are kept (the dialog does not show them)."""
+        factors = {path: item.get("factors") for path, item in
+                   (base.get("mutations") or {}).items() if isinstance(item, dict)}
+        mutations: dict[str, Any] = {}
+        for item in self.pbt_mutations.text().split(","):
+            path, _, kind = item.partition("=")
+            if path.strip():
+                entry: dict[str, Any] = {"kind": kind.strip() or "perturb"}
+                if factors.get(path.strip()) is not None:
+                    entry["factors"] = factors[path.strip()]
+                mutations[path.strip()] = entry
+        doc: dict[str, Any] = {"interval": self.pbt_interval.value(),
+                               "quantile": round(self.pbt_quantile.value(), 4),
+                               "resample_probability": round(self.pbt_resample.value(), 4),
+                               "mutations": mutations}
+        if "seed" in base:
+            doc["seed"] = base["seed"]
         return doc
 
     def _table_problems(self) -> list[Problem]:
@@ -448,7 +494,11 @@ class ExperimentDialog(QDialog):
         self.min_trials.setEnabled(name == SchedulerName.MEDIAN.value)
         self.reduction_factor.setEnabled(name in (SchedulerName.ASHA.value,
                                                   SchedulerName.HYPERBAND.value))
-        self.grace_period.setEnabled(name != SchedulerName.FIFO.value)
+        self.grace_period.setEnabled(name not in (SchedulerName.FIFO.value,
+                                                  SchedulerName.PBT.value))
+        for field in (self.pbt_interval, self.pbt_quantile, self.pbt_resample,
+                      self.pbt_mutations):
+            field.setEnabled(name == SchedulerName.PBT.value)
         self.validate()
 
     def _browse(self) -> None:
@@ -478,6 +528,15 @@ def _spin(low: int, high: int, value: int, special: str | None = None) -> QSpinB
     spin.setValue(value)
     if special:
         spin.setSpecialValueText(special)
+    return spin
+
+
+def _fraction(low: float, high: float, value: float) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(low, high)
+    spin.setDecimals(2)
+    spin.setSingleStep(0.05)
+    spin.setValue(value)
     return spin
 
 

@@ -20,7 +20,9 @@ POPULATION = 4
 # exploit those with a large one. Its state is saved as a checkpoint at every step; a
 # continuing segment reads the donor's state back and prints where it came from.
 TRAIN = f"""
-import json, os, time, sweeplab
+import json, os, signal, time, sweeplab
+if os.environ.get("IGNORE_INT"):  # a script that trains to its end whatever it is told
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 lr = sweeplab.param("lr")
 start = sweeplab.start_step()
 acc, origin = 0.0, None

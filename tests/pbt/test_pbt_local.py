@@ -66,3 +66,25 @@ def test_a_trial_stopped_while_it_changes_segments_ends_instead(
         assert segment.trial_dir is None, "the segment started after the stop"
         others = [t for t in store.list_trials(experiment.id) if t.id != trial.id]
         assert {t.state for t in others} <= {TrialState.COMPLETED}
+
+
+def test_a_trial_that_ends_before_it_can_change_segments_keeps_one_segment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trials that ignore SIGINT train to max epochs: each exploit decided for them never
+    starts, so it is not kept; each trial has one segment, ending at the last step."""
+    monkeypatch.setenv("SWEEPLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SWEEPLAB_LOCAL_SLOTS", str(POPULATION))
+    starts = tmp_path / "starts"
+    code = write_code(tmp_path, TRAIN)
+    from app.engine.experiment import experiment_from_dict
+
+    env = {"STARTS": str(starts), "IGNORE_INT": "1"}
+    config = experiment_from_dict(experiment_doc(code, **pbt_fields(env)), code)
+    with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        experiment = store.create_experiment(config.name, config.to_dict())
+        with running(store, experiment.id, grace=30.0) as (runner, _):
+            wait_until(lambda: runner.wait(0), timeout=120, what="the run to end")
+        log = "\n".join(e.message for e in store.list_events(experiment.id))
+        assert "exploits trial" in log  # decided, never carried out
+        segments = check_run(store, experiment.id, starts)
+        assert [s.index for s in segments] == [0] * POPULATION

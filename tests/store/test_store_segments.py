@@ -32,5 +32,8 @@ def test_segments_are_stored_and_read_back_by_trial_then_index() -> None:
             store.update_segment(first.id, 7, end_step=1)
         with pytest.raises(ValueError, match="params"):
             store.update_segment(first.id, 1, params={})
+        store.delete_segment(first.id, 1)
+        store.delete_segment(first.id, 1)  # gone already: no error
+        assert [(s.number, s.index) for s in store.segments(experiment.id)] == [(1, 0), (2, 0)]
         store.delete_trials(experiment.id)
         assert store.segments(experiment.id) == []

@@ -203,6 +203,15 @@ class SlurmExecutor:
             self._start_threads()
         self._wake.set()
 
+    def pack_folder(self, path: str) -> bytes:
+        """Not on a cluster: population-based training runs locally and over SSH only
+        (a cluster in its hosts is refused before the run starts).
+
+        Raises:
+            OSError: always.
+        """
+        raise OSError(f"{self.name}: checkpoints are not carried from a Slurm cluster")
+
     def claim(self, trial_dir: str) -> LaunchClaim:
         """For a resume: whether the trial stored as launching in ``trial_dir`` started
         (see :func:`~app.remote.ssh.scripts.claim_script`). When the claim wins, a job

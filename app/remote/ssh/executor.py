@@ -17,13 +17,18 @@ gone for ``offline_timeout`` seconds.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import paramiko
 
 from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import EventQueue, drain
@@ -35,7 +40,12 @@ from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.payload import Sdk, launch_payload
 from app.remote.ssh.places import RemoteSlots
 from app.remote.ssh.profile import Secrets, ServerProfile
-from app.remote.ssh.scripts import claim_answer, claim_command, gpu_status_script
+from app.remote.ssh.scripts import (
+    claim_answer,
+    claim_command,
+    gpu_status_script,
+    pack_command,
+)
 from app.remote.ssh.session import ServerSession
 from app.remote.ssh.trial import RemoteTrial, TrialHost
 
@@ -44,6 +54,8 @@ __all__ = ["ExecutorClosed", "HostStatus", "SshExecutor"]
 log = logging.getLogger(__name__)
 
 STATUS_TIMEOUT_S = 15.0
+PACK_TIMEOUT_S = 600.0
+"""The longest reading a checkpoint folder off the server may take (PBT)."""
 PLACE_RETRY_S = 1.0
 """How often a trial waiting for a GPU place another run holds looks again."""
 _JOIN_S = 5.0
@@ -286,6 +298,22 @@ class SshExecutor:
             trial.thread.start()
         self._session.start()
 
+    def pack_folder(self, path: str) -> bytes:
+        """A folder on the server as a ``.tar.gz`` (a checkpoint carried to another host).
+
+        Raises:
+            OSError: it cannot be read there, or the server does not answer.
+        """
+        try:
+            code, out, err = self._session.main().run_bytes(pack_command(path),
+                                                             timeout=PACK_TIMEOUT_S)
+        except SshError as exc:
+            raise OSError(f"{self.name}: cannot read {path}: {exc}") from exc
+        if code != 0:
+            raise OSError(f"{self.name}: cannot read {path}: "
+                          f"{err.decode('utf-8', 'replace').strip()}")
+        return out
+
     def claim(self, trial_dir: str) -> LaunchClaim:
         """For a resume: whether the trial stored as launching in ``trial_dir`` on this
         server started (one command there, see
@@ -366,6 +394,12 @@ class SshExecutor:
     # --- per-trial work ----------------------------------------------------------------
 
     def _start(self, trial: RemoteTrial, spec: TrialSpec, hello: Hello) -> None:
+        if spec.restore_archive is not None:  # PBT: a checkpoint from another host
+            try:
+                spec = self._upload_checkpoint(trial, spec, hello)
+            except OSError as exc:
+                self._host.start_failed(trial, f"trial {trial.trial_id} could not start: {exc}")
+                return
         while True:
             try:
                 payload, command = self._prepare(trial, spec, hello)
@@ -377,6 +411,25 @@ class SshExecutor:
             busy = self._host.launch(trial, spec.snapshot, payload, command, intent)
             if busy is None or not self._find_place(trial, busy):
                 return
+
+    def _upload_checkpoint(self, trial: RemoteTrial, spec: TrialSpec,
+                           hello: Hello) -> TrialSpec:
+        """Send a checkpoint brought from another host (``restore_archive``) over SFTP;
+        the trial helper unpacks it into the trial's ``restore/`` and removes it.
+
+        Raises:
+            OSError: the server refused it, or the connection dropped.
+        """
+        assert spec.restore_archive is not None
+        path = f"{hello.workdir}/.sweeplab/restore-{trial.trial_id}-{uuid.uuid4().hex[:12]}.tgz"
+        try:
+            sftp = self._session.main().sftp()
+            sftp.putfo(io.BytesIO(spec.restore_archive), path)
+        except (OSError, SshError, paramiko.SSHException, EOFError) as exc:
+            raise OSError(f"cannot send the checkpoint to {self.name}: {exc}") from exc
+        log.info("%s: trial %s: checkpoint sent (%d bytes)", self.name, trial.trial_id,
+                 len(spec.restore_archive))
+        return dataclasses.replace(spec, restore_from=path, restore_archive=None)
 
     def _find_place(self, trial: RemoteTrial, busy: str) -> bool:
         """Another run holds every place of GPU ``busy``: choose the trial's GPUs again

@@ -17,9 +17,10 @@ that carry their content hash (so an upgraded app never runs a stale helper).
   command; the helper
   makes DIR (an old one is removed unless its wrapper runs), unpacks the code snapshot
   into ``DIR/code``, copies the folder RESTORE (a donor's checkpoint under PBT, on
-  this server) to ``DIR/restore``, says ``@ready`` and waits for the client's ``go`` line (sent once
-  the client has stored the trial's folder, its launch intent; without it, say when
-  the client died, nothing starts), starts the wrapper of
+  this server) to ``DIR/restore`` (or unpacks it there and removes it, when it is a
+  ``.tar.gz`` brought from another host), says ``@ready`` and waits for the client's
+  ``go`` line (sent once the client has stored the trial's folder, its launch
+  intent; without it, say when the client died, nothing starts), starts the wrapper of
   :mod:`app.remote.launcher` with ``setsid -f`` (its own session and process group),
   reads its pid from the ``pid`` file and says ``@started PID``; then it follows like
   ``follow`` from offset 0. The wrapper is started in the foreground (``setsid -f``
@@ -123,7 +124,11 @@ if [ "$mode" = launch ]; then
     head -c "$4" <&3 | tar -xf - -C "$d" || fail "cannot write the trial files into $d"
     cmd=$(head -c "$5" <&3) || fail "the trial command did not arrive"
     tar -xzmf "$3" -C "$d/code" || fail "cannot unpack the code snapshot $3"
-    if [ -n "$7" ]; then  # PBT: the donor's checkpoint, copied on this server
+    if [ -f "$7" ]; then  # PBT: a checkpoint brought from another host (.tar.gz)
+        mkdir -m 700 -- "$d/restore" && tar -xzf "$7" -C "$d/restore" ||
+            fail "cannot unpack the checkpoint $7"
+        rm -f -- "$7"
+    elif [ -n "$7" ]; then  # PBT: the donor's checkpoint, copied on this server
         cp -R -- "$7" "$d/restore" || fail "cannot copy the checkpoint $7"
     fi
     cd -- "$d" || fail "cannot enter $d"
@@ -350,6 +355,11 @@ def claim_script(trial_dir: str) -> str:
     nothing without its ``go``), or ``pid`` created here exclusively, so no late
     wrapper runs the command."""
     return f"d={q(trial_dir)}\n{_CLAIM}"
+
+
+def pack_command(folder: str) -> str:
+    """The exec line that writes a folder's content as a ``.tar.gz`` on stdout."""
+    return f"tar -czf - -C {q(folder)} ."
 
 
 def claim_command(trial_dir: str) -> str:
