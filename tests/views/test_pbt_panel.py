@@ -59,6 +59,8 @@ def test_the_tab_draws_lineage_schedule_and_joined_segments(
     assert source.threads == {"pbt-picture"}  # read off the GUI thread
     assert "2 trials, 4 segments, 2 exploits; best: trial 1" in panel.status.text()
     assert len(panel.lineage.spans) == 4
+    ticks = panel.lineage.plot_widget.getPlotItem().getAxis("left")._tickLevels
+    assert ticks == [[(1.0, "1"), (2.0, "2")]]  # one row per trial, no 1.5
     xs, ys = panel.lineage.edges.getData()
     assert list(xs) == [4, 4, 8, 8] and list(ys) == [1, 2, 2, 1]
     line = panel.schedule.lines["lr"]

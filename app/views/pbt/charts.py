@@ -57,6 +57,8 @@ class LineageChart(QWidget):
                                         pen=pg.mkPen(colour, width=SPAN_WIDTH))
             self.plot_widget.addItem(span_item)
             self.spans.append(span_item)
+        self.plot_widget.getPlotItem().getAxis("left").setTicks(
+            [[(float(number), str(number)) for number in found.trials]])
         xs, ys = copy_edges(found)
         self.edges.setData(xs, ys)
         self.markers.setData([c.step for c in found.copies], [c.trial for c in found.copies])
