@@ -35,13 +35,17 @@ with open(os.environ["STARTS"], "a") as starts:
     starts.write(json.dumps({{"trial": int(os.environ["SWEEPLAB_TRIAL_ID"]), "start": start}})
                  + "\\n")
 try:
-    for step in range(start + 1, {STEPS} + 1):
-        time.sleep(float(os.environ.get("PACE", "0.05")))
+    for step in range(start + 1, int(os.environ.get("STEPS", "{STEPS}")) + 1):
+        time.sleep(float(os.environ.get("PACE", "0.2")))
         acc += lr
         (sweeplab.checkpoint_dir() / "state.json").write_text(json.dumps(
             {{"trial": int(os.environ["SWEEPLAB_TRIAL_ID"]), "step": step, "acc": acc}}))
         sweeplab.checkpointed(step)
         sweeplab.report("acc", acc, step=step)
+        # with $HOLD_AT and $GATE: held after that step until the test creates the file
+        while (step == int(os.environ.get("HOLD_AT", "0")) and os.environ.get("GATE")
+               and not os.path.exists(os.environ["GATE"])):
+            time.sleep(0.01)
 except KeyboardInterrupt:  # with $GATE: held at its stop until the test creates the file
     while os.environ.get("GATE") and not os.path.exists(os.environ["GATE"]):
         time.sleep(0.01)
@@ -52,15 +56,16 @@ SPACE = {"version": 1, "space": [
      "min": 0.01, "max": 1.0, "default": 0.5}]}
 
 
-def pbt_fields(env: dict[str, str], seed: int = 2) -> dict[str, Any]:
-    """The experiment fields of a PBT run of :data:`TRAIN` (``experiment_doc``'s)."""
+def pbt_fields(env: dict[str, str], seed: int = 2, steps: int = STEPS) -> dict[str, Any]:
+    """The experiment fields of a PBT run of :data:`TRAIN` (``experiment_doc``'s) over
+    ``steps`` steps a trial."""
     return {
         "space": SPACE, "kpi": {"name": "acc", "goal": "max"},
         "algorithm": {"name": "random", "seed": seed},
         "scheduler": {"name": "pbt", "population": POPULATION, "interval": 2,
                       "quantile": 0.25, "seed": seed,
                       "mutations": {"lr": {"kind": "perturb", "factors": [0.8, 1.2]}}},
-        "limits": {"max_epochs": STEPS}, "env": env,
+        "limits": {"max_epochs": steps}, "env": {**env, "STEPS": str(steps)},
     }
 
 
@@ -73,7 +78,8 @@ def segment_lines(folder: str) -> list[dict[str, Any]]:
     return [json.loads(m.group(1)) for m in SEGMENT_LINE.finditer(text)]
 
 
-def check_run(store: Store, experiment_id: int, starts: Path) -> list[Segment]:
+def check_run(store: Store, experiment_id: int, starts: Path,
+              steps: int = STEPS) -> list[Segment]:
     """Every trial completed once with all its steps, every exploit continued from its
     donor's checkpoint with its own params; returns the segments."""
     trials = store.list_trials(experiment_id)
@@ -87,14 +93,14 @@ def check_run(store: Store, experiment_id: int, starts: Path) -> list[Segment]:
     for trial in trials:
         own = [s for s in segments if s.trial_id == trial.id]
         assert [s.index for s in own] == list(range(len(own)))
-        _check_trial(store, trial, own, by_id)
+        _check_trial(store, trial, own, by_id, steps)
     return segments
 
 
 def _check_trial(store: Store, trial: TrialRecord, own: list[Segment],
-                 by_id: dict[int, TrialRecord]) -> None:
+                 by_id: dict[int, TrialRecord], steps: int) -> None:
     assert own[0].params == trial.params and own[0].start_step == 0
-    assert own[-1].trial_dir == trial.trial_dir and own[-1].end_step == STEPS
+    assert own[-1].trial_dir == trial.trial_dir and own[-1].end_step == steps
     for before, segment in itertools.pairwise(own):
         assert segment.donor_trial_id in by_id and segment.donor_trial_id != trial.id
         assert segment.checkpoint_step == segment.start_step

@@ -21,10 +21,12 @@ from tests.pbt.pbt_support import POPULATION, TRAIN, check_run, pbt_fields
 
 NAME = "pbt-crashy"
 
-
 def _setup(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    # every trial is held after step 6 until the resume runs: an exploit decided before
+    # the first kill finds its trial still running whenever the next driver comes
     doc = experiment_doc(write_code(tmp_path, TRAIN), name=NAME,
-                         **pbt_fields({"STARTS": str(tmp_path / "starts"), "PACE": "0.1"}))
+                         **pbt_fields({"STARTS": str(tmp_path / "starts"), "PACE": "0.1",
+                                       "HOLD_AT": "6", "GATE": str(tmp_path / "gate")}))
     path = tmp_path / "experiment.yaml"
     path.write_text(dump_text(doc))
     env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
@@ -40,6 +42,14 @@ def _driver(env: dict[str, str], path: Path, first: bool,
     env = {**env, CRASH_ENV: crash} if crash else env
     return subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _runs_started(store: Store) -> int:
+    """How many drivers have started the experiment so far (each logs "started")."""
+    if not any(e.name == NAME for e in store.list_experiments()):
+        return 0
+    events = store.list_events(store.get_experiment(NAME).id)
+    return sum(1 for event in events if event.message == "started")
 
 
 def _trial_processes(root: Path) -> list[int]:
@@ -72,6 +82,10 @@ def test_kill_9_mid_exploit_then_resume_loses_nothing(tmp_path: Path) -> None:
             if index and store.get_experiment(NAME).state is ExperimentState.COMPLETED:
                 break
             driver = _driver(env, path, first=index == 0, crash=crash)
+            if index == 1:  # the resume drives: let the held trials go on
+                wait_until(lambda d=driver: _runs_started(store) >= 2 or d.poll() is not None,
+                           120, "the resume to start driving")
+                (tmp_path / "gate").touch()
             _, err = driver.communicate(timeout=120)
             if driver.returncode == -signal.SIGKILL:
                 reached.append(crash)

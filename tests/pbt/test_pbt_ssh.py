@@ -23,6 +23,10 @@ from tests.ssh.sshd import Sshd
 
 __all__ = ["client_key", "make_profile", "sshd_factory", "workdir"]
 
+STEPS = 16
+"""Long enough that an exploit decided from a line read late (a loaded machine) still
+finds its trial running."""
+
 
 def _run(tmp_path: Path, sshd_factory: Callable[..., Sshd],
          make_profile: Callable[..., ServerProfile], max_parallel: int,
@@ -40,13 +44,14 @@ def _run(tmp_path: Path, sshd_factory: Callable[..., Sshd],
             trusted.accept("127.0.0.1", server.port, server.host_key)
         code = write_code(tmp_path, TRAIN)
         doc = experiment_doc(code, hosts=["lab1", "lab2"],
-                             **pbt_fields({"STARTS": str(starts), "PACE": "0.3"}, seed=seed))
+                             **pbt_fields({"STARTS": str(starts), "PACE": "0.3"}, seed=seed,
+                                          steps=STEPS))
         config = experiment_from_dict(doc, code)
         experiment = store.create_experiment(config.name, config.to_dict())
         with running(store, experiment.id, grace=5.0) as (runner, _):
             wait_until(lambda: runner.wait(0), timeout=240, what="the run to end")
         assert store.get_experiment(experiment.id).state is ExperimentState.COMPLETED
-        segments = check_run(store, experiment.id, starts)
+        segments = check_run(store, experiment.id, starts, STEPS)
         assert {t.host for t in store.list_trials(experiment.id)} <= set(roots)
     exploits = [s for s in segments if s.is_exploit]
     assert exploits, "no trial exploited another"
