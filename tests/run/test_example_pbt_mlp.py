@@ -82,3 +82,32 @@ def test_both_experiment_files_are_valid() -> None:
     pbt = load_experiment(EXAMPLE / "experiment.yaml")
     assert pbt.scheduler.name is SchedulerName.PBT and pbt.limits.max_parallel == 4
     assert list(pbt.scheduler.pbt.mutation_map) == ["lr"]
+
+
+def test_it_runs_under_pbt_and_exports_the_best_schedule(tmp_path: Path) -> None:
+    """The PBT experiment file as shipped (fewer epochs): trials exploit, and
+    ``sweeplab export --schedule`` writes the best trial's lr by step."""
+    folder = tmp_path / "pbt_mlp"
+    shutil.copytree(EXAMPLE, folder)
+    path = folder / "experiment.yaml"
+    doc = load_file(path)
+    doc["limits"].update(max_epochs=12)
+    doc["scheduler"].update(interval=2)
+    path.write_text(dump_text(doc))
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path / "home"),
+           "SWEEPLAB_DB": f"sqlite:///{tmp_path / 'cli.db'}", "COLUMNS": "200",
+           "SWEEPLAB_LOCAL_SLOTS": "4"}
+    run = subprocess.run([sys.executable, "-m", "app", "run", str(path)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "pbt-mlp: completed, 4 trials" in run.stdout
+    lineage = subprocess.run([sys.executable, "-m", "app", "export", "pbt-mlp", "--lineage",
+                              "--format", "json"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120, check=True)
+    assert json.loads(lineage.stdout)["copies"], "no trial exploited another"
+    schedule = subprocess.run([sys.executable, "-m", "app", "export", "pbt-mlp", "--schedule",
+                               "--format", "json"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120, check=True)
+    document = json.loads(schedule.stdout)
+    assert document["end_step"] == 12 and document["params"]["lr"][0][0] == 0
+    assert all(0.01 <= value <= 2.0 for _, value in document["params"]["lr"])
