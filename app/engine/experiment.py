@@ -9,7 +9,7 @@
     kpi: {name: loss, goal: min, use: last}
     space: space.yaml                 # a path, or the space document inline
     algorithm: {name: tpe, seed: 1, initial_random: 10}   # initial_random: auto if absent
-    scheduler: {name: asha, grace_period: 1, reduction_factor: 3}   # or fifo, hyperband, median
+    scheduler: {name: asha, grace_period: 1, reduction_factor: 3}  # fifo, hyperband, median, pbt
     limits: {max_trials: 30, max_parallel: 2, max_epochs: 20,
              max_trial_seconds: 600, max_seconds: 3600}
     hosts: [local]
