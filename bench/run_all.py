@@ -70,6 +70,8 @@ BENCHES = (
             ("bench/search_efficiency.py", "--quick", "--strategies", "optuna",
              "--optuna-random-start", str(start)), "3")
       for start in (5, 10)),
+    Bench("pbt", ("bench/pbt.py", "--plot", "docs/pbt_schedule.png"),
+          ("bench/pbt.py", "--quick"), "6"),
     Bench("gui_load", ("bench/gui_load.py",), ("bench/gui_load.py", "--quick"), "1"),
     Bench("gui_sort", ("bench/gui_sort.py",), ("bench/gui_sort.py", "--quick"), "1"),
     Bench("follow", ("bench/follow.py",), ("bench/follow.py", "--quick"), "1"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
@@ -14,6 +15,9 @@ from app.application.exporting import experiment_export
 from app.application.following import ACTIVE
 from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
 from app.engine.best import best_trial
+
+if TYPE_CHECKING:
+    from app.application.workspace import Workspace
 
 
 def _ls(args: argparse.Namespace) -> int:
@@ -62,6 +66,8 @@ def _export(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         workspace = Workspace(store)
         exp = workspace.experiment(args.experiment)
+        if args.schedule or args.lineage:
+            return _export_pbt(args, workspace, exp.id)
         broken = config_or_broken(exp)
         if isinstance(broken, BrokenExperiment):
             print(f"warning: experiment {exp.name!r} (id {exp.id}) has an invalid stored "
@@ -71,6 +77,19 @@ def _export(args: argparse.Namespace) -> int:
             workspace.export(exp.id, args.output, args.format)
         else:
             sys.stdout.write(experiment_export(exp, workspace.trials(exp.id), args.format))
+    return 0
+
+
+def _export_pbt(args: argparse.Namespace, workspace: Workspace, experiment_id: int) -> int:
+    """``--schedule`` or ``--lineage``: what population-based training found."""
+    from app.application.lineage import PbtExport, pbt_export_text
+
+    what = PbtExport.SCHEDULE if args.schedule else PbtExport.LINEAGE
+    text = pbt_export_text(workspace, experiment_id, what, args.format)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

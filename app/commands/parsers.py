@@ -86,6 +86,11 @@ def add_experiments(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     export.add_argument("experiment", help="name or id")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    pbt = export.add_mutually_exclusive_group()
+    pbt.add_argument("--schedule", action="store_true",
+                     help="PBT: the best trial's schedule (params by step) instead of trials")
+    pbt.add_argument("--lineage", action="store_true",
+                     help="PBT: every trial's segments and who copied whom")
     export.set_defaults(handler=Handler("exp_cmd", "_export"))
     stop = sub.add_parser("stop", parents=[common], help="ask a running experiment to stop")
     stop.add_argument("experiment", help="name or id")

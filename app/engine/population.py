@@ -144,9 +144,11 @@ class Population:
                       if other.number == decision.donor), None)
         folder = self._folders.get(decision.donor)
         current = self._newest.get(live.record.id)
-        if donor is None or folder is None or current is None:
+        given = None if donor is None else self._newest.get(donor.record.id)
+        if donor is None or folder is None or current is None or given is None:
             return  # the donor ended meanwhile: no exploit this time
-        params = explore(current.params, self._config.space, self._config.scheduler.pbt,
+        # exploit takes the donor's hyperparameters with its weights; explore perturbs them
+        params = explore(given.params, self._config.space, self._config.scheduler.pbt,
                          self._scheduler.rng)
         source = published_checkpoint(folder, decision.step)
         segment = self._segments.add_segment(live.record.id, current.index + 1, decision.step,

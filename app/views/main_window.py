@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.application.clusters import Clusters
 from app.application.definitions import BrokenExperiment, config_or_broken
+from app.application.lineage import experiment_picture, is_pbt
 from app.application.live import STOPPING, LiveChange, LiveExperiment
 from app.application.loading import LoadEnded, PointsRead, TrialsRead
 from app.application.servers import SecretKeeper, Servers
@@ -65,6 +66,7 @@ from app.views.loading import ExperimentLoading, SummaryReading
 from app.views.menus import build_actions, mirror, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
 from app.views.panels import ExperimentPanels
+from app.views.pbt import PbtPanel
 from app.views.prompts import Quitting, Unsaved, ask, ask_unsaved
 from app.views.run_control import RunControl
 from app.views.servers import ServersDialog
@@ -197,6 +199,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.panels.trials, "Trials")
         self.tabs.addTab(self.panels.charts, "Charts")
         self.tabs.addTab(self.log, "Log")
+        self.pbt = PbtPanel(lambda eid: experiment_picture(workspace, eid))
+        self.tabs.addTab(self.pbt, "PBT")
         self.panels.stopTrial.connect(self.run_control.stop_trial)
         self.panels.trials.trialActivated.connect(self.open_trial)
         self.panels.trials.compareRequested.connect(
@@ -424,6 +428,9 @@ class MainWindow(QMainWindow):
         self._record = record = self.workspace.experiment(experiment_id)
         config = config_or_broken(record)
         self._broken = config if isinstance(config, BrokenExperiment) else None
+        pbt = not isinstance(config, BrokenExperiment) and is_pbt(config)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.pbt), pbt)
+        self.pbt.show_experiment(experiment_id if pbt else None)
         for index in range(_DATA_TABS):  # a broken one has nothing to show in them
             self.tabs.setTabEnabled(index, self._broken is None)
         if isinstance(config, BrokenExperiment):
