@@ -28,9 +28,9 @@ that carry their content hash (so an upgraded app never runs a stale helper).
   signal at its default; sshd starts a session's commands so anyway.
 - ``follow DIR OFFSET [PID]``: streams ``output.log`` from byte OFFSET on stdout
   (``tail -c +N -f``) and polls for the end (every 20 ms for the first 0.5 s, backing
-  off to 500 ms after 8.5 s): ``exit_code`` is written, or the wrapper is gone (a zombie counts as gone;
-  a pid reused by another process, told apart by the start time in the ``pid`` file,
-  too).
+  off to 500 ms after 8.5 s): ``exit_code`` is written, or the wrapper is gone (a
+  zombie counts as gone; a pid reused by another process, told apart by the start
+  time in the ``pid`` file, too).
 
 Once the trial's main command has ended (and its wrapper is gone), what it left
 running in its process group or session gets SIGTERM, and SIGKILL if still there
