@@ -301,11 +301,13 @@ _BEGIN = _Begin()
 
 
 @contextmanager
-def writing() -> Iterator[None]:
+def writing(immediate: bool = True) -> Iterator[None]:
     """Meanwhile, a SQLite transaction this thread opens takes the write lock at once
     (``BEGIN IMMEDIATE``): two programs writing at once then wait for each other in
-    the busy timeout instead of failing half way. Other databases ignore it."""
-    before, _BEGIN.immediate = _BEGIN.immediate, True
+    the busy timeout instead of failing half way. ``immediate=False``: a read's plain
+    ``BEGIN``, also inside a write (a read never waits for the write lock it would
+    itself hold). Other databases ignore it."""
+    before, _BEGIN.immediate = _BEGIN.immediate, immediate
     try:
         yield
     finally:

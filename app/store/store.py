@@ -171,7 +171,7 @@ class Store:
         if self._closed:
             raise StoreError(f"the store for {self._target.place} is closed")
         lock = self._write_lock if write else (self._read_lock or nullcontext())
-        with lock, (writing() if write else nullcontext()):
+        with lock, writing(write):
             session = Session(self._writer if write else self._engine, expire_on_commit=False)
             try:
                 yield session

@@ -102,3 +102,18 @@ def test_sqlite_writes_begin_immediate_with_no_engine_event(tmp_path: Path) -> N
         assert not store._engine._has_events and not store._writer._has_events
     finally:
         store.close()
+
+
+def test_a_read_inside_a_write_on_its_thread_does_not_wait_for_the_write_lock(
+        tmp_path: Path) -> None:
+    """A write transaction marks this thread's transactions as writes (BEGIN IMMEDIATE);
+    a read opened meanwhile on the same thread still opens with BEGIN, so it never waits
+    for the write lock its own thread holds (it would, for the busy timeout, and fail)."""
+    store = Store(f"sqlite:///{tmp_path / 'nested.db'}", busy_timeout=1.0)
+    try:
+        experiment = store.create_experiment("nested", {"a": 1})
+        with store._session(write=True) as session:
+            session.execute(sa.text("UPDATE experiments SET name = name"))  # the write lock
+            assert store.get_experiment(experiment.id).name == "nested"
+    finally:
+        store.close()
