@@ -19,7 +19,12 @@ less the floor's, per trial) and the login shell's own cost (median of 20 ``exec
 true`` over an open connection).
 
     .venv/bin/python bench/dispatch_ssh.py [--trials 200] [--slots 2] [--quick]
-                                           [--bashrc empty|own]
+                                           [--bashrc empty|own] [--profile]
+
+``--profile`` also prints, for the Runner's part, this process's CPU per trial (the
+runner, paramiko's threads and ciphers: what is ours to cut) and the commands it ran
+on the servers per trial, by kind (each a fresh exec channel, at least one round trip
+and a login shell).
 
 Ends with one line ``RESULT trials=.. floor_s=.. runner_s=.. ratio=.. ...``.
 """
@@ -35,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,8 +49,10 @@ import paramiko
 
 from app.application.wiring import build_runner
 from app.engine.experiment import experiment_from_dict
+from app.engine.records import TrialRecord
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import AuthKind, ServerProfile
+from app.remote.ssh.stream import HelperStream
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from tests.ssh.sshd import Sshd, keygen
@@ -116,8 +124,86 @@ def shell_ms(server: Sshd, key: Path, runs: int = 20) -> float:
     return statistics.median(times)
 
 
+class Commands:
+    """While installed: each command the app runs on a server (paramiko's
+    ``exec_command``), by kind (its first two words), and when each trial helper's
+    control lines (``@ready``, ``@started``, ``@end``) arrived after its command was
+    sent."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[float]] = {}
+        self.helpers: list[dict[str, float]] = []
+        self._lock = threading.Lock()
+        self._saved = (paramiko.Channel.exec_command, HelperStream._control)
+
+    def __enter__(self) -> Commands:
+        (saved, saved_control), by_kind, lock = self._saved, self.by_kind, self._lock
+        helpers = self.helpers
+
+        def exec_command(channel: paramiko.Channel, command: str) -> None:
+            kind = " ".join(command.split()[:2])[:40]
+            times = {"sent": time.perf_counter()}
+            channel.bench_times = times  # type: ignore[attr-defined]
+            with lock:
+                by_kind.setdefault(kind, []).append(times["sent"])
+                helpers.append(times)
+            saved(channel, command)
+
+        def control(stream: HelperStream, line: str) -> None:
+            times = getattr(stream.channel, "bench_times", None)
+            if times is not None and line.startswith("@"):
+                times.setdefault(line.split()[0][1:], time.perf_counter())
+            saved_control(stream, line)
+
+        paramiko.Channel.exec_command = exec_command  # type: ignore[method-assign]
+        HelperStream._control = control  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        paramiko.Channel.exec_command = self._saved[0]  # type: ignore[method-assign]
+        HelperStream._control = self._saved[1]  # type: ignore[method-assign]
+
+    def spans(self) -> dict[str, float]:
+        """Median ms between a launch helper's command sent and its control lines."""
+        steps = [("sent", "ready"), ("ready", "started"), ("started", "end")]
+        found: dict[str, float] = {}
+        for first, then in steps:
+            values = [(h[then] - h[first]) * 1000 for h in self.helpers
+                      if first in h and then in h]
+            if values:
+                found[f"{first} to {then}"] = statistics.median(values)
+        return found
+
+
+def server_cpu(servers: list[Sshd], timeout: float = 30.0) -> float:
+    """CPU seconds the servers' ended connections used (their sshd processes, login
+    shells and every command they waited for; a detached trial is not among them),
+    once every connection has closed: the listeners' reaped children's CPU."""
+    deadline = time.monotonic() + timeout
+    while any(server.session_pids() for server in servers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    total = 0.0
+    for server in servers:
+        assert server.proc is not None
+        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def trial_spans(records: list[TrialRecord]) -> dict[str, float]:
+    """Median milliseconds of each part of a trial's life: created to started (the
+    launch: helper, files, snapshot, the intent stored, the wrapper's start), started
+    to ended (the command, and until the end is seen and told)."""
+    def median(pairs: list[tuple[datetime | None, datetime | None]]) -> float:
+        spans = [(b - a).total_seconds() * 1000 for a, b in pairs if a and b]
+        return statistics.median(spans) if spans else float("nan")
+
+    return {"created to started": median([(t.created_at, t.started_at) for t in records]),
+            "started to ended": median([(t.started_at, t.ended_at) for t in records])}
+
+
 def runner_run(root: Path, servers: list[Sshd], key: Path, trials: int, slots: int,
-               command: str) -> float:
+               command: str, profile: Commands | None = None) -> float:
     """Seconds for the whole runner to run ``trials`` trials over the servers."""
     os.environ["SWEEPLAB_HOME"] = str(root / "home")
     code = root / "code"
@@ -144,12 +230,29 @@ def runner_run(root: Path, servers: list[Sshd], key: Path, trials: int, slots: i
         runner, pool = build_runner(store, experiment, fresh_snapshot=True)
         for host in pool.hosts:  # connect first, as the floor's connections are open
             host.connect()  # type: ignore[attr-defined]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
-            runner.run()
+            if profile is not None:
+                with profile:
+                    runner.run()
+            else:
+                runner.run()
         finally:
             seconds = time.perf_counter() - start
+            cpu = time.process_time() - cpu
             pool.close()
+        if profile is not None:
+            print(f"Runner: this process's CPU {cpu / trials * 1000:.1f} ms per trial "
+                  "(runner, paramiko threads, ciphers); commands run on the servers per "
+                  "trial, by kind:")
+            for kind, starts in sorted(profile.by_kind.items(), key=lambda kv: -len(kv[1])):
+                print(f"  {len(starts) / trials:6.2f}  {kind}")
+            spans = trial_spans(store.list_trials(experiment.id))
+            print("a trial's life, median ms (from the stored times): "
+                  + ", ".join(f"{label} {value:.0f}" for label, value in spans.items()))
+            print("its helper, median ms from its command sent: "
+                  + ", ".join(f"{label} {value:.0f}"
+                              for label, value in profile.spans().items()))
         done = store.list_trials(experiment.id)
         bad = [t for t in done if t.state.value != "completed"]
         if len(done) != trials or bad:
@@ -165,6 +268,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--slots", type=int, default=2, help="trials at a time per server")
     parser.add_argument("--quick", action="store_true", help="24 trials: a smoke run")
     parser.add_argument("--noop", choices=sorted(NOOPS), default="python")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print the Runner's CPU and its server commands per trial")
     parser.add_argument("--bashrc", choices=("empty", "own"), default="empty",
                         help="the servers' login shell: an empty ~/.bashrc (default) or "
                              "the user's own")
@@ -195,8 +300,12 @@ def main(argv: list[str] | None = None) -> int:
                    for i in range(SERVERS)]
         try:
             shell = shell_ms(servers[0], key)
+            before = server_cpu(servers)
             base = floor(servers, key, args.trials, args.slots, command)
-            runner_s = runner_run(root / "run", servers, key, args.trials, args.slots, command)
+            floor_cpu = server_cpu(servers) - before
+            runner_s = runner_run(root / "run", servers, key, args.trials, args.slots, command,
+                                  Commands() if args.profile else None)
+            runner_cpu = server_cpu(servers) - before - floor_cpu
         finally:
             for server in servers:
                 server.stop()
@@ -212,9 +321,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{seconds / base:6.2f}")
     print(f"overhead: {overhead:.1f} ms per trial (runner less floor, wall, "
           f"{args.slots * SERVERS} at a time)")
+    print(f"the servers' CPU per trial: floor {floor_cpu / args.trials * 1000:.1f} ms (sshd, "
+          f"the shell, the trial), runner {runner_cpu / args.trials * 1000:.1f} ms (sshd, "
+          "the shell, the helper; the detached trial not counted)")
     print(f"RESULT trials={args.trials} bashrc={args.bashrc} shell_ms={shell:.1f} "
           f"floor_s={base:.3f} runner_s={runner_s:.3f} ratio={ratio:.2f} "
-          f"overhead_ms_per_trial={overhead:.1f}")
+          f"overhead_ms_per_trial={overhead:.1f} "
+          f"server_cpu_ms_per_trial={runner_cpu / args.trials * 1000:.1f}")
     return 0
 
 

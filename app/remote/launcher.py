@@ -133,7 +133,8 @@ END_LEFTOVERS_SH = r"""# Sweeplab: end what a finished trial left running. $w: t
 # process of that group or session but this shell gets SIGTERM, and SIGKILL if
 # still there after the grace. Not while another process with pid $w runs: that is
 # the wrapper still writing its end, or a process that got its pid later (then
-# nothing of the trial is left). Linux (/proc) only; sets i, m, n, f, st.
+# nothing of the trial is left). Linux (/proc) only; sets i, m, n, f, st, lc, ls,
+# lp, lg, le.
 runs() {
     st=
     read -r st 2>/dev/null <"/proc/$1/stat" || return 1
@@ -145,15 +146,23 @@ runs() {
 leftovers() {
     m=
     for f in /proc/[0-9]*/stat; do
-        st=
-        read -r st 2>/dev/null <"$f" || continue
-        set -f
-        set -- ${st##*) }
-        set +f
-        case $1 in Z|X|x) continue ;; esac
+        # "pid (name) state ppid pgrp session ...", split by read. A name with a space
+        # or a ")" puts a ")" after it: then the line is cut at its last ") " instead
+        # (splitting every line that way was half of this scan's CPU)
+        lc=
+        read -r lc lc ls lp lg le st 2>/dev/null <"$f" || continue
+        case "$ls $lp $lg $le $st" in *\)*)
+            st=
+            read -r st 2>/dev/null <"$f" || continue
+            set -f
+            set -- ${st##*) }
+            set +f
+            ls=$1 lg=$3 le=$4 ;;
+        esac
+        case $ls in Z|X|x) continue ;; esac
         f=${f#/proc/}
         f=${f%/stat}
-        if [ "$f" != $$ ] && { [ "$3" = "$w" ] || [ "$4" = "$w" ]; }; then m="$m $f"; fi
+        if [ "$f" != $$ ] && { [ "$lg" = "$w" ] || [ "$le" = "$w" ]; }; then m="$m $f"; fi
     done
     [ -n "$m" ]
 }
@@ -305,7 +314,7 @@ def trial_environment(
 
 def launch(
     trial_dir: Path, code_dir: Path, command: str, env: Mapping[str, str],
-    *, pass_fds: Sequence[int] = (),
+    *, pass_fds: Sequence[int] = (), script: Path | None = None,
 ) -> TrialProcess:
     """Start the wrapper detached in its own session; returns at once.
 
@@ -314,14 +323,20 @@ def launch(
     first, so a follower can open it straight away. ``pass_fds`` stay open in the
     trial's processes (its slot locks), under other numbers; the caller's own copies
     are untouched (no other process started meanwhile, from any thread, gets them).
+    ``script``: ``launch.sh`` already in ``trial_dir`` (else it is written here).
+    Relative folders are made absolute (absolute ones are used as they are).
 
     Raises:
         OSError: ``/bin/sh`` cannot be started.
     """
-    trial_dir = trial_dir.resolve()
-    script = write_launcher(trial_dir)
-    (trial_dir / LOG_FILE).touch()
-    argv = ["/bin/sh", str(script), str(trial_dir), str(code_dir.resolve()), command]
+    if not trial_dir.is_absolute():
+        trial_dir = trial_dir.resolve()
+    if not code_dir.is_absolute():
+        code_dir = code_dir.resolve()
+    if script is None:
+        script = write_launcher(trial_dir)
+    os.close(os.open(trial_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
+    argv = ["/bin/sh", str(script), str(trial_dir), str(code_dir), command]
     try:
         pid = os.posix_spawn("/bin/sh", argv, dict(env), file_actions=_file_actions(pass_fds),
                              setsid=True, setsigmask=(), setsigdef=_DEFAULT_SIGNALS)

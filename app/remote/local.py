@@ -1,14 +1,15 @@
 """Trials as detached processes on this machine: :class:`LocalExecutor`.
 
 Each trial gets ``work_root/<experiment_id>/<trial_id>/`` holding ``code/`` (its own
-copy of the snapshot), ``params.json``, ``sdk/sweeplab.py`` and the wrapper's files
-(see :mod:`app.remote.launcher`). Two daemon threads per executor, whatever the number
-of trials: the launcher prepares each submitted trial's directory and starts its
-wrapper, one after the other; the follower follows every running trial's
-``output.log`` and notices its end, waking on a trial's exit (a pidfd, on Linux) or
-on new work, else looking again after 5 ms, doubling up to 100 ms while nothing
-happens. (A thread per trial, and a second one waiting for its exit, cost more
-than the rest of a minimal trial's dispatch: docs/PERFORMANCE.md.) Events go
+copy of the snapshot), ``params.json``, ``sdk/sweeplab.py`` and the wrapper's files (see
+:mod:`app.remote.launcher`); the SDK and ``launch.sh`` are hard links to one copy in
+``work_root/.shared`` (:class:`~app.remote.trial_dir.SharedFiles`). Two daemon threads
+per executor, whatever the number of trials: the launcher prepares each submitted
+trial's directory and starts its wrapper, one after the other; the follower follows
+every running trial's ``output.log`` and notices its end, waking on a trial's exit (a
+pidfd, on Linux) or on new work, else looking again after 5 ms, doubling up to 100 ms
+while nothing happens. (A thread per trial, and a second one waiting for its exit, cost
+more than the rest of a minimal trial's dispatch: docs/PERFORMANCE.md.) Events go
 through a thread-safe queue that :meth:`LocalExecutor.poll` drains.
 """
 
@@ -33,6 +34,7 @@ from app.remote.events import EventQueue, drain
 from app.remote.gpu import probe_gpus
 from app.remote.launcher import (
     CODE_DIR,
+    LAUNCH_FILE,
     LOG_FILE,
     TrialProcess,
     claim_launch,
@@ -44,7 +46,7 @@ from app.remote.launcher import (
 )
 from app.remote.logtail import LineSplitter
 from app.remote.slot_locks import SharedSlots, close_all, shared_slots
-from app.remote.trial_dir import prepare_trial_dir
+from app.remote.trial_dir import SHARED_DIR, SharedFiles, prepare_trial_dir
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,7 @@ class LocalExecutor:
         self._slots = shared_slots(list(gpus), trials_per_gpu,
                                    cpu_slots or os.cpu_count() or 1, name, slot_folder)
         self._sdk = Path(sdk_path) if sdk_path is not None else DEFAULT_SDK
+        self._shared = SharedFiles(self.work_root / SHARED_DIR, self._sdk)
         self._events = events if events is not None else EventQueue()
         self._lock = threading.Lock()
         self._runs: dict[int, _Run] = {}
@@ -391,7 +394,8 @@ class LocalExecutor:
                 failure = None
                 try:
                     run.proc = launch(run.trial_dir, run.trial_dir / CODE_DIR, command, env,
-                                      pass_fds=run.lock_fds)
+                                      pass_fds=run.lock_fds,
+                                      script=run.trial_dir / LAUNCH_FILE)
                     run.pid = run.proc.pid
                 except OSError as exc:
                     failure = f"trial {run.trial_id} could not start /bin/sh: {exc}"
@@ -410,10 +414,8 @@ class LocalExecutor:
         self._wake()
 
     def _prepare(self, run: _Run, spec: TrialSpec) -> tuple[str, dict[str, str]]:
-        if not self._sdk.is_file():
-            log.warning("%s: SDK %s is missing; trial %s runs without it",
-                        self.name, self._sdk, run.trial_id)
-        return prepare_trial_dir(run.trial_dir, spec, self.python, self._sdk, run.gpus)
+        return prepare_trial_dir(run.trial_dir, spec, self.python, self._sdk, run.gpus,
+                                 self._shared)
 
     # --- the follower ----------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from app.store.connect import (
     resolve_busy_timeout,
     use_wal,
     write_engine,
+    writing,
 )
 from app.store.errors import describe
 from app.store.leases import LeaseRecords
@@ -120,7 +121,7 @@ class Store:
         if current:
             return
         try:
-            with self._write_lock, self._writer.begin() as connection:
+            with self._write_lock, writing(), self._writer.begin() as connection:
                 upgrade(connection, self._target)
         except SQLAlchemyError as exc:  # say why merely opening it needed to write
             described = describe(exc, self._target, self._busy_timeout)
@@ -174,7 +175,7 @@ class Store:
         if self._closed:
             raise StoreError(f"the store for {self._target.place} is closed")
         lock = self._write_lock if write else (self._read_lock or nullcontext())
-        with lock:
+        with lock, writing(write):
             session = Session(self._writer if write else self._engine, expire_on_commit=False)
             try:
                 yield session
@@ -198,7 +199,7 @@ class Store:
         most frequent); errors as :meth:`_session` gives them."""
         if self._closed:
             raise StoreError(f"the store for {self._target.place} is closed")
-        with self._write_lock:
+        with self._write_lock, writing():
             try:
                 with self._writer.begin() as connection:
                     yield connection

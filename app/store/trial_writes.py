@@ -56,12 +56,14 @@ def _update_statement(keys: tuple[str, ...], new: TrialState | None) -> sa.Updat
             .values({key: sa.bindparam(key) for key in keys}).returning(*TRIALS.c))
 
 
-_INSERT = sa.insert(TRIALS).values(
-    {key: sa.bindparam(key) for key in ("experiment_id", "number", "state", "params",
-                                        "created_at", "updated_at", "gpus", "log_offset",
-                                        "rerun_of", "early_stopping")}).returning(*TRIALS.c)
-_NEXT_NUMBER = (sa.select(sa.func.coalesce(sa.func.max(TRIALS.c.number), 0) + 1)
-                .where(TRIALS.c.experiment_id == sa.bindparam("experiment_id")))
+_INSERTED = ("experiment_id", "state", "params", "created_at", "updated_at", "gpus",
+             "log_offset", "rerun_of", "early_stopping")
+_INSERT = sa.insert(TRIALS).from_select(
+    ["number", *_INSERTED],
+    sa.select(sa.func.coalesce(sa.func.max(TRIALS.c.number), 0) + 1,
+              *(sa.bindparam(key, type_=TRIALS.c[key].type) for key in _INSERTED))
+    .where(TRIALS.c.experiment_id == sa.bindparam("experiment_id"))).returning(*TRIALS.c)
+"""The trial numbered after the experiment's highest, inserted in one statement."""
 _EXPERIMENT = cast(sa.Table, ExperimentRow.__table__)
 _LOCK_EXPERIMENT = (sa.select(_EXPERIMENT.c.id)
                     .where(_EXPERIMENT.c.id == sa.bindparam("experiment_id")).with_for_update())
@@ -132,19 +134,25 @@ def create(connection: sa.Connection, target: Target, experiment_id: int,
            state: TrialState, params: dict[str, Any], rerun_of: int | None,
            early_stopping: EarlyStopping = EarlyStopping.SCHEDULED) -> TrialRecord:
     """Insert the experiment's next trial (numbered after its highest) and return it as
-    stored. The experiment's row is locked first (``FOR UPDATE``: on PostgreSQL that
-    orders two programs numbering trials at once; SQLite's write lock does already).
+    stored: one statement on SQLite, whose write lock (``BEGIN IMMEDIATE``) orders two
+    programs numbering trials at once; on PostgreSQL the experiment's row is locked
+    first (``FOR UPDATE``) to do the same.
 
     Raises:
         NotFound: no such experiment.
     """
     key = {"experiment_id": experiment_id}
-    if connection.scalar(_LOCK_EXPERIMENT, key) is None:
+    locks = connection.dialect.name != "sqlite"
+    if locks and connection.scalar(_LOCK_EXPERIMENT, key) is None:
         raise NotFound(f"no experiment with id {experiment_id} in {target.place}")
-    number = connection.scalar(_NEXT_NUMBER, key)
     now = utc_now()
-    row = connection.execute(_INSERT, {
-        "experiment_id": experiment_id, "number": number, "state": state.value,
-        "params": params, "created_at": now, "updated_at": now, "gpus": [], "log_offset": 0,
-        "rerun_of": rerun_of, "early_stopping": early_stopping.value}).one()
+    try:
+        row = connection.execute(_INSERT, {
+            "experiment_id": experiment_id, "state": state.value, "params": params,
+            "created_at": now, "updated_at": now, "gpus": [], "log_offset": 0,
+            "rerun_of": rerun_of, "early_stopping": early_stopping.value}).one()
+    except sa.exc.IntegrityError:  # the experiment's foreign key, if it is gone
+        if not locks and connection.scalar(_LOCK_EXPERIMENT, key) is None:
+            raise NotFound(f"no experiment with id {experiment_id} in {target.place}") from None
+        raise
     return convert.trial_record(row)

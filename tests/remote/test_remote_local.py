@@ -85,6 +85,34 @@ def test_trial_gets_its_files_params_environment_and_sdk(
         "pid", "sdk"]
 
 
+def test_trials_link_one_copy_of_the_wrapper_and_the_sdk(
+    make: Callable[..., LocalExecutor], snap: Snapshot, tmp_path: Path
+) -> None:
+    """launch.sh and the SDK are written once per executor and hard-linked into each
+    trial's folder (docs/PERFORMANCE.md); a changed SDK reaches the next trial, and the
+    trials before keep theirs. auptimizer.json only for a command naming {aup_params}."""
+    sdk = tmp_path / "sweeplab.py"
+    sdk.write_text("VERSION = 1\n")
+    executor = make(sdk_path=sdk)
+    events = Events(executor)
+    for trial_id in (1, 2):
+        executor.submit(spec(snap, CMD + " exit 0", trial_id))
+    events.wait_end(1, 2)
+    one, two = executor.trial_dir(7, 1), executor.trial_dir(7, 2)
+    for name in ("launch.sh", "sdk/sweeplab.py"):
+        first, second = (one / name).stat(), (two / name).stat()
+        assert first.st_ino == second.st_ino and first.st_nlink == 3, name
+    assert os.access(one / "launch.sh", os.X_OK)
+    assert sorted(p.name for p in one.iterdir()) == [
+        "code", "exit_code", "launch.sh", "output.log", "params.json", "pid", "sdk"]
+    sdk.write_text("VERSION = 22\n")
+    executor.submit(spec(snap, CMD + " exit 0", 3))
+    events.wait_end(3)
+    assert (executor.trial_dir(7, 3) / "sdk" / "sweeplab.py").read_text() == "VERSION = 22\n"
+    assert (one / "sdk" / "sweeplab.py").read_text() == "VERSION = 1\n"
+    assert events.last(3, EXITED).exit_code == 0
+
+
 def test_gpus_from_nvidia_smi_are_shared_out(
     make: Callable[..., LocalExecutor], snap: Snapshot, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
