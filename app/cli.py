@@ -9,8 +9,6 @@ import traceback
 from collections.abc import Sequence
 
 from app.commands import parsers
-from app.engine.errors import ValidationError
-from app.engine.ports import StoreError
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -95,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _app_options(parser, args)
     handler = getattr(args, "handler", _gui)
+    # the errors a command reports as bad input: loaded once a command runs, not for --help
+    from app.engine.errors import ValidationError
+    from app.engine.ports import StoreError
+
     try:
         return int(handler(args))
     except ValidationError as exc:

@@ -70,6 +70,15 @@ def test_help_loads_no_searcher_ssh_or_qt(tmp_path: Path) -> None:
     assert "sqlalchemy" not in loaded  # parsing needs no database either
 
 
+def test_help_loads_no_engine_packages_yaml_or_rich(tmp_path: Path) -> None:
+    """The parser offers the searchers and space formats by name (``app.engine.choices``):
+    building it loads neither the searcher nor the space package (with YAML), nor the
+    terminal's table and colour library."""
+    loaded = modules(tmp_path, "--help")
+    unwanted = ("app.engine.search", "app.engine.space", "app.engine.experiment", "yaml", "rich")
+    assert sorted(name for name in unwanted if name in loaded) == []
+
+
 @pytest.mark.parametrize("command", [("ls",), ("show", "exp"), ("export", "exp")])
 def test_reading_commands_load_no_searcher_ssh_or_qt(tmp_path: Path, database: str,
                                                       command: tuple[str, ...]) -> None:
@@ -85,7 +94,8 @@ def test_reading_commands_load_no_migrations_or_executors(
     only reads loads none of the executors, the runner or the wiring that builds them."""
     loaded = modules(tmp_path, *command, "--db", database)
     assert "app.store.store" in loaded
-    unwanted = ("alembic", "app.application.wiring", "app.remote.local", "app.engine.runner")
+    unwanted = ("alembic", "app.application.wiring", "app.remote.local", "app.engine.runner",
+                "yaml", "rich.progress")  # definitions come from the database as JSON
     assert sorted(name for name in unwanted if name in loaded) == []
 
 

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from app.application.database import open_store
 from app.application.definitions import BrokenExperiment, checked_config, config_or_broken
-from app.application.exporting import experiment_export
 from app.application.following import ACTIVE
 from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
 from app.engine.best import best_trial
@@ -57,6 +56,7 @@ def _show(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     """The trials as stored; a broken definition is said on stderr but does not stop the
     export, which is how a broken experiment's results are got out."""
+    from app.application.exporting import experiment_export
     from app.application.workspace import Workspace  # runs' machinery: not for ls and show
 
     with open_store(args.db) as store:

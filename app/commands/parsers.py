@@ -13,8 +13,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.engine.search.base import Algorithm
-from app.engine.space.files import SpaceFormat
+from app.engine.choices import Algorithm, SpaceFormat
 
 
 @dataclass(frozen=True)
