@@ -119,3 +119,33 @@ def test_every_handler_exists_and_the_bundle_keeps_its_module() -> None:
         module = importlib.import_module(f"app.commands.{handler.module}")
         assert callable(getattr(module, handler.function)), handler
         assert module.__name__ in HIDDEN_IMPORTS, handler
+
+
+FREEZE = """
+import gc, sys
+from app.cli import main
+status = main({argv})
+print("FROZEN", gc.get_freeze_count(), gc.isenabled(), flush=True)
+sys.exit(status)
+"""
+
+
+@pytest.mark.parametrize("as_program", [True, False])
+def test_the_program_freezes_its_modules_for_the_collector(tmp_path: Path, database: str,
+                                                           as_program: bool) -> None:
+    """Run as ``sweeplab`` (no argv given), the objects its imports made are frozen, so
+    that neither the collections while it runs nor the one at exit walk them again; the
+    collector is on for the command itself. Called with arguments (a test, a script),
+    the caller's collector is left as it was."""
+    argv = ["ls", "--db", database]
+    code = FREEZE.format(argv="None" if as_program else repr(argv))
+    proc = subprocess.run([sys.executable, "-c", code, *(argv if as_program else [])],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+                          env={**os.environ, "SWEEPLAB_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    frozen, enabled = proc.stdout.split("FROZEN ")[1].split()
+    assert enabled == "True"
+    if as_program:
+        assert int(frozen) > 50_000  # SQLAlchemy, the store, the engine: ~100,000 objects
+    else:
+        assert int(frozen) == 0
