@@ -2,20 +2,30 @@
 
 Each command is started ``--runs`` times, in turn with the others, as a new process
 with this interpreter (what ``sweeplab`` runs); its wall time from start to exit is
-taken. The commands:
+taken, and its CPU time (user + system: steadier than wall time on a busy machine).
+The commands:
 
 - ``python -c pass``: the baseline, a bare interpreter start;
 - ``python -m app --help``: build every parser, print the help;
 - ``python -m app ls --db sqlite:///...``: list a small database (3 experiments of 20
   trials, made once before the timing);
 - ``python -m app gui --smoke`` (Qt offscreen; ``--no-gui`` leaves it out): the time
-  to the window's first paint as the program prints it, since the process started.
+  to the window's first paint as the program prints it, since the process started, and
+  the CPU time it used until then;
+- ``sweeplab stop`` of a running ``sweeplab run`` of ``examples/quadratic`` (``--stops``
+  times, 3 by default; ``--stops 0`` leaves it out): how long ``stop`` took, and how long
+  after the run logged that it saw the stop it returned.
 
-    .venv/bin/python bench/startup.py [--runs 7] [--no-gui]
+Bytecode is cached, as in an installed Sweeplab: the commands run with their own
+``PYTHONPYCACHEPREFIX`` (a temporary folder; ``PYTHONDONTWRITEBYTECODE`` unset) after one
+untimed start of each, so no timed start compiles a module.
+
+    .venv/bin/python bench/startup.py [--runs 7] [--no-gui] [--stops 3]
 
 Ends with one line ``RESULT baseline_ms=.. help_ms=.. help_ratio=.. ls_ms=.. ls_ratio=..
-[paint_ms=..]``: medians over the runs; a ratio is the command's median over the
-baseline's.
+baseline_cpu_ms=.. help_cpu_ms=.. ls_cpu_ms=.. ls_cpu_ratio=.. [paint_ms=.. paint_cpu_ms=..]
+[stop_ms=.. stop_after_answer_ms=..]``: medians over the runs; a ratio is the command's
+median over the baseline's.
 """
 
 from __future__ import annotations
@@ -24,17 +34,20 @@ import argparse
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PAINT = re.compile(r"first window shown after ([0-9.]+) s")
+PAINT_CPU = re.compile(r"CPU time until then ([0-9.]+) s")
 
 
 def _children_cpu() -> float:
@@ -55,15 +68,61 @@ def wall_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, (_children_cpu() - cpu) * 1000
 
 
-def paint_ms(env: dict[str, str]) -> float:
-    """The first paint of ``sweeplab gui --smoke``, as it prints it, in milliseconds."""
+def paint_ms(env: dict[str, str]) -> tuple[float, float]:
+    """The first paint of ``sweeplab gui --smoke``, as it prints it, in milliseconds, and
+    the CPU milliseconds the program used until then."""
     proc = subprocess.run([sys.executable, "-m", "app", "gui", "--smoke"], capture_output=True,
                           text=True, cwd=ROOT, env={**env, "QT_QPA_PLATFORM": "offscreen"},
                           check=False)
-    found = PAINT.search(proc.stdout)
-    if proc.returncode != 0 or found is None:
+    found, cpu = PAINT.search(proc.stdout), PAINT_CPU.search(proc.stdout)
+    if proc.returncode != 0 or found is None or cpu is None:
         raise SystemExit(f"gui --smoke exited {proc.returncode}: {proc.stdout}{proc.stderr}")
-    return float(found.group(1)) * 1000
+    return float(found.group(1)) * 1000, float(cpu.group(1)) * 1000
+
+
+def stop_ms(env: dict[str, str], folder: Path) -> tuple[float, float]:
+    """``sweeplab stop`` of a running ``sweeplab run`` (one trial at a time, 0.05 s
+    epochs): milliseconds from its start to its exit, and from the run's logged answer
+    (:data:`~app.engine.orders.STOP_SEEN`) to its exit."""
+    from app.engine.docio import dump_text, load_file
+    from app.engine.orders import STOP_SEEN
+    from app.engine.trial import TrialState
+    from app.store.store import Store
+
+    code = folder / "quadratic"
+    if not code.exists():
+        shutil.copytree(ROOT / "examples" / "quadratic", code)
+        doc = load_file(code / "experiment.yaml")
+        doc["limits"].update(max_trials=2, max_parallel=1, max_epochs=10_000)
+        doc["env"] = {"QUADRATIC_EPOCH_SECONDS": "0.05"}
+        (code / "experiment.yaml").write_text(dump_text(doc))
+    url = f"sqlite:///{folder / f'stop-{time.monotonic_ns()}.sqlite'}"
+    run = subprocess.Popen([sys.executable, "-m", "app", "run", str(code / "experiment.yaml"),
+                            "--db", url], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # wait for the run to have a trial running
+            if run.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"sweeplab run exited {run.returncode} or ran no trial")
+            if Path(url.removeprefix("sqlite:///")).exists():
+                with Store(url) as store:
+                    names = [e for e in store.list_experiments() if e.name == "quadratic-demo"]
+                    if names and store.list_trials(names[0].id, (TrialState.RUNNING,)):
+                        break
+            time.sleep(0.2)
+        wall, _cpu = wall_ms([sys.executable, "-m", "app", "stop", "quadratic-demo", "--db",
+                              url], env)
+        returned = datetime.now(UTC)
+        with Store(url) as store:
+            experiment = store.get_experiment("quadratic-demo")
+            answers = [e.time for e in store.list_events(experiment.id)
+                       if e.message == STOP_SEEN]
+        if not answers:
+            raise SystemExit(f"sweeplab stop returned after {wall:.0f} ms, unanswered")
+        return wall, (returned - answers[0]).total_seconds() * 1000
+    finally:
+        run.wait(timeout=120)
 
 
 def small_database(url: str) -> None:
@@ -87,30 +146,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="starts of each command")
     parser.add_argument("--no-gui", action="store_true", help="leave out gui --smoke")
+    parser.add_argument("--stops", type=int, default=3,
+                        help="sweeplab stop of a running sweeplab run, this many times")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'db.sqlite'}"
         small_database(url)
-        env = {**os.environ, "SWEEPLAB_HOME": folder}
+        env = {**os.environ, "SWEEPLAB_HOME": folder,
+               "PYTHONPYCACHEPREFIX": str(Path(folder) / "pycache")}
         env.pop("SWEEPLAB_DB", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         commands = {
             "baseline": [sys.executable, "-c", "pass"],
             "help": [sys.executable, "-m", "app", "--help"],
             "ls": [sys.executable, "-m", "app", "ls", "--db", url],
         }
+        for command in commands.values():  # untimed: writes the bytecode caches
+            wall_ms(command, env)
+        if not args.no_gui:
+            paint_ms(env)
         times: dict[str, list[float]] = {key: [] for key in commands}
         cpus: dict[str, list[float]] = {key: [] for key in commands}
-        paints: list[float] = []
+        paints: list[tuple[float, float]] = []
         for _ in range(args.runs):
             for key, command in commands.items():
-                wall, cpu = wall_ms(command, env)
+                wall, used = wall_ms(command, env)
                 times[key].append(wall)
-                cpus[key].append(cpu)
+                cpus[key].append(used)
             if not args.no_gui:
                 paints.append(paint_ms(env))
+        stops = [stop_ms(env, Path(folder)) for _ in range(args.stops)]
     medians = {key: statistics.median(values) for key, values in times.items()}
     cpu = {key: statistics.median(values) for key, values in cpus.items()}
     base = medians["baseline"]
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (after the run), "
+          f"{os.cpu_count()} CPUs; bytecode cached")
     print(f"{'command':<28} {'median ms':>10} {'min ms':>8} {'x baseline':>11} "
           f"{'CPU ms':>8} {'CPU x baseline':>15}")
     labels = {"baseline": "python -c pass", "help": "sweeplab --help", "ls": "sweeplab ls"}
@@ -124,9 +194,18 @@ def main(argv: list[str] | None = None) -> int:
               f"help_cpu_ms={cpu['help']:.0f} ls_cpu_ms={cpu['ls']:.0f} "
               f"ls_cpu_ratio={cpu['ls'] / cpu['baseline']:.1f}")
     if paints:
-        paint = statistics.median(paints)
-        print(f"{'gui --smoke, first paint':<28} {paint:>10.0f} {min(paints):>8.0f}")
-        result += f" paint_ms={paint:.0f}"
+        paint = statistics.median(wall for wall, _ in paints)
+        paint_cpu = statistics.median(used for _, used in paints)
+        print(f"{'gui --smoke, first paint':<28} {paint:>10.0f} "
+              f"{min(wall for wall, _ in paints):>8.0f} {'':>11} {paint_cpu:>8.0f}")
+        result += f" paint_ms={paint:.0f} paint_cpu_ms={paint_cpu:.0f}"
+    if stops:
+        stop = statistics.median(wall for wall, _ in stops)
+        after = statistics.median(late for _, late in stops)
+        print(f"{'sweeplab stop (running run)':<28} {stop:>10.0f} "
+              f"{min(wall for wall, _ in stops):>8.0f}   returned {after:.0f} ms (median) "
+              f"after the run answered (max {max(late for _, late in stops):.0f})")
+        result += f" stop_ms={stop:.0f} stop_after_answer_ms={after:.0f}"
     print(result)
     return 0
 

@@ -70,6 +70,15 @@ def test_help_loads_no_searcher_ssh_or_qt(tmp_path: Path) -> None:
     assert "sqlalchemy" not in loaded  # parsing needs no database either
 
 
+def test_help_loads_no_engine_packages_yaml_or_rich(tmp_path: Path) -> None:
+    """The parser offers the searchers and space formats by name (``app.engine.choices``):
+    building it loads neither the searcher nor the space package (with YAML), nor the
+    terminal's table and colour library."""
+    loaded = modules(tmp_path, "--help")
+    unwanted = ("app.engine.search", "app.engine.space", "app.engine.experiment", "yaml", "rich")
+    assert sorted(name for name in unwanted if name in loaded) == []
+
+
 @pytest.mark.parametrize("command", [("ls",), ("show", "exp"), ("export", "exp")])
 def test_reading_commands_load_no_searcher_ssh_or_qt(tmp_path: Path, database: str,
                                                       command: tuple[str, ...]) -> None:
@@ -85,7 +94,8 @@ def test_reading_commands_load_no_migrations_or_executors(
     only reads loads none of the executors, the runner or the wiring that builds them."""
     loaded = modules(tmp_path, *command, "--db", database)
     assert "app.store.store" in loaded
-    unwanted = ("alembic", "app.application.wiring", "app.remote.local", "app.engine.runner")
+    unwanted = ("alembic", "app.application.wiring", "app.remote.local", "app.engine.runner",
+                "yaml", "rich.progress")  # definitions come from the database as JSON
     assert sorted(name for name in unwanted if name in loaded) == []
 
 
@@ -109,3 +119,33 @@ def test_every_handler_exists_and_the_bundle_keeps_its_module() -> None:
         module = importlib.import_module(f"app.commands.{handler.module}")
         assert callable(getattr(module, handler.function)), handler
         assert module.__name__ in HIDDEN_IMPORTS, handler
+
+
+FREEZE = """
+import gc, sys
+from app.cli import main
+status = main({argv})
+print("FROZEN", gc.get_freeze_count(), gc.isenabled(), flush=True)
+sys.exit(status)
+"""
+
+
+@pytest.mark.parametrize("as_program", [True, False])
+def test_the_program_freezes_its_modules_for_the_collector(tmp_path: Path, database: str,
+                                                           as_program: bool) -> None:
+    """Run as ``sweeplab`` (no argv given), the objects its imports made are frozen, so
+    that neither the collections while it runs nor the one at exit walk them again; the
+    collector is on for the command itself. Called with arguments (a test, a script),
+    the caller's collector is left as it was."""
+    argv = ["ls", "--db", database]
+    code = FREEZE.format(argv="None" if as_program else repr(argv))
+    proc = subprocess.run([sys.executable, "-c", code, *(argv if as_program else [])],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+                          env={**os.environ, "SWEEPLAB_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    frozen, enabled = proc.stdout.split("FROZEN ")[1].split()
+    assert enabled == "True"
+    if as_program:
+        assert int(frozen) > 50_000  # SQLAlchemy, the store, the engine: ~100,000 objects
+    else:
+        assert int(frozen) == 0

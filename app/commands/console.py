@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -20,6 +20,9 @@ from app.engine.failing import first_line
 from app.engine.params import flatten
 from app.engine.records import TrialRecord
 from app.engine.trial import TrialState
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 class _Console(Console):
@@ -95,13 +98,17 @@ class RunDisplay:
     """A live progress bar fed by runner events (called on the runner thread)."""
 
     def __init__(self, config: ExperimentConfig, trials: Sequence[TrialRecord]) -> None:
+        # the bar's module (~20 ms) only for a run, not for ls or show
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
         self._config = config
         self._lock = threading.Lock()
         # the bar counts what max trials counts: not re-runs (retries, requeued trials)
         self._done = count_trials(t for t in trials if t.rerun_of is None).done
         self._running = 0
         self._best = best_trial(trials, config.kpi.goal)
-        self.progress = Progress(  # names and KPIs are the user's: never read as markup
+        self.progress: Progress = Bar(  # names and KPIs are the user's: never read as markup
             TextColumn("{task.description}", style="bold", markup=False), BarColumn(),
             MofNCompleteColumn(), TextColumn("{task.fields[status]}", markup=False),
             TimeElapsedColumn(), console=console,

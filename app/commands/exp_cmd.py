@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -11,10 +12,16 @@ from rich.table import Table
 
 from app.application.database import open_store
 from app.application.definitions import BrokenExperiment, checked_config, config_or_broken
-from app.application.exporting import experiment_export
 from app.application.following import ACTIVE
 from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
 from app.engine.best import best_trial
+from app.engine.orders import StopAnswer, request_stop, stop_answer
+
+STOP_ANSWER_SECONDS = 10.0
+"""How long ``sweeplab stop`` waits for the running program to answer (it looks for a
+stop about once a second, :data:`app.engine.runner.EXTERNAL_CHECK_SECONDS`)."""
+STOP_POLL_SECONDS = 0.1
+"""How often ``sweeplab stop`` reads whether it has been answered."""
 
 if TYPE_CHECKING:
     from app.application.workspace import Workspace
@@ -61,6 +68,7 @@ def _show(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     """The trials as stored; a broken definition is said on stderr but does not stop the
     export, which is how a broken experiment's results are got out."""
+    from app.application.exporting import experiment_export
     from app.application.workspace import Workspace  # runs' machinery: not for ls and show
 
     with open_store(args.db) as store:
@@ -94,15 +102,27 @@ def _export_pbt(args: argparse.Namespace, workspace: Workspace, experiment_id: i
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from app.application.workspace import Workspace  # runs' machinery: not for ls and show
-
+    """Ask the program running the experiment, wherever it runs, to stop it; return once
+    that program has answered (it looks about once a second), or has gone, or after
+    :data:`STOP_ANSWER_SECONDS` without an answer (the request stays: it stops when it
+    next looks)."""
     with open_store(args.db) as store:
-        workspace = Workspace(store, driver="the command line")
-        exp = workspace.experiment(args.experiment)
+        exp = store.get_experiment(args.experiment)
         if exp.state not in ACTIVE:
             console.print(f"{exp.name} is {exp.state.value}; nothing to stop", markup=False)
             return 0
-        workspace.stop(exp.id)
-    console.print(f"stop requested: the sweeplab running {exp.name} stops its trials",
-                  markup=False)
+        request = request_stop(store, exp.id, "the command line")
+        deadline = time.monotonic() + STOP_ANSWER_SECONDS
+        answer = stop_answer(store, request)
+        while answer is StopAnswer.WAITING and time.monotonic() < deadline:
+            time.sleep(STOP_POLL_SECONDS)  # the answer is a row another program writes
+            answer = stop_answer(store, request)
+    if answer is StopAnswer.SEEN:
+        line = f"stopped: the sweeplab running {exp.name} is stopping its trials"
+    elif answer is StopAnswer.UNDRIVEN:
+        line = f"stopped: no program runs {exp.name} now; it is marked stopped"
+    else:
+        line = (f"stop requested: the sweeplab running {exp.name} has not answered within "
+                f"{STOP_ANSWER_SECONDS:g} s; it stops its trials when it next looks")
+    console.print(line, markup=False)
     return 0

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.engine.search.base import Algorithm
-from app.engine.space.files import SpaceFormat
+from app.engine.choices import Algorithm, SpaceFormat
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,15 @@ class Handler:
     module: str
     function: str
 
+    def load(self) -> Callable[[argparse.Namespace], int]:
+        """Import the handler's module (and what it needs); the handler."""
+        module = importlib.import_module(f"app.commands.{self.module}")
+        function: Callable[[argparse.Namespace], int] = getattr(module, self.function)
+        return function
+
     def __call__(self, args: argparse.Namespace) -> int:
         """Run the command; its exit status."""
-        module = importlib.import_module(f"app.commands.{self.module}")
-        return int(getattr(module, self.function)(args))
+        return int(self.load()(args))
 
 
 def add_space(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

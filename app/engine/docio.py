@@ -1,17 +1,18 @@
 """Reading and writing user documents (space and experiment files) as YAML or JSON.
 
 YAML is read with YAML 1.2's number rules, so ``1e-4`` is a float as a person
-expects (PyYAML's YAML 1.1 default would read it as a string).
+expects (PyYAML's YAML 1.1 default would read it as a string). PyYAML is imported when
+a document is first parsed or written as YAML, not with the engine: a command reading
+definitions from the database (``sweeplab ls``) needs none.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from app.engine.errors import Problem, ValidationError
 
@@ -22,22 +23,31 @@ class DocumentError(ValidationError):
     """A file that cannot be read as a document at all (missing, not UTF-8, syntax)."""
 
 
-class _Loader(yaml.SafeLoader):
+if TYPE_CHECKING:
+    import yaml
+
+
+@cache
+def _loader() -> type[yaml.SafeLoader]:
     """SafeLoader with YAML 1.2 floats (``1e-4``, ``+1.5E3``)."""
+    import yaml
 
+    class Loader(yaml.SafeLoader):
+        """SafeLoader with YAML 1.2 floats."""
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+            |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+            |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+            re.X,
+        ),
+        list("-+0123456789."),
+    )
+    return Loader
 
 
 def parse_text(text: str, source: str, fmt: str | None = None) -> Any:
@@ -46,10 +56,12 @@ def parse_text(text: str, source: str, fmt: str | None = None) -> Any:
     Raises:
         DocumentError: with the source name, line and column of a syntax error.
     """
+    import yaml
+
     try:
         if fmt == "json":
             return json.loads(text)
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_loader())
     except json.JSONDecodeError as exc:
         raise DocumentError(
             [Problem(source, f"line {exc.lineno}, column {exc.colno}: {exc.msg}")]
@@ -106,4 +118,6 @@ def dump_text(doc: Any, fmt: str = "yaml") -> str:
     """Write a document as YAML (block style, key order kept) or JSON (indented)."""
     if fmt == "json":
         return json.dumps(doc, indent=2) + "\n"
+    import yaml
+
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None)

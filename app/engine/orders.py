@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from app.engine.lease import is_free
 from app.engine.ports import TrialRepository
+from app.engine.records import EventRecord
 from app.engine.trial import EarlyStopping, ExperimentState
 
 
@@ -42,9 +44,40 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def request_stop(repo: TrialRepository, experiment_id: int, source: str) -> None:
+STOP_SEEN = "a stop was requested from outside"
+"""What a runner logs when it sees a stop asked through the database: its answer, which
+:func:`stop_answer` looks for."""
+
+
+class StopAnswer(Enum):
+    """What became of a stop asked through the database (:func:`stop_answer`)."""
+
+    SEEN = "seen"
+    """The program driving the experiment logged that it saw the stop: it is stopping
+    its trials."""
+    UNDRIVEN = "undriven"
+    """No live program drives the experiment (its run ended, or it crashed): nobody is
+    left to answer, and the stored STOPPED is all there is to do."""
+    WAITING = "waiting"
+    """A live program drives it and has not answered yet."""
+
+
+def request_stop(repo: TrialRepository, experiment_id: int, source: str) -> EventRecord:
     """Ask the program that drives the experiment, wherever it runs, to stop its trials:
     its runner sees the stored state STOPPED within a second (``source`` goes in the log,
-    "the command line" say)."""
+    "the command line" say). Returns the request's line of the log, for
+    :func:`stop_answer`."""
     repo.update_experiment(experiment_id, state=ExperimentState.STOPPED)
-    repo.add_event(experiment_id, "command", f"stop requested from {source}")
+    return repo.add_event(experiment_id, "command", f"stop requested from {source}")
+
+
+def stop_answer(repo: TrialRepository, request: EventRecord) -> StopAnswer:
+    """Whether the program driving the experiment has answered ``request`` (logged
+    :data:`STOP_SEEN` after it), is gone, or is still to answer; two reads."""
+    experiment_id = request.experiment_id
+    if any(event.kind == "log" and event.message == STOP_SEEN
+           for event in repo.list_events(experiment_id, after=request.id)):
+        return StopAnswer.SEEN
+    record = repo.get_experiment(experiment_id)
+    return StopAnswer.UNDRIVEN if is_free(record.driver, record.driver_seen) else \
+        StopAnswer.WAITING

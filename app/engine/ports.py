@@ -124,8 +124,9 @@ class TrialRepository(Protocol):
         """Append one line to the experiment's history."""
         ...
 
-    def list_events(self, experiment_id: int) -> list[EventRecord]:
-        """The experiment's history, oldest first."""
+    def list_events(self, experiment_id: int, *, after: int = 0) -> list[EventRecord]:
+        """The experiment's history, oldest first; only the events with an id above
+        ``after`` when given (what was logged since an event)."""
         ...
 
 

@@ -31,7 +31,7 @@ from app.engine.failing import FailingStart, first_line
 from app.engine.journal import Journal
 from app.engine.lease import Lease
 from app.engine.live import LiveTrial, StopReason
-from app.engine.orders import Command, Order, now
+from app.engine.orders import STOP_SEEN, Command, Order, now
 from app.engine.pbt import SegmentRepository
 from app.engine.population import Population
 from app.engine.ports import CannotRun, Executor, StoreError, TrialRepository
@@ -376,7 +376,7 @@ class Runner:
             return
         self._next_check = time.monotonic() + EXTERNAL_CHECK_SECONDS
         if self._repo.get_experiment(self._experiment_id).state is ExperimentState.STOPPED:
-            self._log("a stop was requested from outside")
+            self._log(STOP_SEEN)
             self._stop_all(StopReason.USER)
 
     def _check_time_limits(self) -> None:

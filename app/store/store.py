@@ -470,12 +470,14 @@ class Store:
             session.flush()
             return convert.event_record(row)
 
-    def list_events(self, experiment_id: int) -> list[EventRecord]:
-        """The experiment's history, oldest first."""
+    def list_events(self, experiment_id: int, *, after: int = 0) -> list[EventRecord]:
+        """The experiment's history, oldest first; only the events with an id above
+        ``after`` when given (what was logged since an event)."""
         with self._session(write=False) as session:
             lookup.experiment_row(session, self._target, experiment_id)
             rows = session.scalars(
-                sa.select(EventRow).where(EventRow.experiment_id == experiment_id)
+                sa.select(EventRow).where(EventRow.experiment_id == experiment_id,
+                                          EventRow.id > after)
                 .order_by(EventRow.id)
             )
             return [convert.event_record(row) for row in rows]

@@ -9,15 +9,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from app.commands.exp_cmd import STOP_ANSWER_SECONDS
 from app.engine.docio import dump_text, load_file
 from app.engine.experiment import load_experiment
+from app.engine.orders import STOP_SEEN
 from app.engine.trial import ExperimentState, TrialState
 from app.store.store import Store
-from tests.helpers import app_process, trials_of, wait_until
+from tests.helpers import app_process, store_experiment, trials_of, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,7 +125,10 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path: Path,
         assert [t.state for t in trials[2:]] == [TrialState.COMPLETED] * 2
 
 
-def test_stop_from_another_terminal(tmp_path: Path, env: dict[str, str]) -> None:
+def test_stop_from_another_terminal_returns_once_the_run_answered(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    """``sweeplab stop`` returns once the running program has logged that it saw the stop
+    (not before: the user then knows it is stopping), and within a second of that."""
     path = example(tmp_path, "quadratic", limits={"max_trials": 4, "max_parallel": 1,
                                                   "max_epochs": 400},
                    env={"QUADRATIC_EPOCH_SECONDS": "0.05"})
@@ -129,11 +136,34 @@ def test_stop_from_another_terminal(tmp_path: Path, env: dict[str, str]) -> None
         wait_until(lambda: trials_of(store, "quadratic-demo", TrialState.RUNNING),
                    timeout=60, what="a running trial")
         result = sweeplab(env, "stop", "quadratic-demo")
-        assert "stop requested" in result.stdout
+        returned = datetime.now(UTC)
+        assert result.returncode == 0, result.stderr
+        assert "the sweeplab running quadratic-demo is stopping its trials" in result.stdout
+        exp = store.get_experiment("quadratic-demo")
+        answers = [event for event in store.list_events(exp.id) if event.message == STOP_SEEN]
+        assert len(answers) == 1  # answered before stop returned
+        late = (returned - answers[0].time).total_seconds()
+        assert late <= 1.0, f"stop returned {late:.2f} s after the run answered"
         proc.communicate(timeout=60)
         exp = store.get_experiment("quadratic-demo")
         assert exp.state is ExperimentState.STOPPED
         assert store.list_trials(exp.id)[0].state is TrialState.STOPPED
+
+
+def test_stop_of_an_experiment_no_program_runs_returns_at_once(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    """Left running by a program that is gone (no live lease), nobody can answer: stop
+    marks it stopped and says so without waiting."""
+    with Store(env["SWEEPLAB_DB"]) as store:
+        experiment = store_experiment(store, tmp_path, "print('hi')\n")
+        store.update_experiment(experiment, state=ExperimentState.RUNNING)
+    started = time.monotonic()
+    result = sweeplab(env, "stop", str(experiment))
+    assert result.returncode == 0, result.stderr
+    assert "no program runs" in result.stdout and "marked stopped" in result.stdout
+    assert time.monotonic() - started < STOP_ANSWER_SECONDS
+    with Store(env["SWEEPLAB_DB"]) as store:
+        assert store.get_experiment(experiment).state is ExperimentState.STOPPED
 
 
 BAD_EXPERIMENTS = [

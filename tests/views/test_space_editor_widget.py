@@ -428,6 +428,21 @@ def test_a_hidden_preview_tells_the_grid_now_and_samples_once_painted(qtbot: QtB
     assert len(preview.samples) == 10 and preview.message.text() == ""
 
 
+def test_a_preview_shown_but_not_yet_painted_samples_after_its_paint(qtbot: QtBot) -> None:
+    """Issue 18.6: a window is visible from ``show()`` on, and its first paint comes
+    later, in the event loop: an experiment loaded in between (at start-up) must not
+    load hyperopt before that paint."""
+    preview = SpacePreview()
+    qtbot.addWidget(preview)
+    preview.show()
+    assert preview.isVisible()
+    preview.show_space(space_from_dict(GRIDDABLE), [])
+    assert preview.samples == [] and preview.message.text() == "Sampling…"
+    qtbot.waitUntil(lambda: preview.table.rowCount() == 10, timeout=10000)
+    preview.show_space(space_from_dict(GRIDDABLE), [])  # painted and seen: sampled at once
+    assert len(preview.samples) == 10
+
+
 def test_a_demo_searched_by_tpe_shows_grid_facts_as_information(qtbot: QtBot) -> None:
     """Issue 15.14: the demo uses TPE; its continuous numbers are no grid problem."""
     config = load_experiment(ROOT / "examples" / "quadratic" / "experiment.yaml")

@@ -7,6 +7,7 @@ import re
 from enum import Enum
 from typing import Any, Protocol
 
+from app.engine.choices import Algorithm as Algorithm  # its home: a light module for the CLI
 from app.engine.trial import TrialState
 
 
@@ -30,15 +31,6 @@ class Goal(str, Enum):
     def better(self, a: float, b: float) -> bool:
         """True if ``a`` is strictly better than ``b``."""
         return a < b if self is Goal.MIN else a > b
-
-
-class Algorithm(str, Enum):
-    """The searchers a user can pick."""
-
-    RANDOM = "random"
-    TPE = "tpe"
-    ANNEAL = "anneal"
-    GRID = "grid"
 
 
 class Searcher(Protocol):

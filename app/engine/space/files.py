@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from app.engine.choices import SpaceFormat as SpaceFormat  # its home: a light module for the CLI
 from app.engine.docio import dump_text, load_file
 from app.engine.errors import Problem, SpaceError
 from app.engine.space.document import space_from_dict, space_to_dict
 from app.engine.space.nni import from_nni, looks_like_nni, to_nni
 from app.engine.space.nodes import Space
-
-
-class SpaceFormat(str, Enum):
-    """Formats a space file can be written in."""
-
-    SWEEPLAB = "sweeplab"
-    NNI = "nni"
 
 
 def space_from_document(doc: Any, source: str) -> Space:

@@ -78,6 +78,7 @@ class SpacePreview(QWidget):
         self.samples: list[dict[str, Any]] = []
         self._unsampled: Space | None = None  # shown while hidden: sampled when painted
         self._sampling_due = False
+        self._painted = False  # shown is not yet painted: the window's first paint comes later
         self.title = QLabel(f"<b>{count} sampled configurations</b>")
         self.resample = QPushButton("Resample")
         self.resample.setToolTip("draw other random configurations")
@@ -119,7 +120,7 @@ class SpacePreview(QWidget):
             text, is_problem = grid_text(space, self.algorithm)
             self.grid_label.setText(text)
             self.grid_label.setStyleSheet(ERROR_STYLE if is_problem else MUTED_STYLE)
-            if not self.isVisible():
+            if not self.isVisible() or not self._painted:
                 self._unsampled = space
                 self.message.setText("Sampling…")
                 self.message.setVisible(True)
@@ -133,6 +134,7 @@ class SpacePreview(QWidget):
         """Once painted, draw the samples :meth:`show_space` left for when the preview
         is seen: in the next turn of the event loop, after the window's paint."""
         super().paintEvent(event)
+        self._painted = True
         if self._unsampled is not None and not self._sampling_due:
             self._sampling_due = True
             QTimer.singleShot(0, self._sample_unsampled)
