@@ -21,7 +21,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,9 +213,9 @@ class Launch:
         """Wait until every process of the launch has ended and been reaped."""
         try:
             self.reaper.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as late:
             left = {pid: _cmdline(pid) for pid in self.left()}
-            raise AssertionError(f"processes left running after {timeout:g} s: {left}")
+            raise AssertionError(f"processes left running after {timeout:g} s: {left}") from late
         assert self.reaper.returncode == 0
 
     def left(self) -> list[int]:
@@ -238,10 +238,8 @@ class Launch:
         reaper once it has reaped them."""
         for pid in self.left():
             if pid != self.reaper.pid:
-                try:
+                with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         try:
             self.reaper.wait(10)
         except subprocess.TimeoutExpired:
