@@ -97,6 +97,11 @@ class Desktop:
         out = self.xdotool("search", "--onlyvisible", "--name", name, check=False)
         return [int(line) for line in out.split()]
 
+    def app_windows(self) -> list[int]:
+        """The visible windows of class ``sweeplab`` (the app's, its menus' popups too)."""
+        out = self.xdotool("search", "--onlyvisible", "--class", "sweeplab", check=False)
+        return [int(line) for line in out.split()]
+
     def window(self, name: str, timeout: float = 30.0) -> int:
         """Wait for one visible (mapped) window titled ``name``; its id."""
         return wait_until(lambda: next(iter(self.windows(name)), None), timeout,
@@ -157,6 +162,8 @@ def x_session(root: Path) -> Iterator[Desktop]:
         # the window manager is up once it has set the root window's desktop properties
         wait_until(lambda: desktop.xdotool("get_desktop", check=False).strip().isdigit(),
                    30, "openbox to manage the display")
+        # the pointer rests in a corner no window covers: no hover, no tooltip window
+        desktop.xdotool("mousemove", str(width - 1), str(height - 1))
         yield desktop
     finally:
         for process in reversed(processes):

@@ -92,11 +92,10 @@ def app_window(desktop: Desktop, launch: Launch) -> tuple[int, int]:
 def about_and_screenshot(desktop: Desktop, main: int, shot: Path) -> None:
     """Help → About by the menu's keys (Alt+H, A), closed with Escape; then the screen
     is grabbed and must show a window, not a blank root."""
+    shown = set(desktop.app_windows())
     desktop.keys(main, "alt+h")
     # the menu's popup is mapped before its item's key is typed
-    wait_until(lambda: len(desktop.xdotool("search", "--onlyvisible", "--class",
-                                           "sweeplab", check=False).split()) > 1,
-               20, "the Help menu to open")
+    wait_until(lambda: set(desktop.app_windows()) - shown, 20, "the Help menu to open")
     desktop.xdotool("key", "a")
     about = desktop.window("^About Sweeplab$")
     desktop.keys(about, "Escape")
