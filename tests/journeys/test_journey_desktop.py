@@ -82,7 +82,7 @@ def app_window(desktop: Desktop, launch: Launch) -> tuple[int, int]:
     desktop.gone("^Welcome to Sweeplab$")
     pid = int(desktop.xdotool("getwindowpid", str(main)))
     assert "sweeplab" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
-    assert launch.reaper.pid in _ancestors(pid) or _orphan_of(launch, pid)
+    assert pid in launch.left()  # this launch's app, not another test's
     size = desktop.geometry(main)
     width, height = SCREEN
     assert 600 <= size["WIDTH"] <= width and 400 <= size["HEIGHT"] <= height, size
@@ -118,7 +118,8 @@ def test_terminal_background_job(desktop: Desktop, launches: list[Launch],
                                  tmp_path: Path) -> None:
     launch = start(desktop, launches, tmp_path, "bash", "-c", "sweeplab gui --demo &")
     assert launch.exit_code(launch.started(), 20) == 0  # the shell is back at once
-    main, pid = app_window(desktop, launch)  # and the app lives on without it
+    main, pid = app_window(desktop, launch)  # and the app lives on without it,
+    assert _parent(pid) == launch.reaper.pid  # an orphan the session took up
     about_and_screenshot(desktop, main, tmp_path / "terminal.png")
     quit_by_keys(desktop, launch, main, pid)
 
@@ -140,8 +141,9 @@ def test_desktop_launcher_and_quit_while_trials_run(desktop: Desktop, launches: 
                                                     tmp_path: Path) -> None:
     argv = desktop_exec(ROOT / "installers" / "linux" / "sweeplab.desktop")
     launch = start(desktop, launches, tmp_path, *argv, setsid=True)
-    assert launch.started()
     main, pid = app_window(desktop, launch)
+    assert pid == launch.started()  # the Exec= program is the app itself
+    assert os.getsid(pid) == pid  # in a session of its own, with no terminal
     about_and_screenshot(desktop, main, tmp_path / "launcher.png")
 
     desktop.keys(main, "F5")  # Experiment → Start on the demo the first start made
@@ -167,21 +169,9 @@ def test_desktop_launcher_and_quit_while_trials_run(desktop: Desktop, launches: 
         store.close()
 
 
-def _ancestors(pid: int) -> list[int]:
-    found = []
-    while pid > 1:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            break
-        pid = int(next(line.split()[1] for line in status.splitlines()
-                       if line.startswith("PPid:")))
-        found.append(pid)
-    return found
-
-
-def _orphan_of(launch: Launch, pid: int) -> bool:
-    return pid in launch.left()
+def _parent(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
 
 
 def _cmdline(pid: int) -> str:
