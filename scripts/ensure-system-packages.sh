@@ -21,6 +21,12 @@ for entry in "${needs[@]}"; do
   fi
 done
 pg_ok || missing+=("postgresql")
+# The desktop journeys (tests/journeys/test_journey_desktop.py): an X server, a window
+# manager, xdotool, and the libraries Qt's xcb platform needs (scripts/x-packages.txt).
+mapfile -t x_pkgs < <(grep -v '^#' "$(dirname "$0")/x-packages.txt")
+for pkg in "${x_pkgs[@]}" openbox xdotool; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -3,9 +3,7 @@
 # Qt's xcb platform plugin and its libraries. As root, install what is missing;
 # otherwise stop and name the packages.
 set -euo pipefail
-pkgs=(xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
-      libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0
-      libegl1 libgl1 libfontconfig1 libdbus-1-3)
+mapfile -t pkgs < <(grep -v '^#' "$(dirname "$0")/x-packages.txt")
 missing=()
 for pkg in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
