@@ -160,23 +160,29 @@ def test_switching_experiment_clears_every_curve(chart: KpiCurvesChart, data: Ch
     assert chart.plot_item.getAxis("left").labelText == "acc"
 
 
-def test_changing_the_view_repaints_the_finished_layer_coarse_then_fine(
+def test_the_finished_layer_draws_in_bounded_slices_between_turns(
         qtbot: QtBot, chart: KpiCurvesChart, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paint never draws more than a slice: a changed view shows the old image mapped
+    onto it at once, and the curves are drawn anew, a slice a turn, then swapped in."""
     from app.views.charts import layer
-    monkeypatch.setattr(layer, "COARSE_ABOVE_POINTS", 0)  # our few points count as many
+    monkeypatch.setattr(layer, "SLICE_POINTS", 25)  # our few points count as many
+    monkeypatch.setattr(layer, "SLICE_BUDGET_S", 0.0)  # one slice a turn
     item = chart.finished_item
     viewport = chart.plot_widget.viewport()
     viewport.repaint()
-    renders = item.full_renders
+    qtbot.waitUntil(lambda: item.complete, timeout=3000)
+    renders, item.largest_slice = item.full_renders, 0
     chart.plot_item.setXRange(0, 10, padding=0)
     viewport.repaint()
-    chart.plot_item.setXRange(0, 8, padding=0)  # a second change at once: the view is moving
-    viewport.repaint()
-    assert item.full_renders >= renders + 2
-    assert item._painted_coarse  # drawn from the coarse copy while moving
-    moving = item.full_renders
-    qtbot.waitUntil(lambda: not item._painted_coarse, timeout=3000)  # then in full detail
-    assert item.full_renders > moving
+    assert item.full_renders == renders + 1
+    assert not item.complete  # the old picture, mapped onto the new view, meanwhile
+    assert item._image is not None and not item._image.isNull()
+    shown = item._image.copy()
+    assert any(shown.pixelColor(x, y).alpha() for x in range(0, shown.width(), 4)
+               for y in range(0, shown.height(), 4))
+    qtbot.waitUntil(lambda: item.complete, timeout=3000)
+    assert 0 < item.largest_slice <= 25 + 1  # with the segment into a cut curve
+    assert len(item.curves) > 2 * 25  # so it took several slices
 
 
 def test_running_curves_refuse_mismatched_arrays() -> None:

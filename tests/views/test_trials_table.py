@@ -239,6 +239,7 @@ def test_columns_grow_as_a_live_run_fills_them_but_not_those_sized_by_hand(
     table.set_trials([trial(0, TrialState.QUEUED, host=None, started_at=None)], "loss")
     table.show()
     qtbot.waitExposed(table)
+    qtbot.waitUntil(lambda: not table.fitter.pending, timeout=5000)  # a few columns a turn
     view, header = table.view, table.view.horizontalHeader()
     narrow = {column: view.columnWidth(column) for column in (Column.STATE, Column.KPI)}
     header.resizeSection(Column.HOST, 40)  # as a drag of the header would
@@ -253,4 +254,30 @@ def test_columns_grow_as_a_live_run_fills_them_but_not_those_sized_by_hand(
     assert view.columnWidth(Column.HOST) == 40, "a column sized by hand is left alone"
     table.set_trials([trial(1)], "loss")  # another experiment: fitted afresh
     assert table.fitter.by_hand() == set()
+    qtbot.waitUntil(lambda: not table.fitter.pending, timeout=5000)  # a few columns a turn
     assert view.columnWidth(Column.HOST) >= view.sizeHintForColumn(Column.HOST)
+
+
+def test_chunks_of_an_opened_experiment_are_inserted_never_reset(
+        qtbot: QtBot, model: TrialTableModel) -> None:
+    """Opening an experiment fills the table a chunk at a time: each chunk is one row
+    insertion (new parameter columns one column insertion), so the view keeps its
+    selection and a chunk costs what it adds, not the whole table; a sorted table is
+    ordered once, a moment after the last chunk."""
+    model.set_trials([trial(n, kpi=KPIS[n]) for n in range(2)], "loss")
+    model.sort(int(Column.KPI), ASC)
+    resets: list[int] = []
+    inserted: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
+    columns: list[tuple[int, int]] = []
+    model.columnsInserted.connect(lambda _parent, first, last: columns.append((first, last)))
+    kept = QPersistentModelIndex(model.index(model.row_of(100) or 0, 0))
+    model.add_trials([trial(n, kpi=KPIS[n]) for n in range(2, 4)])
+    model.add_trials([trial(n, kpi=KPIS[n], params={"lr": 0.1, "depth": n})
+                      for n in range(4, 6)])
+    assert resets == []
+    assert inserted == [(2, 3), (4, 5)]
+    assert columns == [(model.columnCount() - 1, model.columnCount() - 1)]  # depth
+    qtbot.waitUntil(lambda: ids(model) == [102, 105, 100, 103, 101, 104], timeout=3000)
+    assert resets == [] and model.trial_id(kept.row()) == 100  # the persistent row moved
