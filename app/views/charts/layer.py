@@ -34,6 +34,8 @@ SLICE_POINTS = 4_000
 """Points drawn by one ``drawPath`` (~4 ms on this machine, idle)."""
 SLICE_BUDGET_S = 0.008
 """One turn of the event loop draws slices until this much time has gone."""
+SHOW_EVERY_S = 0.25
+"""While curves are drawn onto the image shown, it is repainted at most this often."""
 
 Bounds = tuple[float, float, float, float]  # x min, x max, y min, y max
 
@@ -92,6 +94,7 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
         self._slicer.setSingleShot(True)
         self._slicer.setInterval(0)
         self._slicer.timeout.connect(self._draw_slices)
+        self._shown_at = 0.0
         self.full_renders = 0
         self.largest_slice = 0
 
@@ -232,6 +235,7 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
         if self._image is None:
             return
         started = time.perf_counter()
+        swapped = shown = False
         while True:  # at least one slice a turn
             if self._fresh is not None:
                 end = self._slice_end(self._fresh_painted)
@@ -240,15 +244,22 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
                 if end >= self._size:
                     self._image, self._fresh = self._fresh, None
                     self._painted = end
+                    swapped = True
             elif self._painted < self._size:
                 end = self._slice_end(self._painted)
                 self._draw_slice(self._image, self._painted, end)
                 self._painted = end
+                shown = True
             else:
                 break
             if time.perf_counter() - started >= SLICE_BUDGET_S:
                 break
-        self.update()
+        # a paint redraws the whole plot (axes, legend, every item): only for a
+        # difference on screen, and while curves are being added, a few times a second
+        now = time.perf_counter()
+        if swapped or (shown and (self.complete or now - self._shown_at >= SHOW_EVERY_S)):
+            self._shown_at = now
+            self.update()
         if self._fresh is not None or self._painted < self._size:
             self._slicer.start()
 
@@ -283,15 +294,22 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
             painter.end()
 
     def _points(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """x and y of points ``start`` to ``end`` of the joined curves, without joining
-        the parts when the range lies in one of them."""
+        """x and y of points ``start`` to ``end`` of the joined curves, from the parts
+        they lie in (the parts are not joined: that would copy every point)."""
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
         offset = 0
         for part in self._parts:
-            if offset <= start and end <= offset + len(part):
-                return part.x[start - offset:end - offset], part.y[start - offset:end - offset]
+            low, high = max(start - offset, 0), min(end - offset, len(part))
+            if low < high:
+                xs.append(part.x[low:high])
+                ys.append(part.y[low:high])
             offset += len(part)
-        curves = self.curves
-        return curves.x[start:end], curves.y[start:end]
+            if offset >= end:
+                break
+        if len(xs) == 1:
+            return xs[0], ys[0]
+        return np.concatenate(xs or [np.empty(0)]), np.concatenate(ys or [np.empty(0)])
 
 
 def _blank(size: tuple[int, int], dpr: float) -> QImage:

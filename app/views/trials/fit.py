@@ -9,7 +9,9 @@ the table jump, and a column the user sized by hand is left as it is.
 Measuring a column asks the model for a few hundred cells (5–12 ms a column for 2,000
 trials on this machine, loaded), so the columns are looked at a few at a time, one
 turn of the event loop each (a zero-time timer, :data:`STEP_BUDGET_S` a turn): an
-experiment's table filling in never holds the window for a whole fit.
+experiment's table filling in never holds the window for a whole fit. While the table
+is hidden (another tab in front) nothing is measured: one look is owed to when it
+shows.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QEvent, QObject, QTimer, Slot
 from PySide6.QtWidgets import QTableView
 
 SETTLE_MS = 300
@@ -49,12 +51,14 @@ class ColumnFitter(QObject):
         self._stepper.setSingleShot(True)
         self._stepper.setInterval(0)
         self._stepper.timeout.connect(self._step)
+        self._owed: bool | None = None  # a look asked for while hidden (True: a fit)
         view.horizontalHeader().sectionResized.connect(self._resized)
+        view.installEventFilter(self)
 
     @property
     def pending(self) -> bool:
-        """A look at the columns is due or under way."""
-        return self._timer.isActive() or self._next is not None
+        """A look at the columns is due or under way (or owed to when the view shows)."""
+        return self._timer.isActive() or self._next is not None or self._owed is not None
 
     def by_hand(self) -> frozenset[int]:
         """The columns the user sized (left alone until :meth:`fit_all`)."""
@@ -94,10 +98,23 @@ class ColumnFitter(QObject):
             self._step(budget_s=float("inf"))
 
     def _start(self, fit: bool) -> None:
-        """Go through the columns from the first (a fit under way stays a fit)."""
-        self._fit = fit or (self._next is not None and self._fit)
-        self._next = 0
+        """Go through the columns from the first (a fit under way stays a fit); while
+        the view is hidden, when it shows."""
+        fit = fit or (self._next is not None and self._fit)
+        if not self._view.isVisible():
+            self._owed = fit or bool(self._owed)
+            self._next = None
+            return
+        self._fit, self._next = fit, 0
         self._stepper.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The view shows: the look owed since it was hidden."""
+        if watched is self._view and event.type() == QEvent.Type.Show and (
+                self._owed is not None):
+            fit, self._owed = self._owed, None
+            self._start(fit)
+        return False
 
     @Slot()
     def _step(self, budget_s: float = STEP_BUDGET_S) -> None:

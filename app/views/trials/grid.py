@@ -9,6 +9,7 @@ trials and a stream of progress updates cost a few repaints a second.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -43,6 +44,8 @@ from app.views.trials.text import LiveFacts
 DEFAULT_TILE = 34
 GAP = 4
 MIN_TILE = 8
+MANY_TILES = 32
+"""More tiles changed at once than this repaint the grid once, not tile by tile."""
 BEST_OUTLINE = "#ffb300"
 STOPPING_HATCH = "#212121"
 """Hatching over a trial asked to stop that has not ended yet."""
@@ -126,9 +129,18 @@ class TrialGrid(QWidget):
     def add_trials(self, records: Sequence[TrialRecord]) -> None:
         """Add or replace many trials at once (an experiment being opened): one re-order,
         one recount and one repaint."""
+        new = [r for r in records if r.id not in self._trials]
         self._trials.update((r.id, r) for r in records)
-        self._order = [r.id for r in sorted(self._trials.values(), key=lambda r: r.number)]
-        self._index = {trial_id: i for i, trial_id in enumerate(self._order)}
+        last = self._trials[self._order[-1]].number if self._order else None
+        numbers = [r.number for r in new]
+        if len(new) == len(records) and (last is None or not numbers or numbers[0] >= last) and (
+                all(a <= b for a, b in itertools.pairwise(numbers))):
+            for record in new:  # the next chunk of an experiment being opened: after the rest
+                self._index[record.id] = len(self._order)
+                self._order.append(record.id)
+        else:
+            self._order = [r.id for r in sorted(self._trials.values(), key=lambda r: r.number)]
+            self._index = {trial_id: i for i, trial_id in enumerate(self._order)}
         self._rank_dirty = True
         self._sync_height()
         self.update()
@@ -186,8 +198,11 @@ class TrialGrid(QWidget):
                     best = point.value
             self._facts[point.trial_id] = LiveFacts(step, old.total, current, best)
             touched.add(point.trial_id)
-        for trial_id in touched:
-            self._update_tile(trial_id)
+        if len(touched) > MANY_TILES:
+            self.update()  # one repaint: a region of hundreds of rects costs more
+        else:
+            for trial_id in touched:
+                self._update_tile(trial_id)
 
     def facts(self, trial_id: int) -> LiveFacts:
         """What is known live about a trial: progress (with the default total) and KPIs.
@@ -371,6 +386,8 @@ class TrialGrid(QWidget):
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(record.number))
 
     def _update_tile(self, trial_id: int) -> None:
+        if not self.isVisible():
+            return  # painted in full when shown
         index = self._index.get(trial_id)
         if index is not None:
             self.update(self._tile_rect_at(index))

@@ -140,7 +140,9 @@ class TrialTableModel(QAbstractTableModel):
                 self.endInsertRows()
                 if self._sort_column is not None:
                     self._resort.start()
-        self._sync_tick()
+        if not self._tick.isActive() and any(
+                record.state is TrialState.RUNNING for record, _flat in fresh):
+            self._tick.start()  # (new rows stop no tick: not a look at every row per chunk)
 
     def _take(self, records: Iterable[TrialRecord]) -> None:
         """Hold these records (their params' columns too); the caller resets the model."""
