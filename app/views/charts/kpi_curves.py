@@ -40,6 +40,10 @@ from app.views.charts.style import (
 
 HOVER_RADIUS_PX = 6.0
 MAX_POINTS_PER_CURVE = 1000  # a finished curve longer than this is peak-decimated
+GROW_BY = 0.25
+"""While history loads, the view grows by at least this share of its span when curves
+leave it (see :meth:`KpiCurvesChart.set_loading`)."""
+HELD_PADDING = 0.02
 JOIN_POINTS = 30_000
 """At most about this many points of newly finished curves are joined and handed to
 the finished layer per refresh; the rest follow in the next turns of the event loop
@@ -97,6 +101,8 @@ class KpiCurvesChart(QWidget):
         self._more.setSingleShot(True)
         self._more.setInterval(0)
         self._more.timeout.connect(self.refresh)
+        self._loading = False
+        self._held = False  # the view's range is held (set here, not auto-ranged)
         self.hover = HoverTracker(self.plot_widget, self.trial_at, data.describe_trial)
         self.hover.changed.connect(self._show_hovered)
 
@@ -145,6 +151,37 @@ class KpiCurvesChart(QWidget):
         self._refresh_best()
         if self._pending:
             self._more.start()
+        if self._loading:
+            self._hold_range()
+
+    def set_loading(self, loading: bool) -> None:
+        """Whether an experiment's stored history is arriving. Meanwhile the view does
+        not follow every batch of curves (each new view draws every curve anew): it
+        grows by :data:`GROW_BY` of its span when curves leave it; once loaded it
+        auto-ranges again."""
+        self._loading = loading
+        if not loading and self._held:
+            self._held = False
+            self.plot_item.getViewBox().enableAutoRange()
+
+    def _hold_range(self) -> None:
+        view = self.plot_item.getViewBox()
+        if not self._held and not view.autoRangeEnabled()[0] and not (
+                view.autoRangeEnabled()[1]):
+            return  # the user zoomed or panned: the view is theirs
+        x_low, x_high = self.finished_item.dataBounds(0)
+        y_low, y_high = self.finished_item.dataBounds(1)
+        if x_low is None or x_high is None or y_low is None or y_high is None:
+            return
+        (vx0, vx1), (vy0, vy1) = view.viewRange()
+        if self._held and vx0 <= x_low and x_high <= vx1 and vy0 <= y_low and y_high <= vy1:
+            return
+        if not self._held:  # from the data, as auto-range pads them
+            x_pad, y_pad = HELD_PADDING * (x_high - x_low), HELD_PADDING * (y_high - y_low)
+            vx0, vx1, vy0, vy1 = x_low - x_pad, x_high + x_pad, y_low - y_pad, y_high + y_pad
+        self._held = True
+        view.setRange(xRange=_grown(vx0, vx1, x_low, x_high),
+                      yRange=_grown(vy0, vy1, y_low, y_high), padding=0)
 
     def _refresh_all(self) -> None:
         name, buffers, data = self._data.kpi_name, self._data.buffers, self._data
@@ -308,3 +345,14 @@ class KpiCurvesChart(QWidget):
             self.hover_item.setData([], [])
         else:
             self.hover_item.setData(*self._data.buffers.series(trial_id, self._data.kpi_name))
+
+
+def _grown(low: float, high: float, data_low: float, data_high: float) -> tuple[float, float]:
+    """The range ``low``..``high`` widened to hold ``data_low``..``data_high``: each side
+    that must move moves by :data:`GROW_BY` of the span beyond the data."""
+    span = max(high - low, data_high - data_low, 1e-9 * (1 + abs(data_low)))
+    if data_low < low:
+        low = data_low - GROW_BY * span
+    if data_high > high:
+        high = data_high + GROW_BY * span
+    return low, high

@@ -149,6 +149,7 @@ class ChartsPanel(QWidget):
         """Whether an experiment's stored history is arriving (batches of whole trials):
         redraw less often meanwhile, and at once when it is all there."""
         self._loading = loading
+        self.curves.set_loading(loading)
         if not loading:
             self.refresh()
 

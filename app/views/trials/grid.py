@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -45,6 +45,9 @@ DEFAULT_TILE = 34
 GAP = 4
 MIN_TILE = 8
 MANY_TILES = 32
+RECOUNT_MS = 250
+"""Chunks of trials added (an experiment being opened) recount the states at most this
+often: a count looks at every trial."""
 """More tiles changed at once than this repaint the grid once, not tile by tile."""
 BEST_OUTLINE = "#ffb300"
 STOPPING_HATCH = "#212121"
@@ -83,6 +86,10 @@ class TrialGrid(QWidget):
         self._rank_dirty = False
         self._hovered: int | None = None
         self._stopping: frozenset[int] = frozenset()
+        self._recount = QTimer(self)  # statesChanged for chunks of an opened experiment
+        self._recount.setSingleShot(True)
+        self._recount.setInterval(RECOUNT_MS)
+        self._recount.timeout.connect(self.statesChanged)
         self.set_tile_size(tile)
 
     # --- data ---------------------------------------------------------------------------
@@ -127,8 +134,9 @@ class TrialGrid(QWidget):
             self._update_tile(record.id)
 
     def add_trials(self, records: Sequence[TrialRecord]) -> None:
-        """Add or replace many trials at once (an experiment being opened): one re-order,
-        one recount and one repaint."""
+        """Add or replace many trials at once (an experiment being opened): appended in
+        order (or one re-order), one repaint, and the states recounted a moment later
+        (at most every :data:`RECOUNT_MS` while chunks arrive)."""
         new = [r for r in records if r.id not in self._trials]
         self._trials.update((r.id, r) for r in records)
         last = self._trials[self._order[-1]].number if self._order else None
@@ -144,7 +152,8 @@ class TrialGrid(QWidget):
         self._rank_dirty = True
         self._sync_height()
         self.update()
-        self.statesChanged.emit()
+        if not self._recount.isActive():  # a count of every trial: a few times a second
+            self._recount.start()
 
     def _insert(self, record: TrialRecord) -> None:
         """Add a tile in trial-number order (a new trial almost always goes last)."""

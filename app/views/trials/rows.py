@@ -156,18 +156,46 @@ class TrialRows:
             raise ValueError(f"trial {record.id}: parameters {missing} have no column; "
                              "call add_param_names first")
         row = _make_row(record, flat)
-        self._keys.clear()
-        self._mask = None
-        self._top = None
+        numeric = dict(self._numeric_params)
         for name, value in flat.items():
             self._numeric_params[name] = self._numeric_params.get(name, True) and _is_number(value)
+        self._top = None
         index = self._index.get(record.id)
         if index is None:
             self._index[record.id] = index = len(self._rows)
             self._rows.append(row)
+            self._extend_cache(numeric)
             return index, True
         self._rows[index] = row
+        self._keys.clear()
+        self._mask = None
         return index, False
+
+    def _extend_cache(self, numeric_before: dict[str, bool]) -> None:
+        """The last row is new: extend the cached sort keys and filter mask by its own
+        (an experiment being opened adds thousands; rebuilding them per chunk of rows
+        was quadratic). Keys that depend on every row (ranks of texts, durations of
+        running trials) and a top-K mask are dropped, to be built again when asked."""
+        row = self._rows[-1]
+        if self._mask is not None:
+            flt, mask = self._mask
+            if flt.top_k is None:
+                needle = flt.text.strip().lower()
+                accepted = flt.accepts_state(row.record.state) and (
+                    not needle or needle in row.haystack)
+                self._mask = (flt, np.append(mask, accepted))
+            else:
+                self._mask = None
+        for column in list(self._keys):
+            kept = column in (Column.NUMBER, Column.STATE, Column.KPI) or column in TIME_COLUMNS
+            if column >= FIXED_COUNT:
+                name = self.param_names[column - FIXED_COUNT]
+                kept = numeric_before.get(name, True) and self._numeric_params.get(name, True)
+            if kept:
+                self._keys[column] = np.append(self._keys[column],
+                                               self._build_keys(column, [row]))
+            else:
+                del self._keys[column]
 
     def index_of(self, trial_id: int) -> int | None:
         """The trial's index (arrival order), or None."""
@@ -258,8 +286,8 @@ class TrialRows:
                                       for i in self._running)
         return keys
 
-    def _build_keys(self, column: int) -> FloatArray:
-        rows = self._rows
+    def _build_keys(self, column: int, rows: list[_Row] | None = None) -> FloatArray:
+        rows = self._rows if rows is None else rows
         if column == Column.NUMBER:
             return _floats(row.record.number for row in rows)
         if column == Column.STATE:

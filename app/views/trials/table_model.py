@@ -138,7 +138,7 @@ class TrialTableModel(QAbstractTableModel):
                 self.beginInsertRows(QModelIndex(), end, end + len(shown) - 1)
                 self._rows = np.append(self._rows, np.asarray(shown, dtype=np.intp))
                 self.endInsertRows()
-                if self._sort_column is not None:
+                if self._sort_column is not None and not self._still_ordered(len(shown)):
                     self._resort.start()
         if not self._tick.isActive() and any(
                 record.state is TrialState.RUNNING for record, _flat in fresh):
@@ -318,6 +318,20 @@ class TrialTableModel(QAbstractTableModel):
             self._rows = np.append(self._rows, new.astype(np.intp))
             self.endInsertRows()
         self._apply_order()  # arrival order too, when no column is sorted
+
+    def _still_ordered(self, appended: int) -> bool:
+        """Whether the last ``appended`` rows (just appended) keep the sort order: they
+        sort after the row before them and among themselves (the usual case when an
+        experiment opens sorted by number), so no re-sort is due."""
+        assert self._sort_column is not None
+        keys = self._data.key_array(self._sort_column)[self._rows[-(appended + 1):]]
+        if self._descending:
+            keys = -keys
+        missing = np.isnan(keys)  # empty cells go last
+        if missing.any() and not missing[int(np.argmax(missing)):].all():
+            return False
+        present = keys[~missing]
+        return bool(np.all(present[1:] >= present[:-1]))
 
     def _ordered(self) -> IndexArray:
         return self._data.order(self._filter, self._sort_column, self._descending)
