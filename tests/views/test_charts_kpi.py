@@ -216,3 +216,50 @@ def test_a_running_curve_shows_a_dot_on_its_newest_point(qtbot: QtBot) -> None:
     assert colour_at(5, 5) == (255, 0, 0), "a trial with one point is a red dot"
     assert colour_at(2, 2) == (0, 0, 255), "the newest finite point, past a NaN"
     assert colour_at(8, 8) != (255, 0, 0)
+
+
+def test_while_history_loads_the_view_grows_in_steps_not_with_every_batch(
+        qtbot: QtBot) -> None:
+    """Each new view draws every finished curve anew: while an experiment's history
+    arrives batch by batch, each batch reaching a little higher, the view is held and
+    grows by a quarter when curves leave it; once loaded it auto-ranges again."""
+    data = ChartData("loss", Goal.MIN)
+    trials = range(1, 41)
+    data.set_trials([trial(t, TrialState.COMPLETED, float(t)) for t in trials])
+    chart = KpiCurvesChart(data)
+    qtbot.addWidget(chart)
+    chart.resize(800, 500)
+    chart.show()
+    qtbot.waitExposed(chart)
+    chart.set_loading(True)
+    view = chart.plot_item.getViewBox()
+    ranges = []
+    for batch in range(0, 40, 4):
+        for t in trials[batch:batch + 4]:
+            data.add_points(curve(t))
+        chart.refresh()
+        ranges.append(view.viewRange()[1])
+        low, high = ranges[-1]
+        assert low <= 1.0 and high >= trials[batch + 3] + 2.0  # every curve in view
+    assert len({tuple(r) for r in ranges}) <= 6  # not 10: one per batch
+    assert list(view.autoRangeEnabled()) == [False, False]
+    chart.set_loading(False)
+    assert list(view.autoRangeEnabled()) == [True, True]
+
+
+def test_many_finished_curves_are_joined_a_bounded_batch_per_turn(
+        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An opened experiment hands the chart thousands of curves at once: one refresh
+    joins about JOIN_POINTS of them, the rest follow in the next turns."""
+    from app.views.charts import kpi_curves
+    monkeypatch.setattr(kpi_curves, "JOIN_POINTS", 3 * STEPS)
+    data = ChartData("loss", Goal.MIN)
+    data.set_trials([trial(t, TrialState.COMPLETED, float(t)) for t in range(1, 31)])
+    for t in range(1, 31):
+        data.add_points(curve(t))
+    chart = KpiCurvesChart(data)
+    qtbot.addWidget(chart)
+    chart.refresh()
+    assert chart.drawn_trials == 3
+    qtbot.waitUntil(lambda: chart.drawn_trials == 30, timeout=3000)
+    assert sorted(set(chart.finished_item.curves.ids.tolist())) == list(range(1, 31))
