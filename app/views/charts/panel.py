@@ -124,6 +124,8 @@ class ChartsPanel(QWidget):
             else:
                 self.data.buffers.extend(one.trial_id, one.name, one.steps,  # type: ignore[arg-type]
                                          one.values)
+        if self._loading and not self.curves.drawn_trials and self.isVisible():
+            self.refresh()  # the first curves at once, not at the next tick
 
     def set_top_k(self, k: int | None) -> None:
         """Draw only the ``k`` best completed trials (None: all) and redraw.
