@@ -263,3 +263,21 @@ def test_many_finished_curves_are_joined_a_bounded_batch_per_turn(
     assert chart.drawn_trials == 3
     qtbot.waitUntil(lambda: chart.drawn_trials == 30, timeout=3000)
     assert sorted(set(chart.finished_item.curves.ids.tolist())) == list(range(1, 31))
+
+
+def test_replaced_curves_leave_nothing_of_the_old_picture(
+        qtbot: QtBot, chart: KpiCurvesChart, data: ChartData) -> None:
+    """Another experiment's curves replace the shown ones: the old picture is dropped at
+    once, not shown until the new one is complete."""
+    item = chart.finished_item
+    chart.plot_widget.viewport().repaint()
+    qtbot.waitUntil(lambda: item.complete, timeout=3000)
+    data.set_experiment("loss", Goal.MIN)
+    data.set_trials([trial(9, TrialState.COMPLETED, 1.0)])
+    data.add_points(curve(9))
+    chart.refresh()
+    assert item._image is None  # nothing old to blit
+    chart.plot_item.getViewBox().autoRange(padding=0.02)  # the new curve in view
+    chart.plot_widget.viewport().repaint()
+    qtbot.waitUntil(lambda: item.complete, timeout=3000)
+    assert item.curves.ids.tolist() == [9] * (STEPS + 1)

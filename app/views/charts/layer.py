@@ -114,12 +114,12 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
                 and self._painted == self._size) or self._size == 0
 
     def set_curves(self, curves: JoinedCurves) -> None:
-        """Replace all curves."""
+        """Replace all curves: the picture starts blank (nothing of the curves replaced,
+        another experiment's, stays on screen) and fills in, a slice a turn."""
         self._parts = [curves] if len(curves) else []
         self._size = len(curves)
         self._data_bounds = finite_bounds(curves.x, curves.y) if len(curves) else None
-        if self._image is not None:
-            self._start_fresh()
+        self._image, self._fresh, self._key = None, None, None
         self._data_changed()
 
     def append_curves(self, curves: JoinedCurves) -> None:
@@ -219,16 +219,6 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
         self._draw_slice(self._image, 0, self._painted)
         if self._painted < self._size:
             self._slicer.start()
-
-    def _start_fresh(self) -> None:
-        if self._image is None:
-            return
-        self.full_renders += 1
-        self._fresh = _blank((round(self._image.width() / self._image.devicePixelRatio()),
-                              round(self._image.height() / self._image.devicePixelRatio())),
-                             self._image.devicePixelRatio())
-        self._fresh_painted = 0
-        self._slicer.start()
 
     def _draw_slices(self) -> None:
         """One turn's work: slices of the fresh image, or of the curves not yet drawn."""
