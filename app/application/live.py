@@ -278,8 +278,7 @@ class LiveExperiment:
         """Stored points of whole trials, read while the experiment is opened after its
         trials were loaded: each trial's newest step, for its progress."""
         moved = frozenset(one.trial_id for one in series
-                          if self._see_step_of(one.trial_id, max(
-                              (step for step in one.steps if step is not None), default=None)))
+                          if self._see_step_of(one.trial_id, one.last_step))
         return LiveChange(progress=moved) if moved else LiveChange()
 
     def _see_step(self, point: MetricPoint) -> bool:

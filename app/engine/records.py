@@ -94,6 +94,11 @@ class MetricSeries:
     steps: tuple[int | None, ...]
     values: tuple[float, ...]
 
+    @property
+    def last_step(self) -> int | None:
+        """The newest step (the last, the series being by step); None when no point has one."""
+        return self.steps[-1] if self.steps else None
+
 
 @dataclass(frozen=True)
 class EventRecord:

@@ -498,9 +498,8 @@ class MainWindow(QMainWindow):
             self.panels.add_history(part.series)
             self.live.see_history(part.series)
             for one in part.series:
-                steps = [step for step in one.steps if step is not None]
-                if steps:
-                    self._history_steps[(one.trial_id, one.name)] = max(steps)
+                if one.last_step is not None:
+                    self._history_steps[(one.trial_id, one.name)] = one.last_step
 
     @Slot(object)
     def _on_load_ended(self, part: LoadEnded) -> None:

@@ -88,17 +88,34 @@ def deciding_points(series: Sequence[MetricSeries], kpi_name: str, goal: Goal) -
     """Of each series (ordered by step), the points the trial grid's tiles depend on: the
     last one (progress, and for the KPI its current value) and, for the KPI, before it
     the best finite one. :meth:`TrialGrid.add_points` given these shows what it shows
-    given them all, for a fraction of the work."""
+    given them all, for a fraction of the work. The KPI series of one length are
+    searched together (one ``argmin`` for all of them)."""
+    best = _best_indices([one for one in series if one.name == kpi_name and one.values],
+                         goal)
     points: list[MetricPoint] = []
     for one in series:
         if not one.values:
             continue
-        if one.name == kpi_name:
-            values = np.asarray(one.values, dtype=np.float64)
-            finite = np.flatnonzero(np.isfinite(values))
-            if len(finite):
-                best = int(finite[np.argmin(goal.sign * values[finite])])
-                points.append(MetricPoint(one.trial_id, one.name, one.values[best],
-                                          one.steps[best], 0.0))
+        at = best.get(id(one))
+        if at is not None:
+            points.append(MetricPoint(one.trial_id, one.name, one.values[at],
+                                      one.steps[at], 0.0))
         points.append(MetricPoint(one.trial_id, one.name, one.values[-1], one.steps[-1], 0.0))
     return points
+
+
+def _best_indices(series: Sequence[MetricSeries], goal: Goal) -> dict[int, int]:
+    """``id(series)`` -> the index of its best finite value (absent: none is finite)."""
+    by_length: dict[int, list[MetricSeries]] = {}
+    for one in series:
+        by_length.setdefault(len(one.values), []).append(one)
+    best: dict[int, int] = {}
+    for group in by_length.values():
+        values = np.array([one.values for one in group], dtype=np.float64) * goal.sign
+        finite = np.isfinite(values)
+        at = np.argmin(np.where(finite, values, np.inf), axis=1)
+        found = finite[np.arange(len(group)), at]
+        for one, index, ok in zip(group, at.tolist(), found.tolist(), strict=True):
+            if ok:
+                best[id(one)] = index
+    return best

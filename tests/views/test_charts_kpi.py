@@ -160,23 +160,29 @@ def test_switching_experiment_clears_every_curve(chart: KpiCurvesChart, data: Ch
     assert chart.plot_item.getAxis("left").labelText == "acc"
 
 
-def test_changing_the_view_repaints_the_finished_layer_coarse_then_fine(
+def test_the_finished_layer_draws_in_bounded_slices_between_turns(
         qtbot: QtBot, chart: KpiCurvesChart, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paint never draws more than a slice: a changed view shows the old image mapped
+    onto it at once, and the curves are drawn anew, a slice a turn, then swapped in."""
     from app.views.charts import layer
-    monkeypatch.setattr(layer, "COARSE_ABOVE_POINTS", 0)  # our few points count as many
+    monkeypatch.setattr(layer, "SLICE_POINTS", 25)  # our few points count as many
+    monkeypatch.setattr(layer, "SLICE_BUDGET_S", 0.0)  # one slice a turn
     item = chart.finished_item
     viewport = chart.plot_widget.viewport()
     viewport.repaint()
-    renders = item.full_renders
+    qtbot.waitUntil(lambda: item.complete, timeout=3000)
+    renders, item.largest_slice = item.full_renders, 0
     chart.plot_item.setXRange(0, 10, padding=0)
     viewport.repaint()
-    chart.plot_item.setXRange(0, 8, padding=0)  # a second change at once: the view is moving
-    viewport.repaint()
-    assert item.full_renders >= renders + 2
-    assert item._painted_coarse  # drawn from the coarse copy while moving
-    moving = item.full_renders
-    qtbot.waitUntil(lambda: not item._painted_coarse, timeout=3000)  # then in full detail
-    assert item.full_renders > moving
+    assert item.full_renders == renders + 1
+    assert not item.complete  # the old picture, mapped onto the new view, meanwhile
+    assert item._image is not None and not item._image.isNull()
+    shown = item._image.copy()
+    assert any(shown.pixelColor(x, y).alpha() for x in range(0, shown.width(), 4)
+               for y in range(0, shown.height(), 4))
+    qtbot.waitUntil(lambda: item.complete, timeout=3000)
+    assert 0 < item.largest_slice <= 25 + 1  # with the segment into a cut curve
+    assert len(item.curves) > 2 * 25  # so it took several slices
 
 
 def test_running_curves_refuse_mismatched_arrays() -> None:
@@ -210,3 +216,68 @@ def test_a_running_curve_shows_a_dot_on_its_newest_point(qtbot: QtBot) -> None:
     assert colour_at(5, 5) == (255, 0, 0), "a trial with one point is a red dot"
     assert colour_at(2, 2) == (0, 0, 255), "the newest finite point, past a NaN"
     assert colour_at(8, 8) != (255, 0, 0)
+
+
+def test_while_history_loads_the_view_grows_in_steps_not_with_every_batch(
+        qtbot: QtBot) -> None:
+    """Each new view draws every finished curve anew: while an experiment's history
+    arrives batch by batch, each batch reaching a little higher, the view is held and
+    grows by a quarter when curves leave it; once loaded it auto-ranges again."""
+    data = ChartData("loss", Goal.MIN)
+    trials = range(1, 41)
+    data.set_trials([trial(t, TrialState.COMPLETED, float(t)) for t in trials])
+    chart = KpiCurvesChart(data)
+    qtbot.addWidget(chart)
+    chart.resize(800, 500)
+    chart.show()
+    qtbot.waitExposed(chart)
+    chart.set_loading(True)
+    view = chart.plot_item.getViewBox()
+    ranges = []
+    for batch in range(0, 40, 4):
+        for t in trials[batch:batch + 4]:
+            data.add_points(curve(t))
+        chart.refresh()
+        ranges.append(view.viewRange()[1])
+        low, high = ranges[-1]
+        assert low <= 1.0 and high >= trials[batch + 3] + 2.0  # every curve in view
+    assert len({tuple(r) for r in ranges}) <= 6  # not 10: one per batch
+    assert list(view.autoRangeEnabled()) == [False, False]
+    chart.set_loading(False)
+    assert list(view.autoRangeEnabled()) == [True, True]
+
+
+def test_many_finished_curves_are_joined_a_bounded_batch_per_turn(
+        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An opened experiment hands the chart thousands of curves at once: one refresh
+    joins about JOIN_POINTS of them, the rest follow in the next turns."""
+    from app.views.charts import kpi_curves
+    monkeypatch.setattr(kpi_curves, "JOIN_POINTS", 3 * STEPS)
+    data = ChartData("loss", Goal.MIN)
+    data.set_trials([trial(t, TrialState.COMPLETED, float(t)) for t in range(1, 31)])
+    for t in range(1, 31):
+        data.add_points(curve(t))
+    chart = KpiCurvesChart(data)
+    qtbot.addWidget(chart)
+    chart.refresh()
+    assert chart.drawn_trials == 3
+    qtbot.waitUntil(lambda: chart.drawn_trials == 30, timeout=3000)
+    assert sorted(set(chart.finished_item.curves.ids.tolist())) == list(range(1, 31))
+
+
+def test_replaced_curves_leave_nothing_of_the_old_picture(
+        qtbot: QtBot, chart: KpiCurvesChart, data: ChartData) -> None:
+    """Another experiment's curves replace the shown ones: the old picture is dropped at
+    once, not shown until the new one is complete."""
+    item = chart.finished_item
+    chart.plot_widget.viewport().repaint()
+    qtbot.waitUntil(lambda: item.complete, timeout=3000)
+    data.set_experiment("loss", Goal.MIN)
+    data.set_trials([trial(9, TrialState.COMPLETED, 1.0)])
+    data.add_points(curve(9))
+    chart.refresh()
+    assert item._image is None  # nothing old to blit
+    chart.plot_item.getViewBox().autoRange(padding=0.02)  # the new curve in view
+    chart.plot_widget.viewport().repaint()
+    qtbot.waitUntil(lambda: item.complete, timeout=3000)
+    assert item.curves.ids.tolist() == [9] * (STEPS + 1)

@@ -195,3 +195,22 @@ def test_the_panel_timer_draws_new_points_by_itself(qtbot: QtBot) -> None:
     assert len(panel.curves.running_item) == 0  # not drawn per metric...
     qtbot.waitUntil(lambda: len(panel.curves.running_item) == 1, timeout=3000)  # ...but soon
     assert len(panel.curves.running_item.curve(100)[1]) == 6
+
+
+def test_an_opened_experiments_first_curves_are_drawn_at_once(qtbot: QtBot) -> None:
+    """While history loads the panel redraws at most twice a second, but the first
+    batch of curves is drawn as it arrives: the user sees curves at once."""
+    from app.engine.records import MetricSeries
+    panel = ChartsPanel(auto_refresh=False)  # no timer: only the panel itself draws
+    qtbot.addWidget(panel)
+    panel.set_experiment("loss", Goal.MIN)
+    panel.set_trials([trial(t, TrialState.COMPLETED, 0.5, SGD) for t in range(3)])
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_loading(True)
+    series = [MetricSeries(100 + t, "loss", tuple(range(5)), tuple(1.0 / (s + 1) for s in range(5)))
+              for t in range(2)]
+    panel.add_series(series)
+    assert panel.curves.drawn_trials == 2
+    panel.add_series([MetricSeries(102, "loss", (0, 1), (1.0, 0.5))])
+    assert panel.curves.drawn_trials == 2  # the rest at the panel's (throttled) tick

@@ -3,6 +3,7 @@ answering while a big one loads, and switching mid-load shows the new one only."
 
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.views.loading import LOADING_GC_THRESHOLD
 from app.views.main_window import MainWindow
 from tests.helpers import load_bench
 from tests.views.window_helpers import open_window, wait_loaded
@@ -57,6 +59,9 @@ def test_the_window_answers_while_a_big_experiment_loads(qtbot: QtBot, tmp_path:
         heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
         heartbeat.setInterval(TICK_MS)
         heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        collector = gc.get_threshold()
+        thresholds: set[int] = set()  # the collector runs less often while loading
+        heartbeat.timeout.connect(lambda: thresholds.add(gc.get_threshold()[0]))
         heartbeat.start()
         qtbot.wait(50)
         start = time.perf_counter()
@@ -71,6 +76,8 @@ def test_the_window_answers_while_a_big_experiment_loads(qtbot: QtBot, tmp_path:
         assert max(gaps) < min(STALL_LIMIT_S, took / 2), (
             f"the GUI thread stalled {max(gaps):.2f} s (the load took {took:.2f} s)")
         assert len(window.held_trials()) == BIG_TRIALS
+        assert max(thresholds) == max(collector[0], LOADING_GC_THRESHOLD)
+        assert gc.get_threshold() == collector  # and as before once loaded
 
 
 def test_switching_mid_load_shows_the_new_experiment_only(qtbot: QtBot, tmp_path: Path) -> None:

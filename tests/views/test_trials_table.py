@@ -12,6 +12,7 @@ from PySide6.QtCore import QPersistentModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester, QTest
 from pytestqt.qtbot import QtBot
 
+from app.engine.params import flatten
 from app.engine.records import TrialRecord
 from app.engine.trial import TrialState
 from app.views.trials.rows import Column, TrialFilter, TrialRows
@@ -257,6 +258,7 @@ def test_columns_grow_as_a_live_run_fills_them_but_not_those_sized_by_hand(
     table.set_trials([trial(0, TrialState.QUEUED, host=None, started_at=None)], "loss")
     table.show()
     qtbot.waitExposed(table)
+    qtbot.waitUntil(lambda: not table.fitter.pending, timeout=5000)  # a few columns a turn
     view, header = table.view, table.view.horizontalHeader()
     narrow = {column: view.columnWidth(column) for column in (Column.STATE, Column.KPI)}
     header.resizeSection(Column.HOST, 40)  # as a drag of the header would
@@ -271,4 +273,79 @@ def test_columns_grow_as_a_live_run_fills_them_but_not_those_sized_by_hand(
     assert view.columnWidth(Column.HOST) == 40, "a column sized by hand is left alone"
     table.set_trials([trial(1)], "loss")  # another experiment: fitted afresh
     assert table.fitter.by_hand() == set()
+    qtbot.waitUntil(lambda: not table.fitter.pending, timeout=5000)  # a few columns a turn
     assert view.columnWidth(Column.HOST) >= view.sizeHintForColumn(Column.HOST)
+
+
+def test_chunks_of_an_opened_experiment_are_inserted_never_reset(
+        qtbot: QtBot, model: TrialTableModel) -> None:
+    """Opening an experiment fills the table a chunk at a time: each chunk is one row
+    insertion (new parameter columns one column insertion), so the view keeps its
+    selection and a chunk costs what it adds, not the whole table; a sorted table is
+    ordered once, a moment after the last chunk."""
+    model.set_trials([trial(n, kpi=KPIS[n]) for n in range(2)], "loss")
+    model.sort(int(Column.KPI), ASC)
+    resets: list[int] = []
+    inserted: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
+    columns: list[tuple[int, int]] = []
+    model.columnsInserted.connect(lambda _parent, first, last: columns.append((first, last)))
+    kept = QPersistentModelIndex(model.index(model.row_of(100) or 0, 0))
+    model.add_trials([trial(n, kpi=KPIS[n]) for n in range(2, 4)])
+    model.add_trials([trial(n, kpi=KPIS[n], params={"lr": 0.1, "depth": n})
+                      for n in range(4, 6)])
+    assert resets == []
+    assert inserted == [(2, 3), (4, 5)]
+    assert columns == [(model.columnCount() - 1, model.columnCount() - 1)]  # depth
+    qtbot.waitUntil(lambda: ids(model) == [102, 105, 100, 103, 101, 104], timeout=3000)
+    assert resets == [] and model.trial_id(kept.row()) == 100  # the persistent row moved
+
+
+def test_chunks_that_keep_the_sort_order_are_not_resorted(
+        qtbot: QtBot, model: TrialTableModel) -> None:
+    """Sorted by number (the table's default), an opened experiment's chunks arrive in
+    order: appended where they belong, with no re-sort of every row per chunk."""
+    model.set_trials([trial(n) for n in range(3)], "loss")
+    model.sort(int(Column.NUMBER), ASC)
+    layouts: list[int] = []
+    model.layoutChanged.connect(lambda *_: layouts.append(1))
+    for start in range(3, 12, 3):
+        model.add_trials([trial(n) for n in range(start, start + 3)])
+    qtbot.wait(50)  # longer than the re-sort's wait (10 ms here)
+    assert layouts == []
+    assert ids(model) == [100 + n for n in range(12)]
+    model.add_trials([trial(-1)])  # out of order: one re-sort, a moment later
+    qtbot.waitUntil(lambda: layouts == [1], timeout=3000)
+    assert ids(model)[0] == 99
+
+
+def test_sort_keys_and_filter_kept_while_rows_are_appended_match_a_fresh_build() -> None:
+    """Appending a row extends the cached sort keys and filter mask (rebuilding them for
+    every chunk of an opened experiment was quadratic); they must equal a fresh build."""
+    records = [trial(n, TrialState.RUNNING if n == 6 else TrialState.COMPLETED,
+                     kpi=KPIS[n % len(KPIS)],
+                     params={"lr": 0.1 * n, "opt": "adam" if n % 2 else "sgd",
+                             **({"depth": "deep"} if n == 5 else {"depth": n})})
+               for n in range(8)]
+
+    def built(upto: int, rows: TrialRows | None = None, start: int = 0) -> TrialRows:
+        rows = rows or TrialRows("loss")
+        for record in records[start:upto]:
+            flat = flatten(record.params)
+            rows.add_param_names(rows.new_param_names(flat))
+            rows.upsert(record, flat)
+        return rows
+
+    flt = TrialFilter(None, "adam")
+    growing = built(4)
+    for column in range(growing.column_count()):
+        growing.key_array(column, now=T0)  # cached
+    growing.mask(flt)
+    built(8, growing, start=4)
+    fresh = built(8)
+    assert growing.column_count() == fresh.column_count()
+    for column in range(fresh.column_count()):
+        np.testing.assert_array_equal(growing.key_array(column, now=T0 + timedelta(hours=1)),
+                                      fresh.key_array(column, now=T0 + timedelta(hours=1)))
+    assert growing.mask(flt).tolist() == fresh.mask(flt).tolist()

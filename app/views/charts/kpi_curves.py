@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from app.views.charts.data import ChartData
 from app.views.charts.geometry import JoinedCurves, join_curves, nearest_curve
 from app.views.charts.hover import HoverTracker
-from app.views.charts.layer import COARSE_POINTS_PER_CURVE, FinishedCurvesItem
+from app.views.charts.layer import FinishedCurvesItem
 from app.views.charts.running import RunningCurvesItem
 from app.views.charts.style import (
     BEST_PEN,
@@ -39,6 +40,14 @@ from app.views.charts.style import (
 
 HOVER_RADIUS_PX = 6.0
 MAX_POINTS_PER_CURVE = 1000  # a finished curve longer than this is peak-decimated
+GROW_BY = 0.25
+"""While history loads, the view grows by at least this share of its span when curves
+leave it (see :meth:`KpiCurvesChart.set_loading`)."""
+HELD_PADDING = 0.02
+JOIN_POINTS = 30_000
+"""At most about this many points of newly finished curves are joined and handed to
+the finished layer per refresh; the rest follow in the next turns of the event loop
+(an opened experiment's history arrives thousands of curves at a time)."""
 
 Z_FINISHED, Z_PRUNED, Z_RUNNING, Z_BEST, Z_HOVER = 0, 5, 10, 20, 30
 
@@ -87,6 +96,13 @@ class KpiCurvesChart(QWidget):
         self._running_drawn: dict[int, int] = {}
         self._best_drawn: tuple[int | None, int] = (None, -1)
         self._seen = (-1, -1, -1)  # kpi, trials and buffer versions of the last refresh
+        self._pending: set[int] = set()  # finished trials still to be drawn
+        self._more = QTimer(self)  # draws the pending ones, a refresh at a time
+        self._more.setSingleShot(True)
+        self._more.setInterval(0)
+        self._more.timeout.connect(self.refresh)
+        self._loading = False
+        self._held = False  # the view's range is held (set here, not auto-ranged)
         self.hover = HoverTracker(self.plot_widget, self.trial_at, data.describe_trial)
         self.hover.changed.connect(self._show_hovered)
 
@@ -120,7 +136,7 @@ class KpiCurvesChart(QWidget):
         """Bring the curves up to date with the chart data; cheap when nothing changed."""
         data = self._data
         seen = (data.kpi_version, data.trials_version, data.buffers.version)
-        if seen == self._seen:
+        if seen == self._seen and not self._pending:
             return
         everything = seen[0] != self._seen[0]  # another KPI, goal or top-K filter
         if everything:
@@ -130,9 +146,42 @@ class KpiCurvesChart(QWidget):
         trials = data.trials_changed_since(self._seen[1])
         self._seen = seen
         if (everything or points is None or trials is None
-                or not self._refresh_changed(points | trials)):
+                or not self._refresh_changed(points | trials | self._pending)):
             self._refresh_all()
         self._refresh_best()
+        if self._pending:
+            self._more.start()
+        if self._loading:
+            self._hold_range()
+
+    def set_loading(self, loading: bool) -> None:
+        """Whether an experiment's stored history is arriving. Meanwhile the view does
+        not follow every batch of curves (each new view draws every curve anew): it
+        grows by :data:`GROW_BY` of its span when curves leave it; once loaded it
+        auto-ranges again."""
+        self._loading = loading
+        if not loading and self._held:
+            self._held = False
+            self.plot_item.getViewBox().enableAutoRange()
+
+    def _hold_range(self) -> None:
+        view = self.plot_item.getViewBox()
+        if not self._held and not view.autoRangeEnabled()[0] and not (
+                view.autoRangeEnabled()[1]):
+            return  # the user zoomed or panned: the view is theirs
+        x_low, x_high = self.finished_item.dataBounds(0)
+        y_low, y_high = self.finished_item.dataBounds(1)
+        if x_low is None or x_high is None or y_low is None or y_high is None:
+            return
+        (vx0, vx1), (vy0, vy1) = view.viewRange()
+        if self._held and vx0 <= x_low and x_high <= vx1 and vy0 <= y_low and y_high <= vy1:
+            return
+        if not self._held:  # from the data, as auto-range pads them
+            x_pad, y_pad = HELD_PADDING * (x_high - x_low), HELD_PADDING * (y_high - y_low)
+            vx0, vx1, vy0, vy1 = x_low - x_pad, x_high + x_pad, y_low - y_pad, y_high + y_pad
+        self._held = True
+        view.setRange(xRange=_grown(vx0, vx1, x_low, x_high),
+                      yRange=_grown(vy0, vy1, y_low, y_high), padding=0)
 
     def _refresh_all(self) -> None:
         name, buffers, data = self._data.kpi_name, self._data.buffers, self._data
@@ -171,12 +220,7 @@ class KpiCurvesChart(QWidget):
                 return False  # a finished trial became unfinished (records replaced)
             else:
                 running[trial_id] = version
-        if new:
-            full, coarse = self._join(new)
-            self.finished_item.append_curves(full, coarse)
-            for trial_id in new:
-                self._finished_drawn[trial_id] = buffers.trial_version(trial_id)
-            self._add_pruned_markers(full, reset=False)
+        self._append_finished(new)
         self._remove_running(ended)
         self._refresh_running(running, complete=False)
         return True
@@ -187,20 +231,35 @@ class KpiCurvesChart(QWidget):
             return
         stale = any(finished.get(trial_id) != version for trial_id, version in drawn.items())
         if stale:
-            order = [t for t in drawn if t in finished] + [t for t in finished if t not in drawn]
-            full, coarse = self._join(order)
-            self.finished_item.set_curves(full, coarse)
-        else:
-            full, coarse = self._join([t for t in finished if t not in drawn])
-            self.finished_item.append_curves(full, coarse)
-        self._finished_drawn = dict(finished)
-        self._add_pruned_markers(self.finished_item.curves, reset=True)
+            kept = {t: v for t, v in drawn.items() if finished.get(t) == v}
+            full = self._join(list(kept))
+            self.finished_item.set_curves(full)
+            self._finished_drawn = kept
+            self._add_pruned_markers(full, reset=True)
+        self._pending = set()
+        self._append_finished([t for t in finished if t not in self._finished_drawn])
 
-    def _join(self, trial_ids: list[int]) -> tuple[JoinedCurves, JoinedCurves]:
+    def _append_finished(self, trial_ids: list[int]) -> None:
+        """Draw the curves of these finished trials after the others: those of about
+        :data:`JOIN_POINTS` points now, the rest (:attr:`_pending`) at the next refresh."""
         name, buffers = self._data.kpi_name, self._data.buffers
-        curves = [(t, *buffers.series(t, name)) for t in trial_ids]
-        return (join_curves(curves, MAX_POINTS_PER_CURVE),
-                join_curves(curves, COARSE_POINTS_PER_CURVE))
+        take, budget = 0, JOIN_POINTS
+        while take < len(trial_ids) and budget > 0:
+            budget -= min(buffers.size(trial_ids[take], name), MAX_POINTS_PER_CURVE)
+            take += 1
+        self._pending = set(trial_ids[take:])
+        if not take:
+            return
+        full = self._join(trial_ids[:take])
+        self.finished_item.append_curves(full)
+        for trial_id in trial_ids[:take]:
+            self._finished_drawn[trial_id] = buffers.trial_version(trial_id)
+        self._add_pruned_markers(full, reset=False)
+
+    def _join(self, trial_ids: list[int]) -> JoinedCurves:
+        name, buffers = self._data.kpi_name, self._data.buffers
+        return join_curves([(t, *buffers.series(t, name)) for t in trial_ids],
+                           MAX_POINTS_PER_CURVE)
 
     def _add_pruned_markers(self, curves: JoinedCurves, reset: bool) -> None:
         """Mark the ends of the pruned ones among ``curves`` (after the present marks)."""
@@ -253,8 +312,9 @@ class KpiCurvesChart(QWidget):
                                 f"{record.kpi:.6g}", color=text_color(), size="9pt")
 
     def _clear(self) -> None:
-        self.finished_item.set_curves(JoinedCurves.empty(), JoinedCurves.empty())
+        self.finished_item.set_curves(JoinedCurves.empty())
         self._finished_drawn = {}
+        self._pending = set()
         self.pruned_markers.setData([], [])
         self.running_item.clear()
         self._running_drawn = {}
@@ -285,3 +345,14 @@ class KpiCurvesChart(QWidget):
             self.hover_item.setData([], [])
         else:
             self.hover_item.setData(*self._data.buffers.series(trial_id, self._data.kpi_name))
+
+
+def _grown(low: float, high: float, data_low: float, data_high: float) -> tuple[float, float]:
+    """The range ``low``..``high`` widened to hold ``data_low``..``data_high``: each side
+    that must move moves by :data:`GROW_BY` of the span beyond the data."""
+    span = max(high - low, data_high - data_low, 1e-9 * (1 + abs(data_low)))
+    if data_low < low:
+        low = data_low - GROW_BY * span
+    if data_high > high:
+        high = data_high + GROW_BY * span
+    return low, high

@@ -1,13 +1,18 @@
-"""One plot item for every finished curve, painted from an image that grows curve by curve.
+"""One plot item for every finished curve, painted from an image that grows in slices.
 
 Drawing the 600,000 points of 2,000 finished trials takes 100–500 ms here, far
-too long for every frame, and Qt's own item cache repaints all of them whenever
+too long for one frame, and Qt's own item cache repaints all of them whenever
 the data change (every time a trial finishes). This item keeps an image of what
-it painted in screen coordinates: while the view's transform stays the same, a
-newly finished curve is drawn onto that image and every frame is one image
-blit. When the view changes (zoom, pan, resize, auto-range) the image is painted
-anew, from a coarse copy of the curves while the view keeps changing and in full
-detail once it has rested for :data:`DETAIL_DELAY_MS`.
+it painted in screen coordinates, and a frame is one image blit. Whatever must be
+drawn onto it is drawn a slice at a time, between turns of the event loop (a
+zero-time timer; each turn draws :data:`SLICE_POINTS`-point slices for at most
+:data:`SLICE_BUDGET_S`), so the window answers while 600,000 points are drawn:
+
+- newly finished curves are drawn onto the image as it stands;
+- when the view changes (zoom, pan, resize, auto-range as an experiment's curves
+  arrive), the image painted for the old view is shown mapped onto the new one at
+  once, and the curves are drawn anew for the new view on a second image, which
+  replaces it when complete (a further change starts that over).
 
 Appending never copies what is already there: curves are kept as a list of
 parts (joined only when someone asks for :attr:`FinishedCurvesItem.curves`), and
@@ -25,10 +30,12 @@ from PySide6.QtGui import QImage, QPainter, QPainterPath, QTransform
 
 from app.views.charts.geometry import JoinedCurves, concat_joined
 
-DETAIL_DELAY_MS = 250
-COARSE_POINTS_PER_CURVE = 32
-COARSE_ABOVE_POINTS = 100_000  # below this, even a changing view is painted in full
-RAPID_S = 0.3  # two view changes closer than this count as the view "moving"
+SLICE_POINTS = 4_000
+"""Points drawn by one ``drawPath`` (~4 ms on this machine, idle)."""
+SLICE_BUDGET_S = 0.008
+"""One turn of the event loop draws slices until this much time has gone."""
+SHOW_EVERY_S = 0.25
+"""While curves are drawn onto the image shown, it is repainted at most this often."""
 
 Bounds = tuple[float, float, float, float]  # x min, x max, y min, y max
 
@@ -59,31 +66,37 @@ def union(a: Bounds | None, b: Bounds | None) -> Bounds | None:
 
 
 class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
-    """A :class:`pyqtgraph.PlotCurveItem` over NaN-separated curves with an incremental cache.
+    """A :class:`pyqtgraph.PlotCurveItem` over NaN-separated curves, painted in slices.
 
-    ``set_curves`` replaces everything (the image is repainted); ``append_curves``
-    adds curves that are drawn onto the cached image at the next paint. The item
-    never takes part in Qt's hit tests (its shape is empty), so moving the mouse
-    over 600,000 points costs nothing; the chart finds the curve under the mouse
-    with :func:`~app.views.charts.geometry.nearest_curve` on :attr:`curves`.
+    ``set_curves`` replaces everything (the image is drawn anew); ``append_curves``
+    adds curves that are drawn onto the image in the next turns of the event loop.
+    The item never takes part in Qt's hit tests (its shape is empty), so moving the
+    mouse over 600,000 points costs nothing; the chart finds the curve under the
+    mouse with :func:`~app.views.charts.geometry.nearest_curve` on :attr:`curves`.
+
+    Attributes:
+        full_renders: how many times the curves were drawn anew for a view (tests).
+        largest_slice: the most points one ``drawPath`` was given (tests).
     """
 
     def __init__(self, pen: object) -> None:
         super().__init__(pen=pen, connect="finite")
         self._parts: list[JoinedCurves] = []
-        self._coarse_parts: list[JoinedCurves] = []
         self._size = 0
         self._data_bounds: Bounds | None = None
-        self._image: QImage | None = None
+        self._image: QImage | None = None  # what is shown, for the view self._key
         self._key: tuple[object, ...] | None = None
-        self._painted = 0  # points of the full curves already on the image
-        self._painted_coarse = False
-        self._last_change = 0.0
-        self._detail = QTimer()
-        self._detail.setSingleShot(True)
-        self._detail.setInterval(DETAIL_DELAY_MS)
-        self._detail.timeout.connect(self.update)
-        self.full_renders = 0  # how many times the whole image was painted (for tests)
+        self._world = QTransform()  # of self._key
+        self._painted = 0  # points of the curves on self._image (when not self._fresh)
+        self._fresh: QImage | None = None  # being drawn anew for self._key
+        self._fresh_painted = 0
+        self._slicer = QTimer()
+        self._slicer.setSingleShot(True)
+        self._slicer.setInterval(0)
+        self._slicer.timeout.connect(self._draw_slices)
+        self._shown_at = 0.0
+        self.full_renders = 0
+        self.largest_slice = 0
 
     # -- data ------------------------------------------------------------------------------
 
@@ -94,29 +107,30 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
             self._parts = [concat_joined(self._parts)]
         return self._parts[0] if self._parts else JoinedCurves.empty()
 
-    def _coarse(self) -> JoinedCurves:
-        if len(self._coarse_parts) > 1:
-            self._coarse_parts = [concat_joined(self._coarse_parts)]
-        return self._coarse_parts[0] if self._coarse_parts else JoinedCurves.empty()
+    @property
+    def complete(self) -> bool:
+        """Whether the image shows every curve, drawn for the view shown."""
+        return (self._image is not None and self._fresh is None
+                and self._painted == self._size) or self._size == 0
 
-    def set_curves(self, curves: JoinedCurves, coarse: JoinedCurves) -> None:
-        """Replace all curves; ``coarse`` is the same curves with fewer points."""
+    def set_curves(self, curves: JoinedCurves) -> None:
+        """Replace all curves: the picture starts blank (nothing of the curves replaced,
+        another experiment's, stays on screen) and fills in, a slice a turn."""
         self._parts = [curves] if len(curves) else []
-        self._coarse_parts = [coarse] if len(coarse) else []
         self._size = len(curves)
         self._data_bounds = finite_bounds(curves.x, curves.y) if len(curves) else None
-        self._image = None
-        self._painted = 0
+        self._image, self._fresh, self._key = None, None, None
         self._data_changed()
 
-    def append_curves(self, curves: JoinedCurves, coarse: JoinedCurves) -> None:
-        """Add curves after the present ones; only they are painted at the next frame."""
+    def append_curves(self, curves: JoinedCurves) -> None:
+        """Add curves after the present ones; they are drawn in the next turns."""
         if not len(curves):
             return
         self._parts.append(curves)
-        self._coarse_parts.append(coarse)
         self._size += len(curves)
         self._data_bounds = union(self._data_bounds, finite_bounds(curves.x, curves.y))
+        if self._image is not None:
+            self._slicer.start()
         self._data_changed()
 
     def _data_changed(self) -> None:
@@ -148,7 +162,7 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
     # -- painting --------------------------------------------------------------------------
 
     def paint(self, p: QPainter, opt: object, widget: object = None) -> None:
-        """Blit the cached image after bringing it up to date.
+        """Blit the image; a changed view first gets the old image mapped onto it.
 
         While a pyqtgraph exporter draws the scene (PNG, SVG), the curves are drawn as
         paths instead, so an SVG holds vectors rather than a screen-sized picture.
@@ -167,59 +181,131 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
         dpr = device.devicePixelRatioF()
         key = (world.m11(), world.m12(), world.m21(), world.m22(), world.dx(), world.dy(),
                size, dpr, id(self.opts["pen"]), self.opts["antialias"])
-        now = time.perf_counter()
-        image = self._image
-        if image is None or key != self._key:
-            moving = image is not None and now - self._last_change < RAPID_S
-            self._last_change = now
-            self._key = key
-            image = self._render_all(world, size, dpr, moving and self._size > COARSE_ABOVE_POINTS)
-        elif self._painted_coarse and not self._detail.isActive():
-            image = self._render_all(world, size, dpr, coarse=False)
-        elif self._painted < self._size:
-            for part in self._unpainted():
-                self._draw(image, world, part.x, part.y)
-            self._painted = self._size
+        if self._image is None or key != self._key:
+            self._new_view(key, world, size, dpr)
+        elif self._painted < self._size or self._fresh is not None:
+            self._slicer.start()
+        assert self._image is not None
         p.save()
         p.setWorldTransform(QTransform())
-        p.drawImage(QPointF(0, 0), image)
+        p.drawImage(QPointF(0, 0), self._image)
         p.restore()
 
-    def _unpainted(self) -> list[JoinedCurves]:
-        """The parts (or the tail of a merged part) not yet drawn on the image."""
-        out: list[JoinedCurves] = []
-        offset = 0
-        for part in self._parts:
-            end = offset + len(part)
-            if end > self._painted:
-                start = max(0, self._painted - offset)
-                out.append(part if start == 0 else JoinedCurves(
-                    part.x[start:], part.y[start:], part.ids[start:], part.ends[:0]))
-            offset = end
-        return out
-
-    def _render_all(self, world: QTransform, size: tuple[int, int], dpr: float,
-                    coarse: bool) -> QImage:
-        image = QImage(max(1, round(size[0] * dpr)), max(1, round(size[1] * dpr)),
-                       QImage.Format.Format_ARGB32_Premultiplied)
-        image.setDevicePixelRatio(dpr)
-        image.fill(0)
-        curves = self._coarse() if coarse else self.curves
-        self._draw(image, world, curves.x, curves.y)
-        self._image = image
-        self._painted = self._size
-        self._painted_coarse = coarse
+    def _new_view(self, key: tuple[object, ...], world: QTransform, size: tuple[int, int],
+                  dpr: float) -> None:
+        """Draw the curves for a new view: at once when they fit in one slice; else show
+        the old image mapped onto the new view and draw them anew in slices (with no old
+        image, straight onto the one shown, the first slice now)."""
+        old, old_world = self._image, self._world
+        self._key, self._world = key, QTransform(world)
+        self._image = _blank(size, dpr)
+        self._fresh = None
         self.full_renders += 1
-        if coarse:
-            self._detail.start()
-        return image
+        if old is not None and self._size > SLICE_POINTS:
+            inverse, invertible = old_world.inverted()
+            if invertible:
+                painter = QPainter(self._image)
+                try:
+                    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                    painter.setTransform(inverse * world)
+                    painter.drawImage(QPointF(0, 0), old)
+                finally:
+                    painter.end()
+            self._fresh = _blank(size, dpr)
+            self._fresh_painted = 0
+            self._slicer.start()
+            return
+        self._painted = self._slice_end(0)
+        self._draw_slice(self._image, 0, self._painted)
+        if self._painted < self._size:
+            self._slicer.start()
 
-    def _draw(self, image: QImage, world: QTransform, x: np.ndarray, y: np.ndarray) -> None:
+    def _draw_slices(self) -> None:
+        """One turn's work: slices of the fresh image, or of the curves not yet drawn."""
+        if self._image is None:
+            return
+        started = time.perf_counter()
+        swapped = shown = False
+        while True:  # at least one slice a turn
+            if self._fresh is not None:
+                end = self._slice_end(self._fresh_painted)
+                self._draw_slice(self._fresh, self._fresh_painted, end)
+                self._fresh_painted = end
+                if end >= self._size:
+                    self._image, self._fresh = self._fresh, None
+                    self._painted = end
+                    swapped = True
+            elif self._painted < self._size:
+                end = self._slice_end(self._painted)
+                self._draw_slice(self._image, self._painted, end)
+                self._painted = end
+                shown = True
+            else:
+                break
+            if time.perf_counter() - started >= SLICE_BUDGET_S:
+                break
+        # a paint redraws the whole plot (axes, legend, every item): only for a
+        # difference on screen, and while curves are being added, a few times a second
+        now = time.perf_counter()
+        if swapped or (shown and (self.complete or now - self._shown_at >= SHOW_EVERY_S)):
+            self._shown_at = now
+            self.update()
+        if self._fresh is not None or self._painted < self._size:
+            self._slicer.start()
+
+    def _slice_end(self, start: int) -> int:
+        """Where the slice from ``start`` ends: after its last NaN (the end of a curve),
+        so no segment is drawn twice; after :data:`SLICE_POINTS` points if it has none."""
+        end = min(self._size, start + SLICE_POINTS)
+        if end == self._size:
+            return end
+        x, y = self._points(start, end)
+        breaks = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
+        return start + int(breaks[-1]) + 1 if len(breaks) else end
+
+    def _draw_slice(self, image: QImage, start: int, end: int) -> None:
+        """Draw points ``start`` to ``end`` of the curves onto ``image`` for the view
+        shown (from the point before, when a curve goes on across ``start``)."""
+        if end <= start:
+            return
+        if start > 0:
+            before_x, before_y = self._points(start - 1, start)
+            if np.isfinite(before_x[0]) and np.isfinite(before_y[0]):
+                start -= 1
+        x, y = self._points(start, end)
+        self.largest_slice = max(self.largest_slice, len(x))
         painter = QPainter(image)
         try:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, bool(self.opts["antialias"]))
-            painter.setWorldTransform(world)
+            painter.setWorldTransform(self._world)
             painter.setPen(self.opts["pen"])
             painter.drawPath(pg.arrayToQPath(x, y, connect="finite"))
         finally:
             painter.end()
+
+    def _points(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """x and y of points ``start`` to ``end`` of the joined curves, from the parts
+        they lie in (the parts are not joined: that would copy every point)."""
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        offset = 0
+        for part in self._parts:
+            low, high = max(start - offset, 0), min(end - offset, len(part))
+            if low < high:
+                xs.append(part.x[low:high])
+                ys.append(part.y[low:high])
+            offset += len(part)
+            if offset >= end:
+                break
+        if len(xs) == 1:
+            return xs[0], ys[0]
+        return np.concatenate(xs or [np.empty(0)]), np.concatenate(ys or [np.empty(0)])
+
+
+def _blank(size: tuple[int, int], dpr: float) -> QImage:
+    """A transparent image covering a widget of ``size`` (logical pixels)."""
+    image = QImage(max(1, round(size[0] * dpr)), max(1, round(size[1] * dpr)),
+                   QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(dpr)
+    image.fill(0)
+    return image

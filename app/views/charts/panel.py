@@ -124,6 +124,8 @@ class ChartsPanel(QWidget):
             else:
                 self.data.buffers.extend(one.trial_id, one.name, one.steps,  # type: ignore[arg-type]
                                          one.values)
+        if self._loading and not self.curves.drawn_trials and self.isVisible():
+            self.refresh()  # the first curves at once, not at the next tick
 
     def set_top_k(self, k: int | None) -> None:
         """Draw only the ``k`` best completed trials (None: all) and redraw.
@@ -149,6 +151,7 @@ class ChartsPanel(QWidget):
         """Whether an experiment's stored history is arriving (batches of whole trials):
         redraw less often meanwhile, and at once when it is all there."""
         self._loading = loading
+        self.curves.set_loading(loading)
         if not loading:
             self.refresh()
 

@@ -9,11 +9,12 @@ trials and a stream of progress updates cost a few repaints a second.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -43,6 +44,11 @@ from app.views.trials.text import LiveFacts
 DEFAULT_TILE = 34
 GAP = 4
 MIN_TILE = 8
+MANY_TILES = 32
+RECOUNT_MS = 250
+"""Chunks of trials added (an experiment being opened) recount the states at most this
+often: a count looks at every trial."""
+"""More tiles changed at once than this repaint the grid once, not tile by tile."""
 BEST_OUTLINE = "#ffb300"
 STOPPING_HATCH = "#212121"
 """Hatching over a trial asked to stop that has not ended yet."""
@@ -80,6 +86,10 @@ class TrialGrid(QWidget):
         self._rank_dirty = False
         self._hovered: int | None = None
         self._stopping: frozenset[int] = frozenset()
+        self._recount = QTimer(self)  # statesChanged for chunks of an opened experiment
+        self._recount.setSingleShot(True)
+        self._recount.setInterval(RECOUNT_MS)
+        self._recount.timeout.connect(self.statesChanged)
         self.set_tile_size(tile)
 
     # --- data ---------------------------------------------------------------------------
@@ -124,15 +134,26 @@ class TrialGrid(QWidget):
             self._update_tile(record.id)
 
     def add_trials(self, records: Sequence[TrialRecord]) -> None:
-        """Add or replace many trials at once (an experiment being opened): one re-order,
-        one recount and one repaint."""
+        """Add or replace many trials at once (an experiment being opened): appended in
+        order (or one re-order), one repaint, and the states recounted a moment later
+        (at most every :data:`RECOUNT_MS` while chunks arrive)."""
+        new = [r for r in records if r.id not in self._trials]
         self._trials.update((r.id, r) for r in records)
-        self._order = [r.id for r in sorted(self._trials.values(), key=lambda r: r.number)]
-        self._index = {trial_id: i for i, trial_id in enumerate(self._order)}
+        last = self._trials[self._order[-1]].number if self._order else None
+        numbers = [r.number for r in new]
+        if len(new) == len(records) and (last is None or not numbers or numbers[0] >= last) and (
+                all(a <= b for a, b in itertools.pairwise(numbers))):
+            for record in new:  # the next chunk of an experiment being opened: after the rest
+                self._index[record.id] = len(self._order)
+                self._order.append(record.id)
+        else:
+            self._order = [r.id for r in sorted(self._trials.values(), key=lambda r: r.number)]
+            self._index = {trial_id: i for i, trial_id in enumerate(self._order)}
         self._rank_dirty = True
         self._sync_height()
         self.update()
-        self.statesChanged.emit()
+        if not self._recount.isActive():  # a count of every trial: a few times a second
+            self._recount.start()
 
     def _insert(self, record: TrialRecord) -> None:
         """Add a tile in trial-number order (a new trial almost always goes last)."""
@@ -186,8 +207,11 @@ class TrialGrid(QWidget):
                     best = point.value
             self._facts[point.trial_id] = LiveFacts(step, old.total, current, best)
             touched.add(point.trial_id)
-        for trial_id in touched:
-            self._update_tile(trial_id)
+        if len(touched) > MANY_TILES:
+            self.update()  # one repaint: a region of hundreds of rects costs more
+        else:
+            for trial_id in touched:
+                self._update_tile(trial_id)
 
     def facts(self, trial_id: int) -> LiveFacts:
         """What is known live about a trial: progress (with the default total) and KPIs.
@@ -371,6 +395,8 @@ class TrialGrid(QWidget):
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(record.number))
 
     def _update_tile(self, trial_id: int) -> None:
+        if not self.isVisible():
+            return  # painted in full when shown
         index = self._index.get(trial_id)
         if index is not None:
             self.update(self._tile_rect_at(index))

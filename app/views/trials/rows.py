@@ -156,18 +156,36 @@ class TrialRows:
             raise ValueError(f"trial {record.id}: parameters {missing} have no column; "
                              "call add_param_names first")
         row = _make_row(record, flat)
-        self._keys.clear()
-        self._mask = None
-        self._top = None
+        numeric = dict(self._numeric_params)
         for name, value in flat.items():
             self._numeric_params[name] = self._numeric_params.get(name, True) and _is_number(value)
+        self._top = None
         index = self._index.get(record.id)
         if index is None:
             self._index[record.id] = index = len(self._rows)
             self._rows.append(row)
+            self._extend_cache(numeric)
             return index, True
         self._rows[index] = row
+        self._keys.clear()
+        self._mask = None
         return index, False
+
+    def _extend_cache(self, numeric_before: dict[str, bool]) -> None:
+        """The last row is new: the cached sort keys and filter mask stay, to be extended
+        by the rows added since when next asked for (an experiment being opened adds
+        thousands; rebuilding them, or copying them, per row was quadratic). Keys that
+        depend on every row (ranks of texts, durations of running trials) and a top-K
+        mask are dropped, to be built again when asked."""
+        if self._mask is not None and self._mask[0].top_k is not None:
+            self._mask = None
+        for column in list(self._keys):
+            kept = column in (Column.NUMBER, Column.STATE, Column.KPI) or column in TIME_COLUMNS
+            if column >= FIXED_COUNT:
+                name = self.param_names[column - FIXED_COUNT]
+                kept = numeric_before.get(name, True) and self._numeric_params.get(name, True)
+            if not kept:
+                del self._keys[column]
 
     def index_of(self, trial_id: int) -> int | None:
         """The trial's index (arrival order), or None."""
@@ -250,6 +268,9 @@ class TrialRows:
         cached = self._keys.get(column)
         if cached is None:
             cached = self._keys[column] = self._build_keys(column)
+        elif len(cached) < len(self._rows):  # rows appended since (see _extend_cache)
+            cached = self._keys[column] = np.concatenate(
+                [cached, self._build_keys(column, self._rows[len(cached):])])
         if column != Column.DURATION or not self._running:
             return cached
         moment = now or datetime.now(UTC)  # running trials' durations move: not cached
@@ -258,8 +279,8 @@ class TrialRows:
                                       for i in self._running)
         return keys
 
-    def _build_keys(self, column: int) -> FloatArray:
-        rows = self._rows
+    def _build_keys(self, column: int, rows: list[_Row] | None = None) -> FloatArray:
+        rows = self._rows if rows is None else rows
         if column == Column.NUMBER:
             return _floats(row.record.number for row in rows)
         if column == Column.STATE:
@@ -284,12 +305,19 @@ class TrialRows:
 
     def mask(self, flt: TrialFilter) -> npt.NDArray[np.bool_]:
         """Which trials pass the filter (kept until the trials change)."""
-        if self._mask is not None and self._mask[0] == flt:
-            return self._mask[1]
+        known = self._mask[1] if self._mask is not None and self._mask[0] == flt else None
+        if known is not None and len(known) == len(self._rows):
+            return known
+        if flt.top_k is not None:
+            known = None  # (dropped when rows are appended; see _extend_cache)
         needle = flt.text.strip().lower()
+        new = self._rows[0 if known is None else len(known):]  # rows appended since
         mask = np.fromiter(
             (flt.accepts_state(row.record.state) and (not needle or needle in row.haystack)
-             for row in self._rows), dtype=bool, count=len(self._rows))
+             for row in new), dtype=bool, count=len(new))
+        if known is not None:
+            self._mask = (flt, np.concatenate([known, mask]))
+            return self._mask[1]
         if flt.top_k is not None:
             mask &= self.top_mask(flt.top_k)
         self._mask = (flt, mask)

@@ -162,8 +162,8 @@ class TrialTable(QWidget):
             signal.connect(self._selection_changed)  # shrinks without selectionChanged
         self.model.modelReset.connect(self._apply_hidden)
         self.model.columnsInserted.connect(self._apply_hidden)
-        for signal in (self.model.dataChanged, self.model.rowsInserted):
-            signal.connect(self.fitter.schedule)
+        self.model.dataChanged.connect(self.fitter.schedule)
+        self.model.rowsInserted.connect(self._rows_inserted)
         self._recount()
         self._selection_changed()
 
@@ -340,6 +340,14 @@ class TrialTable(QWidget):
                 self.view.setColumnHidden(column, self.model.column_key(column) in self._hidden)
 
     # --- slots --------------------------------------------------------------------------
+
+    def _rows_inserted(self, _parent: QModelIndex, first: int, _last: int) -> None:
+        """Rows the column fit looks at arrived: look again. Fitting measures the rows in
+        view and :data:`RESIZE_PRECISION` more, so rows appended far below them (an
+        experiment's chunks) change no column."""
+        bottom = self.view.rowAt(self.view.viewport().height() - 1)
+        if bottom < 0 or first <= bottom + RESIZE_PRECISION:
+            self.fitter.schedule()
 
     def _on_filter(self, states: frozenset[TrialState] | None, text: str) -> None:
         self.model.set_filter(states, text)
