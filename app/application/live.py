@@ -157,6 +157,7 @@ class LiveExperiment:
     _trials: dict[int, _Trial] = field(default_factory=dict)
     _counts: TrialCounts | None = None
     _best: tuple[TrialRecord | None] | None = None
+    _by_number: list[TrialRecord] | None = None
 
     # --- feeding ------------------------------------------------------------------------
 
@@ -294,6 +295,7 @@ class LiveExperiment:
     def _dirty(self) -> None:
         self._counts = None
         self._best = None
+        self._by_number = None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -303,8 +305,11 @@ class LiveExperiment:
         return self.record.state
 
     def trials(self) -> list[TrialRecord]:
-        """Every trial, by number."""
-        return sorted((t.record for t in self._trials.values()), key=lambda r: r.number)
+        """Every trial, by number (a new list; sorted once per change)."""
+        if self._by_number is None:
+            self._by_number = sorted((t.record for t in self._trials.values()),
+                                     key=lambda r: r.number)
+        return list(self._by_number)
 
     def trial(self, trial_id: int) -> TrialRecord | None:
         """One trial's newest record, None when it is not one of the shown experiment's."""
