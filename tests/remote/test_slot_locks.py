@@ -129,3 +129,5 @@ def test_what_a_trial_leaves_running_ends_with_it_and_its_slot_is_free(
     executor.submit(spec(snap, WAIT, 2))  # NoFreeSlot while a leftover holds the lock
     events.pump(lambda: bool(events.of(2)), what="the next trial to start")
     assert events.of(2)[0].kind is ProcessEventKind.STARTED
+    (executor.trial_dir(7, 2) / "go").touch()  # it ends: no trial outlives the test
+    events.wait_end(2)
