@@ -282,7 +282,7 @@ class Monkey:
         self.report = Report(seed)
         self._rng = random.Random(seed)
         self._on_tick = on_tick
-        self._acting = False
+        self._stopped = False
         self._timer = QTimer()
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._tick)
@@ -295,13 +295,13 @@ class Monkey:
 
     def start(self) -> None:
         sys.excepthook = self._hook
-        self._acting = True
+        self._stopped = False
         self._watch.start()
         self._timer.start()
 
     def stop(self) -> Report:
         """Stops acting, closes what it opened, and returns the report."""
-        self._acting = False  # an action already scheduled (_tick) is not taken
+        self._stopped = True  # an action already scheduled (_tick) is not taken
         self._timer.stop()
         self._watch.stop()
         self._close_dialogs()
@@ -319,7 +319,7 @@ class Monkey:
         QTimer.singleShot(0, self._act_once)
 
     def _act_once(self) -> None:
-        if not self._acting:  # stopped meanwhile: a modal opened now would wait forever
+        if self._stopped:  # stopped meanwhile: a modal opened now would wait forever
             return
         try:
             self._act()

@@ -4,7 +4,6 @@ GUI thread and redrawn every few seconds while the tab is visible."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.application.lineage import PbtPicture, write_lineage, write_schedule
-from app.views.bridge import GuiInbox
+from app.views.bridge import GuiInbox, Mailbox, start_worker
 from app.views.pbt.charts import LineageChart, ScheduleChart, SegmentCurvesChart
 
 log = logging.getLogger(__name__)
@@ -93,16 +92,8 @@ class PbtPanel(QWidget):
         self._reading = True
         experiment_id = self._experiment
         self._inbox.start()
-        threading.Thread(target=self._read, args=(experiment_id,), daemon=True,
-                         name="pbt-picture").start()
-
-    def _read(self, experiment_id: int) -> None:
-        try:
-            result: PbtPicture | Exception = self._reader(experiment_id)
-        except Exception as error:  # shown in the status line, never lost in a thread
-            log.debug("reading the PBT picture failed", exc_info=True)
-            result = error
-        self._inbox.post((experiment_id, result))
+        start_worker(_read, self._reader, experiment_id, self._inbox.mailbox,
+                     name="pbt-picture")
 
     def _drain(self, items: list[tuple[int, PbtPicture | Exception]]) -> None:
         self._reading = False
@@ -171,3 +162,14 @@ class PbtPanel(QWidget):
     def hideEvent(self, event: QHideEvent) -> None:
         self._timer.stop()
         super().hideEvent(event)
+
+
+def _read(reader: Reader, experiment_id: int,
+          mailbox: Mailbox[tuple[int, PbtPicture | Exception]]) -> None:
+    """The worker thread: read one experiment's picture, or why it could not."""
+    try:
+        result: PbtPicture | Exception = reader(experiment_id)
+    except Exception as error:  # shown in the status line, never lost in a thread
+        log.debug("reading the PBT picture failed", exc_info=True)
+        result = error
+    mailbox.post((experiment_id, result))
