@@ -13,6 +13,7 @@ import pytest
 
 from app.engine.experiment import experiment_from_dict
 from app.engine.pbt import Segment
+from app.engine.records import LaunchClaim
 from app.engine.trial import ExperimentState
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
@@ -20,6 +21,8 @@ from app.store.store import Store
 from devtools.localcluster import LocalSlurm
 from tests.helpers import experiment_doc, running, wait_until, write_code
 from tests.pbt.pbt_support import TRAIN, check_run, pbt_fields
+from tests.pbt.test_pbt_crash import NAME, kill_and_resume, setup_crashy
+from tests.slurm.slurm_support import final_state, make_executor, slurm_state
 
 STEPS = 16
 """Long enough that an exploit decided from a line read late (a loaded machine, a job
@@ -93,3 +96,44 @@ def test_a_checkpoint_goes_between_slurm_and_this_machine_through_the_app(
     for segment in across:  # unpacked there; the archive brought is gone
         assert (Path(segment.trial_dir or "") / "restore" / "state.json").is_file()
         assert not (Path(segment.trial_dir or "") / "restore.tar.gz").exists()
+
+
+def test_kill_9_mid_exploit_on_slurm_then_resume_loses_nothing(
+        tmp_path: Path, slurm: LocalSlurm) -> None:
+    """``tests/pbt/test_pbt_crash.py``'s kills (a segment stored, its folder stored
+    before ``sbatch``, a segment's exit and start seen) with every trial a job: a
+    resume claims a segment's folder ``<trial>.<segment>``, cancels its job by that
+    name when the claim wins, and carries the segment out once."""
+    env, path = setup_crashy(tmp_path, hosts=["hpc"])
+    work = tmp_path / "cluster work"
+    with Store(env["SWEEPLAB_DB"]) as store:
+        ClusterProfiles(store).add(ClusterProfile("hpc", workdir=str(work),
+                                                  python=sys.executable, max_parallel=4))
+        kill_and_resume(tmp_path, {**env, **slurm.env}, path, store, work)
+        segments = [s for s in store.segments(store.get_experiment(NAME).id) if s.is_exploit]
+        assert all((Path(s.trial_dir or "") / "restore" / "state.json").is_file()
+                   for s in segments)
+    left = slurm.command("squeue", "--noheader", "--format=%j", check=False).stdout
+    assert "sweeplab" not in left, f"jobs left in Slurm's queue: {left}"
+
+
+@pytest.mark.parametrize("folder", ["3", "3.2"])
+def test_a_resume_that_wins_a_segments_claim_cancels_its_queued_job(
+        tmp_path: Path, slurm: LocalSlurm, folder: str) -> None:
+    """A job ``sbatch`` took before the crash, held in the queue, of the trial (or the
+    segment) whose folder the claim wins: it is cancelled by its name."""
+    executor = make_executor(tmp_path / "work")
+    trial_dir = tmp_path / "work" / "7" / folder
+    trial_dir.mkdir(parents=True)
+    name = f"sweeplab-7-{folder}"
+    job_id = slurm.command("sbatch", "--parsable", "--hold", f"--job-name={name}",
+                           f"--chdir={trial_dir}", "--wrap=true").stdout.strip()
+    other = slurm.command("sbatch", "--parsable", "--hold", "--job-name=sweeplab-7-3.1",
+                          f"--chdir={trial_dir}", "--wrap=true").stdout.strip()
+    try:
+        assert executor.claim(str(trial_dir)) is LaunchClaim.ABANDONED
+        assert final_state(slurm, int(job_id)).startswith("CANCELLED")
+        assert slurm_state(slurm, int(other)).startswith("PENDING")  # another segment's
+    finally:
+        slurm.command("scancel", job_id, other, check=False)
+        executor.close()
