@@ -6,23 +6,35 @@ ran there, carried through the app when it ran on another host."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app.application.wiring import known_hosts
 from app.engine.experiment import experiment_from_dict
 from app.engine.pbt import Segment
-from app.engine.records import LaunchClaim
+from app.engine.records import LaunchClaim, TrialSpec
 from app.engine.trial import ExperimentState
+from app.remote.launcher import pack_folder, unpack_folder
+from app.remote.slurm.connect import cluster_access
+from app.remote.slurm.executor import SlurmExecutor
 from app.remote.slurm.profile import ClusterProfile
+from app.remote.snapshot import take_snapshot
+from app.remote.ssh.profile import Secrets, ServerProfile
 from app.store.clusters import ClusterProfiles
+from app.store.servers import ServerProfiles
 from app.store.store import Store
 from devtools.localcluster import LocalSlurm
 from tests.helpers import experiment_doc, running, wait_until, write_code
 from tests.pbt.pbt_support import TRAIN, check_run, pbt_fields
 from tests.pbt.test_pbt_crash import NAME, kill_and_resume, setup_crashy
-from tests.slurm.slurm_support import final_state, make_executor, slurm_state
+from tests.slurm.slurm_support import Events, final_state, make_executor, slurm_state
+from tests.ssh.conftest import client_key, make_profile, sshd_factory, workdir
+from tests.ssh.sshd import Sshd
+
+__all__ = ["client_key", "make_profile", "sshd_factory", "workdir"]
 
 STEPS = 16
 """Long enough that an exploit decided from a line read late (a loaded machine, a job
@@ -37,16 +49,18 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slurm: LocalSlurm) ->
         yield db
 
 
-def _run(tmp_path: Path, store: Store, hosts: list[str], seed: int) -> tuple[int, list[Segment]]:
+def _run(tmp_path: Path, store: Store, hosts: list[str], seed: int, pace: float = 0.3,
+         **options: Any) -> tuple[int, list[Segment]]:
     """A PBT run of 4 trials over ``hosts``; returns its id and exploits (checked by
-    ``check_run``: each segment ran once, from its donor's checkpoint step)."""
+    ``check_run``: each segment ran once, from its donor's checkpoint step); ``options``
+    go to the runner."""
     starts = tmp_path / "starts"
     code = write_code(tmp_path, TRAIN)
-    doc = experiment_doc(code, hosts=hosts, **pbt_fields({"STARTS": str(starts), "PACE": "0.3"},
+    doc = experiment_doc(code, hosts=hosts, **pbt_fields({"STARTS": str(starts), "PACE": str(pace)},
                                                           seed=seed, steps=STEPS))
     config = experiment_from_dict(doc, code)
     experiment = store.create_experiment(config.name, config.to_dict())
-    with running(store, experiment.id, grace=5.0) as (runner, _):
+    with running(store, experiment.id, grace=5.0, **options) as (runner, _):
         wait_until(lambda: runner.wait(0), timeout=300, what="the run to end")
     assert store.get_experiment(experiment.id).state is ExperimentState.COMPLETED
     segments = check_run(store, experiment.id, starts, STEPS)
@@ -136,4 +150,77 @@ def test_a_resume_that_wins_a_segments_claim_cancels_its_queued_job(
         assert slurm_state(slurm, int(other)).startswith("PENDING")  # another segment's
     finally:
         slurm.command("scancel", job_id, other, check=False)
+        executor.close()
+
+
+def _login_cluster(tmp_path: Path, store: Store, slurm: LocalSlurm,
+                   sshd_factory: Callable[..., Sshd],
+                   make_profile: Callable[..., ServerProfile], **fields: Any) -> ClusterProfile:
+    """A cluster ``hpc-ssh`` on the test Slurm whose login node is a real sshd, saved."""
+    server = sshd_factory()
+    ServerProfiles(store).add(make_profile(server, "login1"))
+    known_hosts().accept("127.0.0.1", server.port, server.host_key)
+    cluster = ClusterProfile("hpc-ssh", login="login1", workdir=str(tmp_path / "ssh work"),
+                             python=sys.executable, setup=f"export SLURM_CONF='{slurm.conf}'",
+                             **fields)
+    ClusterProfiles(store).add(cluster)
+    return cluster
+
+
+def test_pbt_on_a_cluster_behind_an_ssh_login_node(
+        tmp_path: Path, store: Store, slurm: LocalSlurm, sshd_factory: Callable[..., Sshd],
+        make_profile: Callable[..., ServerProfile]) -> None:
+    """The login node's one script per submit copies the donor's checkpoint there."""
+    cluster = _login_cluster(tmp_path, store, slurm, sshd_factory, make_profile,
+                             max_parallel=4)
+    # a step each second: the trials' folders are read over SSH once a second
+    _, exploits = _run(tmp_path, store, ["hpc-ssh"], seed=4, pace=1.0,
+                       secrets=lambda p: Secrets())
+    for segment in exploits:
+        assert (segment.trial_dir or "").startswith(cluster.workdir)
+        assert (segment.restore_from or "").startswith(cluster.workdir)
+
+
+SHOW = """
+import os
+print("RESTORED", open(os.environ["SWEEPLAB_RESTORE_DIR"] + "/state.json").read(),
+      os.environ["SWEEPLAB_START_STEP"], flush=True)
+"""
+
+
+def test_a_checkpoint_reaches_a_cluster_behind_ssh_and_leaves_it_through_the_app(
+        tmp_path: Path, store: Store, slurm: LocalSlurm, sshd_factory: Callable[..., Sshd],
+        make_profile: Callable[..., ServerProfile]) -> None:
+    """Segments submitted through an SSH login node: one copies a folder on the cluster
+    (``restore_from``), one unpacks a checkpoint brought from elsewhere
+    (``restore_archive``); a folder there comes back packed (``pack_folder``)."""
+    cluster = _login_cluster(tmp_path, store, slurm, sshd_factory, make_profile,
+                             max_parallel=2)
+    donor = tmp_path / "donor"
+    donor.mkdir()
+    (donor / "state.json").write_text("step-7")
+    code = write_code(tmp_path, SHOW)
+    snapshot = take_snapshot(Path(code), tmp_path / "snapshots")
+    access = cluster_access(cluster, ServerProfiles(store).get("login1"), Secrets(),
+                            known_hosts())
+    executor = SlurmExecutor(cluster, access, grace=1.0, tick=0.2, squeue_interval=0.5)
+    events = Events(executor)
+    command = "{python} train.py"
+    try:
+        wait_until(lambda: executor.free_slots() == 2, 30, "the login node to answer")
+        executor.submit(TrialSpec(5, 9, command, {}, snapshot, segment=1, start_step=7,
+                                  restore_from=str(donor)))
+        executor.submit(TrialSpec(6, 9, command, {}, snapshot, segment=2, start_step=7,
+                                  restore_archive=pack_folder(donor)))
+        assert [e.exit_code for e in events.ended(5, 6, timeout=60)] == [0, 0], events.seen
+        for trial, folder in ((5, "5.1"), (6, "6.2")):
+            assert events.lines(trial) == ["RESTORED step-7 7"]
+            assert (Path(cluster.workdir) / "9" / folder / "restore" / "state.json").is_file()
+        assert not (Path(cluster.workdir) / "9" / "6.2" / "restore.tar.gz").exists()
+        back = tmp_path / "back"
+        unpack_folder(executor.pack_folder(f"{cluster.workdir}/9/6.2/restore"), back)
+        assert (back / "state.json").read_text() == "step-7"
+        with pytest.raises(OSError, match="hpc-ssh: cannot read"):
+            executor.pack_folder(f"{cluster.workdir}/9/none")
+    finally:
         executor.close()
