@@ -1,7 +1,9 @@
 """Trials as Slurm batch jobs: :class:`SlurmExecutor`.
 
 It behaves like the local and SSH executors, event for event: the same trial
-directory (``<workdir>/<experiment_id>/<trial_id>/``) and wrapper, plus the files of
+directory (``<workdir>/<experiment_id>/<trial_id>/``; ``<trial_id>.<segment>/`` for a
+later PBT segment, its job named so too, the donor's checkpoint in its ``restore/``)
+and wrapper, plus the files of
 :mod:`app.remote.slurm.commands`. Submitter threads prepare each trial and call
 ``sbatch`` (:data:`SUBMITTERS` at once); a monitor thread
 (:class:`~app.remote.slurm.monitor.Monitor`) reads every job's directory each ``tick``
