@@ -121,7 +121,7 @@ def resolve_hosts(store: Store, config: ExperimentConfig
     Raises:
         ExperimentError: a name that is neither ``local`` nor a saved server or cluster,
             a name both a server and a cluster have, a cluster whose login server is
-            not saved, or a cluster under ``scheduler: pbt``.
+            not saved.
     """
     return _resolve(config, *_saved_hosts(store))
 
@@ -140,10 +140,6 @@ def _resolve(config: ExperimentConfig, servers: dict[str, ServerProfile],
             problems.append(Problem("hosts", (
                 f"cluster {name!r} logs in through the server {clusters[name].login!r}, which "
                 "is not saved; add it with `sweeplab servers add`")))
-        elif name in clusters and config.scheduler.name is SchedulerName.PBT:
-            problems.append(Problem("hosts", (
-                f"{name!r} is a Slurm cluster: scheduler pbt runs on this machine and SSH "
-                "servers only, for now (its segments are not carried out by batch jobs)")))
         elif name not in servers and name not in clusters:
             known = ", ".join([LOCAL_HOST, *sorted({*servers, *clusters})])
             problems.append(Problem("hosts", (

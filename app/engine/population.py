@@ -11,7 +11,8 @@ at any instant is followed by a resume that finishes it, see :func:`settle_segme
    running segment's end (the last step it reported) is stored;
 3. the trial is submitted again as that segment, on the donor's host: the executor
    makes the segment's own folder, copies the donor's published checkpoint into it as
-   ``restore/`` (on that host: locally, or by the SSH helper on the server), stores the
+   ``restore/`` (on that host: locally, by the SSH helper on the server, or on a Slurm
+   cluster's login node before ``sbatch``), stores the
    folder on the segment (the launch intent, crash point ``segment-intent-stored``),
    then starts the process with ``SWEEPLAB_RESTORE_DIR`` and ``SWEEPLAB_START_STEP``;
 4. its start is stored on the trial (its folder, pid; the log read from 0 again).

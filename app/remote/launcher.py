@@ -195,6 +195,12 @@ class PidRecord:
     start_time: int | None
 
 
+def segment_folder(trial_id: int, segment: int = 0) -> str:
+    """The name of a trial's folder: ``<trial_id>``, or ``<trial_id>.N`` for segment
+    N > 0 of a PBT trial (its own folder, the donor's checkpoint copied in)."""
+    return str(trial_id) if segment == 0 else f"{trial_id}.{segment}"
+
+
 def pack_folder(folder: Path) -> bytes:
     """A folder's content as a ``.tar.gz`` (a checkpoint carried to another host).
 

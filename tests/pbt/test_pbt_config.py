@@ -177,7 +177,7 @@ def test_decisions_are_the_same_for_a_seed() -> None:
     assert run(1) != run(2)
 
 
-def test_a_slurm_cluster_is_refused_under_pbt(tmp_path: Path) -> None:
+def test_a_slurm_cluster_is_a_host_under_pbt(tmp_path: Path) -> None:
     from app.application.wiring import resolve_hosts
     from app.remote.slurm.profile import ClusterProfile
     from app.store.clusters import ClusterProfiles
@@ -186,8 +186,4 @@ def test_a_slurm_cluster_is_refused_under_pbt(tmp_path: Path) -> None:
     with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
         ClusterProfiles(store).add(ClusterProfile("hpc"))
         config = experiment_from_dict(_doc(PBT, hosts=["local", "hpc"]), tmp_path)
-        with pytest.raises(ExperimentError, match="'hpc' is a Slurm cluster: scheduler pbt "
-                                                  "runs on this machine and SSH servers only"):
-            resolve_hosts(store, config)
-        asha = experiment_from_dict(_doc({"name": "asha"}, hosts=["hpc"]), tmp_path)
-        assert resolve_hosts(store, asha) == [ClusterProfile("hpc")]
+        assert resolve_hosts(store, config) == [ClusterProfile("hpc")]

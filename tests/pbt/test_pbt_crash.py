@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.engine.crashpoint import CRASH_ENV, CrashPoint
 from app.engine.docio import dump_text
@@ -21,10 +22,12 @@ from tests.pbt.pbt_support import POPULATION, TRAIN, check_run, pbt_fields
 
 NAME = "pbt-crashy"
 
-def _setup(tmp_path: Path) -> tuple[dict[str, str], Path]:
+def setup_crashy(tmp_path: Path, **fields: Any) -> tuple[dict[str, str], Path]:
+    """The environment of the drivers and the experiment file (``fields`` added: the
+    hosts)."""
     # every trial is held after step 6 until the resume runs: an exploit decided before
     # the first kill finds its trial still running whenever the next driver comes
-    doc = experiment_doc(write_code(tmp_path, TRAIN), name=NAME,
+    doc = experiment_doc(write_code(tmp_path, TRAIN), name=NAME, **fields,
                          **pbt_fields({"STARTS": str(tmp_path / "starts"), "PACE": "0.1",
                                        "HOLD_AT": "6", "GATE": str(tmp_path / "gate")}))
     path = tmp_path / "experiment.yaml"
@@ -75,32 +78,39 @@ CHAIN = [
 
 
 def test_kill_9_mid_exploit_then_resume_loses_nothing(tmp_path: Path) -> None:
-    env, path = _setup(tmp_path)
+    env, path = setup_crashy(tmp_path)
     with Store(env["SWEEPLAB_DB"]) as store:
-        reached = []
-        for index, crash in enumerate(CHAIN):
-            if index and store.get_experiment(NAME).state is ExperimentState.COMPLETED:
-                break
-            driver = _driver(env, path, first=index == 0, crash=crash)
-            if index == 1:  # the resume drives: let the held trials go on
-                wait_until(lambda d=driver: _runs_started(store) >= 2 or d.poll() is not None,
-                           120, "the resume to start driving")
-                (tmp_path / "gate").touch()
-            _, err = driver.communicate(timeout=120)
-            if driver.returncode == -signal.SIGKILL:
-                reached.append(crash)
-            else:
-                assert driver.returncode == 0, f"{crash}: {err.decode()}"
-        assert reached[:2] == CHAIN[:2], reached  # the exploit's own points were hit
-        for _ in range(3):
-            if store.get_experiment(NAME).state is ExperimentState.COMPLETED:
-                break
-            driver = _driver(env, path, first=False)
-            _, err = driver.communicate(timeout=120)
-            assert driver.returncode == 0, err.decode()
-        experiment = store.get_experiment(NAME)
-        assert experiment.state is ExperimentState.COMPLETED
-        segments = check_run(store, experiment.id, tmp_path / "starts")
-        assert any(s.is_exploit for s in segments)
-        root = tmp_path / "home" / "trials"
-        wait_until(lambda: not _trial_processes(root), 15, "no trial process left")
+        kill_and_resume(tmp_path, env, path, store, tmp_path / "home" / "trials")
+
+
+def kill_and_resume(tmp_path: Path, env: dict[str, str], path: Path, store: Store,
+                    root: Path) -> None:
+    """Drive the experiment of :func:`setup_crashy` through :data:`CHAIN`'s kills and
+    resumes to its end; check nothing was lost and no trial process (under ``root``, the
+    trials' folders) is left."""
+    reached = []
+    for index, crash in enumerate(CHAIN):
+        if index and store.get_experiment(NAME).state is ExperimentState.COMPLETED:
+            break
+        driver = _driver(env, path, first=index == 0, crash=crash)
+        if index == 1:  # the resume drives: let the held trials go on
+            wait_until(lambda d=driver: _runs_started(store) >= 2 or d.poll() is not None,
+                       120, "the resume to start driving")
+            (tmp_path / "gate").touch()
+        _, err = driver.communicate(timeout=120)
+        if driver.returncode == -signal.SIGKILL:
+            reached.append(crash)
+        else:
+            assert driver.returncode == 0, f"{crash}: {err.decode()}"
+    assert reached[:2] == CHAIN[:2], reached  # the exploit's own points were hit
+    for _ in range(3):
+        if store.get_experiment(NAME).state is ExperimentState.COMPLETED:
+            break
+        driver = _driver(env, path, first=False)
+        _, err = driver.communicate(timeout=120)
+        assert driver.returncode == 0, err.decode()
+    experiment = store.get_experiment(NAME)
+    assert experiment.state is ExperimentState.COMPLETED
+    segments = check_run(store, experiment.id, tmp_path / "starts")
+    assert any(s.is_exploit for s in segments)
+    wait_until(lambda: not _trial_processes(root), 15, "no trial process left")

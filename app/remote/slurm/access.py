@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from app.engine.protocol import RESTORE_DIR
 from app.engine.records import Snapshot
-from app.remote.launcher import EXIT_CODE_FILE, LOG_FILE, PID_FILE
+from app.remote.launcher import EXIT_CODE_FILE, LOG_FILE, PID_FILE, unpack_folder
 from app.remote.slurm.commands import (
     JOB_FILE,
     JOB_ID_FILE,
+    RESTORE_ARCHIVE,
     SETUP_FAILED,
     ReadRequest,
     ReadResult,
@@ -82,9 +84,15 @@ class ClusterAccess(Protocol):
         ...
 
     def submit(self, trial_dir: str, snapshot: Snapshot, files: Sequence[PayloadFile],
-               options: Sequence[str]) -> int:
+               options: Sequence[str], restore_from: str | None = None) -> int:
         """Make the trial directory (code snapshot unpacked into ``code/``, ``files``
         written), then ``sbatch`` its ``job.sh`` with ``options``; returns the job id.
+
+        PBT: a file :data:`~app.remote.slurm.commands.RESTORE_ARCHIVE` (a checkpoint
+        brought from another host) is unpacked into the directory's ``restore/``; else
+        the folder ``restore_from`` there (a donor's checkpoint on this cluster) is
+        copied to it. Both before ``sbatch``: a job may wait in the queue longer than
+        the donor keeps that checkpoint.
 
         Raises:
             SubmitFailed: the directory could not be made or sbatch refused the job.
@@ -158,7 +166,7 @@ class LocalAccess:
         return ShellResult(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
 
     def submit(self, trial_dir: str, snapshot: Snapshot, files: Sequence[PayloadFile],
-               options: Sequence[str]) -> int:
+               options: Sequence[str], restore_from: str | None = None) -> int:
         """See :meth:`ClusterAccess.submit`."""
         folder = Path(trial_dir)
         try:
@@ -167,11 +175,22 @@ class LocalAccess:
             folder.mkdir(mode=0o700, parents=True)
             folder.chmod(0o700)  # only the user: its params, code and log (whatever the umask)
             unpack_snapshot(snapshot, folder / "code")
+            archive = None
             for item in files:
+                if item.path == RESTORE_ARCHIVE:
+                    archive = item.data
+                    continue
                 path = folder / item.path
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(item.data)
                 path.chmod(item.mode)
+            if archive is not None:  # PBT: a checkpoint brought from another host
+                unpack_folder(archive, folder / RESTORE_DIR)
+            elif restore_from is not None:  # PBT: the donor's checkpoint on this cluster
+                try:
+                    shutil.copytree(restore_from, folder / RESTORE_DIR, symlinks=True)
+                except OSError as exc:
+                    raise OSError(f"cannot copy the checkpoint {restore_from}: {exc}") from None
             (folder / LOG_FILE).touch()
         except (OSError, ValueError) as exc:
             raise SubmitFailed(f"cannot prepare the trial directory {trial_dir}: {exc}") from None

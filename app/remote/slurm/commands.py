@@ -23,19 +23,25 @@ import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
+from app.engine.protocol import RESTORE_DIR
 from app.remote.launcher import (
     END_LEFTOVERS_SH,
     EXIT_CODE_FILE,
     LAUNCH_FILE,
     LOG_FILE,
     PID_FILE,
+    segment_folder,
 )
 
 JOB_FILE = "job.sh"
 COMMAND_FILE = "command.sh"
 JOB_ID_FILE = "job_id"
 JOB_PREFIX = "sweeplab"
+RESTORE_ARCHIVE = "restore.tar.gz"
+"""PBT: a donor's checkpoint brought from another host, unpacked into ``restore/`` (and
+removed) when the trial directory is made."""
 SETUP_FAILED = 97
 """Exit status of a command whose cluster setup failed."""
 
@@ -132,9 +138,39 @@ def q(text: str) -> str:
     return shlex.quote(text)
 
 
-def job_name(experiment_id: int, trial_id: int) -> str:
-    """The job name Sweeplab gives a trial (``squeue`` shows it)."""
-    return f"{JOB_PREFIX}-{experiment_id}-{trial_id}"
+def job_name(experiment_id: int, trial_id: int, segment: int = 0) -> str:
+    """The job name Sweeplab gives a trial (``squeue`` shows it); segment N > 0 of a
+    PBT trial: ``...-<trial_id>.N``, as its folder."""
+    return f"{JOB_PREFIX}-{experiment_id}-{segment_folder(trial_id, segment)}"
+
+
+def folder_job_name(trial_dir: str) -> str | None:
+    """The job name of the trial whose folder is ``trial_dir``
+    (``.../<experiment_id>/<trial_id>`` or ``.../<experiment_id>/<trial_id>.<segment>``);
+    None for a folder of another shape."""
+    folder = PurePosixPath(trial_dir)
+    trial, dot, segment = folder.name.partition(".")
+    if not (trial.isdigit() and folder.parent.name.isdigit()
+            and (not dot or segment.isdigit())):
+        return None
+    return job_name(int(folder.parent.name), int(trial), int(segment) if dot else 0)
+
+
+def restore_script(trial_dir: str, restore_from: str | None) -> str:
+    """Shell lines that give a prepared trial directory its ``restore/`` folder (PBT):
+    the checkpoint archive :data:`RESTORE_ARCHIVE` brought from another host is
+    unpacked there and removed; else the donor's checkpoint folder ``restore_from`` on
+    this cluster is copied. Exit status 4 with a message when that fails."""
+    d, r = q(trial_dir), q(f"{trial_dir}/{RESTORE_DIR}")
+    a = q(f"{trial_dir}/{RESTORE_ARCHIVE}")
+    lines = (f"if [ -f {a} ]; then\n"
+             f"    mkdir -m 700 -- {r} && tar -xzf {a} -C {r} && rm -f -- {a} || {{\n"
+             f"        printf 'cannot unpack the checkpoint into %s\\n' {d} >&2; exit 4; }}\n")
+    if restore_from is not None:
+        lines += (f"else\n    cp -R -- {q(restore_from)} {r} || {{\n"
+                  f"        printf 'cannot copy the checkpoint %s\\n' {q(restore_from)} >&2; "
+                  "exit 4; }\n")
+    return lines + "fi\n"
 
 
 def job_script(trial_dir: str) -> str:

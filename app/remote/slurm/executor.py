@@ -1,7 +1,9 @@
 """Trials as Slurm batch jobs: :class:`SlurmExecutor`.
 
 It behaves like the local and SSH executors, event for event: the same trial
-directory (``<workdir>/<experiment_id>/<trial_id>/``) and wrapper, plus the files of
+directory (``<workdir>/<experiment_id>/<trial_id>/``; ``<trial_id>.<segment>/`` for a
+later PBT segment, its job named so too, the donor's checkpoint in its ``restore/``)
+and wrapper, plus the files of
 :mod:`app.remote.slurm.commands`. Submitter threads prepare each trial and call
 ``sbatch`` (:data:`SUBMITTERS` at once); a monitor thread
 (:class:`~app.remote.slurm.monitor.Monitor`) reads every job's directory each ``tick``
@@ -19,21 +21,22 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.engine.ports import StoreError
 from app.engine.records import LaunchClaim, ProcessEvent, ProcessEventKind, TrialSpec
 from app.remote.events import EventQueue, drain
 from app.remote.gpu import NoFreeSlot
+from app.remote.launcher import segment_folder
 from app.remote.local import DEFAULT_SDK, ExecutorClosed
 from app.remote.slurm.access import AccessError, ClusterAccess, SubmitFailed
-from app.remote.slurm.commands import job_name, q, scancel_script
+from app.remote.slurm.commands import folder_job_name, q, scancel_script
 from app.remote.slurm.jobfiles import job_files
 from app.remote.slurm.monitor import COMMAND_TIMEOUT_S, JobTable, Monitor
 from app.remote.slurm.profile import ClusterProfile, time_limit_minutes
 from app.remote.slurm.tracking import Job
-from app.remote.ssh.scripts import claim_answer, claim_script
+from app.remote.ssh.scripts import claim_answer, claim_script, pack_command
 
 __all__ = ["ClusterStatus", "SlurmExecutor"]
 
@@ -43,6 +46,8 @@ _JOIN_S = 10.0
 SUBMITTERS = 4
 """Trials prepared and ``sbatch``-ed at once: sbatch mostly waits on the controller, and
 a busy controller answers in tenths of a second."""
+PACK_TIMEOUT_S = 600.0
+"""The longest reading a checkpoint folder off the cluster may take (PBT)."""
 MONITOR_FAILURES = 3
 """Checks of the jobs in a row that may fail with an error nobody foresaw (a bug, not
 an unreachable login node) before every followed trial is ended FAILED with it."""
@@ -204,13 +209,19 @@ class SlurmExecutor:
         self._wake.set()
 
     def pack_folder(self, path: str) -> bytes:
-        """Not on a cluster: population-based training runs locally and over SSH only
-        (a cluster in its hosts is refused before the run starts).
+        """A folder on the cluster as a ``.tar.gz`` (PBT: a donor's checkpoint carried to
+        another host), read through the login node.
 
         Raises:
-            OSError: always.
+            OSError: it cannot be read there, or the login node does not answer.
         """
-        raise OSError(f"{self.name}: checkpoints are not carried from a Slurm cluster")
+        try:
+            result = self.access.run(pack_command(path), timeout=PACK_TIMEOUT_S)
+        except AccessError as exc:
+            raise OSError(f"{self.name}: cannot read {path}: {exc}") from exc
+        if result.exit_code != 0:
+            raise OSError(f"{self.name}: cannot read {path}: {result.stderr.strip()[:300]}")
+        return result.stdout
 
     def claim(self, trial_dir: str) -> LaunchClaim:
         """For a resume: whether the trial stored as launching in ``trial_dir`` started
@@ -218,10 +229,9 @@ class SlurmExecutor:
         of the trial that ``sbatch`` took before the crash is cancelled (found by its
         name); should it start anyway, its wrapper runs nothing. UNKNOWN if the login
         node does not answer."""
-        folder = PurePosixPath(trial_dir)
         script = claim_script(trial_dir)
-        if folder.name.isdigit() and folder.parent.name.isdigit():
-            name = job_name(int(folder.parent.name), int(folder.name))
+        name = folder_job_name(trial_dir)
+        if name is not None:
             script = (f"out=$({script})\necho \"$out\"\n"
                       f'[ "$out" != @abandoned ] || scancel --name={q(name)} 2>/dev/null\n'
                       "exit 0\n")
@@ -329,7 +339,8 @@ class SlurmExecutor:
                                    message=f"{what} was not submitted: the executor closed")
                 return
             try:
-                trial_dir = f"{self.access.workdir()}/{spec.experiment_id}/{spec.trial_id}"
+                folder = segment_folder(spec.trial_id, spec.segment)
+                trial_dir = f"{self.access.workdir()}/{spec.experiment_id}/{folder}"
                 with self._lock:
                     job.trial_dir = trial_dir
                 files, options = job_files(
@@ -337,7 +348,8 @@ class SlurmExecutor:
                     sdk_name=self._sdk_name, sdk=self._sdk, time_limit=self._time_limit)
                 if spec.on_launch is not None:  # stored before the job can start
                     spec.on_launch(self.name, trial_dir)
-                job_id = self.access.submit(trial_dir, spec.snapshot, files, options)
+                job_id = self.access.submit(trial_dir, spec.snapshot, files, options,
+                                            restore_from=spec.restore_from)
                 break
             except (SubmitFailed, ValueError, TypeError, StoreError) as exc:
                 self._table.finish(job, ProcessEventKind.START_FAILED,

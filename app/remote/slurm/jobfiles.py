@@ -13,7 +13,13 @@ from app.remote.launcher import (
     params_json,
     trial_environment,
 )
-from app.remote.slurm.commands import COMMAND_FILE, JOB_FILE, job_name, job_script
+from app.remote.slurm.commands import (
+    COMMAND_FILE,
+    JOB_FILE,
+    RESTORE_ARCHIVE,
+    job_name,
+    job_script,
+)
 from app.remote.slurm.profile import ClusterProfile, sbatch_options
 from app.remote.ssh.scripts import PayloadFile, trial_command, trial_files
 
@@ -22,6 +28,10 @@ def job_files(profile: ClusterProfile, spec: TrialSpec, trial_dir: str, *, pytho
               sdk_name: str, sdk: bytes | None,
               time_limit: int | None) -> tuple[list[PayloadFile], list[str]]:
     """The files of a trial directory (besides ``code/``) and its job's sbatch options.
+
+    A PBT segment's checkpoint brought from another host (``spec.restore_archive``) is
+    one of the files (:data:`~app.remote.slurm.commands.RESTORE_ARCHIVE`); one on the
+    cluster (``spec.restore_from``) is copied by the access's ``submit``.
 
     Args:
         profile: the cluster.
@@ -46,7 +56,10 @@ def job_files(profile: ClusterProfile, spec: TrialSpec, trial_dir: str, *, pytho
     files = trial_files(document, sdk_name, sdk, aup_params_json(spec.params))
     files += [PayloadFile(JOB_FILE, job_script(trial_dir).encode("utf-8"), 0o755),
               PayloadFile(COMMAND_FILE, text.encode("utf-8"))]
-    options = sbatch_options(profile, job_name=job_name(spec.experiment_id, spec.trial_id),
-                             trial_dir=trial_dir, gpus=spec.gpus, time_limit=time_limit)
+    if spec.restore_archive is not None:  # PBT: a checkpoint from another host
+        files.append(PayloadFile(RESTORE_ARCHIVE, spec.restore_archive))
+    name = job_name(spec.experiment_id, spec.trial_id, spec.segment)
+    options = sbatch_options(profile, job_name=name, trial_dir=trial_dir, gpus=spec.gpus,
+                             time_limit=time_limit)
     return files, options
 

@@ -20,6 +20,7 @@ from app.remote.slurm.commands import (
     parse_reads,
     q,
     read_script,
+    restore_script,
     sbatch_script,
     unpack_script,
     with_setup,
@@ -136,12 +137,14 @@ class SshAccess:
             raise AccessError(str(exc)) from None
 
     def submit(self, trial_dir: str, snapshot: Snapshot, files: Sequence[PayloadFile],
-               options: Sequence[str]) -> int:
-        """Upload the snapshot if needed, then make the directory and sbatch in one go."""
+               options: Sequence[str], restore_from: str | None = None) -> int:
+        """Upload the snapshot if needed, then make the directory (its ``restore/``
+        too, see :meth:`ClusterAccess.submit`) and sbatch in one go."""
         archive = self._ensure_snapshot(snapshot)
         payload = pack_payload(list(files))
-        script = unpack_script(trial_dir, archive, len(payload)) + sbatch_script(trial_dir,
-                                                                                  options)
+        script = (unpack_script(trial_dir, archive, len(payload))
+                  + restore_script(trial_dir, restore_from)
+                  + sbatch_script(trial_dir, options))
         result = self.run(script, timeout=_SUBMIT_TIMEOUT_S, stdin=payload)
         if result.exit_code in (4, 5):
             if result.exit_code == 5:
