@@ -138,7 +138,7 @@ class TrialTableModel(QAbstractTableModel):
                 self.beginInsertRows(QModelIndex(), end, end + len(shown) - 1)
                 self._rows = np.append(self._rows, np.asarray(shown, dtype=np.intp))
                 self.endInsertRows()
-                if self._sort_column is not None and not self._still_ordered(len(shown)):
+                if self._sorting_by() is not None and not self._still_ordered(len(shown)):
                     self._resort.start()
         if not self._tick.isActive() and any(
                 record.state is TrialState.RUNNING for record, _flat in fresh):
@@ -193,7 +193,7 @@ class TrialTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), end, end)
             self._rows = np.append(self._rows, np.intp(index))
             self.endInsertRows()
-        if visible and self._sort_column is not None:
+        if visible and self._sorting_by() is not None:
             self._resort.start()
         self._sync_tick()
 
@@ -291,7 +291,7 @@ class TrialTableModel(QAbstractTableModel):
         self._resort.stop()
         if self._filter.top_k is not None:
             self._refilter()
-        elif self._sort_column is not None:
+        elif self._sorting_by() is not None:
             self._apply_order()
 
     def _refilter(self) -> None:
@@ -323,8 +323,9 @@ class TrialTableModel(QAbstractTableModel):
         """Whether the last ``appended`` rows (just appended) keep the sort order: they
         sort after the row before them and among themselves (the usual case when an
         experiment opens sorted by number), so no re-sort is due."""
-        assert self._sort_column is not None
-        keys = self._data.key_array(self._sort_column)[self._rows[-(appended + 1):]]
+        column = self._sorting_by()
+        assert column is not None
+        keys = self._data.key_array(column)[self._rows[-(appended + 1):]]
         if self._descending:
             keys = -keys
         missing = np.isnan(keys)  # empty cells go last
@@ -333,12 +334,15 @@ class TrialTableModel(QAbstractTableModel):
         present = keys[~missing]
         return bool(np.all(present[1:] >= present[:-1]))
 
-    def _ordered(self) -> IndexArray:
+    def _sorting_by(self) -> int | None:
+        """The column rows are sorted by now: the sort column, while it exists (a param
+        column of the experiment shown before, or of trials still loading, comes back
+        once the column does; until then rows keep arrival order)."""
         column = self._sort_column
-        if column is not None and column >= self._data.column_count():
-            # a param column of the experiment shown before, or of trials still loading:
-            # arrival order until the column exists (the sort is kept for then)
-            column = None
+        return column if column is not None and column < self._data.column_count() else None
+
+    def _ordered(self) -> IndexArray:
+        column = self._sorting_by()
         return self._data.order(self._filter, column, self._descending)
 
     def _apply_order(self) -> None:
