@@ -75,6 +75,22 @@ def main() -> int:
     window.stop()
     wait(app, lambda: not workspace.is_running(demo.id))
 
+    # population-based training: the example's population of 4, trained at once
+    os.environ["SWEEPLAB_LOCAL_SLOTS"] = "4"
+    shutil.copytree(ROOT / "examples" / "pbt_mlp", tmp / "pbt_mlp")
+    pbt = workspace.create(load_experiment(tmp / "pbt_mlp" / "experiment.yaml"))
+    window.reload_experiments(select_name=pbt.name)
+    wait(app, lambda: window.current_id == pbt.id and not window.is_loading())
+    window.start()
+    wait(app, lambda: workspace.trials(pbt.id) and all(
+        t.state.is_finished() for t in workspace.trials(pbt.id))
+        and not workspace.is_running(pbt.id), timeout=240.0)
+    window.tabs.setCurrentWidget(window.pbt)
+    window.pbt.refresh()
+    wait(app, lambda: window.pbt.picture is not None
+         and window.pbt.picture.schedule is not None)
+    save("pbt-tab.png", window)
+
     dialog = ExperimentDialog(config=load_experiment(ROOT / "examples" / "digits-mlp"
                                                      / "experiment.yaml"))
     dialog.max_epochs.setValue(0)  # asha without max epochs: the message shows beside it

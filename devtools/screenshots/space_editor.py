@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -62,9 +63,12 @@ def render_screenshots(out_dir: Path) -> list[Path]:
     editor.resize(*SIZE)
     editor.set_space(demo_space())
     editor.show()
-    editor.refresh_preview()  # shown: sample now, not after the first paint
+    editor.refresh_preview()
     editor.select("optimizer.adam.beta1")
-    app.processEvents()
+    editor.grab()  # painted: the preview samples in the next turn (not before a paint)
+    deadline = time.monotonic() + 60
+    while editor.preview.message.text() == "Sampling…" and time.monotonic() < deadline:
+        app.processEvents()
     written = [out_dir / "space-editor.png", out_dir / "space-editor-invalid.png"]
     editor.grab().save(str(written[0]))
     index = editor.select("first_dense.neurons")
