@@ -156,6 +156,12 @@ class Target:
         return self.backend is Backend.SQLITE
 
     @property
+    def is_memory(self) -> bool:
+        """True for a SQLite database in memory (one connection, shared by every
+        thread)."""
+        return self.is_sqlite and self.sqlite_path is None
+
+    @property
     def place(self) -> str:
         """``the database file /x/y.db`` or ``the database at postgresql://...``."""
         if self.is_sqlite:

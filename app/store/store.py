@@ -95,8 +95,10 @@ class Store:
         self._engine = make_engine(self._target, busy_timeout)
         self._writer = write_engine(self._engine)
         self._write_lock = threading.Lock()
-        # A memory database is one shared connection: serialise reads as well.
-        self._read_lock = self._write_lock if self._target.sqlite_path is None else None
+        # A memory database is one shared connection: serialise reads as well. (Only
+        # it: PostgreSQL has no file either, and a read held its lock for a whole
+        # streamed load, freezing the window's other reads for seconds.)
+        self._read_lock = self._write_lock if self._target.is_memory else None
         self._closed = False
         self._metrics = MetricRepository(self._session, self._write, self._target,
                                          self._engine.dialect)
