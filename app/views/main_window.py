@@ -579,6 +579,7 @@ class MainWindow(QMainWindow):
             return
         if change is ExperimentChange.RESTARTED and experiment_id == self.current_id:
             self._close_details()  # their trials were dropped (and their ids may come back)
+            self._edit_for_restart = False  # the restart applied those edits: used up
             self.show_experiment(experiment_id)
         self._refresh_experiment(experiment_id)
 
