@@ -399,8 +399,15 @@ class MainWindow(QMainWindow):
         row = self.experiments.row_of(target) if target is not None else None
         if row is not None:
             self.list.setCurrentIndex(self.experiments.index(row))
-            # the one shown now: the target, or the kept one when leaving it was cancelled
-            self.show_experiment(self.list.currentIndex().data(ID_ROLE))
+            # the one shown now: the target, or the kept one when leaving it was cancelled;
+            # read again only when it is another one or its definition or name changed (a
+            # list read after the shown one was created reloaded it while its run began)
+            shown = self.list.currentIndex().data(ID_ROLE)
+            fresh = next(r.record for r in rows if r.record.id == shown)
+            before = self._record
+            if (shown != self.current_id or before is None
+                    or (fresh.name, fresh.definition) != (before.name, before.definition)):
+                self.show_experiment(shown)
         else:
             self.current_id = None
             self._update_actions()
