@@ -28,6 +28,7 @@ from pytestqt.qtbot import QtBot
 
 from app.engine.docio import parse_text
 from app.engine.space import space_from_dict, space_to_dict
+from app.views.space_editor import SpaceEditor
 
 ROOT = Path(__file__).resolve().parents[2]
 Key = Qt.Key
@@ -161,3 +162,15 @@ class Hands:
         self.click(widget)
         self.key(Key.Key_A, Qt.KeyboardModifier.ControlModifier)
         self.type(text)
+
+
+def active_space_editor(qtbot: QtBot) -> SpaceEditor:
+    """A space editor shown, exposed and active, as the keyboard tests type into it."""
+    widget = SpaceEditor()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.activateWindow()
+    qtbot.waitUntil(widget.isActiveWindow)
+    return widget

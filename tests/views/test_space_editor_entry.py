@@ -25,7 +25,7 @@ from app.views.space_editor.editors import NumberRangeEditor
 from app.views.space_editor.fields import parse_range_text
 from app.views.space_editor.tree import kind_for_name
 from tests.engine.spaces import EVERY_KIND
-from tests.views.hands import Hands, Key
+from tests.views.hands import Hands, Key, active_space_editor
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -33,14 +33,7 @@ CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModi
 
 @pytest.fixture
 def editor(qtbot: QtBot) -> SpaceEditor:
-    widget = SpaceEditor()
-    qtbot.addWidget(widget)
-    widget.resize(1200, 700)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.activateWindow()
-    qtbot.waitUntil(widget.isActiveWindow)
-    return widget
+    return active_space_editor(qtbot)
 
 
 @pytest.fixture

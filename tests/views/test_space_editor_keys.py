@@ -22,7 +22,7 @@ from app.views.space_editor import NodeKind, SpaceEditor
 from app.views.space_editor.cells import Column
 from app.views.space_editor.editors import NumberRangeEditor, ValuesEditor
 from tests.engine.spaces import EVERY_KIND, doc, number
-from tests.views.hands import Hands, Key
+from tests.views.hands import Hands, Key, active_space_editor
 from tests.views.window_helpers import open_window
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -31,14 +31,7 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 @pytest.fixture
 def editor(qtbot: QtBot) -> SpaceEditor:
-    widget = SpaceEditor()
-    qtbot.addWidget(widget)
-    widget.resize(1200, 700)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.activateWindow()
-    qtbot.waitUntil(widget.isActiveWindow)
-    return widget
+    return active_space_editor(qtbot)
 
 
 @pytest.fixture
