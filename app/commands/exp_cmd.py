@@ -12,7 +12,6 @@ from rich.table import Table
 
 from app.application.database import Listing, experiment_listing, open_store
 from app.application.definitions import BrokenExperiment, checked_config, config_or_broken
-from app.application.following import ACTIVE
 from app.commands.console import (
     best_line,
     console,
@@ -22,7 +21,6 @@ from app.commands.console import (
     trials_table,
 )
 from app.engine.best import TrialTally
-from app.engine.orders import StopAnswer, request_stop, stop_answer
 
 STOP_ANSWER_SECONDS = 10.0
 """How long ``sweeplab stop`` waits for the running program to answer (it looks for a
@@ -123,6 +121,9 @@ def _stop(args: argparse.Namespace) -> int:
     that program has answered (it looks about once a second), or has gone, or after
     :data:`STOP_ANSWER_SECONDS` without an answer (the request stays: it stops when it
     next looks)."""
+    from app.application.following import ACTIVE  # the lease's processes, psutil: not for ls
+    from app.engine.orders import StopAnswer, request_stop, stop_answer
+
     with open_store(args.db) as store:
         exp = store.get_experiment(args.experiment)
         if exp.state not in ACTIVE:
