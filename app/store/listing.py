@@ -34,7 +34,7 @@ from app.engine.records import ExperimentRecord
 from app.engine.trial import TrialState
 from app.store import codec
 from app.store.convert import experiment_record
-from app.store.places import looks_like_path, resolve_busy_timeout, sqlite_url
+from app.store.places import looks_like_path, sqlite_url
 from app.store.revision import VERSION_SQL, at_head, stored_revisions
 
 TALLY_COUNTS_SQL = (
@@ -142,20 +142,16 @@ def sqlite_file(url: str) -> tuple[str, str] | None:
 def read_sqlite_listing(url: str) -> Listing | None:
     """The listing of the SQLite file ``url`` names, read with :mod:`sqlite3` in one
     read transaction; None when this reader does not answer and the Store must: not a
-    SQLite file, no such file, not at the newest schema, or any SQLite error (the
-    Store says what is wrong with it in its words).
-
-    Raises:
-        ValueError: ``$SWEEPLAB_BUSY_TIMEOUT`` is not a number of seconds >= 0 (as
-            the Store raises it).
+    SQLite file, no such file, not at the newest schema, or any SQLite error, a lock
+    held by another program included (the Store waits for it, its busy timeout, and
+    says what is wrong in its words).
     """
     found = sqlite_file(url)
     if found is None or not os.path.isfile(found[0]):
         return None
     path, shown = found
-    timeout = resolve_busy_timeout(None)
-    try:  # mode=rw: never create a file (the Store creates a new database)
-        connection = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=timeout,
+    try:  # mode=rw: never create a file (the Store creates a new database); no wait
+        connection = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=0,
                                      isolation_level=None)
     except sqlite3.Error:
         return None

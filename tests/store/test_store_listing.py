@@ -254,3 +254,17 @@ def test_postgresql_goes_through_the_store(pg_cluster: object, tmp_path: Path) -
             if tally is not None:
                 best = best_trial(trials, Goal.MAX)
                 assert tally.best_kpi(Goal.MAX) == (None if best is None else best.kpi)
+
+
+def test_a_write_in_progress_does_not_hold_the_light_reader(tricky_url: str) -> None:
+    """Another program writing (a run) does not make ``ls`` wait or take the Store's
+    path: it reads the committed state (WAL)."""
+    expected = store_listing(tricky_url)
+    writer = sqlite3.connect(parse_url(tricky_url).sqlite_path or "", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("DELETE FROM trials")
+        assert read_sqlite_listing(tricky_url) == expected
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
