@@ -8,7 +8,10 @@ The commands:
 - ``python -c pass``: the baseline, a bare interpreter start;
 - ``python -m app --help``: build every parser, print the help;
 - ``python -m app ls --db sqlite:///...``: list a small database (3 experiments of 20
-  trials, made once before the timing);
+  trials, made once before the timing), read without SQLAlchemy
+  (:mod:`app.store.listing`);
+- the same ``ls`` through the Store (the URL with ``?timeout=10``, an option the light
+  reader leaves to the Store): what ``ls`` of PostgreSQL or of a file to upgrade costs;
 - ``python -m app gui --smoke`` (Qt offscreen; ``--no-gui`` leaves it out): the time
   to the window's first paint as the program prints it, since the process started, and
   the CPU time it used until then;
@@ -23,7 +26,8 @@ untimed start of each, so no timed start compiles a module.
     .venv/bin/python bench/startup.py [--runs 7] [--no-gui] [--stops 3]
 
 Ends with one line ``RESULT baseline_ms=.. help_ms=.. help_ratio=.. ls_ms=.. ls_ratio=..
-baseline_cpu_ms=.. help_cpu_ms=.. ls_cpu_ms=.. ls_cpu_ratio=.. [paint_ms=.. paint_cpu_ms=..]
+baseline_cpu_ms=.. help_cpu_ms=.. ls_cpu_ms=.. ls_cpu_ratio=.. ls_store_ms=..
+ls_store_cpu_ms=.. [paint_ms=.. paint_cpu_ms=..]
 [stop_ms=.. stop_after_answer_ms=..]``: medians over the runs; a ratio is the command's
 median over the baseline's.
 """
@@ -160,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             "baseline": [sys.executable, "-c", "pass"],
             "help": [sys.executable, "-m", "app", "--help"],
             "ls": [sys.executable, "-m", "app", "ls", "--db", url],
+            # a URL with an option is left to the Store (as PostgreSQL or an upgrade is)
+            "ls_store": [sys.executable, "-m", "app", "ls", "--db", f"{url}?timeout=10"],
         }
         for command in commands.values():  # untimed: writes the bytecode caches
             wall_ms(command, env)
@@ -183,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs; bytecode cached")
     print(f"{'command':<28} {'median ms':>10} {'min ms':>8} {'x baseline':>11} "
           f"{'CPU ms':>8} {'CPU x baseline':>15}")
-    labels = {"baseline": "python -c pass", "help": "sweeplab --help", "ls": "sweeplab ls"}
+    labels = {"baseline": "python -c pass", "help": "sweeplab --help", "ls": "sweeplab ls",
+              "ls_store": "sweeplab ls via the Store"}
     for key, label in labels.items():
         print(f"{label:<28} {medians[key]:>10.0f} {min(times[key]):>8.0f} "
               f"{medians[key] / base:>11.1f} {cpu[key]:>8.0f} "
@@ -193,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
               f"ls_ratio={medians['ls'] / base:.1f} baseline_cpu_ms={cpu['baseline']:.0f} "
               f"help_cpu_ms={cpu['help']:.0f} ls_cpu_ms={cpu['ls']:.0f} "
               f"ls_cpu_ratio={cpu['ls'] / cpu['baseline']:.1f}")
+    result += f" ls_store_ms={medians['ls_store']:.0f} ls_store_cpu_ms={cpu['ls_store']:.0f}"
     if paints:
         paint = statistics.median(wall for wall, _ in paints)
         paint_cpu = statistics.median(used for _, used in paints)

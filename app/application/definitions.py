@@ -19,7 +19,7 @@ from app.engine.experiment import (
     load_experiment,
 )
 from app.engine.records import ExperimentRecord
-from app.store.types import UNREADABLE_JSON
+from app.store.codec import UNREADABLE_JSON
 
 _SHOWN_PROBLEMS = 3
 

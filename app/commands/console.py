@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.application.exporting import duration
-from app.engine.best import best_trial, count_trials, is_better, ranked
+from app.engine.best import TrialCounts, best_trial, count_trials, is_better, ranked
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.experiment import ExperimentConfig
 from app.engine.failing import first_line
@@ -61,7 +61,11 @@ def best_line(trials: Sequence[TrialRecord], config: ExperimentConfig) -> str:
 
 def trial_counts(trials: Sequence[TrialRecord]) -> str:
     """``6 trials: 2 completed, 3 failed, 1 stopped (1 cut by the time budget)``."""
-    counts = count_trials(trials)
+    return counts_line(count_trials(trials))
+
+
+def counts_line(counts: TrialCounts) -> str:
+    """:func:`trial_counts` of trials already added up (a store's tally)."""
     parts = []
     for state in TrialState:
         if counts[state]:

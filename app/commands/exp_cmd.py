@@ -10,12 +10,17 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
-from app.application.database import open_store
+from app.application.database import Listing, experiment_listing, open_store
 from app.application.definitions import BrokenExperiment, checked_config, config_or_broken
-from app.application.following import ACTIVE
-from app.commands.console import best_line, console, format_kpi, trial_counts, trials_table
-from app.engine.best import best_trial
-from app.engine.orders import StopAnswer, request_stop, stop_answer
+from app.commands.console import (
+    best_line,
+    console,
+    counts_line,
+    format_kpi,
+    trial_counts,
+    trials_table,
+)
+from app.engine.best import TrialTally
 
 STOP_ANSWER_SECONDS = 10.0
 """How long ``sweeplab stop`` waits for the running program to answer (it looks for a
@@ -29,29 +34,39 @@ if TYPE_CHECKING:
 
 def _ls(args: argparse.Namespace) -> int:
     """Every experiment; one whose definition no longer validates is listed as broken,
-    with its reason under the table, instead of ending the listing."""
+    with its reason under the table, instead of ending the listing.
+
+    A SQLite file at the newest schema is read without SQLAlchemy
+    (:func:`experiment_listing`); the table is the same whichever way it was read.
+    """
+    render_listing(experiment_listing(args.db))
+    return 0
+
+
+def render_listing(listing: Listing) -> None:
+    """Print ``sweeplab ls``'s table of ``listing`` and the broken experiments under it.
+    The trial counts and the best KPI are the store's tally of each experiment
+    (:class:`~app.engine.best.TrialTally`: the one rule of :mod:`app.engine.best`)."""
     broken: list[BrokenExperiment] = []
-    with open_store(args.db) as store:
-        table = Table(title=f"experiments in {escape(store.url)}", title_justify="left")
-        for column in ("id", "name", "state", "trials", "best KPI", "created"):
-            table.add_column(column)
-        for exp in store.list_experiments():
-            trials = store.list_trials(exp.id)
-            config = config_or_broken(exp)
-            if isinstance(config, BrokenExperiment):
-                broken.append(config)
-                state, kpi = "[red]broken[/]", "—"
-            else:
-                best = best_trial(trials, config.kpi.goal)
-                state = exp.state.value
-                kpi = "—" if best is None else f"{config.kpi.name} {format_kpi(best.kpi)}"
-            table.add_row(str(exp.id), escape(exp.name), state, trial_counts(trials), escape(kpi),
-                          exp.created_at.strftime("%Y-%m-%d %H:%M"))
-        console.print(table)
+    table = Table(title=f"experiments in {escape(listing.url)}", title_justify="left")
+    for column in ("id", "name", "state", "trials", "best KPI", "created"):
+        table.add_column(column)
+    for exp in listing.experiments:
+        tally = listing.tallies.get(exp.id, TrialTally())
+        config = config_or_broken(exp)
+        if isinstance(config, BrokenExperiment):
+            broken.append(config)
+            state, kpi = "[red]broken[/]", "—"
+        else:
+            best = tally.best_kpi(config.kpi.goal)
+            state = exp.state.value
+            kpi = "—" if best is None else f"{config.kpi.name} {format_kpi(best)}"
+        table.add_row(str(exp.id), escape(exp.name), state, counts_line(tally.counts),
+                      escape(kpi), exp.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
     for problem in broken:
         console.print(f"broken: {problem.record.name!r} (id {problem.record.id}, "
                       f"{problem.record.state.value}): {problem.reason}", markup=False)
-    return 0
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -106,6 +121,9 @@ def _stop(args: argparse.Namespace) -> int:
     that program has answered (it looks about once a second), or has gone, or after
     :data:`STOP_ANSWER_SECONDS` without an answer (the request stays: it stops when it
     next looks)."""
+    from app.application.following import ACTIVE  # the lease's processes, psutil: not for ls
+    from app.engine.orders import StopAnswer, request_stop, stop_answer
+
     with open_store(args.db) as store:
         exp = store.get_experiment(args.experiment)
         if exp.state not in ACTIVE:

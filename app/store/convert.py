@@ -1,18 +1,25 @@
-"""ORM rows to the frozen records of :mod:`app.engine.records` (and nothing else)."""
+"""ORM rows to the frozen records of :mod:`app.engine.records` (and nothing else).
+
+Imports no SQLAlchemy: the reader that lists a SQLite database without it
+(:mod:`app.store.listing`) freezes its experiments here too.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from app.engine.records import EventRecord, ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import EarlyStopping, ExperimentState, TrialState
-from app.store.models import EventRow, ExperimentRow, MetricRow, TrialRow
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from app.store.listing import ExperimentColumns
+    from app.store.models import EventRow, ExperimentRow, MetricRow, TrialRow
 
 
-def experiment_record(row: ExperimentRow) -> ExperimentRecord:
-    """Freeze one experiments row."""
+def experiment_record(row: ExperimentRow | ExperimentColumns) -> ExperimentRecord:
+    """Freeze one experiments row (an ORM row, or the decoded columns of one)."""
     return ExperimentRecord(
         id=row.id,
         name=row.name,

@@ -8,8 +8,6 @@ whatever the number of trials. They run inside the caller's session.
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Iterator
 from itertools import groupby
 from operator import itemgetter
@@ -18,11 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.engine.best import TrialCounts, TrialTally
-from app.engine.live import StopReason
+from app.engine.best import TrialTally
 from app.engine.records import MetricSeries
-from app.engine.trial import TrialState
 from app.store.bulk import METRICS
+from app.store.listing import TALLY_COUNTS_SQL, TALLY_RANGES_SQL, tallies_from_rows, tally_params
 from app.store.models import TrialRow
 
 CHUNK_POINTS = 20_000
@@ -87,7 +84,10 @@ def _grouped(rows: list[Any]) -> list[MetricSeries]:
 
 
 def trial_tallies(session: Session) -> dict[int, TrialTally]:
-    """Per experiment that has trials, its :class:`TrialTally`: two GROUP BY queries.
+    """Per experiment that has trials, its :class:`TrialTally`: two GROUP BY queries,
+    :data:`~app.store.listing.TALLY_COUNTS_SQL` and
+    :data:`~app.store.listing.TALLY_RANGES_SQL`, the SQL the reader without SQLAlchemy
+    runs too (``sweeplab ls``).
 
     The KPI range is of the trials that compete for best
     (:func:`app.engine.best.competing_kpi`: COMPLETED with a finite KPI; NaN, stored
@@ -95,29 +95,7 @@ def trial_tallies(session: Session) -> dict[int, TrialTally]:
     left out by the bounds), and the budget cut counts STOPPED trials whose note is
     :attr:`StopReason.BUDGET` (:func:`app.engine.best.budget_cut`).
     """
-    trials = TrialRow.__table__.c
-    cut = sa.func.sum(sa.case(
-        (sa.and_(trials.state == TrialState.STOPPED.value,
-                 trials.error == StopReason.BUDGET.value), 1), else_=0))
-    by_state: dict[int, dict[TrialState, int]] = defaultdict(dict)
-    budget: dict[int, int] = defaultdict(int)
-    counted = session.execute(
-        sa.select(trials.experiment_id, trials.state, sa.func.count(), cut)
-        .group_by(trials.experiment_id, trials.state))
-    for experiment_id, state, count, cut_count in counted:
-        by_state[experiment_id][TrialState(state)] = int(count)
-        budget[experiment_id] += int(cut_count or 0)
-    ranges: dict[int, tuple[float | None, float | None]] = {}
-    finite = sa.and_(trials.state == TrialState.COMPLETED.value,
-                     trials.kpi > -math.inf, trials.kpi < math.inf)
-    for experiment_id, low, high in session.execute(
-            sa.select(trials.experiment_id, sa.func.min(trials.kpi), sa.func.max(trials.kpi))
-            .where(finite).group_by(trials.experiment_id)):
-        ranges[experiment_id] = (_number(low), _number(high))
-    return {experiment_id: TrialTally(TrialCounts(states, budget[experiment_id]),
-                                      *ranges.get(experiment_id, (None, None)))
-            for experiment_id, states in by_state.items()}
-
-
-def _number(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+    params = tally_params()
+    counted = session.execute(sa.text(TALLY_COUNTS_SQL), params).all()
+    ranges = session.execute(sa.text(TALLY_RANGES_SQL), params)
+    return tallies_from_rows(counted, ranges)

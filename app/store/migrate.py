@@ -18,15 +18,14 @@ import sqlalchemy as sa
 from app.engine.ports import StoreError
 from app.store.connect import Backend, Target
 from app.store.models import Base
+from app.store.revision import HEAD, VERSION_SQL, VERSION_TABLE, at_head, stored_revisions
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-HEAD = "0007"
-"""The newest revision under ``migrations/versions`` (what :func:`head_revision` reads
-from the scripts; ``tests/store/test_store_migrations.py`` checks the two agree)."""
-_VERSION_TABLE = "alembic_version"
+__all__ = ["HEAD", "alembic_config", "current_revisions", "head_revision", "is_current",
+           "schema_differences", "upgrade"]
 # pg_advisory_xact_lock key ("SWPL") so two programs never migrate one database at once.
 _PG_LOCK_KEY = 0x5357504C
 
@@ -65,8 +64,7 @@ def _stored_revisions(connection: sa.Connection) -> tuple[str, ...] | None:
     in a savepoint, so a failed read leaves the caller's transaction usable."""
     try:
         with connection.begin_nested():
-            rows = connection.exec_driver_sql(f"SELECT version_num FROM {_VERSION_TABLE}")
-            return tuple(str(row[0]) for row in rows)
+            return stored_revisions(connection.exec_driver_sql(VERSION_SQL))
     except sa.exc.DBAPIError:
         return None
 
@@ -81,13 +79,14 @@ def is_current(connection: sa.Connection, target: Target) -> bool:
         StoreError: the database holds someone else's tables, or a schema revision
             this Sweeplab does not know (written by a newer version).
     """
-    if _stored_revisions(connection) == (HEAD,):
+    stored = _stored_revisions(connection)
+    if stored is not None and at_head(stored):
         return True
     from alembic.script import ScriptDirectory
     from alembic.util.exc import CommandError
 
     tables = set(sa.inspect(connection).get_table_names())
-    if tables and _VERSION_TABLE not in tables:
+    if tables and VERSION_TABLE not in tables:
         shown = ", ".join(sorted(tables)[:5])
         if target.is_sqlite:
             raise StoreError(

@@ -9,18 +9,27 @@
   ``double precision`` holds them natively; SQLite turns a bound NaN into NULL, so
   NaN is stored as the text ``'NaN'`` there (SQLite keeps text that is not a number
   as text even in a REAL column) and read back as ``float('nan')``.
+
+What a stored value reads back as is decided in :mod:`app.store.codec`, which these
+types call: the reader that lists a SQLite database without SQLAlchemy
+(:mod:`app.store.listing`) calls it too.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from app.store import codec
+from app.store.codec import UNREADABLE_JSON
+
+__all__ = ["UNREADABLE_JSON", "ExactFloat", "LenientJSON", "UTCDateTime"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -43,20 +52,16 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        """SQLite's stored text read by :func:`codec.sqlite_datetime`; elsewhere the
+        driver's datetime, in UTC."""
+        if dialect.name == "sqlite":
+            return codec.sqlite_datetime
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Attach (or convert to) UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def _sqlite_float(value: Any) -> Any:
-    if value is None:
-        return None
-    number = float(value)
-    return "NaN" if math.isnan(number) else number
+        return codec.utc_datetime(value)
 
 
 class ExactFloat(TypeDecorator[float]):
@@ -68,17 +73,12 @@ class ExactFloat(TypeDecorator[float]):
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         """On SQLite, bind NaN as text; elsewhere defer to the plain double type."""
         if dialect.name == "sqlite":
-            return _sqlite_float
+            return codec.sqlite_float
         return super().bind_processor(dialect)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
         """Return a float (the text ``'NaN'`` from SQLite included)."""
-        return None if value is None else float(value)
-
-
-UNREADABLE_JSON = "__unreadable_json__"
-"""The key of the one-entry dict :class:`LenientJSON` gives for text that is not JSON."""
-_SHOWN_CHARS = 60
+        return codec.exact_float(value)
 
 
 class LenientJSON(TypeDecorator[Any]):
@@ -92,18 +92,8 @@ class LenientJSON(TypeDecorator[Any]):
     cache_ok = True
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
-        """The JSON type's own reader, with a decode error turned into the marker."""
+        """The JSON type's own reader inside :func:`codec.lenient_json`."""
         inner = super().result_processor(dialect, coltype)
         if inner is None:
             return None
-
-        def read(value: Any) -> Any:
-            try:
-                return inner(value)
-            except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
-                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(
-                    value)
-                shown = text[:_SHOWN_CHARS] + ("…" if len(text) > _SHOWN_CHARS else "")
-                return {UNREADABLE_JSON: shown}
-
-        return read
+        return partial(codec.lenient_json, loads=inner)
