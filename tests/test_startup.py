@@ -149,3 +149,48 @@ def test_the_program_freezes_its_modules_for_the_collector(tmp_path: Path, datab
         assert int(frozen) > 50_000  # SQLAlchemy, the store, the engine: ~100,000 objects
     else:
         assert int(frozen) == 0
+
+
+FIRST_PAINT = """
+import sys
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QMainWindow
+from app.cli import main
+
+app = QApplication(sys.argv[:1])  # the program's own, which ``gui --smoke`` takes up
+at_paint = []
+
+class Watch(QObject):
+    def eventFilter(self, watched, event):
+        if (not at_paint and event.type() == QEvent.Type.Paint
+                and isinstance(watched, QMainWindow) and watched.isVisible()):
+            at_paint.append(sorted(sys.modules))
+        return False
+
+watch = Watch()
+app.installEventFilter(watch)
+status = main(["gui", "--smoke"])
+print("AT_PAINT", *(at_paint[0] if at_paint else ["-"]), flush=True)
+print("AT_END", *sorted(sys.modules), flush=True)
+sys.exit(status)
+"""
+
+
+def test_the_window_paints_before_charts_numpy_and_ssh_load(tmp_path: Path) -> None:
+    """``sweeplab gui`` paints its window before it loads pyqtgraph, numpy and the SSH stack
+    (paramiko, keyring): the tabs that need them are made after the first paint. The
+    window is then filled (``--smoke`` exits 0 only then): they did load, in the end."""
+    env = {**os.environ, "SWEEPLAB_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("SWEEPLAB_DB", None)
+    proc = subprocess.run([sys.executable, "-c", FIRST_PAINT], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = {line.split()[0]: set(line.split()[1:]) for line in proc.stdout.splitlines()
+             if line.startswith(("AT_PAINT ", "AT_END "))}
+    at_paint = {name.split(".")[0] for name in lines["AT_PAINT"]}
+    assert "PySide6" in at_paint and "app.views.main_window" in lines["AT_PAINT"]
+    heavy = ("pyqtgraph", "numpy", "paramiko", "keyring", "cryptography", "nacl", "scipy",
+             "hyperopt", "sklearn")
+    assert sorted(at_paint & set(heavy)) == []
+    assert {"app.views.trials.panel", "app.views.charts.panel", "app.views.pbt.panel",
+            "pyqtgraph", "numpy"} <= lines["AT_END"]
