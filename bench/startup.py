@@ -16,8 +16,9 @@ The commands:
   schema's migrations run before the paint);
 - ``python -m app gui --db <the small database>`` (offscreen; ``--no-gui`` leaves it
   out): the same two times on an EXISTING database, a user's common case, taken by a
-  driver that watches the program's window (:data:`GUI_DRIVER`; Qt's settings go to a
-  temporary folder);
+  driver that watches the program's window once the program made its application
+  (:data:`GUI_DRIVER`, which imports nothing before the program does; Qt's settings go
+  to a temporary folder);
 - ``sweeplab stop`` of a running ``sweeplab run`` of ``examples/quadratic`` (``--stops``
   times, 3 by default; ``--stops 0`` leaves it out): how long ``stop`` took, and how long
   after the run logged that it saw the stop it returned.
@@ -60,43 +61,66 @@ FILLED = re.compile(r"window filled after ([0-9.]+) s \(CPU ([0-9.]+) s\)")
 NAN = float("nan")
 
 GUI_DRIVER = """
-import sys, time
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication, QMainWindow
+import importlib.abc, importlib.util, sys, time
 from app.cli import main
-from app.main import _elapsed
 
-app = QApplication(sys.argv[:1])  # the program's own (``run_gui`` takes it up)
-timer = QTimer()
-timer.setInterval(5)
 
 def report(what):
+    from app.main import _elapsed
+
     print(f"{what} {_elapsed()[0]:.3f} s", flush=True)
-    if what == "filled":
-        print(f"filled CPU {time.process_time():.3f} s", flush=True)
-    else:
-        print(f"painted CPU {time.process_time():.3f} s", flush=True)
+    print(f"{what} CPU {time.process_time():.3f} s", flush=True)
 
-class Watch(QObject):
-    window = None
 
-    def eventFilter(self, watched, event):
-        if (self.window is None and event.type() == QEvent.Type.Paint
-                and isinstance(watched, QMainWindow) and watched.isVisible()):
-            self.window = watched
-            QTimer.singleShot(0, lambda: report("painted"))
-            timer.timeout.connect(self.check)
-            timer.start()
-        return False
+def watch(app):
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QMainWindow
 
-    def check(self):
-        if self.window.is_filled() and not self.window.is_loading():
-            timer.stop()
-            report("filled")
-            self.window.close()
+    class Watch(QObject):
+        window = None
 
-watch = Watch()
-app.installEventFilter(watch)
+        def eventFilter(self, watched, event):
+            if (self.window is None and event.type() == QEvent.Type.Paint
+                    and isinstance(watched, QMainWindow) and watched.isVisible()):
+                self.window = watched
+                QTimer.singleShot(0, lambda: report("painted"))
+                self.timer = QTimer()
+                self.timer.setInterval(5)
+                self.timer.timeout.connect(self.check)
+                self.timer.start()
+            return False
+
+        def check(self):  # a window without is_filled is complete when made
+            if (getattr(self.window, "is_filled", lambda: True)()
+                    and not self.window.is_loading()):
+                self.timer.stop()
+                report("filled")
+                self.window.close()
+
+    app.sweeplab_watch = Watch()
+    app.installEventFilter(app.sweeplab_watch)
+
+
+class AfterAppMain(importlib.abc.MetaPathFinder):
+    # once the program imports app.main (as it would: Qt after SQLAlchemy), its
+    # QApplication gets the watch; nothing is imported before the program does
+    def find_spec(self, name, path, target=None):
+        if name != "app.main":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            make = module._application
+            module._application = lambda: (lambda app: (watch(app), app)[1])(make())
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, AfterAppMain())
 sys.argv = ["sweeplab", *sys.argv[1:]]
 sys.exit(main())  # as the program: no argv
 """
