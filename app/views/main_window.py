@@ -13,7 +13,7 @@ actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -221,6 +221,7 @@ class MainWindow(QMainWindow):
         self._pbt_page = QWidget()
         """Holds the PBT tab's place until :attr:`pbt` is made."""
         self.tabs.addTab(self._pbt_page, "PBT")
+        self.tabs.setTabVisible(self.tabs.indexOf(self._pbt_page), False)  # a PBT one shows it
         self.panels.stopTrial.connect(self.run_control.stop_trial)
         self.panels.space.validityChanged.connect(lambda _ok, _why: self._update_actions())
         self.panels.space.undo_stack.cleanChanged.connect(self._show_modified)
@@ -798,7 +799,7 @@ class _AfterFirstPaint(QObject):
         then: what to do then.
     """
 
-    def __init__(self, window: QWidget, then: Any) -> None:
+    def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
         super().__init__(window)
         self._window, self._then = window, then
         window.installEventFilter(self)

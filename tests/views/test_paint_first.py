@@ -31,6 +31,7 @@ def test_the_window_lists_and_shows_the_experiment_after_its_first_paint(
         titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
         assert titles == ["Space", "Trials", "Charts", "Log", "PBT"]
         assert type(window.tabs.widget(1)) is QWidget and type(window.tabs.widget(4)) is QWidget
+        assert not window.tabs.isTabVisible(4)  # no PBT experiment is shown
 
         finished_trial(window.workspace, experiment, {"x": 0.5}, TrialState.COMPLETED, 0.25)
         qtbot.waitUntil(window.is_filled, timeout=10_000)
