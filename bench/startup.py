@@ -14,7 +14,14 @@ The commands:
   reader leaves to the Store): what ``ls`` of PostgreSQL or of a file to upgrade costs;
 - ``python -m app gui --smoke`` (Qt offscreen; ``--no-gui`` leaves it out): the time
   to the window's first paint as the program prints it, since the process started, and
-  the CPU time it used until then;
+  the CPU time it used until then; then the same until the window is filled (every tab
+  made, the demo shown and its trials read). The smoke run makes a NEW database (the
+  schema's migrations run before the paint);
+- ``python -m app gui --db <the small database>`` (offscreen; ``--no-gui`` leaves it
+  out): the same two times on an EXISTING database, a user's common case, taken by a
+  driver that watches the program's window once the program made its application
+  (:data:`GUI_DRIVER`, which imports nothing before the program does; Qt's settings go
+  to a temporary folder);
 - ``sweeplab stop`` of a running ``sweeplab run`` of ``examples/quadratic`` (``--stops``
   times, 3 by default; ``--stops 0`` leaves it out): how long ``stop`` took, and how long
   after the run logged that it saw the stop it returned.
@@ -27,7 +34,9 @@ untimed start of each, so no timed start compiles a module.
 
 Ends with one line ``RESULT baseline_ms=.. help_ms=.. help_ratio=.. ls_ms=.. ls_ratio=..
 baseline_cpu_ms=.. help_cpu_ms=.. ls_cpu_ms=.. ls_cpu_ratio=.. ls_store_ms=..
-ls_store_cpu_ms=.. [paint_ms=.. paint_cpu_ms=..]
+ls_store_cpu_ms=.. [paint_ms=.. paint_cpu_ms=.. filled_ms=.. filled_cpu_ms=..
+paint_existing_ms=.. paint_existing_cpu_ms=.. filled_existing_ms=..
+filled_existing_cpu_ms=..]
 [stop_ms=.. stop_after_answer_ms=..]``: medians over the runs; a ratio is the command's
 median over the baseline's.
 """
@@ -52,6 +61,76 @@ sys.path.insert(0, str(ROOT))
 
 PAINT = re.compile(r"first window shown after ([0-9.]+) s")
 PAINT_CPU = re.compile(r"CPU time until then ([0-9.]+) s")
+FILLED = re.compile(r"window filled after ([0-9.]+) s \(CPU ([0-9.]+) s\)")
+NAN = float("nan")
+
+GUI_DRIVER = """
+import importlib.abc, importlib.util, sys, time
+from app.cli import main
+
+
+def report(what):
+    from app.main import _elapsed
+
+    print(f"{what} {_elapsed()[0]:.3f} s", flush=True)
+    print(f"{what} CPU {time.process_time():.3f} s", flush=True)
+
+
+def watch(app):
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QMainWindow
+
+    class Watch(QObject):
+        window = None
+
+        def eventFilter(self, watched, event):
+            if (self.window is None and event.type() == QEvent.Type.Paint
+                    and isinstance(watched, QMainWindow) and watched.isVisible()):
+                self.window = watched
+                QTimer.singleShot(0, lambda: report("painted"))
+                self.timer = QTimer()
+                self.timer.setInterval(5)
+                self.timer.timeout.connect(self.check)
+                self.timer.start()
+            return False
+
+        def check(self):  # a window without is_filled is complete when made
+            if (getattr(self.window, "is_filled", lambda: True)()
+                    and not self.window.is_loading()):
+                self.timer.stop()
+                report("filled")
+                self.window.close()
+
+    app.sweeplab_watch = Watch()
+    app.installEventFilter(app.sweeplab_watch)
+
+
+class AfterAppMain(importlib.abc.MetaPathFinder):
+    # once the program imports app.main (as it would: Qt after SQLAlchemy), its
+    # QApplication gets the watch; nothing is imported before the program does
+    def find_spec(self, name, path, target=None):
+        if name != "app.main":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            make = module._application
+            module._application = lambda: (lambda app: (watch(app), app)[1])(make())
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, AfterAppMain())
+sys.argv = ["sweeplab", *sys.argv[1:]]
+sys.exit(main())  # as the program: no argv
+"""
+"""Runs ``sweeplab gui ARGS`` in-process and prints when its window was first painted
+and when it was filled (seconds since the process started, and CPU seconds), then
+closes it."""
 
 
 def _children_cpu() -> float:
@@ -72,16 +151,38 @@ def wall_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, (_children_cpu() - cpu) * 1000
 
 
-def paint_ms(env: dict[str, str]) -> tuple[float, float]:
+def paint_ms(env: dict[str, str]) -> tuple[float, float, float, float]:
     """The first paint of ``sweeplab gui --smoke``, as it prints it, in milliseconds, and
-    the CPU milliseconds the program used until then."""
+    the CPU milliseconds the program used until then; the same until the window was
+    filled (NaN from a program that does not print it)."""
     proc = subprocess.run([sys.executable, "-m", "app", "gui", "--smoke"], capture_output=True,
                           text=True, cwd=ROOT, env={**env, "QT_QPA_PLATFORM": "offscreen"},
                           check=False)
     found, cpu = PAINT.search(proc.stdout), PAINT_CPU.search(proc.stdout)
     if proc.returncode != 0 or found is None or cpu is None:
         raise SystemExit(f"gui --smoke exited {proc.returncode}: {proc.stdout}{proc.stderr}")
-    return float(found.group(1)) * 1000, float(cpu.group(1)) * 1000
+    filled = FILLED.search(proc.stdout)
+    wall, used = (NAN, NAN) if filled is None else (float(filled.group(1)),
+                                                    float(filled.group(2)))
+    return (float(found.group(1)) * 1000, float(cpu.group(1)) * 1000, wall * 1000,
+            used * 1000)
+
+
+def existing_paint_ms(env: dict[str, str], url: str) -> tuple[float, float, float, float]:
+    """``sweeplab gui --db url`` (an existing database): milliseconds from the process's
+    start to the window's first paint, the CPU milliseconds until then, and the same
+    until it was filled (see :data:`GUI_DRIVER`)."""
+    with tempfile.TemporaryDirectory() as config:
+        proc = subprocess.run([sys.executable, "-c", GUI_DRIVER, "gui", "--db", url],
+                              capture_output=True, text=True, cwd=ROOT, check=False,
+                              env={**env, "QT_QPA_PLATFORM": "offscreen",
+                                   "XDG_CONFIG_HOME": config})
+    marks = dict(re.findall(r"^(painted|filled|painted CPU|filled CPU) ([0-9.]+) s$",
+                            proc.stdout, re.M))
+    if proc.returncode != 0 or len(marks) != 4:
+        raise SystemExit(f"gui --db exited {proc.returncode}: {proc.stdout}{proc.stderr}")
+    return tuple(float(marks[key]) * 1000  # type: ignore[return-value]
+                 for key in ("painted", "painted CPU", "filled", "filled CPU"))
 
 
 def stop_ms(env: dict[str, str], folder: Path) -> tuple[float, float]:
@@ -171,9 +272,11 @@ def main(argv: list[str] | None = None) -> int:
             wall_ms(command, env)
         if not args.no_gui:
             paint_ms(env)
+            existing_paint_ms(env, url)
         times: dict[str, list[float]] = {key: [] for key in commands}
         cpus: dict[str, list[float]] = {key: [] for key in commands}
-        paints: list[tuple[float, float]] = []
+        paints: list[tuple[float, float, float, float]] = []
+        existing: list[tuple[float, float, float, float]] = []
         for _ in range(args.runs):
             for key, command in commands.items():
                 wall, used = wall_ms(command, env)
@@ -181,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 cpus[key].append(used)
             if not args.no_gui:
                 paints.append(paint_ms(env))
+                existing.append(existing_paint_ms(env, url))
         stops = [stop_ms(env, Path(folder)) for _ in range(args.stops)]
     medians = {key: statistics.median(values) for key, values in times.items()}
     cpu = {key: statistics.median(values) for key, values in cpus.items()}
@@ -201,12 +305,18 @@ def main(argv: list[str] | None = None) -> int:
               f"help_cpu_ms={cpu['help']:.0f} ls_cpu_ms={cpu['ls']:.0f} "
               f"ls_cpu_ratio={cpu['ls'] / cpu['baseline']:.1f}")
     result += f" ls_store_ms={medians['ls_store']:.0f} ls_store_cpu_ms={cpu['ls_store']:.0f}"
-    if paints:
-        paint = statistics.median(wall for wall, _ in paints)
-        paint_cpu = statistics.median(used for _, used in paints)
-        print(f"{'gui --smoke, first paint':<28} {paint:>10.0f} "
-              f"{min(wall for wall, _ in paints):>8.0f} {'':>11} {paint_cpu:>8.0f}")
-        result += f" paint_ms={paint:.0f} paint_cpu_ms={paint_cpu:.0f}"
+    for runs, label, key in ((paints, "gui --smoke (new db)", ""),
+                             (existing, "gui, existing db", "_existing")):
+        if not runs:
+            continue
+        paint, paint_cpu, filled, filled_cpu = (statistics.median(run[i] for run in runs)
+                                                for i in range(4))
+        print(f"{label + ', first paint':<28} {paint:>10.0f} "
+              f"{min(run[0] for run in runs):>8.0f} {'':>11} {paint_cpu:>8.0f}")
+        print(f"{label + ', filled':<28} {filled:>10.0f} "
+              f"{min(run[2] for run in runs):>8.0f} {'':>11} {filled_cpu:>8.0f}")
+        result += (f" paint{key}_ms={paint:.0f} paint{key}_cpu_ms={paint_cpu:.0f}"
+                   f" filled{key}_ms={filled:.0f} filled{key}_cpu_ms={filled_cpu:.0f}")
     if stops:
         stop = statistics.median(wall for wall, _ in stops)
         after = statistics.median(late for _, late in stops)

@@ -15,23 +15,31 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import importlib
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.application.wiring import known_hosts as default_known_hosts
 from app.remote.gpu import GpuInfo
-from app.remote.ssh.errors import HostKeyChanged, SshError, UnknownHostKey
-from app.remote.ssh.executor import HostStatus, SshExecutor
-from app.remote.ssh.hostkeys import KnownHosts
-from app.remote.ssh.probe import ProbeReport, ProbeStep, probe_server
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
-from app.remote.ssh.secrets import SecretStore, SecretStoreError, key_needs_passphrase
-from app.remote.ssh.sshconfig import DEFAULT_PATH, SshConfigError, SshConfigImport, scan_ssh_config
 from app.store.clusters import ClusterProfiles
 from app.store.named import HOSTS_CLASH
 from app.store.servers import InvalidProfile, ServerProfiles, check_profile
 from app.store.store import Store
+
+if TYPE_CHECKING:
+    from app.remote.ssh.errors import SshError
+    from app.remote.ssh.executor import HostStatus, SshExecutor
+    from app.remote.ssh.hostkeys import KnownHosts
+    from app.remote.ssh.probe import ProbeReport, ProbeStep
+    from app.remote.ssh.secrets import SecretStore, SecretStoreError, key_needs_passphrase
+    from app.remote.ssh.sshconfig import (
+        DEFAULT_PATH,
+        SshConfigError,
+        SshConfigImport,
+        scan_ssh_config,
+    )
 
 __all__ = [
     "DEFAULT_PATH", "HOSTS_CLASH", "AuthKind", "ExecutorStatusSource", "GpuInfo", "HostStatus",
@@ -40,6 +48,26 @@ __all__ = [
     "SshConfigImport", "StatusSource", "check_profile", "key_needs_passphrase",
     "scan_ssh_config", "without_server_prefix",
 ]
+
+_SSH_NAMES = {
+    "HostStatus": "executor", "KnownHosts": "hostkeys", "ProbeReport": "probe",
+    "ProbeStep": "probe", "SecretStoreError": "secrets", "key_needs_passphrase": "secrets",
+    "DEFAULT_PATH": "sshconfig", "SshConfigError": "sshconfig",
+    "SshConfigImport": "sshconfig", "scan_ssh_config": "sshconfig",
+}
+"""The names this module hands on from ``app.remote.ssh`` modules that import paramiko,
+keyring or cryptography (~0.3 s): each is imported when first asked for, so that a
+window starts without the SSH stack (a module ``__getattr__``, PEP 562)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _SSH_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"app.remote.ssh.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 _CONNECT_SLACK_S = 5.0
 
@@ -70,6 +98,8 @@ class SecretKeeper:
         """The keyring access (found now if it was not yet)."""
         with self._lock:
             if self._store is None:
+                from app.remote.ssh.secrets import SecretStore
+
                 self._store = SecretStore()
             return self._store
 
@@ -105,6 +135,8 @@ class SecretKeeper:
 
     def has_saved(self, name: str) -> tuple[bool, bool]:
         """Whether a password and a passphrase are on file for ``name`` (never raises)."""
+        from app.remote.ssh.secrets import SecretStoreError
+
         try:
             secrets = self.get(name)
         except (SecretStoreError, ValueError):
@@ -125,6 +157,8 @@ class SecretKeeper:
             ValueError: the profile name is not valid.
             SecretStoreError: the keyring failed; the message never holds a secret.
         """
+        from app.remote.ssh.secrets import SecretStoreError
+
         try:
             old = self.get(profile.name)
         except SecretStoreError:
@@ -207,6 +241,8 @@ def without_server_prefix(name: str, message: str) -> str:
 
 def _host_key_words(exc: SshError) -> str:
     """A short status line for a host key problem (the connection test has the rest)."""
+    from app.remote.ssh.errors import HostKeyChanged, UnknownHostKey
+
     if isinstance(exc, UnknownHostKey):
         return (f"{exc.server}: its host key is not accepted yet; press Test connection to "
                 "see its fingerprint and accept it")
@@ -238,6 +274,8 @@ class ExecutorStatusSource:
         self._closed = False
 
     def _executor(self, profile: ServerProfile, secrets: Secrets) -> SshExecutor | None:
+        from app.remote.ssh.executor import SshExecutor
+
         stale: SshExecutor | None = None
         with self._lock:
             if self._closed:
@@ -256,6 +294,9 @@ class ExecutorStatusSource:
 
     def refresh(self, profile: ServerProfile, secrets: Secrets) -> HostStatus:
         """Connect if needed (waiting for one attempt), then probe the GPUs again."""
+        from app.remote.ssh.errors import SshError
+        from app.remote.ssh.executor import HostStatus
+
         executor = self._executor(profile, secrets)
         if executor is None:
             return HostStatus(profile.name, False, 0, error="the Servers window was closed")
@@ -378,6 +419,8 @@ class Servers:
         ``accept_fingerprint`` accepts an unknown host key with exactly that fingerprint
         (it is added to :attr:`known_hosts`) and tests again.
         """
+        from app.remote.ssh.probe import probe_server
+
         return probe_server(profile, secrets, self.known_hosts,
                             accept_fingerprint=accept_fingerprint, timeout=timeout)
 
@@ -394,4 +437,6 @@ class Servers:
         Raises:
             SshConfigError: the file is missing, unreadable or cannot be parsed.
         """
+        from app.remote.ssh.sshconfig import scan_ssh_config
+
         return scan_ssh_config(path, taken={profile.name for profile in self.list()})

@@ -13,12 +13,22 @@ actions, menus and toolbar are made by :mod:`app.views.menus`; exports by
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, QSize, Qt, QTimer, Slot
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    Slot,
+)
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -50,7 +60,6 @@ from app.engine.space.nodes import Space
 from app.engine.trial import ExperimentState, TrialState
 from app.views.bridge import EngineBridge
 from app.views.closing import Closing, waiting_text
-from app.views.compare import open_compare
 from app.views.experiment_actions import ExperimentActions
 from app.views.experiment_list import (
     ID_ROLE,
@@ -66,14 +75,16 @@ from app.views.live import LiveView
 from app.views.loading import ExperimentLoading, SummaryReading
 from app.views.menus import build_actions, mirror, update_actions
 from app.views.notify import DesktopNotifier, NotificationWatcher, Notifier
-from app.views.panels import ExperimentPanels
-from app.views.pbt import PbtPanel
+from app.views.panels import ExperimentPanels, swap_tab
 from app.views.prompts import Quitting, Unsaved, ask, ask_unsaved
 from app.views.run_control import RunControl
-from app.views.servers import ServersDialog
 from app.views.trials.columns import ColumnChoices
-from app.views.trials.detail import TrialDetail
 from app.views.trials.log_view import LogView, read_log_tail
+
+if TYPE_CHECKING:  # pyqtgraph, numpy and the SSH stack: loaded after the first paint
+    from app.views.pbt import PbtPanel
+    from app.views.servers import ServersDialog
+    from app.views.trials.detail import TrialDetail
 
 _NEEDS_DEFINITION = ("start", "resume", "restart", "requeue_failed", "settings", "save",
                      "export_best", "save_file")
@@ -109,11 +120,16 @@ class MainWindow(QMainWindow):
             window shows. Off by default, so tests and scripts never see it.
         take_up: follow again, once the window shows, the runs a program that is gone
             left running or paused (off by default, as ``first_run``).
+        paint_first: paint the window before anything heavy loads (the program's start):
+            the experiments are listed and shown, and the Trials, Charts and PBT tabs
+            (numpy, pyqtgraph) made, on the event-loop turn after its first paint;
+            ``first_run`` and ``take_up`` follow. Off by default: the window is complete
+            when made (tests, scripts).
     """
 
     def __init__(self, workspace: Workspace, title: str, settings: QSettings | None = None, *,
                  notifier: Notifier | None = None, first_run: bool = False,
-                 take_up: bool = False) -> None:
+                 take_up: bool = False, paint_first: bool = False) -> None:
         super().__init__()
         collect_on_gui_thread(self)  # the engine's threads must never free a Qt object
         self.workspace = workspace
@@ -186,6 +202,7 @@ class MainWindow(QMainWindow):
         left_layout.addLayout(buttons)
 
         self.panels = ExperimentPanels(self)
+        self.panels.panelBuilt.connect(self._place_panel)
         self.log = LogView()
         self.run_control = RunControl(workspace, self, lambda: self.current_id,
                                       self.editing.save_space, self._space_for_restart)
@@ -197,16 +214,15 @@ class MainWindow(QMainWindow):
         self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panels.space, SPACE_TAB)
-        self.tabs.addTab(self.panels.trials, "Trials")
-        self.tabs.addTab(self.panels.charts, "Charts")
+        self.tabs.addTab(self.panels.trials_page, "Trials")
+        self.tabs.addTab(self.panels.charts_page, "Charts")
         self.tabs.addTab(self.log, "Log")
-        self.pbt = PbtPanel(lambda eid: experiment_picture(workspace, eid))
-        self.tabs.addTab(self.pbt, "PBT")
+        self._pbt: PbtPanel | None = None
+        self._pbt_page = QWidget()
+        """Holds the PBT tab's place until :attr:`pbt` is made."""
+        self.tabs.addTab(self._pbt_page, "PBT")
+        self.tabs.setTabVisible(self.tabs.indexOf(self._pbt_page), False)  # a PBT one shows it
         self.panels.stopTrial.connect(self.run_control.stop_trial)
-        self.panels.trials.trialActivated.connect(self.open_trial)
-        self.panels.trials.compareRequested.connect(
-            lambda ids: open_compare(ids, self.panels.charts.data, self))
-        self.panels.trials.set_column_choices(ColumnChoices(self.settings))
         self.panels.space.validityChanged.connect(lambda _ok, _why: self._update_actions())
         self.panels.space.undo_stack.cleanChanged.connect(self._show_modified)
         self.panels.space.bannerClicked.connect(self._edit_space_for_restart)
@@ -222,14 +238,62 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status, 1)
         self.actions_by_name = build_actions(self)
         mirror(self.actions_by_name["delete"], self.delete_button)
-        self.reload_experiments()
+        self._first_run, self._take_up = first_run, take_up
+        self._after_paint: _AfterFirstPaint | None = None
+        if paint_first:  # the rest once the window is on the screen
+            self._after_paint = _AfterFirstPaint(self, self._filled_after_paint)
+            self._update_actions()
+        else:
+            self._fill()
         self._restore_settings()
-        if first_run:
-            QTimer.singleShot(0, self, lambda: self.guided_setup(welcome=True))
-        if take_up:
-            QTimer.singleShot(0, self, self.run_control.take_up)
         # runs another program drives, read from the store off this thread
         self._following = workspace.follow_elsewhere(FOLLOW_S)
+
+    def _fill(self) -> None:
+        """Make every tab, list the experiments and show the last one used; then the
+        welcome wizard and the take-up of runs left behind, when asked for."""
+        self.panels.build()
+        _ = self.pbt
+        self.reload_experiments()
+        if self._first_run:
+            QTimer.singleShot(0, self, lambda: self.guided_setup(welcome=True))
+        if self._take_up:
+            QTimer.singleShot(0, self, self.run_control.take_up)
+
+    def _filled_after_paint(self) -> None:
+        self._after_paint = None
+        if self.isVisible():  # not closed meanwhile
+            self._fill()
+
+    def is_filled(self) -> bool:
+        """Every tab is made and the experiments are listed (see ``paint_first``)."""
+        return self._after_paint is None and self.panels.is_built() and self._pbt is not None
+
+    @property
+    def pbt(self) -> PbtPanel:
+        """The PBT tab (made now, with pyqtgraph, if it was not yet)."""
+        if self._pbt is None:
+            from app.views.pbt import PbtPanel
+
+            workspace = self.workspace
+            self._pbt = PbtPanel(lambda eid: experiment_picture(workspace, eid))
+            swap_tab(self.tabs, self._pbt_page, self._pbt)
+        return self._pbt
+
+    @Slot(QWidget, QWidget)
+    def _place_panel(self, page: QWidget, panel: QWidget) -> None:
+        """The Trials or Charts panel was just made: into its tab, wired to the window."""
+        swap_tab(self.tabs, page, panel)
+        if page is self.panels.trials_page:
+            trials = self.panels.trials
+            trials.trialActivated.connect(self.open_trial)
+            trials.compareRequested.connect(self._open_compare)
+            trials.set_column_choices(ColumnChoices(self.settings))
+
+    def _open_compare(self, ids: list[int]) -> None:
+        from app.views.compare import open_compare
+
+        open_compare(ids, self.panels.charts.data, self)
 
     # --- actions -------------------------------------------------------------------
 
@@ -329,6 +393,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def open_servers(self) -> ServersDialog:
         """The saved lab servers: add, edit, test, live status."""
+        from app.views.servers import ServersDialog
+
         servers = Servers(self.workspace.store, self.keeper)
         dialog = ServersDialog(servers, self, clusters=Clusters(self.workspace.store, servers))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -355,6 +421,8 @@ class MainWindow(QMainWindow):
         if open_one is not None:
             open_one.raise_()
             return open_one
+        from app.views.trials.detail import TrialDetail
+
         config = self._config
         log = read_log_tail(Path(record.trial_dir) / "output.log") if record.trial_dir else ""
         detail = TrialDetail(record, self.workspace.metrics(trial_id), log, config.command,
@@ -720,6 +788,28 @@ class MainWindow(QMainWindow):
         self._closing.finished.connect(self.close)
         self._closing.start(leave=leave)
         event.ignore()
+
+
+class _AfterFirstPaint(QObject):
+    """Calls ``then`` on the event-loop turn after ``window``'s first paint event (the
+    paint is on the screen by then), once.
+
+    Args:
+        window: the window to watch (it also owns this object).
+        then: what to do then.
+    """
+
+    def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window, self._then = window, then
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """At the first paint event: ask for ``then`` once this turn has flushed it."""
+        if event.type() == QEvent.Type.Paint and self._window.isVisible():
+            self._window.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._then)
+        return False
 
 
 @contextmanager

@@ -22,16 +22,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QApplication, QMainWindow, QStyle, QSystemTrayIcon
 
-from app.application.servers import HostStatus, without_server_prefix
+from app.application.servers import without_server_prefix
 from app.engine.experiment import LOCAL_HOST
 from app.engine.records import TrialRecord
 from app.engine.trial import ExperimentState, TrialState
-from app.views.servers.monitor import StatusMonitor
+
+if TYPE_CHECKING:  # the SSH stack and the Servers window load when it opens
+    from app.application.servers import HostStatus
+    from app.views.servers.monitor import StatusMonitor
 
 SHOW_MS = 10_000
 """How long a notification stays (tray balloon or status-bar message)."""

@@ -2,39 +2,83 @@
 
 The main window hands every experiment's data to :class:`ExperimentPanels`;
 each tab keeps what it needs. Qt only: GUI thread.
+
+The Trials and Charts tabs need numpy and pyqtgraph (~0.5 s of CPU to import): each is
+made on first use, in place of a blank page that holds its tab until then (see
+:func:`swap_tab`), so that a window can be painted before they load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import MetricPoint, MetricSeries, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.space.nodes import Space
-from app.views.charts.panel import ChartsPanel
 from app.views.space_editor import SpaceEditor
-from app.views.trials import TrialsPanel
+
+if TYPE_CHECKING:
+    from app.views.charts.panel import ChartsPanel
+    from app.views.trials.panel import TrialsPanel
 
 
 class ExperimentPanels(QObject):
     """Owns the Space, Trials and Charts widgets of the main window.
 
+    The Trials and Charts panels are made when first asked for (:attr:`trials`,
+    :attr:`charts`, or :meth:`build`); until then :attr:`trials_page` and
+    :attr:`charts_page`, blank widgets, hold their places in the window's tabs.
+
     Signals:
         stopTrial(int trial_id): the user asked to stop one trial.
+        panelBuilt(QWidget page, QWidget panel): the Trials or Charts panel was just made;
+            it is to take the place of ``page`` (emitted before the panel is handed out).
     """
 
     stopTrial = Signal(int)
+    panelBuilt = Signal(QWidget, QWidget)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.space = SpaceEditor()
-        self.trials = TrialsPanel()
-        self.charts = ChartsPanel()
+        self.trials_page = QWidget()
+        self.charts_page = QWidget()
+        self._trials: TrialsPanel | None = None
+        self._charts: ChartsPanel | None = None
         self._config: ExperimentConfig | None = None
+
+    @property
+    def trials(self) -> TrialsPanel:
+        """The Trials tab's panel (made now, with numpy, if it was not yet)."""
+        if self._trials is None:
+            from app.views.trials.panel import TrialsPanel
+
+            self._trials = TrialsPanel()
+            self.panelBuilt.emit(self.trials_page, self._trials)
+        return self._trials
+
+    @property
+    def charts(self) -> ChartsPanel:
+        """The Charts tab's panel (made now, with pyqtgraph, if it was not yet)."""
+        if self._charts is None:
+            from app.views.charts.panel import ChartsPanel
+
+            self._charts = ChartsPanel()
+            self.panelBuilt.emit(self.charts_page, self._charts)
+        return self._charts
+
+    def is_built(self) -> bool:
+        """Both the Trials and the Charts panel have been made."""
+        return self._trials is not None and self._charts is not None
+
+    def build(self) -> None:
+        """Make the Trials and Charts panels now, if they were not yet."""
+        _ = self.trials, self.charts
 
     def show(self, config: ExperimentConfig, trials: Sequence[TrialRecord],
              points: Sequence[MetricPoint], *, space: bool = True) -> None:
@@ -106,6 +150,8 @@ def deciding_points(series: Sequence[MetricSeries], kpi_name: str, goal: Goal) -
 
 def _best_indices(series: Sequence[MetricSeries], goal: Goal) -> dict[int, int]:
     """``id(series)`` -> the index of its best finite value (absent: none is finite)."""
+    import numpy as np  # with the Trials tab, after the window's first paint
+
     by_length: dict[int, list[MetricSeries]] = {}
     for one in series:
         by_length.setdefault(len(one.values), []).append(one)
@@ -119,3 +165,25 @@ def _best_indices(series: Sequence[MetricSeries], goal: Goal) -> dict[int, int]:
             if ok:
                 best[id(one)] = index
     return best
+
+
+def swap_tab(tabs: QTabWidget, page: QWidget, widget: QWidget) -> None:
+    """Put ``widget`` in the place of ``page`` in ``tabs``: the same index, title, tooltip,
+    enabled and visible state, current if ``page`` was; ``page`` is deleted later.
+
+    Raises:
+        ValueError: ``page`` is not one of the tabs.
+    """
+    index = tabs.indexOf(page)
+    if index < 0:
+        raise ValueError("the page to replace is not a tab")
+    current = tabs.currentIndex() == index
+    enabled, visible = tabs.isTabEnabled(index), tabs.isTabVisible(index)
+    tabs.insertTab(index, widget, tabs.tabText(index))
+    tabs.setTabToolTip(index, tabs.tabToolTip(index + 1))
+    tabs.setTabEnabled(index, enabled)
+    tabs.setTabVisible(index, visible)
+    if current:
+        tabs.setCurrentIndex(index)
+    tabs.removeTab(index + 1)
+    page.deleteLater()

@@ -1,16 +1,36 @@
-"""The Trials tab: a live grid of tiles, a sortable and filterable table, a trial's detail."""
+"""The Trials tab: a live grid of tiles, a sortable and filterable table, a trial's detail.
+
+The names below are imported from their modules when first asked for (a module
+``__getattr__``, PEP 562): importing one light module of this package (the Log tab's
+view, the column choices) does not load numpy and pyqtgraph with the table and the
+detail's curves, which the window builds after its first paint.
+"""
 
 from __future__ import annotations
 
-from app.views.trials.columns import ColumnChoices
-from app.views.trials.detail import TrialDetail
-from app.views.trials.grid import TrialGrid
-from app.views.trials.legend import TrialGridView, TrialLegend
-from app.views.trials.log_view import LogView, read_log_tail
-from app.views.trials.panel import TrialsPanel
-from app.views.trials.table import COMPARE_MAX, COMPARE_MIN, TrialFilterBar, TrialTable
-from app.views.trials.table_model import TRIAL_ID_ROLE, TrialTableModel
-from app.views.trials.topk import TOP_K_CHOICES, TopKBox
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.views.trials.columns import ColumnChoices
+    from app.views.trials.detail import TrialDetail
+    from app.views.trials.grid import TrialGrid
+    from app.views.trials.legend import TrialGridView, TrialLegend
+    from app.views.trials.log_view import LogView, read_log_tail
+    from app.views.trials.panel import TrialsPanel
+    from app.views.trials.table import COMPARE_MAX, COMPARE_MIN, TrialFilterBar, TrialTable
+    from app.views.trials.table_model import TRIAL_ID_ROLE, TrialTableModel
+    from app.views.trials.topk import TOP_K_CHOICES, TopKBox
+
+_MODULES = {
+    "ColumnChoices": "columns", "TrialDetail": "detail", "TrialGrid": "grid",
+    "TrialGridView": "legend", "TrialLegend": "legend", "LogView": "log_view",
+    "read_log_tail": "log_view", "TrialsPanel": "panel", "COMPARE_MAX": "table",
+    "COMPARE_MIN": "table", "TrialFilterBar": "table", "TrialTable": "table",
+    "TRIAL_ID_ROLE": "table_model", "TrialTableModel": "table_model",
+    "TOP_K_CHOICES": "topk", "TopKBox": "topk",
+}
+"""Each name this package hands on, and the module of this package that defines it."""
 
 __all__ = [
     "COMPARE_MAX",
@@ -30,3 +50,12 @@ __all__ = [
     "TrialsPanel",
     "read_log_tail",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
