@@ -11,6 +11,12 @@ warm-up job; the two alternate (each going first in turn) ``--repeats`` times. T
 ratio is of the median wall times (the best ones' ratio is printed too: on a shared
 machine Slurm's own timing varies by seconds). Goal: ratio <= 1.2.
 
+CPU: where the machine has cgroup v1 ``cpuacct``, the benchmark runs in a group of its
+own, so everything it starts (the cluster's daemons, sbatch, the jobs and the processes
+they start, Sweeplab's threads) is counted; the medians of each side's CPU seconds are
+printed and end the RESULT line (``bare_cpu_s``, ``sweeplab_cpu_s``). Unlike wall
+times they hardly depend on what else the machine runs.
+
 The cluster (:class:`devtools.localcluster.LocalSlurm`) needs root and the
 Debian packages ``slurm-wlm`` and ``munge``; it is started and stopped here.
 
@@ -23,6 +29,7 @@ Ends with one line ``RESULT trials=.. bare_s=.. sweeplab_s=.. ratio=.. ...``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import statistics
@@ -52,6 +59,37 @@ NOOPS = {
                + shlex.quote(f"print({MARKED_LINE!r})")),
 }
 POLL_S = 0.1
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+def cpu_group() -> Path | None:
+    """A cgroup v1 ``cpuacct`` group holding this process from now on (and what it
+    starts from then on); None where there is none or it cannot be made."""
+    group = CPUACCT / f"sweeplab-bench-{os.getpid()}"
+    try:
+        group.mkdir()
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError:
+        with contextlib.suppress(OSError):
+            group.rmdir()
+        return None
+    return group
+
+
+def cpu_seconds(group: Path | None) -> float:
+    """CPU seconds the group's processes used so far (0 without a group)."""
+    return int((group / "cpuacct.usage").read_text()) / 1e9 if group is not None else 0.0
+
+
+def leave_group(group: Path | None) -> None:
+    """Move this process back to the root group and remove ``group`` (once empty)."""
+    if group is None:
+        return
+    try:
+        (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
+        group.rmdir()
+    except OSError:
+        pass
 
 
 def template(command: str) -> str:
@@ -83,8 +121,10 @@ def bare(trials: int, root: Path, command: str, env: dict[str, str]) -> tuple[fl
     return time.perf_counter() - start, submitted
 
 
-def sweeplab(trials: int, root: Path, command: str) -> float:
-    """The whole runner on a SlurmExecutor: wall seconds."""
+def sweeplab(trials: int, root: Path, command: str,
+             group: Path | None = None) -> tuple[float, float]:
+    """The whole runner on a SlurmExecutor: (wall seconds, CPU seconds of ``group``), both
+    from the runner's start to its end."""
     code = root / "code"
     code.mkdir(parents=True, exist_ok=True)
     (code / "README").write_text("a code snapshot of one file\n")
@@ -104,17 +144,19 @@ def sweeplab(trials: int, root: Path, command: str) -> float:
         executor = SlurmExecutor(profile, LocalAccess("bench", profile.workdir))
         runner = Runner(store, experiment.id, config, [executor],
                         build_searcher(config, store, experiment.id), snapshot)
+        used = cpu_seconds(group)
         start = time.perf_counter()
         try:
             runner.run()
         finally:
             wall = time.perf_counter() - start
             executor.close()
+            cpu = cpu_seconds(group) - used
         done = store.list_trials(experiment.id)
         bad = [(t.number, t.state.value, t.error) for t in done if t.state.value != "completed"]
         if len(done) != trials or bad:
             raise SystemExit(f"sweeplab: {len(done)} trials, not completed: {bad[:3]}")
-    return wall
+    return wall, cpu
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -123,7 +165,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="10 trials: a smoke run")
     parser.add_argument("--repeats", type=int, default=1,
-                        help="run both R times in turn; the best wall time counts")
+                        help="run both R times in turn; the medians count")
     parser.add_argument("--noop", choices=sorted(NOOPS), default="printf",
                         help="the job's command (default: printf, the shell only)")
     parser.add_argument("--cpus", type=int, default=32,
@@ -143,11 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     command = NOOPS[args.noop]
     walls: dict[str, list[float]] = {"bare": [], "sweeplab": []}
     submits: list[float] = []
+    cpus: dict[str, list[float]] = {"bare": [], "sweeplab": []}
+    group = cpu_group()  # before the cluster starts: its daemons are counted too
     try:
         slurm = LocalSlurm(cpus=args.cpus).start()
     except SlurmUnavailable as exc:
+        leave_group(group)
         print(f"cannot run the Slurm benchmark here: {exc}", file=sys.stderr)
         return 2
+
+    def timed_sweeplab(root: Path) -> None:
+        wall, cpu = sweeplab(args.trials, root / "sweeplab", command, group)
+        walls["sweeplab"].append(wall)
+        cpus["sweeplab"].append(cpu)
+
     old = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(slurm.conf)
     try:
@@ -156,18 +207,21 @@ def main(argv: list[str] | None = None) -> int:
             for repeat in range(args.repeats):
                 root = Path(tmp) / str(repeat)
                 if repeat % 2:  # alternate who goes first
-                    walls["sweeplab"].append(sweeplab(args.trials, root / "sweeplab", command))
+                    timed_sweeplab(root)
+                used = cpu_seconds(group)
                 wall, submitted = bare(args.trials, root / "bare", command, slurm.env)
+                cpus["bare"].append(cpu_seconds(group) - used)
                 walls["bare"].append(wall)
                 submits.append(submitted)
                 if not repeat % 2:
-                    walls["sweeplab"].append(sweeplab(args.trials, root / "sweeplab", command))
+                    timed_sweeplab(root)
     finally:
         if old is None:
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = old
         slurm.stop()
+        leave_group(group)
     best = {name: min(values) for name, values in walls.items()}
     mid = {name: statistics.median(values) for name, values in walls.items()}
     ratio, best_ratio = mid["sweeplab"] / mid["bare"], best["sweeplab"] / best["bare"]
@@ -182,12 +236,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{min(submits):7.2f} {statistics.median(submits) / n * 1000:7.1f}")
     print(f"{'Sweeplab runner on SlurmExecutor':34} {mid['sweeplab']:9.2f} "
           f"{best['sweeplab']:7.2f} {mid['sweeplab'] / n * 1000:7.1f} {ratio:6.2f}")
+    cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    if group is not None:
+        print(f"CPU seconds of everything each side ran (cluster, sbatch, jobs, Sweeplab): "
+              f"bare {cpu['bare']:.2f}, Sweeplab {cpu['sweeplab']:.2f} (medians; "
+              f"{(cpu['sweeplab'] - cpu['bare']) / n * 1000:.1f} ms more a trial)")
     if args.repeats > 1:
         for name, values in walls.items():
             print(f"  {name} wall times: {', '.join(f'{v:.2f}' for v in values)}")
+    cpu_figures = (f" bare_cpu_s={cpu['bare']:.3f} sweeplab_cpu_s={cpu['sweeplab']:.3f}"
+                   if group is not None else "")
     print(f"RESULT trials={n} bare_s={mid['bare']:.3f} sweeplab_s={mid['sweeplab']:.3f} "
           f"ratio={ratio:.2f} best_ratio={best_ratio:.2f} "
-          f"bare_submit_s={statistics.median(submits):.3f}")
+          f"bare_submit_s={statistics.median(submits):.3f}{cpu_figures}")
     return 0
 
 

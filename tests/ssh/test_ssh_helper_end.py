@@ -92,3 +92,28 @@ def in_session(session: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def test_the_leftover_scan_finds_a_process_whose_name_holds_a_newline(tmp_path: Path) -> None:
+    """A name may hold a newline (prctl): its stat file is then two lines, and the scan
+    reads the whole file (the shell's read of one line missed such a process)."""
+    named = ("import ctypes, time; ctypes.CDLL(None).prctl(15, b'a\\nb) S 1', 0, 0, 0); "
+             "time.sleep(60)")
+    leader = subprocess.Popen(["/bin/sh", "-c", f'{sys.executable} -c "{named}" & wait'],
+                              start_new_session=True)
+    found: list[int] = []
+    try:
+        wait_until(lambda: len(in_session(leader.pid)) == 2, 20, "the leader's process")
+        (child,) = set(in_session(leader.pid)) - {leader.pid}
+        wait_until(lambda: "\n" in Path(f"/proc/{child}/stat").read_text(), 20,
+                   "the process to take its name")
+        os.kill(leader.pid, signal.SIGKILL)
+        leader.wait(10)
+        functions = END_LEFTOVERS_SH.split('if [ -n "$w" ]')[0]
+        out = subprocess.run(["/bin/sh", "-c", f'{functions}w={leader.pid}\nleftovers\n'
+                              'echo "$m"'], capture_output=True, text=True, check=True)
+        found = [int(pid) for pid in out.stdout.split()]
+        assert found == [child], out.stdout
+    finally:
+        for pid in found or in_session(leader.pid):
+            os.kill(pid, signal.SIGKILL)
