@@ -27,8 +27,8 @@ from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 log = logging.getLogger(__name__)
 TRIALS_PER_STEP = 50
-"""Trials added to the grid and the table per step (~0.3 ms a trial on this machine,
-loaded: formatting the table's cells)."""
+"""Trials added to the grid and the table per step (a few ms a step: the table formats
+a row's cells only when it is shown)."""
 ARRIVED_MS = 5
 """How often the parts a worker read are taken in (GUI thread)."""
 POINTS_PER_STEP = 5_000
