@@ -42,7 +42,6 @@ class GuiGarbageCollector(QObject):
 
     def __init__(self, interval_ms: int = COLLECT_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thresholds = gc.get_threshold()
         self._holders = 0
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -79,9 +78,11 @@ class GuiGarbageCollector(QObject):
     @Slot()
     def collect(self) -> int:
         """Collect the generations whose thresholds were passed, as CPython would have
-        done itself; returns how many unreachable objects were found."""
+        done itself; returns how many unreachable objects were found. The thresholds
+        are the interpreter's as set now (an experiment being loaded raises the first:
+        see :data:`app.views.loading.LOADING_GC_THRESHOLD`)."""
         count0, count1, count2 = gc.get_count()
-        threshold0, threshold1, threshold2 = self._thresholds
+        threshold0, threshold1, threshold2 = gc.get_threshold()
         if count0 <= threshold0:
             return 0
         generation = 0

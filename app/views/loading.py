@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections import deque
 from collections.abc import Callable
 
@@ -26,8 +27,8 @@ from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 log = logging.getLogger(__name__)
 TRIALS_PER_STEP = 50
-"""Trials added to the grid and the table per step (~0.3 ms a trial on this machine,
-loaded: formatting the table's cells)."""
+"""Trials added to the grid and the table per step (a few ms a step: the table formats
+a row's cells only when it is shown)."""
 ARRIVED_MS = 5
 """How often the parts a worker read are taken in (GUI thread)."""
 POINTS_PER_STEP = 5_000
@@ -37,6 +38,11 @@ LOADING_GC_THRESHOLD = 50_000
 The worker makes a tuple per stored point: at the default, collections ran thousands
 of times a load, and each older-generation one, holding the GIL, stalled the GUI
 thread for up to ~100 ms. Restored when the load ends."""
+LOADING_SWITCH_S = 0.001
+"""While a load runs, the interpreter's switch interval (Python's default: 5 ms). The
+GUI thread lets go of the GIL in every Qt call; while the worker turns rows into
+objects it got it back only when the worker's interval ran out, so a paint of a few
+hundred Qt calls waited up to 5 ms per call. Restored when the load ends."""
 
 
 class ExperimentLoading(QObject):
@@ -73,16 +79,21 @@ class ExperimentLoading(QObject):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._step)
         self._thresholds: tuple[int, int, int] | None = None  # the collector's, before
+        self._switch = sys.getswitchinterval()  # the interpreter's, before
 
     def _collect_less(self, loading: bool) -> None:
-        """Raise the collector's first threshold while loading; restore it after."""
+        """Raise the collector's first threshold while loading, and shorten the
+        interpreter's switch interval (:data:`LOADING_SWITCH_S`); restore both after."""
         if loading and self._thresholds is None:
             self._thresholds = gc.get_threshold()
             gc.set_threshold(max(self._thresholds[0], LOADING_GC_THRESHOLD),
                              *self._thresholds[1:])
+            self._switch = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch, LOADING_SWITCH_S))
         elif not loading and self._thresholds is not None:
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
+            sys.setswitchinterval(self._switch)
 
     @property
     def loading(self) -> int | None:

@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QDialog, QWidget
 
 from app.application.live import STOPPING
-from app.engine.trial import ExperimentState, TrialState
+from app.engine.trial import ExperimentState
 from app.views.help_dialogs import AboutDialog, ReportingHelpDialog, ShortcutsDialog
 
 if TYPE_CHECKING:
@@ -174,8 +174,8 @@ def update_actions(window: MainWindow) -> None:
     actions["resume"].setEnabled(
         selected and (state is ExperimentState.PAUSED or not running) and free)
     actions["restart"].setEnabled(selected and free)
-    actions["requeue_failed"].setEnabled(selected and free and any(
-        trial.state is TrialState.FAILED for trial in window.held_trials()))
+    actions["requeue_failed"].setEnabled(selected and free and model is not None
+                                         and model.counts().failed > 0)
     for name in ("settings", "save", "delete"):
         actions[name].setEnabled(selected and not running and not elsewhere)
     actions["delete"].setToolTip(

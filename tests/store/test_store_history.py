@@ -44,6 +44,28 @@ class TestExperimentSeries:
             for step, value in zip(s.steps, s.values, strict=True)]
         assert list(store.experiment_series(store.create_experiment("empty", {}).id)) == []
 
+    def test_a_step_reported_twice_keeps_the_order_of_get_metrics(self, store: Store) -> None:
+        """Points of one step (and points without a step) come by time, then id, as
+        get_metrics gives them, even when stored out of time order: SQLite reads the
+        index's id order and reads such a series again in the rule's order."""
+        experiment = store.create_experiment("ties", {})
+        tied, plain = (store.create_trial(experiment.id, {}).id for _ in range(2))
+        store.add_metrics([MetricPoint(tied, "loss", 1.0, 1, 9.0),
+                           MetricPoint(tied, "loss", 2.0, 1, 3.0),
+                           MetricPoint(tied, "loss", 3.0, None, 8.0),
+                           MetricPoint(tied, "loss", 4.0, None, 2.0),
+                           MetricPoint(tied, "loss", 5.0, 0, 7.0),
+                           MetricPoint(plain, "loss", 6.0, 2, 1.0),
+                           MetricPoint(plain, "loss", 7.0, 1, 2.0)])
+        series = [one for chunk in store.experiment_series(experiment.id, chunk=3)
+                  for one in chunk]
+        assert [(s.trial_id, s.steps, s.values) for s in series] == [
+            (tied, (None, None, 0, 1, 1), (4.0, 3.0, 5.0, 2.0, 1.0)),
+            (plain, (1, 2), (7.0, 6.0))]
+        for one in series:
+            assert [(p.step, p.value) for p in store.get_metrics(one.trial_id)] == list(
+                zip(one.steps, one.values, strict=True))
+
     def test_many_trials_in_one_streamed_query_never_split_a_series(
             self, store: Store) -> None:
         experiment = store.create_experiment("big", {})

@@ -214,3 +214,25 @@ def test_an_opened_experiments_first_curves_are_drawn_at_once(qtbot: QtBot) -> N
     assert panel.curves.drawn_trials == 2
     panel.add_series([MetricSeries(102, "loss", (0, 1), (1.0, 0.5))])
     assert panel.curves.drawn_trials == 2  # the rest at the panel's (throttled) tick
+
+
+def test_batches_of_history_are_one_change_each_so_a_refresh_draws_only_them(
+        qtbot: QtBot) -> None:
+    """Loaded history arrives in batches of whole series; each batch is one change of
+    the buffers, so a refresh after many batches still knows which trials got points
+    (per series, a few batches used up the change log and the chart looked at every
+    trial of the experiment again)."""
+    from app.engine.records import MetricSeries
+    from app.views.charts.buffers import CHANGE_LOG
+    panel = ChartsPanel(auto_refresh=False)
+    qtbot.addWidget(panel)
+    panel.set_experiment("loss", Goal.MIN)
+    count = 2 * CHANGE_LOG
+    panel.set_trials([trial(t, TrialState.COMPLETED, 0.5, SGD) for t in range(count)])
+    buffers = panel.data.buffers
+    before = buffers.version
+    for start in range(0, count, 50):
+        panel.add_series([MetricSeries(100 + t, "loss", (0, 1), (1.0, 0.5))
+                          for t in range(start, min(start + 50, count))])
+    assert buffers.touched_since(before) == {100 + t for t in range(count)}
+    assert all(buffers.size(100 + t, "loss") == 2 for t in range(count))

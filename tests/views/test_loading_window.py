@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.views.loading import LOADING_GC_THRESHOLD
+from app.views.loading import LOADING_GC_THRESHOLD, LOADING_SWITCH_S
 from app.views.main_window import MainWindow
 from tests.helpers import load_bench
 from tests.views.window_helpers import open_window, wait_loaded
@@ -62,6 +63,9 @@ def test_the_window_answers_while_a_big_experiment_loads(qtbot: QtBot, tmp_path:
         collector = gc.get_threshold()
         thresholds: set[int] = set()  # the collector runs less often while loading
         heartbeat.timeout.connect(lambda: thresholds.add(gc.get_threshold()[0]))
+        switch = sys.getswitchinterval()
+        intervals: set[float] = set()  # the GUI thread gets the GIL back sooner meanwhile
+        heartbeat.timeout.connect(lambda: intervals.add(sys.getswitchinterval()))
         heartbeat.start()
         qtbot.wait(50)
         start = time.perf_counter()
@@ -78,6 +82,8 @@ def test_the_window_answers_while_a_big_experiment_loads(qtbot: QtBot, tmp_path:
         assert len(window.held_trials()) == BIG_TRIALS
         assert max(thresholds) == max(collector[0], LOADING_GC_THRESHOLD)
         assert gc.get_threshold() == collector  # and as before once loaded
+        assert min(intervals) == min(switch, LOADING_SWITCH_S)
+        assert sys.getswitchinterval() == switch
 
 
 def test_switching_mid_load_shows_the_new_experiment_only(qtbot: QtBot, tmp_path: Path) -> None:

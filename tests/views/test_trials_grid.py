@@ -265,3 +265,22 @@ def test_trials_panel_feeds_grid_and_table(qtbot: QtBot) -> None:
     with qtbot.waitSignal(panel.trialActivated, timeout=1000) as blocker:
         panel.table.trialActivated.emit(102)
     assert blocker.args == [102]
+
+
+def test_state_counts_follow_every_change_of_the_trials(grid: TrialGrid) -> None:
+    """The legend's counts are kept as trials arrive and change state (not recounted
+    from every record); they always equal a count of the tiles' records."""
+    grid.set_trials([trial(0, TrialState.RUNNING), trial(1, TrialState.CREATED)], "loss",
+                    Goal.MIN)
+    assert grid.state_counts() == {TrialState.RUNNING: 1, TrialState.QUEUED: 1}
+    grid.add_trials([trial(2, TrialState.QUEUED), trial(3, TrialState.FAILED),
+                     trial(0, TrialState.COMPLETED, kpi=0.3)])  # #0 again, ended
+    assert grid.state_counts() == {TrialState.COMPLETED: 1, TrialState.QUEUED: 2,
+                                   TrialState.FAILED: 1}
+    grid.update_trial(trial(1, TrialState.RUNNING))
+    grid.update_trial(trial(4, TrialState.COMPLETED, kpi=0.2))
+    grid.update_trial(trial(4, TrialState.COMPLETED, kpi=0.2))  # the same again
+    assert grid.state_counts() == {TrialState.COMPLETED: 2, TrialState.QUEUED: 1,
+                                   TrialState.FAILED: 1, TrialState.RUNNING: 1}
+    grid.set_trials([], "loss", Goal.MIN)
+    assert grid.state_counts() == {}

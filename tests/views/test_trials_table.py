@@ -350,3 +350,44 @@ def test_sort_keys_and_filter_kept_while_rows_are_appended_match_a_fresh_build()
         np.testing.assert_array_equal(growing.key_array(column, now=T0 + timedelta(hours=1)),
                                       fresh.key_array(column, now=T0 + timedelta(hours=1)))
     assert growing.mask(flt).tolist() == fresh.mask(flt).tolist()
+
+
+def test_rows_format_their_cells_only_when_asked_and_show_the_same_text(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening an experiment adds thousands of rows of which the table shows a few
+    dozen: a row's cells are formatted when first asked for (formatting every row on
+    arrival was most of the GUI thread's time). Sorting by text columns and filtering
+    by text see the same texts as the cells show."""
+    import app.views.trials.rows as rows_module
+    from app.views.trials.text import format_duration, format_gpus, format_time, format_value
+
+    formatted: list[object] = []
+    real = rows_module.format_time
+    monkeypatch.setattr(rows_module, "format_time",
+                        lambda moment: formatted.append(moment) or real(moment))
+    records = [trial(n, kpi=0.5 + n, host=f"host-{(n * 7) % 5}", gpus=(n % 3,) if n % 2 else (),
+                     params={"lr": 0.1 * n, "opt": "adam" if n % 3 else "sgd"})
+               for n in range(300)]
+    rows = TrialRows("loss")
+    for record in records:
+        flat = flatten(record.params)
+        rows.add_param_names(rows.new_param_names(flat))
+        rows.upsert(record, flat)
+    np.testing.assert_array_equal(rows.key_array(Column.HOST)[:5], [0, 2, 4, 1, 3])
+    rows.key_array(Column.GPUS)
+    rows.key_array(FIXED + 1)  # "opt", by text
+    assert formatted == []  # nothing formatted yet
+    record = records[123]
+    assert [rows.cell(123, column) for column in range(rows.column_count())] == [
+        "123", "completed", format_value(record.kpi), format_duration(2 * 123 + 1 - 123),
+        record.host, format_gpus(record.gpus), format_time(record.started_at),
+        format_time(record.ended_at), format_value(0.1 * 123), "sgd"]
+    assert len(formatted) == 2  # one row's two times
+    text = format_time(records[77].ended_at)
+    assert rows.mask(TrialFilter(None, text)).tolist() == [
+        any(text in rows.cell(n, column) for column in range(rows.column_count()))
+        for n in range(300)] == [n in (77, 155) for n in range(300)]  # #155 started then
+    assert rows.mask(TrialFilter(None, "SGD")).sum() == 100
+
+
+FIXED = len(Column)

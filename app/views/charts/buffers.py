@@ -135,10 +135,30 @@ class MetricBuffers:
         if len(steps) != len(values):
             raise ValueError(f"trial {trial_id} metric {name!r}: {len(steps)} steps "
                              f"but {len(values)} values")
-        if len(values) == 0:
-            return
-        self._series_for(trial_id, name).extend(steps, values)
-        self._touch({trial_id})
+        self.extend_many([(trial_id, name, steps, values)])
+
+    def extend_many(self, series: Iterable[tuple[int, str, np.ndarray | Sequence[float],
+                                                 np.ndarray | Sequence[float]]]) -> None:
+        """:meth:`extend` for many series (trial id, name, steps, values) as one change:
+        one entry of the change log for a whole batch of loaded history, so the
+        :data:`CHANGE_LOG` entries a chart looks back on are not used up by the series
+        of a few batches (then it redrew every trial).
+
+        Raises:
+            ValueError: when steps and values differ in length (nothing is added).
+        """
+        batch = list(series)
+        for trial_id, name, steps, values in batch:
+            if len(steps) != len(values):
+                raise ValueError(f"trial {trial_id} metric {name!r}: {len(steps)} steps "
+                                 f"but {len(values)} values")
+        touched: set[int] = set()
+        for trial_id, name, steps, values in batch:
+            if len(values):
+                self._series_for(trial_id, name).extend(steps, values)
+                touched.add(trial_id)
+        if touched:
+            self._touch(touched)
 
     def series(self, trial_id: int, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Read-only views of (steps, values); empty arrays when nothing was reported."""

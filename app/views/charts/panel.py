@@ -116,14 +116,15 @@ class ChartsPanel(QWidget):
     def add_series(self, series: Sequence[MetricSeries]) -> None:
         """Buffer stored points a series at a time (loading history; see
         :class:`~app.application.loading.Series`); drawn at the next refresh."""
+        stepped = []  # as one change of the buffers (see MetricBuffers.extend_many)
         for one in series:
             if None in one.steps:  # the buffers number points without a step
                 self.data.add_points([MetricPoint(one.trial_id, one.name, value, step, 0.0)
                                       for step, value in zip(one.steps, one.values,
                                                              strict=True)])
             else:
-                self.data.buffers.extend(one.trial_id, one.name, one.steps,  # type: ignore[arg-type]
-                                         one.values)
+                stepped.append((one.trial_id, one.name, one.steps, one.values))
+        self.data.buffers.extend_many(stepped)  # type: ignore[arg-type]
         if self._loading and not self.curves.drawn_trials and self.isVisible():
             self.refresh()  # the first curves at once, not at the next tick
 

@@ -87,13 +87,50 @@ class TrialFilter:
                                         and TrialState.QUEUED in self.states)
 
 
-@dataclass
 class _Row:
-    record: TrialRecord
-    flat: dict[str, Any]
-    cells: list[str]
-    params: dict[str, str]
-    haystack: str
+    """One trial's entry: its record and flattened params; the cell texts are formatted
+    when first asked for (:attr:`cells`), since opening an experiment adds thousands of
+    rows of which the table shows a few dozen (formatting every row's cells on arrival
+    was most of the GUI thread's time opening 10,000 trials)."""
+
+    __slots__ = ("_cells", "_haystack", "_params", "flat", "record")
+
+    def __init__(self, record: TrialRecord, flat: dict[str, Any]) -> None:
+        self.record = record
+        self.flat = flat
+        self._cells: list[str] | None = None
+        self._params: dict[str, str] | None = None
+        self._haystack: str | None = None
+
+    @property
+    def cells(self) -> list[str]:
+        """The fixed columns' texts (a finished trial's duration; "" while it runs)."""
+        if self._cells is None:
+            self._cells = _fixed_cells(self.record)
+        return self._cells
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Each dotted parameter's text."""
+        if self._params is None:
+            self._params = {name: format_value(value) for name, value in self.flat.items()}
+        return self._params
+
+    @property
+    def haystack(self) -> str:
+        """Every cell's text in lower case, for the text filter."""
+        if self._haystack is None:
+            cells = self.cells
+            searchable = [cell for i, cell in enumerate(cells)
+                          if i != Column.DURATION or cell]
+            self._haystack = "\x00".join([*searchable, *self.params.values()]).lower()
+        return self._haystack
+
+    def param_text(self, name: str) -> str | None:
+        """A parameter's text, None when the trial has no such parameter."""
+        if self._params is not None:
+            return self._params.get(name)
+        return format_value(self.flat[name]) if name in self.flat else None
 
 
 class TrialRows:
@@ -155,7 +192,7 @@ class TrialRows:
         if missing:
             raise ValueError(f"trial {record.id}: parameters {missing} have no column; "
                              "call add_param_names first")
-        row = _make_row(record, flat)
+        row = _Row(record, flat)
         numeric = dict(self._numeric_params)
         for name, value in flat.items():
             self._numeric_params[name] = self._numeric_params.get(name, True) and _is_number(value)
@@ -251,7 +288,7 @@ class TrialRows:
             return format_duration(duration_seconds(row.record, now))
         if column < FIXED_COUNT:
             return row.cells[column]
-        return row.params.get(self.param_names[column - FIXED_COUNT], "")
+        return row.param_text(self.param_names[column - FIXED_COUNT]) or ""
 
     # --- sorting and filtering ----------------------------------------------------------
 
@@ -295,13 +332,15 @@ class TrialRows:
             attribute = TIME_COLUMNS[Column(column)]
             return _floats(moment.timestamp() if (moment := getattr(row.record, attribute))
                            else None for row in rows)
-        if column < FIXED_COUNT:  # host, GPUs: by text
-            return _text_ranks([row.cells[column] if row.cells[column] != MISSING else None
+        if column == Column.HOST:  # host, GPUs: by text
+            return _text_ranks([row.record.host or None for row in rows])
+        if column == Column.GPUS:
+            return _text_ranks([format_gpus(row.record.gpus) if row.record.gpus else None
                                 for row in rows])
         name = self.param_names[column - FIXED_COUNT]
         if self.is_numeric(column):
             return _floats(row.flat.get(name) for row in rows)
-        return _text_ranks([row.params.get(name) for row in rows])
+        return _text_ranks([row.param_text(name) for row in rows])
 
     def mask(self, flt: TrialFilter) -> npt.NDArray[np.bool_]:
         """Which trials pass the filter (kept until the trials change)."""
@@ -360,8 +399,8 @@ class TrialRows:
         return indices[np.argsort(keys, kind="stable")]
 
 
-def _make_row(record: TrialRecord, flat: dict[str, Any]) -> _Row:
-    cells = [
+def _fixed_cells(record: TrialRecord) -> list[str]:
+    return [
         str(record.number),
         state_label(record),
         format_value(record.kpi),
@@ -371,10 +410,6 @@ def _make_row(record: TrialRecord, flat: dict[str, Any]) -> _Row:
         format_time(record.started_at),
         format_time(record.ended_at),
     ]
-    params = {name: format_value(value) for name, value in flat.items()}
-    searchable = [cell for i, cell in enumerate(cells) if i != Column.DURATION or cell]
-    haystack = "\x00".join([*searchable, *params.values()]).lower()
-    return _Row(record, flat, cells, params, haystack)
 
 
 def _is_number(value: Any) -> bool:
