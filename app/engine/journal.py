@@ -35,10 +35,15 @@ class Journal:
         """Tell every subscriber."""
         self._subscribers.publish(event)
 
-    def set_state(self, state: ExperimentState, message: str) -> None:
-        """Store the experiment's new state, log why, publish it."""
+    def set_state(self, state: ExperimentState, message: str, *,
+                  before_publish: Callable[[], None] | None = None) -> None:
+        """Store the experiment's new state, log why, publish it; ``before_publish``
+        runs between the store and the subscribers (the runner lets the experiment go
+        there at its end)."""
         self._repo.update_experiment(self._experiment_id, state=state)
         self.log(message)
+        if before_publish is not None:
+            before_publish()
         self.publish(RunnerEvent(RunnerEventKind.EXPERIMENT, self._experiment_id, state=state,
                                  message=message))
 

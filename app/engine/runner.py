@@ -258,18 +258,27 @@ class Runner:
             return self._run()
         finally:
             self._dispatch.close()
-            if self._lease is not None:
-                try:
-                    self._lease.release()
-                except StoreError:
-                    log.warning("could not release experiment %s", self._experiment_id)
+            self._let_go()
             self._done.set()
+
+    def _let_go(self) -> None:
+        """Release the experiment's lease (once): called before the run's end is
+        published, so that whoever acts on the end at once (the window's Requeue or
+        Start, a terminal's ``sweeplab resume``) finds the experiment free instead of
+        "being run by another program"; again, harmlessly, when the loop is left."""
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        try:
+            lease.release()
+        except StoreError:
+            log.warning("could not release experiment %s", self._experiment_id)
 
     def _fail_outright(self, message: str) -> ExperimentState:
         """Stop every running trial and end the experiment FAILED with ``message``."""
         for live in list(self._live.values()):
             live.executor.stop(live.record.id, self._grace)
-        self._set_state(ExperimentState.FAILED, message)
+        self._end_run(ExperimentState.FAILED, message)
         return self._state
 
     def _run(self) -> ExperimentState:
@@ -311,7 +320,7 @@ class Runner:
             final = run_outcome(count_trials(trials))
             message = (self._end_message() if final is ExperimentState.COMPLETED
                        else _failed_message(trials))
-        self._set_state(final, message)
+        self._end_run(final, message)
         return final
 
     def _finished(self) -> bool:
@@ -474,6 +483,7 @@ class Runner:
         self._journal.log(message, persist=persist)
         state = self._repo.get_experiment(self._experiment_id).state
         self._state = state
+        self._let_go()
         self._journal.publish(RunnerEvent(RunnerEventKind.EXPERIMENT, self._experiment_id,
                                           state=state, message=message))
         return state
@@ -481,6 +491,11 @@ class Runner:
     def _set_state(self, state: ExperimentState, message: str) -> None:
         self._state = state
         self._journal.set_state(state, message)
+
+    def _end_run(self, state: ExperimentState, message: str) -> None:
+        """The run's last state: stored and logged, the lease released, then published."""
+        self._state = state
+        self._journal.set_state(state, message, before_publish=self._let_go)
 
 
 def _failed_message(trials: Sequence[TrialRecord]) -> str:

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.application.workspace import ActionRefused, Workspace
 from app.engine.docio import dump_text
+from app.engine.events import RunnerEventKind
 from app.engine.lease import Driver
 from app.engine.trial import ExperimentState, TrialState
 from tests.helpers import (
@@ -129,3 +131,25 @@ def test_stop_asks_a_run_left_by_a_dead_driver_to_stop_as_sweeplab_stop_does(
     events = len(store.list_events(eid))
     workspace.stop(eid)
     assert len(store.list_events(eid)) == events, "a stopped experiment is not asked again"
+
+
+def test_the_run_lets_the_experiment_go_before_its_end_is_published(
+        workspace: Workspace, tmp_path: Path) -> None:
+    """Whoever acts on a run's end at once (the window's Requeue right after the last
+    trial) finds the experiment free: its lease is released before the final state is
+    published, not after (the window once said "being run by another program" of its
+    own run that had just ended)."""
+    store = workspace.store
+    eid = store_experiment(store, tmp_path, "import sweeplab\nsweeplab.report('loss', 1.0)\n",
+                           limits={"max_trials": 1, "max_parallel": 1})
+    holders: list[str | None] = []
+
+    def on_event(event: Any) -> None:
+        if event.kind is RunnerEventKind.EXPERIMENT and event.state is ExperimentState.COMPLETED:
+            holders.append(store.experiment_driver(eid)[0])
+
+    workspace.subscribe(on_event)
+    workspace.start(eid)
+    wait_until(lambda: bool(holders) and not workspace.is_running(eid), timeout=60)
+    assert store.get_experiment(eid).state is ExperimentState.COMPLETED
+    assert holders == [None], "the lease was still held when the end was published"
