@@ -155,3 +155,16 @@ def test_an_end_that_cannot_be_stored_stores_nothing_of_it(store: Store) -> None
     assert store.get_metrics(trial.id) == []
     assert store.get_trial(trial.id).state is TrialState.STOPPED
     assert not [e for e in store.list_events(experiment.id) if e.trial_id == trial.id]
+
+
+def test_the_states_a_write_may_start_from_are_written_into_its_sql(
+        store: Store, statements: list[str]) -> None:
+    """Not bound as an "expanding" IN list, which SQLAlchemy renders again at every
+    execution (about a tenth of a write's CPU): the SQL is the same text each time."""
+    experiment = store.create_experiment("literal", {"a": 1})
+    trial = store.create_trial(experiment.id, {"x": 0.5})
+    store.update_trial(trial.id, state=TrialState.RUNNING, started_at=now())
+    statements.clear()
+    store.update_trial(trial.id, state=TrialState.COMPLETED, ended_at=now())
+    [sql] = statements
+    assert "trials.state IN ('running')" in sql, sql
