@@ -297,6 +297,7 @@ class Runner:
             return self._hand_over("another program took this experiment over; this one "
                                    "stopped driving it", persist=False)
         if self._leaving:
+            self._events.flush()
             return self._hand_over("left running: the window closed without stopping the "
                                    "trials; the next start takes them up", persist=True)
         self._end_waiting()

@@ -6,11 +6,16 @@ points, the KPI asked of the early-stopping scheduler, max epochs), a batch queu
 pending reason, a host giving it back, and its end. An ending is decided and told to
 the searcher and the scheduler at once (:meth:`TrialEvents.handle`); the runner then
 starts the next trials and has the endings stored after (:meth:`TrialEvents.store`),
-off the path from one trial to the next. The last output of a trial whose end comes in
-the same batch of events is read at once but stored with the end, in one transaction
-(:meth:`~app.engine.journal.Journal.ended`): a crash before that transaction leaves
-the trial RUNNING with the log offset before that output, and the resume that follows
-it again reads that output and the exit code from its folder.
+off the path from one trial to the next.
+
+Output is read at once (the scheduler asked, max epochs checked) and stored one batch
+of events later, at the start of the next :meth:`TrialEvents.handle` (the runner's
+next loop pass, at most one poll interval later); when the trial's end comes in that
+batch, its output is stored with the end, in one transaction
+(:meth:`~app.engine.journal.Journal.ended`): a trial that prints its result and exits
+costs one write, not two. A crash before that transaction leaves the trial RUNNING
+with the log offset before that output, and the resume that follows it again reads
+that output and the exit code from its folder.
 """
 
 from __future__ import annotations
@@ -116,27 +121,34 @@ class TrialEvents:
         self.population: Population | None = None
         """Under ``scheduler: pbt``: carries exploits out (set by the runner)."""
         self._unstored: dict[int, _Unstored] = {}
-        """Output of trials whose end is in the batch being handled, by trial id."""
+        """Output read and not stored yet, of live trials, by trial id."""
 
     def handle(self, events: list[ProcessEvent]) -> list[Ending]:
         """Store and publish each event; return the trials that ended, told to the
-        searcher but not stored yet (see :meth:`store`). The output of a trial that
-        exits in this batch is stored with its end."""
+        searcher but not stored yet (see :meth:`store`). Output read before is stored
+        first, but that of a trial that exits in this batch, stored with its end; the
+        output in ``events`` is stored by the next call."""
         exiting = {event.trial_id for event in events
                    if event.kind is ProcessEventKind.EXITED}
+        self._store_outputs([t for t in self._unstored if t not in exiting])
         endings: list[Ending] = []
-        try:
-            for event in events:
-                self._handle(event, exiting, endings)
-        finally:
-            for trial_id in list(self._unstored):  # read, and no ending took it: store it
-                live = self._live.get(trial_id)
-                if live is not None:
-                    self._store_output(live)
-            self._unstored.clear()
+        for event in events:
+            self._handle(event, endings)
         return endings
 
-    def _handle(self, event: ProcessEvent, exiting: set[int], endings: list[Ending]) -> None:
+    def flush(self) -> None:
+        """Store every output read and not stored yet (the runner stops driving)."""
+        self._store_outputs(list(self._unstored))
+
+    def _store_outputs(self, trial_ids: list[int]) -> None:
+        for trial_id in trial_ids:
+            live = self._live.get(trial_id)
+            if live is None:  # gone without an ending (cannot happen): nothing to store on
+                del self._unstored[trial_id]
+            else:
+                self._store_output(live)
+
+    def _handle(self, event: ProcessEvent, endings: list[Ending]) -> None:
         """One event of :meth:`handle`: an ending goes to ``endings``."""
         live = self._live.get(event.trial_id)
         if live is None:
@@ -144,12 +156,13 @@ class TrialEvents:
         if event.kind is ProcessEventKind.STARTED:
             self._started_trial(live, event)
         elif event.kind is ProcessEventKind.OUTPUT:
-            self._output(live, event, last=event.trial_id in exiting)
+            self._output(live, event)
         elif event.kind is ProcessEventKind.EXITED:
             crash_point(CrashPoint.EXIT_SEEN)
-            if self.population is not None and self.population.continues(live):
-                self._store_output(live)  # PBT: the trial goes on as its next segment
-                return
+            if self.population is not None:
+                self._store_output(live)  # before its next segment's offset (0)
+                if self.population.continues(live):
+                    return  # PBT: the trial goes on as its next segment
             endings.append(self._conclude(live, event.exit_code, None, note=event.message))
         elif event.kind is ProcessEventKind.START_FAILED:
             endings.append(self._conclude(live, None, f"could not start: {event.message}"))
@@ -163,6 +176,7 @@ class TrialEvents:
             if live.stop_reason is not None:  # stopped as it was given back
                 endings.append(self._conclude(live, None, event.message))
             else:
+                self._store_output(live)  # none: it never started; keeps _unstored live
                 del self._live[live.record.id]
                 self._dispatch.take_back(self._given_back(live), event.host, event.message)
 
@@ -212,9 +226,9 @@ class TrialEvents:
         if live.stop_reason is not None:  # stopped while it was starting
             live.executor.stop(live.record.id, self._grace)
 
-    def _output(self, live: LiveTrial, event: ProcessEvent, *, last: bool) -> None:
-        """New lines of a trial's log: read at once; stored now, or with the trial's end
-        when it is ``last`` (its end is in the same batch: :meth:`handle`)."""
+    def _output(self, live: LiveTrial, event: ProcessEvent) -> None:
+        """New lines of a trial's log: read at once; stored by the next :meth:`handle`,
+        with the trial's end when that comes then."""
         reading = live.read(event.lines, self._parser, time.time())
         for message in reading.warnings:
             self._journal.log(message, live.record.id)
@@ -226,8 +240,6 @@ class TrialEvents:
         unstored = self._unstored.setdefault(live.record.id, _Unstored([], event.offset))
         unstored.points.extend(reading.points)
         unstored.offset = event.offset
-        if not last:
-            self._store_output(live)
         if reading.progress is not None:
             self._journal.progress(live.record, reading.progress)
         if self._reached_max_epochs(live):

@@ -56,7 +56,8 @@ def _update_statement(keys: tuple[str, ...], new: TrialState | None) -> sa.Updat
     The states are written into the SQL (they are this module's own enum values): as
     bound parameters they were an "expanding" IN list, rendered again at every
     execution (about a tenth of a write's CPU)."""
-    states = [sa.literal_column(f"'{state}'") for state in _FROM[new]]
+    states: list[sa.ColumnClause[Any]] = [sa.literal_column(f"'{state}'")
+                                          for state in _FROM[new]]
     return (sa.update(TRIALS)
             .where(TRIALS.c.id == sa.bindparam("trial_id"), TRIALS.c.state.in_(states))
             .values({key: sa.bindparam(key) for key in keys}).returning(*TRIALS.c))

@@ -1,13 +1,16 @@
 """A trial's end is one store transaction: its last output (the points and the log offset
 after them), its end (state, KPI, exit code, ended time) and, for an unusual ending, its
 line in the experiment's history are written together, after the next trial has
-started (docs/PERFORMANCE.md, "Slot fill"). Real runner, local executor and SQLite
-store; the commits are counted by a SQLAlchemy event listener on the store's engine."""
+started (docs/PERFORMANCE.md, "Slot fill"), whether the output came in the same batch
+of events as the end or in the batch before. Output of a trial that goes on is stored
+one loop pass after it is read. Real runner, local executor and SQLite store; the
+commits are counted by a SQLAlchemy event listener on the store's engine."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from app.engine.ports import Executor
 from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
 from app.engine.trial import TrialState
 from app.remote.local import LocalExecutor
+from tests.helpers import gated_trial, wait_until
 from tests.run.conftest import Harness
 
 TRIAL = """
@@ -29,19 +33,22 @@ sys.exit(int(os.environ["EXIT_CODE"]))
 """
 
 
-class LastOutputWithExit:
-    """The local executor, handing a trial's output over only with its end, in one
-    batch: as the local executor does when a trial prints its last lines as it exits.
-    Counts the commits the runner's thread makes from that batch on."""
+class Batches:
+    """The local executor, handing a trial's output over in one batch with its end
+    (``together``: as the local executor does when a trial prints its last lines as it
+    exits), or in the batch before it. Counts the commits the runner's thread makes
+    from the batch with the trial's last output on."""
 
-    def __init__(self, inner: LocalExecutor) -> None:
+    def __init__(self, inner: LocalExecutor, together: bool) -> None:
         self._inner = inner
         self.name = inner.name
+        self._together = together
         self._held: list[ProcessEvent] = []
         self.window: list[str] | None = None
         """Transactions committed on the runner's thread since the batch with the
-        trial's end was handed over (None before), by their first statement."""
+        trial's last output was handed over (None before), by their statements."""
         self._statements: list[str] = []
+        self._next: list[ProcessEvent] = []
 
     def free_slots(self) -> int:
         return self._inner.free_slots()
@@ -62,15 +69,21 @@ class LastOutputWithExit:
         self._inner.close()
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
-        handed: list[ProcessEvent] = []
+        if self._next:  # apart: the end, in the batch after its output
+            handed, self._next = self._next, []
+            return handed
+        handed = []
         for event in self._inner.poll(timeout):
             if event.kind is ProcessEventKind.OUTPUT:
                 self._held.append(event)
                 continue
             if event.kind is ProcessEventKind.EXITED:
-                handed += self._held
-                self._held.clear()
                 self.window = []
+                handed += self._held
+                self._held = []
+                if not self._together:
+                    self._next.append(event)
+                    continue
             handed.append(event)
         return handed
 
@@ -84,10 +97,10 @@ class LastOutputWithExit:
         self._statements = []
 
 
-@pytest.fixture
-def watched(harness: Harness) -> Iterator[LastOutputWithExit]:
-    executor = LastOutputWithExit(LocalExecutor(harness.root / "trials", gpus=[],
-                                                cpu_slots=1, grace=2.0))
+@pytest.fixture(params=[True, False], ids=["together", "apart"])
+def watched(harness: Harness, request: pytest.FixtureRequest) -> Iterator[Batches]:
+    executor = Batches(LocalExecutor(harness.root / "trials", gpus=[], cpu_slots=1,
+                                     grace=2.0), together=request.param)
     engine = harness.store._engine
 
     def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
@@ -106,7 +119,7 @@ def watched(harness: Harness) -> Iterator[LastOutputWithExit]:
 @pytest.mark.parametrize(("exit_code", "state"), [(0, TrialState.COMPLETED),
                                                   (3, TrialState.FAILED)])
 def test_the_last_output_and_the_end_of_a_trial_are_one_transaction(
-        harness: Harness, watched: LastOutputWithExit, exit_code: int,
+        harness: Harness, watched: Batches, exit_code: int,
         state: TrialState) -> None:
     harness.script("train.py", TRIAL)
     config = harness.config(limits={"max_trials": 1, "max_parallel": 1},
@@ -140,3 +153,29 @@ def test_the_last_output_and_the_end_of_a_trial_are_one_transaction(
         assert any(e.message.startswith(f"trial 1 failed, loss = {trial.kpi:.6g}")
                    for e in harness.store.list_events(trial.experiment_id)), \
             harness.log(config.name)
+
+
+def test_the_output_of_a_trial_that_goes_on_is_stored_while_it_runs(
+        harness: Harness, tmp_path: Path) -> None:
+    """Stored one loop pass after it is read, not held for the trial's end."""
+    gate = tmp_path / "gate"
+    harness.script("train.py", gated_trial(steps=2))
+    config = harness.config(limits={"max_trials": 1, "max_parallel": 1},
+                            env={"GATE": str(gate)})
+    runner = harness.runner(config)
+    runner.start()
+    experiment = harness.store.get_experiment(config.name)
+
+    def first_step_stored() -> bool:
+        trials = harness.store.list_trials(experiment.id)
+        return bool(trials) and [p.step for p in harness.store.get_metrics(
+            trials[0].id, "loss")] == [1]
+
+    wait_until(first_step_stored, 30, "the first step stored while the trial waits")
+    [trial] = harness.store.list_trials(experiment.id)
+    assert trial.state is TrialState.RUNNING and trial.log_offset > 0
+    gate.touch()
+    assert runner.wait(60), "the run did not end"
+    [trial] = harness.store.list_trials(experiment.id)
+    assert trial.state is TrialState.COMPLETED, harness.log(config.name)
+    assert [p.step for p in harness.store.get_metrics(trial.id, "loss")] == [1, 2]
