@@ -8,14 +8,15 @@ the searcher and the scheduler at once (:meth:`TrialEvents.handle`); the runner 
 starts the next trials and has the endings stored after (:meth:`TrialEvents.store`),
 off the path from one trial to the next.
 
-Output is read at once (the scheduler asked, max epochs checked) and stored one batch
-of events later, at the start of the next :meth:`TrialEvents.handle` (the runner's
-next loop pass, at most one poll interval later); when the trial's end comes in that
-batch, its output is stored with the end, in one transaction
-(:meth:`~app.engine.journal.Journal.ended`): a trial that prints its result and exits
-costs one write, not two. A crash before that transaction leaves the trial RUNNING
-with the log offset before that output, and the resume that follows it again reads
-that output and the exit code from its folder.
+Output is read at once (the scheduler asked, max epochs checked) and stored once it
+has waited :data:`OUTPUT_HOLD_S` (by the first :meth:`TrialEvents.handle` after that,
+so within that and one poll interval of the runner's loop), all of a trial's output
+of that time in one transaction; when the trial's end comes first, its output is
+stored with the end, in one transaction (:meth:`~app.engine.journal.Journal.ended`): a
+trial that prints its result and exits costs one write, not two, and one that prints
+fast one write per 0.1 s, not one per batch of lines. A crash before that transaction
+leaves the trial RUNNING with the log offset before that output, and the resume that
+follows it again reads that output and the exit code from its folder.
 """
 
 from __future__ import annotations
@@ -73,12 +74,18 @@ class Ending:
         return error
 
 
+OUTPUT_HOLD_S = 0.1
+"""How long output read waits for more (or for its trial's end) before it is stored."""
+
+
 @dataclass
 class _Unstored:
-    """A trial's output read but not stored yet: its points, the log offset after them."""
+    """A trial's output read but not stored yet: its points, the log offset after them,
+    when the first of it was read (``time.monotonic``)."""
 
     points: list[MetricPoint]
     offset: int
+    read_at: float
 
 
 class TrialEvents:
@@ -125,12 +132,14 @@ class TrialEvents:
 
     def handle(self, events: list[ProcessEvent]) -> list[Ending]:
         """Store and publish each event; return the trials that ended, told to the
-        searcher but not stored yet (see :meth:`store`). Output read before is stored
-        first, but that of a trial that exits in this batch, stored with its end; the
-        output in ``events`` is stored by the next call."""
+        searcher but not stored yet (see :meth:`store`). Output that has waited
+        :data:`OUTPUT_HOLD_S` is stored first, but that of a trial that exits in this
+        batch, stored with its end."""
         exiting = {event.trial_id for event in events
                    if event.kind is ProcessEventKind.EXITED}
-        self._store_outputs([t for t in self._unstored if t not in exiting])
+        due = time.monotonic() - OUTPUT_HOLD_S
+        self._store_outputs([trial_id for trial_id, unstored in self._unstored.items()
+                             if unstored.read_at <= due and trial_id not in exiting])
         endings: list[Ending] = []
         for event in events:
             self._handle(event, endings)
@@ -227,8 +236,8 @@ class TrialEvents:
             live.executor.stop(live.record.id, self._grace)
 
     def _output(self, live: LiveTrial, event: ProcessEvent) -> None:
-        """New lines of a trial's log: read at once; stored by the next :meth:`handle`,
-        with the trial's end when that comes then."""
+        """New lines of a trial's log: read at once; stored once they have waited
+        :data:`OUTPUT_HOLD_S`, or with the trial's end when that comes first."""
         reading = live.read(event.lines, self._parser, time.time())
         for message in reading.warnings:
             self._journal.log(message, live.record.id)
@@ -237,7 +246,8 @@ class TrialEvents:
         if self.population is not None:
             for step in reading.checkpoints:
                 self.population.checkpointed(live, step)
-        unstored = self._unstored.setdefault(live.record.id, _Unstored([], event.offset))
+        unstored = self._unstored.setdefault(live.record.id,
+                                             _Unstored([], event.offset, time.monotonic()))
         unstored.points.extend(reading.points)
         unstored.offset = event.offset
         if reading.progress is not None:

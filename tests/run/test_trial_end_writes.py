@@ -3,7 +3,7 @@ after them), its end (state, KPI, exit code, ended time) and, for an unusual end
 line in the experiment's history are written together, after the next trial has
 started (docs/PERFORMANCE.md, "Slot fill"), whether the output came in the same batch
 of events as the end or in the batch before. Output of a trial that goes on is stored
-one loop pass after it is read. Real runner, local executor and SQLite store; the
+0.1 s after it is read. Real runner, local executor and SQLite store; the
 commits are counted by a SQLAlchemy event listener on the store's engine."""
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def test_the_last_output_and_the_end_of_a_trial_are_one_transaction(
 
 def test_the_output_of_a_trial_that_goes_on_is_stored_while_it_runs(
         harness: Harness, tmp_path: Path) -> None:
-    """Stored one loop pass after it is read, not held for the trial's end."""
+    """Stored 0.1 s after it is read (OUTPUT_HOLD_S), not held for the trial's end."""
     gate = tmp_path / "gate"
     harness.script("train.py", gated_trial(steps=2))
     config = harness.config(limits={"max_trials": 1, "max_parallel": 1},
