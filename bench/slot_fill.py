@@ -32,14 +32,20 @@ times them. Goal: the median slot fill with suggest-ahead <= 10 % of Optuna's as
 The last line printed is machine-readable, milliseconds::
 
     RESULT ahead_ms_1000=.. sync_ms_1000=.. optuna_ask_ms_1000=.. ahead_vs_optuna_1000=..
-           ahead_max_ms_1000=.. ahead_store_ms_1000=.. ahead_searcher_ms_1000=.. ...
+           ahead_max_ms_1000=.. ahead_end_ms_1000=.. ahead_searcher_ms_1000=..
+           ahead_store_ms_1000=.. ended_store_ms_1000=.. ...
            (one line; the same for each size)
 
-Within each fill with suggest-ahead, two parts are timed by subclasses (medians):
-``ahead_store_ms``, the store's write of the new trial (``create_trial``), on a loaded
-machine most of what is left; ``ahead_searcher_ms``, the searcher's own part, the
-hand-out of the point drawn ahead (``accept``). The rest is the runner's handling of
-the trial's end (its last output stored, the scheduler told) and the thread hand-offs.
+A fill with suggest-ahead is, in order, timed by subclasses (medians):
+``ahead_end_ms``, the runner's handling of the trial's end, from the EXITED event to
+the searcher being asked for the next trial (its last output read, the scheduler and
+the searcher told, the run's failure check: nothing is stored there);
+``ahead_searcher_ms``, the searcher's own part, the hand-out of the point drawn ahead
+(``accept``); ``ahead_store_ms``, the store's write of the new trial
+(``create_trial``), on a loaded machine most of a fill. What is left is picking the
+executor and building the trial's spec. Off the path, after the next trial is
+submitted: ``ended_store_ms``, the one transaction that stores the ended trial (its
+last output and its end, ``end_trial``).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +75,7 @@ from suggest import SPACE_DOCUMENT, history, time_optuna  # noqa: E402
 from app.engine.experiment import experiment_from_dict  # noqa: E402
 from app.engine.ports import Executor  # noqa: E402
 from app.engine.records import (  # noqa: E402
+    MetricPoint,
     ProcessEvent,
     ProcessEventKind,
     TrialRecord,
@@ -146,6 +153,16 @@ class TimedStore(Store):
         super().__init__(url)
         self.creates: list[float] = []
         """Milliseconds of each ``create_trial``."""
+        self.ends: list[float] = []
+        """Milliseconds of each ``end_trial`` (off the path: after the next start)."""
+
+    def end_trial(self, trial_id: int, fields: Mapping[str, object],
+                  points: Sequence[MetricPoint] = (), log: str | None = None) -> TrialRecord:
+        start = time.perf_counter()
+        try:
+            return super().end_trial(trial_id, fields, points, log)
+        finally:
+            self.ends.append((time.perf_counter() - start) * 1000.0)
 
     def create_trial(self, experiment_id: int, params: dict[str, Any],
                      state: TrialState = TrialState.QUEUED, *,
@@ -184,9 +201,12 @@ class TimedTPE(HyperoptSearcher):
         super().__init__(space, Algorithm.TPE, Goal.MIN, seed=seed)
         self.accepts: list[float] = []
         """Milliseconds of each ``accept``."""
+        self.asked: list[float] = []
+        """When each ``accept`` began (perf_counter)."""
 
     def accept(self, trial_id: int, raw: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
+        self.asked.append(start)
         try:
             return super().accept(trial_id, raw)
         finally:
@@ -202,10 +222,20 @@ def warmed(space: Space, points: Sequence[tuple[dict[str, Any], float]], seed: i
     return searcher
 
 
-def run_once(root: Path, searcher: Searcher, trials: int, seconds: float
-             ) -> tuple[list[float], list[float]]:
-    """One runner of ``trials`` trials; the slot fills and, within each, the store's
-    write of the new trial, in ms."""
+@dataclass(frozen=True)
+class Run:
+    """One runner's fills and their parts, in ms (see the module's text)."""
+
+    fills: list[float]
+    ends: list[float]
+    """The runner's handling of each ended trial before the searcher is asked (only
+    with suggest-ahead: empty otherwise)."""
+    creates: list[float]
+    ended_stores: list[float]
+
+
+def run_once(root: Path, searcher: Searcher, trials: int, seconds: float) -> Run:
+    """One runner of ``trials`` trials: its slot fills and their parts."""
     code = root / "code"
     code.mkdir(parents=True)
     command = (shlex.quote(sys.executable) + " -S -c "
@@ -232,7 +262,9 @@ def run_once(root: Path, searcher: Searcher, trials: int, seconds: float
         if len(done) != trials or bad:
             log = "\n".join(e.message for e in store.list_events(experiment.id))
             raise SystemExit(f"slot fill: {len(done)} trials, {len(bad)} not completed\n{log}")
-    return executor.fills(), store.creates[1:]
+    asked = searcher.asked[1:] if isinstance(searcher, TimedTPE) else []
+    ends = [(ask - end) * 1000.0 for end, ask in zip(executor.ended, asked, strict=False)]
+    return Run(executor.fills(), ends, store.creates[1:], store.ends)
 
 
 @dataclass(frozen=True)
@@ -244,6 +276,10 @@ class Row:
     stores: dict[str, list[float]]
     accepts: list[float]
     optuna: list[float]
+    ends: list[float]
+    """With suggest-ahead: the runner's handling of each end before the searcher."""
+    ended_stores: list[float]
+    """With suggest-ahead: each ended trial's transaction (off the path)."""
 
     def median(self, mode: str) -> float:
         return statistics.median(self.fills[mode])
@@ -264,15 +300,17 @@ def measure(size: int, points: Sequence[tuple[dict[str, Any], float]], trials: i
     fills: dict[str, list[float]] = {}
     stores: dict[str, list[float]] = {}
     accepts: list[float] = []
+    ends: list[float] = []
+    ended_stores: list[float] = []
     for mode in MODES:
         tpe = warmed(space, points[:size], seed)
         searcher: Searcher = Synchronous(tpe) if mode == "sync" else tpe
-        fills[mode], stores[mode] = run_once(workdir / f"{size}-{mode}", searcher, trials,
-                                             seconds)
+        run = run_once(workdir / f"{size}-{mode}", searcher, trials, seconds)
+        fills[mode], stores[mode] = run.fills, run.creates
         if mode == "ahead":
-            accepts = tpe.accepts[1:]
+            accepts, ends, ended_stores = tpe.accepts[1:], run.ends, run.ended_stores
     optuna_ms = [sample.wall for sample in time_optuna(points[:size], trials, seed)]
-    return Row(size, fills, stores, accepts, optuna_ms)
+    return Row(size, fills, stores, accepts, optuna_ms, ends, ended_stores)
 
 
 def result_line(rows: Sequence[Row]) -> str:
@@ -285,8 +323,10 @@ def result_line(rows: Sequence[Row]) -> str:
                   f"optuna_ask_ms_{n}={row.optuna_median:.2f}",
                   f"ahead_vs_optuna_{n}={row.ratio:.3f}",
                   f"ahead_max_ms_{n}={max(row.fills['ahead']):.2f}",
+                  f"ahead_end_ms_{n}={statistics.median(row.ends):.3f}",
+                  f"ahead_searcher_ms_{n}={statistics.median(row.accepts):.3f}",
                   f"ahead_store_ms_{n}={statistics.median(row.stores['ahead']):.2f}",
-                  f"ahead_searcher_ms_{n}={statistics.median(row.accepts):.3f}"]
+                  f"ended_store_ms_{n}={statistics.median(row.ended_stores):.2f}"]
     return "RESULT " + " ".join(parts)
 
 
@@ -342,13 +382,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"python {platform.python_version()}, optuna {optuna.__version__}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; {args.trials} trials of "
           f"{args.seconds:g} s per size and mode, max parallel 1, seed {args.seed}")
-    print(f"{'N':>6} {'ahead ms (median/max)':>22} {'store':>6} {'searcher':>9} "
+    print(f"{'N':>6} {'ahead ms (median/max)':>22} {'end':>6} {'searcher':>9} "
+          f"{'store':>6} {'ended store':>12} "
           f"{'sync ms (median/max)':>21} {'optuna ask ms':>14} {'ahead/optuna':>13}")
     for row in rows:
         ahead, sync = row.fills["ahead"], row.fills["sync"]
         print(f"{row.size:>6} {row.median('ahead'):>12.2f} / {max(ahead):>7.2f} "
-              f"{statistics.median(row.stores['ahead']):>6.2f} "
+              f"{statistics.median(row.ends):>6.3f} "
               f"{statistics.median(row.accepts):>9.3f} "
+              f"{statistics.median(row.stores['ahead']):>6.2f} "
+              f"{statistics.median(row.ended_stores):>12.2f} "
               f"{row.median('sync'):>11.2f} / {max(sync):>7.2f} "
               f"{row.optuna_median:>14.2f} {row.ratio:>13.3f}")
     met = all(row.ratio <= GOAL for row in rows)

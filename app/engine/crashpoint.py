@@ -11,7 +11,8 @@ dictionary look-up. The points, in the order a trial meets them:
 - ``started-seen``: its process runs, the trial is not stored RUNNING yet;
 - ``output-stored``: a batch of its points is stored with the log offset after it;
 - ``exit-seen``: its process has ended, the ending is not stored yet;
-- ``ended-stored``: its ending is stored;
+- ``ended-stored``: its ending is stored (with its last points when its end came
+  before they were stored: those pass no ``output-stored``);
 
 and under population-based training (:mod:`app.engine.population`):
 

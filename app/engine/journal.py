@@ -84,18 +84,27 @@ class Journal:
         self.publish(RunnerEvent(RunnerEventKind.PROGRESS, self._experiment_id, trial=record,
                                  progress=report))
 
-    def ended(self, record: TrialRecord, fields: dict[str, Any]) -> TrialRecord:
-        """Store how a trial ended; log it (only unusual endings are kept)."""
-        record = self._repo.update_trial(record.id, **fields)
-        text = f"trial {record.number} {record.state.value}"
-        if record.kpi is not None:
-            text += f", {self._kpi_name} = {record.kpi:.6g}"
+    def ended(self, record: TrialRecord, fields: dict[str, Any],
+              points: Sequence[MetricPoint] = ()) -> TrialRecord:
+        """Store how a trial ended, with the ``points`` of its last output not stored
+        yet (their log offset in ``fields``), in one transaction; log it (only unusual
+        endings are kept, in that same transaction)."""
+        state: TrialState = fields["state"]
+        kpi: float | None = fields.get("kpi", record.kpi)
+        text = f"trial {record.number} {state.value}"
+        if kpi is not None:
+            text += f", {self._kpi_name} = {kpi:.6g}"
         message = fields["error"]
-        routine = record.state is TrialState.COMPLETED and not message
+        line = text if not message else f"{text}: {message.strip()}"
         # A routine completion is in the trials table already: publish it, store
         # only what a person must be able to read later (failures, stops, prunes).
         # The whole message: a failure's cause may be only in the last lines of its log.
-        self.log(text if not message else f"{text}: {message.strip()}", record.id,
-                 persist=not routine)
+        routine = state is TrialState.COMPLETED and not message
+        record = self._repo.end_trial(record.id, fields, points,
+                                      log=None if routine else line)
+        if points:
+            self.publish(RunnerEvent(RunnerEventKind.METRICS, self._experiment_id,
+                                     trial=record, metrics=tuple(points)))
+        self.log(line, record.id, persist=False)
         self.trial(record)
         return record

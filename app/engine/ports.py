@@ -5,7 +5,7 @@ composition root (``app/cli.py``, ``app/main.py``). The engine imports neither
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from app.engine.records import (
@@ -112,6 +112,13 @@ class TrialRepository(Protocol):
                    kpi: float | None) -> TrialRecord:
         """Store points read from a running trial's log with the log ``offset`` after
         them and its KPI so far, in one transaction (nothing lost or doubled on re-attach)."""
+        ...
+
+    def end_trial(self, trial_id: int, fields: Mapping[str, object],
+                  points: Sequence[MetricPoint] = (), log: str | None = None) -> TrialRecord:
+        """Store a trial's end (``fields``, with a finished ``state``), the points of
+        its log not stored yet (the log offset after them in ``fields``) and a line of
+        the experiment's history about it (``log``), in one transaction."""
         ...
 
     def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:

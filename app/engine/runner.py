@@ -306,6 +306,7 @@ class Runner:
             return self._hand_over("another program took this experiment over; this one "
                                    "stopped driving it", persist=False)
         if self._leaving:
+            self._events.flush()
             return self._hand_over("left running: the window closed without stopping the "
                                    "trials; the next start takes them up", persist=True)
         self._end_waiting()
@@ -444,11 +445,14 @@ class Runner:
                                            rerun=ending.live.record.rerun_of is not None)
             if reason is not None and not self._stopping:
                 self._fail_run(reason)
-        if endings and self._state is ExperimentState.RUNNING and not self._stopping:
-            # The searcher knows the results already: start the next trials first and
-            # write the finished ones after, off the path from one trial to the next.
-            self._fill_slots()
-        self._events.store(endings, retry=not self._stopping)
+        try:
+            if endings and self._state is ExperimentState.RUNNING and not self._stopping:
+                # The searcher knows the results already: start the next trials first
+                # and write the finished ones after (each with its last output, in one
+                # transaction), off the path from one trial to the next.
+                self._fill_slots()
+        finally:  # a run that cannot go on still stores how its trials ended
+            self._events.store(endings, retry=not self._stopping)
 
     def _fail_run(self, reason: str) -> None:
         """End the run FAILED with ``reason``: the trials still running are stopped."""

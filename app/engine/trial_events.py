@@ -7,6 +7,16 @@ pending reason, a host giving it back, and its end. An ending is decided and tol
 the searcher and the scheduler at once (:meth:`TrialEvents.handle`); the runner then
 starts the next trials and has the endings stored after (:meth:`TrialEvents.store`),
 off the path from one trial to the next.
+
+Output is read at once (the scheduler asked, max epochs checked) and stored once it
+has waited :data:`OUTPUT_HOLD_S` (by the first :meth:`TrialEvents.handle` after that,
+so within that and one poll interval of the runner's loop), all of a trial's output
+of that time in one transaction; when the trial's end comes first, its output is
+stored with the end, in one transaction (:meth:`~app.engine.journal.Journal.ended`): a
+trial that prints its result and exits costs one write, not two, and one that prints
+fast one write per 0.1 s, not one per batch of lines. A crash before that transaction
+leaves the trial RUNNING with the log offset before that output, and the resume that
+follows it again reads that output and the exit code from its folder.
 """
 
 from __future__ import annotations
@@ -25,7 +35,13 @@ from app.engine.orders import now
 from app.engine.population import Population
 from app.engine.ports import TrialRepository
 from app.engine.protocol import LineParser
-from app.engine.records import ProcessEvent, ProcessEventKind, Snapshot, TrialRecord
+from app.engine.records import (
+    MetricPoint,
+    ProcessEvent,
+    ProcessEventKind,
+    Snapshot,
+    TrialRecord,
+)
 from app.engine.reruns import Rerun, RerunQueue
 from app.engine.schedulers import Decision, Scheduler
 from app.engine.search.base import Searcher
@@ -37,11 +53,13 @@ class Ending:
     """How one trial ended: decided and told to the searcher, not stored yet.
 
     ``fields`` are the trial's stored fields to write: state, ended_at, exit_code,
-    kpi, error.
+    kpi, error, and the log offset after ``points`` when there are any; ``points``:
+    the metric points of its last output, read but not stored yet.
     """
 
     live: LiveTrial
     fields: dict[str, Any]
+    points: tuple[MetricPoint, ...] = ()
 
     @property
     def state(self) -> TrialState:
@@ -54,6 +72,20 @@ class Ending:
         """Why it ended as it did, for a person; None when it completed."""
         error: str | None = self.fields["error"]
         return error
+
+
+OUTPUT_HOLD_S = 0.1
+"""How long output read waits for more (or for its trial's end) before it is stored."""
+
+
+@dataclass
+class _Unstored:
+    """A trial's output read but not stored yet: its points, the log offset after them,
+    when the first of it was read (``time.monotonic``)."""
+
+    points: list[MetricPoint]
+    offset: int
+    read_at: float
 
 
 class TrialEvents:
@@ -95,47 +127,74 @@ class TrialEvents:
         self._parser = LineParser(config.kpi.name, config.metrics)
         self.population: Population | None = None
         """Under ``scheduler: pbt``: carries exploits out (set by the runner)."""
+        self._unstored: dict[int, _Unstored] = {}
+        """Output read and not stored yet, of live trials, by trial id."""
 
     def handle(self, events: list[ProcessEvent]) -> list[Ending]:
         """Store and publish each event; return the trials that ended, told to the
-        searcher but not stored yet (see :meth:`store`)."""
+        searcher but not stored yet (see :meth:`store`). Output that has waited
+        :data:`OUTPUT_HOLD_S` is stored first, but that of a trial that exits in this
+        batch, stored with its end."""
+        exiting = {event.trial_id for event in events
+                   if event.kind is ProcessEventKind.EXITED}
+        due = time.monotonic() - OUTPUT_HOLD_S
+        self._store_outputs([trial_id for trial_id, unstored in self._unstored.items()
+                             if unstored.read_at <= due and trial_id not in exiting])
         endings: list[Ending] = []
         for event in events:
-            live = self._live.get(event.trial_id)
-            if live is None:
-                continue
-            if event.kind is ProcessEventKind.STARTED:
-                self._started_trial(live, event)
-            elif event.kind is ProcessEventKind.OUTPUT:
-                self._output(live, event)
-            elif event.kind is ProcessEventKind.EXITED:
-                crash_point(CrashPoint.EXIT_SEEN)
-                if self.population is not None and self.population.continues(live):
-                    continue  # PBT: the trial goes on as its next segment
-                endings.append(self._conclude(live, event.exit_code, None,
-                                              note=event.message))
-            elif event.kind is ProcessEventKind.START_FAILED:
-                endings.append(self._conclude(live, None, f"could not start: {event.message}"))
-            elif event.kind is ProcessEventKind.LOST:
-                endings.append(self._conclude(live, None, event.message, lost=True))
-                # elsewhere first: that host is away
-                self._reruns.add(Rerun.of_trial(live.record, (event.host,)))
-            elif event.kind is ProcessEventKind.PENDING:
-                self._pending(live, event)
-            elif event.kind is ProcessEventKind.RETURNED:
-                if live.stop_reason is not None:  # stopped as it was given back
-                    endings.append(self._conclude(live, None, event.message))
-                else:
-                    del self._live[live.record.id]
-                    self._dispatch.take_back(self._given_back(live), event.host, event.message)
+            self._handle(event, endings)
         return endings
+
+    def flush(self) -> None:
+        """Store every output read and not stored yet (the runner stops driving)."""
+        self._store_outputs(list(self._unstored))
+
+    def _store_outputs(self, trial_ids: list[int]) -> None:
+        for trial_id in trial_ids:
+            live = self._live.get(trial_id)
+            if live is None:  # gone without an ending (cannot happen): nothing to store on
+                del self._unstored[trial_id]
+            else:
+                self._store_output(live)
+
+    def _handle(self, event: ProcessEvent, endings: list[Ending]) -> None:
+        """One event of :meth:`handle`: an ending goes to ``endings``."""
+        live = self._live.get(event.trial_id)
+        if live is None:
+            return
+        if event.kind is ProcessEventKind.STARTED:
+            self._started_trial(live, event)
+        elif event.kind is ProcessEventKind.OUTPUT:
+            self._output(live, event)
+        elif event.kind is ProcessEventKind.EXITED:
+            crash_point(CrashPoint.EXIT_SEEN)
+            if self.population is not None:
+                self._store_output(live)  # before its next segment's offset (0)
+                if self.population.continues(live):
+                    return  # PBT: the trial goes on as its next segment
+            endings.append(self._conclude(live, event.exit_code, None, note=event.message))
+        elif event.kind is ProcessEventKind.START_FAILED:
+            endings.append(self._conclude(live, None, f"could not start: {event.message}"))
+        elif event.kind is ProcessEventKind.LOST:
+            endings.append(self._conclude(live, None, event.message, lost=True))
+            # elsewhere first: that host is away
+            self._reruns.add(Rerun.of_trial(live.record, (event.host,)))
+        elif event.kind is ProcessEventKind.PENDING:
+            self._pending(live, event)
+        elif event.kind is ProcessEventKind.RETURNED:
+            if live.stop_reason is not None:  # stopped as it was given back
+                endings.append(self._conclude(live, None, event.message))
+            else:
+                self._store_output(live)  # none: it never started; keeps _unstored live
+                del self._live[live.record.id]
+                self._dispatch.take_back(self._given_back(live), event.host, event.message)
 
     def store(self, endings: list[Ending], *, retry: bool) -> None:
         """Write the endings; ``retry``: a failed trial may be queued again (the run is
         not stopping)."""
         for ending in endings:
             live = ending.live
-            live.record = self._journal.ended(live.record, ending.fields)
+            live.record = self._journal.ended(live.record, ending.fields, ending.points)
             crash_point(CrashPoint.ENDED_STORED)
             if ending.state is TrialState.FAILED and retry:
                 decision = self._reruns.after_failure(live.record, live.record.host)
@@ -177,6 +236,8 @@ class TrialEvents:
             live.executor.stop(live.record.id, self._grace)
 
     def _output(self, live: LiveTrial, event: ProcessEvent) -> None:
+        """New lines of a trial's log: read at once; stored once they have waited
+        :data:`OUTPUT_HOLD_S`, or with the trial's end when that comes first."""
         reading = live.read(event.lines, self._parser, time.time())
         for message in reading.warnings:
             self._journal.log(message, live.record.id)
@@ -185,13 +246,23 @@ class TrialEvents:
         if self.population is not None:
             for step in reading.checkpoints:
                 self.population.checkpointed(live, step)
-        live.record = self._journal.output(live.record, reading.points, event.offset,
-                                           live.kpi_value())
+        unstored = self._unstored.setdefault(live.record.id,
+                                             _Unstored([], event.offset, time.monotonic()))
+        unstored.points.extend(reading.points)
+        unstored.offset = event.offset
         if reading.progress is not None:
             self._journal.progress(live.record, reading.progress)
-        crash_point(CrashPoint.OUTPUT_STORED)
         if self._reached_max_epochs(live):
             self._stop_trial(live, StopReason.MAX_EPOCHS)
+
+    def _store_output(self, live: LiveTrial) -> None:
+        """Store the trial's output read and not stored yet, if any, with its offset."""
+        unstored = self._unstored.pop(live.record.id, None)
+        if unstored is None:
+            return
+        live.record = self._journal.output(live.record, unstored.points, unstored.offset,
+                                           live.kpi_value())
+        crash_point(CrashPoint.OUTPUT_STORED)
 
     def _ask_scheduler(self, live: LiveTrial, step: int, value: float) -> None:
         """Early stopping: each KPI value, at its step, goes to the scheduler (never
@@ -233,5 +304,9 @@ class TrialEvents:
         # a pruned trial is told with its last value, so TPE learns from partial trials
         if live.number not in self._dispatch.untold:
             self._searcher.on_trial_complete(live.number, searcher_value(state, kpi), state)
-        return Ending(live, {"state": state, "ended_at": now(), "exit_code": exit_code,
-                             "kpi": kpi, "error": message})
+        fields = {"state": state, "ended_at": now(), "exit_code": exit_code, "kpi": kpi,
+                  "error": message}
+        unstored = self._unstored.pop(live.record.id, None)
+        if unstored is None:
+            return Ending(live, fields)
+        return Ending(live, fields | {"log_offset": unstored.offset}, tuple(unstored.points))

@@ -83,6 +83,39 @@ class MetricRepository:
                 self._metric_insert.run(connection, rows)
             return record
 
+    def end_trial(self, trial_id: int, fields: Mapping[str, object],
+                  points: Sequence[MetricPoint] = (), log: str | None = None) -> TrialRecord:
+        """A trial's end (``fields``: its finished state, ended time, KPI, ...), the
+        points of its log not stored yet with the log offset after them (in
+        ``fields``), and a line of the experiment's history about it (``log``), in one
+        transaction: the trial is never stored finished without its last points, and
+        a crash before it leaves it RUNNING, followed again from the offset stored.
+
+        Raises:
+            ValueError: a malformed field or point, a point of another trial, a state
+                that is not a finished one.
+            InvalidTransition: the trial cannot end so (it has finished already).
+            NotFound: no such trial.
+        """
+        rows = validate.metric_rows(points)
+        if any(row[0] != trial_id for row in rows):
+            raise ValueError(f"end_trial({trial_id}): every point must belong to trial "
+                             f"{trial_id}")
+        changes = validate.trial_fields(trial_id, fields)
+        state = changes.get("state")
+        if state is None or not state.is_finished():
+            raise ValueError(f"end_trial({trial_id}): state must be a finished state, got "
+                             f"{state!r}")
+        if log is not None and not isinstance(log, str):
+            raise ValueError(f"end_trial({trial_id}): log must be a string, got {log!r}")
+        with self._write() as connection:
+            record = trial_writes.update(connection, self._target, trial_id, changes)
+            if rows:
+                self._metric_insert.run(connection, rows)
+            if log is not None:
+                trial_writes.trial_event(connection, record, "log", log)
+            return record
+
     def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:
         """Points of one trial ordered by (name, step, time); points without a step first."""
         table = METRICS.c

@@ -398,6 +398,11 @@ class Store:
         """See :meth:`MetricRepository.add_output`."""
         return self._metrics.add_output(trial_id, points, offset, kpi)
 
+    def end_trial(self, trial_id: int, fields: Mapping[str, object],
+                  points: Sequence[MetricPoint] = (), log: str | None = None) -> TrialRecord:
+        """See :meth:`MetricRepository.end_trial`."""
+        return self._metrics.end_trial(trial_id, fields, points, log)
+
     def get_metrics(self, trial_id: int, name: str | None = None) -> list[MetricPoint]:
         """See :meth:`MetricRepository.get_metrics`."""
         return self._metrics.get_metrics(trial_id, name)

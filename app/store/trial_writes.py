@@ -29,9 +29,11 @@ from app.engine.trial import (
 )
 from app.store import convert
 from app.store.connect import Target
-from app.store.models import ExperimentRow, TrialRow, utc_now
+from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
 
 TRIALS = cast(sa.Table, TrialRow.__table__)
+_EVENTS = cast(sa.Table, EventRow.__table__)
+_ADD_EVENT = sa.insert(_EVENTS)
 
 
 def _states_from(new: TrialState | None) -> tuple[str, ...]:
@@ -50,9 +52,14 @@ _FROM = {new: _states_from(new) for new in (None, *TrialState)}
 @lru_cache(maxsize=256)
 def _update_statement(keys: tuple[str, ...], new: TrialState | None) -> sa.Update:
     """``UPDATE trials SET <keys> WHERE id = :trial_id AND state IN (…) RETURNING *``,
-    built once per set of columns: building a statement costs more than running it."""
+    built once per set of columns: building a statement costs more than running it.
+    The states are written into the SQL (they are this module's own enum values): as
+    bound parameters they were an "expanding" IN list, rendered again at every
+    execution (about a tenth of a write's CPU)."""
+    states: list[sa.ColumnClause[Any]] = [sa.literal_column(f"'{state}'")
+                                          for state in _FROM[new]]
     return (sa.update(TRIALS)
-            .where(TRIALS.c.id == sa.bindparam("trial_id"), TRIALS.c.state.in_(_FROM[new]))
+            .where(TRIALS.c.id == sa.bindparam("trial_id"), TRIALS.c.state.in_(states))
             .values({key: sa.bindparam(key) for key in keys}).returning(*TRIALS.c))
 
 
@@ -128,6 +135,15 @@ def output_offset(connection: sa.Connection, target: Target, trial_id: int,
         raise InvalidTransition(f"trial {trial_id}: it has finished ({state}); its output "
                                 "is complete")
     return convert.trial_record(row)
+
+
+def trial_event(connection: sa.Connection, record: TrialRecord, kind: str,
+                message: str) -> None:
+    """Append one line to the history of ``record``'s experiment, about it (the trial
+    is known to exist: it was just written on this connection)."""
+    connection.execute(_ADD_EVENT, {"experiment_id": record.experiment_id,
+                                    "trial_id": record.id, "time": utc_now(), "kind": kind,
+                                    "message": message})
 
 
 def create(connection: sa.Connection, target: Target, experiment_id: int,

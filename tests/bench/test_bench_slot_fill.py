@@ -8,7 +8,7 @@ from tests.helpers import figures_of, run_bench
 
 QUICK_SIZES = (20, 50)
 KEYS = ("ahead_ms", "sync_ms", "optuna_ask_ms", "ahead_vs_optuna", "ahead_max_ms",
-        "ahead_store_ms", "ahead_searcher_ms")
+        "ahead_end_ms", "ahead_searcher_ms", "ahead_store_ms", "ended_store_ms")
 
 
 def test_quick_run_prints_a_result_line_of_positive_numbers() -> None:
