@@ -25,6 +25,8 @@ from app.store.models import TrialRow
 
 CHUNK_POINTS = 20_000
 """Rows fetched per round trip while streaming an experiment's points."""
+SIZES_FETCHED = 1000
+"""Series sizes fetched at a time beside the points on SQLite."""
 
 
 def experiment_series(session: Session, experiment_id: int,
@@ -83,8 +85,8 @@ def _keyed_series(connection: sa.Connection, trials: sa.Select[Any], chunk: int,
 
 def _counted_series(connection: sa.Connection, trials: sa.Select[Any], chunk: int
                     ) -> Iterator[list[MetricSeries]]:
-    """SQLite: the series' keys and sizes in one aggregate, then only (step, value) per
-    point, cut into series by those sizes. Both statements run in the caller's read
+    """SQLite: the series' keys and sizes from one aggregate, read beside only (step,
+    value) per point, which those sizes cut into series. Both statements run in the caller's read
     transaction (``BEGIN``, see :mod:`app.store.connect`), so they see the same points
     (WAL: a write meanwhile is not seen).
 
@@ -103,34 +105,44 @@ def _counted_series(connection: sa.Connection, trials: sa.Select[Any], chunk: in
             .order_by(table.trial_id, table.name))
     points = (sa.select(table.step, table.value).where(picked)
               .order_by(table.trial_id, table.name, table.step.asc().nulls_first(), table.id))
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver: Any = connection.connection.driver_connection
+    sizes_cursor, cursor = driver.cursor(), driver.cursor()
     try:
-        cursor.execute(*_driver_statement(keys, connection))
-        sizes: list[tuple[int, str, int]] = cursor.fetchall()
+        # the sizes are streamed beside the points (the aggregate walks the index in
+        # order, so its groups come as it goes): the first curves wait for no full scan
+        sizes_cursor.execute(*_driver_statement(keys, connection))
+        sizes = _streamed(sizes_cursor, SIZES_FETCHED)
+        pending: tuple[int, str, int] | None = next(sizes, None)
         cursor.execute(*_driver_statement(points, connection))
-        key = 0
         carried: list[Any] = []
         while rows := cursor.fetchmany(chunk):
             rows = carried + rows if carried else rows
             found: list[MetricSeries] = []
             start = 0
-            while key < len(sizes) and start + sizes[key][2] <= len(rows):
-                trial_id, name, size = sizes[key]
+            while pending is not None and start + pending[2] <= len(rows):
+                trial_id, name, size = pending
                 steps, values = zip(*rows[start:start + size], strict=True)
                 if any(map(eq, steps, islice(steps, 1, None))):
                     steps, values = _exact_series(connection, trial_id, name)
                 found.append(MetricSeries(trial_id, name, steps, tuple(map(float, values))))
                 start += size
-                key += 1
+                pending = next(sizes, None)
             carried = rows[start:]
             if found:
                 yield found
-        if carried or key < len(sizes):
+        if carried or pending is not None:
             raise StoreError("the experiment's points changed while they were read "
-                             f"({len(carried)} rows left over, {len(sizes) - key} "
-                             "series missing)")
+                             f"({len(carried)} rows left over, series "
+                             f"{pending and pending[:2]!r} not read)")
     finally:
+        sizes_cursor.close()
         cursor.close()
+
+
+def _streamed(cursor: Any, size: int) -> Iterator[Any]:
+    """The rows of ``cursor``'s statement, fetched ``size`` at a time."""
+    while rows := cursor.fetchmany(size):
+        yield from rows
 
 
 def _driver_statement(query: sa.Select[Any], connection: sa.Connection) -> tuple[str, Any]:
