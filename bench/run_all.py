@@ -52,7 +52,7 @@ BENCHES = (
           "3"),
     Bench("dispatch_ssh_heavy_bashrc", ("bench/dispatch_ssh.py", "--bashrc", "own"),
           ("bench/dispatch_ssh.py", "--quick", "--bashrc", "own"), "3"),
-    Bench("dispatch_slurm", ("bench/dispatch_slurm.py",),
+    Bench("dispatch_slurm", ("bench/dispatch_slurm.py", "--repeats", "3"),
           ("bench/dispatch_slurm.py", "--quick"), "3"),
     Bench("search_efficiency",
           ("bench/search_efficiency.py", "--plot", "docs/search_efficiency.png",
