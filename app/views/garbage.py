@@ -72,6 +72,17 @@ class GuiGarbageCollector(QObject):
         self._holders -= 1
         if self._holders == 0:
             self._timer.stop()
+            # The holder is being destroyed (its ``destroyed`` signal, sent before its
+            # children go): turned on here, the automatic collector ran inside the
+            # children's destructors, where an allocation set it off, and a Qt object
+            # it freed there deadlocked on Qt's own lock (a test's teardown hung for
+            # good in ``~QObject``). It comes back on in the event loop's next turn.
+            QTimer.singleShot(0, self, self._resume_automatic)
+
+    @Slot()
+    def _resume_automatic(self) -> None:
+        """Automatic collection on again, unless a new holder came meanwhile."""
+        if self._holders == 0 and not gc.isenabled():
             gc.unfreeze()
             gc.enable()
 

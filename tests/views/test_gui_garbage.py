@@ -17,6 +17,7 @@ import sys
 import weakref
 from pathlib import Path
 
+import pytest
 import shiboken6
 from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
@@ -176,7 +177,26 @@ def test_the_collector_is_shared_collects_what_is_due_and_ends_with_its_holders(
     shiboken6.delete(second)
     assert collector.holders == others
     if others == 0:
-        assert not collector.active and gc.isenabled()
+        assert not collector.active
+        qtbot.waitUntil(gc.isenabled, timeout=2000)  # the event loop's next turn
+
+
+def test_the_automatic_collector_stays_off_while_the_last_holder_is_destroyed(
+        qtbot: QtBot) -> None:
+    """The last holder's ``destroyed`` comes before its children go: turned on there,
+    the automatic collector ran inside their destructors and a Qt object it freed
+    deadlocked on Qt's lock (a window's teardown hung for good in ``~QObject``)."""
+    holder = QObject()
+    collector = collect_on_gui_thread(holder)
+    if collector.holders > 1:
+        pytest.skip("windows earlier tests of this worker left alive hold the collector")
+    child = QObject(holder)
+    during: list[bool] = []
+    child.destroyed.connect(lambda *_: during.append(gc.isenabled()))
+    shiboken6.delete(holder)
+    assert during == [False], "automatic collection was on while the children were freed"
+    assert not gc.isenabled()
+    qtbot.waitUntil(gc.isenabled, timeout=2000)
 
 
 def test_the_collector_follows_the_thresholds_set_now(qtbot: QtBot) -> None:
