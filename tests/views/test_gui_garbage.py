@@ -17,7 +17,6 @@ import sys
 import weakref
 from pathlib import Path
 
-import pytest
 import shiboken6
 from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
@@ -181,22 +180,35 @@ def test_the_collector_is_shared_collects_what_is_due_and_ends_with_its_holders(
         qtbot.waitUntil(gc.isenabled, timeout=2000)  # the event loop's next turn
 
 
+LAST_HOLDER_CHILD = """
+import gc
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, QTimer
+from app.views.garbage import collect_on_gui_thread
+
+app = QCoreApplication([])
+holder = QObject()
+collect_on_gui_thread(holder)
+child = QObject(holder)
+during = []
+child.destroyed.connect(lambda *_: during.append(gc.isenabled()))
+shiboken6.delete(holder)
+right_after = gc.isenabled()
+QTimer.singleShot(50, app.quit)
+app.exec()
+print("during", during, "right after", right_after, "next turn", gc.isenabled(), flush=True)
+"""
+
+
 def test_the_automatic_collector_stays_off_while_the_last_holder_is_destroyed(
-        qtbot: QtBot) -> None:
-    """The last holder's ``destroyed`` comes before its children go: turned on there,
-    the automatic collector ran inside their destructors and a Qt object it freed
-    deadlocked on Qt's lock (a window's teardown hung for good in ``~QObject``)."""
-    holder = QObject()
-    collector = collect_on_gui_thread(holder)
-    if collector.holders > 1:
-        pytest.skip("windows earlier tests of this worker left alive hold the collector")
-    child = QObject(holder)
-    during: list[bool] = []
-    child.destroyed.connect(lambda *_: during.append(gc.isenabled()))
-    shiboken6.delete(holder)
-    assert during == [False], "automatic collection was on while the children were freed"
-    assert not gc.isenabled()
-    qtbot.waitUntil(gc.isenabled, timeout=2000)
+        tmp_path: Path) -> None:
+    """In a child process (the only holder there): the last holder's ``destroyed`` comes
+    before its children go; turned on there, the automatic collector ran inside their
+    destructors and a Qt object it freed deadlocked on Qt's lock (a window's teardown
+    hung for good in ``~QObject``). It comes back on in the event loop's next turn."""
+    result = _run_child(tmp_path, LAST_HOLDER_CHILD)
+    assert "during [False] right after False next turn True" in result.stdout, (
+        result.stdout + result.stderr[-3000:])
 
 
 def test_the_collector_follows_the_thresholds_set_now(qtbot: QtBot) -> None:
