@@ -1,7 +1,8 @@
-"""Questions with named answers: the window's Save / Discard / Cancel and Quit prompts.
+"""Questions with named answers (the window's Save / Discard / Cancel and Quit
+prompts), and word of what happened in the background (:func:`tell`).
 
-Each is a real :class:`QMessageBox` with one button per answer, so a person (or a
-test clicking the button by its text) picks an answer, never a bare Yes or No.
+Each question is a real :class:`QMessageBox` with one button per answer, so a person
+(or a test clicking the button by its text) picks an answer, never a bare Yes or No.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import TypeVar
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QMessageBox, QPushButton, QWidget
 
 A = TypeVar("A", bound=Enum)
@@ -68,3 +70,21 @@ def ask_unsaved(parent: QWidget, name: str, *, can_save: bool) -> Unsaved:
                [Unsaved.DISCARD, Unsaved.CANCEL],
                informative="They cannot be saved while it runs. Discard them, or cancel "
                            "and Restart it to run with them.")
+
+
+def tell(parent: QWidget, title: str, text: str,
+         icon: QMessageBox.Icon = QMessageBox.Icon.Warning) -> QMessageBox:
+    """Say ``text`` about something that happened in the background (a task's failure):
+    a window-modal box that returns at once and is deleted when closed.
+
+    Never a static ``QMessageBox.warning`` there: its box lives on the stack of a nested
+    event loop, and that loop, started from a timer's handler, runs whatever deletions
+    are pending (a ``deleteLater`` made outside any loop runs in the first one that
+    turns). Deleting the box's parent then deletes the stack box too, and the process
+    dies of a double free (CI, a task that failed after its window was closed).
+    """
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    box.open()
+    return box

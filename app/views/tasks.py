@@ -15,12 +15,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.application.workspace import ActionRefused
 from app.engine.ports import StoreError
 from app.views.bridge import GuiInbox, Mailbox, start_worker
+from app.views.prompts import tell
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,8 @@ class TaskRunner(QObject):
             dialog.deleteLater()
         if ok and on_done is not None:
             on_done(payload)
-        elif not ok:
-            QMessageBox.warning(self._parent, "Sweeplab", str(payload))
+        elif not ok and shiboken6.isValid(self._parent):
+            tell(self._parent, "Sweeplab", str(payload))
         self.finished.emit(name, ok)
 
 

@@ -148,7 +148,7 @@ def test_a_failed_write_is_shown_and_the_window_stays_usable(
         save_as: SaveDialog) -> None:
     with_trials(window)
     warned: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning",
+    monkeypatch.setattr("app.views.tasks.tell",
                         lambda _parent, _title, text, *rest: warned.append(text))
     save_as.answers.append(tmp_path / "no-such-folder" / "params.json")
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=10_000) as ended:

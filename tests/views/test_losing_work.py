@@ -85,6 +85,8 @@ def lab(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     warned: list[str] = []  # a refusal fails the test, never waits on a box nobody clicks
     monkeypatch.setattr(QMessageBox, "warning",
                         lambda _parent, _title, text, *_a, **_k: warned.append(text))
+    monkeypatch.setattr("app.views.tasks.tell",  # a task's refusal
+                        lambda _parent, _title, text, *_a, **_k: warned.append(text))
     made = Lab(qtbot, tmp_path)
     yield made
     # a test that failed half-way leaves a run or an edit: closing then asks nothing
