@@ -107,6 +107,9 @@ def test_start_watch_stop_restart_resume_export(qtbot: QtBot, window: MainWindow
         window.panels.charts.data.buffers.trial_ids()) >= 1, timeout=10_000)
 
     out = tmp_path / "export.csv"
+    # as a person sees it: Export is greyed until Resume's packing task has ended (a
+    # quick run may complete first, and a click on a greyed item does nothing)
+    qtbot.waitUntil(lambda: window.actions_by_name["export"].isEnabled(), timeout=10_000)
     with qtbot.waitSignal(window.run_control.tasks.finished, timeout=10_000) as ended:
         assert window.export_csv(out), window.run_control.tasks.busy
     assert ended.args == ["export", True]
