@@ -33,11 +33,16 @@ log = logging.getLogger(__name__)
 
 BATCH_POINTS = 20_000
 """About how many points a :class:`PointsRead` holds (whole trials, so a few more)."""
+TRIALS_PER_READ = 200
+POINTS_PER_READ = 2_000
+"""Trials, and points, read between two calls of the loader's ``pace`` (a few ms of
+the interpreter each)."""
 
 
 class _Reads(Protocol):
     def get_experiment(self, key: int | str) -> ExperimentRecord: ...
-    def list_trials(self, experiment_id: int) -> list[TrialRecord]: ...
+    def trials_in_chunks(self, experiment_id: int, chunk: int = ...
+                         ) -> Iterator[list[TrialRecord]]: ...
     def list_events(self, experiment_id: int) -> list[EventRecord]: ...
     def experiment_series(self, experiment_id: int, chunk: int = ...
                           ) -> Iterator[list[MetricSeries]]: ...
@@ -95,18 +100,25 @@ class ExperimentLoader:
             once it is cancelled (a part being delivered at that instant may still
             arrive: compare its ticket with the current one).
         batch_points: about how many points each :class:`PointsRead` holds.
+        pace: called on the worker thread after every few ms of reading (every
+            :data:`TRIALS_PER_READ` trials and :data:`POINTS_PER_READ` points); it may
+            wait, so that the front end's own thread has the interpreter to itself
+            meanwhile (Python runs one thread at a time: a reader that never waits
+            makes every call of the window's thread wait its turn).
 
     Thread safety: :meth:`load`, :meth:`cancel` and :meth:`close` may be called from
     any thread, but are meant for the front end's own.
     """
 
     def __init__(self, store: _Reads, deliver: Callable[[LoadPart], None], *,
-                 batch_points: int = BATCH_POINTS) -> None:
+                 batch_points: int = BATCH_POINTS,
+                 pace: Callable[[], object] = lambda: None) -> None:
         if batch_points < 1:
             raise ValueError(f"batch_points must be >= 1, got {batch_points!r}")
         self._store = store
         self._deliver = deliver
         self._batch = batch_points
+        self._pace = pace
         self._lock = threading.Lock()
         self._ticket = 0
         self._cancel = threading.Event()
@@ -147,7 +159,7 @@ class ExperimentLoader:
         counts: dict[tuple[int, str], int] = {}
         try:
             record = self._store.get_experiment(experiment_id)
-            trials = self._store.list_trials(experiment_id)
+            trials = self._read_trials(experiment_id, cancel)
             events = self._store.list_events(experiment_id)
             if cancel.is_set():
                 return
@@ -163,16 +175,35 @@ class ExperimentLoader:
         if not cancel.is_set():
             self._deliver(LoadEnded(ticket, experiment_id, counts))
 
+    def _read_trials(self, experiment_id: int, cancel: threading.Event) -> list[TrialRecord]:
+        """Every trial, read a chunk at a time with a pace between (what a cancel
+        leaves read is never delivered)."""
+        trials: list[TrialRecord] = []
+        stream = self._store.trials_in_chunks(experiment_id, TRIALS_PER_READ)
+        try:
+            for chunk in stream:
+                trials.extend(chunk)
+                if cancel.is_set():
+                    break
+                self._pace()
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        return trials
+
     def _read_points(self, ticket: int, experiment_id: int, cancel: threading.Event,
                      counts: dict[tuple[int, str], int]) -> None:
         """Stream the series; hand them over in batches of whole trials."""
         pending: list[MetricSeries] = []
         size = 0
-        stream = self._store.experiment_series(experiment_id, self._batch)
+        stream = self._store.experiment_series(experiment_id,
+                                               min(self._batch, POINTS_PER_READ))
         try:
             for chunk in stream:
                 if cancel.is_set():
                     return
+                self._pace()
                 for one in chunk:
                     counts[(one.trial_id, one.name)] = len(one.values)
                     size += len(one.values)

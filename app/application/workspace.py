@@ -153,10 +153,12 @@ class Workspace:
         return self.store.trial_tallies()
 
     def loader(self, deliver: Callable[[LoadPart], None], *,
-               batch_points: int = BATCH_POINTS) -> ExperimentLoader:
+               batch_points: int = BATCH_POINTS,
+               pace: Callable[[], object] = lambda: None) -> ExperimentLoader:
         """A loader that reads experiments on a worker thread and hands their trials and
-        points to ``deliver`` in parts (see :mod:`app.application.loading`)."""
-        return ExperimentLoader(self.store, deliver, batch_points=batch_points)
+        points to ``deliver`` in parts, calling ``pace`` between reads (see
+        :mod:`app.application.loading`)."""
+        return ExperimentLoader(self.store, deliver, batch_points=batch_points, pace=pace)
 
     def follow_elsewhere(self, interval: float) -> PollingThread:
         """A started thread that reads back, every ``interval`` s, what other programs

@@ -54,6 +54,9 @@ from app.store.migrate import is_current, upgrade
 from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
 from app.store.segments import SegmentRecords
 
+TRIALS_CHUNK = 200
+"""Trials a list of :meth:`Store.trials_in_chunks` holds (about 5 ms of CPU here)."""
+
 if TYPE_CHECKING:
     from app.engine.pbt import SegmentRepository
     from app.engine.ports import TrialRepository
@@ -348,21 +351,26 @@ class Store:
     ) -> list[TrialRecord]:
         """Trials of one experiment by number, optionally only those in ``states``, or
         changed at or after ``changed_since`` (by their ``updated_at``)."""
-        # Core rows through the session's connection: no ORM object per trial (an
-        # experiment of 10,000 trials is read in ~60% of the ORM's CPU time)
-        table = TrialRow.__table__.c
-        query = sa.select(TrialRow.__table__).where(table.experiment_id == experiment_id)
-        since = validate.aware_datetime(changed_since, "list_trials: changed_since")
-        if since is not None:
-            query = query.where(table.updated_at >= since)
-        if states is not None:
-            wanted = [validate.enum_member(TrialState, s, "list_trials: states").value
-                      for s in states]
-            query = query.where(table.state.in_(wanted))
+        query = _trials_query(experiment_id, states, changed_since)
         with self._session(write=False) as session:
             lookup.experiment_row(session, self._target, experiment_id)
-            rows = session.connection().execute(query.order_by(table.number))
+            rows = session.connection().execute(query)
             return [convert.trial_record(row) for row in rows]
+
+    def trials_in_chunks(self, experiment_id: int, chunk: int = TRIALS_CHUNK
+                         ) -> Iterator[list[TrialRecord]]:
+        """Every trial of one experiment by number, as :meth:`list_trials` reads them,
+        in lists of ``chunk`` (one read transaction): a reader can let other threads
+        have the interpreter between them. Lazy: NotFound and StoreError come from the
+        first ``next()``; a read connection is held until it is exhausted or closed."""
+        if chunk < 1:
+            raise ValueError(f"trials_in_chunks: chunk must be >= 1, got {chunk!r}")
+        query = _trials_query(experiment_id, None, None)
+        with self._session(write=False) as session:
+            lookup.experiment_row(session, self._target, experiment_id)
+            result = session.connection().execute(query)
+            while rows := result.fetchmany(chunk):
+                yield [convert.trial_record(row) for row in rows]
 
     def trial_tallies(self) -> dict[int, TrialTally]:
         """Per experiment with trials, its counts per state and competing KPI range, in
@@ -500,3 +508,20 @@ if TYPE_CHECKING:
 
     def _implements_protocol(store: Store) -> TrialRepository:
         return store
+
+
+def _trials_query(experiment_id: int, states: Sequence[TrialState] | None,
+                  changed_since: datetime | None) -> sa.Select[Any]:
+    """The trials of one experiment by number, optionally only those in ``states`` or
+    changed at or after ``changed_since``, as Core rows: no ORM object per trial (an
+    experiment of 10,000 trials is read in ~60% of the ORM's CPU time)."""
+    table = TrialRow.__table__.c
+    query = sa.select(TrialRow.__table__).where(table.experiment_id == experiment_id)
+    since = validate.aware_datetime(changed_since, "list_trials: changed_since")
+    if since is not None:
+        query = query.where(table.updated_at >= since)
+    if states is not None:
+        wanted = [validate.enum_member(TrialState, s, "list_trials: states").value
+                  for s in states]
+        query = query.where(table.state.in_(wanted))
+    return query.order_by(table.number)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QAbstractEventDispatcher, QObject, QTimer, Signal, Slot
 
 from app.application.loading import LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.application.workspace import Workspace
@@ -43,6 +44,38 @@ LOADING_SWITCH_S = 0.001
 GUI thread lets go of the GIL in every Qt call; while the worker turns rows into
 objects it got it back only when the worker's interval ran out, so a paint of a few
 hundred Qt calls waited up to 5 ms per call. Restored when the load ends."""
+PACE_WAIT_S = 0.004
+"""The longest the loader waits, between two reads, for the GUI thread to wait for
+events (see :class:`GuiTurns`); then it reads on, the window busy or not."""
+
+
+class GuiTurns:
+    """Whether the GUI thread waits for events now: the loader reads only then.
+
+    Python runs one thread at a time. A loader reading beside a busy window made each
+    of the window's Qt calls that lets go of the interpreter wait its turn: opening
+    10,000 trials, a paint took three times its CPU and the window froze for 300–400
+    ms. Told by the event loop when it is about to wait and when it woke up, the
+    loader's :meth:`pace` holds it between two reads while the window works (at most
+    :data:`PACE_WAIT_S` at a time, so a window that never rests still gets its data).
+    Qt-free: the loader's thread is given :meth:`pace` only.
+    """
+
+    def __init__(self) -> None:
+        self._resting = threading.Event()
+        self._resting.set()
+
+    def pace(self) -> None:
+        """Wait until the GUI thread rests, at most :data:`PACE_WAIT_S`. Worker thread."""
+        self._resting.wait(PACE_WAIT_S)
+
+    def rests(self) -> None:
+        """The GUI thread is about to wait for events (or is not watched)."""
+        self._resting.set()
+
+    def works(self) -> None:
+        """The GUI thread woke up to handle events."""
+        self._resting.clear()
 
 
 class ExperimentLoading(QObject):
@@ -66,7 +99,11 @@ class ExperimentLoading(QObject):
                  trials_per_step: int = TRIALS_PER_STEP) -> None:
         super().__init__(parent)
         self._inbox: GuiInbox[LoadPart] = GuiInbox(self._hand_over_all, ARRIVED_MS, self)
-        self._loader = workspace.loader(self._inbox.mailbox.post, batch_points=batch_points)
+        self._turns = GuiTurns()
+        self._loader = workspace.loader(self._inbox.mailbox.post, batch_points=batch_points,
+                                        pace=self._turns.pace)
+        self._dispatcher = QAbstractEventDispatcher.instance(self.thread())
+        self._watching = False
         self.trials_per_step = trials_per_step
         self._loading: int | None = None
         self._steps: deque[Callable[[], None]] = deque()
@@ -82,8 +119,10 @@ class ExperimentLoading(QObject):
         self._switch = sys.getswitchinterval()  # the interpreter's, before
 
     def _collect_less(self, loading: bool) -> None:
-        """Raise the collector's first threshold while loading, and shorten the
-        interpreter's switch interval (:data:`LOADING_SWITCH_S`); restore both after."""
+        """Raise the collector's first threshold while loading, shorten the
+        interpreter's switch interval (:data:`LOADING_SWITCH_S`) and let the loader read
+        while the event loop rests (:class:`GuiTurns`); undo all three after."""
+        self._watch_turns(loading)
         if loading and self._thresholds is None:
             self._thresholds = gc.get_threshold()
             gc.set_threshold(max(self._thresholds[0], LOADING_GC_THRESHOLD),
@@ -94,6 +133,19 @@ class ExperimentLoading(QObject):
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
             sys.setswitchinterval(self._switch)
+
+    def _watch_turns(self, loading: bool) -> None:
+        if self._dispatcher is None or loading == self._watching:
+            return
+        self._watching = loading
+        if loading:  # called on the GUI thread, which works now
+            self._turns.works()
+            self._dispatcher.aboutToBlock.connect(self._turns.rests)
+            self._dispatcher.awake.connect(self._turns.works)
+        else:
+            self._dispatcher.aboutToBlock.disconnect(self._turns.rests)
+            self._dispatcher.awake.disconnect(self._turns.works)
+            self._turns.rests()
 
     @property
     def loading(self) -> int | None:

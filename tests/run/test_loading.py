@@ -103,3 +103,40 @@ def test_a_deleted_experiment_ends_the_load_with_why(store: Store) -> None:
     parts = parts_of(received, loader.load(4242))
     assert len(parts) == 1 and isinstance(parts[0], LoadEnded)
     assert parts[0].failure is not None and "no experiment with id 4242" in parts[0].failure
+
+
+def test_the_loader_paces_itself_between_reads(store: Store,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between reads of a few ms the loader calls ``pace`` (where the window holds it
+    while its own thread works), and a pace that holds it holds the load."""
+    monkeypatch.setattr("app.application.loading.TRIALS_PER_READ", 4)
+    monkeypatch.setattr("app.application.loading.POINTS_PER_READ", 10)
+    experiment_id, _ = experiment(store, "paced", trials=10, points=5)
+    go_on = threading.Event()
+    paced: list[int] = []
+
+    def pace() -> None:
+        paced.append(threading.get_ident())
+        assert go_on.wait(30)
+
+    received: queue.Queue[LoadPart] = queue.Queue()
+    loader = ExperimentLoader(store, received.put, batch_points=1000, pace=pace)
+    ticket = loader.load(experiment_id)
+    with pytest.raises(queue.Empty):
+        received.get(timeout=0.3)  # held at its first pace, before any part
+    assert len(paced) == 1 and threading.get_ident() not in paced
+    go_on.set()
+    parts = parts_of(received, ticket)
+    assert isinstance(parts[-1], LoadEnded) and parts[-1].failure is None
+    # 10 trials by 4 (3 reads), 100 points by 10 (10 reads, whole series at a time)
+    assert len(paced) >= 3 + 5
+
+
+def test_trials_read_in_chunks_are_those_listed(store: Store) -> None:
+    experiment_id, ids = experiment(store, "chunked", trials=7, points=0)
+    chunks = list(store.trials_in_chunks(experiment_id, chunk=3))
+    assert [len(c) for c in chunks] == [3, 3, 1]
+    assert [t for c in chunks for t in c] == store.list_trials(experiment_id)
+    assert [t.id for c in chunks for t in c] == ids
+    with pytest.raises(ValueError, match="chunk must be >= 1"):
+        next(store.trials_in_chunks(experiment_id, chunk=0))

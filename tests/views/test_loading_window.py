@@ -9,11 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.views.loading import LOADING_GC_THRESHOLD, LOADING_SWITCH_S
+from app.views.loading import LOADING_GC_THRESHOLD, LOADING_SWITCH_S, GuiTurns
 from app.views.main_window import MainWindow
 from tests.helpers import load_bench
 from tests.views.window_helpers import open_window, wait_loaded
@@ -113,3 +114,29 @@ def test_switching_mid_load_shows_the_new_experiment_only(qtbot: QtBot, tmp_path
         assert {t.id for t in window.held_trials()} == small_ids
         assert window.panels.trials.table.model.rowCount() == 3
         assert big not in seen_after_switch
+
+
+def test_the_loader_reads_while_the_window_rests_and_waits_while_it_works(
+        qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python runs one thread at a time: the loader reads only while the GUI thread's
+    event loop waits for events, so the window's own work never waits for it."""
+    monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 60.0)  # only a rest lets it on
+    paced: list[float] = []
+    pace = GuiTurns.pace
+    monkeypatch.setattr(GuiTurns, "pace", lambda turns: (paced.append(time.monotonic()),
+                                                         pace(turns)))
+    with open_window(qtbot, tmp_path) as window:
+        trials = 800  # 4 reads of trials, 20 of points
+        empty = stored(window, "empty", 0, 0)
+        big = stored(window, "big", trials, 50)
+        select(window, empty)  # read without a pace: it has no trials
+        window.list.setCurrentIndex(window.experiments.index(window.experiments.row_of(big)
+                                                             or 0))
+        before = len(paced)  # the load has started; the GUI thread goes on working
+        busy_until = time.monotonic() + 0.3
+        while time.monotonic() < busy_until:  # events wait meanwhile
+            pass
+        assert len(paced) <= before + 1, "the loader read on while the window worked"
+        # resting between its checks, the window lets it read everything
+        qtbot.waitUntil(lambda: shown(window, trials), timeout=60_000)
+        assert len(paced) >= before + 3
