@@ -6,8 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from app.application.live import STOPPING, Activity, LiveExperiment
-from app.engine.best import best_trial
+from app.application.live import (
+    STOPPING,
+    Activity,
+    LiveExperiment,
+    TrialsSummary,
+    summarise_trials,
+)
+from app.engine.best import best_trial, count_trials
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
 from app.engine.experiment import Kpi
 from app.engine.protocol import ProgressReport
@@ -123,3 +129,24 @@ def test_a_load_read_before_events_that_arrived_meanwhile_never_takes_the_model_
     assert live.trial(102) == trial(2, TrialState.RUNNING, 0.4, updated_at=datetime(
         2026, 1, 1, 0, 0, 9, tzinfo=UTC))
     assert live.trial(103) is not None and live.trial(103).state is TrialState.FAILED
+
+
+def test_a_summary_worked_out_by_the_reader_is_taken_unless_events_changed_the_trials() -> None:
+    """The loader sums the trials up off the GUI thread; the model takes that summary
+    only for exactly the records read (no GUI-thread pass over 10,000 trials)."""
+    read = [trial(1, TrialState.COMPLETED, 0.3), trial(2, TrialState.COMPLETED, 0.9), trial(3)]
+    summary = summarise_trials(read, Goal.MAX)
+    assert summary.counts == count_trials(read) and summary.best == read[1]
+    marked = TrialsSummary(summary.counts, read[0])  # tells which one the model takes
+    live = model()
+    live.load(read, summary=marked)
+    assert live.best() == read[0] and live.counts() == summary.counts
+    # an event told of a newer trial 3 before the read arrived: worked out here instead
+    live = model()
+    live.apply(event(RunnerEventKind.TRIAL, trial=trial(
+        3, TrialState.COMPLETED, 0.95, updated_at=datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC))))
+    live.load(read, summary=marked)
+    best = live.best()
+    assert best is not None and best.number == 3 and live.counts().completed == 3
+    # and no best without a KPI goal
+    assert summarise_trials(read, None).best is None

@@ -28,6 +28,7 @@ from app.engine.best import TrialCounts, best_trial, count_trials
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
 from app.engine.experiment import Kpi
 from app.engine.records import ExperimentRecord, MetricPoint, MetricSeries, TrialRecord
+from app.engine.search.base import Goal
 from app.engine.trial import ExperimentState, TrialState
 
 STOPPING = "stopping…"
@@ -119,6 +120,22 @@ class LiveChange:
             log=self.log + other.log)
 
 
+@dataclass(frozen=True)
+class TrialsSummary:
+    """How some trials add up and the best of them, by the rule of
+    :mod:`app.engine.best`: worked out where the trials were read (off the GUI thread)
+    and handed to :meth:`LiveExperiment.load` with them."""
+
+    counts: TrialCounts
+    best: TrialRecord | None
+
+
+def summarise_trials(trials: Sequence[TrialRecord], goal: Goal | None) -> TrialsSummary:
+    """The :class:`TrialsSummary` of ``trials``; no best without a ``goal``."""
+    return TrialsSummary(count_trials(trials),
+                         None if goal is None else best_trial(trials, goal))
+
+
 def newer_record(held: TrialRecord, read: TrialRecord) -> TrialRecord:
     """Of two records of one trial, the later one: a finished trial never changes
     again, so a finished record wins over an unfinished one; otherwise the one stored
@@ -166,9 +183,13 @@ class LiveExperiment:
         """The experiment shown."""
         return self.record.id
 
-    def load(self, trials: Sequence[TrialRecord],
-             points: Iterable[MetricPoint] = ()) -> LiveChange:
+    def load(self, trials: Sequence[TrialRecord], points: Iterable[MetricPoint] = (), *,
+             summary: TrialsSummary | None = None) -> LiveChange:
         """Take these stored records and their points as the trials (a reset).
+
+        ``summary``: :func:`summarise_trials` of ``trials`` by this model's KPI goal,
+        worked out by the reader; taken as the counts and best unless events changed
+        the trials meanwhile (then they are worked out here, when first asked).
 
         The records were read while events went on arriving (a run may start while its
         experiment loads): a trial an event told of after the read stays, and of two
@@ -178,19 +199,25 @@ class LiveExperiment:
         """
         seen = self._trials
         self._trials = {}
+        as_read = True  # the trials are exactly the records read
         for record in trials:
             held = seen.pop(record.id, None)
             if held is None:
                 self._trials[record.id] = _Trial(record)
             else:
                 held.record = newer_record(held.record, record)
+                as_read = as_read and held.record is record
                 self._trials[record.id] = held
+        as_read = as_read and not seen
         self._trials.update(seen)  # told of by events only: created after the read
         for held in self._trials.values():
             held.stopping = held.stopping and not held.record.state.is_finished()
         for point in points:
             self._see_step(point)
         self._dirty()
+        if summary is not None and as_read:
+            self._counts = summary.counts
+            self._best = (summary.best if self.kpi is not None else None,)
         return LiveChange(reset=True, summary=True)
 
     def apply(self, event: RunnerEvent) -> LiveChange:

@@ -26,8 +26,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from app.application.live import TrialsSummary, summarise_trials
 from app.engine.ports import StoreError
 from app.engine.records import EventRecord, ExperimentRecord, MetricSeries, TrialRecord
+from app.engine.search.base import Goal
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +53,14 @@ class _Reads(Protocol):
 @dataclass(frozen=True)
 class TrialsRead:
     """The experiment as read before its trials, its trials by number and its log,
-    oldest first."""
+    oldest first, and how the trials add up (best by the goal the load was given)."""
 
     ticket: int
     experiment_id: int
     trials: tuple[TrialRecord, ...]
     events: tuple[EventRecord, ...]
     record: ExperimentRecord
+    summary: TrialsSummary
 
 
 @dataclass(frozen=True)
@@ -129,15 +132,17 @@ class ExperimentLoader:
         """The ticket of the latest load (0 before the first)."""
         return self._ticket
 
-    def load(self, experiment_id: int) -> int:
+    def load(self, experiment_id: int, goal: Goal | None = None) -> int:
         """Cancel the load in progress and start reading ``experiment_id``; returns the
-        ticket its parts carry."""
+        ticket its parts carry. ``goal``: the KPI's, for the best trial of the
+        :class:`TrialsRead` summary (none without)."""
         with self._lock:
             self._cancel.set()
             self._ticket += 1
             ticket = self._ticket
             cancel = self._cancel = threading.Event()
-            thread = threading.Thread(target=self._run, args=(ticket, experiment_id, cancel),
+            thread = threading.Thread(target=self._run,
+                                      args=(ticket, experiment_id, goal, cancel),
                                       name=f"load experiment {experiment_id}", daemon=True)
             self._thread = thread
         thread.start()
@@ -155,7 +160,8 @@ class ExperimentLoader:
         if thread is not None:
             thread.join(timeout)
 
-    def _run(self, ticket: int, experiment_id: int, cancel: threading.Event) -> None:
+    def _run(self, ticket: int, experiment_id: int, goal: Goal | None,
+             cancel: threading.Event) -> None:
         counts: dict[tuple[int, str], int] = {}
         try:
             record = self._store.get_experiment(experiment_id)
@@ -163,8 +169,9 @@ class ExperimentLoader:
             events = self._store.list_events(experiment_id)
             if cancel.is_set():
                 return
+            summary = summarise_trials(trials, goal)  # here, not on the GUI thread
             self._deliver(TrialsRead(ticket, experiment_id, tuple(trials), tuple(events),
-                                     record))
+                                     record, summary))
             if trials:
                 self._read_points(ticket, experiment_id, cancel, counts)
         except StoreError as exc:  # NotFound included: deleted meanwhile

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.application.live import LiveChange, LiveExperiment
+from app.application.live import LiveChange, LiveExperiment, TrialsSummary
 from app.engine.events import RunnerEvent
 from app.engine.records import ExperimentRecord, MetricPoint, MetricSeries, TrialRecord
 
@@ -37,12 +37,13 @@ class LiveView(QObject):
         self.model = model
         self.changed.emit(LiveChange(reset=True, summary=True))
 
-    def load(self, trials: Sequence[TrialRecord], points: Iterable[MetricPoint] = ()) -> None:
+    def load(self, trials: Sequence[TrialRecord], points: Iterable[MetricPoint] = (), *,
+             summary: TrialsSummary | None = None) -> None:
         """Load the shown experiment's stored trials and points (a reset): the one entry
-        point for records read elsewhere (any thread may read them; call this on the GUI
-        thread)."""
+        point for records read elsewhere (any thread may read them, and work out their
+        ``summary``; call this on the GUI thread)."""
         if self.model is not None:
-            self.changed.emit(self.model.load(trials, points))
+            self.changed.emit(self.model.load(trials, points, summary=summary))
 
     def see_history(self, series: Iterable[MetricSeries]) -> None:
         """Stored points read while the shown experiment is opened (its progress)."""

@@ -24,6 +24,7 @@ from PySide6.QtCore import QAbstractEventDispatcher, QObject, QTimer, Signal, Sl
 from app.application.loading import LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.application.workspace import Workspace
 from app.engine.ports import StoreError
+from app.engine.search.base import Goal
 from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 log = logging.getLogger(__name__)
@@ -152,15 +153,16 @@ class ExperimentLoading(QObject):
         """The experiment being loaded now, or None."""
         return self._loading
 
-    def load(self, experiment_id: int) -> None:
-        """Read ``experiment_id`` (cancelling the load in progress)."""
+    def load(self, experiment_id: int, goal: Goal | None = None) -> None:
+        """Read ``experiment_id`` (cancelling the load in progress); ``goal``: its KPI's,
+        for the best trial of the summary read with the trials."""
         self._steps.clear()
         self._table_steps.clear()
         self._ended = None
         self._loading = experiment_id
         self._inbox.start()  # until the load has ended
         self._collect_less(True)
-        self._loader.load(experiment_id)
+        self._loader.load(experiment_id, goal)
 
     def cancel(self) -> None:
         """Read no further; nothing more of the load in progress is handed over."""

@@ -527,7 +527,7 @@ class MainWindow(QMainWindow):
         self.panels.charts.set_loading(True)
         self.live.show(LiveExperiment(record, config.kpi, config.limits.max_epochs))
         self.log.set_entries([])
-        self.loads.load(experiment_id)
+        self.loads.load(experiment_id, config.kpi.goal)
         self.settings.setValue("last_experiment", experiment_id)
 
     def is_loading(self) -> bool:
@@ -542,7 +542,7 @@ class MainWindow(QMainWindow):
         if part.experiment_id != self.current_id or self._config is None or model is None:
             return
         self._loaded_record = part.record
-        self.live.load(part.trials)
+        self.live.load(part.trials, summary=part.summary)
         # as the live model holds them (events since the read win), with the trials
         # created after the read; the rest of those read follow (trialsAdded)
         read = {t.id for t in part.trials}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.application.live import summarise_trials
 from app.application.loading import ExperimentLoader, LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.engine.records import MetricPoint
 from app.store.store import Store
@@ -54,6 +55,7 @@ def test_trials_first_then_points_of_whole_trials(store: Store) -> None:
     assert threading.get_ident() not in threads, "read on a worker thread"
     first, *middle, last = parts
     assert isinstance(first, TrialsRead) and [t.id for t in first.trials] == ids
+    assert first.summary == summarise_trials(first.trials, None)  # no goal given: no best
     assert [e.message for e in first.events] == ["started"]
     assert isinstance(last, LoadEnded) and last.failure is None
     assert all(isinstance(part, PointsRead) for part in middle) and len(middle) > 3

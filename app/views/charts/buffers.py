@@ -154,8 +154,8 @@ class MetricBuffers:
                                  f"but {len(values)} values")
         touched: set[int] = set()
         for trial_id, name, steps, values in batch:
-            if len(values):
-                self._series_for(trial_id, name).extend(steps, values)
+            if len(values):  # a new series gets room for its history at once
+                self._series_for(trial_id, name, len(values)).extend(steps, values)
                 touched.add(trial_id)
         if touched:
             self._touch(touched)
@@ -207,11 +207,11 @@ class MetricBuffers:
         self.version += 1
         self._log.append((self.version, None))
 
-    def _series_for(self, trial_id: int, name: str) -> _Series:
+    def _series_for(self, trial_id: int, name: str, room: int = INITIAL_CAPACITY) -> _Series:
         per_trial = self._series.setdefault(trial_id, {})
         series = per_trial.get(name)
         if series is None:
-            series = per_trial[name] = _Series()
+            series = per_trial[name] = _Series(max(room, INITIAL_CAPACITY))
             self._names.setdefault(name, None)
         return series
 

@@ -126,15 +126,19 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
         self._data_changed()
 
     def append_curves(self, curves: JoinedCurves) -> None:
-        """Add curves after the present ones; they are drawn in the next turns."""
+        """Add curves after the present ones; they are drawn in the next turns, and
+        shown as the slices are drawn (a repaint of the whole plot costs 5–50 ms: one
+        per batch of an opened experiment's curves was most of the plot's paints)."""
         if not len(curves):
             return
         self._parts.append(curves)
         self._size += len(curves)
-        self._data_bounds = union(self._data_bounds, finite_bounds(curves.x, curves.y))
+        bounds = union(self._data_bounds, finite_bounds(curves.x, curves.y))
         if self._image is not None:
             self._slicer.start()
-        self._data_changed()
+        if bounds != self._data_bounds or self._image is None:
+            self._data_bounds = bounds
+            self._data_changed()  # the view may grow (or the item was never painted)
 
     def _data_changed(self) -> None:
         self.prepareGeometryChange()
