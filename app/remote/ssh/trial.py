@@ -18,11 +18,18 @@ from typing import Any
 
 import paramiko
 
-from app.engine.records import ProcessEventKind, Snapshot
+from app.engine.records import LaunchClaim, ProcessEventKind, Snapshot
 from app.remote.launcher import PID_FILE
 from app.remote.ssh.connection import close_channel
 from app.remote.ssh.errors import ConnectionLost, SshError
-from app.remote.ssh.scripts import follow_command, q, snapshot_path, stop_command
+from app.remote.ssh.scripts import (
+    claim_answer,
+    claim_command,
+    follow_command,
+    q,
+    snapshot_path,
+    stop_command,
+)
 from app.remote.ssh.session import Link, ServerSession
 from app.remote.ssh.stream import HelperStream
 from app.remote.ssh.uploads import SnapshotUploadFailed, SnapshotUploads
@@ -273,34 +280,58 @@ class TrialHost:
             return link, HelperStream(channel, 0, self.name)
 
     def _recover(self, trial: RemoteTrial) -> None:
-        """The connection broke during the launch: did the trial start?"""
-        if not self._wait_online():
-            if not self._closing.is_set():  # fate unknown: it may run there
-                with self._lock:
-                    trial.started = True
-                self._emit(trial, ProcessEventKind.STARTED)
-                self._lost(trial)
-            return
-        check = (f"cd {q(trial.trial_dir)} 2>/dev/null || exit 0; i=0; "
-                 f"while [ ! -s {PID_FILE} ] && [ -d code ] && [ $i -lt 40 ]; do "
-                 f"sleep 0.05; i=$((i + 1)); done; head -n 1 {PID_FILE} 2>/dev/null")
-        try:
-            result = self.session.run(f"/bin/sh -c {q(check)}", timeout=COMMAND_TIMEOUT_S)
-            pid = int(result.stdout.strip()) if result.stdout.strip().isdigit() else None
-        except SshError as exc:
-            log.info("%s: checking trial %s failed: %s", self.name, trial.trial_id, exc)
-            pid = None
-        if pid is None:
-            self.start_failed(trial, f"the connection to {self.name} dropped while trial "
-                                     f"{trial.trial_id} was being set up; it did not start")
+        """The connection broke during the launch: did the trial start?
+
+        Asked by claiming it (:func:`~app.remote.ssh.scripts.claim_script`): the trial's
+        wrapper and the claim both create its ``pid`` file exclusively, so a trial not
+        started by then never starts, and the answer is final. (A look for the ``pid``
+        file for 2 s took a wrapper slow to start under load for one that never would:
+        the trial was ended as not started, then ran, unfollowed, and every point it
+        logged was lost.)
+        """
+        while True:
+            if not self._wait_online():
+                if not self._closing.is_set():  # fate unknown: it may run there
+                    with self._lock:
+                        trial.started = True
+                    self._emit(trial, ProcessEventKind.STARTED)
+                    self._lost(trial)
+                return
+            try:
+                result = self.session.run(claim_command(trial.trial_dir),
+                                          timeout=COMMAND_TIMEOUT_S)
+                claim = claim_answer(result.stdout)
+            except SshError as exc:
+                log.info("%s: asking whether trial %s started failed: %s", self.name,
+                         trial.trial_id, exc)
+                claim = None
+            if claim is not None:
+                break
+            if self._closing.wait(RETRY_S):
+                return
+        if claim is LaunchClaim.ABANDONED:
+            self.hand_back(trial, f"the connection to {self.name} dropped while trial "
+                                  f"{trial.trial_id} was being set up; it did not start and "
+                                  "waits for a place again")
             return
         with self._lock:
-            trial.pid, trial.started = pid, True
+            trial.pid, trial.started = self._pid_of(trial), True
             stop = trial.stop_grace
         self._emit(trial, ProcessEventKind.STARTED)
         if stop is not None:
             self.send_stop(trial)
         self.follow(trial)
+
+    def _pid_of(self, trial: RemoteTrial) -> int | None:
+        """The started trial's pid, from its ``pid`` file (None when unreadable: the
+        follower then reads it there itself)."""
+        try:
+            result = self.session.run(
+                f"head -n 1 {q(trial.trial_dir + '/' + PID_FILE)}", timeout=COMMAND_TIMEOUT_S)
+        except SshError:
+            return None
+        answer = result.stdout.strip()
+        return int(answer) if answer.isdigit() else None
 
     # --- follow ------------------------------------------------------------------
 
