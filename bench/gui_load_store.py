@@ -10,7 +10,8 @@ on the GUI thread this measures:
 - stall: the longest gap between the ticks of a 5 ms timer, from the click until
   everything is drawn (how long the window did not respond);
 - first: the time from the click to the first paint of the KPI chart with curves on it;
-- all: the time from the click to the first paint with every trial's curve, the load over.
+- all: the time from the click to the first paint with every trial's curve drawn (the
+  load over, and the finished curves' layer done drawing its picture for the view).
 
 Each experiment is opened ``--repeats`` times (the empty one opened between), and the
 median of each figure is reported: on a shared 2-core VM one open's figures move by
@@ -120,7 +121,8 @@ def fill(url: str, store: Store, name: str, trials: int, points: int, seed: int)
 
 
 class PaintLog:
-    """(end time, curves drawn) of every paint of one plot view.
+    """(end time, curves the chart holds, whether its picture shows them all) of every
+    paint of one plot view.
 
     Installed before any window is made: PySide looks a Python override up when the
     class is first wrapped, so a later patch of ``paintEvent`` is not seen.
@@ -128,18 +130,19 @@ class PaintLog:
 
     def __init__(self) -> None:
         self.view: pg.GraphicsView | None = None
-        self.drawn: Callable[[], int] = lambda: 0
-        self.paints: list[tuple[float, int]] = []
+        self.drawn: Callable[[], tuple[int, bool]] = lambda: (0, True)
+        self.paints: list[tuple[float, int, bool]] = []
         original = pg.GraphicsView.paintEvent
 
         def paint(view: pg.GraphicsView, event: object) -> None:
             original(view, event)
             if view is self.view:
-                self.paints.append((time.perf_counter(), self.drawn()))
+                self.paints.append((time.perf_counter(), *self.drawn()))
 
         pg.GraphicsView.paintEvent = paint  # type: ignore[method-assign]
 
-    def watch(self, view: pg.GraphicsView, drawn: Callable[[], int]) -> list[tuple[float, int]]:
+    def watch(self, view: pg.GraphicsView, drawn: Callable[[], tuple[int, bool]]
+              ) -> list[tuple[float, int, bool]]:
         """Record the paints of ``view`` from now on (a new list)."""
         self.view, self.drawn, self.paints = view, drawn, []
         return self.paints
@@ -152,7 +155,10 @@ def open_in_window(app: QApplication, window: MainWindow, experiment_id: int,
                    expected: int) -> Opened:
     """Click ``experiment_id`` in the list; measure until every curve is painted."""
     chart = window.panels.charts.curves
-    paints = PAINTS.watch(chart.plot_widget, lambda: chart.drawn_trials)
+    # every curve is drawn once the chart holds them all and the finished curves' layer,
+    # which draws them onto its picture a slice at a time, has drawn the last of them
+    paints = PAINTS.watch(chart.plot_widget,
+                          lambda: (chart.drawn_trials, chart.finished_item.complete))
     ticks: list[float] = []
     heartbeat = QTimer()
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
@@ -169,7 +175,8 @@ def open_in_window(app: QApplication, window: MainWindow, experiment_id: int,
 
     def check() -> None:
         if clicked and not window.is_loading() and any(
-                count >= expected for _, count in paints if _ > clicked[0]):
+                count >= expected and complete for end, count, complete in paints
+                if end > clicked[0]):
             loop.quit()
 
     watcher = QTimer()
@@ -183,9 +190,10 @@ def open_in_window(app: QApplication, window: MainWindow, experiment_id: int,
     heartbeat.stop()
     watcher.stop()
     start = clicked[0]
-    after = [(end, count) for end, count in paints if end > start]
-    first = next((end for end, count in after if count > 0), float("nan"))
-    done = next((end for end, count in after if count >= expected), float("nan"))
+    after = [paint for paint in paints if paint[0] > start]
+    first = next((end for end, count, _ in after if count > 0), float("nan"))
+    done = next((end for end, count, complete in after if count >= expected and complete),
+                float("nan"))
     gaps = np.diff([t for t in ticks if start <= t <= (done if done == done else ticks[-1])])
     return Opened(float(gaps.max() * 1000) if len(gaps) else 0.0, first - start, done - start)
 
