@@ -35,10 +35,10 @@ log = logging.getLogger(__name__)
 
 BATCH_POINTS = 20_000
 """About how many points a :class:`PointsRead` holds (whole trials, so a few more)."""
-TRIALS_PER_READ = 200
+TRIALS_PER_READ = 100
 POINTS_PER_READ = 2_000
-"""Trials, and points, read between two calls of the loader's ``pace`` (a few ms of
-the interpreter each)."""
+"""Trials, and points, read between two calls of the loader's ``pace`` (2–4 ms of the
+interpreter each here)."""
 
 
 class _Reads(Protocol):

@@ -54,8 +54,8 @@ from app.store.migrate import is_current, upgrade
 from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
 from app.store.segments import SegmentRecords
 
-TRIALS_CHUNK = 200
-"""Trials a list of :meth:`Store.trials_in_chunks` holds (about 5 ms of CPU here)."""
+TRIALS_CHUNK = 100
+"""Trials a list of :meth:`Store.trials_in_chunks` holds (about 4 ms of CPU here)."""
 
 if TYPE_CHECKING:
     from app.engine.pbt import SegmentRepository

@@ -126,7 +126,7 @@ def test_the_loader_reads_while_the_window_rests_and_waits_while_it_works(
     monkeypatch.setattr(GuiTurns, "pace", lambda turns: (paced.append(time.monotonic()),
                                                          pace(turns)))
     with open_window(qtbot, tmp_path) as window:
-        trials = 800  # 4 reads of trials, 20 of points
+        trials = 800  # 8 reads of trials, 20 of points
         empty = stored(window, "empty", 0, 0)
         big = stored(window, "big", trials, 50)
         select(window, empty)  # read without a pace: it has no trials
