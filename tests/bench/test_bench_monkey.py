@@ -13,5 +13,7 @@ def test_a_short_monkey_run_prints_its_result_line() -> None:
     figures = result_figures(proc.stdout)
     assert list(figures) == ["seeds", "actions", "exceptions", "stalls",
                              "stalls_unscheduled", "longest_stall_ms", "failed_seeds"]
-    assert figures["seeds"] == "1" and int(figures["actions"]) > 20
+    # it acted (how many times in its 3 s is the bench's figure, not this smoke run's:
+    # beside a soak on the other core, CI once saw 11 where an idle machine sees ~100)
+    assert figures["seeds"] == "1" and int(figures["actions"]) > 0
     assert figures["failed_seeds"] == "none"
