@@ -41,8 +41,6 @@ from app.remote.ssh.payload import Sdk, launch_payload
 from app.remote.ssh.places import RemoteSlots
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.remote.ssh.scripts import (
-    claim_answer,
-    claim_command,
     gpu_status_script,
     pack_command,
 )
@@ -316,21 +314,14 @@ class SshExecutor:
 
     def claim(self, trial_dir: str) -> LaunchClaim:
         """For a resume: whether the trial stored as launching in ``trial_dir`` on this
-        server started (one command there, see
-        :func:`~app.remote.ssh.scripts.claim_command`); UNKNOWN if the server does not
+        server started (see :meth:`TrialHost.claim`); UNKNOWN if the server does not
         answer within the connect timeout."""
         try:
             self.connect()
-            result = self._session.run(claim_command(trial_dir), timeout=STATUS_TIMEOUT_S)
         except SshError as exc:
             log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
             return LaunchClaim.UNKNOWN
-        answer = result.stdout.strip()
-        claim = claim_answer(answer)
-        if claim is not None:
-            return claim
-        log.warning("%s: claiming %s gave %r", self.name, trial_dir, answer)
-        return LaunchClaim.UNKNOWN
+        return self._host.claim(trial_dir, STATUS_TIMEOUT_S)
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         """Events since the last call, waiting at most ``timeout`` s for the first."""

@@ -297,15 +297,8 @@ class TrialHost:
                     self._emit(trial, ProcessEventKind.STARTED)
                     self._lost(trial)
                 return
-            try:
-                result = self.session.run(claim_command(trial.trial_dir),
-                                          timeout=COMMAND_TIMEOUT_S)
-                claim = claim_answer(result.stdout)
-            except SshError as exc:
-                log.info("%s: asking whether trial %s started failed: %s", self.name,
-                         trial.trial_id, exc)
-                claim = None
-            if claim is not None:
+            claim = self.claim(trial.trial_dir, COMMAND_TIMEOUT_S)
+            if claim is not LaunchClaim.UNKNOWN:
                 break
             if self._closing.wait(RETRY_S):
                 return
@@ -321,6 +314,22 @@ class TrialHost:
         if stop is not None:
             self.send_stop(trial)
         self.follow(trial)
+
+    def claim(self, trial_dir: str, timeout: float) -> LaunchClaim:
+        """Whether the trial set up in ``trial_dir`` started, settled for good by claiming
+        it (:func:`~app.remote.ssh.scripts.claim_command`): STARTED or ABANDONED, else
+        UNKNOWN when the server does not answer within ``timeout`` or answers oddly."""
+        try:
+            result = self.session.run(claim_command(trial_dir), timeout=timeout)
+        except SshError as exc:
+            log.warning("%s: cannot claim %s: %s", self.name, trial_dir, exc)
+            return LaunchClaim.UNKNOWN
+        answer = result.stdout.strip()
+        claim = claim_answer(answer)
+        if claim is None:
+            log.warning("%s: claiming %s gave %r", self.name, trial_dir, answer)
+            return LaunchClaim.UNKNOWN
+        return claim
 
     def _pid_of(self, trial: RemoteTrial) -> int | None:
         """The started trial's pid, from its ``pid`` file (None when unreadable: the
