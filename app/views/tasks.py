@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
@@ -100,7 +99,7 @@ class TaskRunner(QObject):
             dialog.deleteLater()
         if ok and on_done is not None:
             on_done(payload)
-        elif not ok and shiboken6.isValid(self._parent):
+        elif not ok:
             tell(self._parent, "Sweeplab", str(payload))
         self.finished.emit(name, ok)
 
