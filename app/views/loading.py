@@ -119,7 +119,7 @@ class ExperimentLoading(QObject):
         self._thresholds: tuple[int, int, int] | None = None  # the collector's, before
         self._switch = sys.getswitchinterval()  # the interpreter's, before
 
-    def _collect_less(self, loading: bool) -> None:
+    def _loading_mode(self, loading: bool) -> None:
         """Raise the collector's first threshold while loading, shorten the
         interpreter's switch interval (:data:`LOADING_SWITCH_S`) and let the loader read
         while the event loop rests (:class:`GuiTurns`); undo all three after."""
@@ -161,7 +161,7 @@ class ExperimentLoading(QObject):
         self._ended = None
         self._loading = experiment_id
         self._inbox.start()  # until the load has ended
-        self._collect_less(True)
+        self._loading_mode(True)
         self._loader.load(experiment_id, goal)
 
     def cancel(self) -> None:
@@ -171,7 +171,7 @@ class ExperimentLoading(QObject):
         self._ended = None
         self._loading = None
         self._inbox.stop()
-        self._collect_less(False)
+        self._loading_mode(False)
         self._loader.cancel()
 
     def close(self) -> None:
@@ -215,7 +215,7 @@ class ExperimentLoading(QObject):
             ended, self._ended = self._ended, None
             self._loading = None
             self._inbox.stop()
-            self._collect_less(False)
+            self._loading_mode(False)
             self.loadEnded.emit(ended)
         if self._steps or self._table_steps or self._ended is not None:
             self._timer.start()
