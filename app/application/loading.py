@@ -11,6 +11,10 @@ Parts, in this order, each carrying the ticket :meth:`ExperimentLoader.load` ret
 
 - :class:`TrialsRead`: the experiment's record, trials and log (one query each, the
   record first: following the run from there misses nothing that came after);
+- :class:`BoundsRead` (when the load was given the KPI), at any point before
+  :class:`LoadEnded`: the bounds of the KPI's points, from one aggregate read beside
+  the rest on a thread of its own (the database does the work, the interpreter is
+  free), so a chart can take its final range before the first curve arrives;
 - :class:`PointsRead`: a batch of points of whole trials as series (a trial's
   points never span two batches, so a chart draws each trial once), from one
   streamed query, grouped on the worker thread;
@@ -22,23 +26,27 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.application.live import TrialsSummary, summarise_trials
+from app.engine.experiment import Kpi
 from app.engine.ports import StoreError
 from app.engine.records import EventRecord, ExperimentRecord, MetricSeries, TrialRecord
-from app.engine.search.base import Goal
 
 log = logging.getLogger(__name__)
 
 BATCH_POINTS = 20_000
 """About how many points a :class:`PointsRead` holds (whole trials, so a few more)."""
-TRIALS_PER_READ = 100
-POINTS_PER_READ = 2_000
-"""Trials, and points, read between two calls of the loader's ``pace`` (2–4 ms of the
-interpreter each here)."""
+TRIALS_PER_READ = 25
+POINTS_PER_READ = 500
+"""Trials, and points, read between two calls of the loader's ``pace`` (about a ms of
+the interpreter each here)."""
+BOUNDS_WAIT_S = 0.5
+"""How long the points wait for the :class:`BoundsRead` to be delivered first (read
+beside the trials, it is most often there before them)."""
 
 
 class _Reads(Protocol):
@@ -47,6 +55,8 @@ class _Reads(Protocol):
     def list_events(self, experiment_id: int) -> list[EventRecord]: ...
     def experiment_series(self, experiment_id: int, chunk: int = ...
                           ) -> Iterator[list[MetricSeries]]: ...
+    def series_bounds(self, experiment_id: int, name: str
+                      ) -> tuple[float, float, float, float] | None: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,18 @@ class TrialsRead:
     events: tuple[EventRecord, ...]
     record: ExperimentRecord
     summary: TrialsSummary
+
+
+@dataclass(frozen=True)
+class BoundsRead:
+    """Step min, step max, value min and value max of the finite points of metric
+    ``name`` over the experiment's trials (what a chart of its curves spans once all
+    are drawn); None when unknown (no finite point, or one without a step)."""
+
+    ticket: int
+    experiment_id: int
+    name: str
+    bounds: tuple[float, float, float, float] | None
 
 
 @dataclass(frozen=True)
@@ -88,7 +110,7 @@ class LoadEnded:
     failure: str | None = None
 
 
-LoadPart = TrialsRead | PointsRead | LoadEnded
+LoadPart = TrialsRead | BoundsRead | PointsRead | LoadEnded
 """What :class:`ExperimentLoader` hands over."""
 
 
@@ -97,8 +119,9 @@ class ExperimentLoader:
 
     Args:
         store: where the experiment is.
-        deliver: called on the worker thread with each part, in order; it must return
-            quickly (hand the part to another thread). Nothing is delivered for a load
+        deliver: called on the worker threads with each part, in order (a load's
+            :class:`BoundsRead` comes from a second thread); it must be thread safe and
+            return quickly (hand the part to another thread). Nothing is delivered for a load
             once it is cancelled (a part being delivered at that instant may still
             arrive: compare its ticket with the current one).
         batch_points: about how many points each :class:`PointsRead` holds.
@@ -124,26 +147,33 @@ class ExperimentLoader:
         self._lock = threading.Lock()
         self._ticket = 0
         self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     @property
     def ticket(self) -> int:
         """The ticket of the latest load (0 before the first)."""
         return self._ticket
 
-    def load(self, experiment_id: int, goal: Goal | None = None) -> int:
+    def load(self, experiment_id: int, kpi: Kpi | None = None) -> int:
         """Cancel the load in progress and start reading ``experiment_id``; returns the
-        ticket its parts carry. ``goal``: the KPI's, for the best trial of the
-        :class:`TrialsRead` summary (none without)."""
+        ticket its parts carry. ``kpi``: the experiment's, for the best trial of the
+        :class:`TrialsRead` summary and the :class:`BoundsRead` of its points (neither
+        without)."""
         with self._lock:
             self._cancel.set()
             self._ticket += 1
             ticket = self._ticket
             cancel = self._cancel = threading.Event()
+            bounds = None if kpi is None else threading.Thread(
+                target=self._read_bounds, args=(ticket, experiment_id, kpi.name, cancel),
+                name=f"bounds of experiment {experiment_id}", daemon=True)
             thread = threading.Thread(target=self._run,
-                                      args=(ticket, experiment_id, goal, cancel),
+                                      args=(ticket, experiment_id, kpi, cancel, bounds),
                                       name=f"load experiment {experiment_id}", daemon=True)
-            self._thread = thread
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads += [t for t in (thread, bounds) if t is not None]
+        if bounds is not None:
+            bounds.start()
         thread.start()
         return ticket
 
@@ -153,33 +183,54 @@ class ExperimentLoader:
             self._cancel.set()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Cancel, and wait up to ``timeout`` s for the worker to let go of the store."""
+        """Cancel, and wait up to ``timeout`` s in all for the workers to let go of the
+        store."""
         self.cancel()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        with self._lock:
+            threads = list(self._threads)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _run(self, ticket: int, experiment_id: int, goal: Goal | None,
-             cancel: threading.Event) -> None:
+    def _run(self, ticket: int, experiment_id: int, kpi: Kpi | None,
+             cancel: threading.Event, bounds: threading.Thread | None) -> None:
         counts: dict[tuple[int, str], int] = {}
+        self._pace()  # before the first read too
         try:
             record = self._store.get_experiment(experiment_id)
             trials = self._read_trials(experiment_id, cancel)
             events = self._store.list_events(experiment_id)
             if cancel.is_set():
                 return
-            summary = summarise_trials(trials, goal)  # here, not on the GUI thread
+            # here, not on the GUI thread
+            summary = summarise_trials(trials, None if kpi is None else kpi.goal)
             self._deliver(TrialsRead(ticket, experiment_id, tuple(trials), tuple(events),
                                      record, summary))
+            if bounds is not None:  # the first curves then come with their final range
+                bounds.join(BOUNDS_WAIT_S)
             if trials:
                 self._read_points(ticket, experiment_id, cancel, counts)
         except StoreError as exc:  # NotFound included: deleted meanwhile
             log.debug("loading experiment %s failed", experiment_id, exc_info=True)
-            if not cancel.is_set():
-                self._deliver(LoadEnded(ticket, experiment_id, counts, str(exc)))
+            failure: str | None = str(exc)
+        else:
+            failure = None
+        if bounds is not None:
+            bounds.join()  # its part, if any, comes before the end
+        if not cancel.is_set():
+            self._deliver(LoadEnded(ticket, experiment_id, counts, failure))
+
+    def _read_bounds(self, ticket: int, experiment_id: int, name: str,
+                     cancel: threading.Event) -> None:
+        """The second worker: the bounds of the KPI's points (:class:`BoundsRead`)."""
+        try:
+            bounds = self._store.series_bounds(experiment_id, name)
+        except StoreError:  # the load itself tells why (or reads on without them)
+            log.debug("reading the bounds of experiment %s failed", experiment_id,
+                      exc_info=True)
             return
         if not cancel.is_set():
-            self._deliver(LoadEnded(ticket, experiment_id, counts))
+            self._deliver(BoundsRead(ticket, experiment_id, name, bounds))
 
     def _read_trials(self, experiment_id: int, cancel: threading.Event) -> list[TrialRecord]:
         """Every trial, read a chunk at a time with a pace between (what a cancel

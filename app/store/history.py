@@ -8,6 +8,7 @@ whatever the number of trials. They run inside the caller's session.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from itertools import groupby, islice
 from operator import eq, itemgetter
@@ -52,6 +53,28 @@ def experiment_series(session: Session, experiment_id: int,
         yield from _keyed_series(connection, trials, chunk, f"sweeplab_series_{experiment_id}")
     else:
         yield from _counted_series(connection, trials, chunk)
+
+
+def series_bounds(session: Session, experiment_id: int, name: str
+                  ) -> tuple[float, float, float, float] | None:
+    """Step min, step max, value min and value max over the finite points of metric
+    ``name`` of the experiment's trials: the bounds a chart of that metric's curves will
+    have once every point is drawn. One aggregate (the database walks the points, the
+    caller's interpreter waits for one row). None when no point is finite, or when a
+    finite point has no step (a chart numbers those by their place in the series)."""
+    table = METRICS.c
+    finite = table.value.between(-sys.float_info.max, sys.float_info.max)  # not NaN, not ±inf
+    query = (sa.select(sa.func.count() - sa.func.count(table.step), sa.func.min(table.step),
+                       sa.func.max(table.step), sa.func.min(table.value),
+                       sa.func.max(table.value))
+             .where(table.trial_id.in_(sa.select(TrialRow.id)
+                                       .where(TrialRow.experiment_id == experiment_id)),
+                    table.name == name, finite))
+    stepless, *found = session.execute(query).one()
+    if stepless or any(value is None for value in found):
+        return None
+    x_low, x_high, y_low, y_high = (float(value) for value in found)
+    return x_low, x_high, y_low, y_high
 
 
 def _keyed_series(connection: sa.Connection, trials: sa.Select[Any], chunk: int,

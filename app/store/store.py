@@ -385,6 +385,14 @@ class Store:
             lookup.experiment_row(session, self._target, experiment_id)
             yield from history.experiment_series(session, experiment_id, chunk)
 
+    def series_bounds(self, experiment_id: int, name: str
+                      ) -> tuple[float, float, float, float] | None:
+        """Step and value bounds of the finite points of metric ``name`` of the
+        experiment's trials, or None (see :func:`history.series_bounds`). Raises NotFound."""
+        with self._session(write=False) as session:
+            lookup.experiment_row(session, self._target, experiment_id)
+            return history.series_bounds(session, experiment_id, name)
+
     def delete_trials(self, experiment_id: int) -> None:
         """Drop every trial of the experiment (Restart) with its metrics."""
         with self._session(write=True) as session:

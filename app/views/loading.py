@@ -16,15 +16,24 @@ import gc
 import logging
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QAbstractEventDispatcher, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QAbstractEventDispatcher,
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QTimer,
+    Signal,
+    Slot,
+)
 
-from app.application.loading import LoadEnded, LoadPart, PointsRead, TrialsRead
+from app.application.loading import BoundsRead, LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.application.workspace import Workspace
+from app.engine.experiment import Kpi
 from app.engine.ports import StoreError
-from app.engine.search.base import Goal
 from app.views.bridge import GuiInbox, Mailbox, start_worker
 
 log = logging.getLogger(__name__)
@@ -45,9 +54,13 @@ LOADING_SWITCH_S = 0.001
 GUI thread lets go of the GIL in every Qt call; while the worker turns rows into
 objects it got it back only when the worker's interval ran out, so a paint of a few
 hundred Qt calls waited up to 5 ms per call. Restored when the load ends."""
-PACE_WAIT_S = 0.004
+PACE_WAIT_S = 0.02
 """The longest the loader waits, between two reads, for the GUI thread to wait for
-events (see :class:`GuiTurns`); then it reads on, the window busy or not."""
+events (see :class:`GuiTurns`): a turn of the window's (a paint, a batch of curves)
+is rarely longer; then it reads on, the window busy or not."""
+NEVER_RESTS_S = 0.1
+"""A GUI thread that has not waited for events for this long is taken for one that
+polls instead (``QTest.qWait``, a busy loop): the loader reads on without waiting."""
 
 
 class GuiTurns:
@@ -58,25 +71,49 @@ class GuiTurns:
     10,000 trials, a paint took three times its CPU and the window froze for 300–400
     ms. Told by the event loop when it is about to wait and when it woke up, the
     loader's :meth:`pace` holds it between two reads while the window works (at most
-    :data:`PACE_WAIT_S` at a time, so a window that never rests still gets its data).
+    :data:`PACE_WAIT_S` at a time, and not at all once the window has not rested for
+    :data:`NEVER_RESTS_S`, so a window that never rests still gets its data).
     Qt-free: the loader's thread is given :meth:`pace` only.
     """
 
     def __init__(self) -> None:
         self._resting = threading.Event()
         self._resting.set()
+        self._rested = time.monotonic()  # when it last began to wait for events
 
     def pace(self) -> None:
-        """Wait until the GUI thread rests, at most :data:`PACE_WAIT_S`. Worker thread."""
-        self._resting.wait(PACE_WAIT_S)
+        """Wait until the GUI thread rests (see the class). Worker thread."""
+        if not self._resting.is_set() and time.monotonic() - self._rested < NEVER_RESTS_S:
+            self._resting.wait(PACE_WAIT_S)
 
     def rests(self) -> None:
         """The GUI thread is about to wait for events (or is not watched)."""
+        self._rested = time.monotonic()
         self._resting.set()
 
     def works(self) -> None:
-        """The GUI thread woke up to handle events."""
+        """The GUI thread handles an event (or starts a load in this turn: the loader's
+        first read waits for the turn to end)."""
         self._resting.clear()
+
+
+class _Handled(QObject):
+    """Tells :class:`GuiTurns` that the GUI thread works whenever it handles an event.
+
+    The event dispatcher's ``awake`` is not enough: it is emitted when a pass of the
+    loop starts, and the timers that fire after the wait (a paint's update timer, a
+    step of the load) run in the same pass, after ``aboutToBlock``. Every event the
+    GUI thread delivers passes through the application's event filters first.
+    """
+
+    def __init__(self, turns: GuiTurns, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._turns = turns
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Mark the GUI thread as working; never filters the event out."""
+        self._turns.works()
+        return False
 
 
 class ExperimentLoading(QObject):
@@ -87,12 +124,15 @@ class ExperimentLoading(QObject):
             show the first :attr:`trials_per_step` of them, the rest follow through
             ``trialsAdded``.
         trialsAdded(object tuple[TrialRecord, ...]): more trials for the grid and table.
+        boundsRead(object BoundsRead): the bounds of the KPI's points, as soon as read
+            (before or between the other parts).
         pointsRead(object PointsRead): a batch of points of whole trials.
         loadEnded(object LoadEnded): the load is over (``failure`` says if it failed).
     """
 
     trialsRead = Signal(object)
     trialsAdded = Signal(object)
+    boundsRead = Signal(object)
     pointsRead = Signal(object)
     loadEnded = Signal(object)
     def __init__(self, workspace: Workspace, parent: QObject | None = None, *,
@@ -104,6 +144,7 @@ class ExperimentLoading(QObject):
         self._loader = workspace.loader(self._inbox.mailbox.post, batch_points=batch_points,
                                         pace=self._turns.pace)
         self._dispatcher = QAbstractEventDispatcher.instance(self.thread())
+        self._events = _Handled(self._turns, self)
         self._watching = False
         self.trials_per_step = trials_per_step
         self._loading: int | None = None
@@ -139,13 +180,15 @@ class ExperimentLoading(QObject):
         if self._dispatcher is None or loading == self._watching:
             return
         self._watching = loading
-        if loading:  # called on the GUI thread, which works now
-            self._turns.works()
+        app = QCoreApplication.instance()
+        if loading:
             self._dispatcher.aboutToBlock.connect(self._turns.rests)
-            self._dispatcher.awake.connect(self._turns.works)
+            if app is not None:
+                app.installEventFilter(self._events)
         else:
             self._dispatcher.aboutToBlock.disconnect(self._turns.rests)
-            self._dispatcher.awake.disconnect(self._turns.works)
+            if app is not None:
+                app.removeEventFilter(self._events)
             self._turns.rests()
 
     @property
@@ -153,16 +196,19 @@ class ExperimentLoading(QObject):
         """The experiment being loaded now, or None."""
         return self._loading
 
-    def load(self, experiment_id: int, goal: Goal | None = None) -> None:
-        """Read ``experiment_id`` (cancelling the load in progress); ``goal``: its KPI's,
-        for the best trial of the summary read with the trials."""
+    def load(self, experiment_id: int, kpi: Kpi | None = None) -> None:
+        """Read ``experiment_id`` (cancelling the load in progress); ``kpi``: its KPI,
+        for the best trial of the summary read with the trials and the bounds of its
+        points."""
         self._steps.clear()
         self._table_steps.clear()
         self._ended = None
         self._loading = experiment_id
         self._inbox.start()  # until the load has ended
         self._loading_mode(True)
-        self._loader.load(experiment_id, goal)
+        if self._watching:
+            self._turns.works()
+        self._loader.load(experiment_id, kpi)
 
     def cancel(self) -> None:
         """Read no further; nothing more of the load in progress is handed over."""
@@ -186,6 +232,9 @@ class ExperimentLoading(QObject):
     def _hand_over(self, part: LoadPart) -> None:
         if part.ticket != self._loader.ticket or self._loading is None:
             return  # a cancelled load's last part, already on its way
+        if isinstance(part, BoundsRead):
+            self.boundsRead.emit(part)  # cheap, and the sooner the better
+            return
         if isinstance(part, TrialsRead):
             self._steps.append(lambda: self._trials_read(part))
         elif isinstance(part, PointsRead):

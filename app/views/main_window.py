@@ -47,7 +47,7 @@ from app.application.clusters import Clusters
 from app.application.definitions import BrokenExperiment, config_or_broken
 from app.application.lineage import experiment_picture, is_pbt
 from app.application.live import STOPPING, LiveChange, LiveExperiment
-from app.application.loading import LoadEnded, PointsRead, TrialsRead
+from app.application.loading import BoundsRead, LoadEnded, PointsRead, TrialsRead
 from app.application.servers import SecretKeeper, Servers
 from app.application.workspace import ActionRefused, Workspace
 from app.engine.best import TrialTally
@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
         self.loads = ExperimentLoading(workspace, self)  # trials and points, off this thread
         self.loads.trialsRead.connect(self._on_trials_read)
         self.loads.trialsAdded.connect(self._on_trials_added)
+        self.loads.boundsRead.connect(self._on_bounds_read)
         self.loads.pointsRead.connect(self._on_points_read)
         self.loads.loadEnded.connect(self._on_load_ended)
         self.summaries = SummaryReading(workspace, self)
@@ -527,7 +528,7 @@ class MainWindow(QMainWindow):
         self.panels.charts.set_loading(True)
         self.live.show(LiveExperiment(record, config.kpi, config.limits.max_epochs))
         self.log.set_entries([])
-        self.loads.load(experiment_id, config.kpi.goal)
+        self.loads.load(experiment_id, config.kpi)
         self.settings.setValue("last_experiment", experiment_id)
 
     def is_loading(self) -> bool:
@@ -548,8 +549,7 @@ class MainWindow(QMainWindow):
         read = {t.id for t in part.trials}
         first = [model.trial(t.id) or t for t in part.trials[:self.loads.trials_per_step]]
         first += [t for t in model.trials() if t.id not in read]
-        self.panels.show(self._config, first, [], space=False)
-        self.panels.charts.set_trials(model.trials())
+        self.panels.load_trials(first, model.trials())
         self.log.set_entries((e.time, e.message) for e in part.events)
         trial_ids, run = self._stops_to_carry
         self._stops_to_carry = (frozenset(), False)
@@ -565,6 +565,12 @@ class MainWindow(QMainWindow):
         if model is not None and records and records[0].experiment_id == self.current_id:
             # as the live model holds them: a change since the read wins
             self.panels.add_trials([model.trial(t.id) or t for t in records])
+
+    @Slot(object)
+    def _on_bounds_read(self, part: BoundsRead) -> None:
+        """The bounds of the KPI's stored points: the curves take their final range."""
+        if part.experiment_id == self.current_id:
+            self.panels.charts.expect_bounds(part.name, part.bounds)
 
     @Slot(object)
     def _on_points_read(self, part: PointsRead) -> None:

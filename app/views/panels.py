@@ -95,6 +95,18 @@ class ExperimentPanels(QObject):
         self.charts.add_points(points)
         self.charts.refresh()
 
+    def load_trials(self, first: Sequence[TrialRecord], every: Sequence[TrialRecord]) -> None:
+        """The shown experiment's trials as read while it is opened: the grid and the
+        table take ``first`` (the rest follow through :meth:`add_trials`), the charts
+        ``every`` one (the experiment stays as :meth:`show` set it: what the charts
+        learnt meanwhile, such as the bounds of its curves, stays)."""
+        config = self._config
+        if config is None:
+            raise RuntimeError("load_trials before show: no experiment is shown")
+        self.trials.set_trials(first, config.kpi.name, config.kpi.goal,
+                               config.limits.max_epochs)
+        self.charts.set_trials(every)
+
     def add_trials(self, records: Sequence[TrialRecord]) -> None:
         """More of the shown experiment's stored trials for the grid and the table (it is
         being opened; the charts were given them all at once)."""

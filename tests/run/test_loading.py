@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 
 from app.application.live import summarise_trials
-from app.application.loading import ExperimentLoader, LoadEnded, LoadPart, PointsRead, TrialsRead
+from app.application.loading import (
+    BoundsRead,
+    ExperimentLoader,
+    LoadEnded,
+    LoadPart,
+    PointsRead,
+    TrialsRead,
+)
+from app.engine.experiment import Kpi
 from app.engine.records import MetricPoint
+from app.engine.search.base import Goal
 from app.store.store import Store
 
 
@@ -69,6 +78,24 @@ def test_trials_first_then_points_of_whole_trials(store: Store) -> None:
             assert one.steps == tuple(range(7)) and one.values == tuple(map(float, range(7)))
     assert seen == ids
     assert last.counts == {(t, metric): 7 for t in ids for metric in ("acc", "loss")}
+
+
+def test_given_the_kpi_the_bounds_of_its_points_come_before_the_end(store: Store) -> None:
+    """Read beside the rest, the bounds of the KPI's points arrive before the points
+    (which wait for them a moment) and always before the end."""
+    experiment_id, _ = experiment(store, "bounded", trials=12, points=6)
+    received: queue.Queue[LoadPart] = queue.Queue()
+    loader = ExperimentLoader(store, received.put, batch_points=10)
+    parts = parts_of(received, loader.load(experiment_id, Kpi("loss", Goal.MAX)))
+    bounds = [part for part in parts if isinstance(part, BoundsRead)]
+    assert [(b.name, b.bounds) for b in bounds] == [("loss", (0.0, 5.0, 0.0, 5.0))]
+    assert parts.index(bounds[0]) < next(i for i, part in enumerate(parts)
+                                         if isinstance(part, PointsRead))
+    (trials_read,) = [part for part in parts if isinstance(part, TrialsRead)]
+    assert trials_read.summary == summarise_trials(trials_read.trials, Goal.MAX)
+    assert isinstance(parts[-1], LoadEnded) and parts[-1].failure is None
+    plain = parts_of(received, loader.load(experiment_id))  # no KPI: no bounds
+    assert not any(isinstance(part, BoundsRead) for part in plain)
 
 
 def test_a_new_load_cancels_the_one_in_progress(store: Store) -> None:

@@ -161,6 +161,44 @@ class TestExperimentSeries:
             next(store.experiment_series(store.create_experiment("x", {}).id, chunk=0))
 
 
+class TestSeriesBounds:
+    def test_the_finite_points_of_one_metric_of_the_experiment(self, store: Store) -> None:
+        """Step and value bounds over the experiment's points of the metric, as a chart
+        of its curves spans them: NaN and the infinities left out, other metrics and
+        other experiments' trials too."""
+        mine = store.create_experiment("mine", {})
+        other = store.create_experiment("other", {})
+        first, second = (store.create_trial(mine.id, {}).id for _ in range(2))
+        theirs = store.create_trial(other.id, {}).id
+        store.add_metrics([
+            MetricPoint(first, "loss", 0.5, 3, 0.0), MetricPoint(first, "loss", 2.5, 4, 1.0),
+            MetricPoint(second, "loss", -1.25, 7, 0.0),
+            MetricPoint(second, "loss", math.nan, 9, 1.0),
+            MetricPoint(second, "loss", math.inf, 11, 2.0),
+            MetricPoint(first, "loss", -math.inf, 0, 2.0),
+            MetricPoint(first, "acc", 99.0, 50, 0.0), MetricPoint(theirs, "loss", -50.0, 1, 0.0)])
+        assert store.series_bounds(mine.id, "loss") == (3.0, 7.0, -1.25, 2.5)
+        assert store.series_bounds(mine.id, "acc") == (50.0, 50.0, 99.0, 99.0)
+
+    def test_unknown_without_a_finite_point_or_with_a_point_without_a_step(
+            self, store: Store) -> None:
+        experiment = store.create_experiment("odd", {})
+        trial = store.create_trial(experiment.id, {}).id
+        assert store.series_bounds(experiment.id, "loss") is None  # no point at all
+        store.add_metrics([MetricPoint(trial, "loss", math.nan, 1, 0.0),
+                           MetricPoint(trial, "loss", math.inf, 2, 0.0)])
+        assert store.series_bounds(experiment.id, "loss") is None  # none finite
+        store.add_metrics([MetricPoint(trial, "loss", 1.0, 3, 0.0),
+                           MetricPoint(trial, "loss", math.nan, None, 0.0)])
+        assert store.series_bounds(experiment.id, "loss") == (3.0, 3.0, 1.0, 1.0)
+        store.add_metrics([MetricPoint(trial, "loss", 2.0, None, 0.0)])
+        assert store.series_bounds(experiment.id, "loss") is None  # charted by its place
+
+    def test_an_unknown_experiment_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.series_bounds(4242, "loss")
+
+
 class TestTrialTallies:
     def test_counts_and_competing_kpi_range_as_the_engine_rule_finds_them(
             self, store: Store) -> None:

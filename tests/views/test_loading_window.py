@@ -120,16 +120,17 @@ def test_the_loader_reads_while_the_window_rests_and_waits_while_it_works(
         qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Python runs one thread at a time: the loader reads only while the GUI thread's
     event loop waits for events, so the window's own work never waits for it."""
-    monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 60.0)  # only a rest lets it on
     paced: list[float] = []
     pace = GuiTurns.pace
     monkeypatch.setattr(GuiTurns, "pace", lambda turns: (paced.append(time.monotonic()),
                                                          pace(turns)))
     with open_window(qtbot, tmp_path) as window:
-        trials = 800  # 8 reads of trials, 20 of points
+        trials = 800
         empty = stored(window, "empty", 0, 0)
         big = stored(window, "big", trials, 50)
-        select(window, empty)  # read without a pace: it has no trials
+        select(window, empty)
+        monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 60.0)  # only a rest lets it on
+        monkeypatch.setattr("app.views.loading.NEVER_RESTS_S", 60.0)  # even after long turns
         window.list.setCurrentIndex(window.experiments.index(window.experiments.row_of(big)
                                                              or 0))
         before = len(paced)  # the load has started; the GUI thread goes on working
@@ -140,3 +141,66 @@ def test_the_loader_reads_while_the_window_rests_and_waits_while_it_works(
         # resting between its checks, the window lets it read everything
         qtbot.waitUntil(lambda: shown(window, trials), timeout=60_000)
         assert len(paced) >= before + 3
+
+
+def test_the_curves_take_their_final_range_before_they_arrive(qtbot: QtBot,
+                                                              tmp_path: Path) -> None:
+    """The bounds of the KPI's points are read beside them: the view does not move as
+    the curves arrive or when the load ends, so they are drawn once, for one view (a
+    new view draws every curve anew, and the axes)."""
+    with open_window(qtbot, tmp_path) as window:
+        empty = stored(window, "empty", 0, 0)
+        trials = 400
+        big = stored(window, "big", trials, 60)
+        select(window, empty)
+        window.tabs.setCurrentWidget(window.panels.charts)
+        chart = window.panels.charts.curves
+        view = chart.plot_item.getViewBox()
+        ranges: list[tuple[int, list[list[float]]]] = []
+        view.sigRangeChanged.connect(
+            lambda *_: ranges.append((chart.drawn_trials, view.viewRange())))
+        window.list.setCurrentIndex(window.experiments.index(window.experiments.row_of(big)
+                                                             or 0))
+        qtbot.waitUntil(lambda: shown(window, trials) and chart.finished_item.complete,
+                        timeout=60_000)
+        qtbot.wait(200)  # a late change of range would come now
+        with_curves = [r for drawn, r in ranges if drawn > 0]
+        assert with_curves == [], f"the view moved after the first curves: {with_curves}"
+        steps, values = zip(*(window.panels.charts.data.buffers.series(t, "loss")
+                              for t in window.panels.charts.data.buffers.trial_ids()),
+                            strict=True)
+        (x_low, x_high), (y_low, y_high) = view.viewRange()
+        assert x_low < min(map(min, steps)) and max(map(max, steps)) < x_high
+        assert y_low < min(map(min, values)) and max(map(max, values)) < y_high
+        assert chart.finished_item.expected is None  # once drawn, the curves' own
+
+
+def test_work_a_timer_starts_holds_the_loader_too(qtbot: QtBot, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop's ``awake`` comes before it waits, and timers fire after: work
+    a timer starts (a paint, a step of the load) holds the loader all the same."""
+    paced: list[float] = []
+    pace = GuiTurns.pace
+    monkeypatch.setattr(GuiTurns, "pace", lambda turns: (paced.append(time.monotonic()),
+                                                         pace(turns)))
+    with open_window(qtbot, tmp_path) as window:
+        empty = stored(window, "empty", 0, 0)
+        big = stored(window, "big", 800, 50)
+        select(window, empty)
+        monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 60.0)
+        monkeypatch.setattr("app.views.loading.NEVER_RESTS_S", 60.0)
+        counted: list[int] = []
+
+        def busy() -> None:
+            counted.append(len(paced))
+            until = time.monotonic() + 0.3
+            while time.monotonic() < until:
+                pass
+            counted.append(len(paced))
+
+        window.list.setCurrentIndex(window.experiments.index(window.experiments.row_of(big)
+                                                             or 0))
+        QTimer.singleShot(30, busy)
+        qtbot.waitUntil(lambda: len(counted) == 2, timeout=10_000)
+        assert counted[1] <= counted[0] + 1, "the loader read on while a timer's work ran"
+        qtbot.waitUntil(lambda: shown(window, 800), timeout=60_000)

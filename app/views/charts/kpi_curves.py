@@ -49,6 +49,10 @@ JOIN_POINTS = 30_000
 the finished layer per refresh; the rest follow in the next turns of the event loop
 (an opened experiment's history arrives thousands of curves at a time)."""
 
+NO_TITLE = ""
+"""The title with no best trial: empty, but it keeps its room above the plot (the plot
+shrinking when the first trial completes is a new view: every curve drawn anew)."""
+
 Z_FINISHED, Z_PRUNED, Z_RUNNING, Z_BEST, Z_HOVER = 0, 5, 10, 20, 30
 
 
@@ -64,6 +68,7 @@ class KpiCurvesChart(QWidget):
         self.plot_widget = make_plot(self)
         self.plot_item = self.plot_widget.getPlotItem()
         self.plot_item.setLabel("bottom", "step")
+        self.plot_item.setTitle(NO_TITLE)
         # For the PlotDataItems (the best curve): the plot's settings win over an item's
         # when it is added, so they are set here, before any item is.
         self.plot_item.setDownsampling(auto=True, mode="peak")
@@ -80,13 +85,15 @@ class KpiCurvesChart(QWidget):
         self.pruned_markers.setZValue(Z_PRUNED)
         # ~1,000 crosses are static between finishes: paint them once per view, not per frame
         self.pruned_markers.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.plot_item.addItem(self.pruned_markers)
+        # copies of (the ends of) curves the layers hold: bounds of their own, padded
+        # by their pens and symbols, would move the view as they come and go
+        self.plot_item.addItem(self.pruned_markers, ignoreBounds=True)
         self.best_item = pg.PlotDataItem(pen=pg.mkPen(BEST_PEN, width=3))
         self.best_item.setZValue(Z_BEST)
-        self.plot_item.addItem(self.best_item)
+        self.plot_item.addItem(self.best_item, ignoreBounds=True)
         self.hover_item = pg.PlotCurveItem(pen=pg.mkPen(text_color(), width=2))
         self.hover_item.setZValue(Z_HOVER)
-        self.plot_item.addItem(self.hover_item)
+        self.plot_item.addItem(self.hover_item, ignoreBounds=True)
         self.running_item = RunningCurvesItem()
         self.running_item.setZValue(Z_RUNNING)
         self.plot_item.addItem(self.running_item)
@@ -151,8 +158,20 @@ class KpiCurvesChart(QWidget):
         self._refresh_best()
         if self._pending:
             self._more.start()
-        if self._loading:
-            self._hold_range()
+        self._settle_range()
+
+    def expect_bounds(self, bounds: tuple[float, float, float, float] | None) -> None:
+        """The bounds (step min, max, KPI min, max) that the curves of the experiment
+        being opened will span, read beside them: the view takes its final range now
+        rather than growing as they arrive (:meth:`set_loading`). Ignored when not
+        loading, and under a top-K filter (its curves span less)."""
+        self.refresh()  # another experiment's or KPI's changes first (they clear it)
+        if not self._loading or self._data.top_k is not None or bounds is None:
+            return
+        self.finished_item.expect(bounds)
+        if self._held:  # from the curves that came first
+            self._held = False
+            self.plot_item.getViewBox().enableAutoRange()
 
     def set_loading(self, loading: bool) -> None:
         """Whether an experiment's stored history is arriving. Meanwhile the view does
@@ -163,6 +182,15 @@ class KpiCurvesChart(QWidget):
         if not loading and self._held:
             self._held = False
             self.plot_item.getViewBox().enableAutoRange()
+        self._settle_range()
+
+    def _settle_range(self) -> None:
+        """While loading without expected bounds, hold the view; once loaded and all
+        drawn, let the curves' own bounds stand for those expected."""
+        if self._loading and self.finished_item.expected is None:
+            self._hold_range()
+        elif not self._loading and not self._pending:
+            self.finished_item.expect(None)
 
     def _hold_range(self) -> None:
         view = self.plot_item.getViewBox()
@@ -304,7 +332,7 @@ class KpiCurvesChart(QWidget):
         self._best_drawn = (best, version)
         if best is None:
             self.best_item.setData([], [])
-            self.plot_item.setTitle(None)
+            self.plot_item.setTitle(NO_TITLE)
             return
         self.best_item.setData(*data.buffers.series(best, data.kpi_name))
         record = data.trials[best]
@@ -313,13 +341,14 @@ class KpiCurvesChart(QWidget):
 
     def _clear(self) -> None:
         self.finished_item.set_curves(JoinedCurves.empty())
+        self.finished_item.expect(None)
         self._finished_drawn = {}
         self._pending = set()
         self.pruned_markers.setData([], [])
         self.running_item.clear()
         self._running_drawn = {}
         self.best_item.setData([], [])
-        self.plot_item.setTitle(None)  # "nothing drawn" includes the best trial's title
+        self.plot_item.setTitle(NO_TITLE)  # "nothing drawn" includes the best trial's title
         self._best_drawn = (None, -1)
         self.hover.set_trial(None)
 

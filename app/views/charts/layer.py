@@ -86,6 +86,7 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
         self._parts: list[JoinedCurves] = []
         self._size = 0
         self._data_bounds: Bounds | None = None
+        self._expected: Bounds | None = None
         self._image: QImage | None = None  # what is shown, for the view self._key
         self._key: tuple[object, ...] | None = None
         self._world = QTransform()  # of self._key
@@ -125,6 +126,24 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
         self._image, self._fresh, self._key = None, None, None
         self._data_changed()
 
+    @property
+    def expected(self) -> Bounds | None:
+        """The bounds this item was told its curves will reach (see :meth:`expect`)."""
+        return self._expected
+
+    def expect(self, bounds: Bounds | None) -> None:
+        """Report ``bounds`` with the curves' own (None: the curves' alone) until told
+        otherwise: an opened experiment's, read beside its points, so a view that
+        auto-ranges on this item takes its final range before the curves arrive (a
+        new range draws every curve anew, and the axes)."""
+        if bounds != self._expected:
+            before = self._reported()
+            self._expected = bounds
+            if self._reported() != before:
+                self._data_changed()
+
+    def _reported(self) -> Bounds | None:
+        return union(self._data_bounds, self._expected)
     def append_curves(self, curves: JoinedCurves) -> None:
         """Add curves after the present ones; they are drawn in the next turns, and
         shown as the slices are drawn (a repaint of the whole plot costs 5–50 ms: one
@@ -133,11 +152,11 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
             return
         self._parts.append(curves)
         self._size += len(curves)
-        bounds = union(self._data_bounds, finite_bounds(curves.x, curves.y))
+        before = self._reported()
+        self._data_bounds = union(self._data_bounds, finite_bounds(curves.x, curves.y))
         if self._image is not None:
             self._slicer.start()
-        if bounds != self._data_bounds or self._image is None:
-            self._data_bounds = bounds
+        if self._reported() != before or self._image is None:
             self._data_changed()  # the view may grow (or the item was never painted)
 
     def _data_changed(self) -> None:
@@ -153,14 +172,17 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
 
     def dataBounds(self, ax: int, frac: float = 1.0,
                    orthoRange: object = None) -> tuple[float | None, float | None]:
-        """Full data range along ``ax`` (0: x, 1: y); ``frac`` and ``orthoRange`` are ignored."""
-        if self._data_bounds is None:
+        """Full data range along ``ax`` (0: x, 1: y), with the bounds expected
+        (:meth:`expect`); ``frac`` and ``orthoRange`` are ignored."""
+        bounds = self._reported()
+        if bounds is None:
             return None, None
-        return self._data_bounds[2 * ax], self._data_bounds[2 * ax + 1]
+        return bounds[2 * ax], bounds[2 * ax + 1]
 
     def boundingRect(self) -> QRectF:
-        """The data bounds (the image is blitted only where this rect is exposed)."""
-        return data_rect(self._data_bounds)
+        """The data bounds, with those expected (the image is blitted only where this
+        rect is exposed)."""
+        return data_rect(self._reported())
 
     def shape(self) -> QPainterPath:
         """Empty: the item is never hit-tested (see the class docstring)."""

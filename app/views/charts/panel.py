@@ -128,6 +128,14 @@ class ChartsPanel(QWidget):
         if self._loading and not self.curves.drawn_trials and self.isVisible():
             self.refresh()  # the first curves at once, not at the next tick
 
+    def expect_bounds(self, name: str, bounds: tuple[float, float, float, float] | None
+                      ) -> None:
+        """The bounds of metric ``name``'s stored points, read while the experiment is
+        opened: when it is the KPI, its curves take their final range at once (see
+        :meth:`KpiCurvesChart.expect_bounds`)."""
+        if name == self.data.kpi_name:
+            self.curves.expect_bounds(bounds)
+
     def set_top_k(self, k: int | None) -> None:
         """Draw only the ``k`` best completed trials (None: all) and redraw.
 
