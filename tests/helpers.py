@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import math
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 
 from app.application.wiring import build_runner
 from app.engine.experiment import experiment_from_dict
-from app.engine.records import TrialRecord
+from app.engine.records import MetricSeries, TrialRecord
 from app.engine.runner import Runner
 from app.engine.trial import TrialState
 from app.remote.pool import Pool
@@ -247,3 +248,21 @@ def in_process_cli(capsys: Any) -> CliRun:
         return code, out, err
 
     return call
+
+
+def metric_series(trial_id: int, name: str, steps: Iterable[int | None],
+                  values: Iterable[float]) -> MetricSeries:
+    """A :class:`MetricSeries` as the store reads one (read-only float64 arrays, a step
+    None as NaN)."""
+    import numpy as np
+
+    step_array = np.array([math.nan if s is None else s for s in steps], dtype=np.float64)
+    value_array = np.array(list(values), dtype=np.float64)
+    step_array.flags.writeable = value_array.flags.writeable = False
+    return MetricSeries(trial_id, name, step_array, value_array)
+
+
+def series_lists(series: MetricSeries) -> tuple[list[int | None], list[float]]:
+    """A series' steps (None for a point without one) and values, as plain lists."""
+    return ([None if math.isnan(s) else int(s) for s in series.steps.tolist()],
+            series.values.tolist())

@@ -6,14 +6,19 @@ immutable snapshot that may be passed between threads freely.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.engine.trial import EarlyStopping, ExperimentState, TrialState
+
+if TYPE_CHECKING:  # numpy is imported where the arrays are made, not with the engine
+    import numpy as np
+    import numpy.typing as npt
 
 JSONDict = dict[str, Any]
 
@@ -84,20 +89,30 @@ class MetricPoint:
     time: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MetricSeries:
     """Every stored point of one metric of one trial, by step (points without a step
-    first, in the order they were stored): what loading a whole experiment reads."""
+    first, in the order they were stored): what loading a whole experiment reads.
+
+    ``steps`` and ``values`` are read-only float64 arrays of one length, a point
+    without a step having a NaN step: an experiment holds millions of points, which
+    a chart takes as arrays (one Python object per point cost the window's thread
+    most of its time opening one). Compared by identity, as arrays have no single
+    truth value.
+    """
 
     trial_id: int
     name: str
-    steps: tuple[int | None, ...]
-    values: tuple[float, ...]
+    steps: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]
 
     @property
     def last_step(self) -> int | None:
         """The newest step (the last, the series being by step); None when no point has one."""
-        return self.steps[-1] if self.steps else None
+        if not len(self.steps):
+            return None
+        step = float(self.steps[-1])
+        return None if math.isnan(step) else int(step)
 
 
 @dataclass(frozen=True)

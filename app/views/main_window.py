@@ -621,10 +621,10 @@ class MainWindow(QMainWindow):
                 self.panels.add_points(change.points)
             for line in change.log:
                 self.log.append_entry(line)
-        for trial_id in change.progress:
-            progress = model.progress(trial_id)
-            if progress.step is not None:
-                self.panels.trials.set_progress(trial_id, progress.step, progress.total)
+        progress = {trial_id: (shown.step, shown.total) for trial_id in change.progress
+                    if (shown := model.progress(trial_id)).step is not None}
+        if progress:
+            self.panels.trials.set_progress(progress)
         if change.reset or change.stopping:
             self.panels.trials.set_stopping(model.stopping_ids())
         self._follow_in_details(model, change)

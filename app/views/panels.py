@@ -10,6 +10,7 @@ made on first use, in place of a blank page that holds its tab until then (see
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -146,18 +147,24 @@ def deciding_points(series: Sequence[MetricSeries], kpi_name: str, goal: Goal) -
     the best finite one. :meth:`TrialGrid.add_points` given these shows what it shows
     given them all, for a fraction of the work. The KPI series of one length are
     searched together (one ``argmin`` for all of them)."""
-    best = _best_indices([one for one in series if one.name == kpi_name and one.values],
+    best = _best_indices([one for one in series if one.name == kpi_name and len(one.values)],
                          goal)
     points: list[MetricPoint] = []
     for one in series:
-        if not one.values:
+        if not len(one.values):
             continue
         at = best.get(id(one))
         if at is not None:
-            points.append(MetricPoint(one.trial_id, one.name, one.values[at],
-                                      one.steps[at], 0.0))
-        points.append(MetricPoint(one.trial_id, one.name, one.values[-1], one.steps[-1], 0.0))
+            points.append(_point(one, at))
+        points.append(_point(one, -1))
     return points
+
+
+def _point(series: MetricSeries, at: int) -> MetricPoint:
+    """Point ``at`` of ``series`` (a NaN step is none)."""
+    step = float(series.steps[at])
+    return MetricPoint(series.trial_id, series.name, float(series.values[at]),
+                       None if math.isnan(step) else int(step), 0.0)
 
 
 def _best_indices(series: Sequence[MetricSeries], goal: Goal) -> dict[int, int]:
@@ -169,7 +176,7 @@ def _best_indices(series: Sequence[MetricSeries], goal: Goal) -> dict[int, int]:
         by_length.setdefault(len(one.values), []).append(one)
     best: dict[int, int] = {}
     for group in by_length.values():
-        values = np.array([one.values for one in group], dtype=np.float64) * goal.sign
+        values = np.stack([one.values for one in group]) * goal.sign
         finite = np.isfinite(values)
         at = np.argmin(np.where(finite, values, np.inf), axis=1)
         found = finite[np.arange(len(group)), at]

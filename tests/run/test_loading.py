@@ -22,6 +22,7 @@ from app.engine.experiment import Kpi
 from app.engine.records import MetricPoint
 from app.engine.search.base import Goal
 from app.store.store import Store
+from tests.helpers import series_lists
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_trials_first_then_points_of_whole_trials(store: Store) -> None:
         assert not set(trials) & set(seen), "a trial's points never span two batches"
         seen += dict.fromkeys(trials)
         for one in part.series:
-            assert one.steps == tuple(range(7)) and one.values == tuple(map(float, range(7)))
+            assert series_lists(one) == (list(range(7)), list(map(float, range(7))))
     assert seen == ids
     assert last.counts == {(t, metric): 7 for t in ids for metric in ("acc", "loss")}
 

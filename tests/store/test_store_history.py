@@ -9,6 +9,7 @@ import random
 import struct
 import threading
 
+import numpy as np
 import pytest
 
 from app.engine.best import best_trial, count_trials
@@ -18,6 +19,7 @@ from app.engine.records import MetricPoint
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
 from app.store.store import Store
+from tests.helpers import series_lists
 
 
 class TestExperimentSeries:
@@ -35,14 +37,16 @@ class TestExperimentSeries:
         chunks = list(store.experiment_series(mine.id, chunk=2))
         assert len(chunks) >= 2, "streamed"
         series = [one for chunk in chunks for one in chunk]
-        assert [(s.trial_id, s.name, s.steps) for s in series] == [
-            (first, "acc", (1,)), (first, "loss", (None, 1)), (second, "loss", (1, 2))]
-        assert series[1].values == (1.0, 2.0) and series[2].values[1] == 3.0
-        assert math.isnan(series[2].values[0]) and isinstance(series[2].values[0], float)
+        assert [(s.trial_id, s.name, series_lists(s)[0]) for s in series] == [
+            (first, "acc", [1]), (first, "loss", [None, 1]), (second, "loss", [1, 2])]
+        assert series_lists(series[1])[1] == [1.0, 2.0] and series[2].values[1] == 3.0
+        assert math.isnan(series[2].values[0])
+        assert all(s.steps.dtype == s.values.dtype == np.float64 for s in series)
+        assert not series[0].values.flags.writeable, "read-only, as a record is"
         # the same points, in the same order, as get_metrics gives per trial
         assert [(p.name, p.step, p.value) for p in store.get_metrics(first)] == [
             (s.name, step, value) for s in series[:2]
-            for step, value in zip(s.steps, s.values, strict=True)]
+            for step, value in zip(*series_lists(s), strict=True)]
         assert list(store.experiment_series(store.create_experiment("empty", {}).id)) == []
 
     def test_a_step_reported_twice_keeps_the_order_of_get_metrics(self, store: Store) -> None:
@@ -60,12 +64,12 @@ class TestExperimentSeries:
                            MetricPoint(plain, "loss", 7.0, 1, 2.0)])
         series = [one for chunk in store.experiment_series(experiment.id, chunk=3)
                   for one in chunk]
-        assert [(s.trial_id, s.steps, s.values) for s in series] == [
-            (tied, (None, None, 0, 1, 1), (4.0, 3.0, 5.0, 2.0, 1.0)),
-            (plain, (1, 2), (7.0, 6.0))]
+        assert [(s.trial_id, *series_lists(s)) for s in series] == [
+            (tied, [None, None, 0, 1, 1], [4.0, 3.0, 5.0, 2.0, 1.0]),
+            (plain, [1, 2], [7.0, 6.0])]
         for one in series:
             assert [(p.step, p.value) for p in store.get_metrics(one.trial_id)] == list(
-                zip(one.steps, one.values, strict=True))
+                zip(*series_lists(one), strict=True))
 
     def test_many_trials_in_one_streamed_query_never_split_a_series(
             self, store: Store) -> None:
@@ -77,7 +81,7 @@ class TestExperimentSeries:
         assert len(chunks) >= 6
         series = [one for chunk in chunks for one in chunk]
         assert [s.trial_id for s in series] == trials
-        assert all(s.steps == tuple(range(20)) for s in series)
+        assert all(series_lists(s)[0] == list(range(20)) for s in series)
 
     def test_values_come_back_bit_for_bit(self, store: Store) -> None:
         """Every float the store holds, read back exactly: extremes, subnormals, signed
@@ -94,8 +98,8 @@ class TestExperimentSeries:
                            for step, v in enumerate(values)])
         (series,) = [one for chunk in store.experiment_series(experiment.id, chunk=7)
                      for one in chunk]
-        assert series.steps == tuple(range(len(values)))
-        bits = [struct.pack("<d", v) for v in series.values]
+        assert series_lists(series)[0] == list(range(len(values)))
+        bits = [struct.pack("<d", v) for v in series.values.tolist()]
         assert bits == [struct.pack("<d", p.value) for p in store.get_metrics(trial)]
         # SQLite itself keeps -0.0 as 0 (a REAL without a fraction is stored as an integer)
         assert bits[:-1] == [struct.pack("<d", v if v else abs(v) if "sqlite" in store.url
@@ -111,13 +115,13 @@ class TestExperimentSeries:
         trials = [store.create_trial(experiment.id, {}).id for _ in range(6)]
         store.add_metrics([MetricPoint(t, name, float(step), step, float(step))
                            for t in trials for name in ("acc", "loss") for step in range(5)])
-        before = [(s.trial_id, s.name, s.steps, s.values) for chunk in
+        before = [(s.trial_id, s.name, *series_lists(s)) for chunk in
                   store.experiment_series(experiment.id) for s in chunk]
         stream = store.experiment_series(experiment.id, chunk=10)
-        read = [(s.trial_id, s.name, s.steps, s.values) for s in next(stream)]
+        read = [(s.trial_id, s.name, *series_lists(s)) for s in next(stream)]
         store.add_metrics([MetricPoint(t, name, 9.0, step, 99.0) for t in (trials[0], trials[4])
                            for name in ("acc", "best", "loss") for step in (2, 7)])
-        read += [(s.trial_id, s.name, s.steps, s.values) for chunk in stream for s in chunk]
+        read += [(s.trial_id, s.name, *series_lists(s)) for chunk in stream for s in chunk]
         assert read == before
 
     def test_closing_the_stream_early_releases_it(self, store: Store) -> None:

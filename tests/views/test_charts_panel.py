@@ -200,7 +200,7 @@ def test_the_panel_timer_draws_new_points_by_itself(qtbot: QtBot) -> None:
 def test_an_opened_experiments_first_curves_are_drawn_at_once(qtbot: QtBot) -> None:
     """While history loads the panel redraws at most twice a second, but the first
     batch of curves is drawn as it arrives: the user sees curves at once."""
-    from app.engine.records import MetricSeries
+    from tests.helpers import metric_series
     panel = ChartsPanel(auto_refresh=False)  # no timer: only the panel itself draws
     qtbot.addWidget(panel)
     panel.set_experiment("loss", Goal.MIN)
@@ -208,11 +208,11 @@ def test_an_opened_experiments_first_curves_are_drawn_at_once(qtbot: QtBot) -> N
     panel.show()
     qtbot.waitExposed(panel)
     panel.set_loading(True)
-    series = [MetricSeries(100 + t, "loss", tuple(range(5)), tuple(1.0 / (s + 1) for s in range(5)))
+    series = [metric_series(100 + t, "loss", range(5), [1.0 / (s + 1) for s in range(5)])
               for t in range(2)]
     panel.add_series(series)
     assert panel.curves.drawn_trials == 2
-    panel.add_series([MetricSeries(102, "loss", (0, 1), (1.0, 0.5))])
+    panel.add_series([metric_series(102, "loss", (0, 1), (1.0, 0.5))])
     assert panel.curves.drawn_trials == 2  # the rest at the panel's (throttled) tick
 
 
@@ -222,8 +222,8 @@ def test_batches_of_history_are_one_change_each_so_a_refresh_draws_only_them(
     the buffers, so a refresh after many batches still knows which trials got points
     (per series, a few batches used up the change log and the chart looked at every
     trial of the experiment again)."""
-    from app.engine.records import MetricSeries
     from app.views.charts.buffers import CHANGE_LOG
+    from tests.helpers import metric_series
     panel = ChartsPanel(auto_refresh=False)
     qtbot.addWidget(panel)
     panel.set_experiment("loss", Goal.MIN)
@@ -232,7 +232,7 @@ def test_batches_of_history_are_one_change_each_so_a_refresh_draws_only_them(
     buffers = panel.data.buffers
     before = buffers.version
     for start in range(0, count, 50):
-        panel.add_series([MetricSeries(100 + t, "loss", (0, 1), (1.0, 0.5))
+        panel.add_series([metric_series(100 + t, "loss", (0, 1), (1.0, 0.5))
                           for t in range(start, min(start + 50, count))])
     assert buffers.touched_since(before) == {100 + t for t in range(count)}
     assert all(buffers.size(100 + t, "loss") == 2 for t in range(count))

@@ -96,7 +96,7 @@ def test_colour_by_state(grid: TrialGrid) -> None:
 def test_painted_tiles_show_state_colour_and_progress_fill(grid: TrialGrid) -> None:
     grid.set_trials([trial(0, TrialState.FAILED), trial(1, TrialState.RUNNING),
                      trial(2, TrialState.PRUNED)], "loss", Goal.MIN)
-    grid.set_progress(101, 3, 4)
+    grid.set_progress({101: (3, 4)})
     image = grid.grab().toImage()
 
     def pixel(trial_id: int, fx: float) -> QColor:
@@ -148,7 +148,7 @@ def test_tooltip_names_state_progress_host_gpus_times_kpis_and_every_param(
 
 def test_progress_set_by_the_window_wins_over_the_default_total(grid: TrialGrid) -> None:
     grid.set_trials([trial(1, TrialState.RUNNING)], "loss", Goal.MAX, total_steps=100)
-    grid.set_progress(101, 3, 4)
+    grid.set_progress({101: (3, 4)})
     grid.set_best_kpi(101, 0.9)
     assert grid.facts(101) == LiveFacts(3, 4, None, 0.9)
     assert grid.facts(101).fraction == 0.75
@@ -260,7 +260,7 @@ def test_trials_panel_feeds_grid_and_table(qtbot: QtBot) -> None:
     assert panel.grid_view.grid.trial_ids() == [100, 101, 102]
     assert panel.table.model.rowCount() == 3
     assert panel.grid_view.grid.facts(101) == LiveFacts(4, 10, 0.7, 0.7)
-    panel.set_progress(101, 5, 20)
+    panel.set_progress({101: (5, 20)})
     assert panel.grid_view.grid.facts(101).fraction == 0.25
     with qtbot.waitSignal(panel.trialActivated, timeout=1000) as blocker:
         panel.table.trialActivated.emit(102)

@@ -3,9 +3,11 @@ parameter importance, with a top-K chooser and "Export PNG/SVG…" on every char
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
@@ -118,13 +120,15 @@ class ChartsPanel(QWidget):
         :class:`~app.application.loading.Series`); drawn at the next refresh."""
         stepped = []  # as one change of the buffers (see MetricBuffers.extend_many)
         for one in series:
-            if None in one.steps:  # the buffers number points without a step
-                self.data.add_points([MetricPoint(one.trial_id, one.name, value, step, 0.0)
-                                      for step, value in zip(one.steps, one.values,
-                                                             strict=True)])
+            if np.isnan(one.steps).any():  # the buffers number points without a step
+                self.data.add_points([
+                    MetricPoint(one.trial_id, one.name, value,
+                                None if math.isnan(step) else int(step), 0.0)
+                    for step, value in zip(one.steps.tolist(), one.values.tolist(),
+                                           strict=True)])
             else:
                 stepped.append((one.trial_id, one.name, one.steps, one.values))
-        self.data.buffers.extend_many(stepped)  # type: ignore[arg-type]
+        self.data.buffers.extend_many(stepped)
         if self._loading and not self.curves.drawn_trials and self.isVisible():
             self.refresh()  # the first curves at once, not at the next tick
 

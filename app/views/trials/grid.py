@@ -12,7 +12,7 @@ import bisect
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, QTimer, Signal
@@ -181,12 +181,14 @@ class TrialGrid(QWidget):
             self.update()
         self._sync_height()
 
-    def set_progress(self, trial_id: int, step: int, total: int | None = None) -> None:
-        """A running trial's progress, drawn as a fill (total None: the default total)."""
-        old = self._facts.get(trial_id, LiveFacts())
-        self._facts[trial_id] = LiveFacts(step, total if total else old.total,
-                                          old.current_kpi, old.best_kpi)
-        self._update_tile(trial_id)
+    def set_progress(self, progress: Mapping[int, tuple[int, int | None]]) -> None:
+        """Trials' progress, trial id -> (step, total), drawn as a fill (total None: the
+        default total)."""
+        for trial_id, (step, total) in progress.items():
+            old = self._facts.get(trial_id, LiveFacts())
+            self._facts[trial_id] = LiveFacts(step, total if total else old.total,
+                                              old.current_kpi, old.best_kpi)
+        self._update_tiles(progress)
 
     def set_stopping(self, trial_ids: frozenset[int]) -> None:
         """The trials asked to stop that have not ended: drawn dimmed and hatched, and
@@ -221,10 +223,15 @@ class TrialGrid(QWidget):
                     best = point.value
             self._facts[point.trial_id] = LiveFacts(step, old.total, current, best)
             touched.add(point.trial_id)
-        if len(touched) > MANY_TILES:
-            self.update()  # one repaint: a region of hundreds of rects costs more
+        self._update_tiles(touched)
+
+    def _update_tiles(self, trial_ids: Collection[int]) -> None:
+        """Repaint these trials' tiles: each, or the whole grid once for many (a region
+        of hundreds of rects costs more)."""
+        if len(trial_ids) > MANY_TILES:
+            self.update()
         else:
-            for trial_id in touched:
+            for trial_id in trial_ids:
                 self._update_tile(trial_id)
 
     def facts(self, trial_id: int) -> LiveFacts:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
@@ -128,9 +128,9 @@ class TrialGridView(QWidget):
         """See :meth:`TrialGrid.update_trial`."""
         self.grid.update_trial(record)
 
-    def set_progress(self, trial_id: int, step: int, total: int | None = None) -> None:
+    def set_progress(self, progress: Mapping[int, tuple[int, int | None]]) -> None:
         """See :meth:`TrialGrid.set_progress`."""
-        self.grid.set_progress(trial_id, step, total)
+        self.grid.set_progress(progress)
 
     def add_points(self, points: Sequence[MetricPoint]) -> None:
         """See :meth:`TrialGrid.add_points`."""

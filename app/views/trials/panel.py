@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
@@ -62,9 +62,9 @@ class TrialsPanel(QWidget):
         """A batch of live metric points (KPI so far and progress steps)."""
         self.grid_view.add_points(points)
 
-    def set_progress(self, trial_id: int, step: int, total: int | None = None) -> None:
-        """A running trial's progress as reported (step of total)."""
-        self.grid_view.set_progress(trial_id, step, total)
+    def set_progress(self, progress: Mapping[int, tuple[int, int | None]]) -> None:
+        """Trials' progress as reported, trial id -> (step, total)."""
+        self.grid_view.set_progress(progress)
 
     def set_stopping(self, trial_ids: frozenset[int]) -> None:
         """The trials asked to stop that have not ended ("stopping…" on tile and row)."""
