@@ -20,9 +20,10 @@ read on another thread before they are handed to :meth:`load`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from app.engine.best import TrialCounts, best_trial, count_trials
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
@@ -30,6 +31,10 @@ from app.engine.experiment import Kpi
 from app.engine.records import ExperimentRecord, MetricPoint, MetricSeries, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import ExperimentState, TrialState
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 STOPPING = "stopping…"
 """What a trial, or the run, is shown as from the request to stop until it has ended."""
@@ -134,6 +139,45 @@ def summarise_trials(trials: Sequence[TrialRecord], goal: Goal | None) -> Trials
     """The :class:`TrialsSummary` of ``trials``; no best without a ``goal``."""
     return TrialsSummary(count_trials(trials),
                          None if goal is None else best_trial(trials, goal))
+
+
+@dataclass(frozen=True)
+class HistoryEnd:
+    """Where one trial's stored points end, as the views that show its progress and
+    KPI need it: its newest step over every metric (None: no point has one), and its
+    KPI's last value and best finite value by the goal (None: no such point). Worked
+    out where the points were read (off the GUI thread), a trial at a time."""
+
+    step: int | None = None
+    kpi: float | None = None
+    best_kpi: float | None = None
+
+
+def history_ends(series: Iterable[MetricSeries], kpi: Kpi | None) -> dict[int, HistoryEnd]:
+    """The :class:`HistoryEnd` of every trial with points in ``series`` (each series
+    whole: every stored point of its metric); no KPI values without a ``kpi``."""
+    ends: dict[int, HistoryEnd] = {}
+    for one in series:
+        if not len(one.values):
+            continue
+        held = ends.get(one.trial_id, HistoryEnd())
+        step = one.last_step
+        if step is None or (held.step is not None and held.step >= step):
+            step = held.step
+        last, best = held.kpi, held.best_kpi
+        if kpi is not None and one.name == kpi.name:
+            last, best = float(one.values[-1]), _best_finite(one.values, kpi.goal)
+        ends[one.trial_id] = HistoryEnd(step, last, best)
+    return ends
+
+
+def _best_finite(values: npt.NDArray[np.float64], goal: Goal) -> float | None:
+    import numpy as np  # where points are read, after the window's first paint
+
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return None
+    return float(finite.min() if goal is Goal.MIN else finite.max())
 
 
 def newer_record(held: TrialRecord, read: TrialRecord) -> TrialRecord:
@@ -302,11 +346,11 @@ class LiveExperiment:
         was, self.stopping = self.stopping, self.record.state in ACTIVE or bool(marked)
         return LiveChange(stopping=marked, summary=was != self.stopping)
 
-    def see_history(self, series: Iterable[MetricSeries]) -> LiveChange:
-        """Stored points of whole trials, read while the experiment is opened after its
-        trials were loaded: each trial's newest step, for its progress."""
-        moved = frozenset(one.trial_id for one in series
-                          if self._see_step_of(one.trial_id, one.last_step))
+    def see_history(self, ends: Mapping[int, HistoryEnd]) -> LiveChange:
+        """Where the stored points of some trials end, read while the experiment is
+        opened after its trials were loaded: each trial's newest step, for its progress."""
+        moved = frozenset(trial_id for trial_id, end in ends.items()
+                          if self._see_step_of(trial_id, end.step))
         return LiveChange(progress=moved) if moved else LiveChange()
 
     def _see_step(self, point: MetricPoint) -> bool:

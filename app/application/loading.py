@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from app.application.live import TrialsSummary, summarise_trials
+from app.application.live import HistoryEnd, TrialsSummary, history_ends, summarise_trials
 from app.engine.experiment import Kpi
 from app.engine.ports import StoreError
 from app.engine.records import EventRecord, ExperimentRecord, MetricSeries, TrialRecord
@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 BATCH_POINTS = 20_000
 """About how many points a :class:`PointsRead` holds (whole trials, so a few more)."""
 TRIALS_PER_READ = 25
-POINTS_PER_READ = 500
-"""Trials, and points, read between two calls of the loader's ``pace`` (about a ms of
-the interpreter each here)."""
+POINTS_PER_READ = 2_000
+"""Trials, and points, read between two calls of the loader's ``pace`` (1–3 ms of the
+interpreter each here; reading points 500 at a time cost the loader ~40 % more CPU)."""
 BOUNDS_WAIT_S = 0.5
 """How long the points wait for the :class:`BoundsRead` to be delivered first (read
 beside the trials, it is most often there before them)."""
@@ -87,11 +87,14 @@ class BoundsRead:
 @dataclass(frozen=True)
 class PointsRead:
     """Every stored point of some trials (each trial whole), one
-    :class:`~app.engine.records.MetricSeries` per trial and metric."""
+    :class:`~app.engine.records.MetricSeries` per trial and metric, and where each
+    trial's points end (:class:`~app.application.live.HistoryEnd`, KPI values when the
+    load was given the KPI)."""
 
     ticket: int
     experiment_id: int
     series: tuple[MetricSeries, ...]
+    ends: dict[int, HistoryEnd] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -102,12 +105,14 @@ class PointsRead:
 @dataclass(frozen=True)
 class LoadEnded:
     """The load is over: ``failure`` None when everything was read, else why not (the
-    parts handed over before stay valid). ``counts``: points read per (trial, metric)."""
+    parts handed over before stay valid). ``counts``: points read per (trial, metric);
+    ``last_steps``: the newest step read per (trial, metric) that has one."""
 
     ticket: int
     experiment_id: int
     counts: dict[tuple[int, str], int] = field(default_factory=dict)
     failure: str | None = None
+    last_steps: dict[tuple[int, str], int] = field(default_factory=dict)
 
 
 LoadPart = TrialsRead | BoundsRead | PointsRead | LoadEnded
@@ -194,7 +199,7 @@ class ExperimentLoader:
 
     def _run(self, ticket: int, experiment_id: int, kpi: Kpi | None,
              cancel: threading.Event, bounds: threading.Thread | None) -> None:
-        counts: dict[tuple[int, str], int] = {}
+        read = _SeriesRead(ticket, experiment_id, kpi)
         self._pace()  # before the first read too
         try:
             record = self._store.get_experiment(experiment_id)
@@ -209,7 +214,7 @@ class ExperimentLoader:
             if bounds is not None:  # the first curves then come with their final range
                 bounds.join(BOUNDS_WAIT_S)
             if trials:
-                self._read_points(ticket, experiment_id, cancel, counts)
+                self._read_points(read, cancel)
         except StoreError as exc:  # NotFound included: deleted meanwhile
             log.debug("loading experiment %s failed", experiment_id, exc_info=True)
             failure: str | None = str(exc)
@@ -218,7 +223,8 @@ class ExperimentLoader:
         if bounds is not None:
             bounds.join()  # its part, if any, comes before the end
         if not cancel.is_set():
-            self._deliver(LoadEnded(ticket, experiment_id, counts, failure))
+            self._deliver(LoadEnded(ticket, experiment_id, read.counts, failure,
+                                    read.last_steps))
 
     def _read_bounds(self, ticket: int, experiment_id: int, name: str,
                      cancel: threading.Event) -> None:
@@ -249,21 +255,18 @@ class ExperimentLoader:
                 close()
         return trials
 
-    def _read_points(self, ticket: int, experiment_id: int, cancel: threading.Event,
-                     counts: dict[tuple[int, str], int]) -> None:
+    def _read_points(self, read: _SeriesRead, cancel: threading.Event) -> None:
         """Stream the series; hand them over in batches of whole trials."""
         pending: list[MetricSeries] = []
         size = 0
-        stream = self._store.experiment_series(experiment_id,
+        stream = self._store.experiment_series(read.experiment_id,
                                                min(self._batch, POINTS_PER_READ))
         try:
             for chunk in stream:
                 if cancel.is_set():
                     return
                 self._pace()
-                for one in chunk:
-                    counts[(one.trial_id, one.name)] = len(one.values)
-                    size += len(one.values)
+                size += read.count(chunk)
                 pending.extend(chunk)
                 if size < self._batch:
                     continue
@@ -274,12 +277,42 @@ class ExperimentLoader:
                     cut -= 1
                 if cut == 0:
                     continue
-                self._deliver(PointsRead(ticket, experiment_id, tuple(pending[:cut])))
+                self._deliver(read.batch(pending[:cut]))
                 pending = pending[cut:]
                 size = sum(len(one.values) for one in pending)
             if pending and not cancel.is_set():
-                self._deliver(PointsRead(ticket, experiment_id, tuple(pending)))
+                self._deliver(read.batch(pending))
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
+
+
+class _SeriesRead:
+    """What one load has read of the points: counts and newest steps per series (for
+    :class:`LoadEnded`), and each batch as its :class:`PointsRead`."""
+
+    def __init__(self, ticket: int, experiment_id: int, kpi: Kpi | None) -> None:
+        self.ticket = ticket
+        self.experiment_id = experiment_id
+        self.kpi = kpi
+        self.counts: dict[tuple[int, str], int] = {}
+        self.last_steps: dict[tuple[int, str], int] = {}
+
+    def count(self, chunk: list[MetricSeries]) -> int:
+        """Tally a chunk's series; returns its number of points."""
+        size = 0
+        for one in chunk:
+            key = (one.trial_id, one.name)
+            self.counts[key] = len(one.values)
+            size += len(one.values)
+            step = one.last_step
+            if step is not None:
+                self.last_steps[key] = step
+        return size
+
+    def batch(self, series: list[MetricSeries]) -> PointsRead:
+        """These series (whole trials) as the part handed over, with their trials' ends
+        (worked out here, on the loader's thread)."""
+        return PointsRead(self.ticket, self.experiment_id, tuple(series),
+                          history_ends(series, self.kpi))

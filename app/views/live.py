@@ -8,13 +8,13 @@ reads the model and redraws on :attr:`LiveView.changed`. GUI thread only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.application.live import LiveChange, LiveExperiment, TrialsSummary
+from app.application.live import HistoryEnd, LiveChange, LiveExperiment, TrialsSummary
 from app.engine.events import RunnerEvent
-from app.engine.records import ExperimentRecord, MetricPoint, MetricSeries, TrialRecord
+from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 
 
 class LiveView(QObject):
@@ -45,10 +45,11 @@ class LiveView(QObject):
         if self.model is not None:
             self.changed.emit(self.model.load(trials, points, summary=summary))
 
-    def see_history(self, series: Iterable[MetricSeries]) -> None:
-        """Stored points read while the shown experiment is opened (its progress)."""
+    def see_history(self, ends: Mapping[int, HistoryEnd]) -> None:
+        """Where stored points read while the shown experiment is opened end (its
+        trials' progress)."""
         if self.model is not None:
-            change = self.model.see_history(series)
+            change = self.model.see_history(ends)
             if change:
                 self.changed.emit(change)
 

@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 TRIALS_PER_STEP = 50
 """Trials added to the grid and the table per step (a few ms a step: the table formats
 a row's cells only when it is shown)."""
-ARRIVED_MS = 5
-"""How often the parts a worker read are taken in (GUI thread)."""
+ARRIVED_MS = 20
+"""How often the parts a worker read are taken in (GUI thread). Each look wakes the
+GUI thread, which then wants the interpreter the loader is using: every 5 ms made an
+opening of 10,000 trials ~10 % slower (``bench/gui_load_store.py``)."""
 POINTS_PER_STEP = 5_000
 """About how many points one step hands to the charts (whole trials)."""
 LOADING_GC_THRESHOLD = 50_000

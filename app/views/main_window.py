@@ -170,7 +170,6 @@ class MainWindow(QMainWindow):
         """Ends the runs off this thread when the window closes (see closeEvent)."""
         self._held_points: list[MetricPoint] = []
         """Live points that arrived while the shown experiment loads (drawn after it)."""
-        self._history_steps: dict[tuple[int, str], int] = {}
         """The newest stored step read per trial and metric while it loads: a held point
         at or before it was stored before the read, and is drawn from the store."""
         self._stops_to_carry: tuple[frozenset[int], bool] = (frozenset(), False)
@@ -523,7 +522,7 @@ class MainWindow(QMainWindow):
         self._stops_to_carry = (frozenset(), False) if before is None else (
             before.stopping_ids(), before.stopping)
         # empty until the trials arrive: nothing of the experiment shown before stays
-        self._held_points, self._loaded_record, self._history_steps = [], None, {}
+        self._held_points, self._loaded_record = [], None
         self.panels.show(config, [], [], space=not keep)
         self.panels.charts.set_loading(True)
         self.live.show(LiveExperiment(record, config.kpi, config.limits.max_epochs))
@@ -576,11 +575,8 @@ class MainWindow(QMainWindow):
     def _on_points_read(self, part: PointsRead) -> None:
         """A batch of stored points (whole trials): the curves fill in."""
         if part.experiment_id == self.current_id:
-            self.panels.add_history(part.series)
-            self.live.see_history(part.series)
-            for one in part.series:
-                if one.last_step is not None:
-                    self._history_steps[(one.trial_id, one.name)] = one.last_step
+            self.panels.add_history(part.series, part.ends)
+            self.live.see_history(part.ends)
 
     @Slot(object)
     def _on_load_ended(self, part: LoadEnded) -> None:
@@ -594,7 +590,7 @@ class MainWindow(QMainWindow):
         self.workspace.watcher.follow(record, model.trials(), part.counts)
         self.panels.charts.set_loading(False)
         held, self._held_points = self._held_points, []
-        stored, self._history_steps = self._history_steps, {}
+        stored = part.last_steps
         held = [p for p in held  # those stored before the read are drawn already
                 if p.step is None or p.step > stored.get((p.trial_id, p.name), -1)]
         if held:

@@ -10,16 +10,15 @@ made on first use, in place of a blank page that holds its tab until then (see
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QTabWidget, QWidget
 
+from app.application.live import HistoryEnd
 from app.engine.experiment import ExperimentConfig
 from app.engine.records import MetricPoint, MetricSeries, TrialRecord
-from app.engine.search.base import Goal
 from app.engine.space.nodes import Space
 from app.views.space_editor import SpaceEditor
 
@@ -114,13 +113,12 @@ class ExperimentPanels(QObject):
         self.trials.table.model.add_trials(records)
         self.trials.grid_view.grid.add_trials(records)
 
-    def add_history(self, series: Sequence[MetricSeries]) -> None:
+    def add_history(self, series: Sequence[MetricSeries],
+                    ends: Mapping[int, HistoryEnd]) -> None:
         """Stored points of whole trials (the experiment is being opened): every point to
-        the charts, to the grid only those that decide what its tiles show."""
+        the charts, to the grid where each trial's points end (what its tiles show)."""
         self.charts.add_series(series)
-        if self._config is not None:
-            self.trials.add_points(deciding_points(series, self._config.kpi.name,
-                                                   self._config.kpi.goal))
+        self.trials.add_history(ends)
 
     def update_trial(self, record: TrialRecord) -> None:
         """A trial changed."""
@@ -139,51 +137,6 @@ class ExperimentPanels(QObject):
     def space_validity(self) -> tuple[bool, str]:
         """Whether the edited space may run, and why not."""
         return self.space.validity()
-
-
-def deciding_points(series: Sequence[MetricSeries], kpi_name: str, goal: Goal) -> list[MetricPoint]:
-    """Of each series (ordered by step), the points the trial grid's tiles depend on: the
-    last one (progress, and for the KPI its current value) and, for the KPI, before it
-    the best finite one. :meth:`TrialGrid.add_points` given these shows what it shows
-    given them all, for a fraction of the work. The KPI series of one length are
-    searched together (one ``argmin`` for all of them)."""
-    best = _best_indices([one for one in series if one.name == kpi_name and len(one.values)],
-                         goal)
-    points: list[MetricPoint] = []
-    for one in series:
-        if not len(one.values):
-            continue
-        at = best.get(id(one))
-        if at is not None:
-            points.append(_point(one, at))
-        points.append(_point(one, -1))
-    return points
-
-
-def _point(series: MetricSeries, at: int) -> MetricPoint:
-    """Point ``at`` of ``series`` (a NaN step is none)."""
-    step = float(series.steps[at])
-    return MetricPoint(series.trial_id, series.name, float(series.values[at]),
-                       None if math.isnan(step) else int(step), 0.0)
-
-
-def _best_indices(series: Sequence[MetricSeries], goal: Goal) -> dict[int, int]:
-    """``id(series)`` -> the index of its best finite value (absent: none is finite)."""
-    import numpy as np  # with the Trials tab, after the window's first paint
-
-    by_length: dict[int, list[MetricSeries]] = {}
-    for one in series:
-        by_length.setdefault(len(one.values), []).append(one)
-    best: dict[int, int] = {}
-    for group in by_length.values():
-        values = np.stack([one.values for one in group]) * goal.sign
-        finite = np.isfinite(values)
-        at = np.argmin(np.where(finite, values, np.inf), axis=1)
-        found = finite[np.arange(len(group)), at]
-        for one, index, ok in zip(group, at.tolist(), found.tolist(), strict=True):
-            if ok:
-                best[id(one)] = index
-    return best
 
 
 def swap_tab(tabs: QTabWidget, page: QWidget, widget: QWidget) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.application.live import summarise_trials
+from app.application.live import HistoryEnd, summarise_trials
 from app.application.loading import (
     BoundsRead,
     ExperimentLoader,
@@ -79,6 +79,10 @@ def test_trials_first_then_points_of_whole_trials(store: Store) -> None:
             assert series_lists(one) == (list(range(7)), list(map(float, range(7))))
     assert seen == ids
     assert last.counts == {(t, metric): 7 for t in ids for metric in ("acc", "loss")}
+    assert last.last_steps == {(t, metric): 6 for t in ids for metric in ("acc", "loss")}
+    for part in middle:  # where each trial's points end (no KPI given: no KPI values)
+        assert isinstance(part, PointsRead)
+        assert part.ends == {one.trial_id: HistoryEnd(6) for one in part.series}
 
 
 def test_given_the_kpi_the_bounds_of_its_points_come_before_the_end(store: Store) -> None:
@@ -95,6 +99,9 @@ def test_given_the_kpi_the_bounds_of_its_points_come_before_the_end(store: Store
     (trials_read,) = [part for part in parts if isinstance(part, TrialsRead)]
     assert trials_read.summary == summarise_trials(trials_read.trials, Goal.MAX)
     assert isinstance(parts[-1], LoadEnded) and parts[-1].failure is None
+    ends = {t: end for part in parts if isinstance(part, PointsRead)
+            for t, end in part.ends.items()}
+    assert set(ends.values()) == {HistoryEnd(5, 5.0, 5.0)}  # by the goal: max
     plain = parts_of(received, loader.load(experiment_id))  # no KPI: no bounds
     assert not any(isinstance(part, BoundsRead) for part in plain)
 

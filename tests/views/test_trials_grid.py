@@ -284,3 +284,40 @@ def test_state_counts_follow_every_change_of_the_trials(grid: TrialGrid) -> None
                                    TrialState.FAILED: 1, TrialState.RUNNING: 1}
     grid.set_trials([], "loss", Goal.MIN)
     assert grid.state_counts() == {}
+
+
+@pytest.mark.parametrize("goal", [Goal.MIN, Goal.MAX])
+def test_a_loaded_history_shows_as_all_its_points_would(qtbot: QtBot, goal: Goal) -> None:
+    """Opening an experiment, the grid is given where each trial's stored points end
+    (worked out off the GUI thread): its tiles then show what every point would show.
+    NaN and infinite KPIs, steps only in another metric, points without a step."""
+    import math
+
+    from app.application.live import history_ends
+    from app.engine.experiment import Kpi
+    from tests.helpers import metric_series
+
+    nan, inf = math.nan, math.inf
+    series = [metric_series(101, "loss", [0, 1, 2], [3.0, 1.0, 2.0]),
+              metric_series(101, "acc", [0, 5], [0.1, 0.2]),
+              metric_series(102, "loss", [None, 3], [nan, inf]),
+              metric_series(103, "loss", [1, 2], [-inf, nan]),
+              metric_series(104, "acc", [7], [0.5]),
+              metric_series(105, "loss", [None, None], [4.0, 0.5])]
+    facts = []
+    for given in ("points", "ends"):
+        shown = TrialGrid()
+        qtbot.addWidget(shown)
+        shown.set_trials([trial(n, TrialState.COMPLETED, 1.0) for n in range(1, 6)],
+                         "loss", goal)
+        shown.add_points([MetricPoint(102, "loss", 9.0, 0, 0.0)])  # shown before the load
+        if given == "points":
+            shown.add_points([MetricPoint(one.trial_id, one.name, value,
+                                          None if math.isnan(step) else int(step), 0.0)
+                              for one in series
+                              for step, value in zip(one.steps.tolist(), one.values.tolist(),
+                                                     strict=True)])
+        else:
+            shown.add_history(history_ends(series, Kpi("loss", goal)))
+        facts.append([repr(shown.facts(100 + t)) for t in range(1, 6)])
+    assert facts[0] == facts[1]

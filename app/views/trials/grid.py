@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from app.application.live import HistoryEnd
 from app.engine.best import ranked
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
@@ -233,6 +234,21 @@ class TrialGrid(QWidget):
         else:
             for trial_id in trial_ids:
                 self._update_tile(trial_id)
+
+    def add_history(self, ends: Mapping[int, HistoryEnd]) -> None:
+        """Where trials' stored points end (an experiment being opened): as
+        :meth:`add_points` given each of them, for a fraction of the work."""
+        for trial_id, end in ends.items():
+            old = self._facts.get(trial_id, LiveFacts())
+            step, best = old.step, old.best_kpi
+            if end.step is not None and (step is None or end.step > step):
+                step = end.step
+            if end.best_kpi is not None and (best is None or self._goal.better(end.best_kpi,
+                                                                                best)):
+                best = end.best_kpi
+            current = end.kpi if end.kpi is not None else old.current_kpi
+            self._facts[trial_id] = LiveFacts(step, old.total, current, best)
+        self._update_tiles(ends)
 
     def facts(self, trial_id: int) -> LiveFacts:
         """What is known live about a trial: progress (with the default total) and KPIs.

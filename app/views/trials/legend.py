@@ -8,6 +8,7 @@ from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
+from app.application.live import HistoryEnd
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
@@ -135,6 +136,10 @@ class TrialGridView(QWidget):
     def add_points(self, points: Sequence[MetricPoint]) -> None:
         """See :meth:`TrialGrid.add_points`."""
         self.grid.add_points(points)
+
+    def add_history(self, ends: Mapping[int, HistoryEnd]) -> None:
+        """See :meth:`TrialGrid.add_history`."""
+        self.grid.add_history(ends)
 
     def _recount(self) -> None:
         self.legend.set_counts(self.grid.state_counts())

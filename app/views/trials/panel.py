@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
+from app.application.live import HistoryEnd
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.search.base import Goal
 from app.views.trials.columns import ColumnChoices
@@ -61,6 +62,11 @@ class TrialsPanel(QWidget):
     def add_points(self, points: Sequence[MetricPoint]) -> None:
         """A batch of live metric points (KPI so far and progress steps)."""
         self.grid_view.add_points(points)
+
+    def add_history(self, ends: Mapping[int, HistoryEnd]) -> None:
+        """Where trials' stored points end (an experiment being opened): see
+        :meth:`TrialGrid.add_history`."""
+        self.grid_view.add_history(ends)
 
     def set_progress(self, progress: Mapping[int, tuple[int, int | None]]) -> None:
         """Trials' progress as reported, trial id -> (step, total)."""
