@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
-from itertools import chain, groupby
-from operator import itemgetter
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.engine.best import TrialTally
@@ -31,13 +31,16 @@ CHUNK_POINTS = 20_000
 """Rows fetched per round trip while streaming an experiment's points."""
 SIZES_FETCHED = 1000
 """Series sizes fetched at a time beside the points on SQLite."""
+SERIES_FETCHED = 20
+"""Series fetched per round trip on PostgreSQL (each a row of two arrays)."""
 
 
 def experiment_series(session: Session, experiment_id: int,
                       chunk: int = CHUNK_POINTS) -> Iterator[list[MetricSeries]]:
-    """Every point of the experiment's trials, one SELECT streamed ``chunk`` rows at a
-    time (on SQLite after one aggregate of the series' sizes), as one
-    :class:`MetricSeries` per trial and metric: by trial id, then by name, each series
+    """Every point of the experiment's trials, one SELECT streamed about ``chunk``
+    points at a time (on SQLite a row per point, after one aggregate of the series'
+    sizes; on PostgreSQL a row per series), as one :class:`MetricSeries` per trial and
+    metric: by trial id, then by name, each series
     ordered as :meth:`Store.get_metrics` orders a trial's points (step, points without
     a step first, then time). A series is never split: each list holds whole series
     (one that spans a fetch waits for the next).
@@ -53,7 +56,8 @@ def experiment_series(session: Session, experiment_id: int,
     trials = sa.select(TrialRow.id).where(TrialRow.experiment_id == experiment_id)
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        yield from _keyed_series(connection, trials, chunk, f"sweeplab_series_{experiment_id}")
+        yield from _aggregated_series(connection, trials, chunk,
+                                      f"sweeplab_series_{experiment_id}")
     else:
         yield from _counted_series(connection, trials, chunk)
 
@@ -80,31 +84,35 @@ def series_bounds(session: Session, experiment_id: int, name: str
     return x_low, x_high, y_low, y_high
 
 
-def _keyed_series(connection: sa.Connection, trials: sa.Select[Any], chunk: int,
-                  cursor_name: str) -> Iterator[list[MetricSeries]]:
-    """PostgreSQL: rows of (trial id, name, step, value) from a server-side cursor, in
-    the rule's order (the statement's one snapshot holds them together)."""
+def _aggregated_series(connection: sa.Connection, trials: sa.Select[Any], chunk: int,
+                       cursor_name: str) -> Iterator[list[MetricSeries]]:
+    """PostgreSQL: one row per series from a server-side cursor, its steps and values
+    gathered into two arrays in the rule's order by the server (one statement: one
+    snapshot). The driver makes a row per series, not per point: a row per point cost
+    the reading thread over twice the CPU (``bench/gui_load_store.py``)."""
     table = METRICS.c
-    query = (sa.select(table.trial_id, table.name, table.step, table.value)
+    order = (table.step.asc().nulls_first(), table.time, table.id)
+    query = (sa.select(table.trial_id, table.name,
+                       sa.func.array_agg(aggregate_order_by(table.step, *order)),
+                       sa.func.array_agg(aggregate_order_by(table.value, *order)))
              .where(table.trial_id.in_(trials))
-             .order_by(table.trial_id, table.name, table.step.asc().nulls_first(),
-                       table.time, table.id))
+             .group_by(table.trial_id, table.name)
+             .order_by(table.trial_id, table.name))
     driver: Any = connection.connection.driver_connection
     cursor = driver.cursor(name=cursor_name)
-    carried: list[Any] = []
     try:
         cursor.execute(*_driver_statement(query, connection))
-        while rows := cursor.fetchmany(chunk):
-            rows = carried + rows
-            last = rows[-1][:2]
-            cut = len(rows)
-            while cut > 0 and rows[cut - 1][:2] == last:
-                cut -= 1
-            carried = rows[cut:]
-            if cut:
-                yield _grouped(rows[:cut])
-        if carried:
-            yield _grouped(carried)
+        found: list[MetricSeries] = []
+        size = 0
+        while rows := cursor.fetchmany(SERIES_FETCHED):
+            for trial_id, name, steps, values in rows:
+                found.append(MetricSeries(trial_id, name, _frozen(steps), _frozen(values)))
+                size += len(values)
+                if size >= chunk:
+                    yield found
+                    found, size = [], 0
+        if found:
+            yield found
     finally:
         cursor.close()
 
@@ -192,6 +200,15 @@ def _arrays(rows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     return columns[0], columns[1]
 
 
+def _frozen(numbers: Sequence[Any]) -> np.ndarray:
+    """Numbers as a read-only float64 array (None as NaN)."""
+    import numpy as np
+
+    array = np.array(numbers, dtype=np.float64)
+    array.flags.writeable = False
+    return array
+
+
 def _repeats(steps: np.ndarray) -> np.ndarray:
     """The indices ``i`` where point ``i + 1`` has the step of point ``i`` (None, NaN
     here, counting as a step too)."""
@@ -230,18 +247,6 @@ def _exact_series(connection: sa.Connection, trial_id: int, name: str) -> list[A
     finally:
         cursor.close()
     return rows
-
-
-def _grouped(rows: list[Any]) -> list[MetricSeries]:
-    """Rows of (trial id, name, step, value), in the rule's order, as series."""
-    steps, values = _arrays([row[2:] for row in rows])
-    found = []
-    start = 0
-    for (trial_id, name), run in groupby(rows, key=itemgetter(0, 1)):
-        end = start + sum(1 for _ in run)
-        found.append(MetricSeries(trial_id, name, steps[start:end], values[start:end]))
-        start = end
-    return found
 
 
 def trial_tallies(session: Session) -> dict[int, TrialTally]:
