@@ -14,7 +14,6 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.engine.best import TrialTally
@@ -90,6 +89,8 @@ def _aggregated_series(connection: sa.Connection, trials: sa.Select[Any], chunk:
     gathered into two arrays in the rule's order by the server (one statement: one
     snapshot). The driver makes a row per series, not per point: a row per point cost
     the reading thread over twice the CPU (``bench/gui_load_store.py``)."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by  # ~80 ms: PostgreSQL only
+
     table = METRICS.c
     order = (table.step.asc().nulls_first(), table.time, table.id)
     query = (sa.select(table.trial_id, table.name,

@@ -72,8 +72,9 @@ class GuiTurns:
     Python runs one thread at a time. A loader reading beside a busy window made each
     of the window's Qt calls that lets go of the interpreter wait its turn: opening
     10,000 trials, a paint took three times its CPU and the window froze for 300–400
-    ms. Told by the event loop when it is about to wait and when it woke up, the
-    loader's :meth:`pace` holds it between two reads while the window works (at most
+    ms. Told by the event loop when it is about to wait, and by an event filter when
+    it handles an event (:class:`_Handled`), the loader's :meth:`pace` holds it between
+    two reads while the window works (at most
     :data:`PACE_WAIT_S` at a time, and not at all once the window has not rested for
     :data:`NEVER_RESTS_S`, so a window that never rests still gets its data).
     Qt-free: the loader's thread is given :meth:`pace` only.

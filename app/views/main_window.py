@@ -169,9 +169,9 @@ class MainWindow(QMainWindow):
         self._closing = Closing(workspace, self)
         """Ends the runs off this thread when the window closes (see closeEvent)."""
         self._held_points: list[MetricPoint] = []
-        """Live points that arrived while the shown experiment loads (drawn after it)."""
-        """The newest stored step read per trial and metric while it loads: a held point
-        at or before it was stored before the read, and is drawn from the store."""
+        """Live points that arrived while the shown experiment loads (drawn after it, but
+        for those at or before the newest step read of their series: LoadEnded's
+        ``last_steps``, as they were stored before the read)."""
         self._stops_to_carry: tuple[frozenset[int], bool] = (frozenset(), False)
         """Stops under way on the experiment shown again, marked once its trials arrive."""
         self.notifications = NotificationWatcher(

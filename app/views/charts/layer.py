@@ -144,6 +144,7 @@ class FinishedCurvesItem(pg.PlotCurveItem):  # type: ignore[misc]
 
     def _reported(self) -> Bounds | None:
         return union(self._data_bounds, self._expected)
+
     def append_curves(self, curves: JoinedCurves) -> None:
         """Add curves after the present ones; they are drawn in the next turns, and
         shown as the slices are drawn (a repaint of the whole plot costs 5–50 ms: one
