@@ -117,7 +117,7 @@ class ChartsPanel(QWidget):
 
     def add_series(self, series: Sequence[MetricSeries]) -> None:
         """Buffer stored points a series at a time (loading history; see
-        :class:`~app.application.loading.Series`); drawn at the next refresh."""
+        :class:`~app.engine.records.MetricSeries`); drawn at the next refresh."""
         stepped = []  # as one change of the buffers (see MetricBuffers.extend_many)
         for one in series:
             if np.isnan(one.steps).any():  # the buffers number points without a step
