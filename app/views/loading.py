@@ -23,13 +23,13 @@ from collections.abc import Callable
 
 from PySide6.QtCore import (
     QAbstractEventDispatcher,
-    QCoreApplication,
     QEvent,
     QObject,
     QTimer,
     Signal,
     Slot,
 )
+from PySide6.QtWidgets import QWidget
 
 from app.application.loading import BoundsRead, LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.application.workspace import Workspace
@@ -72,9 +72,9 @@ class GuiTurns:
     Python runs one thread at a time. A loader reading beside a busy window made each
     of the window's Qt calls that lets go of the interpreter wait its turn: opening
     10,000 trials, a paint took three times its CPU and the window froze for 300–400
-    ms. Told by the event loop when it is about to wait, and by an event filter when
-    it handles an event (:class:`_Handled`), the loader's :meth:`pace` holds it between
-    two reads while the window works (at most
+    ms. Told by the event loop when it is about to wait, and by the window's event
+    filter (:class:`_Handled`) and the load's own steps when it works, the loader's
+    :meth:`pace` holds it between two reads meanwhile (at most
     :data:`PACE_WAIT_S` at a time, and not at all once the window has not rested for
     :data:`NEVER_RESTS_S`, so a window that never rests still gets its data).
     Qt-free: the loader's thread is given :meth:`pace` only.
@@ -102,12 +102,14 @@ class GuiTurns:
 
 
 class _Handled(QObject):
-    """Tells :class:`GuiTurns` that the GUI thread works whenever it handles an event.
+    """Tells :class:`GuiTurns` that the GUI thread works whenever the main window
+    handles an event: a paint of the window comes as its ``UpdateRequest``.
 
     The event dispatcher's ``awake`` is not enough: it is emitted when a pass of the
-    loop starts, and the timers that fire after the wait (a paint's update timer, a
-    step of the load) run in the same pass, after ``aboutToBlock``. Every event the
-    GUI thread delivers passes through the application's event filters first.
+    loop starts, and the timers that fire after the wait (the paint's, a step of the
+    load) run in the same pass, after ``aboutToBlock``. The filter is the window's,
+    not the application's: a Python filter of every event of the application made
+    PySide crash (a segmentation fault in ``tests/views/test_experiment_settings.py``).
     """
 
     def __init__(self, turns: GuiTurns, parent: QObject | None = None) -> None:
@@ -187,16 +189,20 @@ class ExperimentLoading(QObject):
         if self._dispatcher is None or loading == self._watching:
             return
         self._watching = loading
-        app = QCoreApplication.instance()
+        window = self._window()
         if loading:
             self._dispatcher.aboutToBlock.connect(self._turns.rests)
-            if app is not None:
-                app.installEventFilter(self._events)
+            if window is not None:
+                window.installEventFilter(self._events)
         else:
             self._dispatcher.aboutToBlock.disconnect(self._turns.rests)
-            if app is not None:
-                app.removeEventFilter(self._events)
+            if window is not None:
+                window.removeEventFilter(self._events)
             self._turns.rests()
+
+    def _window(self) -> QWidget | None:
+        parent = self.parent()
+        return parent.window() if isinstance(parent, QWidget) else None
 
     @property
     def loading(self) -> int | None:
@@ -263,6 +269,7 @@ class ExperimentLoading(QObject):
 
     @Slot()
     def _step(self) -> None:
+        self._turns.works()  # a timer's event: not seen by the window's filter
         table: deque[Callable[[], None]] = self._table_steps if self._table_go else deque()
         self._turn = not self._turn
         first, second = (table, self._steps) if self._turn else (self._steps, table)

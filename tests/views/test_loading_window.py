@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.views.loading import LOADING_GC_THRESHOLD, LOADING_SWITCH_S, GuiTurns
@@ -175,10 +175,31 @@ def test_the_curves_take_their_final_range_before_they_arrive(qtbot: QtBot,
         assert chart.finished_item.expected is None  # once drawn, the curves' own
 
 
-def test_work_a_timer_starts_holds_the_loader_too(qtbot: QtBot, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """The event loop's ``awake`` comes before it waits, and timers fire after: work
-    a timer starts (a paint, a step of the load) holds the loader all the same."""
+class _SlowPaint(QWidget):
+    """Busy for ``seconds`` in each paint, counting the loader's paces meanwhile."""
+
+    def __init__(self, paced: list[float], seconds: float) -> None:
+        super().__init__()
+        self.setMinimumSize(20, 10)  # painted only with a size
+        self.paced, self.seconds = paced, seconds
+        self.counted: list[tuple[int, int]] = []
+
+    def repaint_later(self) -> None:
+        """Ask for a paint (it comes with the window's next one)."""
+        self.update()
+
+    def paintEvent(self, event: object) -> None:
+        before = len(self.paced)
+        until = time.monotonic() + self.seconds
+        while time.monotonic() < until:
+            pass
+        self.counted.append((before, len(self.paced)))
+
+
+def test_a_paint_of_the_window_holds_the_loader(qtbot: QtBot, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop's ``awake`` comes before it waits, and the window's paint comes
+    after, from a timer: the window's paint holds the loader all the same."""
     paced: list[float] = []
     pace = GuiTurns.pace
     monkeypatch.setattr(GuiTurns, "pace", lambda turns: (paced.append(time.monotonic()),
@@ -189,18 +210,16 @@ def test_work_a_timer_starts_holds_the_loader_too(qtbot: QtBot, tmp_path: Path,
         select(window, empty)
         monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 60.0)
         monkeypatch.setattr("app.views.loading.NEVER_RESTS_S", 60.0)
-        counted: list[int] = []
-
-        def busy() -> None:
-            counted.append(len(paced))
-            until = time.monotonic() + 0.3
-            while time.monotonic() < until:
-                pass
-            counted.append(len(paced))
-
+        slow = _SlowPaint(paced, 0.3)
+        window.statusBar().addPermanentWidget(slow)  # a message hides the others
+        slow.show()
+        qtbot.waitUntil(lambda: bool(slow.counted), timeout=10_000)
+        slow.counted.clear()
         window.list.setCurrentIndex(window.experiments.index(window.experiments.row_of(big)
                                                              or 0))
-        QTimer.singleShot(30, busy)
-        qtbot.waitUntil(lambda: len(counted) == 2, timeout=10_000)
-        assert counted[1] <= counted[0] + 1, "the loader read on while a timer's work ran"
+        QTimer.singleShot(50, slow.repaint_later)
+        qtbot.waitUntil(lambda: bool(slow.counted), timeout=10_000)
+        slow.seconds = 0.0
+        before, after = slow.counted[0]
+        assert after <= before + 1, "the loader read on while the window painted"
         qtbot.waitUntil(lambda: shown(window, 800), timeout=60_000)
