@@ -20,16 +20,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from types import FrameType
 
-from PySide6.QtCore import (
-    QAbstractEventDispatcher,
-    QEvent,
-    QObject,
-    QTimer,
-    Signal,
-    Slot,
-)
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QAbstractEventDispatcher, QObject, QTimer, Signal, Slot
 
 from app.application.loading import BoundsRead, LoadEnded, LoadPart, PointsRead, TrialsRead
 from app.application.workspace import Workspace
@@ -67,59 +60,63 @@ polls instead (``QTest.qWait``, a busy loop): the loader reads on without waitin
 
 
 class GuiTurns:
-    """Whether the GUI thread waits for events now: the loader reads only then.
+    """Whether the GUI thread runs Python now: the loader reads only while it does not.
 
     Python runs one thread at a time. A loader reading beside a busy window made each
     of the window's Qt calls that lets go of the interpreter wait its turn: opening
     10,000 trials, a paint took three times its CPU and the window froze for 300–400
-    ms. Told by the event loop when it is about to wait, and by the window's event
-    filter (:class:`_Handled`) and the load's own steps when it works, the loader's
-    :meth:`pace` holds it between two reads meanwhile (at most
-    :data:`PACE_WAIT_S` at a time, and not at all once the window has not rested for
-    :data:`NEVER_RESTS_S`, so a window that never rests still gets its data).
-    Qt-free: the loader's thread is given :meth:`pace` only.
+    ms. So the loader's :meth:`pace` holds it between two reads once the GUI thread
+    was seen in Python code (a paint, a step of the load, any slot) until its event
+    loop is about to wait again (at most :data:`PACE_WAIT_S` at a time, and not at all once
+    the window has not rested for :data:`NEVER_RESTS_S`, so a window that never rests
+    still gets its data). Qt-free: the loader's thread is given :meth:`pace` only.
+
+    How it knows: the event loop says when it is about to wait (:meth:`rests`, from
+    the dispatcher's ``aboutToBlock``), and the GUI thread's Python frame then is the
+    one that runs the loop; any other frame there later is work. Neither the
+    dispatcher's ``awake`` (with glib it comes only for loops that do not wait; the
+    timers of a pass, a paint's among them, run after ``aboutToBlock``) nor an event
+    filter of the application (PySide crashed in it: the parent of a widget being
+    destroyed is handed to the filter half-destroyed) could tell.
     """
 
     def __init__(self) -> None:
+        self._gui = threading.get_ident()  # made on the GUI thread
         self._resting = threading.Event()
         self._resting.set()
         self._rested = time.monotonic()  # when it last began to wait for events
+        self._idle: FrameType | None = None  # its frame then
 
     def pace(self) -> None:
         """Wait until the GUI thread rests (see the class). Worker thread."""
-        if not self._resting.is_set() and time.monotonic() - self._rested < NEVER_RESTS_S:
-            self._resting.wait(PACE_WAIT_S)
+        if time.monotonic() - self._rested >= NEVER_RESTS_S:
+            return
+        if self._resting.is_set():
+            if self._idles():
+                return
+            self._resting.clear()  # seen at work: busy until the loop waits again
+            if self._idles():  # it began to wait meanwhile
+                self._resting.set()
+                return
+        self._resting.wait(PACE_WAIT_S)
+
+    def _idles(self) -> bool:
+        # CPython's frames of every thread: a few µs here, once a read of ~2 ms
+        frame = sys._current_frames().get(self._gui)
+        return frame is None or frame is self._idle
 
     def rests(self) -> None:
-        """The GUI thread is about to wait for events (or is not watched)."""
+        """The GUI thread is about to wait for events (or is not watched). GUI thread,
+        called from the event loop (a slot of ``aboutToBlock``) or from Python."""
+        self._idle = sys._getframe(1)
         self._rested = time.monotonic()
         self._resting.set()
 
     def works(self) -> None:
-        """The GUI thread handles an event (or starts a load in this turn: the loader's
-        first read waits for the turn to end)."""
+        """The GUI thread starts a load in this turn: the loader's first read waits for
+        the turn to end."""
+        self._idle = None
         self._resting.clear()
-
-
-class _Handled(QObject):
-    """Tells :class:`GuiTurns` that the GUI thread works whenever the main window
-    handles an event: a paint of the window comes as its ``UpdateRequest``.
-
-    The event dispatcher's ``awake`` is not enough: it is emitted when a pass of the
-    loop starts, and the timers that fire after the wait (the paint's, a step of the
-    load) run in the same pass, after ``aboutToBlock``. The filter is the window's,
-    not the application's: a Python filter of every event of the application made
-    PySide crash (a segmentation fault in ``tests/views/test_experiment_settings.py``).
-    """
-
-    def __init__(self, turns: GuiTurns, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._turns = turns
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Mark the GUI thread as working; never filters the event out."""
-        self._turns.works()
-        return False
 
 
 class ExperimentLoading(QObject):
@@ -150,7 +147,6 @@ class ExperimentLoading(QObject):
         self._loader = workspace.loader(self._inbox.mailbox.post, batch_points=batch_points,
                                         pace=self._turns.pace)
         self._dispatcher = QAbstractEventDispatcher.instance(self.thread())
-        self._events = _Handled(self._turns, self)
         self._watching = False
         self.trials_per_step = trials_per_step
         self._loading: int | None = None
@@ -189,20 +185,11 @@ class ExperimentLoading(QObject):
         if self._dispatcher is None or loading == self._watching:
             return
         self._watching = loading
-        window = self._window()
         if loading:
             self._dispatcher.aboutToBlock.connect(self._turns.rests)
-            if window is not None:
-                window.installEventFilter(self._events)
         else:
             self._dispatcher.aboutToBlock.disconnect(self._turns.rests)
-            if window is not None:
-                window.removeEventFilter(self._events)
             self._turns.rests()
-
-    def _window(self) -> QWidget | None:
-        parent = self.parent()
-        return parent.window() if isinstance(parent, QWidget) else None
 
     @property
     def loading(self) -> int | None:
@@ -269,7 +256,6 @@ class ExperimentLoading(QObject):
 
     @Slot()
     def _step(self) -> None:
-        self._turns.works()  # a timer's event: not seen by the window's filter
         table: deque[Callable[[], None]] = self._table_steps if self._table_go else deque()
         self._turn = not self._turn
         first, second = (table, self._steps) if self._turn else (self._steps, table)

@@ -223,3 +223,34 @@ def test_a_paint_of_the_window_holds_the_loader(qtbot: QtBot, tmp_path: Path,
         before, after = slow.counted[0]
         assert after <= before + 1, "the loader read on while the window painted"
         qtbot.waitUntil(lambda: shown(window, 800), timeout=60_000)
+
+
+def test_work_a_timer_starts_holds_the_loader_too(qtbot: QtBot, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timer's slot runs after the event loop said it would wait: its work holds the
+    loader all the same (the GUI thread is seen in Python code)."""
+    paced: list[float] = []
+    pace = GuiTurns.pace
+    monkeypatch.setattr(GuiTurns, "pace", lambda turns: (paced.append(time.monotonic()),
+                                                         pace(turns)))
+    with open_window(qtbot, tmp_path) as window:
+        empty = stored(window, "empty", 0, 0)
+        big = stored(window, "big", 800, 50)
+        select(window, empty)
+        monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 60.0)
+        monkeypatch.setattr("app.views.loading.NEVER_RESTS_S", 60.0)
+        counted: list[int] = []
+
+        def busy() -> None:
+            counted.append(len(paced))
+            until = time.monotonic() + 0.3
+            while time.monotonic() < until:
+                pass
+            counted.append(len(paced))
+
+        window.list.setCurrentIndex(window.experiments.index(window.experiments.row_of(big)
+                                                             or 0))
+        QTimer.singleShot(30, busy)
+        qtbot.waitUntil(lambda: len(counted) == 2, timeout=10_000)
+        assert counted[1] <= counted[0] + 1, "the loader read on while a timer's work ran"
+        qtbot.waitUntil(lambda: shown(window, 800), timeout=60_000)
