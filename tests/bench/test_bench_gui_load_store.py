@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 import os
 
+import pytest
+
 from tests.helpers import result_figures, run_bench
 
 KEYS = ["sqlite_50x20_stall_ms", "sqlite_50x20_first_s", "sqlite_50x20_all_s",
-        "sqlite_goals_met"]
+        "sqlite_50x20_read_s", "sqlite_50x20_all_per_read", "sqlite_goals_met"]
 
 
 def test_tiny_store_backed_gui_load_benchmark_prints_its_figures() -> None:
@@ -24,4 +26,8 @@ def test_tiny_store_backed_gui_load_benchmark_prints_its_figures() -> None:
     # a 5 ms timer cannot tick faster than every 5 ms
     assert figures["sqlite_50x20_stall_ms"] >= 4.0
     assert figures["sqlite_goals_met"] in (0.0, 1.0)
+    # the baseline: the same reads with no window
+    assert figures["sqlite_50x20_read_s"] > 0
+    assert figures["sqlite_50x20_all_per_read"] == pytest.approx(
+        done / figures["sqlite_50x20_read_s"], rel=0.1)  # as printed, rounded
     assert "stored 50 trials x 20 points" in proc.stdout
