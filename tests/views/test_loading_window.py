@@ -7,6 +7,8 @@ import gc
 import itertools
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -196,10 +198,11 @@ class _SlowPaint(QWidget):
         self.counted.append((before, len(self.paced)))
 
 
-def test_a_paint_of_the_window_holds_the_loader(qtbot: QtBot, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """The event loop's ``awake`` comes before it waits, and the window's paint comes
-    after, from a timer: the window's paint holds the loader all the same."""
+@contextmanager
+def held_loader(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                ) -> Iterator[tuple[MainWindow, int, list[float]]]:
+    """A window showing an empty experiment, a big one (800 trials) to open and the
+    times of the loader's paces; from here only a rest of the window lets it read on."""
     paced: list[float] = []
     pace = GuiTurns.pace
     monkeypatch.setattr(GuiTurns, "pace", lambda turns: (paced.append(time.monotonic()),
@@ -210,6 +213,14 @@ def test_a_paint_of_the_window_holds_the_loader(qtbot: QtBot, tmp_path: Path,
         select(window, empty)
         monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 60.0)
         monkeypatch.setattr("app.views.loading.NEVER_RESTS_S", 60.0)
+        yield window, big, paced
+
+
+def test_a_paint_of_the_window_holds_the_loader(qtbot: QtBot, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window's paint comes from a timer, after the event loop said it would wait:
+    it holds the loader all the same."""
+    with held_loader(qtbot, tmp_path, monkeypatch) as (window, big, paced):
         slow = _SlowPaint(paced, 0.3)
         window.statusBar().addPermanentWidget(slow)  # a message hides the others
         slow.show()
@@ -229,16 +240,7 @@ def test_work_a_timer_starts_holds_the_loader_too(qtbot: QtBot, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A timer's slot runs after the event loop said it would wait: its work holds the
     loader all the same (the GUI thread is seen in Python code)."""
-    paced: list[float] = []
-    pace = GuiTurns.pace
-    monkeypatch.setattr(GuiTurns, "pace", lambda turns: (paced.append(time.monotonic()),
-                                                         pace(turns)))
-    with open_window(qtbot, tmp_path) as window:
-        empty = stored(window, "empty", 0, 0)
-        big = stored(window, "big", 800, 50)
-        select(window, empty)
-        monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 60.0)
-        monkeypatch.setattr("app.views.loading.NEVER_RESTS_S", 60.0)
+    with held_loader(qtbot, tmp_path, monkeypatch) as (window, big, paced):
         counted: list[int] = []
 
         def busy() -> None:
