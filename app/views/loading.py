@@ -55,7 +55,7 @@ PACE_WAIT_S = 0.02
 events (see :class:`GuiTurns`): a turn of the window's (a paint, a batch of curves)
 is rarely longer; then it reads on, the window busy or not."""
 NEVER_RESTS_S = 0.1
-"""A GUI thread that has not waited for events for this long is taken for one that
+"""A GUI thread at work this long without waiting for events is taken for one that
 polls instead (``QTest.qWait``, a busy loop): the loader reads on without waiting."""
 
 
@@ -67,9 +67,10 @@ class GuiTurns:
     10,000 trials, a paint took three times its CPU and the window froze for 300–400
     ms. So the loader's :meth:`pace` holds it between two reads once the GUI thread
     was seen in Python code (a paint, a step of the load, any slot) until its event
-    loop is about to wait again (at most :data:`PACE_WAIT_S` at a time, and not at all once
-    the window has not rested for :data:`NEVER_RESTS_S`, so a window that never rests
-    still gets its data). Qt-free: the loader's thread is given :meth:`pace` only.
+    loop is about to wait again (at most :data:`PACE_WAIT_S` at a time, and not at all
+    once the window has been at work for :data:`NEVER_RESTS_S` without a rest, so a
+    window that never rests still gets its data). Qt-free: the loader's thread is given
+    :meth:`pace` only.
 
     How it knows: the event loop says when it is about to wait (:meth:`rests`, from
     the dispatcher's ``aboutToBlock``), and the GUI thread's Python frame then is the
@@ -84,21 +85,21 @@ class GuiTurns:
         self._gui = threading.get_ident()  # made on the GUI thread
         self._resting = threading.Event()
         self._resting.set()
-        self._rested = time.monotonic()  # when it last began to wait for events
-        self._idle: FrameType | None = None  # its frame then
+        self._idle: FrameType | None = None  # its frame when its loop began to wait
+        self._busy_since = time.monotonic()  # when it was first seen at work since
 
     def pace(self) -> None:
         """Wait until the GUI thread rests (see the class). Worker thread."""
-        if time.monotonic() - self._rested >= NEVER_RESTS_S:
-            return
         if self._resting.is_set():
             if self._idles():
                 return
+            self._busy_since = time.monotonic()
             self._resting.clear()  # seen at work: busy until the loop waits again
             if self._idles():  # it began to wait meanwhile
                 self._resting.set()
                 return
-        self._resting.wait(PACE_WAIT_S)
+        if time.monotonic() - self._busy_since < NEVER_RESTS_S:
+            self._resting.wait(PACE_WAIT_S)
 
     def _idles(self) -> bool:
         # CPython's frames of every thread: a few µs here, once a read of ~2 ms
@@ -109,13 +110,13 @@ class GuiTurns:
         """The GUI thread is about to wait for events (or is not watched). GUI thread,
         called from the event loop (a slot of ``aboutToBlock``) or from Python."""
         self._idle = sys._getframe(1)
-        self._rested = time.monotonic()
         self._resting.set()
 
     def works(self) -> None:
         """The GUI thread starts a load in this turn: the loader's first read waits for
         the turn to end."""
         self._idle = None
+        self._busy_since = time.monotonic()
         self._resting.clear()
 
 
