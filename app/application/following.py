@@ -62,6 +62,8 @@ class Follower:
         self._lock = threading.Lock()
         self.experiment_id = record.id
         self.state = record.state
+        self._driver = record.driver
+        self._looked = False
         self.driven = False
         """Whether another program drove it at the last look (its owner keeps this)."""
         self._trials = {trial.id: trial for trial in trials}
@@ -92,7 +94,22 @@ class Follower:
         with self._lock:
             return self._poll()
 
+    def settled(self) -> bool:
+        """Whether nothing need be read, while no program drives the experiment: it is not
+        running, and (at the first look) the stored one has the state and driver shown.
+        What is shown may be older than what was stored when the watching began (a run
+        started, or ended, while the window read it): then one :meth:`poll` is due."""
+        with self._lock:
+            if self.state in ACTIVE:
+                return False
+            if self._looked:
+                return True
+            self._looked = True
+            record = self._store.get_experiment(self.experiment_id)
+            return (record.state, record.driver) == (self.state, self._driver)
+
     def _poll(self) -> list[RunnerEvent]:
+        self._looked = True
         events: list[RunnerEvent] = []
         grown: list[int] = []
         since = self._newest - self._overlap if self._newest is not None else None
@@ -114,12 +131,22 @@ class Follower:
                 if fresh:
                     events.append(RunnerEvent(RunnerEventKind.METRICS, self.experiment_id,
                                               metrics=tuple(fresh)))
-        record = self._store.get_experiment(self.experiment_id)
-        if record.state is not self.state:
-            self.state = record.state
-            events.append(RunnerEvent(RunnerEventKind.EXPERIMENT, self.experiment_id,
-                                      state=record.state, message="changed elsewhere"))
+        events.extend(self._experiment_changes(self._store.get_experiment(self.experiment_id)))
         return events
+
+    def _experiment_changes(self, record: ExperimentRecord) -> list[RunnerEvent]:
+        """The event for the stored experiment ``record`` if it is not as last shown: its
+        new state, or else its new driver (a run taken over, a lease let go) as a change,
+        not a state (a second event of a final state would tell of the run's end twice)."""
+        state_changed = record.state is not self.state
+        driver_changed = record.driver != self._driver
+        self.state, self._driver = record.state, record.driver
+        if state_changed:
+            return [RunnerEvent(RunnerEventKind.EXPERIMENT, self.experiment_id,
+                                state=record.state, message="changed elsewhere")]
+        if driver_changed:
+            return [RunnerEvent.changed(self.experiment_id, ExperimentChange.DRIVER_CHANGED)]
+        return []
 
     def _fresh(self, trial_id: int, points: list[MetricPoint], mark: int) -> list[MetricPoint]:
         """The points of ``trial_id`` stored since the last read (``mark``: the last one's
@@ -211,9 +238,9 @@ class Watcher:
         driven = self._driven_elsewhere(follower.experiment_id)
         # one more look after the driver let go: its last writes came before that
         was_driven, follower.driven = follower.driven, driven
-        if follower.state not in ACTIVE and not driven and not was_driven:
-            return count
         try:
+            if not driven and not was_driven and follower.settled():
+                return count
             events = follower.poll()
         except NotFound:  # deleted by another program meanwhile
             self._follower = None

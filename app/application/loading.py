@@ -9,8 +9,8 @@ more. No Qt here: the front end turns the parts into whatever its thread needs
 
 Parts, in this order, each carrying the ticket :meth:`ExperimentLoader.load` returned:
 
-- :class:`TrialsRead`: the experiment's record, trials and log (one query each, the
-  record first: following the run from there misses nothing that came after);
+- :class:`TrialsRead`: the experiment's trials and log (one query each, after a look
+  at the experiment: one deleted meanwhile ends the load with that failure);
 - :class:`BoundsRead` (when the load was given the KPI), at any point before
   :class:`LoadEnded`: the bounds of the KPI's points, from one aggregate read beside
   the rest on a thread of its own (the database does the work, the interpreter is
@@ -61,14 +61,13 @@ class _Reads(Protocol):
 
 @dataclass(frozen=True)
 class TrialsRead:
-    """The experiment as read before its trials, its trials by number and its log,
-    oldest first, and how the trials add up (best by the goal the load was given)."""
+    """The experiment's trials by number and its log, oldest first, and how the trials
+    add up (best by the goal the load was given)."""
 
     ticket: int
     experiment_id: int
     trials: tuple[TrialRecord, ...]
     events: tuple[EventRecord, ...]
-    record: ExperimentRecord
     summary: TrialsSummary
 
 
@@ -95,11 +94,6 @@ class PointsRead:
     experiment_id: int
     series: tuple[MetricSeries, ...]
     ends: dict[int, HistoryEnd] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        """How many points."""
-        return sum(len(one.values) for one in self.series)
 
 
 @dataclass(frozen=True)
@@ -202,7 +196,7 @@ class ExperimentLoader:
         read = _SeriesRead(ticket, experiment_id, kpi)
         self._pace()  # before the first read too
         try:
-            record = self._store.get_experiment(experiment_id)
+            self._store.get_experiment(experiment_id)  # NotFound: deleted meanwhile
             trials = self._read_trials(experiment_id, cancel)
             events = self._store.list_events(experiment_id)
             if cancel.is_set():
@@ -210,7 +204,7 @@ class ExperimentLoader:
             # here, not on the GUI thread
             summary = summarise_trials(trials, None if kpi is None else kpi.goal)
             self._deliver(TrialsRead(ticket, experiment_id, tuple(trials), tuple(events),
-                                     record, summary))
+                                     summary))
             if bounds is not None:  # the first curves then come with their final range
                 bounds.join(BOUNDS_WAIT_S)
             if trials:

@@ -35,6 +35,7 @@ class ExperimentChange(str, Enum):
     DELETED = "deleted"
     RESTARTED = "restarted"
     STOP_REQUESTED = "stop requested"
+    DRIVER_CHANGED = "another program took or let go of its run"
 
     @property
     def lists_differ(self) -> bool:

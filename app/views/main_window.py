@@ -164,7 +164,6 @@ class MainWindow(QMainWindow):
         self.loads.loadEnded.connect(self._on_load_ended)
         self.summaries = SummaryReading(workspace, self)
         self.summaries.summariesRead.connect(self._show_summaries)
-        self._loaded_record: ExperimentRecord | None = None
         """The shown experiment as read just before its trials were (see loading)."""
         self._closing = Closing(workspace, self)
         """Ends the runs off this thread when the window closes (see closeEvent)."""
@@ -522,7 +521,7 @@ class MainWindow(QMainWindow):
         self._stops_to_carry = (frozenset(), False) if before is None else (
             before.stopping_ids(), before.stopping)
         # empty until the trials arrive: nothing of the experiment shown before stays
-        self._held_points, self._loaded_record = [], None
+        self._held_points = []
         self.panels.show(config, [], [], space=not keep)
         self.panels.charts.set_loading(True)
         self.live.show(LiveExperiment(record, config.kpi, config.limits.max_epochs))
@@ -541,7 +540,6 @@ class MainWindow(QMainWindow):
         model = self.live.model
         if part.experiment_id != self.current_id or self._config is None or model is None:
             return
-        self._loaded_record = part.record
         self.live.load(part.trials, summary=part.summary)
         # as the live model holds them (events since the read win), with the trials
         # created after the read; the rest of those read follow (trialsAdded)
@@ -584,10 +582,9 @@ class MainWindow(QMainWindow):
         model = self.live.model
         if part.experiment_id != self.current_id or model is None:
             return
-        # followed from the record read before the trials: a run that ended meanwhile
-        # is still read once more, for its last trial changes
-        record = self._loaded_record or model.record
-        self.workspace.watcher.follow(record, model.trials(), part.counts)
+        # followed from what is shown: the watcher's first look publishes whatever the
+        # store holds that differs (a run started or ended while this was read)
+        self.workspace.watcher.follow(model.record, model.trials(), part.counts)
         self.panels.charts.set_loading(False)
         held, self._held_points = self._held_points, []
         stored = part.last_steps

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from app.application.following import Follower, Watcher, point_counts
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
-from app.engine.records import MetricPoint, TrialRecord
-from app.engine.trial import TrialState
+from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
+from app.engine.trial import ExperimentState, TrialState
 from app.store.store import Store
 from tests.helpers import store_experiment
 
@@ -137,3 +137,81 @@ def test_polling_thread_looks_on_its_own_thread_until_stopped_and_survives_store
     seen = len(looks)
     assert threading.get_ident() not in looks
     assert not polling._thread.is_alive() and len(looks) == seen
+
+
+def _watching(store: Store, shown: ExperimentRecord, driven: list[bool]
+              ) -> tuple[Watcher, list[RunnerEvent]]:
+    """A watcher of ``shown`` (as the window shows it, no trials) that publishes into the
+    returned list; ``driven[0]`` says whether another program drives it."""
+    events: list[RunnerEvent] = []
+    watcher = Watcher(store, events.append, lambda _id: False, lambda _id: driven[0])
+    watcher.follow(shown, [], {})
+    return watcher, events
+
+
+def test_the_first_look_publishes_a_run_started_after_what_is_shown_was_read(
+        tmp_path: Path) -> None:
+    """The window read the experiment before a terminal's run took it and started it;
+    the watcher began after that: the status must still learn who drives it."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store, Store(url) as elsewhere:
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        shown = store.get_experiment(experiment)  # created, no driver
+        assert elsewhere.claim_experiment(experiment, "t0 4242@lab-pc sweeplab run", None)
+        elsewhere.update_experiment(experiment, state=ExperimentState.RUNNING)
+        watcher, events = _watching(store, shown, [True])
+        watcher.poll()
+        assert [(e.state, e.change) for e in events] == [(ExperimentState.RUNNING, None)]
+        assert watcher.poll() == 0, "told once"
+
+
+def test_a_run_that_ended_before_the_watching_began_is_still_published(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store, Store(url) as elsewhere:
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        shown = store.get_experiment(experiment)
+        elsewhere.update_experiment(experiment, state=ExperimentState.COMPLETED)
+        watcher, events = _watching(store, shown, [False])  # nobody drives it now
+        watcher.poll()
+        assert [e.state for e in events] == [ExperimentState.COMPLETED]
+        assert watcher.poll() == 0, "a settled experiment is not read again"
+
+
+def test_a_new_driver_of_a_running_experiment_is_a_change_not_a_second_state(
+        tmp_path: Path) -> None:
+    """A window takes up a run a killed terminal left (same state, new driver), then lets
+    go after the run ended: each is published once, as a driver change."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store, Store(url) as elsewhere:
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        first = "t0 4242@lab-pc sweeplab run"
+        assert elsewhere.claim_experiment(experiment, first, None)
+        elsewhere.update_experiment(experiment, state=ExperimentState.RUNNING)
+        driven = [True]
+        watcher, events = _watching(store, store.get_experiment(experiment), driven)
+        assert watcher.poll() == 0
+        assert elsewhere.claim_experiment(experiment, "t1 4343@lab-pc Sweeplab window", first)
+        watcher.poll()
+        assert [(e.state, e.change) for e in events] == [
+            (None, ExperimentChange.DRIVER_CHANGED)]
+        elsewhere.update_experiment(experiment, state=ExperimentState.COMPLETED)
+        elsewhere.release_experiment(experiment, "t1 4343@lab-pc Sweeplab window")
+        driven[0] = False
+        watcher.poll()
+        assert [(e.state, e.change) for e in events[1:]] == [
+            (ExperimentState.COMPLETED, None)], "the end told once, with its driver"
+
+
+def test_a_settled_experiment_as_shown_costs_one_look_at_its_record(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        for i in range(5):
+            store.create_trial(experiment, {"x": float(i)})
+        store.update_experiment(experiment, state=ExperimentState.COMPLETED)
+        counting = CountingStore(store)
+        events: list[RunnerEvent] = []
+        watcher = Watcher(counting, events.append, lambda _id: False, lambda _id: False)
+        watcher.follow(store.get_experiment(experiment), store.list_trials(experiment), {})
+        assert watcher.poll() == 0 and watcher.poll() == 0
+        assert events == [] and counting.listed == [], "no trial read"

@@ -10,12 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from app.engine.docio import dump_text
 from app.engine.trial import ExperimentState, TrialState
 from app.store.store import Store
-from tests.helpers import experiment_doc, gated_trial, wait_until, write_code
+from tests.helpers import (
+    experiment_doc,
+    gated_trial,
+    store_experiment,
+    wait_until,
+    write_code,
+)
 from tests.views.window_helpers import open_window
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +79,28 @@ def test_a_run_from_a_terminal_is_watched_live_and_stopped_from_the_window(
             if terminal.poll() is None:
                 terminal.kill()
                 terminal.wait(20)
+
+
+def test_a_run_taken_while_the_window_opened_the_experiment_shows_who_runs_it(
+        qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window read the experiment (created, nobody's) just before a terminal's run
+    took it; its trials were read after that: the status still learns who runs it."""
+    with open_window(qtbot, tmp_path) as window:
+        store = window.workspace.store
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        before = store.get_experiment(experiment)
+        with Store(f"sqlite:///{tmp_path / 'gui.db'}") as terminal:
+            assert terminal.claim_experiment(experiment, "t0 4242@lab-pc sweeplab run", None)
+            terminal.update_experiment(experiment, state=ExperimentState.RUNNING)
+        reads = [before]  # show_experiment's read came first
+        read = window.workspace.experiment
+        monkeypatch.setattr(window.workspace, "experiment",
+                            lambda key: reads.pop() if reads else read(key))
+        window.show_experiment(experiment)
+        qtbot.waitUntil(lambda: window.status.text().startswith("running ·") and
+                        "run by sweeplab run (pid 4242 on lab-pc)" in window.status.text(),
+                        timeout=20_000)
+        assert not window.actions_by_name["start"].isEnabled()
 
 
 def test_runs_a_killed_program_left_are_taken_up_when_the_window_opens(
