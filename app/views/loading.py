@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from types import FrameType
 
 from PySide6.QtCore import QAbstractEventDispatcher, QObject, QTimer, Signal, Slot
 
@@ -57,35 +56,45 @@ is rarely longer; then it reads on, the window busy or not."""
 NEVER_RESTS_S = 0.1
 """A GUI thread at work this long without waiting for events is taken for one that
 polls instead (``QTest.qWait``, a busy loop): the loader reads on without waiting."""
+REST_SLACK_S = 0.0005
+"""The GUI thread's CPU time, since its loop was about to wait, that still counts as
+resting: what it takes to get from ``aboutToBlock`` into the wait, and a wake-up that
+finds nothing to do."""
 
 
 class GuiTurns:
-    """Whether the GUI thread runs Python now: the loader reads only while it does not.
+    """Whether the GUI thread is at work now: the loader reads only while it is not.
 
     Python runs one thread at a time. A loader reading beside a busy window made each
     of the window's Qt calls that lets go of the interpreter wait its turn: opening
     10,000 trials, a paint took three times its CPU and the window froze for 300–400
     ms. So the loader's :meth:`pace` holds it between two reads once the GUI thread
-    was seen in Python code (a paint, a step of the load, any slot) until its event
-    loop is about to wait again (at most :data:`PACE_WAIT_S` at a time, and not at all
-    once the window has been at work for :data:`NEVER_RESTS_S` without a rest, so a
-    window that never rests still gets its data). Qt-free: the loader's thread is given
+    was seen at work (a paint, a step of the load, any slot) until its event loop is
+    about to wait again (at most :data:`PACE_WAIT_S` at a time, and not at all once the
+    window has been at work for :data:`NEVER_RESTS_S` without a rest, so a window that
+    never rests still gets its data). Qt-free: the loader's thread is given
     :meth:`pace` only.
 
     How it knows: the event loop says when it is about to wait (:meth:`rests`, from
-    the dispatcher's ``aboutToBlock``), and the GUI thread's Python frame then is the
-    one that runs the loop; any other frame there later is work. Neither the
-    dispatcher's ``awake`` (with glib it comes only for loops that do not wait; the
-    timers of a pass, a paint's among them, run after ``aboutToBlock``) nor an event
-    filter of the application (PySide crashed in it: the parent of a widget being
-    destroyed is handed to the filter half-destroyed) could tell.
+    the dispatcher's ``aboutToBlock``), and notes the GUI thread's CPU time then; a
+    thread that waits for events uses none, so more than :data:`REST_SLACK_S` of it
+    since is work. Neither the dispatcher's ``awake`` (with glib it comes only for
+    loops that do not wait; the timers of a pass, a paint's among them, run after
+    ``aboutToBlock``) nor an event filter of the application (PySide crashed in it:
+    the parent of a widget being destroyed is handed to the filter half-destroyed)
+    could tell. Nor may the loader look at the GUI thread's Python frames
+    (``sys._current_frames``): a frame it holds while its function returns keeps that
+    function's locals, Qt objects among them, until the loader lets go, and a Qt
+    object freed on another thread than its own can crash the process. Where a thread's
+    CPU time cannot be read from another (macOS, Windows), the loader does not wait.
     """
 
     def __init__(self) -> None:
-        self._gui = threading.get_ident()  # made on the GUI thread
+        self._clock = _cpu_clock_of(threading.get_ident())  # made on the GUI thread
         self._resting = threading.Event()
         self._resting.set()
-        self._idle: FrameType | None = None  # its frame when its loop began to wait
+        self._rested_at: float | None = None
+        """The GUI thread's CPU time when its loop last began to wait; None: at work."""
         self._busy_since = time.monotonic()  # when it was first seen at work since
 
     def pace(self) -> None:
@@ -102,22 +111,37 @@ class GuiTurns:
             self._resting.wait(PACE_WAIT_S)
 
     def _idles(self) -> bool:
-        # CPython's frames of every thread: a few µs here, once a read of ~2 ms
-        frame = sys._current_frames().get(self._gui)
-        return frame is None or frame is self._idle
+        if self._clock is None:
+            return True
+        rested = self._rested_at
+        return rested is not None and time.clock_gettime(self._clock) - rested < REST_SLACK_S
 
     def rests(self) -> None:
         """The GUI thread is about to wait for events (or is not watched). GUI thread,
         called from the event loop (a slot of ``aboutToBlock``) or from Python."""
-        self._idle = sys._getframe(1)
+        self._rested_at = time.thread_time()
         self._resting.set()
 
     def works(self) -> None:
         """The GUI thread starts a load in this turn: the loader's first read waits for
         the turn to end."""
-        self._idle = None
+        self._rested_at = None
         self._busy_since = time.monotonic()
         self._resting.clear()
+
+
+def _cpu_clock_of(thread_id: int) -> int | None:
+    """The clock of the CPU time thread ``thread_id`` (a :func:`threading.get_ident`)
+    uses, readable from any thread; None where there is none (macOS, Windows)."""
+    clock_of = getattr(time, "pthread_getcpuclockid", None)
+    if clock_of is None:
+        return None
+    try:
+        clock = clock_of(thread_id)
+        time.clock_gettime(clock)
+    except OSError:
+        return None
+    return int(clock)
 
 
 class ExperimentLoading(QObject):

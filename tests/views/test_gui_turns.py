@@ -1,5 +1,5 @@
 """GuiTurns, the loader's gate, with plain threads: the loader waits only while the GUI
-thread runs Python code, from when it is seen at work until its loop waits again."""
+thread is at work (uses CPU), from when it is seen at work until its loop waits again."""
 
 from __future__ import annotations
 
@@ -13,28 +13,28 @@ from app.views.loading import GuiTurns
 
 def test_the_loader_waits_while_the_gui_thread_works_even_after_a_long_rest(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A "GUI thread" rests (its loop's frame, blocked in C), works in a function of its
-    own, and rests again; each lock it blocks on keeps its frame as it is. A long rest
-    before the work (an idle window, then a click) must not pass for a window that
-    never rests."""
+    """A "GUI thread" rests (blocked: no CPU used), works (a busy loop), and rests
+    again. A long rest before the work (an idle window, then a click) must not pass for
+    a window that never rests."""
     monkeypatch.setattr("app.views.loading.PACE_WAIT_S", 0.2)
     made: list[GuiTurns] = []
-    idle, ready, working, busy, rested, done = (threading.Lock() for _ in range(6))
-    for lock in (idle, ready, working, busy, rested, done):
+    idle, ready, working, rested, done = (threading.Lock() for _ in range(5))
+    for lock in (idle, ready, working, rested, done):
         lock.acquire()
+    busy = threading.Event()
 
     def gui() -> None:
         turns = GuiTurns()
         made.append(turns)
-        turns.rests()  # the loop is about to wait: this frame is the loop's
+        turns.rests()  # the loop is about to wait
         ready.release()
-        idle.acquire()  # waits for events (in C: the frame stays)
-
-        def work() -> None:
-            working.release()
-            busy.acquire()  # in a slot, busy
-
-        work()
+        idle.acquire()  # waits for events
+        begin = time.thread_time()
+        while time.thread_time() - begin < 0.005:  # at work, well past REST_SLACK_S
+            pass
+        working.release()
+        while not busy.is_set():  # and on
+            pass
         turns.rests()
         rested.release()
         done.acquire()
@@ -49,11 +49,12 @@ def test_the_loader_waits_while_the_gui_thread_works_even_after_a_long_rest(
         idle.release()
         assert working.acquire(timeout=10)
         assert waited(turns) >= 0.15, "the window works: the loader waited its turn"
-        busy.release()
+        busy.set()
         assert rested.acquire(timeout=10)
         assert waited(turns) < 0.1, "the window rests again: read at once"
     finally:
-        for lock in (idle, busy, done):
+        busy.set()
+        for lock in (idle, done):
             if lock.locked():
                 lock.release()
         thread.join(10)
