@@ -55,6 +55,9 @@ def test_export_the_trials_as_csv_and_the_best_params_and_read_them_back(
         show_tab(window, "Trials")
         toolbar_click(window, "Start")
         wait_status(qtbot, window, "completed 3", timeout=60_000)
+        # the run's end, whose notice takes the status bar's passing message (the
+        # counts may show before it): a confirmation shown earlier would be replaced
+        wait_status(qtbot, window, "completed · ")
         tips = {trial_id: hover_tile(window, trial_id) for trial_id in tiles(window)}
         xs = sorted(shown_params(tip)["x"] for tip in tips.values())
 
