@@ -192,11 +192,12 @@ def check_discovery(report: Report, smi: Sequence[SmiGpu], driver: Sequence[dict
 
 
 def check_trials(report: Report, smi: Sequence[SmiGpu], trials: Sequence[TrialSeen],
-                 trials_per_gpu: int, expected: int) -> None:
-    """Every trial saw exactly the GPU it was given; no GPU held more than allowed."""
+                 trials_per_gpu: int, expected: int, silent: Sequence[str] = ()) -> None:
+    """Every trial saw exactly the GPU it was given; no GPU held more than allowed.
+    ``silent``: for each trial that did not report, what the store says of it."""
     uuid_of = {gpu.info.index: gpu.uuid for gpu in smi}
     report.add("every trial ran and reported", len(trials) == expected,
-               f"{len(trials)} of {expected} trials reported")
+               "; ".join([f"{len(trials)} of {expected} trials reported", *silent]))
     for trial in trials:
         where = f"trial {trial.trial_id}"
         if trial.error:
@@ -400,13 +401,16 @@ def run_experiment(work: Path, nvidia_smi: str, report: Report, smi: list[SmiGpu
             runner.stop()
             runner.wait(30)
         executor.close()
-        seen = []
+        seen, silent = [], []
         for trial in store.list_trials(experiment.id):
             path = shared / f"trial-{trial.id}.json"
             if path.is_file():
                 seen.append(trial_seen(json.loads(path.read_text(encoding="utf-8")),
                                        trial.gpus))
-        check_trials(report, smi, seen, TRIALS_PER_GPU, total)
+            else:  # why, as the store has it (the last line of its error)
+                why = (trial.error or "").strip().splitlines()[-1:] or ["no error stored"]
+                silent.append(f"trial {trial.number} {trial.state.value}: {why[0]}")
+        check_trials(report, smi, seen, TRIALS_PER_GPU, total, silent)
     finally:
         store.close()
 

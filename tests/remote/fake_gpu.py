@@ -13,7 +13,8 @@ records each context (300 MiB) and allocation as a file in ``state``;
 ``python fake_gpu.py nvidia-smi ARGS`` answers the queries Sweeplab and the check make
 from the same files (only those of living processes), with 100 % load on a GPU that has
 memory allocated. ``bug`` makes it wrong on purpose: ``"ignore_visible"`` shows every GPU
-whatever ``CUDA_VISIBLE_DEVICES`` says.
+whatever ``CUDA_VISIBLE_DEVICES`` says; ``"crash_6"`` crashes trial 6 (id) as it opens
+the driver.
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ def held(state: Path) -> list[tuple[int, int, str, int]]:
     found = []
     for path in state.glob("*-*-*"):
         kind, pid, index, *_ = path.name.split("-")
+        try:
+            mib = int(path.read_text() or 0)  # empty: being written
+        except FileNotFoundError:  # freed since it was listed (another trial's free())
+            continue
         if alive(int(pid)):
-            found.append((int(pid), int(index), kind, int(path.read_text() or 0)))
+            found.append((int(pid), int(index), kind, mib))
     return found
 
 
@@ -62,6 +67,8 @@ class FakeDriver:
         self.count = 0
 
     def devices(self) -> list[dict[str, Any]]:
+        if self.machine.get("bug") == "crash_6" and os.environ.get("SWEEPLAB_TRIAL_ID") == "6":
+            raise RuntimeError("the fake driver crashed")
         gpus = self.machine["gpus"]
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         if visible is not None and self.machine.get("bug") != "ignore_visible":

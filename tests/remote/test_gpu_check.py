@@ -112,6 +112,17 @@ def test_a_driver_that_ignores_cuda_visible_devices_fails_the_check(tmp_path: Pa
     assert out.rstrip().splitlines()[-1].startswith("gpu-check: FAIL: ")
 
 
+@pytest.mark.slow
+def test_a_trial_that_did_not_report_is_named_with_why(tmp_path: Path) -> None:
+    result = run_check(fake_machine(tmp_path, bug="crash_6"), tmp_path)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    line = next(line for line in out.splitlines() if "every trial ran and reported" in line)
+    assert line.startswith("  FAIL  every trial ran and reported: 5 of 6 trials reported; "
+                           "trial 6 failed: "), out
+    assert "RuntimeError: the fake driver crashed" in line, out
+
+
 # --- the checks on recorded answers --------------------------------------------------------
 
 def smi_gpus(used: int = 800, util: int = 0) -> list[Any]:
