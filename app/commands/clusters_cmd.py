@@ -14,9 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.application.clusters import ClusterProfile, Clusters, InvalidProfile, check_cluster
-from app.application.wiring import open_store
+from app.application.database import open_if_stored, open_store
 from app.commands.console import console
 from app.engine.errors import Problem, ValidationError
+
+_ADD_ONE = "add one with `sweeplab clusters add`"
+"""What to do when none is saved."""
 
 EXIT_FAILED = 1
 
@@ -49,10 +52,14 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    opened = open_if_stored(args.db)
+    if opened is None:  # before the first run: nothing saved anywhere yet
+        print(f"no clusters saved yet; {_ADD_ONE}")
+        return 0
+    with opened as store:
         saved = Clusters(store).list()
         if not saved:
-            print(f"no clusters saved in {store.url}; add one with `sweeplab clusters add`")
+            print(f"no clusters saved in {store.url}; {_ADD_ONE}")
             return 0
         table = Table(title=f"clusters in {escape(store.url)}", title_justify="left")
     for column in ("name", "login", "partition", "resources per trial", "parallel", "workdir"):
@@ -66,7 +73,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         profile = Clusters(store).get(args.name)
     rows = [
         ("name", profile.name), ("login", _login_text(profile)),
@@ -82,14 +89,14 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         report = Clusters(store).test(args.name, args.timeout)
     print(str(report))
     return 0 if report.ok else EXIT_FAILED
 
 
 def _rm(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         Clusters(store).remove(args.name)
     print(f"removed cluster {args.name} (jobs it has in Slurm are not touched)")
     return 0

@@ -47,6 +47,9 @@ def render_listing(listing: Listing) -> None:
     """Print ``sweeplab ls``'s table of ``listing`` and the broken experiments under it.
     The trial counts and the best KPI are the store's tally of each experiment
     (:class:`~app.engine.best.TrialTally`: the one rule of :mod:`app.engine.best`)."""
+    if not listing.experiments:
+        console.print(f"no experiments in {listing.url} yet", markup=False, soft_wrap=True)
+        return
     broken: list[BrokenExperiment] = []
     table = Table(title=f"experiments in {escape(listing.url)}", title_justify="left")
     for column in ("id", "name", "state", "trials", "best KPI", "created"):
@@ -70,7 +73,7 @@ def render_listing(listing: Listing) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         exp = store.get_experiment(args.experiment)
         config = checked_config(exp)
         trials = store.list_trials(exp.id)
@@ -86,7 +89,7 @@ def _export(args: argparse.Namespace) -> int:
     from app.application.exporting import experiment_export
     from app.application.workspace import Workspace  # runs' machinery: not for ls and show
 
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         workspace = Workspace(store)
         exp = workspace.experiment(args.experiment)
         if args.schedule or args.lineage:
@@ -124,7 +127,7 @@ def _stop(args: argparse.Namespace) -> int:
     from app.application.following import ACTIVE  # the lease's processes, psutil: not for ls
     from app.engine.orders import StopAnswer, request_stop, stop_answer
 
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         exp = store.get_experiment(args.experiment)
         if exp.state not in ACTIVE:
             console.print(f"{exp.name} is {exp.state.value}; nothing to stop", markup=False)

@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         workspace = Workspace(store, driver="sweeplab resume")
         experiment = workspace.experiment(args.experiment)
         workspace.check_not_driven(experiment.id)
@@ -52,7 +52,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _requeue_failed(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         workspace = Workspace(store, driver="sweeplab requeue-failed")
         experiment = workspace.experiment(args.experiment)
         reruns = workspace.failed_to_requeue(experiment.id)

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
+from app.application.database import open_if_stored, open_store
 from app.application.servers import (
     HOSTS_CLASH,
     AuthKind,
@@ -30,10 +31,12 @@ from app.application.servers import (
     key_needs_passphrase,
     scan_ssh_config,
 )
-from app.application.wiring import open_store
 from app.commands.console import console
 from app.commands.keyfile import key_file_problem
 from app.engine.errors import Problem, ValidationError
+
+_ADD_ONE = "add one with `sweeplab servers add` or `sweeplab servers import`"
+"""What to do when none is saved."""
 
 EXIT_FAILED = 1
 
@@ -150,11 +153,14 @@ def _save_secrets(servers: Servers, profile: ServerProfile, secrets: Secrets,
 
 
 def _ls(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    opened = open_if_stored(args.db)
+    if opened is None:  # before the first run: nothing saved anywhere yet
+        print(f"no servers saved yet; {_ADD_ONE}")
+        return 0
+    with opened as store:
         saved = Servers(store).list()
         if not saved:
-            print(f"no servers saved in {store.url}; add one with `sweeplab servers add` "
-                  "or `sweeplab servers import`")
+            print(f"no servers saved in {store.url}; {_ADD_ONE}")
             return 0
         table = Table(title=f"servers in {escape(store.url)}", title_justify="left")
     for column in ("name", "address", "auth", "workdir", "parallel", "GPUs", "setup"):
@@ -180,7 +186,7 @@ def _secret_status(keeper: SecretKeeper, name: str) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         servers = Servers(store)
         profile = servers.get(args.name)
     rows = [
@@ -225,7 +231,7 @@ def _test(args: argparse.Namespace) -> int:
                          f"got {fingerprint!r}")
     if args.timeout <= 0:
         raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         servers = Servers(store)
         profile = servers.get(args.name)
     secrets = _secrets_for(servers.keeper, profile)
@@ -243,7 +249,7 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _rm(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=False) as store:
         servers = Servers(store)
         servers.remove(args.name)
     print(f"removed server {args.name}")

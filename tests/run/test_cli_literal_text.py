@@ -56,7 +56,7 @@ def test_names_with_markup_characters_are_printed_as_typed(tmp_path: Path) -> No
 
     listed = sweeplab("ls", "--db", db, home=home)
     assert listed.code == 0 and TRACEBACK not in listed.text, listed.text
-    assert listed.out.startswith("experiments in")
+    assert listed.out.startswith("experiments in"), listed.out
     assert f"│ {NAME} │" in listed.out and f"{KPI} 42" in listed.out
 
     shown = sweeplab("show", NAME, "--db", db, home=home)

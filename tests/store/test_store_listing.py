@@ -221,20 +221,15 @@ def test_a_foreign_database_is_named(tmp_path: Path) -> None:
     assert f"the file {path} is not a Sweeplab database" in proc.stderr
 
 
-def test_a_missing_file_is_created_by_the_store_as_before(tmp_path: Path) -> None:
-    """The light reader never creates a file; the Store makes a new, empty database."""
-    path = tmp_path / "new.db"
-    assert read_sqlite_listing(str(path)) is None
-    assert not path.exists()
-    proc = ls("--db", str(path))
-    assert proc.returncode == 0, proc.stderr
-    assert path.exists() and "experiments in" in proc.stdout
-
-
-def test_a_missing_folder_is_named(tmp_path: Path) -> None:
-    proc = ls("--db", str(tmp_path / "nowhere" / "x.db"))
-    assert proc.returncode == 2
-    assert f"{tmp_path / 'nowhere'} is not a folder" in proc.stderr
+def test_a_missing_file_or_folder_is_named_and_never_made(tmp_path: Path) -> None:
+    """Neither the light reader nor the Store makes a database for a listing
+    (tests/test_cli_missing_database.py has the other commands)."""
+    for path in (tmp_path / "new.db", tmp_path / "nowhere" / "x.db"):
+        assert read_sqlite_listing(str(path)) is None
+        proc = ls("--db", str(path))
+        assert proc.returncode == 2
+        assert f"no database at {path} (from --db)" in proc.stderr
+        assert not path.exists() and not (tmp_path / "nowhere").exists()
 
 
 def test_postgresql_goes_through_the_store(pg_cluster: object, tmp_path: Path) -> None:
