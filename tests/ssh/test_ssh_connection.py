@@ -188,3 +188,28 @@ def test_ssh_agent_login(
         agent.send_signal(signal.SIGTERM)
         agent.wait(10)
     assert gone(agent.pid)
+
+
+def test_a_refused_channel_is_the_callers_to_tell_not_paramikos_error_line(
+    sshd_factory: Callable[..., Sshd], make_profile: Callable[..., ServerProfile],
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server's MaxSessions refusal is handled (the executor learns the limit and
+    retries); paramiko's ERROR line for it reached the terminal of every run."""
+    server = sshd_factory(max_sessions=2)
+    hosts = KnownHosts(tmp_path / "kh", system_file=None)
+    hosts.accept("127.0.0.1", server.port, server.host_key)
+    conn = SshConnection(make_profile(server), Secrets(), hosts)
+    conn.connect()
+    caplog.set_level(logging.DEBUG)
+    try:
+        held = [conn.open_channel(), conn.open_channel()]
+        with pytest.raises(ConnectionLost, match="the server refused a new channel") as lost:
+            conn.open_channel()
+        assert lost.value.refused
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING], \
+            [r.getMessage() for r in caplog.records]
+        for channel in held:
+            channel.close()
+    finally:
+        conn.close()

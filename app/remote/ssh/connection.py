@@ -52,6 +52,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
+class _RefusedChannels(logging.Filter):
+    """Keeps paramiko's ERROR line for a channel the server refused ("Secsh channel 3
+    open FAILED: open failed: ...") off the logs: :meth:`SshConnection.open_channel`
+    raises the refusal as :class:`ConnectionLost` (``refused``), which the executor
+    handles (it learns the server's ``MaxSessions`` and retries), so the line alone, on
+    the terminal of every busy run, read as a failure that was none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that line; True for everything else."""
+        text = record.getMessage()
+        return not (text.startswith("Secsh channel ") and " open FAILED: " in text)
+
+
+logging.getLogger("paramiko.transport").addFilter(_RefusedChannels())
+
 KEEPALIVE_S = 15
 _READ_CHUNK = 1 << 16
 _RSA_SIGNATURES = ("rsa-sha2-512", "rsa-sha2-256")
