@@ -114,7 +114,11 @@ class GuiTurns:
         if self._clock is None:
             return True
         rested = self._rested_at
-        return rested is not None and time.clock_gettime(self._clock) - rested < REST_SLACK_S
+        try:
+            used = time.clock_gettime(self._clock)
+        except OSError:  # that thread has ended: nothing to wait for
+            return True
+        return rested is not None and used - rested < REST_SLACK_S
 
     def rests(self) -> None:
         """The GUI thread is about to wait for events (or is not watched). GUI thread,

@@ -164,7 +164,6 @@ class MainWindow(QMainWindow):
         self.loads.loadEnded.connect(self._on_load_ended)
         self.summaries = SummaryReading(workspace, self)
         self.summaries.summariesRead.connect(self._show_summaries)
-        """The shown experiment as read just before its trials were (see loading)."""
         self._closing = Closing(workspace, self)
         """Ends the runs off this thread when the window closes (see closeEvent)."""
         self._held_points: list[MetricPoint] = []

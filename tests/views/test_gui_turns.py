@@ -64,3 +64,4 @@ def waited(turns: GuiTurns) -> float:
     begin = time.monotonic()
     turns.pace()
     return time.monotonic() - begin
+
