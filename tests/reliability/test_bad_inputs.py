@@ -295,6 +295,8 @@ def test_broken_database_is_refused_and_left_as_it_was(
     if case.name in ("@read-only.db", "@locked.db"):  # reading works; only writes are refused
         assert listed_result.code == 0, listed_result.text
         assert "kept" in listed_result.out and TRACEBACK not in listed_result.text
+    elif case.name == "@no-folder.db":  # a listing makes no database: none is there
+        assert_refused(listed_result, f"no database at {db} (from --db)", f"ls --db {case.id}")
     else:
         assert_refused(listed_result, message, f"ls --db {case.id}")
     assert_refused(run_result, message, f"run with SWEEPLAB_DB={case.id}")

@@ -186,7 +186,11 @@ def test_bad_options_exit_2(run: Run, capsys: pytest.CaptureFixture[str], args: 
 
 @pytest.mark.usefixtures("no_keyring")
 @pytest.mark.parametrize("command", ["show", "rm", "test"])
-def test_unknown_server_exits_2(run: Run, command: str) -> None:
+def test_unknown_server_exits_2(run: Run, home: Path, command: str) -> None:
+    code, _, err = run("servers", command, "ghost")
+    assert code == 2  # nothing stored at all yet: the database is not made for this
+    assert f"error: no database at {home / 'sweeplab.db'}: nothing was stored there" in err
+    Store(f"sqlite:///{home / 'sweeplab.db'}").close()  # a database with no such server
     code, _, err = run("servers", command, "ghost")
     assert code == 2
     assert "error: no server profile named 'ghost'" in err
