@@ -15,6 +15,7 @@ from app.remote.ssh.executor import SshExecutor
 from app.remote.ssh.hostkeys import KnownHosts
 from app.remote.ssh.profile import Secrets, ServerProfile
 from app.remote.ssh.scripts import STOP_HELPER_NAME
+from app.remote.ssh.trial import MAX_FOLLOW_FAILURES
 from tests.helpers import wait_until
 from tests.remote.remote_support import Events, group_gone, spec
 from tests.ssh.sshd import Sshd, gone
@@ -124,3 +125,43 @@ def _stop_helper_running() -> bool:
             if STOP_HELPER_NAME.encode() in cmdline:
                 return True
     return False
+
+
+def _followers(trial: Path) -> set[int]:
+    """The pids of this machine's processes following ``trial``'s log (the server's
+    helper runs here: the sshd is local)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            words = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"follow" in words and str(trial).encode() in words:
+            found.add(int(proc.name))
+    return found
+
+
+def test_a_server_that_keeps_dropping_never_ends_a_quiet_trial_early(
+    ssh_server: Sshd, profile: ServerProfile, known_hosts: KnownHosts, snap: Snapshot,
+    executors: list[SshExecutor],
+) -> None:
+    """Under load a server's connections drop again and again (pings time out); a trial
+    that printed nothing meanwhile was given up after 5 such drops ("following the log
+    failed") and ended, though it ran on: whatever it printed after was lost."""
+    executor = connect(profile, known_hosts, executors, offline_timeout=60)
+    events = Events(executor)
+    executor.submit(spec(snap, CMD + " wait", 1))
+    events.wait_line(1, "waiting ")
+    trial = trial_dir(profile, 1)
+    seen: set[int] = set()
+    for drop in range(MAX_FOLLOW_FAILURES + 2):  # its launch's channel follows it first
+        ssh_server.kill()
+        wait_until(lambda: not executor.online, 10, "the server to be seen offline")
+        ssh_server.start()
+        wait_until(lambda: bool(_followers(trial) - seen), 30,
+                   f"its log followed again after drop {drop + 1}")
+        seen |= _followers(trial)
+    (trial / "go").touch()
+    events.wait_end(1, timeout=40)
+    ended = events.last(1, ProcessEventKind.EXITED)
+    assert ended.exit_code == 0 and not ended.message, ended.message

@@ -43,6 +43,9 @@ END_DRAIN_S = 30.0
 PUMP_S = 1.0
 RETRY_S = 0.25
 MAX_FOLLOW_FAILURES = 5
+"""Follows of a trial's log that ended in a row, with nothing read, on a connection that
+stayed up (the helper failing there, say), before the trial is ended as unfollowable.
+Drops of the server's connections do not count: the offline timeout judges those."""
 COMMAND_TIMEOUT_S = 15.0
 
 Emit = Callable[..., None]
@@ -375,6 +378,7 @@ class TrialHost:
     def _follow_stream(self, trial: RemoteTrial, link: Link, stream: HelperStream) -> None:
         failures = 0
         while True:
+            generation = self.session.generation
             progress = self._read(trial, stream)
             stream.close()
             self.session.release(link)
@@ -388,8 +392,12 @@ class TrialHost:
                 self._finish(trial, ProcessEventKind.EXITED, offset=stream.splitter.offset,
                              exit_code=stream.exit_code)
                 return
-            failures = 0 if progress else failures + 1
-            self.session.report_failure(link.conn)
+            self.session.report_failure(link.conn)  # a dead connection: offline now
+            # a server whose connections dropped meanwhile (pings that time out under
+            # load, a network blip) is the offline timeout's to judge, however often:
+            # only a follower failing on a live connection is a failure of its own
+            dropped = not self.session.online or self.session.generation != generation
+            failures = 0 if progress or dropped else failures + 1
             if failures >= MAX_FOLLOW_FAILURES:
                 detail = "; ".join(stream.diagnostics) or "no answer"
                 self._finish(trial, ProcessEventKind.EXITED, offset=stream.splitter.offset,
