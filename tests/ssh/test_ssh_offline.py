@@ -158,7 +158,8 @@ def test_a_server_that_keeps_dropping_never_ends_a_quiet_trial_early(
         ssh_server.kill()
         wait_until(lambda: not executor.online, 10, "the server to be seen offline")
         ssh_server.start()
-        wait_until(lambda: bool(_followers(trial) - seen), 30,
+        known = frozenset(seen)
+        wait_until(lambda known=known: bool(_followers(trial) - known), 30,
                    f"its log followed again after drop {drop + 1}")
         seen |= _followers(trial)
     (trial / "go").touch()
