@@ -239,7 +239,7 @@ def test_a_paint_of_the_window_holds_the_loader(qtbot: QtBot, tmp_path: Path,
 def test_work_a_timer_starts_holds_the_loader_too(qtbot: QtBot, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A timer's slot runs after the event loop said it would wait: its work holds the
-    loader all the same (the GUI thread is seen in Python code)."""
+    loader all the same (the GUI thread is seen at work)."""
     with held_loader(qtbot, tmp_path, monkeypatch) as (window, big, paced):
         counted: list[int] = []
 

@@ -212,19 +212,25 @@ class TrialGrid(QWidget):
         """Metric points: KPI points update current and best KPI, any step updates progress."""
         touched: set[int] = set()
         for point in points:
-            old = self._facts.get(point.trial_id, LiveFacts())
-            step = old.step
-            if point.step is not None and (step is None or point.step > step):
-                step = point.step
-            current, best = old.current_kpi, old.best_kpi
-            if point.name == self._kpi_name:
-                current = point.value
-                if math.isfinite(point.value) and (
-                        best is None or self._goal.better(point.value, best)):
-                    best = point.value
-            self._facts[point.trial_id] = LiveFacts(step, old.total, current, best)
+            kpi = point.name == self._kpi_name
+            self._see(point.trial_id, point.step, point.value if kpi else None,
+                      point.value if kpi and math.isfinite(point.value) else None)
             touched.add(point.trial_id)
         self._update_tiles(touched)
+
+    def _see(self, trial_id: int, step: int | None, kpi: float | None,
+             best: float | None) -> None:
+        """Take what a trial reported into its facts: ``step`` if later than the one
+        known, ``kpi`` as its current KPI, ``best`` (finite) if better by the goal; None
+        leaves each as it was."""
+        old = self._facts.get(trial_id, LiveFacts())
+        if step is None or (old.step is not None and old.step >= step):
+            step = old.step
+        if best is None or (old.best_kpi is not None
+                            and not self._goal.better(best, old.best_kpi)):
+            best = old.best_kpi
+        self._facts[trial_id] = LiveFacts(step, old.total,
+                                          old.current_kpi if kpi is None else kpi, best)
 
     def _update_tiles(self, trial_ids: Collection[int]) -> None:
         """Repaint these trials' tiles: each, or the whole grid once for many (a region
@@ -239,15 +245,7 @@ class TrialGrid(QWidget):
         """Where trials' stored points end (an experiment being opened): as
         :meth:`add_points` given each of them, for a fraction of the work."""
         for trial_id, end in ends.items():
-            old = self._facts.get(trial_id, LiveFacts())
-            step, best = old.step, old.best_kpi
-            if end.step is not None and (step is None or end.step > step):
-                step = end.step
-            if end.best_kpi is not None and (best is None or self._goal.better(end.best_kpi,
-                                                                                best)):
-                best = end.best_kpi
-            current = end.kpi if end.kpi is not None else old.current_kpi
-            self._facts[trial_id] = LiveFacts(step, old.total, current, best)
+            self._see(trial_id, end.step, end.kpi, end.best_kpi)
         self._update_tiles(ends)
 
     def facts(self, trial_id: int) -> LiveFacts:
