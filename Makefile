@@ -33,10 +33,13 @@ lint: $(STAMP)
 # worker (its module fixtures are made once). TEST_WORKERS=auto uses every core.
 # The tests marked `bundle` need the built bundle (a PyInstaller build, minutes on two
 # cores): make test-dist runs them, and pytest's summary counts them as deselected here.
+# A worker that dies (a crash, or pytest-timeout ending a hung test) ends the run, naming
+# the test it died in: pytest-xdist 3.8's loadscope scheduler, given a replacement
+# worker, can wait for good (pytest-xdist#1378; CI once ran into its 90 minutes so).
 TEST_WORKERS ?= 2
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder \
-		-m 'not bundle'
+		--max-worker-restart 0 -m 'not bundle'
 	@echo "make test left out the tests marked 'bundle' (tests/bundle/test_dist.py): make test-dist runs them"
 
 ## bench: every benchmark under bench/ (bench/run_all.py; about an hour on 2 cores); their

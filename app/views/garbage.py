@@ -23,6 +23,7 @@ stall once every full collection landed on the GUI thread).
 from __future__ import annotations
 
 import gc
+import threading
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Slot
 
@@ -32,8 +33,9 @@ COLLECT_MS = 500
 
 class GuiGarbageCollector(QObject):
     """Collects Python's cyclic garbage on the GUI thread, on a timer, while anything
-    holds it (:meth:`hold`); automatic collection (on any thread) is off meanwhile and
-    back on, as it was, once the last holder is destroyed.
+    holds it (a Qt object until it is destroyed, :meth:`hold`; a thread until it has
+    ended, :meth:`hold_until_ended`); automatic collection (on any thread) is off
+    meanwhile and back on, as it was, once the last holder is gone.
 
     Args:
         interval_ms: how often to look whether a generation's threshold was passed.
@@ -43,13 +45,15 @@ class GuiGarbageCollector(QObject):
     def __init__(self, interval_ms: int = COLLECT_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._holders = 0
+        self._threads: list[threading.Thread] = []
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.collect)
+        self._timer.timeout.connect(self._tick)
 
     @property
     def holders(self) -> int:
-        """How many live objects hold it (main windows, in the app)."""
+        """How many live objects (main windows) and running threads (the views'
+        workers) hold it."""
         return self._holders
 
     @property
@@ -60,12 +64,23 @@ class GuiGarbageCollector(QObject):
     def hold(self, holder: QObject) -> None:
         """Collect on the GUI thread until ``holder`` is destroyed (and every other
         holder too)."""
+        self._acquire()
+        holder.destroyed.connect(self._release)
+
+    def hold_until_ended(self, thread: threading.Thread) -> None:
+        """Collect on the GUI thread until ``thread`` has started and ended (and every
+        other holder is gone). Call before starting it: from its first allocation on,
+        it must never run the collector, or it frees the Qt objects of whatever
+        garbage is pending (a window it outlives, a widget without a window)."""
+        self._acquire()
+        self._threads.append(thread)
+
+    def _acquire(self) -> None:
         if self._holders == 0:
             gc.disable()
             gc.freeze()  # what lives now lives on: never walked again by a full collection
             self._timer.start()
         self._holders += 1
-        holder.destroyed.connect(self._release)
 
     @Slot()
     def _release(self) -> None:
@@ -85,6 +100,16 @@ class GuiGarbageCollector(QObject):
         if self._holders == 0 and not gc.isenabled():
             gc.unfreeze()
             gc.enable()
+
+    @Slot()
+    def _tick(self) -> None:
+        """The timer: let the threads that have ended go, then collect what is due."""
+        ended = [thread for thread in self._threads
+                 if thread.ident is not None and not thread.is_alive()]
+        for thread in ended:
+            self._threads.remove(thread)
+            self._release()
+        self.collect()
 
     @Slot()
     def collect(self) -> int:
@@ -112,6 +137,28 @@ def collect_on_gui_thread(holder: QObject) -> GuiGarbageCollector:
     Raises:
         RuntimeError: without an application, or off its thread.
     """
+    collector = gui_collector()
+    collector.hold(holder)
+    return collector
+
+
+def collect_on_gui_thread_until_ended(thread: threading.Thread) -> GuiGarbageCollector:
+    """Collect Python's cyclic garbage on the GUI thread only, until ``thread`` (not
+    started yet) has ended: :func:`app.views.bridge.start_worker` does, for every thread
+    the views start, since one may outlive its window or run without any (an importance
+    forest computed in a widget of its own: its allocations set off collections that
+    destroyed pyqtgraph items on its thread, and the process crashed).
+
+    Raises:
+        RuntimeError: without an application, or off its thread.
+    """
+    collector = gui_collector()
+    collector.hold_until_ended(thread)
+    return collector
+
+
+def gui_collector() -> GuiGarbageCollector:
+    """The application's collector, made on first use."""
     app = QCoreApplication.instance()
     if app is None:
         raise RuntimeError("the cycle collector needs a Qt application to run on")
@@ -120,5 +167,4 @@ def collect_on_gui_thread(holder: QObject) -> GuiGarbageCollector:
     collector = app.findChild(GuiGarbageCollector)
     if not isinstance(collector, GuiGarbageCollector):
         collector = GuiGarbageCollector(parent=app)
-    collector.hold(holder)
     return collector

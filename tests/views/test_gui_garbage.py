@@ -14,6 +14,7 @@ import gc
 import os
 import subprocess
 import sys
+import threading
 import weakref
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import shiboken6
 from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
 
-from app.views.garbage import collect_on_gui_thread
+from app.views.garbage import COLLECT_MS, collect_on_gui_thread, gui_collector
 
 WINDOW = """
 import gc, sys, threading, time, weakref
@@ -136,6 +137,64 @@ def test_signal_receivers_in_cycles_are_dropped_on_the_gui_thread_while_the_wind
     assert "said" in result.stdout, result.stdout + result.stderr[-3000:]
 
 
+WORKER_CHILD = """
+import gc, sys, threading, time, weakref
+from PySide6.QtWidgets import QApplication
+from app.views.bridge import GuiInbox, start_worker
+
+app = QApplication([])  # no window: a widget of its own runs a worker (importance)
+freed_on = []
+refs = []
+
+def make_cycle():
+    holder = {}
+    inbox = GuiInbox(lambda _items: holder.clear(), 10)
+    holder["inbox"] = inbox  # a running timer in a cycle, garbage from here on
+    inbox.start()
+    refs.append(weakref.ref(inbox, lambda _ref: freed_on.append(threading.current_thread().name)))
+
+kept = []
+def allocate():  # what the importance forest does: allocate, keep some
+    kept.extend([] for _ in range(20_000))
+
+gc.collect()
+make_cycle()
+worker = start_worker(allocate, name="importance")
+worker.join()
+end = time.monotonic() + 5
+while time.monotonic() < end and not (freed_on and time.monotonic() > end - 4):
+    app.processEvents()
+    time.sleep(0.01)
+print("freed on", freed_on, "automatic", gc.isenabled(), flush=True)
+"""
+
+
+def test_a_worker_started_without_a_window_never_frees_a_qt_object(tmp_path: Path) -> None:
+    """In a child process: the importance forest, computed for a chart without a window,
+    set off a collection on its own thread that destroyed a timer there; CI's worker
+    died of a segmentation fault. Until the worker ends, the GUI thread collects; after,
+    collection is automatic again."""
+    result = _run_child(tmp_path, WORKER_CHILD)
+    assert "freed on ['MainThread'] automatic True" in result.stdout, (
+        result.stdout + result.stderr[-3000:])
+
+
+def test_a_thread_holdsgui_collector_from_before_it_starts_until_it_has_ended(
+        qtbot: QtBot) -> None:
+    collector = gui_collector()
+    before = collector.holders
+    go = threading.Event()
+    thread = threading.Thread(target=go.wait, daemon=True)
+    collector.hold_until_ended(thread)
+    qtbot.wait(2 * COLLECT_MS)  # ticks before it starts: not ended yet
+    assert collector.holders == before + 1 and not gc.isenabled()
+    thread.start()
+    qtbot.wait(2 * COLLECT_MS)
+    assert collector.holders == before + 1
+    go.set()
+    qtbot.waitUntil(lambda: collector.holders == before, timeout=5000)
+
+
 def _run_child(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
     script = folder / "child.py"
     script.write_text(code)
@@ -148,7 +207,7 @@ def _run_child(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def test_the_collector_is_shared_collects_what_is_due_and_ends_with_its_holders(
+def testgui_collector_is_shared_collects_what_is_due_and_ends_with_its_holders(
         qtbot: QtBot) -> None:
     first, second = QObject(), QObject()
     collector = collect_on_gui_thread(first)
@@ -211,7 +270,7 @@ def test_the_automatic_collector_stays_off_while_the_last_holder_is_destroyed(
         result.stdout + result.stderr[-3000:])
 
 
-def test_the_collector_follows_the_thresholds_set_now(qtbot: QtBot) -> None:
+def testgui_collector_follows_the_thresholds_set_now(qtbot: QtBot) -> None:
     """While an experiment loads, its first threshold is raised (loading.py): the GUI
     thread's collector must follow it, or it walks the loading data twice a second
     (seen as 100-170 ms stalls opening 10,000 trials)."""
