@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from app.engine.events import ExperimentChange, RunnerEvent, RunnerEventKind
+from app.engine.lease import is_free
 from app.engine.ports import NotFound, StoreError
 from app.engine.records import ExperimentRecord, MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState
@@ -64,8 +65,9 @@ class Follower:
         self.state = record.state
         self._driver = record.driver
         self._looked = False
-        self.driven = False
-        """Whether another program drove it at the last look (its owner keeps this)."""
+        self.driven = not is_free(record.driver, record.driver_seen)
+        """Whether another program drove it at the last look (its owner keeps this), at
+        first as ``record`` says."""
         self._trials = {trial.id: trial for trial in trials}
         self._overlap = overlap
         self._newest = max((t.updated_at for t in trials if t.updated_at is not None),
@@ -220,6 +222,17 @@ class Watcher:
             if self._follower is not None:
                 self._follower.absorb(event)
 
+    def seen_driven_elsewhere(self, experiment_id: int) -> bool:
+        """Whether another live program drove the experiment at the last look, which
+        reads nothing (the views ask at every click and keystroke): only the watched
+        experiment is looked at, every poll; any other is taken as nobody else's (a
+        start is still refused then, by the lease). A change of it is published as
+        :attr:`ExperimentChange.DRIVER_CHANGED`. No lock: a poll holding it may be
+        reading the store."""
+        follower = self._follower
+        return (follower is not None and follower.experiment_id == experiment_id
+                and follower.driven and not self._is_running(experiment_id))
+
     def poll(self) -> int:
         """Publish what other programs stored since the last poll; returns how many events.
 
@@ -245,6 +258,11 @@ class Watcher:
         except NotFound:  # deleted by another program meanwhile
             self._follower = None
             return count
+        if driven != was_driven and not any(e.kind is RunnerEventKind.EXPERIMENT
+                                            for e in events):
+            # told of no state or driver: its lease ran out, or its program died
+            events.append(RunnerEvent.changed(follower.experiment_id,
+                                              ExperimentChange.DRIVER_CHANGED))
         for event in events:
             self._publish(event)
         return count + len(events)

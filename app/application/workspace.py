@@ -254,8 +254,15 @@ class Workspace:
         except DrivenElsewhere as exc:
             raise ActionRefused(str(exc)) from exc
 
+    def seen_driven_elsewhere(self, experiment_id: int) -> bool:
+        """Whether another live program drove the shown experiment at the watcher's last
+        look, every 2 s (reads nothing: for the window's buttons;
+        :meth:`Watcher.seen_driven_elsewhere`)."""
+        return self.watcher.seen_driven_elsewhere(experiment_id)
+
     def driven_elsewhere(self, experiment_id: int) -> bool:
-        """Another live program drives the experiment now (not this workspace)."""
+        """Another live program drives the experiment now (not this workspace); reads
+        the store."""
         if self.is_running(experiment_id):
             return False
         holder, seen = self.store.experiment_driver(experiment_id)

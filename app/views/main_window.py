@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
         """The shown experiment runs, here or in another program."""
         eid = self.current_id
         return eid is not None and (self.workspace.is_running(eid)
-                                    or self.workspace.driven_elsewhere(eid))
+                                    or self.workspace.seen_driven_elsewhere(eid))
 
     def _update_space_lock(self) -> None:
         """While the shown experiment runs, its space is read-only and says which space
@@ -316,7 +316,7 @@ class MainWindow(QMainWindow):
         editor = self.panels.space
         eid = self.current_id
         here = eid is not None and self.workspace.is_running(eid)
-        elsewhere = eid is not None and not here and self.workspace.driven_elsewhere(eid)
+        elsewhere = eid is not None and not here and self.workspace.seen_driven_elsewhere(eid)
         if elsewhere:
             editor.set_read_only(True)
             editor.set_banner(RUN_ELSEWHERE)
@@ -584,6 +584,8 @@ class MainWindow(QMainWindow):
         # followed from what is shown: the watcher's first look publishes whatever the
         # store holds that differs (a run started or ended while this was read)
         self.workspace.watcher.follow(model.record, model.trials(), part.counts)
+        self._update_actions()  # who drives it is known from here on
+        self._refresh_status()
         self.panels.charts.set_loading(False)
         held, self._held_points = self._held_points, []
         stored = part.last_steps
@@ -723,7 +725,8 @@ class MainWindow(QMainWindow):
             f"queued {counts[TrialState.QUEUED]} · completed {counts.completed} · "
             f"pruned {counts[TrialState.PRUNED]} · failed {counts.failed}"
             + (f" · stopped {stopped}{cut}" if stopped else "")
-            + f" · best {row.kpi_name} {best}" + _driven_by(row.record))
+            + f" · best {row.kpi_name} {best}"
+            + _driven_by(row.record, self.workspace.seen_driven_elsewhere(row.record.id)))
 
     # --- window state ----------------------------------------------------------------
 
@@ -820,9 +823,10 @@ def _store_may_fail() -> Iterator[None]:
         log.debug("reading back after an event failed", exc_info=True)
 
 
-def _driven_by(record: ExperimentRecord) -> str:
-    """`` · run by sweeplab run (pid 4242 on lab-pc)`` for a run another program drives."""
-    if record.state not in (ExperimentState.RUNNING, ExperimentState.PAUSED):
+def _driven_by(record: ExperimentRecord, elsewhere: bool) -> str:
+    """`` · run by sweeplab run (pid 4242 on lab-pc)`` for a run another program drives
+    (``elsewhere``: as the watcher saw last, which the buttons follow too)."""
+    if not elsewhere or record.state not in (ExperimentState.RUNNING, ExperimentState.PAUSED):
         return ""
     driver = other_driver(record.driver)
     return "" if driver is None else f" · run by {driver.describe()}"

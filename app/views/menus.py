@@ -161,7 +161,7 @@ def update_actions(window: MainWindow) -> None:
     stopping = shown and model is not None and model.stopping
     valid, reason = window.panels.space_validity()
     elsewhere = (experiment_id is not None and selected and not running
-                 and window.workspace.driven_elsewhere(experiment_id))
+                 and window.workspace.seen_driven_elsewhere(experiment_id))
     free = valid and not elsewhere  # another program's run is only watched (and stopped)
     actions["start"].setEnabled(selected and not running and free)
     actions["start"].setToolTip("another program runs it: watch it here, or stop it"

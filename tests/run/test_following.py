@@ -215,3 +215,44 @@ def test_a_settled_experiment_as_shown_costs_one_look_at_its_record(tmp_path: Pa
         watcher.follow(store.get_experiment(experiment), store.list_trials(experiment), {})
         assert watcher.poll() == 0 and watcher.poll() == 0
         assert events == [] and counting.listed == [], "no trial read"
+
+
+class NoReads:
+    """A store that must not be read (what the views' buttons may cost: nothing)."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the store was read: {name}")
+
+
+def test_who_drives_the_shown_experiment_is_known_without_a_read_and_its_end_is_told(
+        tmp_path: Path) -> None:
+    """The window's buttons ask at every click and keystroke; the answer is what the last
+    look saw, at first what the shown record says. A lease that runs out (its program
+    died: nothing in the store changes) is published as a driver change, once."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store, Store(url) as elsewhere:
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        other = store_experiment(store, tmp_path, "pass\n", name="other")
+        assert elsewhere.claim_experiment(experiment, "t0 4242@lab-pc sweeplab run", None)
+        elsewhere.update_experiment(experiment, state=ExperimentState.RUNNING)
+        shown = store.get_experiment(experiment)
+        driven = [True]
+        events: list[RunnerEvent] = []
+        watcher = Watcher(NoReads(), events.append, lambda _id: False,  # type: ignore[arg-type]
+                          lambda _id: driven[0])
+        assert not watcher.seen_driven_elsewhere(experiment), "nothing watched yet"
+        watcher.follow(shown, [], {})
+        assert watcher.seen_driven_elsewhere(experiment), "as the record says"
+        assert not watcher.seen_driven_elsewhere(other), "only the shown one is known"
+        here = Watcher(NoReads(), events.append, lambda _id: True,  # type: ignore[arg-type]
+                       lambda _id: False)
+        here.follow(shown, [], {})
+        assert not here.seen_driven_elsewhere(experiment), "run by this program"
+        watcher = Watcher(store, events.append, lambda _id: False, lambda _id: driven[0])
+        watcher.follow(shown, [], {})
+        assert watcher.poll() == 0
+        driven[0] = False  # the lease ran out
+        assert watcher.poll() == 1 and not watcher.seen_driven_elsewhere(experiment)
+        assert [(e.state, e.change) for e in events] == [
+            (None, ExperimentChange.DRIVER_CHANGED)]
+        assert watcher.poll() == 0, "told once"

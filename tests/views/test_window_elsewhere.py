@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -74,7 +76,9 @@ def test_a_run_from_a_terminal_is_watched_live_and_stopped_from_the_window(
             assert window.trial_count() == 2
             assert [buffers.size(t.id, "loss") for t in window.held_trials()] == [1, 1], \
                 "each point shown once"
-            assert actions["start"].isEnabled(), "free again once that program ended"
+            # free again once the watcher's next look sees that program let go
+            qtbot.waitUntil(actions["start"].isEnabled, timeout=10_000)
+            assert "run by" not in window.status.text()
         finally:
             if terminal.poll() is None:
                 terminal.kill()
@@ -101,6 +105,33 @@ def test_a_run_taken_while_the_window_opened_the_experiment_shows_who_runs_it(
                         "run by sweeplab run (pid 4242 on lab-pc)" in window.status.text(),
                         timeout=20_000)
         assert not window.actions_by_name["start"].isEnabled()
+
+
+def test_the_buttons_ask_who_runs_the_experiment_without_reading_the_store(
+        qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enabling the buttons runs at every click and every keystroke in the space: who
+    drives the experiment is what the watcher saw last, never a read on the GUI thread
+    (a round trip each on PostgreSQL)."""
+    with open_window(qtbot, tmp_path) as window:
+        store = window.workspace.store
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        assert store.claim_experiment(experiment, "t0 4242@lab-pc sweeplab run", None)
+        store.update_experiment(experiment, state=ExperimentState.RUNNING)
+        window.show_experiment(experiment)
+        qtbot.waitUntil(lambda: not window.is_loading(), timeout=20_000)
+
+        reads = store.experiment_driver
+
+        def read(experiment_id: int) -> tuple[str | None, datetime | None]:
+            if threading.current_thread() is threading.main_thread():
+                raise AssertionError("the GUI thread read who drives the experiment")
+            return reads(experiment_id)  # the watcher's polling thread
+
+        monkeypatch.setattr(store, "experiment_driver", read)
+        window._update_actions()
+        assert not window.actions_by_name["start"].isEnabled()
+        assert "another program runs it" in window.actions_by_name["start"].toolTip()
+        assert window.panels.space.is_read_only()
 
 
 def test_runs_a_killed_program_left_are_taken_up_when_the_window_opens(
