@@ -56,8 +56,8 @@ from app.application.workspace import Workspace
 from app.engine.experiment import load_experiment
 from app.engine.trial import TrialState
 from app.store.bulk import COLUMNS, MetricInsert
-from app.store.connect import sqlite_url
 from app.store.models import TrialRow
+from app.store.places import sqlite_url
 from app.store.store import Store
 from app.views.main_window import MainWindow
 from devtools.pgcluster import PgCluster

@@ -44,7 +44,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from app.engine.records import MetricPoint  # noqa: E402
-from app.store.connect import sqlite_url  # noqa: E402
+from app.store.places import sqlite_url  # noqa: E402
 from app.store.store import Store  # noqa: E402
 from devtools.pgcluster import PgCluster  # noqa: E402
 

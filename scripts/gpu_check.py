@@ -337,7 +337,7 @@ def run_experiment(work: Path, nvidia_smi: str, report: Report, smi: list[SmiGpu
     from app.engine.runner import Runner
     from app.remote.local import LocalExecutor
     from app.remote.snapshot import take_snapshot
-    from app.store.connect import sqlite_url
+    from app.store.places import sqlite_url
     from app.store.store import Store
 
     shared = work / "shared"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.engine.experiment import experiment_from_dict
 from app.engine.trial import TrialState
-from app.store.connect import sqlite_url
+from app.store.places import sqlite_url
 from app.store.store import Store
 from tests.helpers import SPACE_X, experiment_doc
 

@@ -28,19 +28,10 @@ from sqlalchemy.pool import StaticPool
 
 from app.engine.ports import StoreError
 from app.store.places import (
-    BUSY_TIMEOUT_ENV,
-    DEFAULT_BUSY_TIMEOUT,
     create_private_file,
     looks_like_path,
-    make_private_folder,
-    resolve_busy_timeout,
     sqlite_url,
 )
-
-__all__ = ["BUSY_TIMEOUT_ENV", "DEFAULT_BUSY_TIMEOUT", "ENV_VAR", "WRITE_OPTION", "Backend",
-           "Target", "create_private_file", "default_database_url", "looks_like_path",
-           "make_engine", "make_private_folder", "parse_url", "resolve_busy_timeout",
-           "sqlite_url", "use_wal", "write_engine", "writing"]
 
 ENV_VAR = "SWEEPLAB_DB"
 """Environment variable that overrides the default database (a URL or a file path)."""

@@ -40,9 +40,7 @@ from app.store.connect import (
     Backend,
     default_database_url,
     make_engine,
-    make_private_folder,
     parse_url,
-    resolve_busy_timeout,
     use_wal,
     write_engine,
     writing,
@@ -52,6 +50,7 @@ from app.store.leases import LeaseRecords
 from app.store.metrics import MetricRepository
 from app.store.migrate import is_current, upgrade
 from app.store.models import EventRow, ExperimentRow, TrialRow, utc_now
+from app.store.places import make_private_folder, resolve_busy_timeout
 from app.store.segments import SegmentRecords
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from app.remote.ssh.hostkeys import KnownHosts, fingerprint
 from app.remote.ssh.probe import ProbeReport, ProbeStep
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
 from app.remote.ssh.secrets import SecretStore
-from app.store.connect import sqlite_url
+from app.store.places import sqlite_url
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.views.servers.dialog import ServersDialog

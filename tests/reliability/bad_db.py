@@ -12,7 +12,7 @@ from app.engine.experiment import experiment_from_dict
 from app.engine.records import MetricPoint
 from app.engine.trial import TrialState
 from app.remote.ssh.profile import ServerProfile
-from app.store.connect import sqlite_url
+from app.store.places import sqlite_url
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 

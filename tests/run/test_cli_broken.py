@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from app.engine.trial import ExperimentState, TrialState
-from app.store.connect import sqlite_url
+from app.store.places import sqlite_url
 from app.store.store import Store
 from tests.reliability.bad_db import GOLDEN_EXPERIMENT, StoredState, make_golden
 from tests.reliability.bad_support import TRACEBACK, assert_refused, sweeplab

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from app.engine.ports import NotFound, StoreError
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles
-from app.store.connect import sqlite_url
 from app.store.models import ClusterProfileRow
 from app.store.named import _PG_LOCK_KEY, HOSTS_CLASH
+from app.store.places import sqlite_url
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from devtools.pgcluster import PgCluster

@@ -18,7 +18,7 @@ import pytest
 
 from app.remote.ssh.profile import AuthKind
 from app.remote.ssh.secrets import SERVICE, secret_key
-from app.store.connect import sqlite_url
+from app.store.places import sqlite_url
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from tests.helpers import CliRun, in_process_cli

@@ -11,7 +11,7 @@ import pytest
 
 from app.engine.ports import NotFound, StoreError
 from app.remote.ssh.profile import AuthKind, ServerProfile
-from app.store.connect import sqlite_url
+from app.store.places import sqlite_url
 from app.store.servers import InvalidProfile, ServerProfiles
 from app.store.store import Store
 from tests.servers.conftest import make_profile

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from app.engine.ports import NotFound, StoreError
 from app.remote.slurm.profile import ClusterProfile
 from app.store.clusters import ClusterProfiles, InvalidProfile
-from app.store.connect import make_engine, parse_url, sqlite_url
+from app.store.connect import make_engine, parse_url
 from app.store.migrate import alembic_config
+from app.store.places import sqlite_url
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from tests.store.conftest import store_url

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.store.connect import sqlite_url
 from app.store.models import Base
+from app.store.places import sqlite_url
 from app.store.store import Store
 from devtools.pgcluster import PgCluster
 

@@ -21,9 +21,10 @@ from app.engine.best import best_trial, count_trials
 from app.engine.live import StopReason
 from app.engine.search.base import Goal
 from app.engine.trial import TrialState
-from app.store.connect import make_engine, parse_url, sqlite_url
+from app.store.connect import make_engine, parse_url
 from app.store.listing import Listing, read_sqlite_listing, sqlite_file
 from app.store.migrate import HEAD, alembic_config, current_revisions
+from app.store.places import sqlite_url
 from app.store.store import Store
 from tests.helpers import experiment_doc, write_code
 

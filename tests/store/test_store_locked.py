@@ -18,8 +18,8 @@ import pytest
 
 from app.engine.ports import StoreError
 from app.engine.trial import ExperimentState
-from app.store.connect import BUSY_TIMEOUT_ENV, sqlite_url
 from app.store.migrate import head_revision
+from app.store.places import BUSY_TIMEOUT_ENV, sqlite_url
 from app.store.store import Store
 from tests.reliability.bad_db import StoredState, make_golden
 from tests.reliability.bad_support import TRACEBACK, assert_refused, sweeplab

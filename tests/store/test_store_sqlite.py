@@ -12,7 +12,8 @@ import pytest
 
 from app.engine.ports import StoreError
 from app.engine.records import MetricPoint
-from app.store.connect import Backend, default_database_url, sqlite_url
+from app.store.connect import Backend, default_database_url
+from app.store.places import sqlite_url
 from app.store.store import Store
 
 

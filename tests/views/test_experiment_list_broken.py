@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.store.connect import sqlite_url
+from app.store.places import sqlite_url
 from app.store.store import Store
 from app.views.experiment_list import ID_ROLE
 from app.views.main_window import MainWindow

@@ -24,7 +24,7 @@ from app.engine.experiment import experiment_from_dict
 from app.remote.ssh.hostkeys import KnownHosts, fingerprint
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
 from app.remote.ssh.secrets import SERVICE, SecretStore
-from app.store.connect import sqlite_url
+from app.store.places import sqlite_url
 from app.store.servers import ServerProfiles
 from app.store.store import Store
 from app.views.experiment_dialog import ExperimentDialog
