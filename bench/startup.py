@@ -65,8 +65,9 @@ FILLED = re.compile(r"window filled after ([0-9.]+) s \(CPU ([0-9.]+) s\)")
 NAN = float("nan")
 
 GUI_DRIVER = """
-import importlib.abc, importlib.util, sys, time
+import sys, time
 from app.cli import main
+from devtools.app_hook import watch_application
 
 
 def report(what):
@@ -105,26 +106,7 @@ def watch(app):
     app.installEventFilter(app.sweeplab_watch)
 
 
-class AfterAppMain(importlib.abc.MetaPathFinder):
-    # once the program imports app.main (as it would: Qt after SQLAlchemy), its
-    # QApplication gets the watch; nothing is imported before the program does
-    def find_spec(self, name, path, target=None):
-        if name != "app.main":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            make = module._application
-            module._application = lambda: (lambda app: (watch(app), app)[1])(make())
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, AfterAppMain())
+watch_application(watch)  # imports nothing of the program before it does
 sys.argv = ["sweeplab", *sys.argv[1:]]
 sys.exit(main())  # as the program: no argv
 """

@@ -168,8 +168,9 @@ def test_the_program_freezes_its_modules_for_the_collector(tmp_path: Path, datab
 
 
 FIRST_PAINT = """
-import gc, importlib.abc, importlib.util, sys
+import gc, sys
 from app.cli import main
+from devtools.app_hook import watch_application
 
 at_paint = []
 collections = []
@@ -192,24 +193,7 @@ def watch(app):  # on the program's own QApplication, once it made it
     app.installEventFilter(app.sweeplab_watch)
 
 
-class AfterAppMain(importlib.abc.MetaPathFinder):  # imports nothing before the program
-    def find_spec(self, name, path, target=None):
-        if name != "app.main":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            make = module._application
-            module._application = lambda: (lambda app: (watch(app), app)[1])(make())
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, AfterAppMain())
+watch_application(watch)  # imports nothing of the program before it does
 sys.argv = ["sweeplab", "gui", "--smoke"]
 status = main()  # as the program
 print("AT_PAINT", *(at_paint[0] if at_paint else ["-"]), flush=True)
