@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import importlib
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.application.wiring import known_hosts as default_known_hosts
+from app.engine.lazy import lazy_names
 from app.remote.gpu import GpuInfo
 from app.remote.ssh.profile import AuthKind, Secrets, ServerProfile
 from app.store.clusters import ClusterProfiles
@@ -60,13 +60,7 @@ keyring or cryptography (~0.3 s): each is imported when first asked for, so that
 window starts without the SSH stack (a module ``__getattr__``, PEP 562)."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _SSH_NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"app.remote.ssh.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(globals(), "app.remote.ssh", _SSH_NAMES)
 
 
 _CONNECT_SLACK_S = 5.0
