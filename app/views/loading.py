@@ -62,6 +62,45 @@ resting: what it takes to get from ``aboutToBlock`` into the wait, and a wake-up
 finds nothing to do."""
 
 
+class LoadingTuning:
+    """The interpreter's settings while any experiment loads: the collector's first
+    threshold raised (:data:`LOADING_GC_THRESHOLD`), the switch interval shortened
+    (:data:`LOADING_SWITCH_S`); as they were before the first load once the last one
+    has ended. One for the process (:data:`LOADING_TUNING`), since the settings are
+    the interpreter's: each window's loader saving and restoring what it found, two
+    overlapping loads left the raised threshold for good. GUI thread only."""
+
+    def __init__(self) -> None:
+        self._loads = 0
+        self._saved: tuple[tuple[int, int, int], float] | None = None
+
+    @property
+    def loads(self) -> int:
+        """How many loads run now."""
+        return self._loads
+
+    def begin(self) -> None:
+        """A load starts."""
+        if self._loads == 0:
+            thresholds, switch = gc.get_threshold(), sys.getswitchinterval()
+            self._saved = thresholds, switch
+            gc.set_threshold(max(thresholds[0], LOADING_GC_THRESHOLD), *thresholds[1:])
+            sys.setswitchinterval(min(switch, LOADING_SWITCH_S))
+        self._loads += 1
+
+    def end(self) -> None:
+        """A load has ended (or was cancelled)."""
+        self._loads -= 1
+        if self._loads == 0 and self._saved is not None:
+            thresholds, switch = self._saved
+            gc.set_threshold(*thresholds)
+            sys.setswitchinterval(switch)
+            self._saved = None
+
+
+LOADING_TUNING = LoadingTuning()
+
+
 class GuiTurns:
     """Whether the GUI thread is at work now: the loader reads only while it is not.
 
@@ -191,24 +230,17 @@ class ExperimentLoading(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._step)
-        self._thresholds: tuple[int, int, int] | None = None  # the collector's, before
-        self._switch = sys.getswitchinterval()  # the interpreter's, before
+        self._tuned = False
 
     def _loading_mode(self, loading: bool) -> None:
-        """Raise the collector's first threshold while loading, shorten the
-        interpreter's switch interval (:data:`LOADING_SWITCH_S`) and let the loader read
-        while the event loop rests (:class:`GuiTurns`); undo all three after."""
+        """Tune the interpreter for loading (:data:`LOADING_TUNING`) and let the loader
+        read while the event loop rests (:class:`GuiTurns`); undo both after."""
         self._watch_turns(loading)
-        if loading and self._thresholds is None:
-            self._thresholds = gc.get_threshold()
-            gc.set_threshold(max(self._thresholds[0], LOADING_GC_THRESHOLD),
-                             *self._thresholds[1:])
-            self._switch = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._switch, LOADING_SWITCH_S))
-        elif not loading and self._thresholds is not None:
-            gc.set_threshold(*self._thresholds)
-            self._thresholds = None
-            sys.setswitchinterval(self._switch)
+        if loading and not self._tuned:
+            LOADING_TUNING.begin()
+        elif not loading and self._tuned:
+            LOADING_TUNING.end()
+        self._tuned = loading
 
     def _watch_turns(self, loading: bool) -> None:
         if self._dispatcher is None or loading == self._watching:

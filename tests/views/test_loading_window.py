@@ -16,7 +16,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.views.loading import LOADING_GC_THRESHOLD, LOADING_SWITCH_S, GuiTurns
+from app.views.loading import (
+    LOADING_GC_THRESHOLD,
+    LOADING_SWITCH_S,
+    GuiTurns,
+    LoadingTuning,
+)
 from app.views.main_window import MainWindow
 from tests.helpers import load_bench
 from tests.views.window_helpers import open_window, wait_loaded
@@ -87,6 +92,26 @@ def test_the_window_answers_while_a_big_experiment_loads(qtbot: QtBot, tmp_path:
         assert gc.get_threshold() == collector  # and as before once loaded
         assert min(intervals) == min(switch, LOADING_SWITCH_S)
         assert sys.getswitchinterval() == switch
+
+
+def test_overlapping_loads_leave_the_interpreter_as_it_was_before_the_first() -> None:
+    """Two windows' loads overlapping (the second starts before the first ends, and
+    ends after it): each loader once saved what it found and put that back, so the
+    second put back the first's raised threshold, for good."""
+    tuning = LoadingTuning()
+    collector, switch = gc.get_threshold(), sys.getswitchinterval()
+    try:
+        tuning.begin()
+        tuning.begin()
+        tuning.end()
+        assert gc.get_threshold()[0] == max(collector[0], LOADING_GC_THRESHOLD)
+        assert sys.getswitchinterval() == min(switch, LOADING_SWITCH_S), "one load goes on"
+        tuning.end()
+        assert gc.get_threshold() == collector and sys.getswitchinterval() == switch
+        assert tuning.loads == 0
+    finally:
+        gc.set_threshold(*collector)
+        sys.setswitchinterval(switch)
 
 
 def test_switching_mid_load_shows_the_new_experiment_only(qtbot: QtBot, tmp_path: Path) -> None:
