@@ -664,8 +664,9 @@ class MainWindow(QMainWindow):
             self._refresh_experiment(experiment_id)
 
     def _refresh_experiment(self, experiment_id: int) -> None:
-        """Show ``experiment_id``'s stored record and trials in its row (and the status)."""
-        row = self.experiments.row_of(experiment_id)
+        """Show ``experiment_id``'s stored record in the status and its row: the shown
+        one's record is read here (one row), another's row with the list, off this
+        thread (its trials' counts are an aggregate over every experiment's trials)."""
         model = self.live.model
         if model is not None and experiment_id == model.experiment_id:
             self._record = record = self.workspace.experiment(experiment_id)
@@ -673,10 +674,8 @@ class MainWindow(QMainWindow):
             self._refresh_status()
             self._refresh_list_row()
             self._update_actions()
-        elif row is not None:
-            record = self.workspace.experiment(experiment_id)
-            tally = self.workspace.tallies().get(experiment_id, TrialTally())
-            self.experiments.update_row(summarise_tally(record, config_or_broken(record), tally))
+        elif self.experiments.row_of(experiment_id) is not None:
+            self.summaries.read()
 
     def _summary(self) -> ExperimentRow | None:
         """The shown experiment's summary from its live model (no I/O)."""

@@ -5,6 +5,7 @@ click until the process is gone (issue 16's stale cases, issue 17.9 and 17.13)."
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.application.live import STOPPING
+from app.engine.best import TrialTally
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.experiment import ExperimentConfig, load_experiment
 from app.engine.records import MetricPoint, TrialRecord
@@ -117,6 +119,31 @@ def test_the_list_row_and_the_status_bar_say_the_same_after_trials_ended_elsewhe
     assert "completed 2" in window.status.text() and "best loss 0.84" in window.status.text()
     assert "2 done" in list_text(window, full), list_text(window, full)
     assert list_text(window, full).endswith("best loss 0.84")
+
+
+def test_the_row_of_an_experiment_run_while_another_is_shown_follows_its_run_off_the_gui_thread(
+        qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its state events re-read its row with the list, on a worker: the counts are an
+    aggregate over every experiment's trials, never read on the GUI thread here."""
+    shown, _empty = two_experiments(window, 0)
+    select(window, shown)
+    tallies = window.workspace.tallies
+
+    def counted() -> dict[int, TrialTally]:
+        assert threading.current_thread() is not threading.main_thread(), \
+            "every experiment's counts read on the GUI thread"
+        return tallies()
+
+    monkeypatch.setattr(window.workspace, "tallies", counted)
+    config = demo("other-run", max_trials=2, max_parallel=2)
+    other = window.workspace.create(config).id
+    window.summaries.read()
+    qtbot.waitUntil(lambda: window.experiments.row_of(other) is not None, timeout=10_000)
+    window.workspace.start(other)
+    assert window.workspace.wait(other, 120)
+    qtbot.waitUntil(lambda: "2 done" in list_text(window, other), timeout=10_000)
+    assert list_text(window, other).startswith("other-run"), list_text(window, other)
+    assert window.current_id == shown
 
 
 def test_importance_counts_the_trials_completed_after_it_was_drawn(
