@@ -60,6 +60,10 @@ class Ending:
     live: LiveTrial
     fields: dict[str, Any]
     points: tuple[MetricPoint, ...] = ()
+    aside: str = ""
+    """The host's word on the ending where the message cannot carry it (a stopped
+    trial's message is the stop's reason, which :func:`app.engine.best.budget_cut`
+    reads): it goes to the trial's history instead."""
 
     @property
     def state(self) -> TrialState:
@@ -196,6 +200,8 @@ class TrialEvents:
             live = ending.live
             live.record = self._journal.ended(live.record, ending.fields, ending.points)
             crash_point(CrashPoint.ENDED_STORED)
+            if ending.aside:
+                self._journal.log(ending.aside, live.record.id)
             if ending.state is TrialState.FAILED and retry:
                 decision = self._reruns.after_failure(live.record, live.record.host)
                 if decision is not None:
@@ -287,15 +293,19 @@ class TrialEvents:
         """Decide how a trial ended and tell the searcher; the store is written later.
 
         A lost trial's host vanished: it ends LOST and is queued again (by the caller).
-        ``note`` is the host's word on an ending it caused (Slurm's time limit, say): it
-        leads the message of a trial that failed.
+        ``note`` is the host's word on the ending (Slurm's time limit, a log it could not
+        follow to the end): it leads the message of a trial that failed, and goes to the
+        history of any other.
         """
         state, message = live.final(exit_code, error, lost=lost)
         if state is TrialState.PRUNED and exit_code == 0 and self._reached_max_epochs(live):
             # the pruning SIGINT came too late: the trial had run its whole budget
             state, message = TrialState.COMPLETED, None
+        aside = ""
         if note and state is TrialState.FAILED:
             message = f"{note}; {message}" if message else note
+        elif note:
+            aside = f"trial {live.number}: {note}"
         kpi = live.kpi_value()
         del self._live[live.record.id]
         if self.population is not None:
@@ -308,5 +318,6 @@ class TrialEvents:
                   "error": message}
         unstored = self._unstored.pop(live.record.id, None)
         if unstored is None:
-            return Ending(live, fields)
-        return Ending(live, fields | {"log_offset": unstored.offset}, tuple(unstored.points))
+            return Ending(live, fields, aside=aside)
+        return Ending(live, fields | {"log_offset": unstored.offset}, tuple(unstored.points),
+                      aside)
