@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterator
 
@@ -23,30 +22,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     slow = {module(item) for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: module(item) not in slow)
-
-
-_GUI_COLLECTS: list[bool] = []
-"""Set once this process's Qt application collects Python's garbage on its own."""
-
-
-@pytest.fixture(autouse=True)
-def _garbage_collected_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
-    """From the first Qt test of a worker on, Python's cycle collector runs on the GUI
-    thread only (as in the app while a window is open), after every test and whenever
-    the event loop turns: left automatic, the garbage a widget test leaves (pyqtgraph
-    items, timers in cycles) is collected by whichever thread allocates next (a trial's
-    or an SSH session's, in a later test) and destroyed there, which crashes the
-    worker (``tests/views/test_gui_garbage.py`` shows how)."""
-    if not _GUI_COLLECTS and "qapp" in request.fixturenames:
-        from app.views.garbage import collect_on_gui_thread
-
-        collect_on_gui_thread(request.getfixturevalue("qapp"))  # held for the process's life
-        _GUI_COLLECTS.append(True)
-    yield
-    if _GUI_COLLECTS and not gc.isenabled():
-        from app.views.garbage import gui_collector
-
-        gui_collector().collect()
 
 
 @pytest.fixture(scope="session")
