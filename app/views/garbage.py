@@ -13,9 +13,9 @@ legend's ``paintEvent``). Both cases crash a child process of
 
 :func:`collect_on_gui_thread` turns the automatic collector off and collects from a
 timer on the GUI thread instead, by the same generation thresholds, so every Qt object
-freed by the collector is destroyed on the thread that owns it. What exists when it
-starts (modules, classes, the libraries' tables: some 220,000 objects once the window
-is up) is frozen out of the collector's sight: a full collection then costs next to
+freed by the collector is destroyed on the thread that owns it. What exists when a
+window is made (modules, classes, the libraries' tables: some 220,000 objects once the
+window is up) is frozen out of the collector's sight: a full collection then costs next to
 nothing instead of ~130 ms of the GUI thread's time (the monkey counted that as a
 stall once every full collection landed on the GUI thread).
 """
@@ -57,14 +57,23 @@ class GuiGarbageCollector(QObject):
         return self._holders
 
     @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The threads that hold it (not started yet, or not seen to end yet)."""
+        return tuple(self._threads)
+
+    @property
     def active(self) -> bool:
         """Whether collection is on the GUI thread now (someone holds it)."""
         return self._holders > 0
 
     def hold(self, holder: QObject) -> None:
-        """Collect on the GUI thread until ``holder`` is destroyed (and every other
-        holder too)."""
+        """Collect on the GUI thread until ``holder`` (a main window) is destroyed (and
+        every other holder too). What lives when a window is made lives on: it is
+        frozen out of the collector's walks, whoever held the collector before (a
+        worker thread of an earlier window could hold it for good: then nothing was
+        frozen again, and a full collection walked everything made since)."""
         self._acquire()
+        gc.freeze()
         holder.destroyed.connect(self._release)
 
     def hold_until_ended(self, thread: threading.Thread) -> None:
@@ -78,7 +87,6 @@ class GuiGarbageCollector(QObject):
     def _acquire(self) -> None:
         if self._holders == 0:
             gc.disable()
-            gc.freeze()  # what lives now lives on: never walked again by a full collection
             self._timer.start()
         self._holders += 1
 
