@@ -9,47 +9,22 @@ from pathlib import Path
 
 from app.engine.best import budget_cut
 from app.engine.live import StopReason
-from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.engine.records import ProcessEvent, ProcessEventKind
 from app.engine.trial import TrialState
 from app.remote.local import LocalExecutor
-from tests.run.conftest import Harness
+from tests.run.conftest import Harness, PassingOn
 
 WORD = "following the log of trial 1 on lab1 failed: no answer"
 
 
-@dataclasses.dataclass
-class Speaking:
+class Speaking(PassingOn):
     """A real local executor whose host, like Slurm or an SSH server, has a word on each
-    trial's end (the executor port: every call but ``poll`` passes through)."""
-
-    local: LocalExecutor
-
-    def free_slots(self) -> int:
-        return self.local.free_slots()
-
-    def capacity(self) -> int:
-        return self.local.capacity()
-
-    def busy_reason(self) -> str:
-        return self.local.busy_reason()
-
-    def submit(self, spec: TrialSpec) -> None:
-        self.local.submit(spec)
+    trial's end."""
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         return [dataclasses.replace(event, message=WORD)
                 if event.kind is ProcessEventKind.EXITED else event
-                for event in self.local.poll(timeout)]
-
-    def stop(self, trial_id: int, grace: float) -> None:
-        self.local.stop(trial_id, grace)
-
-    def close(self) -> None:
-        self.local.close()
-
-    @property
-    def name(self) -> str:
-        return self.local.name
+                for event in super().poll(timeout)]
 
 
 def test_a_trial_cut_by_the_budget_keeps_the_budget_and_its_host_word_in_its_history(

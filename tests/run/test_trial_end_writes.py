@@ -18,11 +18,11 @@ import sqlalchemy as sa
 
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.ports import Executor
-from app.engine.records import ProcessEvent, ProcessEventKind, TrialSpec
+from app.engine.records import ProcessEvent, ProcessEventKind
 from app.engine.trial import TrialState
 from app.remote.local import LocalExecutor
 from tests.helpers import gated_trial, wait_until
-from tests.run.conftest import Harness
+from tests.run.conftest import Harness, PassingOn
 
 TRIAL = """
 import os, sys, sweeplab
@@ -33,15 +33,14 @@ sys.exit(int(os.environ["EXIT_CODE"]))
 """
 
 
-class Batches:
+class Batches(PassingOn):
     """The local executor, handing a trial's output over in one batch with its end
     (``together``: as the local executor does when a trial prints its last lines as it
     exits), or in the batch before it. Counts the commits the runner's thread makes
     from the batch with the trial's last output on."""
 
     def __init__(self, inner: LocalExecutor, together: bool) -> None:
-        self._inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self._together = together
         self._held: list[ProcessEvent] = []
         self.window: list[str] | None = None
@@ -49,24 +48,6 @@ class Batches:
         trial's last output was handed over (None before), by their statements."""
         self._statements: list[str] = []
         self._next: list[ProcessEvent] = []
-
-    def free_slots(self) -> int:
-        return self._inner.free_slots()
-
-    def capacity(self) -> int:
-        return self._inner.capacity()
-
-    def busy_reason(self) -> str:
-        return self._inner.busy_reason()
-
-    def submit(self, spec: TrialSpec) -> None:
-        self._inner.submit(spec)
-
-    def stop(self, trial_id: int, grace: float) -> None:
-        self._inner.stop(trial_id, grace)
-
-    def close(self) -> None:
-        self._inner.close()
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
         if self._next:  # apart: the end, in the batch after its output
