@@ -88,6 +88,7 @@ from app.engine.trial import EarlyStopping, TrialState  # noqa: E402
 from app.remote.local import LocalExecutor  # noqa: E402
 from app.remote.snapshot import take_snapshot  # noqa: E402
 from app.store.store import Store  # noqa: E402
+from devtools.passing_on import PassingOn  # noqa: E402
 
 DEFAULT_SIZES = (1000, 2000)
 DEFAULT_TRIALS = 8
@@ -104,41 +105,25 @@ TRIAL = ("import random, time; time.sleep({seconds}); "
          "print('#sweeplab {{\"metric\": \"loss\", \"value\": %r}}' % random.random())")
 
 
-class TimedExecutor:
+class TimedExecutor(PassingOn):
     """The local executor, with the runner's view of each trial's end and start timed."""
 
     def __init__(self, inner: LocalExecutor) -> None:
-        self._inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.ended: list[float] = []
         """When the runner was handed each EXITED event (perf_counter)."""
         self.submitted: list[float] = []
         """When the runner submitted each trial (perf_counter)."""
 
-    def free_slots(self) -> int:
-        return self._inner.free_slots()
-
-    def capacity(self) -> int:
-        return self._inner.capacity()
-
-    def busy_reason(self) -> str:
-        return self._inner.busy_reason()
-
     def submit(self, spec: TrialSpec) -> None:
         self.submitted.append(time.perf_counter())
-        self._inner.submit(spec)
+        super().submit(spec)
 
     def poll(self, timeout: float) -> list[ProcessEvent]:
-        events = self._inner.poll(timeout)
+        events = super().poll(timeout)
         seen = time.perf_counter()
         self.ended.extend(seen for event in events if event.kind is ProcessEventKind.EXITED)
         return events
-
-    def stop(self, trial_id: int, grace: float) -> None:
-        self._inner.stop(trial_id, grace)
-
-    def close(self) -> None:
-        self._inner.close()
 
     def fills(self) -> list[float]:
         """Milliseconds from each trial's end to the next one's submission."""

@@ -14,7 +14,7 @@ from app.application.workspace import Workspace
 from app.engine.events import RunnerEvent
 from app.engine.experiment import ExperimentConfig, experiment_from_dict
 from app.engine.ports import Executor
-from app.engine.records import ProcessEvent, TrialRecord, TrialSpec
+from app.engine.records import TrialRecord
 from app.engine.resume import build_searcher
 from app.engine.runner import Runner
 from app.engine.trial import ExperimentState
@@ -23,37 +23,7 @@ from app.remote.snapshot import take_snapshot
 from app.store.store import Store
 from tests.helpers import SPACE_X, experiment_doc, wait_until, write_code
 
-__all__ = ["PYTHON", "SPACE_X", "Harness", "PassingOn", "harness", "wait_until", "workspace"]
-
-
-class PassingOn:
-    """A real executor seen through the executor port, every call passed on: a test
-    changes what it needs (its events, in :meth:`poll`) in a subclass."""
-
-    def __init__(self, inner: Executor) -> None:
-        self._inner = inner
-        self.name = inner.name
-
-    def free_slots(self) -> int:
-        return self._inner.free_slots()
-
-    def capacity(self) -> int:
-        return self._inner.capacity()
-
-    def busy_reason(self) -> str:
-        return self._inner.busy_reason()
-
-    def submit(self, spec: TrialSpec) -> None:
-        self._inner.submit(spec)
-
-    def poll(self, timeout: float) -> list[ProcessEvent]:
-        return self._inner.poll(timeout)
-
-    def stop(self, trial_id: int, grace: float) -> None:
-        self._inner.stop(trial_id, grace)
-
-    def close(self) -> None:
-        self._inner.close()
+__all__ = ["PYTHON", "SPACE_X", "Harness", "harness", "wait_until", "workspace"]
 
 
 @dataclass

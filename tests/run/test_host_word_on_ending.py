@@ -12,7 +12,8 @@ from app.engine.live import StopReason
 from app.engine.records import ProcessEvent, ProcessEventKind
 from app.engine.trial import TrialState
 from app.remote.local import LocalExecutor
-from tests.run.conftest import Harness, PassingOn
+from devtools.passing_on import PassingOn
+from tests.run.conftest import Harness
 
 WORD = "following the log of trial 1 on lab1 failed: no answer"
 

@@ -21,8 +21,9 @@ from app.engine.ports import Executor
 from app.engine.records import ProcessEvent, ProcessEventKind
 from app.engine.trial import TrialState
 from app.remote.local import LocalExecutor
+from devtools.passing_on import PassingOn
 from tests.helpers import gated_trial, wait_until
-from tests.run.conftest import Harness, PassingOn
+from tests.run.conftest import Harness
 
 TRIAL = """
 import os, sys, sweeplab
