@@ -90,6 +90,8 @@ class Follower:
                 self._marks.pop(point.trial_id, None)  # counted now, not marked
             if event.kind is RunnerEventKind.EXPERIMENT and event.state is not None:
                 self.state = event.state
+            if event.change is None:  # a run's event: this program drives it now
+                self.driven = False
 
     def poll(self) -> list[RunnerEvent]:
         """The changes since the last poll: trials and points first, then the state."""

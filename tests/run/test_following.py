@@ -256,3 +256,23 @@ def test_who_drives_the_shown_experiment_is_known_without_a_read_and_its_end_is_
         assert [(e.state, e.change) for e in events] == [
             (None, ExperimentChange.DRIVER_CHANGED)]
         assert watcher.poll() == 0, "told once"
+
+
+def test_a_run_of_this_program_ends_the_driver_seen_elsewhere_before(tmp_path: Path) -> None:
+    """A terminal's run ended and this program started the experiment before the next
+    look: its own run's events say who drives it, so once that run ends the buttons do
+    not wait for a look to see the experiment free."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store:
+        experiment = store_experiment(store, tmp_path, "pass\n")
+        assert store.claim_experiment(experiment, "t0 4242@lab-pc sweeplab run", None)
+        store.update_experiment(experiment, state=ExperimentState.RUNNING)
+        watcher = Watcher(NoReads(), lambda _event: None,  # type: ignore[arg-type]
+                          lambda _id: False, lambda _id: True)
+        watcher.follow(store.get_experiment(experiment), [], {})
+        assert watcher.seen_driven_elsewhere(experiment)
+        watcher.absorb(RunnerEvent.changed(experiment, ExperimentChange.RENAMED))
+        assert watcher.seen_driven_elsewhere(experiment), "a change is no run"
+        watcher.absorb(RunnerEvent(RunnerEventKind.EXPERIMENT, experiment,
+                                   state=ExperimentState.COMPLETED, message="done"))
+        assert not watcher.seen_driven_elsewhere(experiment)
