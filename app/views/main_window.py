@@ -430,6 +430,9 @@ class MainWindow(QMainWindow):
         detail.stopRequested.connect(self.run_control.stop_trial)
         detail.rerunRequested.connect(self.run_control.rerun)
         detail.finished.connect(lambda _result: self._details.pop(trial_id, None))
+        # closed, it is gone (its curves and log with it): each detail opened in a
+        # session was kept, hidden, until the window closed
+        detail.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._details[trial_id] = detail
         detail.show()
         return detail

@@ -20,6 +20,7 @@ from app.engine.experiment import ExperimentConfig, load_experiment
 from app.engine.records import MetricPoint, TrialRecord
 from app.engine.trial import ExperimentState, TrialState
 from app.views.main_window import MainWindow
+from app.views.trials.detail import TrialDetail
 from tests.views.test_main_window import ROOT, quadratic
 from tests.views.window_helpers import finished_trial, open_window, wait_loaded
 
@@ -263,3 +264,22 @@ def test_a_closed_trial_updates_its_open_detail_within_a_second(
 def _metrics_event(experiment_id: int, trial_id: int) -> RunnerEvent:
     return RunnerEvent(RunnerEventKind.METRICS, experiment_id,
                        metrics=(MetricPoint(trial_id, "loss", 0.3, 1, 0.0),))
+
+
+def test_a_closed_trial_detail_is_gone_not_hidden(qtbot: QtBot, window: MainWindow) -> None:
+    """Every detail opened in a session stayed, hidden, until the window closed (its
+    curves and log with it); closed, it is destroyed, and opening it again makes one."""
+    full, empty = two_experiments(window, 2)
+    select(window, full)
+    first = window.held_trials()[0].id
+    detail = window.open_trial(first)
+    assert detail is not None and detail.isVisible()
+    destroyed: list[bool] = []
+    detail.destroyed.connect(lambda *_: destroyed.append(True))
+    detail.close()
+    qtbot.waitUntil(lambda: destroyed == [True], timeout=5_000)
+    assert window.findChildren(TrialDetail) == []
+    again = window.open_trial(first)
+    assert again is not None and again.isVisible()
+    window.show_experiment(empty)  # another experiment: its details close, and go
+    qtbot.waitUntil(lambda: window.findChildren(TrialDetail) == [], timeout=5_000)
