@@ -13,12 +13,14 @@ experiment as a file ``sweeplab run`` reads.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from app.application.definitions import open_experiment_file, save_experiment_file
 from app.application.folders import home_folder, remembered_folder
@@ -36,6 +38,19 @@ LAST_CODE_DIR = "new/last_code_dir"
 LAST_FILE_FOLDER = "experiment_file/last_folder"
 """The setting that remembers the folder of the last experiment file opened or saved."""
 FILE_FILTER = "Experiment files (*.yaml *.yml *.json);;All files (*)"
+
+
+D = TypeVar("D", bound=QDialog)
+
+
+@contextmanager
+def modal(dialog: D) -> Iterator[D]:
+    """``dialog`` (parented to the window) for one ``exec()``, deleted after: parented,
+    each dialog opened stayed, hidden, until the window closed."""
+    try:
+        yield dialog
+    finally:
+        dialog.deleteLater()
 
 
 class ExperimentActions(QObject):
@@ -69,14 +84,14 @@ class ExperimentActions(QObject):
         self._window.panels.space.undo_stack.setClean()
 
     @Slot()
-    def new_experiment(self) -> ExperimentDialog:
+    def new_experiment(self) -> None:
         """The new-optimisation dialog, then the new experiment selected."""
         settings = self._window.settings
         code_dir = remembered_folder(settings.value(LAST_CODE_DIR), home_folder())
-        dialog = ExperimentDialog(self._window, servers=self.server_names(), code_dir=code_dir)
-        if dialog.exec():
-            self.create_experiment(dialog)
-        return dialog
+        with modal(ExperimentDialog(self._window, servers=self.server_names(),
+                                    code_dir=code_dir)) as dialog:
+            if dialog.exec():
+                self.create_experiment(dialog)
 
     def create_experiment(self, dialog: ExperimentDialog) -> bool:
         """Store the experiment an accepted dialog describes and select it."""
@@ -92,33 +107,34 @@ class ExperimentActions(QObject):
         return remembered_folder(self._window.settings.value(LAST_FILE_FOLDER), fallback)
 
     @Slot()
-    def open_experiment_file(self, path: Path | None = None) -> ExperimentDialog | None:
+    def open_experiment_file(self, path: Path | None = None) -> bool:
         """Read an experiment file (asked for unless given) as ``sweeplab run`` does and
         show it in the New dialog, to create it from there. A name already taken is
-        replaced by a copy's name; a file with problems is refused, each one said."""
+        replaced by a copy's name; a file with problems is refused, each one said.
+        Returns whether the file was shown (False: none chosen, or refused)."""
         window = self._window
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(window, "Open experiment file",
                                                     str(self._file_folder(home_folder())),
                                                     FILE_FILTER)
             if not chosen:
-                return None
+                return False
             path = Path(chosen)
         try:
             config = open_experiment_file(path)
         except (ValueError, OSError) as exc:
             QMessageBox.warning(window, "Open experiment file",
                                 f"{path} cannot be used as an experiment:\n{exc}")
-            return None
+            return False
         window.settings.setValue(LAST_FILE_FOLDER, str(path.resolve().parent))
         names = [record.name for record in window.workspace.experiments()]
         if config.name in names:
             config = replace(config, name=copy_name(config.name, names))
-        dialog = ExperimentDialog(window, config=config, servers=self.server_names(),
-                                  title=f"New optimisation from {path.name}")
-        if dialog.exec():
-            self.create_experiment(dialog)
-        return dialog
+        with modal(ExperimentDialog(window, config=config, servers=self.server_names(),
+                                    title=f"New optimisation from {path.name}")) as dialog:
+            if dialog.exec():
+                self.create_experiment(dialog)
+        return True
 
     @Slot()
     def save_experiment_file(self, path: Path | None = None) -> Path | None:
@@ -153,47 +169,48 @@ class ExperimentActions(QObject):
         if window.current_id is None:
             return
         experiment_id = window.current_id
-        dialog = ExperimentDialog(window, config=window.workspace.config(experiment_id),
-                                  servers=self.server_names(),
-                                  space=window.panels.current_space(), title="Settings")
-        if dialog.exec() and window.guard(lambda: window.workspace.update(experiment_id,
-                                                                       dialog.config())):
-            window.reload_experiments()
+        with modal(ExperimentDialog(window, config=window.workspace.config(experiment_id),
+                                    servers=self.server_names(),
+                                    space=window.panels.current_space(),
+                                    title="Settings")) as dialog:
+            if dialog.exec() and window.guard(
+                    lambda: window.workspace.update(experiment_id, dialog.config())):
+                window.reload_experiments()
 
     def _names(self) -> list[str]:
         return [record.name for record in self._window.workspace.experiments()]
 
     @Slot()
-    def duplicate(self) -> NameDialog | None:
+    def duplicate(self) -> None:
         """Copy the selected experiment under a new name: ``<name> copy`` is proposed
         (:func:`~app.engine.names.copy_name`); a refused name keeps the dialog open."""
         window = self._window
         if window.current_id is None:
-            return None
+            return
         source = window.current_id
         names = self._names()
-        dialog = NameDialog(window, "Duplicate", "Name of the copy:",
-                            copy_name(window.workspace.experiment(source).name, names), names,
-                            lambda name: window.workspace.duplicate(source, name))
-        if dialog.exec():
-            window.reload_experiments(select_name=dialog.name.text())
-        return dialog
+        with modal(NameDialog(window, "Duplicate", "Name of the copy:",
+                              copy_name(window.workspace.experiment(source).name, names),
+                              names, lambda name: window.workspace.duplicate(source, name))
+                   ) as dialog:
+            if dialog.exec():
+                window.reload_experiments(select_name=dialog.name.text())
 
     @Slot()
-    def rename(self) -> NameDialog | None:
+    def rename(self) -> None:
         """Rename the selected experiment; a refused name keeps the dialog open."""
         window = self._window
         if window.current_id is None:
-            return None
+            return
         target = window.current_id
         current = window.workspace.experiment(target).name
-        dialog = NameDialog(window, "Rename", "New name:", current,
-                            [name for name in self._names() if name != current],
-                            lambda name: name == current or window.workspace.rename(target,
-                                                                                     name))
-        if dialog.exec():
-            window.reload_experiments()
-        return dialog
+        with modal(NameDialog(window, "Rename", "New name:", current,
+                              [name for name in self._names() if name != current],
+                              lambda name: name == current or window.workspace.rename(target,
+                                                                                       name))
+                   ) as dialog:
+            if dialog.exec():
+                window.reload_experiments()
 
     @Slot()
     def delete(self) -> None:

@@ -163,7 +163,7 @@ def test_a_broken_experiment_file_is_refused_with_its_problems(
     path.write_text("version: 1\nname: bad\ncommand: 'true'\nkpi: {name: loss}\n"
                     "space: {version: 1, space: []}\nlimits: {max_trials: 0}\n")
     answer = Answer("OK")
-    assert window.editing.open_experiment_file(path) is None
+    assert window.editing.open_experiment_file(path) is False
     assert answer.asked
     assert f"{path} cannot be used as an experiment" in answer.text
     assert "limits.max_trials" in answer.text

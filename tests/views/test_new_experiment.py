@@ -162,3 +162,13 @@ def test_the_name_dialog_keeps_its_layout_as_a_message_appears(qtbot: QtBot) -> 
     QApplication.processEvents()
     assert dialog.error.message() == "an experiment named 'taken' already exists"
     assert _positions(dialog, [dialog.name, ok]) == before
+
+
+def test_a_dialog_closed_is_gone_not_hidden(qtbot: QtBot, window: MainWindow) -> None:
+    """Each New dialog opened stayed, hidden, with its space editor, until the window
+    closed (parented to it, never deleted)."""
+    for _ in range(2):
+        on = OnModal(ExperimentDialog, lambda dialog: dialog.reject())
+        window.editing.new_experiment()
+        on.check()
+    qtbot.waitUntil(lambda: window.findChildren(ExperimentDialog) == [], timeout=5_000)
