@@ -43,7 +43,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance, Slot
 
 from app.engine.events import RunnerEvent, RunnerEventKind
 from app.engine.records import MetricPoint
-from app.views.garbage import collect_on_gui_thread_until_ended
+from app.views.garbage import gui_collector
 
 FLUSH_MS = 100
 """How often engine events are delivered (10 Hz: the GUI's repaint rate)."""
@@ -124,7 +124,7 @@ def _filled(cell: types.CellType) -> bool:
 def start_worker(target: Callable[..., object], *args: Any, name: str) -> threading.Thread:
     """Start a daemon thread running ``target(*args)``, which must hold no Qt object.
     GUI thread only: until the thread ends, Python's cycle collector runs on the GUI
-    thread alone (:func:`app.views.garbage.collect_on_gui_thread_until_ended`).
+    thread alone (:meth:`app.views.garbage.GuiGarbageCollector.hold_until_ended`).
 
     Raises:
         TypeError: ``target`` or ``args`` reach a Qt object (a bug: give the thread a
@@ -136,7 +136,7 @@ def start_worker(target: Callable[..., object], *args: Any, name: str) -> thread
         raise TypeError(f"the worker thread {name!r} would hold the Qt object "
                         f"{type(found).__name__}: give it a Mailbox and Qt-free work")
     thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-    collect_on_gui_thread_until_ended(thread)  # it allocates: never let it collect
+    gui_collector().hold_until_ended(thread)  # it allocates: never let it collect
     thread.start()
     return thread
 

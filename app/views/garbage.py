@@ -80,7 +80,10 @@ class GuiGarbageCollector(QObject):
         """Collect on the GUI thread until ``thread`` has started and ended (and every
         other holder is gone). Call before starting it: from its first allocation on,
         it must never run the collector, or it frees the Qt objects of whatever
-        garbage is pending (a window it outlives, a widget without a window)."""
+        garbage is pending (a window it outlives, a widget without a window: an
+        importance forest computed for a chart of its own set off collections that
+        destroyed pyqtgraph items on its thread, and the process crashed).
+        :func:`app.views.bridge.start_worker` does, for every thread the views start."""
         self._acquire()
         self._threads.append(thread)
 
@@ -150,23 +153,12 @@ def collect_on_gui_thread(holder: QObject) -> GuiGarbageCollector:
     return collector
 
 
-def collect_on_gui_thread_until_ended(thread: threading.Thread) -> GuiGarbageCollector:
-    """Collect Python's cyclic garbage on the GUI thread only, until ``thread`` (not
-    started yet) has ended: :func:`app.views.bridge.start_worker` does, for every thread
-    the views start, since one may outlive its window or run without any (an importance
-    forest computed in a widget of its own: its allocations set off collections that
-    destroyed pyqtgraph items on its thread, and the process crashed).
+def gui_collector() -> GuiGarbageCollector:
+    """The application's collector, made on first use.
 
     Raises:
         RuntimeError: without an application, or off its thread.
     """
-    collector = gui_collector()
-    collector.hold_until_ended(thread)
-    return collector
-
-
-def gui_collector() -> GuiGarbageCollector:
-    """The application's collector, made on first use."""
     app = QCoreApplication.instance()
     if app is None:
         raise RuntimeError("the cycle collector needs a Qt application to run on")

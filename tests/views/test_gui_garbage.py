@@ -49,7 +49,7 @@ app.processEvents()
 store.close()
 """
 
-CHILD = WINDOW + """
+CYCLE = """
 freed_on = []
 refs = []
 
@@ -66,14 +66,22 @@ def allocate():  # what a runner thread does all the time: allocate, keep some
 
 gc.collect()  # what is young from here on: the cycle and the worker's lists
 make_cycle()
-worker = threading.Thread(target=allocate, name="runner")
-worker.start()
-worker.join()
+"""
+"""A running timer in a cycle, garbage from its end on, and ``allocate``, what a thread
+beside it does; the child starts that thread (on ``allocate``), joins it, then runs
+:data:`WAIT_FREED`."""
+WAIT_FREED = """
 end = time.monotonic() + 5
 while time.monotonic() < end and not (freed_on and time.monotonic() > end - 4):
     app.processEvents()  # the GUI thread goes on (a crash shows here, or at its end)
     time.sleep(0.01)
-""" + CLOSE + """
+"""
+
+CHILD = WINDOW + CYCLE + """
+worker = threading.Thread(target=allocate, name="runner")
+worker.start()
+worker.join()
+""" + WAIT_FREED + CLOSE + """
 print("freed on", freed_on, flush=True)
 """
 
@@ -143,28 +151,10 @@ from PySide6.QtWidgets import QApplication
 from app.views.bridge import GuiInbox, start_worker
 
 app = QApplication([])  # no window: a widget of its own runs a worker (importance)
-freed_on = []
-refs = []
-
-def make_cycle():
-    holder = {}
-    inbox = GuiInbox(lambda _items: holder.clear(), 10)
-    holder["inbox"] = inbox  # a running timer in a cycle, garbage from here on
-    inbox.start()
-    refs.append(weakref.ref(inbox, lambda _ref: freed_on.append(threading.current_thread().name)))
-
-kept = []
-def allocate():  # what the importance forest does: allocate, keep some
-    kept.extend([] for _ in range(20_000))
-
-gc.collect()
-make_cycle()
+""" + CYCLE + """
 worker = start_worker(allocate, name="importance")
 worker.join()
-end = time.monotonic() + 5
-while time.monotonic() < end and not (freed_on and time.monotonic() > end - 4):
-    app.processEvents()
-    time.sleep(0.01)
+""" + WAIT_FREED + """
 print("freed on", freed_on, "automatic", gc.isenabled(), flush=True)
 """
 
